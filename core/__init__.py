@@ -1,0 +1,59 @@
+"""vram: how much GPU memory a model takes to train or serve, and whether it fits.
+
+Ask in one line of text, or build a Request in Python::
+
+    >>> import vram
+    >>> est = vram.ask("infer chatglm-6b fp16", method="article")
+    >>> est.total_bytes
+    14400000000
+    >>> req = vram.Request(task="training", model="chatglm-6b", dtype="bf16", recompute="selective")
+    >>> round(vram.estimate(req, method="article").total_bytes / 1e9, 2)
+    103.99
+
+``import vram`` stays light: the grammar (and lark) load on the first ``parse`` or ``ask``.
+"""
+
+from __future__ import annotations
+
+from .enums import Dtype, Method, Optimizer, Recompute, Task
+from .errors import (
+    ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
+    UnsupportedError, VramError,
+)
+from .estimate import Estimate, Fit, LineItem
+from .methods import estimate
+from .render import render_json, render_text
+from .request import Request
+
+__version__ = "0.1.0"
+
+
+def parse(text: str) -> Request:
+    """Read one line of text into a Request.
+
+    Word order, case and filler words do not matter; numbers take suffixes (7b, 350m, 4k);
+    GPUs take counts (8xA100, on 2 h100). Raises a :class:`VramError` that says what was not
+    understood, where, and what was expected.
+
+    >>> vram.parse("train chatglm-6b adamw bf16 selective on 8xA100").gpu_count
+    8
+    """
+    from .grammar import parse as parse_text
+
+    return parse_text(text)
+
+
+def ask(text: str, method: Method | str | None = None) -> Estimate:
+    """Parse ``text`` and estimate it: ``vram.ask("infer 6b int8")``.
+
+    ``method`` ("article" or "detailed") overrides a ``method=`` word in the text.
+    """
+    return estimate(parse(text), method=method)
+
+
+__all__ = [
+    "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
+    "MissingError", "Optimizer", "QueryError", "RangeError", "Recompute", "Request", "Task",
+    "UnknownWordError", "UnsupportedError", "VramError", "ask", "estimate", "parse",
+    "render_json", "render_text",
+]

@@ -1,0 +1,5 @@
+"""``python -m vram QUERY``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,287 @@
+"""The seed article's rules (design.md 5.1), reproduced exactly, plus their plain extensions.
+
+The article (shared/seed, after EleutherAI's "Transformer Math 101", Anthony et al. 2023) sums
+weights, optimizer states, gradients and activations for training, and takes 1.2 x the weights
+for inference. Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in
+Large Transformer Models", arXiv:2205.05198, Table 2). Where the article is silent (several GPUs,
+LoRA, 4-bit types) the same rules are extended with the source named on each line item.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .architecture import Architecture
+from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+from .estimate import Estimate, LineItem
+from .fit import fit_verdicts, gpu_assumption
+from .formula import Formula
+from .request import Request
+from .units import format_count
+
+ARTICLE = "seed article; EleutherAI Transformer Math 101"
+KORTHIKANTI = "Korthikanti et al. 2022, Table 2"
+ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
+MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): each of tp x pp ranks holds its share of the weights"
+LORA = "Hu et al. 2021 (LoRA), section 4; PEFT LoraConfig defaults"
+
+#: Why a model-state item is divided by each degree.
+SHARD_SOURCES: dict[str, str] = {"tp": MEGATRON, "pp": MEGATRON, "dp": ZERO, "gpus": MEGATRON}
+
+#: Inference total = weights x (1 + this): the article's rule of thumb, overhead "within 20 %".
+INFERENCE_OVERHEAD = 0.2
+
+#: Bytes a parameter of the weights take in training, by (dtype, mixed precision). Mixed
+#: precision keeps 16-bit weights here; its fp32 master copy is counted with the optimizer.
+TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], int] = {
+    (Dtype.FP32, False): 4,
+    (Dtype.FP16, False): 2,
+    (Dtype.BF16, False): 2,
+    (Dtype.FP16, True): 2,
+    (Dtype.BF16, True): 2,
+}
+
+#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own fp32 states, as
+#: the article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6; SGD with
+#: momentum 4 + 4 = 8). The others follow the same rule from their state count: plain SGD has no
+#: state; Lion keeps one momentum (Chen et al. 2023); Adafactor's factored second moment is one
+#: row and one column a matrix, negligible against a parameter each (Shazeer & Stern 2018).
+OPTIMIZER_BYTES: dict[Optimizer, int] = {
+    Optimizer.ADAMW: 12,
+    Optimizer.ADAM8BIT: 6,
+    Optimizer.SGD_MOMENTUM: 8,
+    Optimizer.SGD_PLAIN: 4,
+    Optimizer.LION: 8,
+    Optimizer.ADAFACTOR: 4,
+}
+
+#: Gradient bytes a parameter: gradients follow the model's dtype (article).
+GRADIENT_BYTES: dict[Dtype, int] = {Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2}
+
+#: Which model states ZeRO shards over the data-parallel GPUs, by stage (ZeRO paper: P_os,
+#: P_os+g, P_os+g+p; FSDP full shard is stage 3).
+ZERO_SHARDED: dict[int, frozenset[str]] = {
+    0: frozenset(),
+    1: frozenset({"optimizer"}),
+    2: frozenset({"optimizer", "gradients"}),
+    3: frozenset({"optimizer", "gradients", "weights"}),
+}
+
+#: Activation bytes of all L layers, by (recompute, sequence parallel, flash attention), from
+#: Korthikanti et al. Table 2 (16-bit activations, 1-byte dropout masks). The first pipeline
+#: stage holds p micro-batches of L/p layers, so the total does not depend on pp (their Eq. 5).
+#: Flash attention (Dao et al. 2022) never stores the s x s scores, which drops the 5as/(ht) term
+#: exactly as selective recompute does; the article's own formulas are the rows without it.
+_NO_RECOMPUTE = Formula("s*b*h*L*(10 + 24/t + 5*a*s/(h*t))")
+_SELECTIVE = Formula("s*b*h*L*(10 + 24/t)")
+_SP_NO_RECOMPUTE = Formula("s*b*h*L*(34/t + 5*a*s/(h*t))")
+_SP_SELECTIVE = Formula("s*b*h*L*34/t")
+_FULL = Formula("2*s*b*h*L")
+ACTIVATIONS: dict[tuple[Recompute, bool, bool], Formula] = {
+    (Recompute.NONE, False, False): _NO_RECOMPUTE,
+    (Recompute.NONE, False, True): _SELECTIVE,
+    (Recompute.SELECTIVE, False, False): _SELECTIVE,
+    (Recompute.SELECTIVE, False, True): _SELECTIVE,
+    (Recompute.NONE, True, False): _SP_NO_RECOMPUTE,
+    (Recompute.NONE, True, True): _SP_SELECTIVE,
+    (Recompute.SELECTIVE, True, False): _SP_SELECTIVE,
+    (Recompute.SELECTIVE, True, True): _SP_SELECTIVE,
+    (Recompute.FULL, False, False): _FULL,
+    (Recompute.FULL, False, True): _FULL,
+    (Recompute.FULL, True, False): _FULL,
+    (Recompute.FULL, True, True): _FULL,
+}
+
+#: Defaults the article method fills in, each said among the assumptions.
+DEFAULT_DTYPE: dict[Task, Dtype] = {
+    Task.INFERENCE: Dtype.FP16,  # the article's inference example
+    Task.TRAINING: Dtype.BF16,  # the article: mixed precision is what training usually uses
+    Task.LORA: Dtype.BF16,
+    Task.QLORA: Dtype.NF4,  # QLoRA's 4-bit NormalFloat base
+}
+DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
+    Task.TRAINING: Recompute.SELECTIVE,  # the article's training total uses it
+    Task.LORA: Recompute.FULL,  # gradient checkpointing, as QLoRA and PEFT recipes enable it
+    Task.QLORA: Recompute.FULL,
+}
+DEFAULT_SEQ_LEN = 2048  # the article's token length
+DEFAULT_LORA_RANK = 8  # PEFT LoraConfig's default r
+#: LoRA target modules by default: the query and value projections (LoRA paper section 4.2;
+#: PEFT's default for Llama-style models), each a (hidden x hidden) matrix in the article's model.
+DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
+
+
+def estimate(request: Request) -> Estimate:
+    """Memory of ``request`` by the article's rules."""
+    job = _Job(request)
+    build: Callable[[_Job], list[LineItem]] = _BUILDERS[request.task]
+    items = tuple(build(job))
+    per_gpu = sum(item.bytes for item in items)
+    fit = fit_verdicts(request.gpu, job.gpu_count, per_gpu)
+    return Estimate(
+        request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
+        gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count, fit=fit,
+    )
+
+
+class _Job:
+    """The request with every default filled in, and the assumptions that says."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.arch: Architecture = request.architecture()
+        self.assumptions: list[str] = [self.arch.basis]
+        self.dtype = self._default("dtype", request.dtype, DEFAULT_DTYPE[request.task])
+        self.seq_len = request.seq_len or self._default_seq_len()
+        self.batch_size = self._default("batch_size", request.batch_size, 1, "one sequence a GPU")
+        self.gpu_count = request.gpu_count or request.tp * request.pp
+        self.tp, self.pp = request.tp, request.pp
+        self.dp = self.gpu_count // (self.tp * self.pp)
+        if request.task is not Task.INFERENCE:
+            self.optimizer = self._default("optimizer", request.optimizer, Optimizer.ADAMW)
+            self.recompute = self._default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
+            self.flash = bool(request.flash_attention)
+        self._say_parallelism()
+        if request.gpu is not None:
+            self.assumptions.append(gpu_assumption(request.gpu))
+
+    def _default(self, name: str, given, default, unit: str = ""):
+        if given is not None:
+            return given
+        self.assumptions.append(f"{name} {default} (default{': ' + unit if unit else ''})")
+        return default
+
+    def _default_seq_len(self) -> int:
+        spec = self.arch.spec
+        seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
+        why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
+        self.assumptions.append(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
+        return seq
+
+    def _say_parallelism(self) -> None:
+        if self.gpu_count == 1:
+            return
+        if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
+            self.tp_pp_split = self.gpu_count
+            self.assumptions.append(
+                f"{self.gpu_count} GPUs share one copy of the model, split evenly across them "
+                "(tensor or pipeline parallel); name tp/pp to be exact"
+            )
+            return
+        self.tp_pp_split = self.tp * self.pp
+        if self.dp > 1:
+            stage = self.request.zero
+            how = ("each holds a full replica of the model states; say zero1-3 or fsdp to shard them"
+                   if stage == 0 else f"ZeRO stage {stage} shards {', '.join(sorted(ZERO_SHARDED[stage]))} over them")
+            self.assumptions.append(f"{self.dp} data-parallel GPU groups; {how}")
+
+    def shards(self, key: str) -> dict[str, int]:
+        """The divisors of one GPU's share of a model-state item: tp, pp, and dp under ZeRO."""
+        split = getattr(self, "tp_pp_split", 1)
+        if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
+            return {"gpus": split}
+        shards = {"tp": self.tp, "pp": self.pp}
+        if key in ZERO_SHARDED[self.request.zero]:
+            shards["dp"] = self.dp
+        return shards
+
+
+def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: float,
+                    source: str, shard_key: str | None = None, symbol: str = "params") -> LineItem:
+    formula = f"{per_param:g} B/param x {symbol}"
+    values: dict[str, float] = {symbol: count}
+    divisor = 1
+    for name, degree in job.shards(shard_key or key).items():
+        if degree > 1:
+            formula += f" / {name}"
+            values[name] = degree
+            divisor *= degree
+            source += f"; / {name}: {SHARD_SOURCES[name]}"
+    return LineItem(key, label, round(per_param * count / divisor), formula, values, source)
+
+
+def _inference(job: _Job) -> list[LineItem]:
+    per_param = DTYPE_BITS[job.dtype] / 8
+    weights = _per_param_item(job, "weights", f"Model weights ({job.dtype})", per_param, job.arch.params,
+                              f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
+    overhead = LineItem(
+        "runtime_overhead", "Runtime overhead (20 %)", round(weights.bytes * INFERENCE_OVERHEAD),
+        "0.2 x weights", {"weights": weights.bytes},
+        f"{ARTICLE}: inference total ~ 1.2 x the weights",
+    )
+    return [weights, overhead]
+
+
+def _training(job: _Job) -> list[LineItem]:
+    mixed = job.request.mixed_precision
+    if mixed is None:
+        mixed = job.dtype in HALF_DTYPES
+    regime = "mixed precision" if mixed else f"pure {job.dtype}"
+    if job.request.mixed_precision is None:
+        job.assumptions.append(f"{regime} (default for {job.dtype} training)")
+    if mixed:
+        job.assumptions.append("mixed precision: 16-bit weights and gradients, the fp32 master copy "
+                               "counted with the optimizer (the article's accounting, as ZeRO's)")
+    params = job.arch.params
+    return [
+        _per_param_item(job, "weights", f"Model weights ({regime})", TRAINING_WEIGHT_BYTES[job.dtype, mixed],
+                        params, ARTICLE),
+        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer})", OPTIMIZER_BYTES[job.optimizer],
+                        params, _optimizer_source(job.optimizer)),
+        _per_param_item(job, "gradients", f"Gradients ({job.dtype})", GRADIENT_BYTES[job.dtype], params, ARTICLE),
+        _activations(job),
+    ]
+
+
+def _adapter_training(job: _Job) -> list[LineItem]:
+    rank = job.request.lora_rank or DEFAULT_LORA_RANK
+    if job.request.lora_rank is None:
+        job.assumptions.append(f"LoRA rank {rank} (default, as PEFT's)")
+    arch = job.arch
+    adapters = arch.num_layers * len(DEFAULT_LORA_TARGETS) * rank * 2 * arch.hidden_size
+    job.assumptions.append(
+        f"LoRA on {', '.join(DEFAULT_LORA_TARGETS)} of every layer: r x (d_in + d_out) = {rank} x 2 x "
+        f"{arch.hidden_size} parameters a module, {format_count(adapters)} trainable in all; the frozen base "
+        f"has no gradients or optimizer states"
+    )
+    job.assumptions.append("adapters trained in mixed precision: 16-bit weights and gradients, "
+                           "fp32 master copy with the optimizer (the article's accounting)")
+    base_per_param = DTYPE_BITS[job.dtype] / 8
+    optimizer = OPTIMIZER_BYTES[job.optimizer]
+    return [
+        _per_param_item(job, "weights", f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
+                        f"{ARTICLE}: {base_per_param:g} B a parameter in {job.dtype}"),
+        _per_param_item(job, "adapters", "LoRA adapter weights", 2, adapters, LORA, "weights", "adapter_params"),
+        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
+                        adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
+        _per_param_item(job, "gradients", "Gradients (adapters only)", 2, adapters, ARTICLE,
+                        symbol="adapter_params"),
+        _activations(job),
+    ]
+
+
+def _activations(job: _Job) -> LineItem:
+    sp, flash = job.request.sp, job.flash
+    formula = ACTIVATIONS[job.recompute, sp, flash]
+    if not sp:
+        job.assumptions.append("activations in 16-bit, no sequence parallelism (the article's formulas)")
+    if job.recompute is Recompute.NONE and not flash:
+        job.assumptions.append("attention keeps its s x s scores (no flash attention), as in the article's formula")
+    arch = job.arch
+    values = {"s": job.seq_len, "b": job.batch_size, "h": arch.hidden_size, "L": arch.num_layers,
+              "a": arch.num_heads, "t": job.tp}
+    label = f"Activations ({job.recompute} recompute{', sp' if sp else ''}{', flash' if flash else ''})"
+    return LineItem("activations", label, formula.bytes(values), formula.text, formula.used(values), KORTHIKANTI)
+
+
+def _optimizer_source(optimizer: Optimizer) -> str:
+    if optimizer in (Optimizer.ADAMW, Optimizer.ADAM8BIT, Optimizer.SGD_MOMENTUM):
+        return ARTICLE
+    return f"{ARTICLE}, extended: fp32 master copy 4 B + the optimizer's own states"
+
+
+_BUILDERS: dict[Task, Callable[[_Job], list[LineItem]]] = {
+    Task.INFERENCE: _inference,
+    Task.TRAINING: _training,
+    **{task: _adapter_training for task in ADAPTER_TASKS},
+}

@@ -1,0 +1,230 @@
+"""The model and GPU catalogs: data files under core/data, loaded once into frozen records.
+
+The files document their own fields in their headers; this module only reads, checks and indexes
+them, and answers look-ups by any spelling people type ("Llama 2 7B", "A100 80GB", "4090").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .units import GB, GIB, MIB
+
+DATA_DIR = Path(__file__).with_name("data")
+
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One model's architecture facts, as its config.json gives them."""
+
+    id: str  #: catalog id ("llama-2-7b")
+    name: str  #: display name
+    family: str
+    nominal_params: float  #: the size in the name (the article method's parameter count)
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    mlp: str  #: "plain" or "gated"
+    norm: str  #: "layernorm" or "rmsnorm"
+    vocab_size: int
+    max_seq_len: int
+    tie_embeddings: bool
+    position: str  #: "rope", "learned" or "alibi"
+    qkv_bias: bool
+    linear_bias: bool
+    source: str
+    aliases: tuple[str, ...] = ()
+    published_params: int | None = None
+    num_experts: int | None = None
+    experts_per_token: int | None = None
+    moe_intermediate_size: int | None = None
+    num_shared_experts: int | None = None
+    first_dense_layers: int | None = None
+    kv_lora_rank: int | None = None
+    q_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    qk_nope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    sliding_window: int | None = None
+    sliding_window_layers: str | None = None
+    notes: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
+                     "intermediate_size", "vocab_size", "max_seq_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"model {self.id}: {name} must be a positive integer, not {value!r}")
+        if self.nominal_params <= 0:
+            raise ValueError(f"model {self.id}: nominal_params must be positive")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"model {self.id}: num_kv_heads must divide num_heads")
+        _check_choice(self.id, "mlp", self.mlp, {"plain", "gated"})
+        _check_choice(self.id, "norm", self.norm, {"layernorm", "rmsnorm"})
+        _check_choice(self.id, "position", self.position, {"rope", "learned", "alibi"})
+
+    @property
+    def is_dense(self) -> bool:
+        """True for a plain transformer: no mixture of experts, no latent attention."""
+        return self.num_experts is None and self.kv_lora_rank is None
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    """One accelerator's memory and speed."""
+
+    id: str  #: catalog id ("a100-80gb")
+    name: str  #: display name
+    vendor: str
+    memory_bytes: int  #: total device memory as the driver reports it
+    marketed_gb: float  #: the size as sold
+    bf16_tflops: float  #: dense BF16 tensor throughput; 0 where there is no BF16
+    fp16_tflops: float
+    bandwidth_gbps: float
+    source: str
+    aliases: tuple[str, ...] = ()
+    notes: str | None = None
+
+
+def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{owner}: {field} must be one of {sorted(allowed)}, not {value!r}")
+
+
+def normalise(name: str) -> str:
+    """The form names are matched in: lower case, without spaces, '-' and '_'."""
+    return re.sub(r"[\s_\-]+", "", name.lower())
+
+
+def _load_toml(filename: str) -> dict[str, Any]:
+    with (DATA_DIR / filename).open("rb") as f:
+        return tomllib.load(f)
+
+
+def _record(cls: type, entry: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(entry) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}")
+    if "aliases" in entry:
+        entry = {**entry, "aliases": tuple(entry["aliases"])}
+    return cls(**entry)
+
+
+def _gpu_record(entry: dict[str, Any]) -> Gpu:
+    where = f"gpus.toml {entry.get('id')}"
+    sizes = {"memory_mib": MIB, "memory_gib": GIB, "memory_gb": GB}
+    given = [key for key in sizes if key in entry]
+    if len(given) != 1:
+        raise ValueError(f"{where}: give exactly one of {sorted(sizes)}")
+    key = given[0]
+    rest = {k: v for k, v in entry.items() if k != key}
+    return _record(Gpu, {**rest, "memory_bytes": round(entry[key] * sizes[key])}, where)
+
+
+class _Index:
+    """Records by id and by every normalised alias, with close matching."""
+
+    def __init__(self, kind: str, records: Iterable[Any]) -> None:
+        self.kind = kind
+        self.by_id: dict[str, Any] = {}
+        self.by_name: dict[str, Any] = {}
+        for record in records:
+            if record.id in self.by_id:
+                raise ValueError(f"{kind} catalog: duplicate id {record.id!r}")
+            self.by_id[record.id] = record
+            for name in (record.id, *record.aliases):
+                key = normalise(name)
+                other = self.by_name.setdefault(key, record)
+                if other is not record:
+                    raise ValueError(f"{kind} catalog: {name!r} names both {other.id} and {record.id}")
+
+    def find(self, name: str) -> Any | None:
+        return self.by_id.get(name) or self.by_name.get(normalise(name))
+
+    def close_match(self, name: str) -> str | None:
+        """The id of the entry whose name is closest to ``name``, if any is close."""
+        key = normalise(name)
+        for variant in _confusable_variants(key):
+            if variant in self.by_name:
+                return self.by_name[variant].id
+        found = closest(key, self.by_name, cutoff=0.75)
+        return self.by_name[found].id if found else None
+
+
+def closest(word: str, names: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The name most like ``word`` (difflib's ratio; ties go to the longer common prefix)."""
+    best, best_score = None, (cutoff, -1)
+    matcher = difflib.SequenceMatcher(b=word)
+    for name in names:
+        matcher.set_seq1(name)
+        if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+            continue
+        score = (matcher.ratio(), len(os.path.commonprefix([word, name])))
+        if score >= best_score and score[0] >= cutoff and (best is None or score > best_score):
+            best, best_score = name, score
+    return best
+
+
+def _confusable_variants(key: str) -> list[str]:
+    # People type the letter O for a zero and l or I for a one in names full of digits ("a10O").
+    if not any(c.isdigit() for c in key):
+        return []
+    table = str.maketrans({"o": "0", "l": "1", "i": "1"})
+    return [key.translate(table)]
+
+
+@functools.cache
+def models() -> _Index:
+    data = _load_toml("models.toml")
+    return _Index("model", (_record(ModelSpec, e, f"models.toml {e.get('id')}") for e in data.get("model", [])))
+
+
+@functools.cache
+def gpus() -> _Index:
+    data = _load_toml("gpus.toml")
+    return _Index("GPU", (_gpu_record(e) for e in data.get("gpu", [])))
+
+
+def find_model(name: str) -> ModelSpec | None:
+    return models().find(name)
+
+
+# "a 24gb gpu": a GPU named by its memory size alone. Cards sold as N GB report N GiB
+# (nvidia-smi: 24564 MiB for a 24 GB RTX 4090, 81920 MiB for an 80 GB A100).
+_GENERIC_GPU = re.compile(r"(?:gpu)?(\d{1,4}(?:\.\d+)?)gb?(?:gpu|card)?")
+
+
+def find_gpu(name: str) -> Gpu | None:
+    found = gpus().find(name)
+    if found is not None:
+        return found
+    match = _GENERIC_GPU.fullmatch(normalise(name))
+    if match is None or float(match[1]) <= 0:
+        return None
+    size = float(match[1])
+    label = f"{size:g}"
+    return Gpu(
+        id=f"gpu-{label}gb", name=f"a {label} GB GPU", vendor="any",
+        memory_bytes=round(size * GIB), marketed_gb=size, bf16_tflops=0.0, fp16_tflops=0.0,
+        bandwidth_gbps=0.0, source="the size given in the query, taken as GiB as cards report it",
+    )
+
+
+def nearest_dense_model(params: float) -> ModelSpec:
+    """The catalog's dense model whose nominal size is nearest ``params`` (on a log scale)."""
+    dense = [m for m in models().by_id.values() if m.is_dense]
+    return min(dense, key=lambda m: (abs(math.log(m.nominal_params / params)), m.id))

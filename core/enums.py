@@ -1,0 +1,65 @@
+"""Closed vocabularies of a request: the canonical values of design.md section 4."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    INFERENCE = "inference"  #: forward passes only: serving, generation
+    TRAINING = "training"  #: every weight trained (a full fine-tune is training)
+    LORA = "lora"  #: frozen 16-bit base, trained low-rank adapters (Hu et al. 2021)
+    QLORA = "qlora"  #: frozen 4-bit base, trained adapters (Dettmers et al. 2023)
+
+
+class Dtype(StrEnum):
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    INT4 = "int4"
+    NF4 = "nf4"  #: 4-bit NormalFloat (QLoRA)
+
+
+#: Storage bits of one value. The article's weights rule (int8 1 B, fp16/bf16 2 B, fp32 4 B a
+#: parameter) is this table divided by 8; 4-bit types take half a byte.
+DTYPE_BITS: dict[Dtype, int] = {
+    Dtype.FP32: 32,
+    Dtype.FP16: 16,
+    Dtype.BF16: 16,
+    Dtype.FP8: 8,
+    Dtype.INT8: 8,
+    Dtype.INT4: 4,
+    Dtype.NF4: 4,
+}
+
+#: Data types a job can train in (weights updated in place). 8- and 4-bit types only hold frozen
+#: weights (inference, or a LoRA/QLoRA base).
+TRAINABLE_DTYPES = frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16})
+HALF_DTYPES = frozenset({Dtype.FP16, Dtype.BF16})
+FOUR_BIT_DTYPES = frozenset({Dtype.INT4, Dtype.NF4})
+
+
+class Optimizer(StrEnum):
+    ADAMW = "adamw"  #: Adam with decoupled weight decay; two fp32 moments
+    ADAM8BIT = "adam8bit"  #: bitsandbytes 8-bit Adam (Dettmers et al. 2021)
+    SGD_MOMENTUM = "sgd_momentum"  #: SGD with one momentum buffer
+    SGD_PLAIN = "sgd_plain"  #: SGD without momentum: no state
+    ADAFACTOR = "adafactor"  #: factored second moment (Shazeer & Stern 2018)
+    LION = "lion"  #: one momentum buffer (Chen et al. 2023)
+
+
+class Recompute(StrEnum):
+    NONE = "none"  #: every activation kept for backward
+    SELECTIVE = "selective"  #: attention's s x s part recomputed (Korthikanti et al. 2022)
+    FULL = "full"  #: only each layer's input kept: activation / gradient checkpointing
+
+
+class Method(StrEnum):
+    ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
+    DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)
+
+
+TRAINING_TASKS = frozenset({Task.TRAINING, Task.LORA, Task.QLORA})
+ADAPTER_TASKS = frozenset({Task.LORA, Task.QLORA})

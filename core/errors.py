@@ -1,0 +1,109 @@
+"""The errors vram raises for input it cannot answer.
+
+Every one carries what a person needs to fix the query: where (``position``, a 0-based character
+offset into the query, or None when the problem is not at one place), what was expected, and a
+close match when there is one. ``str(error)`` is the whole message, shaped like::
+
+    unknown GPU 'a10O' (column 14); did you mean a100-80gb?
+
+The tree::
+
+    VramError (Exception)
+    ├── QueryError              the text itself could not be read
+    │   ├── UnknownWordError    a word that is no task, model, GPU, setting or filler
+    │   └── MissingError        something every answer needs was not said
+    ├── ConflictError           two words set the same thing differently
+    ├── RangeError (ValueError) a number outside what makes sense
+    ├── InvalidRequestError (ValueError)  a combination that cannot run (tp not dividing heads, ...)
+    └── UnsupportedError        a valid question this version cannot answer yet
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class VramError(Exception):
+    """Base of every error vram raises for bad input."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int | None = None,
+        expected: Sequence[str] = (),
+        suggestion: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.reason = message  #: the problem, without the column and the suggestion
+        self.position = position  #: 0-based offset into the query text, or None
+        self.expected = tuple(expected)  #: kinds of words that would have fitted
+        self.suggestion = suggestion  #: a close match to what was typed, or None
+        self.field = field  #: the request field at fault, when one is (lets a parser place it)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        text = self.reason
+        if self.position is not None:
+            text = _insert_column(text, self.position + 1)
+        if self.suggestion:
+            text += f"; did you mean {self.suggestion}?"
+        elif self.expected:
+            text += "; expected " + _or_list(self.expected)
+        return text
+
+    def at(self, position: int | None) -> VramError:
+        """Return the same error placed at ``position`` (when it has no place yet)."""
+        if self.position is None and position is not None:
+            self.position = position
+            self.args = (self.message,)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "position": self.position,
+            "expected": list(self.expected),
+            "suggestion": self.suggestion,
+        }
+
+
+class QueryError(VramError):
+    """The text could not be read as a query."""
+
+
+class UnknownWordError(QueryError):
+    """A word that is no task, model, GPU, setting or filler."""
+
+
+class MissingError(QueryError):
+    """Something every answer needs (what to do, which model) was not said."""
+
+
+class ConflictError(VramError):
+    """Two words set the same field to different values."""
+
+
+class RangeError(VramError, ValueError):
+    """A number outside the range that makes sense for its field."""
+
+
+class InvalidRequestError(VramError, ValueError):
+    """Values that are each fine but cannot go together."""
+
+
+class UnsupportedError(VramError):
+    """A question that is valid but that this version cannot answer yet."""
+
+
+def _insert_column(text: str, column: int) -> str:
+    # "unknown GPU 'x'" -> "unknown GPU 'x' (column 14)"; the column goes before any "; ..." tail.
+    head, sep, tail = text.partition("; ")
+    return f"{head} (column {column}){sep}{tail}"
+
+
+def _or_list(words: Sequence[str]) -> str:
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]

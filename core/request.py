@@ -1,0 +1,299 @@
+"""The request: what a person asked, validated, in the canonical fields of design.md section 4.
+
+A field left None was not stated; the estimate fills it with a default and says so among its
+assumptions. The only values filled in here are the ones the stated words decide: ``gpu_count``
+is 1 when a GPU is named, ``mixed_precision`` follows a stated training dtype (16-bit training
+keeps fp32 master weights unless the query says "pure").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Mapping
+
+from . import catalog
+from .architecture import Architecture, architecture_of
+from .enums import (
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
+    Dtype, Method, Optimizer, Recompute, Task,
+)
+from .errors import (
+    ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
+)
+from .units import format_count, format_value
+
+#: Inclusive ranges of the numeric fields. The upper ends are far beyond any real job (a
+#: quadrillion parameters, 16M-token contexts, a million GPUs) and keep arithmetic finite.
+RANGES: dict[str, tuple[float, float]] = {
+    "params": (1, 1e15),
+    "seq_len": (1, 2**24),
+    "batch_size": (1, 2**20),
+    "tp": (1, 2**16),
+    "pp": (1, 2**16),
+    "zero": (0, 3),
+    "lora_rank": (1, 2**16),
+    "gpu_count": (1, 2**20),
+    "hidden_size": (1, 2**20),
+    "num_layers": (1, 2**16),
+    "num_heads": (1, 2**16),
+}
+
+#: Enum type of each enumerated field.
+ENUM_FIELDS: dict[str, type[StrEnum]] = {
+    "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
+}
+
+#: Fields that only mean something when training.
+TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision")
+
+#: Architecture fields a query may give for a model named by size only.
+ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One memory question. Build it directly or with :func:`vram.parse`.
+
+    >>> Request(task="training", model="chatglm-6b", dtype="bf16", optimizer="adamw").mixed_precision
+    True
+    """
+
+    task: Task  #: what the job does
+    model: str | None = None  #: catalog id, or None when only a size was given
+    params: float | None = None  #: parameter count when no model is named ("6b" -> 6e9)
+    dtype: Dtype | None = None  #: weight data type
+    mixed_precision: bool | None = None  #: 16-bit compute with fp32 master weights (training)
+    optimizer: Optimizer | None = None
+    recompute: Recompute | None = None  #: activation recomputation
+    seq_len: int | None = None  #: tokens per sequence
+    batch_size: int | None = None  #: sequences per GPU (micro-batch)
+    tp: int = 1  #: tensor-parallel degree
+    pp: int = 1  #: pipeline-parallel degree
+    sp: bool = False  #: sequence parallelism (with tp > 1)
+    zero: int = 0  #: ZeRO stage over the data-parallel group (3 = FSDP full shard)
+    flash_attention: bool | None = None  #: attention without the s x s score matrix
+    lora_rank: int | None = None
+    gpu: str | None = None  #: catalog id
+    gpu_count: int | None = None
+    method: Method | None = None  #: estimation method; None means the default
+    hidden_size: int | None = None  #: architecture of a size-only model, when given
+    num_layers: int | None = None
+    num_heads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, enum in ENUM_FIELDS.items():
+            self._set(name, _coerce_enum(name, enum, getattr(self, name)))
+        if self.task is None:
+            raise MissingError("say what the job does", expected=_values(Task))
+        for name in ("mixed_precision", "sp", "flash_attention"):
+            _check_bool(name, getattr(self, name))
+        for name in RANGES:
+            self._set(name, _check_number(name, getattr(self, name)))
+        self._check_model()
+        self._check_task()
+        self._check_gpus()
+        self._check_parallelism()
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_model(self) -> None:
+        if self.model is None and self.params is None:
+            raise MissingError(
+                "say which model or how big",
+                expected=("a model name (llama-3-8b, chatglm-6b)", "a size (7b, 350m)"),
+            )
+        if self.model is not None and self.params is not None:
+            raise ConflictError(
+                f"both a model ({self.model}) and a size ({format_count(self.params)}) were given; "
+                "a named model has its own size", field="params",
+            )
+        if self.model is not None:
+            spec = catalog.find_model(self.model)
+            if spec is None:
+                raise UnknownWordError(
+                    f"unknown model '{self.model}'", suggestion=catalog.models().close_match(self.model),
+                    expected=("a model from the catalog", "a size such as 7b"), field="model",
+                )
+            self._set("model", spec.id)
+            given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
+            if given:
+                raise ConflictError(
+                    f"{', '.join(given)} given for {spec.id}, whose architecture is known; "
+                    "architecture words apply to a model named by size only", field=given[0],
+                )
+        if self.hidden_size is not None and self.num_heads is not None:
+            if self.hidden_size % self.num_heads:
+                raise InvalidRequestError(
+                    f"hidden size {self.hidden_size} is not a multiple of {self.num_heads} heads", field="num_heads"
+                )
+
+    def _check_task(self) -> None:
+        if self.task not in TRAINING_TASKS:
+            for name in (*TRAINING_ONLY, "lora_rank"):
+                if getattr(self, name) is not None:
+                    raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
+            if self.zero or self.sp:
+                name = "zero" if self.zero else "sp"
+                raise ConflictError(f"{name} applies to training, not to inference", field=name)
+            return
+        if self.lora_rank is not None and self.task not in ADAPTER_TASKS:
+            raise ConflictError("a LoRA rank applies to lora or qlora, not to full training", field="lora_rank")
+        if self.task is Task.TRAINING:
+            self._check_training_precision()
+        else:
+            if self.mixed_precision is not None:
+                raise ConflictError(
+                    f"mixed/pure precision applies to full training, not to {self.task}", field="mixed_precision"
+                )
+            allowed = FOUR_BIT_DTYPES if self.task is Task.QLORA else TRAINABLE_DTYPES | {Dtype.INT8}
+            if self.dtype is not None and self.dtype not in allowed:
+                raise ConflictError(
+                    f"{self.task} does not take a {self.dtype} base model",
+                    expected=sorted(d.value for d in allowed), field="dtype",
+                )
+
+    def _check_training_precision(self) -> None:
+        if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
+            raise InvalidRequestError(
+                f"weights in {self.dtype} cannot be trained directly; "
+                f"fine-tune a {self.dtype} model with lora or qlora",
+                expected=("fp32", "bf16", "fp16"), field="dtype",
+            )
+        if self.dtype is Dtype.FP32 and self.mixed_precision:
+            raise ConflictError(
+                "mixed precision computes in 16 bits, but the dtype is fp32; say bf16 or fp16", field="mixed_precision"
+            )
+        if self.mixed_precision is None and self.dtype is not None:
+            self._set("mixed_precision", self.dtype in HALF_DTYPES)
+
+    def _check_gpus(self) -> None:
+        if self.gpu is not None:
+            gpu = catalog.find_gpu(self.gpu)
+            if gpu is None:
+                raise UnknownWordError(
+                    f"unknown GPU '{self.gpu}'", suggestion=catalog.gpus().close_match(self.gpu),
+                    expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
+                )
+            self._set("gpu", gpu.id)
+            if self.gpu_count is None:
+                self._set("gpu_count", 1)
+
+    def _check_parallelism(self) -> None:
+        if self.sp and self.tp == 1:
+            raise InvalidRequestError(
+                "sequence parallelism splits over the tensor-parallel group; give tp > 1 with sp", field="sp"
+            )
+        arch = self.architecture()
+        heads, layers = arch.num_heads, arch.num_layers
+        for degree, name, count, what in ((self.tp, "tp", heads, "attention heads"),
+                                          (self.pp, "pp", layers, "layers")):
+            if count % degree:
+                raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+        if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
+            raise InvalidRequestError(
+                f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
+                field="gpu_count",
+            )
+
+    def architecture(self) -> Architecture:
+        """The architecture of the model the request is about (catalog, given, or typical)."""
+        return architecture_of(self.model, self.params, self.hidden_size, self.num_layers, self.num_heads)
+
+    # -- conversions ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of design.md section 4 (enums as their string values)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Request:
+        """Build a Request from its JSON form; unknown keys are an error, with a close match."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                raise UnknownWordError(f"unknown request field '{key}'", suggestion=close[0] if close else None)
+        return cls(**data)
+
+    def to_query(self) -> str:
+        """Canonical query text; ``vram.parse(r.to_query()) == r``."""
+        from .query_text import request_to_query
+
+        return request_to_query(self)
+
+
+def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
+    if value is None or isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        close = difflib.get_close_matches(str(value), _values(enum), n=1)
+        raise UnknownWordError(
+            f"unknown {_label(name)} '{value}'", suggestion=close[0] if close else None,
+            expected=_values(enum), field=name,
+        ) from None
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestError(f"{_label(name)} must be true or false, not {value!r}", field=name)
+
+
+def _check_number(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    low, high = RANGES[name]
+    integral = name != "params"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
+        value = math.copysign(math.inf, value)  # beyond float range: out of range below, not an OverflowError
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
+        kind = "a whole number" if integral else "a number"
+        raise RangeError(f"{_label(name)} must be {kind}, not {value!r}", field=name)
+    if not (math.isfinite(value) and low <= value <= high):
+        show = format_count if name == "params" else _show_number
+        raise RangeError(
+            f"{_label(name)} {show(value)} is out of range; it must be between {show(low)} and {show(high)}",
+            field=name,
+        )
+    return int(value) if integral else float(value)
+
+
+def _whole(value: float) -> bool:
+    return not math.isfinite(value) or float(value).is_integer()
+
+
+def _show_number(value: float) -> str:
+    if math.isfinite(value) and float(value).is_integer() and abs(value) < 10**15:
+        return f"{int(value):,}"
+    return format_value(value)
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+_LABELS = {
+    "params": "parameter count", "seq_len": "sequence length", "batch_size": "batch size",
+    "lora_rank": "LoRA rank", "gpu_count": "GPU count", "mixed_precision": "mixed precision",
+    "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
+    "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
+}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name)
+
+
+__all__ = ["Request", "RANGES"]

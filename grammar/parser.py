@@ -1,0 +1,94 @@
+"""Text to atoms: the lark grammar (query.lark), one Transformer, and lark's errors mapped to ours."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from vram.errors import QueryError
+from vram.vocabulary import EXPECTED_WORDS
+
+GRAMMAR = Path(__file__).with_name("query.lark")
+
+#: Longest query accepted, in characters: a real query is a line; this bounds all the work.
+MAX_QUERY_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One word, number, count or setting of a query, with where it starts."""
+
+    kind: str  #: "word", "number", "count" or "setting"
+    text: str  #: as typed (for a setting: the key)
+    pos: int  #: 0-based offset of its first character
+    value: str | None = None  #: a setting's value, as typed
+    value_pos: int | None = None
+
+
+class _ToAtoms(Transformer):
+    """One method per rule of query.lark."""
+
+    def start(self, atoms: list[Atom]) -> list[Atom]:
+        return atoms
+
+    def setting(self, children: list[Token]) -> Atom:
+        key, value = children
+        return Atom("setting", str(key), key.start_pos, str(value), value.start_pos)
+
+    def count(self, children: list[Token]) -> Atom:
+        return Atom("count", children[0].strip(), children[0].start_pos)
+
+    def number(self, children: list[Token]) -> Atom:
+        return Atom("number", str(children[0]), children[0].start_pos)
+
+    def word(self, children: list[Token]) -> Atom:
+        return Atom("word", str(children[0]), children[0].start_pos)
+
+
+@functools.cache
+def _lark() -> Lark:
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", transformer=_ToAtoms())
+
+
+#: Parse errors by example (lark's match_examples): what a person did, and what to say.
+_ERROR_EXAMPLES: dict[str, list[str]] = {
+    "'=' needs a setting name before it, as in seq=4096": ["=4096", "7b = 4", "train 7b =bf16"],
+    "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "seq==4096", "train seq="],
+}
+
+
+def atoms(text: str) -> list[Atom]:
+    """The atoms of ``text``, or a QueryError saying where and what was wrong."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}. "
+            "Ask one job per query"
+        )
+    if not text.strip():
+        raise QueryError("the query is empty", expected=EXPECTED_WORDS)
+    try:
+        return _lark().parse(text)
+    except UnexpectedCharacters as error:
+        char = text[error.pos_in_stream]
+        raise QueryError(
+            f"unexpected character {char!r}; a query is plain words and numbers, "
+            "as in 'infer llama-2-7b fp16 on a100'", position=error.pos_in_stream,
+        ) from None
+    except (UnexpectedToken, UnexpectedEOF) as error:
+        raise QueryError(_explain(error, text), position=_position(error, text)) from None
+
+
+def _explain(error: UnexpectedInput, text: str) -> str:
+    label = error.match_examples(_lark().parse, _ERROR_EXAMPLES, use_accepts=True)
+    return label or "this query has a shape vram does not read"
+
+
+def _position(error: UnexpectedInput, text: str) -> int:
+    token = getattr(error, "token", None)
+    if token is not None and getattr(token, "start_pos", None) is not None:
+        return token.start_pos
+    return len(text.rstrip())

@@ -1,0 +1,1 @@
+"""vram.ipymagic: the %vram IPython/Jupyter frontend. Not built yet: see the Jupyter issue."""

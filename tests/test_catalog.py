@@ -1,0 +1,53 @@
+"""The catalogs load, every entry has a source, and names are found however people type them."""
+
+from __future__ import annotations
+
+import pytest
+
+from vram import catalog
+
+
+def test_every_model_has_a_source():
+    for spec in catalog.models().by_id.values():
+        assert spec.source.strip(), spec.id
+
+
+def test_every_gpu_has_a_source_and_memory():
+    for gpu in catalog.gpus().by_id.values():
+        assert gpu.source.strip() and gpu.memory_bytes > 2**30, gpu.id
+
+
+def test_chatglm_has_the_article_numbers():
+    spec = catalog.find_model("chatglm-6b")
+    assert (spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec.max_seq_len) == \
+        (6e9, 4096, 28, 32, 2048)
+
+
+@pytest.mark.parametrize("name, gpu_id", [
+    ("a100", "a100-80gb"), ("A100 80GB", "a100-80gb"), ("a100-40gb", "a100-40gb"), ("h100", "h100-80gb"),
+    ("4090", "rtx-4090"), ("RTX_3090", "rtx-3090"), ("24gb", "gpu-24gb"), ("gpu-80gb", "gpu-80gb"),
+])
+def test_find_gpu(name, gpu_id):
+    assert catalog.find_gpu(name).id == gpu_id
+
+
+def test_plain_a100_is_80_gib():
+    assert catalog.find_gpu("a100").memory_bytes == 80 * 2**30
+
+
+@pytest.mark.parametrize("name, model_id", [
+    ("Llama-2-7B", "llama-2-7b"), ("llama 2 7b", "llama-2-7b"), ("meta-llama/Llama-2-7b-hf", "llama-2-7b"),
+    ("chatglm-6b", "chatglm-6b"),
+])
+def test_find_model(name, model_id):
+    assert catalog.find_model(name).id == model_id
+
+
+@pytest.mark.parametrize("typo, close", [("a10O", "a100-80gb"), ("h1OO", "h100-80gb")])
+def test_confusable_digits(typo, close):
+    assert catalog.gpus().close_match(typo) == close
+
+
+def test_nearest_dense_model_by_size():
+    assert catalog.nearest_dense_model(6e9).id == "chatglm-6b"
+    assert catalog.nearest_dense_model(175e9).is_dense

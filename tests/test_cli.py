@@ -1,0 +1,90 @@
+"""The command line: text and JSON answers, units, methods, and a light `import vram`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vram
+from vram import cli
+
+CASES = Path(__file__).with_name("cases")
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_document(capsys):
+    code, out, _ = run(capsys, "train chatglm-6b adamw bf16 selective on 8xA100", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["request"]["gpu_count"] == 8
+    estimate = document["estimate"]
+    assert estimate["method"] == "article"
+    assert estimate["total_bytes"] == 103_985_954_816
+    assert [item["key"] for item in estimate["items"]] == ["weights", "optimizer", "gradients", "activations"]
+    assert estimate["items"][0] == {
+        "key": "weights", "label": "Model weights (mixed precision)", "bytes": 12_000_000_000,
+        "formula": "2 B/param x params", "values": {"params": 6e9}, "source": "seed article; EleutherAI Transformer Math 101",
+    }
+    assert estimate["fit"][0]["gpu"] == "a100-80gb" and estimate["fit"][0]["fits"] is False
+    assert any("a100-80gb is the" in text for text in estimate["assumptions"])
+
+
+def test_json_equals_the_api(capsys):
+    query = "lora llama-2-13b bf16 rank 64"
+    _, out, _ = run(capsys, query, "--json")
+    assert json.loads(out) == json.loads(vram.render_json(vram.ask(query)))
+
+
+def test_words_may_come_as_separate_arguments(capsys):
+    code, out, _ = run(capsys, "infer", "6b", "int8", "--json")
+    assert code == 0 and json.loads(out)["estimate"]["total_bytes"] == 7_200_000_000
+
+
+@pytest.mark.parametrize("name, argv", [
+    ("chatglm_train_8xa100", ["train chatglm-6b adamw bf16 selective on 8xA100"]),
+    ("infer_6b_int8_gib", ["infer 6b int8", "--gib"]),
+    ("qlora_70b_no_formulas", ["qlora llama-2-70b seq 4096 on 1x a100-80gb", "--no-formulas"]),
+])
+def test_text_answer_golden(capsys, name, argv):
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert out == (CASES / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def test_detailed_method_says_it_is_not_available(capsys):
+    code, _, err = run(capsys, "infer 6b int8", "--method", "detailed")
+    assert code == 2 and "not available yet" in err
+
+
+def test_article_method_flag(capsys):
+    code, out, _ = run(capsys, "infer 6b int8", "--method", "article", "--json")
+    assert code == 0 and json.loads(out)["estimate"]["method"] == "article"
+
+
+def test_no_query_prints_usage_and_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
+    assert "usage: vram" in capsys.readouterr().err
+
+
+def test_import_vram_does_not_import_lark():
+    code = "import sys, vram; print(any(m == 'lark' or m.startswith('lark.') for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False"
+
+
+def test_console_script_answers():
+    done = subprocess.run([sys.executable, "-m", "vram", "infer 6b int8", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["estimate"]["total_bytes"] == 7_200_000_000
