@@ -220,6 +220,8 @@ class Request:
             if key not in names:
                 close = difflib.get_close_matches(str(key), names, n=1)
                 raise UnknownWordError(f"unknown request field '{key}'", suggestion=close[0] if close else None)
+        if "task" not in data:
+            raise MissingError("a request needs a task", expected=_values(Task), field="task")
         return cls(**data)
 
     def to_query(self) -> str:
@@ -253,7 +255,7 @@ def _check_number(name: str, value: Any) -> Any:
     low, high = RANGES[name]
     integral = name != "params"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
-        value = math.copysign(math.inf, value)  # beyond float range: out of range below, not an OverflowError
+        value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
         kind = "a whole number" if integral else "a number"
         raise RangeError(f"{_label(name)} must be {kind}, not {value!r}", field=name)

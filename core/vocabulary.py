@@ -123,7 +123,7 @@ FILLERS: frozenset[str] = frozenset({
     "at", "by", "per", "this", "that", "job", "card", "enough", "size", "if", "should",
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
-    "nodes", "cluster", "total", "ram", "hbm", "up", "?",
+    "nodes", "cluster", "total", "ram", "hbm", "up", "method", "?",
 })
 
 #: Words each field is written with in canonical query text (Request.to_query()).

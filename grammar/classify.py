@@ -218,7 +218,8 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
     for i, meaning in enumerate(meanings):
         if meaning.kind != "key":
             continue
-        number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1)
+        # a number after the key, else one before it ("32k context") unless that is a model size
+        number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
         if number is None:
             raise MissingError(f"'{meaning.text}' needs a number, as in '{meaning.text} 8'",
                                position=meaning.pos)
@@ -228,10 +229,12 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
 
 
-def _free_number(meanings: list[Meaning], i: int) -> Meaning | None:
-    if 0 <= i < len(meanings) and meanings[i].kind == "number" and not meanings[i].used:
-        return meanings[i]
-    return None
+def _free_number(meanings: list[Meaning], i: int, before_field: str | None = None) -> Meaning | None:
+    if not (0 <= i < len(meanings) and meanings[i].kind == "number" and not meanings[i].used):
+        return None
+    if before_field not in (None, "params") and meanings[i].value[1] in ("b", "t"):
+        return None
+    return meanings[i]
 
 
 def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:

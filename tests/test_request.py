@@ -60,7 +60,7 @@ def test_from_dict_needs_a_task():
                                  dict(sp="yes")])
 def test_bad_values_from_python(bad):
     with pytest.raises(vram.VramError):
-        Request(task="inference", params=7e9, **bad)
+        Request(**{"task": "inference", "params": 7e9, **bad})
 
 
 def test_wider_dtype_never_needs_less():
