@@ -118,6 +118,8 @@ def estimate(request: Request) -> Estimate:
     items = tuple(build(job))
     per_gpu = sum(item.bytes for item in items)
     fit = fit_verdicts(request.gpu, job.gpu_count, per_gpu)
+    if request.gpu is not None:
+        job.assumptions.append(gpu_assumption(request.gpu))
     return Estimate(
         request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
         gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count, fit=fit,
@@ -142,8 +144,6 @@ class _Job:
             self.recompute = self._default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
             self.flash = bool(request.flash_attention)
         self._say_parallelism()
-        if request.gpu is not None:
-            self.assumptions.append(gpu_assumption(request.gpu))
 
     def _default(self, name: str, given, default, unit: str = ""):
         if given is not None:
