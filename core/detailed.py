@@ -136,6 +136,9 @@ def _regime(job: DetailedJob) -> Regime:
 
 
 def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    if job.gpu_count > 1:
+        job.assumptions.append(f"{job.gpu_count} data-parallel GPUs: each holds a full replica and its own batch "
+                               "(DDP); say zero1-3 or fsdp to shard the model states")
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
