@@ -19,7 +19,7 @@ from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
 from .estimate import Estimate, LineItem, Phase
 from .fit import fit_verdicts, gpu_assumption
-from .formula import Formula
+from .formula import Formula, formula
 from .job import Job
 from .params import ParameterCount, count_parameters
 from .precision import (
@@ -210,7 +210,7 @@ def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, 
         text = f"L*({layer}) + {outside}"
         why = f"every layer's saved tensors ({recompute} recompute)"
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, Formula(text), values, f"{KORTHIKANTI}; {why}")
+    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {why}")
 
 
 # -- shared pieces --------------------------------------------------------------------------------
