@@ -20,10 +20,11 @@ from .errors import (
     ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
     UnsupportedError, VramError,
 )
-from .estimate import Estimate, Fit, LineItem
+from .estimate import Alternative, Estimate, Fit, LineItem, Solution, Verdict
 from .methods import estimate
 from .render import render_json, render_text
 from .request import Request
+from .sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -52,7 +53,7 @@ def ask(text: str, method: Method | str | None = None) -> Estimate:
 
 
 __all__ = [
-    "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
+    "Alternative", "Solution", "Verdict", "sweep", "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
     "MissingError", "Optimizer", "QueryError", "RangeError", "Recompute", "Request", "Task",
     "UnknownWordError", "UnsupportedError", "VramError", "ask", "estimate", "parse",
     "render_json", "render_text",

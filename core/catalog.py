@@ -98,6 +98,7 @@ class Gpu:
     bandwidth_gbps: float
     source: str
     aliases: tuple[str, ...] = ()
+    compute_capability: float | None = None  #: NVIDIA only
     notes: str | None = None
 
 

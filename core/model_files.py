@@ -56,7 +56,8 @@ class Checkpoint:
 
 
 def looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.endswith((".json", ".safetensors", ".gguf"))
+    """A word that names a file or folder: ./x, ../x, /x, ~/x, or a .json/.safetensors/.gguf name."""
+    return name.startswith(("./", "../", "/", "~/")) or name.endswith((".json", ".safetensors", ".gguf"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .estimate import Estimate, Fit, LineItem
+from .estimate import Alternative, Estimate, Fit, LineItem, Solution
 from .units import format_bytes, format_value
 
 METHOD_BLURBS = {
@@ -15,8 +15,11 @@ METHOD_BLURBS = {
 
 
 def to_json_document(estimate: Estimate) -> dict[str, Any]:
-    """``{"request": ..., "estimate": ...}``, what ``vram --json`` prints."""
-    return {"request": estimate.request.to_dict(), "estimate": estimate.to_dict()}
+    """``{"request": ..., "estimate": ...}`` (and ``"solution"`` for a solver), what ``vram --json`` prints."""
+    document = {"request": estimate.request.to_dict(), "estimate": estimate.to_dict()}
+    if estimate.solution is not None:
+        document["solution"] = estimate.solution.to_dict()
+    return document
 
 
 def render_json(estimate: Estimate) -> str:
@@ -25,8 +28,10 @@ def render_json(estimate: Estimate) -> str:
 
 def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:
     """The answer as an aligned table, in GB (1e9 bytes) or GiB."""
-    lines = [
-        f"Query:  {estimate.request.to_query()}",
+    lines = [f"Query:  {estimate.request.to_query()}"]
+    if estimate.solution is not None:
+        lines.append(f"Answer: {_solution_text(estimate.solution)}")
+    lines += [
         f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method.value]})",
         "",
         *_table(estimate, unit, formulas),
@@ -34,6 +39,16 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     lines += _phases(estimate, unit)
     if estimate.fit:
         lines += ["", "Fit:", *(f"  {_fit_line(fit, unit)}" for fit in estimate.fit)]
+    if estimate.strategies:
+        lines += ["", f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:",
+                  *(f"  {_alternative_line(alt, unit)}" for alt in estimate.strategies)]
+    if estimate.suggestions:
+        fitting = any(alt.fit is not None and alt.fit.fits for alt in estimate.suggestions)
+        title = "What would make it fit:" if fitting else "No single change makes it fit; the closest:"
+        lines += ["", title]
+        for number, alt in enumerate(estimate.suggestions, 1):
+            lines += [f"  {number}. {_alternative_line(alt, unit)}", f"     trade-off: {alt.tradeoff}",
+                      f"     query: {alt.request.to_query()}"]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
     return "\n".join(lines)
 
@@ -81,11 +96,25 @@ def _formula_text(item: LineItem) -> str:
     return f"{item.formula}   [{values}]" if values else item.formula
 
 
+VERDICT_WORDS = {"fits": "fits", "tight": "fits, tight", "does_not_fit": "does not fit"}
+
+
 def _fit_line(fit: Fit, unit: str) -> str:
-    need = format_bytes(fit.per_gpu_bytes, unit)
-    has = format_bytes(fit.capacity_bytes, unit)
-    if fit.fits:
-        verdict = f"fits: {need} of {has} {unit}, {format_bytes(fit.headroom_bytes, unit)} {unit} to spare"
-    else:
-        verdict = f"does not fit: needs {need} {unit}, has {has} {unit} ({format_bytes(-fit.headroom_bytes, unit)} {unit} over)"
-    return f"{fit.gpu_count}x {fit.gpu}: {verdict}"
+    usable = format_bytes(fit.usable_bytes, unit)
+    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label.lower()}" for d in fit.deductions)
+    room = format_bytes(abs(fit.headroom_bytes), unit)
+    spare = f"{room} {unit} to spare" if fit.fits else f"{room} {unit} over"
+    return (f"{fit.gpu_count}x {fit.gpu}: {VERDICT_WORDS[fit.verdict.value]}: needs {format_bytes(fit.need_bytes, unit)} "
+            f"of {usable} {unit} usable ({format_bytes(fit.capacity_bytes, unit)}{taken}), "
+            f"{fit.utilisation:.0%} used, {spare}")
+
+
+def _alternative_line(alt: Alternative, unit: str) -> str:
+    verdict = f", {VERDICT_WORDS[alt.fit.verdict.value]}" if alt.fit else ""
+    return f"{alt.label}: {format_bytes(alt.total_bytes, unit)} {unit} a GPU{verdict} ({alt.method})"
+
+
+def _solution_text(solution: Solution) -> str:
+    value = solution.value
+    shown = "none" if value is None or value == [] else (", ".join(value) if isinstance(value, list) else str(value))
+    return f"{solution.solve.replace('_', ' ')} = {shown} ({solution.note}; {solution.estimates} estimates)"
