@@ -29,17 +29,18 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
         f"Query:  {estimate.request.to_query()}",
         f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method.value]})",
         "",
-        *_table(estimate, unit, formulas),
+        *table_lines(estimate, unit, formulas),
     ]
     if estimate.fit:
-        lines += ["", "Fit:", *(f"  {_fit_line(fit, unit)}" for fit in estimate.fit)]
+        lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
     return "\n".join(lines)
 
 
-def _table(estimate: Estimate, unit: str, formulas: bool) -> list[str]:
+def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:
+    """The breakdown as aligned lines: a header, one line an item, a rule, the totals."""
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
-    rows = [(item.label, format_bytes(item.bytes, unit), _formula_text(item) if formulas else "")
+    rows = [(item.label, format_bytes(item.bytes, unit), formula_text(item) if formulas else "")
             for item in estimate.items]
     totals = [(f"Total{per_gpu}", format_bytes(estimate.total_bytes, unit), "")]
     if estimate.gpu_count > 1:
@@ -55,12 +56,14 @@ def _table(estimate: Estimate, unit: str, formulas: bool) -> list[str]:
     return [header, *body, rule, *foot]
 
 
-def _formula_text(item: LineItem) -> str:
+def formula_text(item: LineItem) -> str:
+    """The item's formula with the numbers substituted: ``2 B/param x params   [params=6e9]``."""
     values = "  ".join(f"{name}={format_value(value)}" for name, value in item.values.items())
     return f"{item.formula}   [{values}]" if values else item.formula
 
 
-def _fit_line(fit: Fit, unit: str) -> str:
+def fit_line(fit: Fit, unit: str = "GB") -> str:
+    """One verdict: ``8x a100-80gb: does not fit: needs 103.99 GB, has 85.90 GB (18.09 GB over)``."""
     need = format_bytes(fit.per_gpu_bytes, unit)
     has = format_bytes(fit.capacity_bytes, unit)
     if fit.fits:

@@ -1,0 +1,35 @@
+"""Text in, message out: the whole of what the bot does, without Slack's transport.
+
+The grammar reads the text, the core estimates, ``blocks`` renders. Bad input gets the parser's
+message where the answer would go; anything else that goes wrong is a bug, logged here with its
+traceback and shown in Slack as one plain sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import vram
+from vram.errors import VramError
+
+from .blocks import Message, answer_message, error_message, help_message, internal_error_message
+from .question import Intent, read_question
+
+logger = logging.getLogger(__name__)
+
+
+def reply_to(text: str, *, shareable: bool = False, shared_by: str | None = None) -> Message:
+    """The message that answers ``text`` (a query, ``help``, or ``explain QUERY``)."""
+    question = read_question(text)
+    if question.intent is Intent.HELP:
+        return help_message()
+    try:
+        estimate = vram.ask(question.query)
+    except VramError as error:
+        logger.info("could not answer %r: %s", question.query, error.message)
+        return error_message(error, question.query)
+    except Exception:
+        logger.exception("internal error answering %r", question.query)
+        return internal_error_message(question.query)
+    return answer_message(estimate, question.query, formulas=question.intent is Intent.EXPLAIN,
+                          shareable=shareable, shared_by=shared_by)
