@@ -13,6 +13,7 @@ Edits, other bots' messages and Slack's retries of events already taken are let 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from concurrent.futures import Executor
 from typing import Any, Callable
@@ -27,6 +28,17 @@ from .events import AnsweredEvents, is_direct_message, is_new_person_message
 COMMAND = "/vram"
 
 
+class _SameTokenFilter(logging.Filter):
+    # Bolt falls back to SLACK_BOT_TOKEN itself and then warns that it is unused because a client
+    # was given; the client carries that very token, so the warning only misleads.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOGGER = logging.getLogger("vram.slackbot.bolt")
+BOLT_LOGGER.addFilter(_SameTokenFilter())
+
+
 def create_app(token: str, signing_secret: str | None = None, *, api_url: str | None = None,
                listener_executor: Executor | None = None, command: str = COMMAND) -> App:
     """The bot as a Bolt ``App``; serve it over HTTP (``SlackRequestHandler``) or Socket Mode.
@@ -36,7 +48,7 @@ def create_app(token: str, signing_secret: str | None = None, *, api_url: str | 
     a test's stand-in). Bolt checks the token with ``auth.test`` here, so a bad one fails now.
     """
     client = WebClient(token=token, base_url=web_api_base_url(api_url))
-    app = App(name="vram", client=client, listener_executor=listener_executor,
+    app = App(name="vram", client=client, logger=BOLT_LOGGER, listener_executor=listener_executor,
               signing_secret=signing_secret or secrets.token_hex(32))
     app.middleware(skip_answered_events(AnsweredEvents()))
     app.command(command)(answer_command)
