@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .estimate import Estimate, Fit, LineItem
+from .estimate import Comparison, Estimate, Fit, LineItem
 from .units import format_bytes, format_value
 
 METHOD_BLURBS = {
@@ -31,6 +31,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
         "",
         *table_lines(estimate, unit, formulas),
     ]
+    lines += _phases(estimate, unit)
     if estimate.fit:
         lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
@@ -42,7 +43,8 @@ def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
     rows = [(item.label, format_bytes(item.bytes, unit), formula_text(item) if formulas else "")
             for item in estimate.items]
-    totals = [(f"Total{per_gpu}", format_bytes(estimate.total_bytes, unit), "")]
+    total = f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
+    totals = [(total, format_bytes(estimate.total_bytes, unit), "")]
     if estimate.gpu_count > 1:
         totals.append((f"Job total ({estimate.gpu_count} GPUs)",
                        format_bytes(estimate.job_total_bytes, unit), ""))
@@ -54,6 +56,34 @@ def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     rule = "  " + "-" * (label_width + 2 + number_width)
     foot = [f"  {label.ljust(label_width)}  {number.rjust(number_width)}" for label, number, _ in totals]
     return [header, *body, rule, *foot]
+
+
+def _phases(estimate: Estimate, unit: str) -> list[str]:
+    lines = []
+    if estimate.phases:
+        lines += ["", "Phases (the peak is the answer; the article sums every item):"]
+        width = max(len(p.name) for p in estimate.phases)
+        for p in estimate.phases:
+            lines.append(f"  {p.name.ljust(width)}  {format_bytes(p.bytes, unit)} {unit}: {', '.join(p.live)}")
+            if p.note:
+                lines.append(f"  {''.ljust(width)}  ({p.note})")
+    if estimate.low_bytes is not None:
+        lines += ["", range_line(estimate, unit), *(f"  - {reason}" for reason in estimate.range_reasons)]
+    for other in estimate.comparisons:
+        lines += ["", comparison_line(estimate, other, unit)]
+    return lines
+
+
+def range_line(estimate: Estimate, unit: str = "GB") -> str:
+    """``Range: 99.06 to 108.42 GB`` (only for an estimate with a range)."""
+    return f"Range: {format_bytes(estimate.low_bytes, unit)} to {format_bytes(estimate.high_bytes, unit)} {unit}"
+
+
+def comparison_line(estimate: Estimate, other: Comparison, unit: str = "GB") -> str:
+    """``The article method gives 103.99 GB; this answer is 5 % lower``."""
+    change = (estimate.total_bytes - other.total_bytes) / other.total_bytes * 100
+    return (f"The {other.method} method gives {format_bytes(other.total_bytes, unit)} {unit}; "
+            f"this answer is {abs(change):.0f} % {'higher' if change >= 0 else 'lower'}")
 
 
 def formula_text(item: LineItem) -> str:

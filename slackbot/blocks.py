@@ -8,11 +8,13 @@ shows to the hundredth what ``vram`` prints.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import Any, Sequence
 
 from vram.errors import VramError
 from vram.estimate import Estimate, Fit
-from vram.render import METHOD_BLURBS, fit_line, formula_text, table_lines
+from vram.render import (
+    METHOD_BLURBS, comparison_line, fit_line, formula_text, range_line, table_lines,
+)
 from vram.units import format_bytes
 
 from . import kit
@@ -42,11 +44,13 @@ def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
     """The answer: what was understood, the table, the total, the fit, the assumptions."""
     table = textwrap.dedent("\n".join(table_lines(estimate, UNIT, formulas=False))).splitlines()
     body = [_summary(estimate), kit.code_section(table)]
+    if estimate.phases and not formulas:
+        body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
     if estimate.fit:
         body.append(kit.section(kit.plain("\n".join(_fit_text(fit) for fit in estimate.fit))))
-    body.append(kit.context(kit.plain("Assumptions:\n" + "\n".join(f"• {a}" for a in estimate.assumptions))))
+    body.append(kit.context(kit.plain(_bullets("Assumptions:", estimate.assumptions))))
     if formulas:
-        body += [kit.divider(), *_formula_blocks(estimate)]
+        body += [kit.divider(), *_workings(estimate), *_formula_blocks(estimate)]
     if shared_by:
         body.append(kit.context(kit.mrkdwn(f"Shared by <@{shared_by}>")))
     return kit.message(_fallback(estimate), body, _buttons(query, formulas, shareable))
@@ -88,14 +92,48 @@ def help_message() -> Message:
 
 
 def _summary(estimate: Estimate) -> kit.Block:
-    understood = kit.escape(estimate.request.to_query())
-    total = f"*{format_bytes(estimate.total_bytes, UNIT)} {UNIT}*"
-    if estimate.gpu_count > 1:
-        total += (f" per GPU, {format_bytes(estimate.job_total_bytes, UNIT)} {UNIT} "
-                  f"for the {estimate.gpu_count}-GPU job")
+    lines = [f"`{kit.escape(estimate.request.to_query())}`", _total_text(estimate)]
+    notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
+    notes += [comparison_line(estimate, other, UNIT) for other in estimate.comparisons]
+    if notes:
+        lines.append(kit.escape(" · ".join(notes)))
     method = estimate.method.value
-    return kit.section(kit.mrkdwn(f"`{understood}`\n{total} · {method} method "
-                                  f"({kit.escape(METHOD_BLURBS[method])})"))
+    lines.append(f"{method} method ({kit.escape(METHOD_BLURBS[method])})")
+    return kit.section(kit.mrkdwn("\n".join(lines)))
+
+
+def _total_text(estimate: Estimate) -> str:
+    text = f"*{format_bytes(estimate.total_bytes, UNIT)} {UNIT}*"
+    if estimate.gpu_count > 1:
+        text += " per GPU"
+    if estimate.peak_phase is not None:
+        text += f" at its peak ({kit.escape(estimate.peak_phase.name)})"
+    if estimate.gpu_count > 1:
+        text += f"; {format_bytes(estimate.job_total_bytes, UNIT)} {UNIT} for the {estimate.gpu_count}-GPU job"
+    return text
+
+
+def _phases_in_brief(estimate: Estimate) -> str:
+    peak = estimate.peak_phase
+    return "Phases: " + " · ".join(
+        f"{phase.name} {format_bytes(phase.bytes, UNIT)} {UNIT}" + (" (peak)" if phase is peak else "")
+        for phase in estimate.phases)
+
+
+def _workings(estimate: Estimate) -> list[kit.Block]:
+    """The phases with what is live in each, and why the answer is a range."""
+    blocks = []
+    if estimate.phases:
+        phases = [f"{p.name}: {format_bytes(p.bytes, UNIT)} {UNIT}, live: {', '.join(p.live)}"
+                  + (f" ({p.note})" if p.note else "") for p in estimate.phases]
+        blocks.append(kit.section(kit.plain(_bullets("Phases (the peak is the answer):", phases))))
+    if estimate.low_bytes is not None:
+        blocks.append(kit.section(kit.plain(_bullets(range_line(estimate, UNIT), estimate.range_reasons))))
+    return blocks
+
+
+def _bullets(title: str, lines: Sequence[str]) -> str:
+    return "\n".join([title, *(f"• {line}" for line in lines)])
 
 
 def _fit_text(fit: Fit) -> str:
