@@ -6,6 +6,7 @@ after a request proves that whatever it was going to post has been posted.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -185,3 +186,12 @@ def test_unsigned_missigned_or_stale_requests_get_401(stand_in, app, name):
 def test_answered_events_forget_the_oldest_beyond_capacity():
     answered = AnsweredEvents(capacity=2)
     assert [answered.take(e) for e in ("a", "b", "a", "c", "a")] == [True, True, False, True, True]
+
+
+def test_the_request_url_challenge_is_answered(app):
+    # Slack checks a Request URL when it is saved (https://api.slack.com/events/url_verification).
+    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})
+    response = dispatch(app, (body, "application/json"))
+    assert response.status == 200
+    assert json.loads(response.body) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
