@@ -8,7 +8,7 @@ most 2,000. Text is escaped as https://api.slack.com/reference/surfaces/formatti
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 Block = dict[str, Any]
 
@@ -78,7 +78,7 @@ def actions(*elements: Block) -> Block:
     return {"type": "actions", "elements": list(elements)}
 
 
-def message(text: str, body: list[Block], tail: list[Block] = ()) -> dict[str, Any]:
+def message(text: str, body: list[Block], tail: Sequence[Block] = ()) -> dict[str, Any]:
     """A message payload: ``text`` for notifications, ``body`` cut to fit before ``tail``."""
     room = MAX_BLOCKS - len(tail)
     if len(body) > room:

@@ -57,6 +57,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     from .app import create_app
 
+    _stop_on(signal.SIGINT, signal.SIGTERM)
     executor = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="vram-answer")
     try:
         app = create_app(settings.bot_token, settings.signing_secret, api_url=settings.api_url,
@@ -65,7 +66,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"vram-slack: could not start: {error}; check SLACK_BOT_TOKEN and SLACK_API_URL",
               file=sys.stderr)
         return EXIT_CONFIG
-    _stop_on(signal.SIGINT, signal.SIGTERM)
     try:
         if settings.mode is Mode.SOCKET:
             serve_socket_mode(app, settings.app_token)

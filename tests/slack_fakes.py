@@ -46,7 +46,8 @@ class Call:
 class StandIn:
     """Slack's Web API and response URLs on 127.0.0.1, recording every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers: dict[str, dict[str, Any]] | None = None) -> None:
+        self.answers = {**ANSWERS, **(answers or {})}
         self.calls: list[Call] = []
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -97,7 +98,7 @@ class StandIn:
                 if self.path.startswith("/hooks/"):
                     self._send(b"ok", "text/plain")
                 else:
-                    answer = ANSWERS.get(self.path.lstrip("/"), {"ok": True, "ts": _next_ts()})
+                    answer = stand_in.answers.get(self.path.lstrip("/"), {"ok": True, "ts": _next_ts()})
                     self._send(json.dumps(answer).encode(), "application/json")
 
             def _send(self, payload: bytes, content_type: str) -> None:

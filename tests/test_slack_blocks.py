@@ -18,7 +18,7 @@ from conftest import read_jsonl, read_lines
 from vram.estimate import LineItem
 from vram.slackbot import kit
 from vram.slackbot.answer import reply_to
-from vram.slackbot.blocks import answer_message
+from vram.slackbot.blocks import EXAMPLES, answer_message
 from vram.slackbot.question import Intent, Question, read_question
 from vram.units import format_bytes
 from slack_fakes import shown_numbers
@@ -65,6 +65,11 @@ def test_the_table_shows_the_clis_numbers(query):
     if estimate.gpu_count > 1:
         expected.append(estimate.job_total_bytes)
     assert shown_numbers(reply_to(query)) == [format_bytes(b) for b in expected]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_help_examples_are_answered(example):
+    assert reply_to(example)["blocks"][1]["text"]["text"].startswith("```Item")
 
 
 def test_a_huge_estimate_is_cut_to_fit():

@@ -75,9 +75,11 @@ def test_main_serves_in_the_chosen_mode(monkeypatch, env, served):
 
 def test_a_token_slack_refuses_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(server, "_stop_on", lambda *signals: None)
-    settings = Settings(BOT_TOKEN, SIGNING_SECRET, api_url="http://127.0.0.1:9")  # nothing listens
-    assert server.run(settings, server.build_parser().parse_args([])) == EXIT_CONFIG
-    assert capsys.readouterr().err.startswith("vram-slack: could not start:")
+    with StandIn({"auth.test": {"ok": False, "error": "invalid_auth"}}) as stand_in:
+        settings = Settings(BOT_TOKEN, SIGNING_SECRET, api_url=stand_in.url)
+        assert server.run(settings, server.build_parser().parse_args([])) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith("vram-slack: could not start:") and "invalid_auth" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("api_url, base", [
