@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import catalog
+from . import catalog, models
 from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
 from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
@@ -73,6 +73,7 @@ class DetailedJob(Job):
     """The request with the detailed method's defaults, and the model's exact architecture."""
 
     def __init__(self, request: Request) -> None:
+        self.checkpoint = models.resolve(request.model).checkpoint if request.model else None
         super().__init__(request)
         self.spec = _model_spec(self)
         self.counts: ParameterCount = count_parameters(self.spec)
@@ -84,6 +85,11 @@ class DetailedJob(Job):
         self.fused_attention = self.default(
             "flash_attention", request.flash_attention, True, "sdpa, the transformers default, keeps no s x s scores")
         self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
+
+    def default_dtype(self) -> tuple[Dtype, str]:
+        if self.checkpoint is not None and self.request.task is Task.INFERENCE:
+            return Dtype.FP16, "compute; the weights are sized as the checkpoint stores them"
+        return super().default_dtype()
 
     def values(self) -> dict[str, float]:
         """The symbols of the formulas, for this job."""

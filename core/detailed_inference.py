@@ -70,6 +70,8 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
 
 
 def _weights(job: DetailedJob, split: int) -> list[LineItem]:
+    if job.checkpoint is not None and job.request.dtype is None:
+        return [_split(_stored_weights(job), split)]
     counts, dtype = job.counts, job.dtype
     fmt = WEIGHT_FORMATS.get(dtype)
     if fmt is None:
@@ -90,6 +92,15 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     scales = LineItem("quant_overhead", "Quantisation scales and zeros", overhead.bytes(values), overhead.text,
                       overhead.used(values), fmt.source)
     return [_split(weights, split), _split(scales, split)]
+
+
+def _stored_weights(job: DetailedJob) -> LineItem:
+    checkpoint = job.checkpoint
+    values = {name: size for name, size in checkpoint.by_type}
+    return LineItem(
+        "weights", f"Weights as stored ({checkpoint.format}, {checkpoint.tensor_count} tensors)", checkpoint.bytes,
+        " + ".join(values), values,
+        f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
 
 def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
