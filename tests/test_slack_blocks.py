@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import vram
+from vram import models
 from conftest import read_jsonl, read_lines
 from vram.estimate import LineItem
 from vram.slackbot import kit
@@ -35,6 +36,7 @@ GOLDEN_CASES = [
     ("error_conflict", "infer 7b fp16 bf16", {}),
     ("error_backtick", "infer `7b` on zz", {}),
     ("error_too_long", "infer 7b " + "int8 " * 120, {}),
+    ("error_local_file", "infer ~/models/llama/config.json", {}),
 ]
 
 
@@ -70,6 +72,22 @@ def test_the_table_shows_the_clis_numbers(query):
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_the_help_examples_are_answered(example):
     assert reply_to(example)["blocks"][1]["text"]["text"].startswith("```Item")
+
+
+@pytest.mark.parametrize("query, path, column", [
+    ("infer /etc/passwd", "/etc/passwd", 7),
+    ("infer ~root/.bashrc int8", "~root/.bashrc", 7),
+    ("train 7b model=./ckpt/model.safetensors", "./ckpt/model.safetensors", 16),
+    ("infer model: ../config.json", "../config.json", 14),
+    ("infer weights.gguf?", "weights.gguf", 7),
+])
+def test_a_model_path_is_refused_before_any_file_is_read(monkeypatch, query, path, column):
+    def read_model_path(name):
+        raise AssertionError(f"the bot read {name}")
+
+    monkeypatch.setattr(models, "read_model_path", read_model_path)
+    text = reply_to(query)["text"]
+    assert text.startswith(f"vram: '{path}' would be a file on the bot's server (column {column});")
 
 
 def test_a_huge_estimate_is_cut_to_fit():
