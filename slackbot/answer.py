@@ -18,7 +18,7 @@ from vram.grammar.parser import atoms
 from vram.model_files import looks_like_path
 
 from .blocks import Message, answer_message, error_message, help_message, internal_error_message
-from .question import Intent, read_question
+from .question import Intent, Question, read_question
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +26,21 @@ logger = logging.getLogger(__name__)
 def reply_to(text: str, *, shareable: bool = False, shared_by: str | None = None) -> Message:
     """The message that answers ``text`` (a query, ``help``, or ``explain QUERY``)."""
     question = read_question(text)
-    if question.intent is Intent.HELP:
-        return help_message()
     try:
-        refuse_local_files(question.query)
-        estimate = vram.ask(question.query)
+        return _answer(question, shareable, shared_by)
     except VramError as error:
         logger.info("could not answer %r: %s", question.query, error.message)
         return error_message(error, question.query)
-    except Exception:
+    except Exception:  # a bug, in the core or in rendering: the log gets the traceback
         logger.exception("internal error answering %r", question.query)
         return internal_error_message(question.query)
+
+
+def _answer(question: Question, shareable: bool, shared_by: str | None) -> Message:
+    if question.intent is Intent.HELP:
+        return help_message()
+    refuse_local_files(question.query)
+    estimate = vram.ask(question.query)
     return answer_message(estimate, question.query, formulas=question.intent is Intent.EXPLAIN,
                           shareable=shareable, shared_by=shared_by)
 

@@ -153,11 +153,15 @@ def test_a_bad_query_gets_the_parsers_message_where_the_answer_goes(stand_in, ap
     assert call.body["text"] == "vram: unknown GPU 'a10O' (column 18); did you mean a100-80gb?"
 
 
-def test_a_bug_is_logged_with_its_traceback_and_shown_as_one_sentence(stand_in, app, monkeypatch, caplog):
-    def broken(text):
+@pytest.mark.parametrize("where", ["core", "renderer"])
+def test_a_bug_is_logged_with_its_traceback_and_shown_as_one_sentence(stand_in, app, monkeypatch, caplog, where):
+    def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(answer.vram, "ask", broken)
+    if where == "core":
+        monkeypatch.setattr(answer.vram, "ask", broken)
+    else:
+        monkeypatch.setattr(answer, "answer_message", broken)
     hook = unique("bug")
     with caplog.at_level(logging.ERROR, logger="vram.slackbot.answer"):
         dispatch(app, slash_command("infer 6b", stand_in.response_url(hook)))
