@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import slack_bolt.adapter.socket_mode as socket_mode
 import yaml
 
 from slack_fakes import BOT_TOKEN, SIGNING_SECRET, StandIn
@@ -118,3 +119,22 @@ def test_the_core_and_grammar_never_import_slack():
     imports_slack = re.compile(r"^\s*(from|import)\s+(slack|vram\.slackbot|\.+slackbot)", re.MULTILINE)
     sources = [*(ROOT / "core").rglob("*.py"), *(ROOT / "grammar").rglob("*.py")]
     assert [p.name for p in sources if imports_slack.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_socket_mode_connects_with_the_app_token_and_closes_on_a_signal(monkeypatch):
+    events = []
+
+    class FakeSocketModeHandler:  # Slack's WebSocket stays out of the tests
+        def __init__(self, app, app_token):
+            events.append(("handler", app, app_token))
+
+        def start(self):
+            events.append("start")
+            raise SystemExit(0)  # what the SIGINT/SIGTERM handler raises
+
+        def close(self):
+            events.append("close")
+
+    monkeypatch.setattr(socket_mode, "SocketModeHandler", FakeSocketModeHandler)
+    server.serve_socket_mode("the app", "xapp-1-A0-1-x")
+    assert events == [("handler", "the app", "xapp-1-A0-1-x"), "start", "close"]
