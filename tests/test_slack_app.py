@@ -199,3 +199,12 @@ def test_the_request_url_challenge_is_answered(app):
     response = dispatch(app, (body, "application/json"))
     assert response.status == 200
     assert json.loads(response.body) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_without_a_signing_secret_no_http_request_verifies(stand_in):
+    # Socket Mode needs no secret; an app built so must still refuse every HTTP request.
+    socket_only = create_app(BOT_TOKEN, None, api_url=stand_in.url)
+    body, content_type = slash_command("infer 6b", stand_in.response_url("never"))
+    for secret in ("", SIGNING_SECRET):
+        headers = {"content-type": content_type, **sign(body, secret=secret)}
+        assert socket_only.dispatch(BoltRequest(body=body, headers=headers)).status == 401
