@@ -19,7 +19,7 @@ from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
 from .estimate import Estimate, LineItem, Phase
 from .fit import fit_verdicts, gpu_assumption
-from .formula import Formula
+from .formula import Formula, formula
 from .job import Job
 from .params import ParameterCount, count_parameters
 from .precision import (
@@ -136,6 +136,9 @@ def _regime(job: DetailedJob) -> Regime:
 
 
 def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    if job.gpu_count > 1:
+        job.assumptions.append(f"{job.gpu_count} data-parallel GPUs: each holds a full replica and its own batch "
+                               "(DDP); say zero1-3 or fsdp to shard the model states")
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
@@ -207,7 +210,7 @@ def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, 
         text = f"L*({layer}) + {outside}"
         why = f"every layer's saved tensors ({recompute} recompute)"
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, Formula(text), values, f"{KORTHIKANTI}; {why}")
+    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {why}")
 
 
 # -- shared pieces --------------------------------------------------------------------------------
