@@ -56,8 +56,9 @@ class Checkpoint:
 
 
 def looks_like_path(name: str) -> bool:
-    """A word that names a file or folder: ./x, ../x, /x, ~/x, or a .json/.safetensors/.gguf name."""
-    return name.startswith(("./", "../", "/", "~/")) or name.endswith((".json", ".safetensors", ".gguf"))
+    """A word that names a file or folder: ./x, ../x, /x, ~/x, ~user/x, or a .json/.safetensors/.gguf name."""
+    home = name.startswith("~") and "/" in name
+    return home or name.startswith(("./", "../", "/")) or name.endswith((".json", ".safetensors", ".gguf"))
 
 
 @functools.lru_cache(maxsize=64)
