@@ -17,11 +17,12 @@ from .chart import chart_scale, stacked_bar, swatch
 from .css import BOX, MUTED, SMALL, TABLE, cell, css
 from .render import bytes_cell, fit_verdict
 
-#: Column titles for the item keys (the items' own labels carry per-row detail, like the dtype).
+#: Column titles for the item keys, in column order (the order the core lists items in); the
+#: items' own labels carry per-row detail such as the dtype, too long for a column head.
 COLUMN_TITLES: dict[str, str] = {
-    "weights": "Weights", "gradients": "Gradients", "optimizer": "Optimizer",
-    "activations": "Activations", "kv_cache": "KV cache", "logits": "Logits",
-    "adapters": "Adapters", "quant_overhead": "Quant. overhead",
+    "weights": "Weights", "adapters": "Adapters", "optimizer": "Optimizer",
+    "gradients": "Gradients", "activations": "Activations", "kv_cache": "KV cache",
+    "logits": "Logits", "quant_overhead": "Quant. overhead",
     "runtime_overhead": "Runtime overhead", "cuda_context": "CUDA context",
 }
 
@@ -49,8 +50,10 @@ class Comparison:
 
 
 def item_keys(comparison: Comparison) -> list[str]:
-    """Every item key that occurs, in order of first appearance: the table's columns."""
-    return list(dict.fromkeys(item.key for est in comparison for item in est.items))
+    """Every item key that occurs, known keys in COLUMN_TITLES order: the table's columns."""
+    keys = dict.fromkeys(item.key for est in comparison for item in est.items)
+    order = list(COLUMN_TITLES)
+    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
 
 
 def render_comparison_html(comparison: Comparison) -> str:
@@ -61,7 +64,7 @@ def render_comparison_html(comparison: Comparison) -> str:
     rows = "".join(_html_row(est, keys, scale) for est in comparison)
     note = f"<div{css(SMALL, MUTED)}>GB (1e9 bytes) per GPU; bars share one scale; a line marks each GPU's capacity.</div>"
     table = f"<table{css(TABLE)}><thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>"
-    return f'<div class="vram-comparison"{css(BOX, max_width="none")}>{table}{note}</div>'
+    return f'<div class="vram-comparison"{css(BOX, max_width="none", overflow_x="auto")}>{table}{note}</div>'
 
 
 def render_comparison_text(comparison: Comparison) -> str:
@@ -81,10 +84,10 @@ def _html_row(est: Estimate, keys: list[str], scale: int) -> str:
     by_key = {item.key: item for item in est.items}
     items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
     bar = stacked_bar(est, scale, labelled=False, height_em=1.1)
-    fits = "<br>".join(fit_verdict(fit) for fit in est.fit) or f"<span{css(MUTED)}>no GPU named</span>"
-    return (f"<tr><td{cell()}><code>{escape(est.request.to_query())}</code></td>"
-            f"<td{cell(min_width='12em', width='14em')}>{bar}</td>{items}"
-            f"{bytes_cell(est.total_bytes, font_weight='bold')}<td{cell(font_size='0.9em')}>{fits}</td></tr>")
+    fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit) or f"<span{css(MUTED)}>no GPU named</span>"
+    return (f"<tr><td{cell(min_width='12em')}>{escape(est.request.to_query())}</td>"
+            f"<td{cell(min_width='9em', width='11em')}>{bar}</td>{items}"
+            f"{bytes_cell(est.total_bytes, font_weight='bold')}<td{cell(white_space='nowrap')}>{fits}</td></tr>")
 
 
 def _text_row(est: Estimate, keys: list[str]) -> list[str]:
@@ -104,7 +107,8 @@ def _text_verdict(est: Estimate) -> str:
 
 
 def _th(content: str, align: str = "left") -> str:
-    return f"<th{cell(align, vertical_align='bottom')}>{content}</th>"
+    # Heads may wrap ("Runtime overhead"), numbers below them do not.
+    return f"<th{cell(align, vertical_align='bottom', white_space='normal')}>{content}</th>"
 
 
 def _title(key: str) -> str:

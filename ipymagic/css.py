@@ -48,7 +48,7 @@ def css(*rules: dict[str, str], **props: str) -> str:
 
 def cell(align: str = "left", **props: str) -> str:
     """A table cell's style: explicit alignment and padding (hosts right-align and pad 0.5em)."""
-    return css({"text-align": align, "vertical-align": "top", "padding": "0.25em 0.6em",
+    return css({"text-align": align, "vertical-align": "top", "padding": "0.25em 0.45em",
                 "white-space": "nowrap" if align == "right" else "normal"}, **props)
 
 

@@ -37,17 +37,20 @@ def bytes_cell(count: int, **props: str) -> str:
     return f'<td{cell("right", **props)} title="{count} bytes">{format_bytes(count)}</td>'
 
 
-def fit_verdict(fit: Fit) -> str:
-    """'✔ fits' or '✘ does not fit' in colour, then the numbers, as one line of HTML."""
+def fit_verdict(fit: Fit, short: bool = False) -> str:
+    """'✔ fits' or '✘ does not fit' in colour, then the numbers (``short``: the margin only,
+    below it, for a table whose row already names the GPU)."""
     need, has = format_bytes(fit.per_gpu_bytes), format_bytes(fit.capacity_bytes)
     if fit.fits:
-        mark, colour = "✔ fits", FITS_COLOUR
-        rest = f"{need} of {has} GB, {format_bytes(fit.headroom_bytes)} GB to spare"
+        mark, colour, margin = "✔ fits", FITS_COLOUR, f"{format_bytes(fit.headroom_bytes)} GB to spare"
+        detail = f"{need} of {has} GB, {margin}"
     else:
-        mark, colour = "✘ does not fit", OVER_COLOUR
-        rest = f"needs {need} GB, has {has} GB ({format_bytes(-fit.headroom_bytes)} GB over)"
-    return (f'<span title="{escape(fit.gpu_name, quote=True)}"><strong{css(color=colour)}>{mark}</strong>'
-            f" on {fit.gpu_count}x {escape(fit.gpu)}: {rest}</span>")
+        mark, colour, margin = "✘ does not fit", OVER_COLOUR, f"{format_bytes(-fit.headroom_bytes)} GB over"
+        detail = f"needs {need} GB, has {has} GB ({margin})"
+    where = f"{fit.gpu_count}x {fit.gpu}"
+    title = escape(f"{where} ({fit.gpu_name}): {detail}", quote=True)
+    words = f"<br>{margin}" if short else f" on {escape(where)}: {detail}"
+    return f'<span title="{title}"><strong{css(color=colour)}>{mark}</strong>{words}</span>'
 
 
 def _items_table(est: Estimate) -> str:
