@@ -85,7 +85,7 @@ def _html_row(est: Estimate, keys: list[str], scale: int) -> str:
     items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
     bar = stacked_bar(est, scale, labelled=False, height_em=1.1)
     fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit) or f"<span{css(MUTED)}>no GPU named</span>"
-    return (f"<tr><td{cell(min_width='12em')}>{escape(est.request.to_query())}</td>"
+    return (f'<tr><td class="vram-query"{cell(min_width="12em")}>{escape(est.request.to_query())}</td>'
             f"<td{cell(min_width='9em', width='11em')}>{bar}</td>{items}"
             f"{bytes_cell(est.total_bytes, font_weight='bold')}<td{cell(white_space='nowrap')}>{fits}</td></tr>")
 

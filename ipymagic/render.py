@@ -28,7 +28,7 @@ def render_html(est: Estimate) -> str:
 def heading(est: Estimate) -> str:
     """The query as understood (canonical text) and the method that answered."""
     method = f"{est.method.value} method: {METHOD_BLURBS[est.method.value]}"
-    return (f"<div><strong>{escape(est.request.to_query())}</strong></div>"
+    return (f'<div><strong class="vram-query">{escape(est.request.to_query())}</strong></div>'
             f"<div{css(SMALL, MUTED)}>{escape(method)}</div>")
 
 
