@@ -12,7 +12,7 @@ from html import escape
 from vram import Estimate, Fit
 from vram.units import format_bytes
 
-from .css import SEGMENT_TEXT, SMALL, colour_of, css
+from .css import OVER_COLOUR, SEGMENT_TEXT, SMALL, colour_of, css
 
 #: Segments narrower than this share of the bar carry no number (it would not fit in them).
 MIN_LABELLED_PERCENT = 7.0
@@ -34,6 +34,7 @@ def stacked_bar(est: Estimate, scale: int, labelled: bool = True, height_em: flo
     track = css(position="relative", height=f"{height_em}em", background_color=TRACK)
     inner = "".join(_segments(est, scale, height_em, labelled))
     inner += "".join(_marker(fit, scale, height_em) for fit in est.fit)
+    inner += "".join(_overflow(fit, scale, height_em) for fit in est.fit if not fit.fits)
     labels = "".join(_marker_label(fit, scale) for fit in est.fit) if labelled else ""
     below = f"<div{css(position='relative', height='1.3em')}>{labels}</div>" if labels else ""
     return f"<div{css(margin='0.5em 0')}><div{track}>{inner}</div>{below}</div>"
@@ -65,6 +66,16 @@ def _marker(fit: Fit, scale: int, height_em: float) -> str:
     style = css(position="absolute", top="-0.25em", left=f"{_percent(fit.capacity_bytes, scale):.3f}%",
                 height=f"{height_em + 0.5}em", border_left="2px solid")
     title = escape(f"{fit.gpu}: {format_bytes(fit.capacity_bytes)} GB", quote=True)
+    return f'<div{style} title="{title}"></div>'
+
+
+def _overflow(fit: Fit, scale: int, height_em: float) -> str:
+    # A red underline from the capacity to the end of the bar: the part that does not fit.
+    start = _percent(fit.capacity_bytes, scale)
+    width = _percent(fit.per_gpu_bytes, scale) - start
+    style = css(position="absolute", top=f"{height_em}em", left=f"{start:.3f}%", width=f"{width:.3f}%",
+                height="4px", background_color=OVER_COLOUR)
+    title = escape(f"{format_bytes(-fit.headroom_bytes)} GB over {fit.gpu}", quote=True)
     return f'<div{style} title="{title}"></div>'
 
 
