@@ -67,7 +67,7 @@ ZERO_SHARDED: dict[int, frozenset[str]] = {
     3: frozenset({"optimizer", "gradients", "weights"}),
 }
 
-#: Activation bytes of all L layers, by (recompute, sequence parallel, flash attention), from
+#: Activation bytes of all L layers, by (recompute, sequence parallel), from
 #: Korthikanti et al. Table 2 (16-bit activations, 1-byte dropout masks). The first pipeline
 #: stage holds p micro-batches of L/p layers, so the total does not depend on pp (their Eq. 5).
 #: Flash attention (Dao et al. 2022) never stores the s x s scores, which drops the 5as/(ht) term
@@ -77,20 +77,16 @@ _SELECTIVE = Formula("s*b*h*L*(10 + 24/t)")
 _SP_NO_RECOMPUTE = Formula("s*b*h*L*(34/t + 5*a*s/(h*t))")
 _SP_SELECTIVE = Formula("s*b*h*L*34/t")
 _FULL = Formula("2*s*b*h*L")
-ACTIVATIONS: dict[tuple[Recompute, bool, bool], Formula] = {
-    (Recompute.NONE, False, False): _NO_RECOMPUTE,
-    (Recompute.NONE, False, True): _SELECTIVE,
-    (Recompute.SELECTIVE, False, False): _SELECTIVE,
-    (Recompute.SELECTIVE, False, True): _SELECTIVE,
-    (Recompute.NONE, True, False): _SP_NO_RECOMPUTE,
-    (Recompute.NONE, True, True): _SP_SELECTIVE,
-    (Recompute.SELECTIVE, True, False): _SP_SELECTIVE,
-    (Recompute.SELECTIVE, True, True): _SP_SELECTIVE,
-    (Recompute.FULL, False, False): _FULL,
-    (Recompute.FULL, False, True): _FULL,
-    (Recompute.FULL, True, False): _FULL,
-    (Recompute.FULL, True, True): _FULL,
+ACTIVATIONS: dict[tuple[Recompute, bool], Formula] = {
+    (Recompute.NONE, False): _NO_RECOMPUTE,
+    (Recompute.SELECTIVE, False): _SELECTIVE,
+    (Recompute.FULL, False): _FULL,
+    (Recompute.NONE, True): _SP_NO_RECOMPUTE,
+    (Recompute.SELECTIVE, True): _SP_SELECTIVE,
+    (Recompute.FULL, True): _FULL,  # the paper keeps 2sbhL: splitting it by t is possible but not used
 }
+#: The same formulas without the stored s x s attention scores (flash attention).
+WITHOUT_SCORES: dict[Formula, Formula] = {_NO_RECOMPUTE: _SELECTIVE, _SP_NO_RECOMPUTE: _SP_SELECTIVE}
 
 #: Defaults the article method fills in, each said among the assumptions.
 DEFAULT_DTYPE: dict[Task, Dtype] = {
@@ -118,6 +114,8 @@ def estimate(request: Request) -> Estimate:
     items = tuple(build(job))
     per_gpu = sum(item.bytes for item in items)
     fit = fit_verdicts(request.gpu, job.gpu_count, per_gpu)
+    if request.gpu is not None:
+        job.assumptions.append(gpu_assumption(request.gpu))
     return Estimate(
         request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
         gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count, fit=fit,
@@ -142,8 +140,6 @@ class _Job:
             self.recompute = self._default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
             self.flash = bool(request.flash_attention)
         self._say_parallelism()
-        if request.gpu is not None:
-            self.assumptions.append(gpu_assumption(request.gpu))
 
     def _default(self, name: str, given, default, unit: str = ""):
         if given is not None:
@@ -262,7 +258,9 @@ def _adapter_training(job: _Job) -> list[LineItem]:
 
 def _activations(job: _Job) -> LineItem:
     sp, flash = job.request.sp, job.flash
-    formula = ACTIVATIONS[job.recompute, sp, flash]
+    formula = ACTIVATIONS[job.recompute, sp]
+    if flash:
+        formula = WITHOUT_SCORES.get(formula, formula)
     if not sp:
         job.assumptions.append("activations in 16-bit, no sequence parallelism (the article's formulas)")
     if job.recompute is Recompute.NONE and not flash:

@@ -60,6 +60,7 @@ class ModelSpec:
     v_head_dim: int | None = None
     sliding_window: int | None = None
     sliding_window_layers: str | None = None
+    size_reference: bool = False  #: typical of its size, for queries that give a bare size
     notes: str | None = None
 
     def __post_init__(self) -> None:
@@ -205,11 +206,13 @@ def find_model(name: str) -> ModelSpec | None:
 
 # "a 24gb gpu": a GPU named by its memory size alone. Cards sold as N GB report N GiB
 # (nvidia-smi: 24564 MiB for a 24 GB RTX 4090, 81920 MiB for an 80 GB A100).
-_GENERIC_GPU = re.compile(r"(?:gpu)?(\d{1,4}(?:\.\d+)?)gb?(?:gpu|card)?")
+_GENERIC_GPU = re.compile(r"(?:gpu)?(\d{1,4}(?:\.\d+)?)gb?(?:gpus?|cards?)?")
 
 
 def find_gpu(name: str) -> Gpu | None:
     found = gpus().find(name)
+    if found is None and len(name) > 2 and name[-1] in "sS":  # "8 A100s"
+        found = gpus().find(name[:-1])
     if found is not None:
         return found
     match = _GENERIC_GPU.fullmatch(normalise(name))
@@ -225,6 +228,13 @@ def find_gpu(name: str) -> Gpu | None:
 
 
 def nearest_dense_model(params: float) -> ModelSpec:
-    """The catalog's dense model whose nominal size is nearest ``params`` (on a log scale)."""
-    dense = [m for m in models().by_id.values() if m.is_dense]
-    return min(dense, key=lambda m: (abs(math.log(m.nominal_params / params)), m.id))
+    """The size-reference model whose nominal size is nearest ``params`` (on a log scale)."""
+    return min(_size_references(), key=lambda m: (abs(math.log(m.nominal_params / params)), m.id))
+
+
+@functools.cache
+def _size_references() -> tuple[ModelSpec, ...]:
+    chosen = tuple(m for m in models().by_id.values() if m.size_reference and m.is_dense)
+    if not chosen:
+        raise ValueError("models.toml: no dense model is marked size_reference")
+    return chosen

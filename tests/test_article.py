@@ -81,7 +81,8 @@ ZERO_CASES = [
 @pytest.mark.parametrize("where, expected", ZERO_CASES)
 def test_zero_model_states(where, expected):
     est = vram.ask(f"train 7.5b bf16 adamw {where}", method="article")
-    assert sum(est.item(key).bytes for key in MODEL_STATES) == expected
+    # each item is rounded to whole bytes on its own: at most half a byte off apiece
+    assert abs(sum(est.item(key).bytes for key in MODEL_STATES) - expected) <= len(MODEL_STATES) / 2
 
 
 #: The paper's own printed (rounded) Table 1 cells for 7.5B, within its ~0.5 % rounding.

@@ -48,6 +48,14 @@ def test_confusable_digits(typo, close):
     assert catalog.gpus().close_match(typo) == close
 
 
-def test_nearest_dense_model_by_size():
-    assert catalog.nearest_dense_model(6e9).id == "chatglm-6b"
-    assert catalog.nearest_dense_model(175e9).is_dense
+@pytest.mark.parametrize("params, model_id", [
+    (1e6, "gpt2"), (350e6, "gpt2-medium"), (6e9, "chatglm-6b"), (7e9, "llama-2-7b"), (13e9, "llama-2-13b"),
+    (70e9, "llama-2-70b"), (175e9, "gpt-3-175b"), (1e13, "llama-3.1-405b"),
+])
+def test_typical_architecture_for_a_bare_size(params, model_id):
+    assert catalog.nearest_dense_model(params).id == model_id
+
+
+@pytest.mark.parametrize("name, gpu_id", [("a100s", "a100-80gb"), ("24gb gpus", "gpu-24gb"), ("l40s", "l40s")])
+def test_plural_gpu_names(name, gpu_id):
+    assert catalog.find_gpu(name).id == gpu_id

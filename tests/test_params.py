@@ -1,0 +1,35 @@
+"""Parameter counts computed from the catalog's architectures, pinned to published counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from vram import catalog
+from vram.params import count_parameters
+from conftest import read_lines
+
+PINNED = [(line.split(",")[0], int(line.split(",")[1])) for line in read_lines("parameter_counts.csv")]
+
+#: Exact to the parameter: the models the detailed-model issue names, and the plain ones.
+EXACT = {"llama-2-7b", "llama-3-8b", "mistral-7b", "llama-2-70b", "mixtral-8x7b", "qwen2.5-72b",
+         "chatglm-6b", "glm-4-9b", "phi-3-mini-4k", "yi-34b", "gpt-3-175b", "pythia-12b"}
+
+
+@pytest.mark.parametrize("model_id, published", PINNED)
+def test_parameter_count(model_id, published):
+    total = count_parameters(catalog.find_model(model_id)).total
+    if model_id in EXACT:
+        assert total == published
+    else:  # small terms the layout leaves out (QK-norms, extra norms, router biases): < 0.01 %
+        assert total == pytest.approx(published, rel=1e-4)
+
+
+@pytest.mark.parametrize("model_id, active", [("mixtral-8x7b", 12_879_925_248), ("deepseek-v3", 37_552_297_472)])
+def test_active_parameters_of_moe(model_id, active):
+    assert count_parameters(catalog.find_model(model_id)).active == pytest.approx(active, rel=1e-6)
+
+
+def test_every_catalog_model_is_near_its_nominal_size():
+    for spec in catalog.models().by_id.values():
+        ratio = count_parameters(spec).total / spec.nominal_params
+        assert 0.75 < ratio < 1.35, (spec.id, ratio)
