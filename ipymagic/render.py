@@ -1,11 +1,13 @@
-"""An Estimate as HTML: the chart, the items with their formulas, the fit verdicts, assumptions.
+"""Estimates as HTML: one answer (the chart, the items with their formulas, the fit verdicts, the
+assumptions), or several compared in one table, a row each.
 
-Functions of the Estimate only; the numbers are the core's, formatted as the CLI formats them
+Functions of the Estimates only; the numbers are the core's, formatted as the CLI formats them
 (GB of 1e9 bytes), with the exact bytes in each number's ``title`` (shown on hover).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from vram import Estimate, Fit, LineItem
@@ -16,6 +18,15 @@ from .chart import chart_scale, stacked_bar, swatch
 from .css import BOX, FITS_COLOUR, MUTED, OVER_COLOUR, SMALL, TABLE, cell, css
 
 RULE = {"border-top": "1px solid"}  # no colour: the theme's text colour
+
+#: Column titles for the item keys, in column order (the order the core lists items in); the
+#: items' own labels carry per-row detail such as the dtype, too long for a column head.
+COLUMN_TITLES: dict[str, str] = {
+    "weights": "Weights", "adapters": "Adapters", "optimizer": "Optimizer",
+    "gradients": "Gradients", "activations": "Activations", "kv_cache": "KV cache",
+    "logits": "Logits", "quant_overhead": "Quant. overhead",
+    "runtime_overhead": "Runtime overhead", "cuda_context": "CUDA context",
+}
 
 
 def render_html(est: Estimate) -> str:
@@ -95,3 +106,42 @@ def _assumptions(est: Estimate) -> str:
     listing = f"<ul{css(SMALL, margin='0.3em 0', padding_left='1.5em')}>{items}</ul>"
     return (f"<details{css(margin_top='0.4em')}><summary>Assumptions ({len(est.assumptions)})</summary>"
             f"{listing}</details>")
+
+
+def item_keys(estimates: Sequence[Estimate]) -> list[str]:
+    """Every item key that occurs, known keys in COLUMN_TITLES order: the table's columns."""
+    keys = dict.fromkeys(item.key for est in estimates for item in est.items)
+    order = list(COLUMN_TITLES)
+    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
+
+
+def column_title(key: str) -> str:
+    """The head of an item key's column: 'Weights', 'KV cache'."""
+    return COLUMN_TITLES.get(key, key.replace("_", " ").capitalize())
+
+
+def render_comparison_html(estimates: Sequence[Estimate]) -> str:
+    """Several answers as one table, a row each, their bars on one scale."""
+    keys = item_keys(estimates)
+    heads = [_th("Query"), _th("Per GPU"), *(_th(f"{swatch(k)}{column_title(k)}", "right") for k in keys),
+             _th("Total GB", "right"), _th("Fit")]
+    scale = chart_scale(estimates)
+    rows = "".join(_comparison_row(est, keys, scale) for est in estimates)
+    note = f"<div{css(SMALL, MUTED)}>GB (1e9 bytes) per GPU; bars share one scale; a line marks each GPU's capacity.</div>"
+    table = f"<table{css(TABLE)}><thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>"
+    return f'<div class="vram-comparison"{css(BOX, max_width="none", overflow_x="auto")}>{table}{note}</div>'
+
+
+def _comparison_row(est: Estimate, keys: list[str], scale: int) -> str:
+    by_key = {item.key: item for item in est.items}
+    items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
+    bar = stacked_bar(est, scale, labelled=False, height_em=1.1)
+    fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit) or f"<span{css(MUTED)}>no GPU named</span>"
+    return (f'<tr><td class="vram-query"{cell(min_width="12em")}>{escape(est.request.to_query())}</td>'
+            f"<td{cell(min_width='9em', width='11em')}>{bar}</td>{items}"
+            f"{bytes_cell(est.total_bytes, font_weight='bold')}<td{cell(white_space='nowrap')}>{fits}</td></tr>")
+
+
+def _th(content: str, align: str = "left") -> str:
+    # Heads may wrap ("Runtime overhead"), numbers below them do not.
+    return f"<th{cell(align, vertical_align='bottom', white_space='normal')}>{content}</th>"
