@@ -29,8 +29,14 @@ class VramMagics(Magics):
           In [2]: %vram infer 6b int8
           Out[2]:
           Query:  infer 6b int8
-          ...
+          Method: article (the seed article's rules: every line item summed)
+
+            Item                       GB  Formula
+            Model weights (int8)     6.00  1 B/param x params   [params=6e9]
+            Runtime overhead (20 %)  1.20  0.2 x weights   [weights=6e9]
+            -----------------------------
             Total                    7.20
+          ...
 
           In [3]: est = %vram train chatglm-6b adamw bf16 selective on 8xA100
 
@@ -59,8 +65,10 @@ class VramMagics(Magics):
              ...: train chatglm-6b adamw bf16 selective zero3 on 8xA100
              ...: train chatglm-6b adamw bf16 full zero3 on 8xA100
           Out[1]:
-          Query                       Weights  Optimizer  ...  Total GB  Fit
-          ...
+          Query                                                   Weights  ...  Total GB  Fit
+          train chatglm-6b bf16 adamw selective on 8x a100-80gb     12.00  ...    103.99  does not fit ...
+          train chatglm-6b bf16 adamw selective zero 3 on 8x ...     1.50  ...     19.99  fits ...
+          train chatglm-6b bf16 adamw full zero 3 on 8x ...          1.50  ...     12.47  fits ...
 
           In [2]: sizes[1].fit[0].fits
           Out[2]: True

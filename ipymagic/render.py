@@ -97,7 +97,8 @@ def _total_rows(est: Estimate) -> list[str]:
 
 def _fit_list(est: Estimate) -> str:
     if not est.fit:
-        return f"<div{css(MUTED)}>No GPU named: add one, as in <code>on 8xA100</code>, to see whether it fits.</div>"
+        hint = "No GPU named: add one, as in <code>on 8xA100</code>, to see whether it fits."
+        return f"<div{css(MUTED)}>{hint}</div>"
     return "".join(f"<div>{fit_verdict(fit)}</div>" for fit in est.fit)
 
 
@@ -127,7 +128,8 @@ def render_comparison_html(estimates: Sequence[Estimate]) -> str:
              _th("Total GB", "right"), _th("Fit")]
     scale = chart_scale(estimates)
     rows = "".join(_comparison_row(est, keys, scale) for est in estimates)
-    note = f"<div{css(SMALL, MUTED)}>GB (1e9 bytes) per GPU; bars share one scale; a line marks each GPU's capacity.</div>"
+    note = "GB (1e9 bytes) per GPU; bars share one scale; a line marks each GPU's capacity."
+    note = f"<div{css(SMALL, MUTED)}>{note}</div>"
     table = f"<table{css(TABLE)}><thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>"
     return f'<div class="vram-comparison"{css(BOX, max_width="none", overflow_x="auto")}>{table}{note}</div>'
 
@@ -136,10 +138,12 @@ def _comparison_row(est: Estimate, keys: list[str], scale: int) -> str:
     by_key = {item.key: item for item in est.items}
     items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
     bar = stacked_bar(est, scale, labelled=False, height_em=1.1)
-    fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit) or f"<span{css(MUTED)}>no GPU named</span>"
+    fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit)
+    fits = fits or f"<span{css(MUTED)}>no GPU named</span>"
     return (f'<tr><td class="vram-query"{cell(min_width="12em")}>{escape(est.request.to_query())}</td>'
             f"<td{cell(min_width='9em', width='11em')}>{bar}</td>{items}"
-            f"{bytes_cell(est.total_bytes, font_weight='bold')}<td{cell(white_space='nowrap')}>{fits}</td></tr>")
+            f"{bytes_cell(est.total_bytes, font_weight='bold')}"
+            f"<td{cell(white_space='nowrap')}>{fits}</td></tr>")
 
 
 def _th(content: str, align: str = "left") -> str:
