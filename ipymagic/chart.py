@@ -12,10 +12,8 @@ from html import escape
 from vram import Estimate, Fit
 from vram.units import format_bytes
 
-from .css import OVER_COLOUR, SEGMENT_TEXT, SMALL, colour_of, css
+from .css import OVER_COLOUR, SMALL, colour_of, css
 
-#: Segments narrower than this share of the bar carry no number (it would not fit in them).
-MIN_LABELLED_PERCENT = 7.0
 #: A capacity label left of its marker past this point, so it stays inside the chart.
 FLIP_LABEL_PERCENT = 60.0
 TRACK = "rgba(128, 128, 128, 0.18)"
@@ -30,9 +28,10 @@ def chart_scale(estimates: Iterable[Estimate]) -> int:
 
 
 def stacked_bar(est: Estimate, scale: int, labelled: bool = True, height_em: float = 1.5) -> str:
-    """One bar: the items end to end on a faint track, a line at each GPU's capacity."""
+    """One bar: the items end to end on a faint track, a line at each GPU's capacity (named
+    below the bar when ``labelled``)."""
     track = css(position="relative", height=f"{height_em}em", background_color=TRACK)
-    inner = "".join(_segments(est, scale, height_em, labelled))
+    inner = "".join(_segments(est, scale, height_em))
     inner += "".join(_marker(fit, scale, height_em) for fit in est.fit)
     inner += "".join(_overflow(fit, scale, height_em) for fit in est.fit if not fit.fits)
     labels = "".join(_marker_label(fit, scale) for fit in est.fit) if labelled else ""
@@ -47,17 +46,16 @@ def swatch(key: str) -> str:
     return f"<span{style}></span>"
 
 
-def _segments(est: Estimate, scale: int, height_em: float, labelled: bool) -> Iterable[str]:
+def _segments(est: Estimate, scale: int, height_em: float) -> Iterable[str]:
+    # Empty boxes, numbers only in their titles: where a host strips styles (GitHub, untrusted
+    # classic Notebook) text in them would fall out as a column of bare numbers.
     left = 0.0
     for item in est.items:
         width = _percent(item.bytes, scale)
-        number = format_bytes(item.bytes) if labelled and width >= MIN_LABELLED_PERCENT else ""
-        style = css(SMALL, position="absolute", top="0", left=f"{left:.3f}%", width=f"{width:.3f}%",
-                    height=f"{height_em}em", line_height=f"{height_em / 0.85:.2f}em",
-                    background_color=colour_of(item.key), color=SEGMENT_TEXT,
-                    text_align="center", overflow="hidden", white_space="nowrap")
+        style = css(position="absolute", top="0", left=f"{left:.3f}%", width=f"{width:.3f}%",
+                    height=f"{height_em}em", background_color=colour_of(item.key))
         title = escape(f"{item.label}: {format_bytes(item.bytes)} GB", quote=True)
-        yield f'<div{style} title="{title}">{number}</div>'
+        yield f'<div{style} title="{title}"></div>'
         left += width
 
 

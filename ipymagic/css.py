@@ -10,7 +10,7 @@ theme picks. Host stylesheets right-align and centre tables, so alignment is alw
 from __future__ import annotations
 
 #: Segment colour per line-item key: mid-tone (Tableau 10) fills that read on white and on the
-#: near-black of dark themes. Text drawn on them is always dark.
+#: near-black of dark themes.
 ITEM_COLOURS: dict[str, str] = {
     "weights": "#4e79a7",
     "gradients": "#f28e2b",
@@ -27,7 +27,6 @@ OTHER_COLOUR = "#d4a6c8"  # an item key this frontend does not know yet
 
 FITS_COLOUR = "#3a9a3a"  # green and red that keep their contrast on both backgrounds
 OVER_COLOUR = "#e0474c"
-SEGMENT_TEXT = "#1a1a1a"
 
 #: The box around one answer: left-aligned whatever the host does with outputs.
 BOX = {"text-align": "left", "line-height": "1.4", "max-width": "64em", "margin": "0.2em 0"}

@@ -5,12 +5,14 @@
 Writes one HTML page and one PNG per host: JupyterLab light and dark, classic Notebook, and
 VS Code dark. Each page carries the host's own table rules (right-aligned, centred, striped,
 fixed layout; copied from their stylesheets, abridged) so that what fights our layout shows.
+A last page strips every style, as GitHub and an untrusted classic Notebook do.
 Needs Chromium (Debian: ``apt-get install chromium-headless-shell``); not part of the tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import tempfile
@@ -51,6 +53,8 @@ _HOSTS = {  # colours from each host's theme variables
     "classic-light": dict(bg="#ffffff", text="#000000", table_text="black", rule="black",
                           odd="#f5f5f5", even="#ffffff", code="transparent", tables=True),
     "vscode-dark": dict(bg="#1f1f1f", text="#cccccc", tables=False),
+    "stripped": dict(bg="#ffffff", text="#000000", table_text="black", rule="black",
+                     odd="#f5f5f5", even="#ffffff", code="transparent", tables=True, strip=True),
 }
 CHROMIUMS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 
@@ -66,6 +70,8 @@ def sample_html() -> str:
 def page(host: str, body: str) -> str:
     theme = _HOSTS[host]
     tables = _TABLES % theme if theme["tables"] else ""
+    if theme.get("strip"):
+        body = re.sub(r' style="[^"]*"', "", body)
     return (f"<!doctype html><meta charset='utf-8'><style>body {{ background: {theme['bg']}; "
             f"color: {theme['text']}; font: 14px/1.5 system-ui, sans-serif; margin: 16px; }}"
             f"{tables}</style><div class='out'>{body}</div>")
