@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .architecture import Architecture
 from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 from .estimate import Estimate, LineItem
 from .fit import fit_verdicts, gpu_assumption
 from .formula import Formula
+from .job import Job
 from .request import Request
 from .units import format_count
 
@@ -89,18 +89,11 @@ ACTIVATIONS: dict[tuple[Recompute, bool], Formula] = {
 WITHOUT_SCORES: dict[Formula, Formula] = {_NO_RECOMPUTE: _SELECTIVE, _SP_NO_RECOMPUTE: _SP_SELECTIVE}
 
 #: Defaults the article method fills in, each said among the assumptions.
-DEFAULT_DTYPE: dict[Task, Dtype] = {
-    Task.INFERENCE: Dtype.FP16,  # the article's inference example
-    Task.TRAINING: Dtype.BF16,  # the article: mixed precision is what training usually uses
-    Task.LORA: Dtype.BF16,
-    Task.QLORA: Dtype.NF4,  # QLoRA's 4-bit NormalFloat base
-}
 DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
     Task.TRAINING: Recompute.SELECTIVE,  # the article's training total uses it
     Task.LORA: Recompute.FULL,  # gradient checkpointing, as QLoRA and PEFT recipes enable it
     Task.QLORA: Recompute.FULL,
 }
-DEFAULT_SEQ_LEN = 2048  # the article's token length
 DEFAULT_LORA_RANK = 8  # PEFT LoraConfig's default r
 #: LoRA target modules by default: the query and value projections (LoRA paper section 4.2;
 #: PEFT's default for Llama-style models), each a (hidden x hidden) matrix in the article's model.
@@ -122,37 +115,15 @@ def estimate(request: Request) -> Estimate:
     )
 
 
-class _Job:
-    """The request with every default filled in, and the assumptions that says."""
+class _Job(Job):
+    """The request with the article method's defaults filled in."""
 
     def __init__(self, request: Request) -> None:
-        self.request = request
-        self.arch: Architecture = request.architecture()
-        self.assumptions: list[str] = [self.arch.basis]
-        self.dtype = self._default("dtype", request.dtype, DEFAULT_DTYPE[request.task])
-        self.seq_len = request.seq_len or self._default_seq_len()
-        self.batch_size = self._default("batch_size", request.batch_size, 1, "one sequence a GPU")
-        self.gpu_count = request.gpu_count or request.tp * request.pp
-        self.tp, self.pp = request.tp, request.pp
-        self.dp = self.gpu_count // (self.tp * self.pp)
+        super().__init__(request)
         if request.task is not Task.INFERENCE:
-            self.optimizer = self._default("optimizer", request.optimizer, Optimizer.ADAMW)
-            self.recompute = self._default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
+            self.recompute = self.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
             self.flash = bool(request.flash_attention)
         self._say_parallelism()
-
-    def _default(self, name: str, given, default, unit: str = ""):
-        if given is not None:
-            return given
-        self.assumptions.append(f"{name} {default} (default{': ' + unit if unit else ''})")
-        return default
-
-    def _default_seq_len(self) -> int:
-        spec = self.arch.spec
-        seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
-        why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
-        self.assumptions.append(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
-        return seq
 
     def _say_parallelism(self) -> None:
         if self.gpu_count == 1:

@@ -61,6 +61,7 @@ class ModelSpec:
     sliding_window: int | None = None
     sliding_window_layers: str | None = None
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
+    dropout: bool = False  #: config.json sets attention/residual dropout above 0
     notes: str | None = None
 
     def __post_init__(self) -> None:

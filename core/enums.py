@@ -56,10 +56,21 @@ class Recompute(StrEnum):
     FULL = "full"  #: only each layer's input kept: activation / gradient checkpointing
 
 
+class Regime(StrEnum):
+    """How a training job holds its weights, gradients and optimizer states (design.md 5.2)."""
+
+    AMP = "amp"  #: PyTorch autocast: fp32 weights, gradients and states; 16-bit compute
+    PURE = "pure"  #: everything in the model's dtype (bf16 or fp16, or fp32)
+    MASTER = "master"  #: 16-bit weights and gradients, fp32 master copy in the optimizer (DeepSpeed, Megatron)
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)
 
+
+#: Data types a KV cache can be stored in.
+KV_DTYPES = frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16, Dtype.FP8, Dtype.INT8})
 
 TRAINING_TASKS = frozenset({Task.TRAINING, Task.LORA, Task.QLORA})
 ADAPTER_TASKS = frozenset({Task.LORA, Task.QLORA})

@@ -44,6 +44,30 @@ class Fit:
 
 
 @dataclass(frozen=True, slots=True)
+class Phase:
+    """One moment of a job (forward, optimizer step, prefill, ...) and what is live then."""
+
+    name: str
+    bytes: int
+    live: tuple[str, ...]  #: keys of the line items live in this phase
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "live": list(self.live), "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Another method's total for the same request, for "how far apart are they"."""
+
+    method: str
+    total_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "total_bytes": self.total_bytes}
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """Memory of one job: what the most-loaded GPU holds, item by item.
 
@@ -58,10 +82,21 @@ class Estimate:
     gpu_count: int
     job_total_bytes: int
     fit: tuple[Fit, ...] = ()
+    total_bytes: int = -1  #: one GPU's bytes: the peak over phases, or the items' sum without phases
+    phases: tuple[Phase, ...] = ()
+    low_bytes: int | None = None  #: low end of the range, where the model cannot know
+    high_bytes: int | None = None
+    range_reasons: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.total_bytes < 0:
+            object.__setattr__(self, "total_bytes", sum(item.bytes for item in self.items))
 
     @property
-    def total_bytes(self) -> int:
-        return sum(item.bytes for item in self.items)
+    def peak_phase(self) -> Phase | None:
+        """The phase whose bytes are the total, when the method models phases."""
+        return max(self.phases, key=lambda p: p.bytes) if self.phases else None
 
     def item(self, key: str) -> LineItem:
         """The line item with ``key``; KeyError when the estimate has none."""
@@ -80,6 +115,11 @@ class Estimate:
             "items": [item.to_dict() for item in self.items],
             "assumptions": list(self.assumptions),
             "fit": [f.to_dict() for f in self.fit],
+            "phases": [p.to_dict() for p in self.phases],
+            "peak_phase": self.peak_phase.name if self.phases else None,
+            "range": ({"low_bytes": self.low_bytes, "high_bytes": self.high_bytes,
+                       "reasons": list(self.range_reasons)} if self.low_bytes is not None else None),
+            "comparisons": [c.to_dict() for c in self.comparisons],
         }
 
     def __str__(self) -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
+#: Functions a formula may call.
+FUNCTIONS = {"max": max, "min": min}
+
 
 class Formula:
     """An arithmetic expression over named symbols, e.g. ``s*b*h*L*(10 + 24/t)``."""
@@ -17,10 +20,11 @@ class Formula:
     def __init__(self, text: str) -> None:
         self.text = text
         self._code = compile(text, f"<formula {text}>", "eval")
-        self.symbols = tuple(self._code.co_names)  #: the names the text uses, in order
+        #: the names the text uses, in order (functions excluded)
+        self.symbols = tuple(name for name in dict.fromkeys(self._code.co_names) if name not in FUNCTIONS)
 
     def value(self, values: Mapping[str, float]) -> float:
-        return eval(self._code, {"__builtins__": {}}, dict(values))  # noqa: S307 - own constant text
+        return eval(self._code, {"__builtins__": {}, **FUNCTIONS}, dict(values))  # noqa: S307 - own text
 
     def bytes(self, values: Mapping[str, float]) -> int:
         """The value rounded to whole bytes."""

@@ -22,7 +22,15 @@ def request_to_query(request: Request) -> str:
         value = getattr(request, name)
         if value is not None:
             words.append(value.value)
-    words += _precision_words(request)
+    if request.precision_regime is not None:
+        words.append(request.precision_regime.value)
+    else:
+        words += _precision_words(request)
+    if request.kv_dtype is not None:
+        words.append(f"kv={request.kv_dtype.value}")
+    for name in ("dropout", "optimizer_foreach"):
+        if getattr(request, name) is not None:
+            words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     for name in _NUMBER_FIELDS:
         value = getattr(request, name)
         if value is not None and not (name in ("tp", "pp") and value == 1):

@@ -31,6 +31,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
         "",
         *_table(estimate, unit, formulas),
     ]
+    lines += _phases(estimate, unit)
     if estimate.fit:
         lines += ["", "Fit:", *(f"  {_fit_line(fit, unit)}" for fit in estimate.fit)]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
@@ -41,7 +42,8 @@ def _table(estimate: Estimate, unit: str, formulas: bool) -> list[str]:
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
     rows = [(item.label, format_bytes(item.bytes, unit), _formula_text(item) if formulas else "")
             for item in estimate.items]
-    totals = [(f"Total{per_gpu}", format_bytes(estimate.total_bytes, unit), "")]
+    total = f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
+    totals = [(total, format_bytes(estimate.total_bytes, unit), "")]
     if estimate.gpu_count > 1:
         totals.append((f"Job total ({estimate.gpu_count} GPUs)",
                        format_bytes(estimate.job_total_bytes, unit), ""))
@@ -53,6 +55,25 @@ def _table(estimate: Estimate, unit: str, formulas: bool) -> list[str]:
     rule = "  " + "-" * (label_width + 2 + number_width)
     foot = [f"  {label.ljust(label_width)}  {number.rjust(number_width)}" for label, number, _ in totals]
     return [header, *body, rule, *foot]
+
+
+def _phases(estimate: Estimate, unit: str) -> list[str]:
+    lines = []
+    if estimate.phases:
+        lines += ["", "Phases (the peak is the answer; the article sums every item):"]
+        width = max(len(p.name) for p in estimate.phases)
+        for p in estimate.phases:
+            lines.append(f"  {p.name.ljust(width)}  {format_bytes(p.bytes, unit)} {unit}: {', '.join(p.live)}")
+            if p.note:
+                lines.append(f"  {''.ljust(width)}  ({p.note})")
+    if estimate.low_bytes is not None:
+        lines += ["", f"Range: {format_bytes(estimate.low_bytes, unit)} to {format_bytes(estimate.high_bytes, unit)} {unit}",
+                  *(f"  - {reason}" for reason in estimate.range_reasons)]
+    for other in estimate.comparisons:
+        change = (estimate.total_bytes - other.total_bytes) / other.total_bytes * 100
+        lines += ["", f"The {other.method} method gives {format_bytes(other.total_bytes, unit)} {unit}; "
+                      f"this answer is {abs(change):.0f} % {'higher' if change >= 0 else 'lower'}"]
+    return lines
 
 
 def _formula_text(item: LineItem) -> str:

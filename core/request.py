@@ -19,7 +19,7 @@ from . import catalog
 from .architecture import Architecture, architecture_of
 from .enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
-    Dtype, Method, Optimizer, Recompute, Task,
+    KV_DTYPES, Dtype, Method, Optimizer, Recompute, Regime, Task,
 )
 from .errors import (
     ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
@@ -45,10 +45,12 @@ RANGES: dict[str, tuple[float, float]] = {
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
+    "precision_regime": Regime, "kv_dtype": Dtype,
 }
 
 #: Fields that only mean something when training.
-TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision")
+TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
+                 "optimizer_foreach")
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -79,6 +81,10 @@ class Request:
     lora_rank: int | None = None
     gpu: str | None = None  #: catalog id
     gpu_count: int | None = None
+    precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
+    kv_dtype: Dtype | None = None  #: KV cache data type (inference); None: the compute dtype
+    dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
+    optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     method: Method | None = None  #: estimation method; None means the default
     hidden_size: int | None = None  #: architecture of a size-only model, when given
     num_layers: int | None = None
@@ -89,7 +95,7 @@ class Request:
             self._set(name, _coerce_enum(name, enum, getattr(self, name)))
         if self.task is None:
             raise MissingError("say what the job does", expected=_values(Task))
-        for name in ("mixed_precision", "sp", "flash_attention"):
+        for name in ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach"):
             _check_bool(name, getattr(self, name))
         for name in RANGES:
             self._set(name, _check_number(name, getattr(self, name)))
@@ -139,16 +145,21 @@ class Request:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
                     raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
+            if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
+                raise ConflictError(f"a KV cache is not stored in {self.kv_dtype}",
+                                    expected=sorted(d.value for d in KV_DTYPES), field="kv_dtype")
             if self.zero or self.sp:
                 name = "zero" if self.zero else "sp"
                 raise ConflictError(f"{name} applies to training, not to inference", field=name)
             return
+        if self.kv_dtype is not None:
+            raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
         if self.lora_rank is not None and self.task not in ADAPTER_TASKS:
             raise ConflictError("a LoRA rank applies to lora or qlora, not to full training", field="lora_rank")
         if self.task is Task.TRAINING:
             self._check_training_precision()
         else:
-            if self.mixed_precision is not None:
+            if self.mixed_precision is not None or self.precision_regime is not None:
                 raise ConflictError(
                     f"mixed/pure precision applies to full training, not to {self.task}", field="mixed_precision"
                 )
@@ -170,6 +181,16 @@ class Request:
             raise ConflictError(
                 "mixed precision computes in 16 bits, but the dtype is fp32; say bf16 or fp16", field="mixed_precision"
             )
+        regime = self.precision_regime
+        if regime is not None:
+            mixed = regime is not Regime.PURE
+            if self.mixed_precision is not None and self.mixed_precision != mixed:
+                raise ConflictError(f"{regime} precision contradicts {'mixed' if self.mixed_precision else 'pure'}",
+                                    field="precision_regime")
+            if mixed and self.dtype is Dtype.FP32:
+                raise ConflictError(f"{regime} precision computes in 16 bits, but the dtype is fp32",
+                                    field="precision_regime")
+            self._set("mixed_precision", mixed)
         if self.mixed_precision is None and self.dtype is not None:
             self._set("mixed_precision", self.dtype in HALF_DTYPES)
 
@@ -291,6 +312,8 @@ _LABELS = {
     "lora_rank": "LoRA rank", "gpu_count": "GPU count", "mixed_precision": "mixed precision",
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
+    "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
+    "optimizer_foreach": "foreach/fused optimizer",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .enums import Dtype, Method, Optimizer, Recompute, Task
+from .enums import Dtype, Method, Optimizer, Recompute, Regime, Task
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
@@ -36,8 +36,20 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16"),
     **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16", "gptq", "awq"),
     **_all("dtype", D.NF4, "nf4"),
-    **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision", "amp"),
+    **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
+    **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
+    **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
+           "fp32 master weights", "megatron", "deepspeed", "megatron mixed precision"),
+    **_all("kv_dtype", D.FP8, "fp8 kv", "kv fp8", "fp8 kv cache", "kv cache fp8", "fp8 cache",
+           "kv8", "fp8_e4m3 kv"),
+    **_all("kv_dtype", D.INT8, "int8 kv", "kv int8", "int8 kv cache", "kv cache int8"),
+    **_all("kv_dtype", D.FP16, "fp16 kv", "kv fp16", "fp16 kv cache"),
+    **_all("kv_dtype", D.BF16, "bf16 kv", "kv bf16", "bf16 kv cache"),
+    **_all("optimizer_foreach", True, "foreach", "foreach optimizer", "foreach adamw"),
+    **_all("optimizer_foreach", False, "fused", "fused optimizer", "fused adamw", "adamw_torch_fused"),
+    **_all("dropout", True, "dropout", "with dropout", "dropout on"),
+    **_all("dropout", False, "no dropout", "without dropout", "dropout off"),
     **_all("optimizer", O.ADAMW, "adamw", "adam"),
     **_all("optimizer", O.ADAM8BIT, "adam8bit", "adamw8bit", "8-bit adam", "8bit adam", "8 bit adam",
            "8-bit adamw", "8bit adamw", "8 bit adamw", "adam 8bit", "adamw 8bit", "adam 8-bit",
@@ -105,7 +117,9 @@ WORD_KEYS: dict[str, str] = {
     "optimizer": "optimizer", "optim": "optimizer", "opt": "optimizer", "recompute": "recompute",
     "checkpointing": "recompute", "method": "method", "sp": "sp", "flash": "flash_attention",
     "flash_attention": "flash_attention", "mixed": "mixed_precision",
-    "mixed_precision": "mixed_precision",
+    "mixed_precision": "mixed_precision", "regime": "precision_regime",
+    "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
+    "kv_cache": "kv_dtype", "dropout": "dropout",
 }
 
 #: Values of yes/no settings written as ``key=value``.
@@ -131,6 +145,8 @@ CANONICAL: dict[str, str] = {
     "task:training": "train", "task:inference": "infer", "task:lora": "lora", "task:qlora": "qlora",
     "mixed_precision:True": "mixed", "mixed_precision:False": "pure",
     "sp:True": "sp", "flash_attention:True": "flash", "flash_attention:False": "eager",
+    "dropout:True": "dropout", "dropout:False": "no dropout",
+    "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method",

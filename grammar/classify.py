@@ -177,11 +177,13 @@ def _word_value(field: str, atom: Atom) -> Any:
     word = atom.text
     if field in ("model", "gpu"):
         return word  # the Request checks it against the catalog, with a close match
-    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision"):
+    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
     if meaning is not None and meaning[0] == field:
         return meaning[1]
+    if meaning is not None and field == "kv_dtype" and meaning[0] == "dtype":
+        return meaning[1]  # kv=fp8: a dtype word for the cache
     return word  # the Request names the allowed values when this one is not among them
 
 

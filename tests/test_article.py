@@ -57,7 +57,7 @@ def test_article_figures_in_gb():
     for words, gb in figures.items():
         est = vram.ask(f"train chatglm-6b adamw bf16 {words}", method="article")
         assert round(est.item("activations").bytes / 1e9, 2) == gb
-    assert round(vram.ask("train chatglm-6b adamw bf16 selective").total_bytes / 1e9, 2) == 103.99
+    assert round(vram.ask("train chatglm-6b adamw bf16 selective", method="article").total_bytes / 1e9, 2) == 103.99
 
 
 MODEL_STATES = ("weights", "gradients", "optimizer")
@@ -97,29 +97,29 @@ def test_zero_table_1(stage, dp, printed_gb):
 
 
 def test_tensor_and_pipeline_split_model_states():
-    est = vram.ask("train 175b hidden 12288 layers 96 heads 96 bf16 adamw tp 8 pp 16 on 128 a100")
+    est = vram.ask("train 175b hidden 12288 layers 96 heads 96 bf16 adamw tp 8 pp 16 on 128 a100", method="article")
     assert est.item("weights").bytes == round(2 * 175e9 / 128)
     assert est.item("weights").values == {"params": 175e9, "tp": 8, "pp": 16}
 
 
 def test_inference_split_over_gpus():
-    one = vram.ask("infer llama-2-70b int4")
-    two = vram.ask("infer llama-2-70b int4 on 2x rtx-4090")
+    one = vram.ask("infer llama-2-70b int4", method="article")
+    two = vram.ask("infer llama-2-70b int4 on 2x rtx-4090", method="article")
     assert two.total_bytes == one.total_bytes // 2
     assert two.job_total_bytes == one.total_bytes
     assert any("split evenly" in text for text in two.assumptions)
 
 
 def test_data_parallel_replicas_hold_everything():
-    one = vram.ask("train chatglm-6b adamw bf16 selective")
-    eight = vram.ask("train chatglm-6b adamw bf16 selective on 8xA100")
+    one = vram.ask("train chatglm-6b adamw bf16 selective", method="article")
+    eight = vram.ask("train chatglm-6b adamw bf16 selective on 8xA100", method="article")
     assert eight.total_bytes == one.total_bytes
     assert eight.job_total_bytes == 8 * one.total_bytes
     assert not eight.fit[0].fits  # 103.99 GB per GPU against 80 GiB
 
 
 def test_lora_counts_adapters_only_for_gradients_and_optimizer():
-    est = vram.ask("lora chatglm-6b bf16 rank 8")
+    est = vram.ask("lora chatglm-6b bf16 rank 8", method="article")
     adapters = 28 * 2 * 8 * 2 * 4096  # L x (q, v) x r x (d_in + d_out)
     assert est.item("adapters").values == {"adapter_params": adapters}
     assert est.item("weights").bytes == 12_000_000_000
@@ -129,18 +129,16 @@ def test_lora_counts_adapters_only_for_gradients_and_optimizer():
 
 
 def test_qlora_base_is_four_bit():
-    est = vram.ask("qlora chatglm-6b")
+    est = vram.ask("qlora chatglm-6b", method="article")
     assert est.item("weights").bytes == 3_000_000_000
 
 
 def test_every_item_shows_its_work():
     for query in GOLDEN:
-        for item in vram.ask(query).items:
+        for item in vram.ask(query, method="article").items:
             assert item.formula and item.source and item.values, item
 
 
-def test_detailed_method_is_not_available_yet():
-    with pytest.raises(vram.UnsupportedError, match="not available yet"):
-        vram.ask("infer 6b int8", method="detailed")
-    with pytest.raises(vram.UnsupportedError):
-        vram.ask("infer 6b int8 method=detailed")
+def test_the_article_method_is_always_available():
+    assert vram.ask("infer chatglm-6b fp16 method=article").method == "article"
+    assert vram.ask("infer chatglm-6b fp16", method="article").total_bytes == 14_400_000_000

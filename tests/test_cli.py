@@ -22,7 +22,7 @@ def run(capsys, *argv):
 
 
 def test_json_document(capsys):
-    code, out, _ = run(capsys, "train chatglm-6b adamw bf16 selective on 8xA100", "--json")
+    code, out, _ = run(capsys, "train chatglm-6b adamw bf16 selective on 8xA100", "--json", "--method", "article")
     assert code == 0
     document = json.loads(out)
     assert document["request"]["gpu_count"] == 8
@@ -45,12 +45,14 @@ def test_json_equals_the_api(capsys):
 
 
 def test_words_may_come_as_separate_arguments(capsys):
-    code, out, _ = run(capsys, "infer", "6b", "int8", "--json")
+    code, out, _ = run(capsys, "infer", "6b", "int8", "--json", "--method", "article")
     assert code == 0 and json.loads(out)["estimate"]["total_bytes"] == 7_200_000_000
 
 
 @pytest.mark.parametrize("name, argv", [
-    ("chatglm_train_8xa100", ["train chatglm-6b adamw bf16 selective on 8xA100"]),
+    ("chatglm_train_8xa100", ["train chatglm-6b adamw bf16 selective on 8xA100", "--method", "article"]),
+    ("chatglm_train_detailed", ["train chatglm-6b adamw bf16 selective"]),
+    ("llama_infer_int4_detailed", ["infer llama-3-8b int4 seq 8k batch 4 on l4"]),
     ("infer_6b_int8_gib", ["infer 6b int8", "--gib"]),
     ("qlora_70b_no_formulas", ["qlora llama-2-70b seq 4096 on 1x a100-80gb", "--no-formulas"]),
 ])
@@ -60,9 +62,19 @@ def test_text_answer_golden(capsys, name, argv):
     assert out == (CASES / f"{name}.txt").read_text(encoding="utf-8")
 
 
-def test_detailed_method_says_it_is_not_available(capsys):
-    code, _, err = run(capsys, "infer 6b int8", "--method", "detailed")
-    assert code == 2 and "not available yet" in err
+def test_detailed_json_has_phases_range_and_the_article_beside_it(capsys):
+    code, out, _ = run(capsys, "train chatglm-6b adamw bf16 selective", "--json")
+    estimate = json.loads(out)["estimate"]
+    assert code == 0 and estimate["method"] == "detailed"
+    assert estimate["total_bytes"] == max(p["bytes"] for p in estimate["phases"])
+    assert estimate["peak_phase"] in [p["name"] for p in estimate["phases"]]
+    assert estimate["range"]["low_bytes"] <= estimate["total_bytes"] <= estimate["range"]["high_bytes"]
+    assert estimate["comparisons"] == [{"method": "article", "total_bytes": 103_985_954_816}]
+
+
+def test_detailed_method_refuses_what_it_does_not_model(capsys):
+    code, _, err = run(capsys, "lora llama-2-7b", "--method", "detailed")
+    assert code == 2 and "does not model lora fine-tuning yet" in err
 
 
 def test_article_method_flag(capsys):
@@ -84,7 +96,7 @@ def test_import_vram_does_not_import_lark():
 
 
 def test_console_script_answers():
-    done = subprocess.run([sys.executable, "-m", "vram", "infer 6b int8", "--json"],
+    done = subprocess.run([sys.executable, "-m", "vram", "infer 6b int8", "--json", "--method", "article"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert json.loads(done.stdout)["estimate"]["total_bytes"] == 7_200_000_000

@@ -1,0 +1,251 @@
+"""The detailed method (design.md 5.2): exact architecture, saved tensors, peak over the phases.
+
+Where the article sums weights, optimizer, gradients and activations, this models when each is
+live: a training step's forward pass (weights, autocast's 16-bit copies, optimizer states from the
+step before, saved activations, logits and loss) and its optimizer step (weights, gradients,
+states, the step's temporaries); inference's load, prefill and decode. The answer is the peak,
+its phase, what is live there, and a range for what no formula can know (CUDA context size,
+allocator fragmentation). Defaults follow a typical Hugging Face + PyTorch job, each one said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import catalog
+from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
+from .catalog import ModelSpec
+from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
+from .errors import UnsupportedError
+from .estimate import Estimate, LineItem, Phase
+from .fit import fit_verdicts, gpu_assumption
+from .formula import Formula
+from .job import Job
+from .params import ParameterCount, count_parameters
+from .precision import (
+    STEP_TEMPORARIES, state_bytes, optimizer_bytes, optimizer_source,
+)
+from .request import Request
+from .units import MIB, format_count
+
+#: CUDA context and kernels, as the driver counts them outside PyTorch's allocator. Measured:
+#: 426 MiB with PyTorch 2.10 + CUDA 13 (unsloth-zoo PR #1053, RTX 6000 Ada); 287,047,680 B with
+#: lazy module loading and 666,632,192 B without it (PyTorch PR #86509).
+CUDA_CONTEXT_BYTES = 426 * MIB
+CUDA_CONTEXT_LOW = 287_047_680
+CUDA_CONTEXT_HIGH = 666_632_192
+CUDA_SOURCE = "measured: PyTorch PR #86509 (287 MB lazy, 667 MB eager loading); unsloth-zoo PR #1053 (426 MiB)"
+
+HF_SDPA = "transformers: attn_implementation defaults to sdpa (PyTorch >= 2.1.1)"
+HF_LOSS = "transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved)"
+
+#: Logits and loss of training: the head's 16-bit logits, their fp32 upcast, and log_softmax's fp32
+#: output saved for backward, all live while the loss is computed; fp32 training has no upcast.
+TRAINING_LOGITS = {2: Formula("(c + 4 + 4)*b*s*v"), 4: Formula("(c + 4)*b*s*v")}
+
+
+def estimate(request: Request) -> Estimate:
+    """Memory of ``request`` by the detailed model."""
+    uncovered = not_covered(request)
+    if uncovered:
+        raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
+                               "method=article answers it", field="method")
+    from .detailed_inference import inference_items
+
+    job = DetailedJob(request)
+    items, phases = inference_items(job) if request.task is Task.INFERENCE else _training_items(job)
+    return finish(job, items, phases)
+
+
+def not_covered(request: Request) -> str | None:
+    """What of ``request`` the detailed method cannot answer yet (None when it can)."""
+    if request.task in (Task.LORA, Task.QLORA):
+        return f"{request.task} fine-tuning"
+    for name in ("zero", "sp"):
+        if getattr(request, name):
+            return "ZeRO sharding" if name == "zero" else "sequence parallelism"
+    if request.tp > 1 or request.pp > 1:
+        return "tensor or pipeline parallelism"
+    return None
+
+
+class DetailedJob(Job):
+    """The request with the detailed method's defaults, and the model's exact architecture."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.spec = _model_spec(self)
+        self.counts: ParameterCount = count_parameters(self.spec)
+        self.params = self.counts.total if self.arch.spec is not None else self.arch.params
+        if self.arch.spec is not None:
+            self.assumptions.append(
+                f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
+                f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
+        self.fused_attention = self.default(
+            "flash_attention", request.flash_attention, True, "sdpa, the transformers default, keeps no s x s scores")
+        self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
+
+    def values(self) -> dict[str, float]:
+        """The symbols of the formulas, for this job."""
+        spec, moe = self.spec, self.spec.num_experts is not None
+        inner = spec.moe_intermediate_size or spec.intermediate_size
+        if moe:  # each token runs its experts (and the shared ones): their inner size adds up
+            inner *= spec.experts_per_token + (spec.num_shared_experts or 0)
+        return {"b": self.batch_size, "s": self.seq_len, "h": spec.hidden_size, "a": spec.num_heads,
+                "k": spec.num_kv_heads, "d": spec.head_dim, "f": inner, "v": spec.vocab_size,
+                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes}
+
+
+def _model_spec(job: Job) -> ModelSpec:
+    """The catalog's model, or for a bare size the reference architecture (with any h, L, a given)."""
+    if job.arch.spec is not None:
+        return job.arch.spec
+    base = catalog.nearest_dense_model(job.arch.params)
+    request = job.request
+    if not (request.hidden_size or request.num_layers or request.num_heads):
+        return base
+    h, heads = job.arch.hidden_size, job.arch.num_heads
+    job.assumptions.append(
+        f"the rest of the architecture (MLP {base.mlp}, {base.intermediate_size / base.hidden_size:g} x hidden, "
+        f"{base.norm}, vocabulary {base.vocab_size}) follows {base.id}")
+    return dataclasses.replace(
+        base, id=f"{base.id}-shaped", hidden_size=h, num_layers=job.arch.num_layers, num_heads=heads,
+        num_kv_heads=heads, head_dim=h // heads,
+        intermediate_size=round(base.intermediate_size * h / base.hidden_size))
+
+
+# -- training -------------------------------------------------------------------------------------
+
+def _regime(job: DetailedJob) -> Regime:
+    request = job.request
+    if request.precision_regime is not None:
+        return request.precision_regime
+    mixed = request.mixed_precision if request.mixed_precision is not None else job.dtype is not Dtype.FP32
+    if not mixed:
+        return Regime.PURE
+    job.assumptions.append("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
+                           "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
+                           "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
+    return Regime.AMP
+
+
+def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    regime = _regime(job)
+    recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
+                            "Hugging Face's gradient_checkpointing is off by default")
+    states = state_bytes(regime, job.dtype)
+    values = job.values()
+    if regime is Regime.AMP:
+        values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
+    params, p = job.params, {"params": job.params}
+    casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
+    opt_bytes = optimizer_bytes(job.optimizer, states)
+    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
+                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
+    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if foreach else 0
+    items = [
+        LineItem("weights", f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
+                 f"{states.weights:g} B/param x params", p, states.source),
+        LineItem("weight_casts", "16-bit weight copies (autocast)", round(states.weight_casts * casts),
+                 f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
+        LineItem("gradients", "Gradients", round(states.gradients * params),
+                 f"{states.gradients:g} B/param x params", p, states.source),
+        LineItem("optimizer", f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
+                 f"{opt_bytes:g} B/param x params", p, optimizer_source(job.optimizer, states)),
+        LineItem("optimizer_temp", "Optimizer step temporaries (foreach)", round(temporaries * params),
+                 f"{temporaries:g} B/param x params", p,
+                 "torch.optim foreach AdamW (the CUDA default without fused=True): "
+                 "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
+        _activations_item(job, recompute, values),
+        _formula_item("logits", "Logits and loss (fp32)", TRAINING_LOGITS[job.compute_bytes], values, HF_LOSS),
+        cuda_context_item(),
+    ]
+    items = [item for item in items if item.bytes or item.key == "activations"]
+    keys = {item.key for item in items}
+    phases = [
+        phase("forward, start of backward", items,
+              [k for k in ("weights", "weight_casts", "optimizer", "activations", "logits", "cuda_context") if k in keys],
+              "optimizer states from the step before; gradients not yet allocated (zero_grad sets them to None)"),
+        phase("optimizer step", items,
+              [k for k in ("weights", "gradients", "optimizer", "optimizer_temp", "cuda_context") if k in keys],
+              "activations freed; the first step allocates the states here"),
+    ]
+    return items, phases
+
+
+def _regime_label(regime: Regime, dtype: Dtype) -> str:
+    return {Regime.AMP: "fp32, AMP", Regime.MASTER: "16-bit, fp32 master"}.get(regime, f"pure {dtype}")
+
+
+def block_options(job: DetailedJob) -> BlockOptions:
+    spec = job.spec
+    dropout = job.request.dropout
+    if dropout is None:
+        dropout = spec.dropout
+        if job.request.task is not Task.INFERENCE:
+            job.assumptions.append(f"dropout {'on' if dropout else 'off'}, as {spec.id}'s config sets it")
+    # Hugging Face's Llama-family eager attention (RMSNorm models) takes the softmax in fp32;
+    # GPT-2, OPT and BLOOM take it in the compute dtype.
+    return BlockOptions(norm=spec.norm, mlp=spec.mlp, fused_attention=job.fused_attention,
+                        dropout=dropout, fp32_softmax=spec.norm == "rmsnorm")
+
+
+def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    options = block_options(job)
+    layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
+    outside = joined(outside_terms(options))
+    if recompute is Recompute.FULL:
+        text = f"L*n*b*s*h + ({layer}) + {outside}"
+        why = "checkpointing keeps each layer's input and recomputes one layer at a time in backward"
+    else:
+        text = f"L*({layer}) + {outside}"
+        why = f"every layer's saved tensors ({recompute} recompute)"
+    label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
+    return _formula_item("activations", label, Formula(text), values, f"{KORTHIKANTI}; {why}")
+
+
+# -- shared pieces --------------------------------------------------------------------------------
+
+def _formula_item(key: str, label: str, formula: Formula, values: dict[str, float], source: str) -> LineItem:
+    return LineItem(key, label, formula.bytes(values), formula.text, formula.used(values), source)
+
+
+def cuda_context_item() -> LineItem:
+    return LineItem("cuda_context", "CUDA context", CUDA_CONTEXT_BYTES, "MiB x measured_mib",
+                    {"MiB": MIB, "measured_mib": CUDA_CONTEXT_BYTES // MIB}, CUDA_SOURCE)
+
+
+def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase:
+    by_key = {item.key: item.bytes for item in items}
+    return Phase(name, sum(by_key[k] for k in keys), tuple(keys), note)
+
+
+def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
+    """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
+    request = job.request
+    peak = max(p.bytes for p in phases)
+    slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
+    low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
+    high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
+    reasons = ("CUDA context: 287 to 667 MB depending on the CUDA version and lazy module loading",
+               f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
+               f"transient tensors again ({slack_item.label.lower()})")
+    if request.gpu is not None:
+        job.assumptions.append(gpu_assumption(request.gpu))
+    return Estimate(
+        request=request, method=Method.DETAILED, items=tuple(items), assumptions=tuple(job.assumptions),
+        gpu_count=job.gpu_count, job_total_bytes=peak * job.gpu_count,
+        fit=fit_verdicts(request.gpu, job.gpu_count, peak), total_bytes=peak, phases=tuple(phases),
+        low_bytes=low, high_bytes=high, range_reasons=reasons, comparisons=_compare(request),
+    )
+
+
+def _compare(request: Request) -> tuple:
+    from . import article
+    from .estimate import Comparison
+
+    return (Comparison("article", article.estimate(request).total_bytes),)
+
+
+def storage_bytes(dtype: Dtype) -> float:
+    return DTYPE_BITS[dtype] / 8

@@ -1,0 +1,119 @@
+"""Inference by the detailed method: weights as stored, the KV cache, the prefill working set.
+
+Phases: load (weights, CUDA context), prefill (the whole context as one prompt, the worst case:
+KV cache for every token, one layer's working set, the last token's logits) and decode (the
+cache, one token at a time). The peak is prefill's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .activations import prefill_formula
+from .detailed import DetailedJob, block_options, cuda_context_item, phase, storage_bytes
+from .enums import Dtype
+from .estimate import LineItem, Phase
+from .formula import Formula
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFormat:
+    """How a weight dtype stores the block's matrices, and what it leaves in 16 bits."""
+
+    overhead_bits: str  #: extra bits a quantised weight (scales, zeros), as a formula in h
+    source: str
+
+
+#: Quantised formats: the matrices of the transformer blocks take the dtype's bits plus their
+#: scales; embeddings, the output head and norms stay 16-bit (bitsandbytes skips lm_head, GPTQ and
+#: AWQ quantise only the blocks' linear layers, vLLM's fp8 keeps embeddings and head in bf16).
+WEIGHT_FORMATS: dict[Dtype, WeightFormat] = {
+    Dtype.FP8: WeightFormat("0", "fp8 (e4m3) weights with a per-tensor scale (vLLM, FBGEMM fp8)"),
+    Dtype.INT8: WeightFormat("32/h", "LLM.int8() (Dettmers et al. 2022): int8 rows, an fp32 absmax a row"),
+    Dtype.INT4: WeightFormat("(16 + 4)/128", "GPTQ/AWQ, group size 128: an fp16 scale and a 4-bit zero a group"),
+    Dtype.NF4: WeightFormat("0.127", "QLoRA (Dettmers et al. 2023) section 3: NF4, blocks of 64, double "
+                                     "quantisation: 0.127 bits a parameter"),
+}
+
+KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
+MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
+#: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
+#: generate computes only the last position: logits_to_keep=1).
+PREFILL_LOGITS = Formula("(c + 4)*b*v")
+
+
+def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    values = job.values()
+    split = job.gpu_count
+    if split > 1:
+        job.assumptions.append(f"{split} GPUs each hold 1/{split} of the layers (device_map='auto' style): "
+                               "weights and KV cache split, one GPU's working set and the logits on the last")
+    working_set = Formula(prefill_formula(block_options(job)))
+    items = [
+        *_weights(job, split),
+        _split(_kv_cache(job, values), split),
+        LineItem("activations", "Prefill working set (one layer)", working_set.bytes(values), working_set.text,
+                 working_set.used(values), "no autograd: one layer's tensors are live at a time"),
+        LineItem("logits", "Logits of the last token", PREFILL_LOGITS.bytes(values), PREFILL_LOGITS.text,
+                 PREFILL_LOGITS.used(values), "transformers generate: logits_to_keep=1, fp32 for sampling"),
+        cuda_context_item(),
+    ]
+    items = [item for item in items if item.bytes]
+    keys = [item.key for item in items]
+    weights = [k for k in keys if k in ("weights", "quant_overhead")]
+    phases = [
+        phase("load", items, weights + ["cuda_context"], "weights in place"),
+        phase("prefill", items, keys, "the whole context as one prompt: every token's K and V, one layer's working set"),
+        phase("decode", items, [k for k in keys if k != "activations"], "one new token a step against the full cache"),
+    ]
+    return items, phases
+
+
+def _weights(job: DetailedJob, split: int) -> list[LineItem]:
+    counts, dtype = job.counts, job.dtype
+    fmt = WEIGHT_FORMATS.get(dtype)
+    if fmt is None:
+        size = storage_bytes(dtype)
+        item = LineItem("weights", f"Model weights ({dtype})", round(size * job.params),
+                        f"{size:g} B/param x params", {"params": job.params},
+                        f"{dtype}: {size:g} bytes a parameter")
+        return [_split(item, split)]
+    quantised = counts.attention + counts.mlp
+    other = job.params - quantised
+    size = storage_bytes(dtype)
+    weights = LineItem(
+        "weights", f"Model weights ({dtype} blocks, 16-bit embeddings and head)",
+        round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
+        {"block_params": quantised, "other_params": other}, fmt.source)
+    overhead = Formula(f"({fmt.overhead_bits})/8*block_params")
+    values = {"h": job.spec.hidden_size, "block_params": quantised}
+    scales = LineItem("quant_overhead", "Quantisation scales and zeros", overhead.bytes(values), overhead.text,
+                      overhead.used(values), fmt.source)
+    return [_split(weights, split), _split(scales, split)]
+
+
+def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
+    spec = job.spec
+    compute = job.dtype if job.dtype in (Dtype.FP32, Dtype.FP16, Dtype.BF16) else Dtype.FP16
+    kv_dtype = job.default("kv_dtype", job.request.kv_dtype, compute, "the compute dtype")
+    values = {**values, "e": storage_bytes(kv_dtype)}
+    if spec.kv_lora_rank is not None:
+        values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)
+        formula, source = Formula("L*(r + p)*s*b*e"), MLA_SOURCE
+    elif spec.sliding_window is not None and spec.sliding_window < job.seq_len:
+        windowed = spec.num_layers if spec.sliding_window_layers == "all" else spec.num_layers // 2
+        values.update(W=windowed, w=spec.sliding_window)
+        formula = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
+        source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
+    else:
+        formula, source = Formula("2*L*k*d*s*b*e"), KV_SOURCE
+    return LineItem("kv_cache", f"KV cache ({kv_dtype})", formula.bytes(values), formula.text,
+                    formula.used(values), source)
+
+
+def _split(item: LineItem, ways: int) -> LineItem:
+    """One GPU's share of an item split evenly over ``ways`` GPUs."""
+    if ways == 1:
+        return item
+    return LineItem(item.key, item.label, -(-item.bytes // ways), f"({item.formula}) / gpus",
+                    {**item.values, "gpus": ways}, item.source)
