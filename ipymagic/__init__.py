@@ -12,11 +12,11 @@ from __future__ import annotations
 from vram import Estimate
 from vram.render import render_text
 
-from .compare import Comparison
+from .compare import Estimates
 from .magic import VramMagics
 from .render import render_html
 
-__all__ = ["Comparison", "VramMagics", "load_ipython_extension", "render_html",
+__all__ = ["Estimates", "VramMagics", "load_ipython_extension", "render_html",
            "unload_ipython_extension"]
 
 

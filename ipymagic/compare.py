@@ -1,6 +1,6 @@
 """Several estimates side by side: what ``%%vram`` returns, one row a query.
 
-A :class:`Comparison` is a read-only sequence of Estimates (``cmp[0]`` is the first full
+An :class:`Estimates` is a read-only sequence of Estimates (``cmp[0]`` is the first full
 answer); in a notebook it shows as one table whose bars share a scale (``render.py``), in a
 terminal as a plain table (here).
 """
@@ -17,8 +17,9 @@ from .render import column_title, item_keys, render_comparison_html
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Estimates of several queries, in the order they were asked."""
+class Estimates:
+    """Estimates of several queries, in the order they were asked (not the core's
+    ``estimate.Comparison``, which is another method's total for one query)."""
 
     estimates: tuple[Estimate, ...]
 
@@ -38,7 +39,7 @@ class Comparison:
         printer.text(render_comparison_text(self))
 
 
-def render_comparison_text(comparison: Comparison) -> str:
+def render_comparison_text(comparison: Estimates) -> str:
     """A plain table: query, each item and the total in GB, and the verdict."""
     keys = item_keys(comparison.estimates)
     head = ["Query", *(column_title(k) for k in keys), "Total GB", "Fit"]

@@ -13,8 +13,10 @@ from __future__ import annotations
 #: near-black of dark themes.
 ITEM_COLOURS: dict[str, str] = {
     "weights": "#4e79a7",
+    "weight_casts": "#a0cbe8",
     "gradients": "#f28e2b",
     "optimizer": "#59a14f",
+    "optimizer_temp": "#8cd17d",
     "activations": "#b07aa1",
     "kv_cache": "#76b7b2",
     "logits": "#ff9da7",

@@ -9,7 +9,7 @@ from IPython.utils.text import DollarFormatter
 import vram
 from vram import Estimate, VramError
 
-from .compare import Comparison
+from .compare import Estimates
 
 
 @magics_class
@@ -54,7 +54,7 @@ class VramMagics(Magics):
         return ask(line)
 
     @cell_magic("vram")
-    def vram_cell(self, line: str, cell: str) -> Comparison:
+    def vram_cell(self, line: str, cell: str) -> Estimates:
         """Compare several jobs: one query a line, answered as one table.
 
         Blank lines and lines starting with ``#`` are skipped; Python variables expand in
@@ -76,7 +76,7 @@ class VramMagics(Magics):
         name = line.strip()
         if name and not name.isidentifier():
             raise UsageError(f"%%vram takes at most a variable name to keep the result in, not {name!r}")
-        comparison = Comparison(tuple(_ask_lines(expand(cell, self.shell.user_ns))))
+        comparison = Estimates(tuple(_ask_lines(expand(cell, self.shell.user_ns))))
         if not comparison.estimates:
             raise UsageError("%%vram needs one query a line in the cell, as in: infer llama-2-7b int8 on a100")
         if name:

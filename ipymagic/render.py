@@ -14,25 +14,25 @@ from vram import Estimate, Fit, LineItem
 from vram.render import METHOD_BLURBS
 from vram.units import format_bytes, format_value
 
-from .chart import chart_scale, stacked_bar, swatch
+from .chart import breakdown_chart, chart_scale, peak_items, stacked_bar, swatch
 from .css import BOX, FITS_COLOUR, MUTED, OVER_COLOUR, SMALL, TABLE, cell, css
 
 RULE = {"border-top": "1px solid"}  # no colour: the theme's text colour
 
-#: Column titles for the item keys, in column order (the order the core lists items in); the
-#: items' own labels carry per-row detail such as the dtype, too long for a column head.
+#: Column heads for the item keys, in column order (the order the core lists items in); short,
+#: since a comparison has a column an item, and the items' own labels say the rest.
 COLUMN_TITLES: dict[str, str] = {
-    "weights": "Weights", "adapters": "Adapters", "optimizer": "Optimizer",
-    "gradients": "Gradients", "activations": "Activations", "kv_cache": "KV cache",
-    "logits": "Logits", "quant_overhead": "Quant. overhead",
-    "runtime_overhead": "Runtime overhead", "cuda_context": "CUDA context",
+    "weights": "Weights", "weight_casts": "Weight casts", "adapters": "Adapters",
+    "quant_overhead": "Quant. scales", "gradients": "Grads", "optimizer": "Optimizer",
+    "optimizer_temp": "Optim. temps", "activations": "Activ.", "kv_cache": "KV cache",
+    "logits": "Logits", "runtime_overhead": "Runtime overhead", "cuda_context": "CUDA context",
 }
 
 
 def render_html(est: Estimate) -> str:
     """The whole answer as one ``<div>``: what ``text/html`` shows for an Estimate."""
-    parts = (heading(est), stacked_bar(est, chart_scale([est])), _items_table(est),
-             _fit_list(est), _assumptions(est))
+    parts = (heading(est), breakdown_chart(est), _items_table(est), _fit_list(est),
+             _range(est), _other_methods(est), _assumptions(est))
     return f'<div class="vram-estimate"{css(BOX)}>{"".join(parts)}</div>'
 
 
@@ -72,7 +72,8 @@ def _items_table(est: Estimate) -> str:
 
 
 def _item_row(item: LineItem) -> str:
-    return (f"<tr><td{cell()}>{swatch(item.key)}{escape(item.label)}</td>"
+    # Labels stay on one line; long formulas wrap instead.
+    return (f"<tr><td{cell(white_space='nowrap')}>{swatch(item.key)}{escape(item.label)}</td>"
             f"{bytes_cell(item.bytes)}<td{cell()}>{_formula(item)}</td></tr>")
 
 
@@ -87,7 +88,8 @@ def _formula(item: LineItem) -> str:
 
 def _total_rows(est: Estimate) -> list[str]:
     per_gpu = " per GPU" if est.gpu_count > 1 else ""
-    rows = [f"<tr><td{cell(**RULE, font_weight='bold')}>Total{per_gpu}</td>"
+    total = f"Peak{per_gpu} ({escape(est.peak_phase.name)})" if est.phases else f"Total{per_gpu}"
+    rows = [f"<tr><td{cell(**RULE, font_weight='bold', white_space='nowrap')}>{total}</td>"
             f"{bytes_cell(est.total_bytes, **RULE, font_weight='bold')}<td{cell(**RULE)}></td></tr>"]
     if est.gpu_count > 1:
         rows.append(f"<tr><td{cell()}>Job total ({est.gpu_count} GPUs)</td>"
@@ -102,11 +104,30 @@ def _fit_list(est: Estimate) -> str:
     return "".join(f"<div>{fit_verdict(fit)}</div>" for fit in est.fit)
 
 
+def _range(est: Estimate) -> str:
+    # Where the model cannot know (CUDA version, allocator), the core gives a range and why.
+    if est.low_bytes is None:
+        return ""
+    low, high = (f'<span title="{n} bytes">{format_bytes(n)}</span>' for n in (est.low_bytes, est.high_bytes))
+    reasons = "".join(f"<li>{escape(text)}</li>" for text in est.range_reasons)
+    return _disclosure(f"Range: {low} to {high} GB", reasons)
+
+
+def _other_methods(est: Estimate) -> str:
+    lines = (f'<div>The {escape(other.method)} method gives <span title="{other.total_bytes} bytes">'
+             f"{format_bytes(other.total_bytes)}</span> GB.</div>" for other in est.comparisons)
+    return "".join(lines)
+
+
+def _disclosure(summary: str, items: str) -> str:
+    """A closed <details> whose body is a small bulleted list."""
+    listing = f"<ul{css(SMALL, margin='0.3em 0', padding_left='1.5em')}>{items}</ul>"
+    return f"<details{css(margin_top='0.3em')}><summary>{summary}</summary>{listing}</details>"
+
+
 def _assumptions(est: Estimate) -> str:
     items = "".join(f"<li>{escape(text)}</li>" for text in est.assumptions)
-    listing = f"<ul{css(SMALL, margin='0.3em 0', padding_left='1.5em')}>{items}</ul>"
-    return (f"<details{css(margin_top='0.4em')}><summary>Assumptions ({len(est.assumptions)})</summary>"
-            f"{listing}</details>")
+    return _disclosure(f"Assumptions ({len(est.assumptions)})", items)
 
 
 def item_keys(estimates: Sequence[Estimate]) -> list[str]:
@@ -128,20 +149,22 @@ def render_comparison_html(estimates: Sequence[Estimate]) -> str:
              _th("Total GB", "right"), _th("Fit")]
     scale = chart_scale(estimates)
     rows = "".join(_comparison_row(est, keys, scale) for est in estimates)
-    note = "GB (1e9 bytes) per GPU; bars share one scale; a line marks each GPU's capacity."
+    note = ("GB (1e9 bytes) per GPU. Total: the peak over the phases of a step (detailed method) or "
+            "the items' sum (article); the bar is what is live then. Bars share one scale; a line "
+            "marks each GPU's capacity.")
     note = f"<div{css(SMALL, MUTED)}>{note}</div>"
-    table = f"<table{css(TABLE)}><thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>"
+    table = f"<table{css(TABLE, font_size='0.9em')}><thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>"
     return f'<div class="vram-comparison"{css(BOX, max_width="none", overflow_x="auto")}>{table}{note}</div>'
 
 
 def _comparison_row(est: Estimate, keys: list[str], scale: int) -> str:
     by_key = {item.key: item for item in est.items}
     items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
-    bar = stacked_bar(est, scale, labelled=False, height_em=1.1)
+    bar = stacked_bar(peak_items(est), est.fit, scale, height_em=1.1)
     fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit)
     fits = fits or f"<span{css(MUTED)}>no GPU named</span>"
     return (f'<tr><td class="vram-query"{cell(min_width="12em")}>{escape(est.request.to_query())}</td>'
-            f"<td{cell(min_width='9em', width='11em')}>{bar}</td>{items}"
+            f"<td{cell(min_width='8em', width='9em')}>{bar}</td>{items}"
             f"{bytes_cell(est.total_bytes, font_weight='bold')}"
             f"<td{cell(white_space='nowrap')}>{fits}</td></tr>")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import vram
 
-from .compare import Comparison
+from .compare import Estimates
 from .render import render_html
 
 QUERIES = (
@@ -63,7 +63,7 @@ def sample_html() -> str:
     """The sample answers, one after another, the first also with every <details> open."""
     answers = [render_html(vram.ask(query)) for query in QUERIES]
     opened = answers[0].replace("<details", "<details open")
-    compared = Comparison(tuple(vram.ask(query) for query in COMPARED))._repr_html_()
+    compared = Estimates(tuple(vram.ask(query) for query in COMPARED))._repr_html_()
     return "<hr>".join([answers[0], opened, *answers[1:], compared])
 
 

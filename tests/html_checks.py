@@ -79,6 +79,12 @@ def row_bytes(document: dict) -> list[int]:
 
 
 def estimate_bytes(document: dict) -> list[int]:
-    """The numbers an answer's table shows, from the JSON: the row's, then the job total."""
+    """The numbers of one answer in the order the HTML shows them, from the JSON: each phase
+    (the chart), the table (items, total, job total), the range, other methods' totals."""
     estimate = document["estimate"]
-    return row_bytes(document) + ([estimate["job_total_bytes"]] if estimate["gpu_count"] > 1 else [])
+    phases = [phase["bytes"] for phase in estimate.get("phases", [])]
+    job = [estimate["job_total_bytes"]] if estimate["gpu_count"] > 1 else []
+    span = estimate.get("range") or {}
+    low_high = [span["low_bytes"], span["high_bytes"]] if span else []
+    others = [other["total_bytes"] for other in estimate.get("comparisons", [])]
+    return phases + row_bytes(document) + job + low_high + others

@@ -18,7 +18,8 @@ from html_checks import (  # noqa: E402
     SAFE_ATTRIBUTES, SAFE_PROPERTIES, SAFE_TAGS, UNSAFE_VALUE, Markup, comparison_rows,
     estimate_bytes, exact_bytes, queries, row_bytes, vram_json, vram_text,
 )
-from vram.ipymagic import Comparison, render_html  # noqa: E402
+from vram.ipymagic import Estimates, render_html  # noqa: E402
+from vram.units import format_bytes  # noqa: E402
 
 TRAIN = "train chatglm-6b adamw bf16 selective on 8xA100"
 QUERIES = [
@@ -85,17 +86,22 @@ def test_html_numbers_equal_vram_json(shell, query):
     assert queries(html) == [vram.parse(query).to_query()]
 
 
-def test_html_has_the_items_the_chart_and_the_total(shell):
-    est = run(shell, f"%vram {TRAIN}").result
+@pytest.mark.parametrize("method", ["detailed", "article"])
+def test_html_has_the_items_the_chart_and_the_total(shell, method):
+    est = run(shell, f"%vram {TRAIN} method={method}").result
     html = bundle(shell, est)["text/html"]
     for item in est.items:
         assert escape(item.label) in html and escape(item.formula) in html
-        assert f"{item.label}: " in html  # its segment of the bar, titled
+        assert f"{escape(item.label)}: {format_bytes(item.bytes)} GB" in html  # its bar segment
     assert "<details><summary><code>" in html  # collapsible formulas
-    assert "Total per GPU" in html and "103.99" in html and "831.89" in html
-    assert "a100-80gb capacity 85.90 GB" in html and "border-left: 2px solid" in html
-    assert "does not fit" in html and "18.09 GB over" in html
+    total = "Peak per GPU (" if est.phases else "Total per GPU"
+    assert total in html and f'title="{est.total_bytes} bytes">{format_bytes(est.total_bytes)}<' in html
+    [fit] = est.fit
+    assert f"a100-80gb capacity {format_bytes(fit.capacity_bytes)} GB" in html
+    assert "border-left: 2px solid" in html  # the capacity line
+    assert "does not fit</strong> on 8x a100-80gb" in html and f"{format_bytes(-fit.headroom_bytes)} GB over" in html
     assert f"Assumptions ({len(est.assumptions)})" in html
+    assert all(phase.name in html for phase in est.phases)  # a bar a phase
 
 
 def test_vram_ask_results_display_richly_once_loaded(shell):
@@ -121,7 +127,7 @@ def test_python_variables_expand_in_the_line(shell):
 def test_cell_magic_compares_one_query_a_line(shell):
     result = run(shell, f"%%vram\n{CELL}").result
     asked = [line for line in CELL.splitlines() if line and not line.startswith("#")]
-    assert isinstance(result, Comparison) and list(result) == [vram.ask(q) for q in asked]
+    assert isinstance(result, Estimates) and list(result) == [vram.ask(q) for q in asked]
     data = bundle(shell, result)
     assert set(data) == {"text/plain", "text/html"}
     html = data["text/html"]
@@ -133,10 +139,13 @@ def test_cell_magic_compares_one_query_a_line(shell):
 
 
 def test_cell_magic_text_is_a_table(shell):
-    text = bundle(shell, run(shell, f"%%vram\n{CELL}").result)["text/plain"]
-    lines = text.splitlines()
-    assert lines[0].split()[:2] == ["Query", "Weights"] and len(lines) == 4
-    assert "103.99" in lines[1] and "18.09 GB over" in lines[1] and "to spare" in lines[3]
+    comparison = run(shell, f"%%vram\n{CELL}").result
+    lines = bundle(shell, comparison)["text/plain"].splitlines()
+    assert lines[0].split()[:2] == ["Query", "Weights"] and lines[0].endswith("Total GB  Fit")
+    assert len(lines) == 1 + len(comparison)
+    for line, est in zip(lines[1:], comparison):
+        assert line.startswith(est.request.to_query()) and format_bytes(est.total_bytes) in line
+    assert "GB over" in lines[1] and "to spare" in lines[3]
 
 
 def test_cell_magic_expands_variables_and_keeps_the_result(shell):
@@ -168,7 +177,7 @@ def test_help_is_a_transcript(shell):
 
 def sample_html() -> list[str]:
     answers = [render_html(vram.ask(q)) for q in QUERIES]
-    return answers + [Comparison(tuple(vram.ask(q) for q in QUERIES))._repr_html_()]
+    return answers + [Estimates(tuple(vram.ask(q) for q in QUERIES))._repr_html_()]
 
 
 @pytest.mark.parametrize("html", sample_html(), ids=[*QUERIES, "comparison"])
