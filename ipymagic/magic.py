@@ -26,9 +26,9 @@ class VramMagics(Magics):
 
           In [1]: %load_ext vram
 
-          In [2]: %vram infer 6b int8
+          In [2]: %vram infer 6b int8 method=article
           Out[2]:
-          Query:  infer 6b int8
+          Query:  infer 6b int8 method article
           Method: article (the seed article's rules: every line item summed)
 
             Item                       GB  Formula
@@ -40,8 +40,8 @@ class VramMagics(Magics):
 
           In [3]: est = %vram train chatglm-6b adamw bf16 selective on 8xA100
 
-          In [4]: est.total_bytes, est.fit[0].fits
-          Out[4]: (103985954816, False)
+          In [4]: est.fit[0].fits, est.item("weights").label
+          Out[4]: (False, 'Model weights (fp32, AMP)')
 
           In [5]: n = 4
 
@@ -65,10 +65,10 @@ class VramMagics(Magics):
              ...: train chatglm-6b adamw bf16 selective zero3 on 8xA100
              ...: train chatglm-6b adamw bf16 full zero3 on 8xA100
           Out[1]:
-          Query                                                   Weights  ...  Total GB  Fit
-          train chatglm-6b bf16 adamw selective on 8x a100-80gb     12.00  ...    103.99  does not fit ...
-          train chatglm-6b bf16 adamw selective zero 3 on 8x ...     1.50  ...     19.99  fits ...
-          train chatglm-6b bf16 adamw full zero 3 on 8x ...          1.50  ...     12.47  fits ...
+          Query                                                         Weights  ...  Total GB  Fit
+          train chatglm-6b bf16 adamw selective on 8x a100-80gb           24.69  ...     99.22  does not fit ... (13.32 GB over)
+          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb     1.50  ...     19.99  fits ... (65.91 GB to spare)
+          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb          1.50  ...     12.47  fits ... (73.43 GB to spare)
 
           In [2]: sizes[1].fit[0].fits
           Out[2]: True

@@ -171,7 +171,7 @@ def test_errors_are_one_usage_error_without_traceback(shell, capsys, code, messa
 
 
 def test_help_is_a_transcript(shell):
-    assert "In [2]: %vram infer 6b int8" in shell.find_line_magic("vram").__doc__
+    assert "In [2]: %vram infer 6b int8 method=article" in shell.find_line_magic("vram").__doc__
     assert "In [1]: %%vram sizes" in shell.find_cell_magic("vram").__doc__
 
 
