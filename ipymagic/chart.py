@@ -33,20 +33,21 @@ def chart_scale(estimates: Iterable[Estimate]) -> int:
 def peak_items(est: Estimate) -> tuple[LineItem, ...]:
     """The items that make up the total: those live at the peak phase, or all of them."""
     peak = est.peak_phase
-    return tuple(item for item in est.items if peak is None or item.key in peak.live)
+    return _live(est, peak.live) if peak else est.items
 
 
 def breakdown_chart(est: Estimate) -> str:
     """One bar of the items, or a bar a phase; the GPUs' capacities named below the last."""
     scale = chart_scale([est])
     if not est.phases:
-        return stacked_bar(est.items, est.fit, scale) + capacity_labels(est.fit, scale)
+        return stacked_bar(est.items, est.fit, scale) + _capacity_labels(est.fit, scale)
     rows = [_phase_label(est, phase) + stacked_bar(_live(est, phase.live), est.fit, scale)
             for phase in est.phases]
-    return "".join(rows) + capacity_labels(est.fit, scale)
+    return "".join(rows) + _capacity_labels(est.fit, scale)
 
 
-def stacked_bar(items: Sequence[LineItem], fits: Sequence[Fit], scale: int, height_em: float = 1.5) -> str:
+def stacked_bar(items: Sequence[LineItem], fits: Sequence[Fit], scale: int,
+                height_em: float = 1.5) -> str:
     """``items`` end to end on a faint track, a line at each GPU's capacity, red past it."""
     total = sum(item.bytes for item in items)
     inner = "".join(_segments(items, scale, height_em))
@@ -56,7 +57,7 @@ def stacked_bar(items: Sequence[LineItem], fits: Sequence[Fit], scale: int, heig
     return f"<div{css(margin='0.3em 0 0.5em 0')}><div{track}>{inner}</div></div>"
 
 
-def capacity_labels(fits: Sequence[Fit], scale: int) -> str:
+def _capacity_labels(fits: Sequence[Fit], scale: int) -> str:
     labels = "".join(_capacity_label(fit, scale) for fit in fits)
     return f"<div{css(position='relative', height='1.3em')}>{labels}</div>" if labels else ""
 
@@ -68,8 +69,8 @@ def swatch(key: str) -> str:
     return f"<span{style}></span>"
 
 
-def _live(est: Estimate, keys: Sequence[str]) -> list[LineItem]:
-    return [item for item in est.items if item.key in keys]
+def _live(est: Estimate, keys: Sequence[str]) -> tuple[LineItem, ...]:
+    return tuple(item for item in est.items if item.key in keys)
 
 
 def _phase_label(est: Estimate, phase: Phase) -> str:

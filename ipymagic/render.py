@@ -31,24 +31,24 @@ COLUMN_TITLES: dict[str, str] = {
 
 def render_html(est: Estimate) -> str:
     """The whole answer as one ``<div>``: what ``text/html`` shows for an Estimate."""
-    parts = (heading(est), breakdown_chart(est), _items_table(est), _fit_list(est),
+    parts = (_heading(est), breakdown_chart(est), _items_table(est), _fit_list(est),
              _range(est), _other_methods(est), _assumptions(est))
     return f'<div class="vram-estimate"{css(BOX)}>{"".join(parts)}</div>'
 
 
-def heading(est: Estimate) -> str:
+def _heading(est: Estimate) -> str:
     """The query as understood (canonical text) and the method that answered."""
     method = f"{est.method.value} method: {METHOD_BLURBS[est.method.value]}"
     return (f'<div><strong class="vram-query">{escape(est.request.to_query())}</strong></div>'
             f"<div{css(SMALL, MUTED)}>{escape(method)}</div>")
 
 
-def bytes_cell(count: int, **props: str) -> str:
+def _bytes_cell(count: int, **props: str) -> str:
     """A right-aligned GB number with its exact bytes as the hover title."""
     return f'<td{cell("right", **props)} title="{count} bytes">{format_bytes(count)}</td>'
 
 
-def fit_verdict(fit: Fit, short: bool = False) -> str:
+def _fit_verdict(fit: Fit, short: bool = False) -> str:
     """'✔ fits' or '✘ does not fit' in colour, then the numbers (``short``: the margin only,
     below it, for a table whose row already names the GPU)."""
     need, has = format_bytes(fit.per_gpu_bytes), format_bytes(fit.capacity_bytes)
@@ -74,7 +74,7 @@ def _items_table(est: Estimate) -> str:
 def _item_row(item: LineItem) -> str:
     # Labels stay on one line; long formulas wrap instead.
     return (f"<tr><td{cell(white_space='nowrap')}>{swatch(item.key)}{escape(item.label)}</td>"
-            f"{bytes_cell(item.bytes)}<td{cell()}>{_formula(item)}</td></tr>")
+            f"{_bytes_cell(item.bytes)}<td{cell()}>{_formula(item)}</td></tr>")
 
 
 def _formula(item: LineItem) -> str:
@@ -90,10 +90,10 @@ def _total_rows(est: Estimate) -> list[str]:
     per_gpu = " per GPU" if est.gpu_count > 1 else ""
     total = f"Peak{per_gpu} ({escape(est.peak_phase.name)})" if est.phases else f"Total{per_gpu}"
     rows = [f"<tr><td{cell(**RULE, font_weight='bold', white_space='nowrap')}>{total}</td>"
-            f"{bytes_cell(est.total_bytes, **RULE, font_weight='bold')}<td{cell(**RULE)}></td></tr>"]
+            f"{_bytes_cell(est.total_bytes, **RULE, font_weight='bold')}<td{cell(**RULE)}></td></tr>"]
     if est.gpu_count > 1:
         rows.append(f"<tr><td{cell()}>Job total ({est.gpu_count} GPUs)</td>"
-                    f"{bytes_cell(est.job_total_bytes)}<td{cell()}></td></tr>")
+                    f"{_bytes_cell(est.job_total_bytes)}<td{cell()}></td></tr>")
     return rows
 
 
@@ -101,7 +101,7 @@ def _fit_list(est: Estimate) -> str:
     if not est.fit:
         hint = "No GPU named: add one, as in <code>on 8xA100</code>, to see whether it fits."
         return f"<div{css(MUTED)}>{hint}</div>"
-    return "".join(f"<div>{fit_verdict(fit)}</div>" for fit in est.fit)
+    return "".join(f"<div>{_fit_verdict(fit)}</div>" for fit in est.fit)
 
 
 def _range(est: Estimate) -> str:
@@ -159,13 +159,13 @@ def render_comparison_html(estimates: Sequence[Estimate]) -> str:
 
 def _comparison_row(est: Estimate, keys: list[str], scale: int) -> str:
     by_key = {item.key: item for item in est.items}
-    items = "".join(bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
+    items = "".join(_bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
     bar = stacked_bar(peak_items(est), est.fit, scale, height_em=1.1)
-    fits = "<br>".join(fit_verdict(fit, short=True) for fit in est.fit)
+    fits = "<br>".join(_fit_verdict(fit, short=True) for fit in est.fit)
     fits = fits or f"<span{css(MUTED)}>no GPU named</span>"
     return (f'<tr><td class="vram-query"{cell(min_width="12em")}>{escape(est.request.to_query())}</td>'
             f"<td{cell(min_width='8em', width='9em')}>{bar}</td>{items}"
-            f"{bytes_cell(est.total_bytes, font_weight='bold')}"
+            f"{_bytes_cell(est.total_bytes, font_weight='bold')}"
             f"<td{cell(white_space='nowrap')}>{fits}</td></tr>")
 
 
