@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from . import catalog
+from . import catalog, models
 from .catalog import ModelSpec
 from .units import format_count
 
@@ -32,11 +32,14 @@ def architecture_of(
 ) -> Architecture:
     """The architecture of a named model, or of a model given by size (and maybe h, L, a)."""
     if model is not None:
-        spec = catalog.find_model(model)
+        resolved = models.resolve(model)
+        spec = resolved.spec
+        how = "nominal" if resolved.in_catalog else "counted"
         return Architecture(
             spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec,
-            f"{spec.id}: {format_count(spec.nominal_params)} parameters (nominal), hidden {spec.hidden_size}, "
-            f"{spec.num_layers} layers, {spec.num_heads} heads (catalog: {spec.source})",
+            f"{spec.id}: {format_count(spec.nominal_params)} parameters ({how}), hidden {spec.hidden_size}, "
+            f"{spec.num_layers} layers, {spec.num_heads} heads ({'catalog: ' if resolved.in_catalog else ''}"
+            f"{spec.source})",
         )
     typical = catalog.nearest_dense_model(params)
     given = {"hidden": hidden_size, "layers": num_layers, "heads": num_heads}

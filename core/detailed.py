@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import catalog
+from . import catalog, models
 from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
 from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
 from .estimate import Estimate, LineItem, Phase
 from .fit import fit_verdicts, gpu_assumption
-from .formula import Formula
+from .formula import Formula, formula
 from .job import Job
 from .params import ParameterCount, count_parameters
 from .precision import (
@@ -73,6 +73,7 @@ class DetailedJob(Job):
     """The request with the detailed method's defaults, and the model's exact architecture."""
 
     def __init__(self, request: Request) -> None:
+        self.checkpoint = models.resolve(request.model).checkpoint if request.model else None
         super().__init__(request)
         self.spec = _model_spec(self)
         self.counts: ParameterCount = count_parameters(self.spec)
@@ -84,6 +85,11 @@ class DetailedJob(Job):
         self.fused_attention = self.default(
             "flash_attention", request.flash_attention, True, "sdpa, the transformers default, keeps no s x s scores")
         self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
+
+    def default_dtype(self) -> tuple[Dtype, str]:
+        if self.checkpoint is not None and self.request.task is Task.INFERENCE:
+            return Dtype.FP16, "compute; the weights are sized as the checkpoint stores them"
+        return super().default_dtype()
 
     def values(self) -> dict[str, float]:
         """The symbols of the formulas, for this job."""
@@ -130,6 +136,9 @@ def _regime(job: DetailedJob) -> Regime:
 
 
 def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    if job.gpu_count > 1:
+        job.assumptions.append(f"{job.gpu_count} data-parallel GPUs: each holds a full replica and its own batch "
+                               "(DDP); say zero1-3 or fsdp to shard the model states")
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
@@ -201,7 +210,7 @@ def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, 
         text = f"L*({layer}) + {outside}"
         why = f"every layer's saved tensors ({recompute} recompute)"
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, Formula(text), values, f"{KORTHIKANTI}; {why}")
+    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {why}")
 
 
 # -- shared pieces --------------------------------------------------------------------------------

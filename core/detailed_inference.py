@@ -13,7 +13,7 @@ from .activations import prefill_formula
 from .detailed import DetailedJob, block_options, cuda_context_item, phase, storage_bytes
 from .enums import Dtype
 from .estimate import LineItem, Phase
-from .formula import Formula
+from .formula import Formula, formula
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,10 @@ WEIGHT_FORMATS: dict[Dtype, WeightFormat] = {
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
+KV_FULL = Formula("2*L*k*d*s*b*e")
+KV_LATENT = Formula("L*(r + p)*s*b*e")
+KV_WINDOWED = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
+
 #: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
 #: generate computes only the last position: logits_to_keep=1).
 PREFILL_LOGITS = Formula("(c + 4)*b*v")
@@ -48,7 +52,7 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     if split > 1:
         job.assumptions.append(f"{split} GPUs each hold 1/{split} of the layers (device_map='auto' style): "
                                "weights and KV cache split, one GPU's working set and the logits on the last")
-    working_set = Formula(prefill_formula(block_options(job)))
+    working_set = formula(prefill_formula(block_options(job)))
     items = [
         *_weights(job, split),
         _split(_kv_cache(job, values), split),
@@ -70,6 +74,8 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
 
 
 def _weights(job: DetailedJob, split: int) -> list[LineItem]:
+    if job.checkpoint is not None and job.request.dtype is None:
+        return [_split(_stored_weights(job), split)]
     counts, dtype = job.counts, job.dtype
     fmt = WEIGHT_FORMATS.get(dtype)
     if fmt is None:
@@ -85,11 +91,20 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
         "weights", f"Model weights ({dtype} blocks, 16-bit embeddings and head)",
         round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
         {"block_params": quantised, "other_params": other}, fmt.source)
-    overhead = Formula(f"({fmt.overhead_bits})/8*block_params")
+    overhead = formula(f"({fmt.overhead_bits})/8*block_params")
     values = {"h": job.spec.hidden_size, "block_params": quantised}
     scales = LineItem("quant_overhead", "Quantisation scales and zeros", overhead.bytes(values), overhead.text,
                       overhead.used(values), fmt.source)
     return [_split(weights, split), _split(scales, split)]
+
+
+def _stored_weights(job: DetailedJob) -> LineItem:
+    checkpoint = job.checkpoint
+    values = {name: size for name, size in checkpoint.by_type}
+    return LineItem(
+        "weights", f"Weights as stored ({checkpoint.format}, {checkpoint.tensor_count} tensors)", checkpoint.bytes,
+        " + ".join(values), values,
+        f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
 
 def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
@@ -99,14 +114,14 @@ def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
     values = {**values, "e": storage_bytes(kv_dtype)}
     if spec.kv_lora_rank is not None:
         values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)
-        formula, source = Formula("L*(r + p)*s*b*e"), MLA_SOURCE
+        formula, source = KV_LATENT, MLA_SOURCE
     elif spec.sliding_window is not None and spec.sliding_window < job.seq_len:
         windowed = spec.num_layers if spec.sliding_window_layers == "all" else spec.num_layers // 2
         values.update(W=windowed, w=spec.sliding_window)
-        formula = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
+        formula = KV_WINDOWED
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
     else:
-        formula, source = Formula("2*L*k*d*s*b*e"), KV_SOURCE
+        formula, source = KV_FULL, KV_SOURCE
     return LineItem("kv_cache", f"KV cache ({kv_dtype})", formula.bytes(values), formula.text,
                     formula.used(values), source)
 

@@ -6,6 +6,7 @@ Formula texts are the project's own constants, never user input.
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping
 
 #: Functions a formula may call.
@@ -36,3 +37,9 @@ class Formula:
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"
+
+
+@functools.lru_cache(maxsize=1024)
+def formula(text: str) -> Formula:
+    """The Formula for ``text``, compiled once (formulas built from parts repeat across estimates)."""
+    return Formula(text)

@@ -25,7 +25,7 @@ class Job:
         self.request = request
         self.arch: Architecture = request.architecture()
         self.assumptions: list[str] = [self.arch.basis]
-        self.dtype: Dtype = self.default("dtype", request.dtype, DEFAULT_DTYPE[request.task])
+        self.dtype: Dtype = self.default("dtype", request.dtype, *self.default_dtype())
         self.seq_len: int = request.seq_len or self._default_seq_len()
         self.batch_size: int = self.default("batch_size", request.batch_size, 1, "one sequence a GPU")
         self.gpu_count: int = request.gpu_count or request.tp * request.pp
@@ -33,6 +33,10 @@ class Job:
         self.dp = self.gpu_count // (self.tp * self.pp)
         if request.task is not Task.INFERENCE:
             self.optimizer: Optimizer = self.default("optimizer", request.optimizer, Optimizer.ADAMW)
+
+    def default_dtype(self) -> tuple[Dtype, str]:
+        """The weight dtype when the query names none, and why."""
+        return DEFAULT_DTYPE[self.request.task], ""
 
     def default(self, name: str, given: Any, default: Any, why: str = "") -> Any:
         if given is not None:

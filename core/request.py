@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Mapping
 
-from . import catalog
+from . import catalog, models
 from .architecture import Architecture, architecture_of
 from .enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
@@ -121,13 +121,17 @@ class Request:
                 "a named model has its own size", field="params",
             )
         if self.model is not None:
-            spec = catalog.find_model(self.model)
-            if spec is None:
+            resolved = models.resolve(self.model)
+            if resolved is None:
                 raise UnknownWordError(
                     f"unknown model '{self.model}'", suggestion=catalog.models().close_match(self.model),
-                    expected=("a model from the catalog", "a size such as 7b"), field="model",
+                    expected=("a model from the catalog", "a size such as 7b",
+                              "a config.json, .safetensors or .gguf path", "a Hugging Face repo id"),
+                    field="model",
                 )
-            self._set("model", spec.id)
+            spec = resolved.spec
+            if resolved.in_catalog:
+                self._set("model", spec.id)
             given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
             if given:
                 raise ConflictError(

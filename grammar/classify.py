@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vram import catalog
+from vram import catalog, models
 from vram.errors import ConflictError, MissingError, QueryError, UnknownWordError, VramError
 from vram.request import Request
 from vram.vocabulary import (
@@ -147,6 +147,8 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     gpu = catalog.find_gpu(name)
     if gpu is not None:
         return Meaning("gpu", first.pos, text, "gpu", gpu.id)
+    if len(words) == 1 and models.could_be_model(text):
+        return Meaning("model", first.pos, text, "model", text)  # a path or repo id: the Request reads it
     return None
 
 

@@ -1,0 +1,44 @@
+"""Hugging Face Hub repo ids: config.json from huggingface_hub's cache, fetched only when online.
+
+The one place vram may reach the network, and only for a repo id that is neither in the catalog
+nor a local path; offline (HF_HUB_OFFLINE=1, or no route) it answers from the cache or says how to
+get the file. huggingface_hub is an optional dependency (the ``hub`` extra).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import InvalidRequestError
+
+#: A Hub repo id: "owner/name" (letters, digits, '-', '_', '.').
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.\-]{0,95}/[\w.\-]{1,96}")
+
+
+def looks_like_repo_id(name: str) -> bool:
+    return REPO_ID.fullmatch(name) is not None
+
+
+def config_path(repo_id: str) -> Path:
+    """Local path of the repo's config.json: cached, or downloaded when the hub is reachable."""
+    try:
+        from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+    except ImportError:
+        raise InvalidRequestError(
+            f"'{repo_id}' is not in the catalog; reading it from the Hugging Face Hub needs "
+            "huggingface_hub: pip install 'vram[hub]', or give a local path to its config.json",
+            field="model") from None
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return Path(cached)
+    how = (f"run `huggingface-cli download {repo_id} config.json` where the hub is reachable, "
+           "or give a local path to the config.json")
+    if constants.HF_HUB_OFFLINE:
+        raise InvalidRequestError(f"config.json of '{repo_id}' is not in the Hugging Face cache and "
+                                  f"HF_HUB_OFFLINE is set; {how}", field="model")
+    try:
+        return Path(hf_hub_download(repo_id, "config.json"))
+    except Exception as error:  # network, auth, missing repo: all end in the same advice
+        raise InvalidRequestError(f"cannot get config.json of '{repo_id}' ({type(error).__name__}); {how}",
+                                  field="model") from None

@@ -1,0 +1,36 @@
+"""Any model a request can name: a catalog id or alias, a local file or folder, a Hub repo id."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from . import catalog, hub
+from .catalog import ModelSpec
+from .model_files import Checkpoint, looks_like_path, read_json, read_model_path, spec_from_config
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    spec: ModelSpec
+    checkpoint: Checkpoint | None  #: the header of a local checkpoint, when one was named
+    in_catalog: bool
+
+
+@functools.lru_cache(maxsize=256)
+def resolve(name: str) -> ResolvedModel | None:
+    """The model ``name`` names, or None when it names none (errors for unreadable files)."""
+    spec = catalog.find_model(name)
+    if spec is not None:
+        return ResolvedModel(spec, None, True)
+    if looks_like_path(name):
+        spec, checkpoint = read_model_path(name)
+        return ResolvedModel(spec, checkpoint, False)
+    if hub.looks_like_repo_id(name):
+        return ResolvedModel(spec_from_config(read_json(hub.config_path(name)), name), None, False)
+    return None
+
+
+def could_be_model(word: str) -> bool:
+    """Whether a word the vocabulary does not know is worth trying as a model (path or repo id)."""
+    return looks_like_path(word) or hub.looks_like_repo_id(word)

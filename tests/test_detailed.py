@@ -1,0 +1,147 @@
+"""The detailed method: pinned to published figures, and its phases consistent with its items."""
+
+from __future__ import annotations
+
+import pytest
+
+import vram
+from vram.activations import BlockOptions, joined, layer_terms
+from vram.formula import Formula
+
+STATES = ("weights", "gradients", "optimizer")
+
+
+def detailed(query: str) -> vram.Estimate:
+    est = vram.ask(query, method="detailed")
+    assert est.method == "detailed"
+    return est
+
+
+#: query -> {item key: bytes}, exact from the formulas and published figures
+GOLDEN = {
+    # vLLM paper section 3: OPT-13B, 800 KB a token, 1.6 GB for 2,048 tokens (fp16)
+    "infer opt-13b fp16 seq 1": {"kv_cache": 819_200},
+    "infer opt-13b fp16 seq 2048": {"kv_cache": 1_677_721_600},
+    # reference file section 3 "KV B/token": GQA and MLA caches
+    "infer llama-3-8b bf16 seq 1": {"kv_cache": 131_072},
+    "infer llama-2-70b fp16 seq 1": {"kv_cache": 327_680},
+    "infer deepseek-v3 bf16 seq 1": {"kv_cache": 70_272},
+    # fp8 KV halves the cache
+    "infer llama-3-8b bf16 seq 1 kv=fp8": {"kv_cache": 65_536},
+    # Mistral 7B v0.1 keeps a 4,096-token window in every layer: 32k context costs 4k tokens
+    "infer mistral-7b fp16 seq 32k": {"kv_cache": 4096 * 131_072},
+    # weights: exact counts at 2 bytes, fp32 at 4
+    "infer llama-2-7b fp16": {"weights": 2 * 6_738_415_616},
+    "infer llama-2-7b fp32": {"weights": 4 * 6_738_415_616},
+    # ZeRO paper section 3.1: mixed-precision Adam is 16 bytes a parameter (7.5B -> 120 GB)
+    "train 7.5b bf16 adamw master": {"weights": 15_000_000_000, "gradients": 15_000_000_000,
+                                     "optimizer": 90_000_000_000},
+    "train 7.5b bf16 adamw amp": {"weights": 30_000_000_000, "gradients": 30_000_000_000,
+                                  "optimizer": 60_000_000_000},
+    "train 7.5b bf16 adamw pure": {"weights": 15_000_000_000, "gradients": 15_000_000_000,
+                                   "optimizer": 30_000_000_000},
+    "train 7.5b bf16 adam8bit master": {"optimizer": round(7.5e9 * (4 + 2 * (1 + 4 / 2048)))},
+    "train 7.5b bf16 sgd pure": {"optimizer": 15_000_000_000},
+}
+
+
+@pytest.mark.parametrize("query", GOLDEN)
+def test_golden(query):
+    est = detailed(query)
+    for key, expected in GOLDEN[query].items():
+        assert est.item(key).bytes == expected, key
+
+
+def test_model_states_are_16_bytes_a_parameter_in_both_mixed_regimes():
+    for regime in ("master", "amp"):
+        est = detailed(f"train 7.5b bf16 adamw {regime}")
+        assert sum(est.item(k).bytes for k in STATES) == 120_000_000_000
+
+
+def test_gpt_block_reproduces_korthikanti():
+    """GPT-style layer, eager attention, dropout, 16-bit: 34sbh + 5as^2b (+ LayerNorm statistics)."""
+    options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
+    formula = Formula(joined(layer_terms(options)))
+    for s, b, h, a in [(2048, 1, 4096, 32), (2048, 4, 6144, 64), (1024, 2, 12288, 96)]:
+        values = {"s": s, "b": b, "h": h, "a": a, "k": a, "d": h // a, "f": 4 * h, "c": 2, "n": 2}
+        korthikanti = 34 * s * b * h + 5 * a * s * s * b
+        layernorm_statistics = 2 * 8 * b * s
+        assert formula.bytes(values) == korthikanti + layernorm_statistics
+
+
+def test_selective_recompute_drops_exactly_the_score_terms():
+    options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
+    values = {"s": 2048, "b": 1, "h": 4096, "a": 32, "k": 32, "d": 128, "f": 16384, "c": 2, "n": 2}
+    selective = Formula(joined(layer_terms(options, drop_quadratic=True))).value(values)
+    assert selective == 2048 * 4096 * 34 + 16 * 2048
+
+
+def test_peak_is_the_largest_phase_and_phases_sum_their_items():
+    for query in ("train llama-3-8b bf16 adamw", "train gpt2 fp32 adamw batch 8 foreach", "infer llama-3-8b int4 seq 8k"):
+        est = detailed(query)
+        by_key = {item.key: item.bytes for item in est.items}
+        for phase in est.phases:
+            assert phase.bytes == sum(by_key[k] for k in phase.live)
+        assert est.total_bytes == max(p.bytes for p in est.phases) == est.peak_phase.bytes
+        assert est.low_bytes <= est.total_bytes <= est.high_bytes
+
+
+def test_foreach_adds_a_full_size_temporary_at_the_optimizer_step():
+    fused = detailed("train llama-2-7b bf16 adamw amp")
+    foreach = detailed("train llama-2-7b bf16 adamw amp foreach")
+    assert foreach.item("optimizer_temp").bytes == 4 * 6_738_415_616
+    assert foreach.total_bytes > fused.total_bytes
+
+
+def test_eager_attention_keeps_the_scores():
+    flash = detailed("train llama-2-7b bf16 adamw seq 4096 flash").item("activations").bytes
+    eager = detailed("train llama-2-7b bf16 adamw seq 4096 eager").item("activations").bytes
+    # Llama's eager softmax in fp32 (4 B) then cast to bf16 (2 B): 6 bytes a score, 32 heads, 32
+    # layers; less the fused kernel's own output and log-sum-exp, which eager does not keep
+    scores = 32 * 32 * 4096 * 4096 * 6
+    kernel_extras = 32 * (2 * 4096 * 4096 + 4 * 32 * 4096)
+    assert eager - flash == scores - kernel_extras
+
+
+def test_full_recompute_keeps_one_input_a_layer():
+    none = detailed("train llama-2-7b bf16 adamw pure").item("activations").bytes
+    full = detailed("train llama-2-7b bf16 adamw pure checkpointing").item("activations").bytes
+    assert full < none / 10
+
+
+def test_quantised_weights_keep_embeddings_and_head_in_16_bit():
+    est = detailed("infer llama-2-7b nf4")
+    values = est.item("weights").values
+    assert values["other_params"] == 2 * 32000 * 4096 + (2 * 32 + 1) * 4096  # embedding, head, norms
+    assert est.item("weights").bytes == round(0.5 * values["block_params"] + 2 * values["other_params"])
+    assert est.item("quant_overhead").bytes == round(0.127 / 8 * values["block_params"])
+
+
+def test_int4_group_scales():
+    est = detailed("infer llama-2-7b int4")
+    assert est.item("quant_overhead").bytes == round(20 / 128 / 8 * est.item("weights").values["block_params"])
+
+
+def test_the_article_figure_stands_beside_the_detailed_answer():
+    est = vram.ask("train chatglm-6b adamw bf16 selective")
+    assert est.method == "detailed"
+    assert [(c.method, c.total_bytes) for c in est.comparisons] == [("article", 103_985_954_816)]
+    assert "The article method gives 103.99 GB" in vram.render_text(est)
+
+
+@pytest.mark.parametrize("query, what", [
+    ("lora llama-2-7b", "lora fine-tuning"), ("train 7b bf16 adamw zero3 on 8 a100", "ZeRO sharding"),
+    ("train llama-2-7b bf16 adamw tp 2 on 2 a100", "tensor or pipeline parallelism"),
+])
+def test_uncovered_requests_fall_back_to_the_article_and_say_so(query, what):
+    est = vram.ask(query)
+    assert est.method == "article"
+    assert est.assumptions[0].startswith(f"the detailed method does not model {what} yet")
+    with pytest.raises(vram.UnsupportedError, match=what):
+        vram.ask(query, method="detailed")
+
+
+def test_every_detailed_item_shows_its_work():
+    for query in ("train llama-3-8b bf16 adamw foreach", "infer mixtral-8x7b int4 on 2 a100", "infer gemma-2-9b bf16 seq 8k"):
+        for item in detailed(query).items:
+            assert item.formula and item.values and item.source, item

@@ -1,0 +1,172 @@
+"""Models outside the catalog: config.json, safetensors and GGUF headers, the Hub cache.
+
+Every file is written by the test; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+import vram
+from vram import catalog, models
+from vram.params import count_parameters
+
+LLAMA_2_7B_CONFIG = {
+    "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+    "num_key_value_heads": 32, "intermediate_size": 11008, "vocab_size": 32000,
+    "max_position_embeddings": 4096, "tie_word_embeddings": False, "hidden_act": "silu",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    models.resolve.cache_clear()
+    yield
+    models.resolve.cache_clear()
+
+
+def write_safetensors(path, tensors: dict[str, tuple[str, list[int], int]]):
+    """A safetensors file: header of dtype/shape/offsets, then zero bytes for the data."""
+    header, offset = {}, 0
+    for name, (dtype, shape, nbytes) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    header["__metadata__"] = {"format": "pt"}
+    blob = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + b"\0" * offset)
+
+
+def gguf_string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def write_gguf(path, metadata: dict[str, int | str], tensors: list[tuple[str, list[int], int]]):
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata))
+    for key, value in metadata.items():
+        out += gguf_string(key)
+        out += struct.pack("<I", 8) + gguf_string(value) if isinstance(value, str) else struct.pack("<II", 4, value)
+    for name, shape, ggml_type in tensors:
+        out += gguf_string(name) + struct.pack("<I", len(shape)) + struct.pack(f"<{len(shape)}Q", *shape)
+        out += struct.pack("<IQ", ggml_type, 0)
+    path.write_bytes(out)
+
+
+def test_config_json_path_gives_the_catalog_architecture(tmp_path):
+    config = tmp_path / "my-llama" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps(LLAMA_2_7B_CONFIG))
+    request = vram.parse(f"infer {config} int4")
+    assert request.model == str(config)
+    spec = models.resolve(str(config)).spec
+    assert count_parameters(spec).total == count_parameters(catalog.find_model("llama-2-7b")).total
+    assert vram.ask(f"infer {config} fp16").item("weights").bytes == 2 * 6_738_415_616
+
+
+def test_folder_with_config(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_2_7B_CONFIG))
+    assert vram.ask(f"infer {tmp_path} fp16").item("kv_cache").bytes == 2 * 32 * 32 * 128 * 2048 * 2
+
+
+def test_safetensors_weights_as_stored(tmp_path):
+    tiny = {**LLAMA_2_7B_CONFIG, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "intermediate_size": 128, "vocab_size": 100}
+    (tmp_path / "config.json").write_text(json.dumps(tiny))
+    # a GPTQ-style layer: packed int32 weights, fp16 scales; and a bf16 embedding
+    write_safetensors(tmp_path / "model-00001-of-00002.safetensors", {
+        "model.embed_tokens.weight": ("BF16", [100, 64], 100 * 64 * 2),
+        "layers.0.q.qweight": ("I32", [8, 64], 8 * 64 * 4),
+        "layers.0.q.scales": ("F16", [1, 64], 64 * 2),
+    })
+    write_safetensors(tmp_path / "model-00002-of-00002.safetensors", {"lm_head.weight": ("BF16", [100, 64], 12800)})
+    est = vram.ask(f"infer {tmp_path}")
+    weights = est.item("weights")
+    assert weights.bytes == 12800 + 2048 + 128 + 12800
+    assert weights.values == {"BF16": 25600, "I32": 2048, "F16": 128}
+    assert "safetensors, 4 tensors" in weights.label
+
+
+def test_single_safetensors_file_needs_its_config(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_safetensors(path, {"w": ("F16", [2, 2], 8)})
+    with pytest.raises(vram.InvalidRequestError, match="put its config.json in the same folder"):
+        vram.parse(f"infer {path}")
+
+
+def test_gguf_header(tmp_path):
+    path = tmp_path / "tiny-Q4_K_M.gguf"
+    metadata = {"general.architecture": "llama", "llama.embedding_length": 256, "llama.block_count": 2,
+                "llama.attention.head_count": 4, "llama.attention.head_count_kv": 2,
+                "llama.feed_forward_length": 512, "llama.context_length": 4096, "llama.vocab_size": 1000}
+    write_gguf(path, metadata, [
+        ("token_embd.weight", [256, 1000], 12),  # Q4_K: 144 bytes a 256-value block
+        ("blk.0.ffn_down.weight", [512, 256], 14),  # Q6_K: 210 bytes a block
+        ("output_norm.weight", [256], 0),  # F32
+    ])
+    est = vram.ask(f"infer {path} seq 4096")
+    assert est.item("weights").values == {"Q4_K": 1000 * 144, "Q6_K": 512 * 210, "F32": 1024}
+    assert est.item("kv_cache").bytes == 2 * 2 * 2 * 64 * 4096 * 2
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "ends inside its header"), (b"\xff" * 8, "not a safetensors file"),
+    (struct.pack("<Q", 5) + b"nope!", "no readable safetensors header"),
+])
+def test_broken_safetensors_are_clear_errors(tmp_path, content, words):
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_2_7B_CONFIG))
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(vram.InvalidRequestError, match=words):
+        vram.parse(f"infer {path}")
+
+
+@pytest.mark.parametrize("content, words", [(b"GGML", "not a GGUF file"), (b"GGUF\x03\0\0\0", "ends inside")])
+def test_broken_gguf_are_clear_errors(tmp_path, content, words):
+    path = tmp_path / "x.gguf"
+    path.write_bytes(content)
+    with pytest.raises(vram.InvalidRequestError, match=words):
+        vram.parse(f"infer {path}")
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"model_type": "unknown-arch"}, "model_type 'unknown-arch' is not one vram reads"),
+    ({"model_type": "llama"}, "has no hidden_size"),
+])
+def test_unreadable_configs(tmp_path, config, words):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(vram.InvalidRequestError, match=words):
+        vram.parse(f"infer {path}")
+
+
+def test_missing_path_through_the_cli(capsys):
+    from vram import cli
+
+    assert cli.main(["infer ./nowhere/config.json"]) == 2
+    assert "no file or folder at './nowhere/config.json' (column 7)" in capsys.readouterr().err
+
+
+def test_hub_repo_from_the_cache_offline(tmp_path, monkeypatch):
+    snapshot = tmp_path / "models--acme--tiny-llama" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps(LLAMA_2_7B_CONFIG))
+    (tmp_path / "models--acme--tiny-llama" / "refs").mkdir()
+    (tmp_path / "models--acme--tiny-llama" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    assert vram.ask("infer acme/tiny-llama fp16").item("weights").bytes == 2 * 6_738_415_616
+
+
+def test_hub_repo_missing_offline_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(vram.InvalidRequestError, match="huggingface-cli download acme/absent config.json"):
+        vram.parse("infer acme/absent fp16")
+
+
+def test_catalog_aliases_win_over_the_hub():
+    assert vram.parse("infer Qwen/Qwen2.5-7B-Instruct bf16").model == "qwen2.5-7b"
