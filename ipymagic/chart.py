@@ -77,7 +77,7 @@ def _phase_label(est: Estimate, phase: Phase) -> str:
     peak = " (peak)" if phase is est.peak_phase else ""
     number = f'<span title="{phase.bytes} bytes">{format_bytes(phase.bytes)}</span>'
     note = f"<span{css(MUTED)}> · {escape(phase.note)}</span>" if phase.note else ""
-    return f"<div{css(SMALL)}><strong>{escape(phase.name)}{peak}</strong>: {number} GB{note}</div>"
+    return f"<div{css(SMALL, margin_top='0.4em')}><strong>{escape(phase.name)}{peak}</strong>: {number} GB{note}</div>"
 
 
 def _segments(items: Sequence[LineItem], scale: int, height_em: float) -> Iterable[str]:
