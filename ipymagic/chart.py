@@ -22,11 +22,17 @@ FLIP_LABEL_PERCENT = 60.0
 TRACK = "rgba(128, 128, 128, 0.18)"
 
 
+
+def limit_bytes(fit: Fit) -> int:
+    """Where the bar stops fitting: the usable memory, plus what the estimate counts of the runtime's
+    own share (the detailed method's CUDA context is in the bar)."""
+    return fit.usable_bytes + fit.per_gpu_bytes - fit.need_bytes
+
 def chart_scale(estimates: Iterable[Estimate]) -> int:
     """Bytes that the chart's full width stands for: the largest total or GPU capacity."""
     sizes = [1]
     for est in estimates:
-        sizes += [est.total_bytes, *(fit.capacity_bytes for fit in est.fit)]
+        sizes += [est.total_bytes, *(limit_bytes(fit) for fit in est.fit)]
     return max(sizes)
 
 
@@ -52,7 +58,7 @@ def stacked_bar(items: Sequence[LineItem], fits: Sequence[Fit], scale: int,
     total = sum(item.bytes for item in items)
     inner = "".join(_segments(items, scale, height_em))
     inner += "".join(_marker(fit, scale, height_em) for fit in fits)
-    inner += "".join(_overflow(fit, total, scale, height_em) for fit in fits if total > fit.capacity_bytes)
+    inner += "".join(_overflow(fit, total, scale, height_em) for fit in fits if total > limit_bytes(fit))
     track = css(position="relative", height=f"{height_em}em", background_color=TRACK)
     return f"<div{css(margin='0.3em 0 0.5em 0')}><div{track}>{inner}</div></div>"
 
@@ -95,15 +101,16 @@ def _segments(items: Sequence[LineItem], scale: int, height_em: float) -> Iterab
 
 def _marker(fit: Fit, scale: int, height_em: float) -> str:
     # No border colour: it takes the text colour, which the theme chooses (light or dark).
-    style = css(position="absolute", top="-0.25em", left=f"{_percent(fit.capacity_bytes, scale):.3f}%",
+    style = css(position="absolute", top="-0.25em", left=f"{_percent(limit_bytes(fit), scale):.3f}%",
                 height=f"{height_em + 0.5}em", border_left="2px solid")
-    title = escape(f"{fit.gpu}: {format_bytes(fit.capacity_bytes)} GB", quote=True)
+    title = escape(f"{fit.gpu}: {format_bytes(limit_bytes(fit))} GB usable of {format_bytes(fit.capacity_bytes)} GB",
+                   quote=True)
     return f'<div{style} title="{title}"></div>'
 
 
 def _overflow(fit: Fit, total: int, scale: int, height_em: float) -> str:
     # A red underline from the capacity to the end of the bar: the part that does not fit.
-    start = _percent(fit.capacity_bytes, scale)
+    start = _percent(limit_bytes(fit), scale)
     style = css(position="absolute", top=f"{height_em}em", left=f"{start:.3f}%",
                 width=f"{_percent(total, scale) - start:.3f}%", height="4px", background_color=OVER_COLOUR)
     title = escape(f"past the capacity of {fit.gpu}", quote=True)
@@ -111,11 +118,11 @@ def _overflow(fit: Fit, total: int, scale: int, height_em: float) -> str:
 
 
 def _capacity_label(fit: Fit, scale: int) -> str:
-    at = _percent(fit.capacity_bytes, scale)
+    at = _percent(limit_bytes(fit), scale)
     side = ({"right": f"{100 - at:.3f}%", "padding_right": "4px"} if at > FLIP_LABEL_PERCENT
             else {"left": f"{at:.3f}%", "padding_left": "4px"})
     style = css(SMALL, position="absolute", top="0", white_space="nowrap", **side)
-    return f"<div{style}>{escape(fit.gpu)} capacity {format_bytes(fit.capacity_bytes)} GB</div>"
+    return f"<div{style}>{escape(fit.gpu)} usable {format_bytes(limit_bytes(fit))} GB</div>"
 
 
 def _percent(count: int, scale: int) -> float:

@@ -29,6 +29,7 @@ OTHER_COLOUR = "#d4a6c8"  # an item key this frontend does not know yet
 
 FITS_COLOUR = "#3a9a3a"  # green and red that keep their contrast on both backgrounds
 OVER_COLOUR = "#e0474c"
+TIGHT_COLOUR = "#d08a1c"  # amber, readable on light and dark
 
 #: The box around one answer: left-aligned whatever the host does with outputs.
 BOX = {"text-align": "left", "line-height": "1.4", "max-width": "64em", "margin": "0.2em 0"}

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from html import escape
 
 from vram import Estimate, Fit, LineItem
-from vram.render import METHOD_BLURBS
+from vram.render import METHOD_BLURBS, alternative_line, fit_line, solution_text
 from vram.units import format_bytes, format_value
 
 from .chart import breakdown_chart, chart_scale, peak_items, stacked_bar, swatch
-from .css import BOX, FITS_COLOUR, MUTED, OVER_COLOUR, SMALL, TABLE, cell, css
+from .css import BOX, FITS_COLOUR, MUTED, OVER_COLOUR, SMALL, TABLE, TIGHT_COLOUR, cell, css
 
 RULE = {"border-top": "1px solid"}  # no colour: the theme's text colour
 
@@ -31,8 +31,8 @@ COLUMN_TITLES: dict[str, str] = {
 
 def render_html(est: Estimate) -> str:
     """The whole answer as one ``<div>``: what ``text/html`` shows for an Estimate."""
-    parts = (_heading(est), breakdown_chart(est), _items_table(est), _fit_list(est),
-             _range(est), _other_methods(est), _assumptions(est))
+    parts = (_heading(est), _solution(est), breakdown_chart(est), _items_table(est), _fit_list(est),
+             _advice(est), _range(est), _other_methods(est), _assumptions(est))
     return f'<div class="vram-estimate"{css(BOX)}>{"".join(parts)}</div>'
 
 
@@ -48,19 +48,20 @@ def _bytes_cell(count: int, **props: str) -> str:
     return f'<td{cell("right", **props)} title="{count} bytes">{format_bytes(count)}</td>'
 
 
+VERDICT_MARKS = {"fits": ("✔ fits", FITS_COLOUR), "tight": ("⚠ fits, tight", TIGHT_COLOUR),
+                 "does_not_fit": ("✘ does not fit", OVER_COLOUR)}
+
+
 def _fit_verdict(fit: Fit, short: bool = False) -> str:
-    """'✔ fits' or '✘ does not fit' in colour, then the numbers (``short``: the margin only,
-    below it, for a table whose row already names the GPU)."""
-    need, has = format_bytes(fit.per_gpu_bytes), format_bytes(fit.capacity_bytes)
-    if fit.fits:
-        mark, colour, margin = "✔ fits", FITS_COLOUR, f"{format_bytes(fit.headroom_bytes)} GB to spare"
-        detail = f"{need} of {has} GB, {margin}"
-    else:
-        mark, colour, margin = "✘ does not fit", OVER_COLOUR, f"{format_bytes(-fit.headroom_bytes)} GB over"
-        detail = f"needs {need} GB, has {has} GB ({margin})"
+    """'✔ fits', '⚠ fits, tight' or '✘ does not fit' in colour, then the numbers (``short``: the
+    margin only, below it, for a table whose row already names the GPU)."""
+    mark, colour = VERDICT_MARKS[fit.verdict.value]
+    room = format_bytes(abs(fit.headroom_bytes))
+    margin = f"{room} GB to spare" if fit.fits else f"{room} GB over"
+    detail = fit_line(fit).split(": ", 2)[-1]
     where = f"{fit.gpu_count}x {fit.gpu}"
     title = escape(f"{where} ({fit.gpu_name}): {detail}", quote=True)
-    words = f"<br>{margin}" if short else f" on {escape(where)}: {detail}"
+    words = f"<br>{margin}" if short else f" on {escape(where)}: {escape(detail)}"
     return f'<span title="{title}"><strong{css(color=colour)}>{mark}</strong>{words}</span>'
 
 
@@ -102,6 +103,28 @@ def _fit_list(est: Estimate) -> str:
         hint = "No GPU named: add one, as in <code>on 8xA100</code>, to see whether it fits."
         return f"<div{css(MUTED)}>{hint}</div>"
     return "".join(f"<div>{_fit_verdict(fit)}</div>" for fit in est.fit)
+
+
+def _solution(est: Estimate) -> str:
+    if est.solution is None:
+        return ""
+    return f"<div><strong>Answer:</strong> {escape(solution_text(est.solution))}</div>"
+
+
+def _advice(est: Estimate) -> str:
+    """Sharded strategies beside plain data parallelism, and what would make it fit."""
+    parts = []
+    if est.strategies:
+        rows = "".join(f"<li>{escape(alternative_line(alt))}</li>" for alt in est.strategies)
+        parts.append(_disclosure(f"On {est.gpu_count} GPUs: plain data parallelism, or sharded", rows))
+    if est.suggestions:
+        fitting = any(alt.fit is not None and alt.fit.fits for alt in est.suggestions)
+        title = "What would make it fit" if fitting else "No single change makes it fit; the closest"
+        rows = "".join(f"<li>{escape(alternative_line(alt))}<br><span{css(MUTED)}>{escape(alt.tradeoff)}; "
+                       f"<code>{escape(alt.request.to_query())}</code></span></li>" for alt in est.suggestions)
+        parts.append(f"<div{css(margin_top='0.3em')}><strong>{title}:</strong>"
+                     f"<ul{css(SMALL, margin='0.2em 0', padding_left='1.5em')}>{rows}</ul></div>")
+    return "".join(parts)
 
 
 def _range(est: Estimate) -> str:

@@ -19,6 +19,7 @@ from html_checks import (  # noqa: E402
     estimate_bytes, exact_bytes, queries, row_bytes, vram_json, vram_text,
 )
 from vram.ipymagic import Estimates, render_html  # noqa: E402
+from vram.ipymagic.chart import limit_bytes
 from vram.units import format_bytes  # noqa: E402
 
 TRAIN = "train chatglm-6b adamw bf16 selective on 8xA100"
@@ -97,7 +98,7 @@ def test_html_has_the_items_the_chart_and_the_total(shell, method):
     total = "Peak per GPU (" if est.phases else "Total per GPU"
     assert total in html and f'title="{est.total_bytes} bytes">{format_bytes(est.total_bytes)}<' in html
     [fit] = est.fit
-    assert f"a100-80gb capacity {format_bytes(fit.capacity_bytes)} GB" in html
+    assert f"a100-80gb usable {format_bytes(limit_bytes(fit))} GB" in html
     assert "border-left: 2px solid" in html  # the capacity line
     assert "does not fit</strong> on 8x a100-80gb" in html and f"{format_bytes(-fit.headroom_bytes)} GB over" in html
     assert f"Assumptions ({len(est.assumptions)})" in html
