@@ -76,13 +76,17 @@ class BlockOptions:
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
-    norm = NORM_TERMS[options.norm]
-    terms = [*norm, NORMED_INPUT, *norm, NORMED_INPUT]
+    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _twice(NORMED_INPUT)]
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
     terms += MLP_TERMS[options.mlp]
     if options.dropout:
         terms.append(RESIDUAL_DROPOUT)
     return [t for t in terms if not (drop_quadratic and t.quadratic)]
+
+
+def _twice(term: Term) -> Term:
+    """The same tensors for both of a layer's norms (before attention and before the MLP)."""
+    return Term(f"{term.name}, both norms", f"2*({term.formula})", term.quadratic)
 
 
 def _eager_attention(options: BlockOptions) -> list[Term]:
