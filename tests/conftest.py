@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# No network in tests: a word that looks like a Hub repo id must be answered from the (empty) cache.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 DATA = Path(__file__).with_name("data")
 
