@@ -5,9 +5,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from . import catalog, hub
+from typing import TYPE_CHECKING
+
+from . import catalog
 from .catalog import ModelSpec
-from .model_files import Checkpoint, looks_like_path, read_json, read_model_path, spec_from_config
+
+if TYPE_CHECKING:
+    from .model_files import Checkpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,12 @@ def resolve(name: str) -> ResolvedModel | None:
     spec = catalog.find_model(name)
     if spec is not None:
         return ResolvedModel(spec, None, True)
+    # files and the Hub only when the name is not in the catalog: their imports cost a cold start
+    from . import hub, model_files
+    from .model_files import looks_like_path, read_json, spec_from_config
+
     if looks_like_path(name):
-        spec, checkpoint = read_model_path(name)
+        spec, checkpoint = model_files.read_model_path(name)
         return ResolvedModel(spec, checkpoint, False)
     if hub.looks_like_repo_id(name):
         return ResolvedModel(spec_from_config(read_json(hub.config_path(name)), name), None, False)
@@ -33,4 +41,7 @@ def resolve(name: str) -> ResolvedModel | None:
 
 def could_be_model(word: str) -> bool:
     """Whether a word the vocabulary does not know is worth trying as a model (path or repo id)."""
+    from . import hub
+    from .model_files import looks_like_path
+
     return looks_like_path(word) or hub.looks_like_repo_id(word)

@@ -9,6 +9,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from vram import cache
 from vram.errors import QueryError
 from vram.vocabulary import EXPECTED_WORDS
 
@@ -51,7 +52,14 @@ class _ToAtoms(Transformer):
 
 @functools.cache
 def _lark() -> Lark:
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", transformer=_ToAtoms())
+    # lark's cache keeps the LALR tables between runs (keyed by the grammar and options): faster starts
+    folder = cache.folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stored: str | bool = str(folder / "query-grammar.lark-cache")
+    except OSError:
+        stored = False
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", transformer=_ToAtoms(), cache=stored)
 
 
 #: Parse errors by example (lark's match_examples): what a person did, and what to say.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import vram
-from vram import models
+from vram import model_files
 from conftest import read_jsonl, read_lines
 from vram.estimate import LineItem
 from vram.slackbot import kit
@@ -85,7 +85,7 @@ def test_a_model_path_is_refused_before_any_file_is_read(monkeypatch, query, pat
     def read_model_path(name):
         raise AssertionError(f"the bot read {name}")
 
-    monkeypatch.setattr(models, "read_model_path", read_model_path)
+    monkeypatch.setattr(model_files, "read_model_path", read_model_path)
     text = reply_to(query)["text"]
     assert text.startswith(f"vram: '{path}' would be a file on the bot's server (column {column});")
 
