@@ -48,6 +48,9 @@ ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve,
 }
 
+#: Yes/no fields.
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest")
+
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
                  "optimizer_foreach")
@@ -93,14 +96,21 @@ class Request:
     num_heads: int | None = None
 
     def __post_init__(self) -> None:
+        # checked in bulk, with fast paths for values already in canonical form: sweeps build
+        # hundreds of thousands of Requests with dataclasses.replace
         for name, enum in ENUM_FIELDS.items():
-            self._set(name, _coerce_enum(name, enum, getattr(self, name)))
+            value = getattr(self, name)
+            if value is not None and type(value) is not enum:
+                self._set(name, _coerce_enum(name, enum, value))
         if self.task is None:
             raise MissingError("say what the job does", expected=_values(Task))
-        for name in ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest"):
+        for name in BOOL_FIELDS:
             _check_bool(name, getattr(self, name))
-        for name in RANGES:
-            self._set(name, _check_number(name, getattr(self, name)))
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value is None or (type(value) is int and low <= value <= high and name != "params"):
+                continue
+            self._set(name, _check_number(name, value))
         self._check_model()
         self._check_task()
         self._check_gpus()
@@ -270,7 +280,7 @@ class Request:
 
 
 def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
-    if value is None or isinstance(value, enum):
+    if value is None or type(value) is enum:
         return value
     try:
         return enum(value)
