@@ -127,9 +127,12 @@ def alternatives(request: Request, estimator: Estimator, judge: Judge,
 
 
 def suggestions(request: Request, estimator: Estimator, judge: Judge,
-                more_gpus: Callable[[Request], Alternative | None]) -> tuple[Alternative, ...]:
-    """The changes that make it fit, least change first; the closest ones when none does."""
-    found = alternatives(request, estimator, judge, CANDIDATES)
+                more_gpus: Callable[[Request], Alternative | None],
+                shown: tuple[Alternative, ...] = ()) -> tuple[Alternative, ...]:
+    """The changes that make it fit, least change first; the closest ones when none does.
+    Strategies already ``shown`` beside the answer are not listed again."""
+    labels = {alt.label for alt in shown}
+    found = alternatives(request, estimator, judge, [c for c in CANDIDATES if c[0] not in labels])
     extra = [more_gpus(request), _bigger_gpu(request, estimator, judge)]
     found += [alt for alt in extra if alt is not None]
     fitting = [alt for alt in found if alt.fit is not None and alt.fit.fits]

@@ -74,7 +74,8 @@ def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
-    suggestions = advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain)) if wanted else ()
+    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies)
+                   if wanted else ())
     return dataclasses.replace(result, strategies=strategies, suggestions=suggestions)
 
 
