@@ -64,7 +64,10 @@ def looks_like_path(name: str) -> bool:
 @functools.lru_cache(maxsize=64)
 def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
     """The architecture (and checkpoint, if any) at a local path; a clear error when unreadable."""
-    path = Path(name).expanduser()
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~someone/x" where no user someone exists
+        raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
     if not path.exists():
         raise InvalidRequestError(f"no file or folder at '{name}'", field="model")
     if path.is_dir():

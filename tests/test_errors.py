@@ -65,6 +65,7 @@ MORE_BAD = {
     # found by fuzzing (benchmarks/fuzz_parser.py): a word shaped almost like a Hub repo id
     "qlora 3/\xff": (vram.UnknownWordError, "unknown word '3/\xff'", 6, None),
     "infer 3/-": (vram.UnknownWordError, "unknown word '3/-'", 6, None),
+    "qlora ~a/0g": (vram.InvalidRequestError, "no home folder for '~a' in '~a/0g'", 6, None),
 }
 
 ALL = {**EXPECTED, **MORE_BAD}
