@@ -6,33 +6,35 @@ they come from, so a stale file is never read. Any failure to read or write only
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 import json
 import os
-from pathlib import Path
 from typing import Any, Callable
 
 
 
-def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vram"
+def folder() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "vram")
 
 
 def cached_json(source: bytes, label: str, build: Callable[[], Any]) -> Any:
     """``build()``'s JSON-able result, stored under a hash of ``source`` and reused while it matches."""
-    digest = hashlib.sha256(source).hexdigest()[:20]
-    path = folder() / f"{label}-{digest}.json"
+    # crc32 and length: this keys a cache of our own files, it guards against staleness, not tampering
+    digest = f"{zlib.crc32(source):08x}-{len(source)}"
+    path = os.path.join(folder(), f"{label}-{digest}.json")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
     except (OSError, ValueError):
         pass
     value = build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(value), encoding="utf-8")
-        partial.replace(path)
+        os.makedirs(folder(), exist_ok=True)
+        partial = f"{path}.{os.getpid()}.tmp"
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(value, f)
+        os.replace(partial, path)
     except OSError:
         pass
     return value

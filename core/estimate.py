@@ -10,7 +10,7 @@ from .enums import Method
 from .request import Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LineItem:
     """One term of the memory budget, with the formula and numbers that give it."""
 
@@ -36,7 +36,7 @@ class Verdict(StrEnum):
 TIGHT_ABOVE = 0.9
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Fit:
     """The most-loaded GPU's need against one GPU's usable memory."""
 
@@ -71,7 +71,7 @@ class Fit:
                 "headroom_bytes": self.headroom_bytes, "utilisation": round(self.utilisation, 4)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Alternative:
     """A changed request, what it trades away, and what it needs."""
 
@@ -88,7 +88,7 @@ class Alternative:
                 "fit": self.fit.to_dict() if self.fit else None}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Solution:
     """A solver's answer: what was solved for, the value, and how it was found."""
 
@@ -101,7 +101,7 @@ class Solution:
         return {"solve": self.solve, "value": self.value, "note": self.note, "estimates": self.estimates}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Phase:
     """One moment of a job (forward, optimizer step, prefill, ...) and what is live then."""
 
@@ -114,7 +114,7 @@ class Phase:
         return {"name": self.name, "bytes": self.bytes, "live": list(self.live), "note": self.note}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
@@ -125,7 +125,7 @@ class Comparison:
         return {"method": self.method, "total_bytes": self.total_bytes}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Estimate:
     """Memory of one job: what the most-loaded GPU holds, item by item.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import advice, article, catalog, detailed, solvers
+from . import article, catalog, detailed
 from .enums import Method, Solve
 from .estimate import Alternative, Estimate, Fit
 from .fit import gpu_assumption, verdict_for
@@ -36,6 +36,8 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
     if request.solve is None:
         return _advised(request, plain)
+    from . import solvers
+
     solution, at = solvers.solve(request, plain, judge)
     at = dataclasses.replace(at, solve=None)
     result = _advised(at, plain)
@@ -71,6 +73,9 @@ def judge(estimate: Estimate) -> Fit | None:
 
 def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate:
     result = plain(request)
+    if request.gpu is None:
+        return result  # no verdict, so nothing to advise: advice and solvers stay unimported
+    from . import advice
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
@@ -82,6 +87,8 @@ def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate
 def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:
     if request.gpu is None:
         return None
+    from . import solvers
+
     solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge)
     if solution.value is None or solution.value <= (request.gpu_count or 1):
         return None

@@ -42,7 +42,7 @@ GGML_BLOCKS: dict[int, tuple[str, int, int]] = {
 MAX_HEADER_BYTES = 100 * 2**20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Checkpoint:
     """What a checkpoint's header says: its tensors' total bytes and elements, by storage type."""
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .model_files import Checkpoint
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ResolvedModel:
     spec: ModelSpec
     checkpoint: Checkpoint | None  #: the header of a local checkpoint, when one was named
@@ -41,6 +41,8 @@ def resolve(name: str) -> ResolvedModel | None:
 
 def could_be_model(word: str) -> bool:
     """Whether a word the vocabulary does not know is worth trying as a model (path or repo id)."""
+    if "/" not in word and not word.endswith((".json", ".safetensors", ".gguf")):
+        return False  # neither a path nor a repo id: no need to import what reads them
     from . import hub
     from .model_files import looks_like_path
 
