@@ -114,3 +114,26 @@ def test_lora_never_needs_more_than_full_training(batch, seq):
     base = vram.parse(f"train llama-2-7b bf16 adamw batch {batch} seq {seq}")
     lora = dataclasses.replace(base, task="lora", mixed_precision=None)
     assert vram.estimate(lora).total_bytes <= vram.estimate(base).total_bytes
+
+
+@pytest.fixture(scope="module")
+def magics():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from vram.ipymagic.magic import VramMagics
+
+    return VramMagics(InteractiveShell.instance())
+
+
+@SETTINGS
+@given(text=QUERIES)
+def test_the_magics_answer_or_raise_usage_error(magics, text):
+    from IPython.core.error import UsageError
+
+    for call in (lambda: magics.vram_line(text), lambda: magics.vram_cell("", text)):
+        try:
+            result = call()
+        except UsageError as error:
+            assert type(error) is UsageError and str(error)
+        else:
+            assert result is not None
