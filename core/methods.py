@@ -59,6 +59,8 @@ def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
         result = article.estimate(request)
         note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
         result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
+    if request.notes:
+        result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
     if request.gpu is None:
         return result
     return dataclasses.replace(result, fit=(judge(result),),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -91,6 +91,9 @@ class Request:
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
+    #: what reading the query assumed ("no task named: taken as inference"); not part of the job,
+    #: so neither compared nor in the JSON form of the request (the answer's assumptions carry it)
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
     hidden_size: int | None = None  #: architecture of a size-only model, when given
     num_layers: int | None = None
     num_heads: int | None = None
@@ -258,7 +261,7 @@ class Request:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of design.md section 4 (enums as their string values)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "notes"}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Request:
