@@ -61,6 +61,7 @@ class ModelSpec:
     sliding_window_layers: str | None = None
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
     dropout: bool = False  #: config.json sets attention/residual dropout above 0
+    native_dtype: str | None = None  #: the released checkpoint's weight dtype when not 16-bit (fp8)
     notes: str | None = None
 
     def __post_init__(self) -> None:
@@ -268,7 +269,7 @@ def find_gpu(name: str) -> Gpu | None:
     size = float(match[1])
     label = f"{size:g}"
     return Gpu(
-        id=f"gpu-{label}gb", name=f"a {label} GB GPU", vendor="any",
+        id=f"gpu-{label}gb", name=f"a {label} GB GPU", vendor="nvidia",  # most such cards: counted with a CUDA context
         memory_bytes=round(size * GIB), marketed_gb=size, bf16_tflops=0.0, fp16_tflops=0.0,
         bandwidth_gbps=0.0, source="the size given in the query, taken as GiB as cards report it",
     )

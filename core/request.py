@@ -223,8 +223,8 @@ class Request:
                     expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
                 )
             self._set("gpu", gpu.id)
-            if self.gpu_count is None:
-                self._set("gpu_count", 1)
+            if self.gpu_count is None:  # one GPU, or one model-parallel group when tp/pp are named
+                self._set("gpu_count", self.tp * self.pp)
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
@@ -237,6 +237,11 @@ class Request:
                                           (self.pp, "pp", layers, "layers")):
             if count % degree:
                 raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+        if (self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers
+                and arch.spec is not None):
+            raise InvalidRequestError(
+                f"{self.gpu_count} GPUs for {layers} layers: splitting by layers leaves GPUs empty; "
+                f"name tensor parallelism (tp) or use at most {layers} GPUs", field="gpu_count")
         if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
             raise InvalidRequestError(
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
@@ -313,7 +318,7 @@ def _check_number(name: str, value: Any) -> Any:
     if not (math.isfinite(value) and low <= value <= high):
         show = format_count if name == "params" else _show_number
         raise RangeError(
-            f"{_label(name)} {show(value)} is out of range; it must be between {show(low)} and {show(high)}",
+            f"{_label(name)} {show(value)} is out of range; it must be between {_show_number(low)} and {show(high)}",
             field=name,
         )
     return int(value) if integral else float(value)

@@ -73,6 +73,8 @@ _ERROR_EXAMPLES: dict[str, list[str]] = {
 
 def atoms(text: str) -> list[Atom]:
     """The atoms of ``text``, or a QueryError saying where and what was wrong."""
+    if not isinstance(text, str):
+        raise QueryError(f"a query is text, not {type(text).__name__}", expected=EXPECTED_WORDS)
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}. "
