@@ -6,7 +6,7 @@ import dataclasses
 from typing import Callable
 
 from . import article, catalog, detailed
-from .enums import Method, Solve
+from .enums import Method, Solve, Task
 from .errors import InvalidRequestError
 from .estimate import Alternative, Estimate, Fit
 from .fit import gpu_assumption, verdict_for
@@ -69,8 +69,9 @@ def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
         result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
     if request.gpu is None:
         return result
+    dtype = request.dtype.value if request.dtype else ("bf16" if request.task is not Task.INFERENCE else None)
     return dataclasses.replace(result, fit=(judge(result),),
-                               assumptions=(*result.assumptions, gpu_assumption(request.gpu)))
+                               assumptions=(*result.assumptions, gpu_assumption(request.gpu, dtype)))
 
 
 def judge(estimate: Estimate) -> Fit | None:
