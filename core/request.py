@@ -154,6 +154,13 @@ class Request:
                     f"{', '.join(given)} given for {spec.id}, whose architecture is known; "
                     "architecture words apply to a model named by size only", field=given[0],
                 )
+        if self.params is not None and self.hidden_size is not None and self.num_layers is not None:
+            shaped = 12 * self.num_layers * self.hidden_size**2  # Kaplan et al. 2020: N ~ 12 L h^2
+            if not 0.5 <= self.params / shaped <= 2:
+                raise ConflictError(
+                    f"hidden {self.hidden_size} and {self.num_layers} layers make about {format_count(shaped)} "
+                    f"parameters (12 L h^2), not {format_count(self.params)}; give the size that matches",
+                    field="hidden_size")
         if self.hidden_size is not None and self.num_heads is not None:
             if self.hidden_size % self.num_heads:
                 raise InvalidRequestError(

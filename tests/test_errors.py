@@ -69,6 +69,7 @@ MORE_BAD = {
     "infer 7b billion": (vram.QueryError, "'billion' needs a number before it", 9, None),
     "train 7b bf16 adamw kv": (vram.MissingError, "'kv' needs a value beside it", 20, None),
     "infer 7b fp16 x8": (vram.QueryError, "'x8' should follow a GPU", 14, None),
+    "train 7b hidden 8192 layers 80 heads 64 adamw": (vram.ConflictError, "make about 64.42450944b parameters (12 L h^2), not 7b", 16, None),
     "infer 7b " + "fp16 " * 200: (vram.QueryError, "the limit is 500", None, None),
     # found by fuzzing (benchmarks/fuzz_parser.py): a word shaped almost like a Hub repo id
     "qlora 3/\xff": (vram.UnknownWordError, "unknown word '3/\xff'", 6, None),
