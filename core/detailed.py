@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import catalog, models
+from . import catalog, models, parallel
 from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
 from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
@@ -45,19 +45,19 @@ def estimate(request: Request) -> Estimate:
     from .detailed_inference import inference_items
 
     job = DetailedJob(request)
-    items, phases = inference_items(job) if request.task is Task.INFERENCE else _training_items(job)
+    if request.task is Task.INFERENCE:
+        items, phases = inference_items(job)
+    else:
+        items, phases = _adapter_items(job) if request.task in (Task.LORA, Task.QLORA) else _training_items(job)
+        if parallel.is_parallel(job):
+            items, phases = parallel.apply(job, items, phases)
     return finish(job, items, phases)
 
 
 def not_covered(request: Request) -> str | None:
     """What of ``request`` the detailed method cannot answer yet (None when it can)."""
-    if request.task in (Task.LORA, Task.QLORA):
-        return f"{request.task} fine-tuning"
-    for name in ("zero", "sp"):
-        if getattr(request, name):
-            return "ZeRO sharding" if name == "zero" else "sequence parallelism"
-    if request.tp > 1 or request.pp > 1:
-        return "tensor or pipeline parallelism"
+    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1):
+        return "tensor or pipeline parallel inference"
     return None
 
 
@@ -121,6 +121,11 @@ def _regime(job: DetailedJob) -> Regime:
     mixed = request.mixed_precision if request.mixed_precision is not None else job.dtype is not Dtype.FP32
     if not mixed:
         return Regime.PURE
+    if request.zero or request.tp > 1 or request.pp > 1:  # DeepSpeed's and Megatron's mixed precision
+        who = "ZeRO (DeepSpeed)" if request.zero else "Megatron-style tensor/pipeline parallelism"
+        job.assumptions.append(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "
+                               "states in the optimizer (2 + 2 + 12 bytes for AdamW, the ZeRO paper's count)")
+        return Regime.MASTER
     job.assumptions.append("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
                            "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
                            "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
@@ -128,9 +133,12 @@ def _regime(job: DetailedJob) -> Regime:
 
 
 def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
-    if job.gpu_count > 1:
-        job.assumptions.append(f"{job.gpu_count} data-parallel GPUs: each holds a full replica and its own batch "
+    if job.dp > 1 and job.request.zero == 0:
+        job.assumptions.append(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
                                "(DDP); say zero1-3 or fsdp to shard the model states")
+    elif job.dp > 1:
+        job.assumptions.append(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
+                               f"({'FSDP full shard' if job.request.zero == 3 else 'DeepSpeed'})")
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
@@ -172,6 +180,16 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
               "activations freed; the first step allocates the states here"),
     ]
     return items, phases
+
+
+def _adapter_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    from .detailed_adapters import adapter_items, default_recompute
+
+    recompute = default_recompute(job)
+    values = job.values()
+    activations = _activations_item(job, recompute, values)
+    logits = _formula_item("logits", "Logits and loss (fp32)", TRAINING_LOGITS[job.compute_bytes], values, HF_LOSS)
+    return adapter_items(job, activations, logits)
 
 
 def _regime_label(regime: Regime, dtype: Dtype) -> str:

@@ -105,7 +105,8 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
     while good - bad > 1:
         middle = (good + bad) // 2
         bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
-    note = f"{_gpus_word(good * unit)} fit; {_gpus_word((good - 1) * unit)} do not"
+    fewer = (good - 1) * unit
+    note = f"{_gpus_word(good * unit)} fit; {_gpus_word(fewer)} {'does' if fewer == 1 else 'do'} not"
     return Solution(kind.value, good * unit, note, 0), at(good)
 
 

@@ -73,8 +73,8 @@ def test_detailed_json_has_phases_range_and_the_article_beside_it(capsys):
 
 
 def test_detailed_method_refuses_what_it_does_not_model(capsys):
-    code, _, err = run(capsys, "lora llama-2-7b", "--method", "detailed")
-    assert code == 2 and "does not model lora fine-tuning yet" in err
+    code, _, err = run(capsys, "infer llama-2-70b fp16 tp 4 on 4 a100", "--method", "detailed")
+    assert code == 2 and "does not model tensor or pipeline parallel inference yet" in err
 
 
 def test_article_method_flag(capsys):

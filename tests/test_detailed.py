@@ -129,15 +129,12 @@ def test_the_article_figure_stands_beside_the_detailed_answer():
     assert "The article method gives 103.99 GB" in vram.render_text(est)
 
 
-@pytest.mark.parametrize("query, what", [
-    ("lora llama-2-7b", "lora fine-tuning"), ("train 7b bf16 adamw zero3 on 8 a100", "ZeRO sharding"),
-    ("train llama-2-7b bf16 adamw tp 2 on 2 a100", "tensor or pipeline parallelism"),
-])
-def test_uncovered_requests_fall_back_to_the_article_and_say_so(query, what):
+def test_tensor_parallel_inference_falls_back_to_the_article_and_says_so():
+    query = "infer llama-2-70b fp16 tp 4 on 4 a100"
     est = vram.ask(query)
     assert est.method == "article"
-    assert est.assumptions[0].startswith(f"the detailed method does not model {what} yet")
-    with pytest.raises(vram.UnsupportedError, match=what):
+    assert est.assumptions[0].startswith("the detailed method does not model tensor or pipeline parallel inference")
+    with pytest.raises(vram.UnsupportedError, match="tensor or pipeline parallel inference"):
         vram.ask(query, method="detailed")
 
 

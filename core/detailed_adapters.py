@@ -1,0 +1,108 @@
+"""LoRA and QLoRA fine-tuning by the detailed method.
+
+A frozen base (16-bit for LoRA; for QLoRA NF4 with double quantisation on the blocks' matrices,
+Dettmers et al. 2023, embeddings and head left in 16 bits as bitsandbytes leaves them), low-rank
+adapters r x (d_in + d_out) on each target matrix (Hu et al. 2021), kept in fp32 by PEFT with
+their fp32 gradients and optimizer states, and the activations of the same block with gradient
+checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and optimizer states.
+"""
+
+from __future__ import annotations
+
+from .enums import Dtype, Optimizer, Recompute, Task
+from .estimate import LineItem, Phase
+from .precision import ADAM8BIT_VALUE_BYTES, STATE_VALUES
+from .runtime import cuda_context_item
+
+LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
+PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
+QLORA = "Dettmers et al. 2023 (QLoRA), section 3: NF4 blocks of 64, double quantisation 0.127 bits a parameter"
+DEFAULT_RANK = 8  # PEFT LoraConfig's default r
+
+#: Target matrices by default: PEFT's default for Llama-style models is the query and value
+#: projections; QLoRA's recipe puts adapters on every linear layer of the blocks.
+DEFAULT_TARGETS: dict[Task, tuple[str, ...]] = {
+    Task.LORA: ("q_proj", "v_proj"),
+    Task.QLORA: ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
+
+
+def target_shapes(spec) -> dict[str, tuple[int, int]]:
+    """(d_in, d_out) of each linear matrix of a block, by its usual name."""
+    h, q, kv, f = spec.hidden_size, spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim, \
+        spec.moe_intermediate_size or spec.intermediate_size
+    shapes = {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
+              "up_proj": (h, f), "down_proj": (f, h)}
+    if spec.mlp == "gated":
+        shapes["gate_proj"] = (h, f)
+    return shapes
+
+
+def adapter_params(spec, task: Task, rank: int) -> tuple[int, tuple[str, ...]]:
+    shapes = target_shapes(spec)
+    targets = tuple(t for t in DEFAULT_TARGETS[task] if t in shapes)
+    return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
+
+
+def adapter_items(job, activations, logits) -> tuple[list[LineItem], list[Phase]]:
+    """Line items and phases of a LoRA or QLoRA step; ``activations`` and ``logits`` are built by
+    the training model (with the recompute given here) and passed in."""
+    from .detailed import phase
+    from .detailed_inference import WEIGHT_FORMATS
+
+    request, spec, counts = job.request, job.spec, job.counts
+    rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
+    trained, targets = adapter_params(spec, request.task, rank)
+    job.assumptions.append(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
+                           f"({trained / job.params:.2%} of the model)")
+    state_bytes = _optimizer_bytes(job.optimizer)
+    items = _base_weights(job, WEIGHT_FORMATS)
+    items += [
+        LineItem("adapters", f"LoRA adapters (r={rank}, fp32)", 4 * trained, "4 B/param x adapter_params",
+                 {"adapter_params": trained}, f"{LORA}; {PEFT_FP32}"),
+        LineItem("gradients", "Gradients (adapters only, fp32)", 4 * trained, "4 B/param x adapter_params",
+                 {"adapter_params": trained}, PEFT_FP32),
+        LineItem("optimizer", f"Optimizer states ({job.optimizer}, adapters only)", round(state_bytes * trained),
+                 f"{state_bytes:g} B/param x adapter_params", {"adapter_params": trained}, PEFT_FP32),
+        activations, logits, cuda_context_item(),
+    ]
+    keys = [item.key for item in items]
+    frozen = [k for k in ("weights", "quant_overhead") if k in keys]
+    phases = [
+        phase("start of backward", items, frozen + ["adapters", "optimizer", "activations", "logits", "cuda_context"],
+              "adapter states from the step before; the checkpointed layer inputs; the loss's gradient"),
+        phase("optimizer step", items, frozen + ["adapters", "gradients", "optimizer", "cuda_context"],
+              "activations freed; only the adapters are updated"),
+    ]
+    return items, phases
+
+
+def default_recompute(job) -> Recompute:
+    return job.default("recompute", job.request.recompute, Recompute.FULL,
+                       "gradient checkpointing, as LoRA and QLoRA recipes turn it on")
+
+
+def _base_weights(job, formats) -> list[LineItem]:
+    counts = job.counts
+    if job.dtype not in (Dtype.NF4, Dtype.INT4, Dtype.INT8):
+        size = 4 if job.dtype is Dtype.FP32 else 2
+        return [LineItem("weights", f"Frozen base weights ({job.dtype})", size * job.params,
+                         f"{size} B/param x params", {"params": job.params}, "the base model, frozen")]
+    quantised = counts.attention + counts.mlp
+    other = job.params - quantised
+    size = {Dtype.NF4: 0.5, Dtype.INT4: 0.5, Dtype.INT8: 1}[job.dtype]
+    fmt = formats[job.dtype]
+    overhead_bits = 0.127 if job.dtype is Dtype.NF4 else (16 + 4) / 128 if job.dtype is Dtype.INT4 else 32 / job.spec.hidden_size
+    return [
+        LineItem("weights", f"Frozen base ({job.dtype} blocks, 16-bit embeddings and head)",
+                 round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
+                 {"block_params": quantised, "other_params": other}, QLORA if job.dtype is Dtype.NF4 else fmt.source),
+        LineItem("quant_overhead", "Quantisation constants", round(overhead_bits / 8 * quantised),
+                 f"{overhead_bits:g}/8 B/param x block_params", {"block_params": quantised}, fmt.source),
+    ]
+
+
+def _optimizer_bytes(optimizer: Optimizer) -> float:
+    # fp32 adapters need no master copy: the states alone, fp32 (bitsandbytes: 1 byte + block scales)
+    value = ADAM8BIT_VALUE_BYTES if optimizer is Optimizer.ADAM8BIT else 4
+    return STATE_VALUES[optimizer] * value

@@ -1,0 +1,108 @@
+"""Many GPUs and fine-tuning in the detailed method: ZeRO / FSDP, tensor, pipeline and sequence
+parallelism, LoRA and QLoRA, pinned to the ZeRO and QLoRA papers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import vram
+
+STATES = ("weights", "gradients", "optimizer")
+
+
+def detailed(query: str) -> vram.Estimate:
+    est = vram.ask(query, method="detailed")
+    assert est.method == "detailed"
+    return est
+
+
+#: ZeRO paper Figure 1: 7.5B parameters, Nd = 64, mixed-precision Adam: per-GPU model states.
+@pytest.mark.parametrize("stage, states", [(1, 31_406_250_000), (2, 16_640_625_000), (3, 1_875_000_000)])
+def test_zero_paper_figure_1(stage, states):
+    est = detailed(f"train 7.5b bf16 adamw zero{stage} on 64 a100")
+    assert abs(sum(est.item(k).bytes for k in STATES) - states) <= 3  # each item rounds up to a byte
+
+
+def test_zero3_gathers_the_largest_layer():
+    est = detailed("train llama-2-7b bf16 adamw zero3 on 8 a100")
+    layer = 4 * 4096 * 4096 + 3 * 4096 * 11008  # q, k, v, o and the gated MLP: larger than the embedding
+    gather = est.item("zero3_gather")
+    assert gather.values == {"largest_layer_params": layer} and gather.bytes == 4 * layer
+
+
+def test_plain_ddp_keeps_buckets_the_size_of_the_gradients():
+    est = detailed("train llama-2-7b bf16 adamw on 8 a100")
+    assert est.item("ddp_buckets").bytes == est.item("gradients").bytes
+    assert "ddp_buckets" not in {i.key for i in detailed("train llama-2-7b bf16 adamw zero1 on 8 a100").items}
+
+
+def test_the_articles_example_on_8xa100_per_gpu_with_sharded_strategies_beside_it():
+    est = vram.ask("train chatglm-6b adamw bf16 selective on 8xA100")
+    assert est.method == "detailed" and not est.fit[0].fits
+    by_stage = {alt.request.zero: alt for alt in est.strategies}
+    assert by_stage[3].fit.fits and by_stage[3].method == "detailed"
+    assert by_stage[2].total_bytes < est.total_bytes
+
+
+def test_tensor_parallel_splits_weights_and_the_per_head_activations():
+    one = detailed("train llama-2-70b bf16 adamw selective pp 4 on 4 h100")
+    eight = detailed("train llama-2-70b bf16 adamw selective tp 8 pp 4 on 32 h100")
+    assert eight.item("weights").bytes == pytest.approx(one.item("weights").bytes / 8, rel=1e-6)
+    assert one.item("activations").bytes / 8 < eight.item("activations").bytes < one.item("activations").bytes
+    sp = detailed("train llama-2-70b bf16 adamw selective tp 8 pp 4 sp on 32 h100")
+    assert sp.item("activations").bytes == pytest.approx(one.item("activations").bytes / 8, rel=0.02)
+
+
+def test_pipeline_stages_answer_for_the_heaviest():
+    est = detailed("train llama-2-7b bf16 adamw pp 4 on 4 a100")
+    assert est.item("weights").values["stage_share"] > 0.25  # a quarter of the layers plus the embedding
+    assert any("stage" in a and "holds the most" in a for a in est.assumptions)
+
+
+def test_qlora_paper_65b_under_48gb_where_16_bit_full_finetuning_needs_over_780gb():
+    qlora = detailed("qlora 65b seq 512 rank 64")
+    full = detailed("train 65b bf16 master adamw seq 512 checkpointing")  # 16-bit weights, fp32 optimizer
+    assert qlora.total_bytes < 48e9 < 780e9 < full.total_bytes
+
+
+def test_qlora_quantisation_constants_are_double_quantised():
+    est = detailed("qlora llama-2-70b")
+    block = est.item("weights").values["block_params"]
+    assert est.item("quant_overhead").bytes == round(0.127 / 8 * block)
+
+
+def test_lora_trains_only_the_adapters():
+    est = detailed("lora llama-2-7b bf16 rank 16")
+    adapters = 32 * 2 * 16 * (4096 + 4096)  # q_proj and v_proj, r x (d_in + d_out), 32 layers
+    assert est.item("adapters").values == {"adapter_params": adapters}
+    assert est.item("gradients").bytes == 4 * adapters and est.item("optimizer").bytes == 8 * adapters
+    assert est.item("weights").bytes == 2 * 6_738_415_616
+
+
+def test_qlora_adapters_on_every_linear_layer_with_gqa_shapes():
+    est = detailed("qlora llama-3-8b rank 8")
+    h, kv, f = 4096, 8 * 128, 14336
+    per_layer = 8 * ((h + h) + (h + kv) * 2 + (h + h) + (h + f) * 2 + (f + h))
+    assert est.item("adapters").values == {"adapter_params": 32 * per_layer}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["llama-2-7b", "7b", "mistral-7b", "gpt2"]), st.integers(1, 32), st.sampled_from([512, 2048, 8192]))
+def test_lora_never_needs_more_than_full_fine_tuning(model, batch, seq):
+    full = vram.parse(f"train {model} bf16 adamw batch {batch} seq {seq}")
+    for task in ("lora", "qlora"):
+        adapted = dataclasses.replace(full, task=task, dtype=None, mixed_precision=None)
+        assert vram.estimate(adapted).total_bytes <= vram.estimate(full).total_bytes
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 6))
+def test_a_higher_zero_stage_or_more_gpus_never_needs_more(stage, doublings):
+    n = 2 ** doublings
+    lower = detailed(f"train llama-2-13b bf16 adamw zero{stage - 1} on {n} a100").total_bytes
+    higher = detailed(f"train llama-2-13b bf16 adamw zero{stage} on {n} a100").total_bytes
+    more = detailed(f"train llama-2-13b bf16 adamw zero{stage} on {2 * n} a100").total_bytes
+    assert higher <= lower and more <= higher
