@@ -11,6 +11,7 @@ allocator fragmentation). Defaults follow a typical Hugging Face + PyTorch job, 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from . import catalog, models
 from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
@@ -135,13 +136,32 @@ def _regime(job: DetailedJob) -> Regime:
     return Regime.AMP
 
 
-def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+@dataclass(frozen=True, slots=True)
+class TrainingSettings:
+    """How a training job runs, every open choice filled with the typical Hugging Face default."""
+
+    regime: Regime
+    recompute: Recompute
+    foreach: bool  #: torch.optim foreach step (full-size temporaries) rather than fused
+    options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
+
+
+def training_settings(job: DetailedJob) -> TrainingSettings:
+    """The settings of ``job``'s training step; each default is said among the assumptions."""
     if job.gpu_count > 1:
         job.assumptions.append(f"{job.gpu_count} data-parallel GPUs: each holds a full replica and its own batch "
                                "(DDP); say zero1-3 or fsdp to shard the model states")
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
+    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
+                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
+    return TrainingSettings(regime, recompute, foreach, block_options(job))
+
+
+def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    settings = training_settings(job)
+    regime, recompute = settings.regime, settings.recompute
     states = state_bytes(regime, job.dtype)
     values = job.values()
     if regime is Regime.AMP:
@@ -149,9 +169,7 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     params, p = job.params, {"params": job.params}
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
     opt_bytes = optimizer_bytes(job.optimizer, states)
-    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
-                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
-    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if foreach else 0
+    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
     items = [
         LineItem("weights", f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
                  f"{states.weights:g} B/param x params", p, states.source),
@@ -165,7 +183,7 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
                  f"{temporaries:g} B/param x params", p,
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
-        _activations_item(job, recompute, values),
+        _activations_item(settings.options, recompute, values),
         _formula_item("logits", "Logits and loss (fp32)", TRAINING_LOGITS[job.compute_bytes], values, HF_LOSS),
         cuda_context_item(),
     ]
@@ -199,8 +217,7 @@ def block_options(job: DetailedJob) -> BlockOptions:
                         dropout=dropout, fp32_softmax=spec.norm == "rmsnorm")
 
 
-def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, float]) -> LineItem:
-    options = block_options(job)
+def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
     layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
     outside = joined(outside_terms(options))
     if recompute is Recompute.FULL:
