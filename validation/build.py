@@ -73,14 +73,15 @@ def model_config(spec: ModelSpec, dropout: bool, path: str | None = None):
     return AutoConfig.for_model(data.pop("model_type"), **data)
 
 
-def build(config, dtype: torch.dtype, attention: str) -> torch.nn.Module:
+def build(config, dtype: torch.dtype, attention: str, device: str = "cpu") -> torch.nn.Module:
     """The causal-LM model of ``config`` with random weights in ``dtype``, attention ``eager``/``sdpa``."""
     from transformers import AutoModelForCausalLM
 
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # parameters are created in their final dtype, as from_pretrained does
     try:
-        return AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=dtype)
+        with torch.device(device):
+            return AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=dtype)
     finally:
         torch.set_default_dtype(previous)
 

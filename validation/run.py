@@ -1,19 +1,20 @@
 """Run the job a Request describes, on real or fake tensors, and measure its peak live memory.
 
 The job runs as a Hugging Face + PyTorch user runs it, with the settings the detailed estimate
-assumed for the same request (the same defaults, resolved by the same code):
+assumed for the same request (:mod:`.plan`):
 
 - training: ``model(input_ids=..., labels=...).loss``, ``loss.backward()``, ``optimizer.step()``,
   ``optimizer.zero_grad()`` (gradients set to None), twice, so that the second step's forward runs
   with the optimizer states the first step allocated; AMP runs the forward under autocast with
   fp32 weights, pure runs a model whose weights are in the 16-bit dtype; gradient checkpointing
   is transformers' own (non-reentrant ``torch.utils.checkpoint``);
-- LoRA: PEFT adapters on a frozen base, gradient checkpointing as the request says;
+- LoRA: PEFT adapters (its defaults) on a frozen base;
 - inference: ``torch.no_grad()``, the prompt in one forward pass into transformers' ``DynamicCache``
   keeping only the last position's logits (as ``generate`` does), then one decode step.
 
 What is live is logged by :class:`~vram.validation.tracker.LiveMemory`; the result is the peak,
-its phase, and what was live there by kind.
+its phase, and what was live there by kind. On the CPU the CUDA behaviours of
+:mod:`.emulation` are switched on; on a GPU the real kernels run.
 """
 
 from __future__ import annotations
@@ -21,18 +22,17 @@ from __future__ import annotations
 import contextlib
 import gc
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
-from vram import models
-from vram.model_files import looks_like_path
-from vram.detailed import DetailedJob, training_settings
-from vram.enums import Dtype, Optimizer, Recompute, Regime, Task
+from vram.enums import Dtype, Optimizer, Recompute, Task
 from vram.request import Request
 
 from .build import build, model_config
 from .emulation import UnsupportedRun, cuda_attention, cuda_autocast, cuda_dropout, untraced_masks
-from .tracker import LiveMemory, Peak
+from .plan import Plan, plan
+from .tracker import LiveMemory
 
 TORCH_DTYPES = {Dtype.FP32: torch.float32, Dtype.FP16: torch.float16, Dtype.BF16: torch.bfloat16}
 
@@ -46,25 +46,6 @@ KIND_ITEMS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """The job to run: what the estimate assumed, in the harness's terms."""
-
-    task: Task
-    model_path: str | None  #: a config.json the request named, else None (the catalog's entry)
-    weight_dtype: torch.dtype
-    compute_dtype: torch.dtype
-    amp: bool
-    optimizer: Optimizer | None
-    foreach: bool
-    recompute: Recompute
-    dropout: bool
-    attention: str  #: "sdpa" or "eager"
-    batch_size: int
-    seq_len: int
-    lora_rank: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Measurement:
     """The peak of live tensor bytes of one run, and what was live there."""
 
@@ -74,7 +55,7 @@ class Measurement:
     phase_peaks: dict[str, dict[str, int]]  #: each phase's own peak, by kind
     device: str  #: "cpu", "cpu, fake tensors" or the GPU's name
     largest: tuple[tuple[str, int, int], ...] = ()
-    gpu: dict[str, int] = field(default_factory=dict)  #: allocated / reserved / driver bytes on a GPU
+    gpu: dict[str, int] = field(default_factory=dict)  #: CUDA's own counters, on a GPU
 
     def by_item(self, phase: str | None = None) -> dict[str, int]:
         """The peak's live bytes (or one phase's peak's), keyed like the estimate's line items."""
@@ -84,105 +65,90 @@ class Measurement:
             items[key] = items.get(key, 0) + size
         return items
 
-
-def plan(request: Request) -> Plan:
-    """The run that matches the detailed estimate of ``request``."""
-    job = DetailedJob(request)
-    if request.task is Task.QLORA:
-        raise UnsupportedRun("QLoRA needs bitsandbytes' 4-bit kernels: run it on a GPU")
-    if job.dtype not in TORCH_DTYPES:
-        raise UnsupportedRun(f"{job.dtype} weights need bitsandbytes or a quantisation kernel: run it on a GPU")
-    if request.tp > 1 or request.pp > 1 or request.zero or request.sp:
-        raise UnsupportedRun("the harness runs one process: no tensor, pipeline or ZeRO parallelism")
-    compute = TORCH_DTYPES[job.dtype]
-    path = _config_path(request)
-    if request.task is Task.INFERENCE:
-        return Plan(Task.INFERENCE, path, compute, compute, False, None, False, Recompute.NONE, False,
-                    "sdpa" if job.fused_attention else "eager", job.batch_size, job.seq_len)
-    if request.task is Task.LORA:
-        recompute = request.recompute or Recompute.FULL
-        return Plan(Task.LORA, path, compute, compute, False, job.optimizer, bool(request.optimizer_foreach),
-                    recompute, bool(request.dropout), "sdpa" if job.fused_attention else "eager",
-                    job.batch_size, job.seq_len, request.lora_rank or 8)
-    settings = training_settings(job)
-    if settings.regime is Regime.MASTER:
-        raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
-                             "plain PyTorch (amp or pure)")
-    recompute = settings.recompute
-    if recompute is Recompute.SELECTIVE:
-        if not settings.options.fused_attention:
-            raise UnsupportedRun("selective recompute is Megatron's; transformers has no such option")
-        recompute = Recompute.NONE  # with flash attention there are no scores to recompute: the same tensors
-    amp = settings.regime is Regime.AMP
-    return Plan(Task.TRAINING, path, torch.float32 if amp else compute, compute, amp, job.optimizer,
-                settings.foreach, recompute, settings.options.dropout,
-                "sdpa" if settings.options.fused_attention else "eager", job.batch_size, job.seq_len)
-
-
-def _config_path(request: Request) -> str | None:
-    if request.model is None:
-        return None
-    resolved = models.resolve(request.model)
-    if resolved.in_catalog:
-        return None
-    if not looks_like_path(request.model):
-        raise UnsupportedRun("the harness builds catalog models and local config.json files, not Hub repo ids")
-    if resolved.checkpoint is not None and resolved.checkpoint.format == "gguf":
-        raise UnsupportedRun("a GGUF checkpoint runs in llama.cpp, not in transformers")
-    return request.model
+    def to_dict(self) -> dict:
+        return {"peak_bytes": self.peak_bytes, "phase": self.phase, "by_kind": self.by_kind,
+                "phase_peaks": self.phase_peaks, "device": self.device, "gpu": self.gpu,
+                "largest": [list(row) for row in self.largest]}
 
 
 def measure(request: Request, fake: bool = True) -> Measurement:
     """Run ``request``'s job on the CPU (fake tensors unless ``fake`` is False) and measure it."""
-    run = plan(request)
-    spec = DetailedJob(request).spec
     from torch._subclasses.fake_tensor import FakeTensorMode
 
+    job = plan(request)
+    if job.needs_gpu:
+        raise UnsupportedRun(f"{job.dtype if job.task is not Task.QLORA else 'QLoRA'} needs bitsandbytes' "
+                             "CUDA kernels: measured on a GPU only")
     gc.collect()
-    with FakeTensorMode(allow_non_fake_inputs=False) if fake else contextlib.nullcontext():
+    quiet_transformers()
+    # no fallback kernels: an op without a fake implementation must fail, not run for real
+    with FakeTensorMode(allow_fallback_kernels=False) if fake else contextlib.nullcontext():
         torch.manual_seed(0)
-        config = model_config(spec, run.dropout, run.model_path)
-        model = build(config, run.weight_dtype, run.attention)
+        config = model_config(job.spec, job.dropout, job.model_path)
+        model = build(config, _weight_dtype(job), job.attention)
         memory = LiveMemory()
         with cuda_attention(fake), cuda_dropout(), untraced_masks():
-            _run(run, model, config, memory, fake)
-        peak = memory.peak()
-        phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
-                  if name not in ("setup", "between steps")}
+            run_job(job, model, config, memory, "cpu", cuda_autocast, fake)
         del model
-    return Measurement(peak.bytes, peak.phase, peak.by_kind, phases,
-                       "cpu, fake tensors" if fake else "cpu", tuple(peak.largest(top=10)))
+    return summarise(memory, "cpu, fake tensors" if fake else "cpu")
 
 
-def _run(run: Plan, model: torch.nn.Module, config, memory: LiveMemory, fake: bool) -> None:
-    if run.task is Task.LORA:
-        model = _with_lora(model, run)
+def quiet_transformers() -> None:
+    """transformers' deprecation notices and config warnings are not the harness's business."""
+    import warnings
+
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.nn.modules.module")
+
+
+def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None) -> Measurement:
+    peak = memory.peak()
+    phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
+              if name not in ("setup", "between steps")}
+    return Measurement(peak.bytes, peak.phase, peak.by_kind, phases, device, tuple(peak.largest(top=10)),
+                       gpu or {})
+
+
+def _weight_dtype(job: Plan) -> torch.dtype:
+    return torch.float32 if job.amp else TORCH_DTYPES.get(job.dtype, torch.bfloat16)
+
+
+def run_job(job: Plan, model: torch.nn.Module, config, memory: LiveMemory, device: str,
+            autocast: Callable, fake: bool = False) -> None:
+    """The training steps or the prefill and decode of ``job`` on ``model``, logged in ``memory``."""
+    if job.task in (Task.LORA, Task.QLORA):
+        model = with_lora(model, job)
     for parameter in model.parameters():
-        memory.track(parameter, "adapters" if run.task is Task.LORA and parameter.requires_grad else "weights")
+        memory.track(parameter, "adapters" if job.task in (Task.LORA, Task.QLORA) and parameter.requires_grad
+                     else "weights")
     for buffer in model.buffers():
         memory.track(buffer, "buffers")
     memory.watch(model)
-    ids = torch.randint(0, config.vocab_size, (run.batch_size, run.seq_len))
+    ids = torch.randint(0, config.vocab_size, (job.batch_size, job.seq_len), device=device)
     memory.track(ids, "inputs")
-    if run.task is Task.INFERENCE:
+    if job.task is Task.INFERENCE:
         _inference(model, ids, memory)
     else:
-        _training(run, model, ids, memory)
+        _training(job, model, ids, memory, autocast, fake)
 
 
-def _training(run: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: LiveMemory) -> None:
+def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: LiveMemory,
+              autocast: Callable, fake: bool) -> None:
     model.train()
-    if run.recompute is Recompute.FULL:
+    if job.recompute is Recompute.FULL:
         model.gradient_checkpointing_enable()
-        if run.task is Task.LORA:
-            model.enable_input_require_grads()
+        if job.task in (Task.LORA, Task.QLORA):
+            model.enable_input_require_grads()  # PEFT's recipe: checkpointed blocks need a grad input
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _optimizer(run, trainable)
-    autocast = (lambda: cuda_autocast(run.compute_dtype)) if run.amp else contextlib.nullcontext
+    optimizer = _optimizer(job, trainable, fake)
+    compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
     with memory:
         for _ in range(2):
             memory.set_phase("forward")
-            with autocast():
+            with autocast(compute) if job.amp else contextlib.nullcontext():
                 loss = model(input_ids=ids, labels=ids, use_cache=False).loss
             memory.set_phase("backward")
             loss.backward()
@@ -199,17 +165,18 @@ def _training(run: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
             memory.set_phase("between steps")
 
 
-def _optimizer(run: Plan, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    how = {"foreach": True} if run.foreach else {"fused": True}
-    if run.optimizer is Optimizer.ADAMW:
+def _optimizer(job: Plan, parameters: list[torch.nn.Parameter], fake: bool) -> torch.optim.Optimizer:
+    how = {"foreach": True} if job.foreach else {"fused": True}
+    if job.optimizer is Optimizer.ADAMW:
         return torch.optim.AdamW(parameters, lr=1e-5, **how)
-    if run.optimizer is Optimizer.SGD_MOMENTUM:
+    if fake and not job.foreach:
+        # _fused_sgd_ has no fake kernel; the single-tensor SGD updates in place just as it does
+        how = {"foreach": False}
+    if job.optimizer is Optimizer.SGD_MOMENTUM:
         return torch.optim.SGD(parameters, lr=1e-5, momentum=0.9, **how)
-    if run.optimizer is Optimizer.SGD_PLAIN:
+    if job.optimizer is Optimizer.SGD_PLAIN:
         return torch.optim.SGD(parameters, lr=1e-5, **how)
-    if run.optimizer is Optimizer.ADAFACTOR:
-        return torch.optim.Adafactor(parameters, lr=1e-5, foreach=run.foreach)
-    raise UnsupportedRun(f"{run.optimizer} is not in torch.optim (bitsandbytes or a third-party package)")
+    raise UnsupportedRun(f"the harness runs torch.optim's AdamW and SGD; {job.optimizer} is not one of them")
 
 
 def _inference(model: torch.nn.Module, ids: torch.Tensor, memory: LiveMemory) -> None:
@@ -235,24 +202,29 @@ def _classify_cache(cache, memory: LiveMemory) -> None:
         memory.classify(getattr(layer, "values", None), "kv_cache")
 
 
-def _with_lora(model: torch.nn.Module, run: Plan) -> torch.nn.Module:
+def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
+    """PEFT's defaults (r 8, alpha 8, no dropout, the family's default targets: q_proj and v_proj
+    for Llama-style models, c_attn for GPT-2), with the rank the request gives; adapters in fp32 on
+    a 16-bit base, as PEFT's ``autocast_adapter_dtype`` leaves them."""
     try:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from peft.tuners import tuners_utils
     except ImportError as error:
-        raise UnsupportedRun("LoRA runs need peft (pip install 'vram[validate]')") from error
-    from peft.tuners import tuners_utils
-
-    # PEFT's defaults (r 8, alpha 8, dropout 0, the family's default targets: q_proj and v_proj
-    # for Llama-style models, c_attn for GPT-2; adapters kept in fp32 on a 16-bit base), with the
-    # rank the request gives. PEFT moves each new adapter to its base layer's device and dtype
-    # with Module.to, which fake tensors cannot do (parameters are swapped, and fake tensors
-    # carry weak references); the adapters are made on the CPU in fp32 to begin with, which is
-    # where that move and the fp32 upcast would leave them.
+        raise UnsupportedRun("LoRA runs need peft: pip install 'vram[validate]'") from error
+    if job.task is Task.QLORA:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=job.recompute is Recompute.FULL)
+    # PEFT moves each new adapter to its base layer's device and dtype with Module.to, which fake
+    # tensors cannot do (FakeTensor parameters are swapped, and they carry weak references): the
+    # adapters are made on the CPU in fp32 to begin with, where that move and the fp32 upcast
+    # would leave them. On a GPU PEFT runs as it is.
+    fake = any(type(p).__name__ == "FakeTensor" for p in model.parameters())
+    if not fake:
+        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"))
     move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
     tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *a, **k: None
     torch.nn.Module.to = _to_unless_there
     try:
-        return get_peft_model(model, LoraConfig(r=run.lora_rank, task_type="CAUSAL_LM"),
+        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"),
                               autocast_adapter_dtype=False)
     finally:
         tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to = move, to
@@ -268,7 +240,3 @@ def _to_unless_there(module: torch.nn.Module, *args, **kwargs) -> torch.nn.Modul
     if all((device is None or t.device == device) and (dtype is None or t.dtype == dtype) for t in tensors):
         return module
     return _module_to(module, *args, **kwargs)
-
-
-def peak_summary(peak: Peak) -> str:
-    return ", ".join(f"{kind} {size / 2**20:.1f} MiB" for kind, size in peak.by_kind.items())
