@@ -79,7 +79,7 @@ class LiveMemory(TorchDispatchMode):
         self._module_names: dict[int, str] = {}
         self._module_stack: list[str] = []
         self._hooks: list = []
-        self._head_modules: set[str] = {"", "lm_head"}
+        self._head_modules: set[str] = set()
 
     # -- what the runner tells the tracker --------------------------------------------------------
 
@@ -179,6 +179,8 @@ class LiveMemory(TorchDispatchMode):
         self.events.append((signed_id, len(self.phases) - 1))
 
     def _default_kind(self, op: str) -> str:
+        if op in LOSS_BACKWARD_OPS:
+            return "logits and loss"  # the loss's own gradients, first in backward
         if self.phase in ("forward", "prefill", "decode") and self.module in self._head_modules:
             return "logits and loss"  # the head, and the loss the causal-LM module computes after it
         return PHASE_KINDS.get(self.phase, self.phase)
@@ -216,6 +218,10 @@ class LiveMemory(TorchDispatchMode):
         op = self.allocations[abs(signed) - 1].op
         return Peak(total, self.phases[phase], op, dict(by_kind.most_common()), tuple(alive.values()))
 
+
+#: Backward ops of the loss (cross_entropy = log_softmax + nll_loss): their outputs are the
+#: logits' gradients, counted with the logits.
+LOSS_BACKWARD_OPS = frozenset({"nll_loss_backward", "nll_loss2d_backward", "_log_softmax_backward_data"})
 
 #: What a tensor made in each phase is, until something says otherwise.
 PHASE_KINDS = {
