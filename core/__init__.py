@@ -10,7 +10,8 @@ Ask in one line of text, or build a Request in Python::
     >>> round(vram.estimate(req, method="article").total_bytes / 1e9, 2)
     103.99
 
-``import vram`` stays light: the grammar (and lark) load on the first ``parse`` or ``ask``.
+``import vram`` stays light: the grammar (and lark) load on the first ``parse`` or ``ask``, and
+IPython only with ``%load_ext vram``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from .errors import (
     ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
     UnsupportedError, VramError,
 )
-from .estimate import Estimate, Fit, LineItem
+from .estimate import Alternative, Estimate, Fit, LineItem, Solution, Verdict
 from .methods import estimate
 from .render import render_json, render_text
 from .request import Request
+from .sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -51,8 +53,23 @@ def ask(text: str, method: Method | str | None = None) -> Estimate:
     return estimate(parse(text), method=method)
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext vram``: register ``%vram``, ``%%vram`` and rich display of estimates."""
+    # Imported here so that the core never imports IPython (design.md 2).
+    from .ipymagic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext vram``: take the display formatters back out."""
+    from .ipymagic import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
-    "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
+    "Alternative", "Solution", "Verdict", "sweep", "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
     "MissingError", "Optimizer", "QueryError", "RangeError", "Recompute", "Request", "Task",
     "UnknownWordError", "UnsupportedError", "VramError", "ask", "estimate", "parse",
     "render_json", "render_text",

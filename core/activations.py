@@ -120,24 +120,29 @@ class BlockOptions:
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
-    norm = NORM_TERMS[options.norm]
-    terms = [*norm, _normed_input(options, 1 if options.fused_qkv else 3)]
+    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _normed_inputs(options)]
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
-    terms += [*norm, _normed_input(options, 1 if options.fused_gate_up or options.mlp == "plain" else 2)]
     terms += _mlp_terms(options)
     if options.dropout:
         terms.append(RESIDUAL_DROPOUT)
     return [t for t in terms if not (drop_quadratic and t.quadratic)]
 
 
-def _normed_input(options: BlockOptions, readers: int) -> Term:
+def _twice(term: Term) -> Term:
+    """The same tensors for both of a layer's norms (before attention and before the MLP)."""
+    return Term(f"{term.name}, both norms", f"2*({term.formula})", term.quadratic)
+
+
+def _normed_inputs(options: BlockOptions) -> Term:
     # Autocast caches the 16-bit casts of weights only: each projection reading the fp32 norm
     # output casts it again and keeps its own copy for its weight gradient (measured: three bf16
-    # copies before q_proj, k_proj and v_proj under AMP).
-    if not options.autocast or readers == 1:
-        return NORMED_INPUT
-    return Term(f"input of the projections after the norm, cast by each of {readers} under autocast",
-                f"{readers}*c*b*s*h")
+    # copies before q_proj, k_proj and v_proj under AMP, two before gate_proj and up_proj).
+    attention = 1 if options.fused_qkv else 3
+    mlp = 1 if options.fused_gate_up or options.mlp == "plain" else 2
+    if not options.autocast or attention + mlp == 2:
+        return _twice(NORMED_INPUT)
+    return Term(f"{NORMED_INPUT.name}: a cast for each of {attention} + {mlp} projections under autocast",
+                f"({attention} + {mlp})*c*b*s*h")
 
 
 def _mlp_terms(options: BlockOptions) -> list[Term]:

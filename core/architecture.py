@@ -10,7 +10,7 @@ from .catalog import ModelSpec
 from .units import format_count
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Architecture:
     """The article's symbols for one model, and where they came from."""
 

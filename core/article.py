@@ -13,7 +13,6 @@ from typing import Callable
 
 from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 from .estimate import Estimate, LineItem
-from .fit import fit_verdicts, gpu_assumption
 from .formula import Formula
 from .job import Job
 from .request import Request
@@ -106,12 +105,9 @@ def estimate(request: Request) -> Estimate:
     build: Callable[[_Job], list[LineItem]] = _BUILDERS[request.task]
     items = tuple(build(job))
     per_gpu = sum(item.bytes for item in items)
-    fit = fit_verdicts(request.gpu, job.gpu_count, per_gpu)
-    if request.gpu is not None:
-        job.assumptions.append(gpu_assumption(request.gpu))
     return Estimate(
         request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
-        gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count, fit=fit,
+        gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count,
     )
 
 

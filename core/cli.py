@@ -25,7 +25,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vram", description="How much GPU memory a model takes to train or serve, and whether it fits.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES, formatter_class=_formatter,
     )
     parser.add_argument("query", nargs="+", help="the question, e.g. 'train 7b adamw bf16 on 8xA100'")
     parser.add_argument("--json", action="store_true", help="print {request, estimate} as JSON")
@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trace", action="store_true",
                         help="also run the job on fake tensors and show the traced peak (pip install 'vram[trace]')")
     return parser
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # a width of our own: argparse would import shutil (and bz2, lzma) to ask the terminal, which
+    # costs every run a few milliseconds of cold start for a help text most runs never print
+    width = int(os.environ.get("COLUMNS", "0") or 0) or 100
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(40, width - 2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

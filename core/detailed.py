@@ -22,7 +22,6 @@ from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
 from .estimate import Estimate, LineItem, Phase
-from .fit import fit_verdicts, gpu_assumption
 from .formula import Formula, formula
 from .job import Job
 from .params import ParameterCount, count_parameters
@@ -30,15 +29,8 @@ from .precision import (
     STEP_TEMPORARIES, state_bytes, optimizer_bytes, optimizer_source,
 )
 from .request import Request
-from .units import MIB, format_count
-
-#: CUDA context and kernels, as the driver counts them outside PyTorch's allocator. Measured:
-#: 426 MiB with PyTorch 2.10 + CUDA 13 (unsloth-zoo PR #1053, RTX 6000 Ada); 287,047,680 B with
-#: lazy module loading and 666,632,192 B without it (PyTorch PR #86509).
-CUDA_CONTEXT_BYTES = 426 * MIB
-CUDA_CONTEXT_LOW = 287_047_680
-CUDA_CONTEXT_HIGH = 666_632_192
-CUDA_SOURCE = "measured: PyTorch PR #86509 (287 MB lazy, 667 MB eager loading); unsloth-zoo PR #1053 (426 MiB)"
+from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cuda_context_item
+from .units import format_count
 
 HF_SDPA = "transformers: attn_implementation defaults to sdpa (PyTorch >= 2.1.1)"
 HF_LOSS = "transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved)"
@@ -148,7 +140,7 @@ def _regime(job: DetailedJob) -> Regime:
     return Regime.AMP
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TrainingSettings:
     """How a training job runs, every open choice filled with the typical Hugging Face default."""
 
@@ -222,7 +214,7 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
               "activations freed; the first step allocates the states here"),
     ]
     if tied:
-        phases.insert(2, phase("end of backward (tied embedding)", items,
+        phases.insert(2, phase("tied embedding gradient sum", items,
                                live("weights", "optimizer", "gradients", "tied_gradients"),
                                "autograd sums the head's and the embedding's gradient of the shared matrix "
                                "out of place"))
@@ -278,11 +270,6 @@ def _formula_item(key: str, label: str, formula: Formula, values: dict[str, floa
     return LineItem(key, label, formula.bytes(values), formula.text, formula.used(values), source)
 
 
-def cuda_context_item() -> LineItem:
-    return LineItem("cuda_context", "CUDA context", CUDA_CONTEXT_BYTES, "MiB x measured_mib",
-                    {"MiB": MIB, "measured_mib": CUDA_CONTEXT_BYTES // MIB}, CUDA_SOURCE)
-
-
 def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase:
     by_key = {item.key: item.bytes for item in items}
     return Phase(name, sum(by_key[k] for k in keys), tuple(keys), note)
@@ -298,12 +285,10 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Esti
     reasons = ("CUDA context: 287 to 667 MB depending on the CUDA version and lazy module loading",
                f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
                f"transient tensors again ({slack_item.label.lower()})")
-    if request.gpu is not None:
-        job.assumptions.append(gpu_assumption(request.gpu))
     return Estimate(
         request=request, method=Method.DETAILED, items=tuple(items), assumptions=tuple(job.assumptions),
         gpu_count=job.gpu_count, job_total_bytes=peak * job.gpu_count,
-        fit=fit_verdicts(request.gpu, job.gpu_count, peak), total_bytes=peak, phases=tuple(phases),
+        total_bytes=peak, phases=tuple(phases),
         low_bytes=low, high_bytes=high, range_reasons=reasons, comparisons=_compare(request),
     )
 

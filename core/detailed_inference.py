@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .activations import prefill_formula
-from .detailed import DetailedJob, block_options, cuda_context_item, phase, storage_bytes
+from .detailed import DetailedJob, block_options, phase, storage_bytes
+from .runtime import cuda_context_item
 from .enums import Dtype
 from .estimate import LineItem, Phase
 from .formula import Formula, formula

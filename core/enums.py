@@ -64,6 +64,15 @@ class Regime(StrEnum):
     MASTER = "master"  #: 16-bit weights and gradients, fp32 master copy in the optimizer (DeepSpeed, Megatron)
 
 
+class Solve(StrEnum):
+    """What a solver query asks for instead of the bytes of one job."""
+
+    MAX_BATCH_SIZE = "max_batch_size"  #: the largest micro-batch that fits the GPUs named
+    MAX_SEQ_LEN = "max_seq_len"  #: the longest context that fits
+    MIN_GPU_COUNT = "min_gpu_count"  #: the fewest GPUs of the kind named that fit
+    GPUS = "gpus"  #: the catalog's GPUs on which the job fits
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Mapping
 
 from .enums import Method
 from .request import Request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LineItem:
     """One term of the memory budget, with the formula and numbers that give it."""
 
@@ -25,25 +26,82 @@ class LineItem:
                 "values": dict(self.values), "source": self.source}
 
 
-@dataclass(frozen=True, slots=True)
+class Verdict(StrEnum):
+    FITS = "fits"  #: at most 90 % of the usable memory
+    TIGHT = "tight"  #: above 90 %: fragmentation or a longer batch may tip it over
+    DOES_NOT_FIT = "does_not_fit"
+
+
+#: Above this share of the usable memory a job that fits is called tight.
+TIGHT_ABOVE = 0.9
+
+
+@dataclass(frozen=True)
 class Fit:
-    """Whether the most-loaded GPU's bytes fit one GPU of a kind."""
+    """The most-loaded GPU's need against one GPU's usable memory."""
 
     gpu: str  #: catalog id
     gpu_name: str
     gpu_count: int
-    per_gpu_bytes: int
+    per_gpu_bytes: int  #: the estimate's total for one GPU
     capacity_bytes: int  #: the GPU's total memory as the driver reports it
-    fits: bool
-    headroom_bytes: int  #: capacity minus need; negative when it does not fit
+    deductions: tuple[LineItem, ...]  #: what the runtime takes first (CUDA context, workspaces)
+    need_bytes: int  #: per_gpu_bytes less any deduction the estimate already counts
+    usable_bytes: int  #: capacity less the deductions
+    verdict: Verdict
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict is not Verdict.DOES_NOT_FIT
+
+    @property
+    def headroom_bytes(self) -> int:
+        """Usable memory left over; negative when it does not fit."""
+        return self.usable_bytes - self.need_bytes
+
+    @property
+    def utilisation(self) -> float:
+        return self.need_bytes / self.usable_bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {"gpu": self.gpu, "gpu_name": self.gpu_name, "gpu_count": self.gpu_count,
                 "per_gpu_bytes": self.per_gpu_bytes, "capacity_bytes": self.capacity_bytes,
-                "fits": self.fits, "headroom_bytes": self.headroom_bytes}
+                "deductions": [d.to_dict() for d in self.deductions], "need_bytes": self.need_bytes,
+                "usable_bytes": self.usable_bytes, "verdict": self.verdict.value, "fits": self.fits,
+                "headroom_bytes": self.headroom_bytes, "utilisation": round(self.utilisation, 4)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
+class Alternative:
+    """A changed request, what it trades away, and what it needs."""
+
+    label: str  #: the change ("ZeRO-3 over the 8 GPUs")
+    tradeoff: str  #: what the change costs or changes about the job
+    request: Request
+    total_bytes: int  #: one GPU's need under the change
+    method: str
+    fit: Fit | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "tradeoff": self.tradeoff, "query": self.request.to_query(),
+                "request": self.request.to_dict(), "total_bytes": self.total_bytes, "method": self.method,
+                "fit": self.fit.to_dict() if self.fit else None}
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solver's answer: what was solved for, the value, and how it was found."""
+
+    solve: str  #: max_batch_size, max_seq_len, min_gpu_count or gpus
+    value: Any  #: an integer, a list of GPU ids, or None when nothing fits
+    note: str
+    estimates: int  #: estimate calls the solver made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"solve": self.solve, "value": self.value, "note": self.note, "estimates": self.estimates}
+
+
+@dataclass(frozen=True)
 class Phase:
     """One moment of a job (forward, optimizer step, prefill, ...) and what is live then."""
 
@@ -56,7 +114,7 @@ class Phase:
         return {"name": self.name, "bytes": self.bytes, "live": list(self.live), "note": self.note}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
@@ -67,7 +125,7 @@ class Comparison:
         return {"method": self.method, "total_bytes": self.total_bytes}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Estimate:
     """Memory of one job: what the most-loaded GPU holds, item by item.
 
@@ -88,6 +146,9 @@ class Estimate:
     high_bytes: int | None = None
     range_reasons: tuple[str, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
+    strategies: tuple[Alternative, ...] = ()  #: sharded strategies beside plain data parallelism
+    suggestions: tuple[Alternative, ...] = ()  #: changes that would make it fit, least change first
+    solution: Solution | None = None
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
@@ -120,6 +181,8 @@ class Estimate:
             "range": ({"low_bytes": self.low_bytes, "high_bytes": self.high_bytes,
                        "reasons": list(self.range_reasons)} if self.low_bytes is not None else None),
             "comparisons": [c.to_dict() for c in self.comparisons],
+            "strategies": [a.to_dict() for a in self.strategies],
+            "suggestions": [a.to_dict() for a in self.suggestions],
         }
 
     def __str__(self) -> str:

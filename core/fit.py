@@ -1,19 +1,28 @@
-"""Does one GPU's share fit the GPU? A first verdict: need against the device's total memory."""
+"""Does it fit? One GPU's need against the memory the runtime leaves usable on a card."""
 
 from __future__ import annotations
 
-from . import catalog
-from .estimate import Fit
+from . import catalog, runtime
+from .catalog import Gpu
+from .estimate import TIGHT_ABOVE, Estimate, Fit, Verdict
 from .units import MIB, format_bytes
 
 
-def fit_verdicts(gpu_id: str | None, gpu_count: int, per_gpu_bytes: int) -> tuple[Fit, ...]:
-    """The verdict for the GPU the request names (none when it names none)."""
-    if gpu_id is None:
-        return ()
-    gpu = catalog.find_gpu(gpu_id)
-    headroom = gpu.memory_bytes - per_gpu_bytes
-    return (Fit(gpu.id, gpu.name, gpu_count, per_gpu_bytes, gpu.memory_bytes, headroom >= 0, headroom),)
+def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
+    """The fit of ``estimate``'s most-loaded GPU on one ``gpu``."""
+    deductions = runtime.deductions(gpu)
+    # the detailed method counts the CUDA context with the job; here it belongs to the card's side
+    # (and TPUs and Apple GPUs have none), so it leaves the need
+    need = estimate.total_bytes - sum(i.bytes for i in estimate.items if i.key == runtime.CONTEXT_KEY)
+    usable = gpu.memory_bytes - sum(d.bytes for d in deductions)
+    if need > usable:
+        verdict = Verdict.DOES_NOT_FIT
+    elif need > TIGHT_ABOVE * usable:
+        verdict = Verdict.TIGHT
+    else:
+        verdict = Verdict.FITS
+    return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
+               need, usable, verdict)
 
 
 def gpu_assumption(gpu_id: str) -> str:
@@ -22,4 +31,5 @@ def gpu_assumption(gpu_id: str) -> str:
     size = f"{format_bytes(gpu.memory_bytes)} GB"
     if gpu.memory_bytes % MIB == 0:
         size += f" ({gpu.memory_bytes // MIB} MiB)"
-    return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source})"
+    runtime_note = "" if gpu.vendor in runtime.CONTEXT_VENDORS else "; no CUDA context on this kind of device"
+    return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source}){runtime_note}"

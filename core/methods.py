@@ -1,14 +1,14 @@
-"""estimate(): the request, a method, and the Estimate it gives."""
+"""estimate(): the request, a method, the Estimate it gives, and whether and how it fits."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
-import dataclasses
-
-from . import article, detailed
-from .enums import Method
-from .estimate import Estimate
+from . import article, catalog, detailed
+from .enums import Method, Solve
+from .estimate import Alternative, Estimate, Fit
+from .fit import gpu_assumption, verdict_for
 from .request import Request, _coerce_enum
 
 METHODS: dict[Method, Callable[[Request], Estimate]] = {
@@ -19,24 +19,81 @@ DEFAULT_METHOD = Method.DETAILED
 
 
 def estimate(request: Request, method: Method | str | None = None) -> Estimate:
-    """Estimate the GPU memory ``request`` needs.
+    """Estimate the GPU memory ``request`` needs, and whether it fits the GPUs it names.
 
     ``method`` overrides the request's own ``method`` field. With neither, the detailed method
     answers, or the article's rules where the detailed method does not reach yet (the answer
-    says so). Every line item of the result shows its formula, numbers and source.
+    says so). Every line item of the result shows its formula, numbers and source. When the job
+    does not fit (or the request asks to ``suggest``), the answer lists changes that would make
+    it fit, each with its own estimate; a request with ``solve`` set is answered by its solver.
 
     >>> from vram import Request, estimate
     >>> est = estimate(Request(task="inference", model="chatglm-6b", dtype="fp16"), method="article")
     >>> est.total_bytes
     14400000000
     """
-    chosen = _coerce_enum("method", Method, method) or request.method
+    chosen = _coerce_enum("method", Method, method)
+    plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
+    if request.solve is None:
+        return _advised(request, plain)
+    from . import solvers
+
+    solution, at = solvers.solve(request, plain, judge)
+    at = dataclasses.replace(at, solve=None)
+    result = _advised(at, plain)
+    if request.solve is Solve.GPUS:
+        fits = tuple(judge(dataclasses.replace(result, request=dataclasses.replace(at, gpu=g)))
+                     for g in solution.value)
+        result = dataclasses.replace(result, fit=fits)
+    return dataclasses.replace(result, request=dataclasses.replace(at, solve=request.solve), solution=solution)
+
+
+def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
+    """The estimate and its fit verdict, without strategies or suggestions (sweeps, solvers)."""
+    chosen = method or request.method
     if chosen is not None:
-        return METHODS[chosen](request)
-    uncovered = detailed.not_covered(request)
-    if uncovered is None:
-        return METHODS[DEFAULT_METHOD](request)
-    # the default method cannot answer this yet: the article's rules do, and the answer says so
-    answer = article.estimate(request)
-    note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
-    return dataclasses.replace(answer, assumptions=(note, *answer.assumptions))
+        result = METHODS[chosen](request)
+    elif (uncovered := detailed.not_covered(request)) is None:
+        result = METHODS[DEFAULT_METHOD](request)
+    else:  # the default method cannot answer this yet: the article's rules do, and say so
+        result = article.estimate(request)
+        note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
+        result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
+    if request.gpu is None:
+        return result
+    return dataclasses.replace(result, fit=(judge(result),),
+                               assumptions=(*result.assumptions, gpu_assumption(request.gpu)))
+
+
+def judge(estimate: Estimate) -> Fit | None:
+    """The verdict of ``estimate`` on the GPU its request names (None without one)."""
+    gpu_id = estimate.request.gpu
+    return None if gpu_id is None else verdict_for(catalog.find_gpu(gpu_id), estimate)
+
+
+def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate:
+    result = plain(request)
+    if request.gpu is None:
+        return result  # no verdict, so nothing to advise: advice and solvers stay unimported
+    from . import advice
+    strategies = advice.strategies(request, plain, judge)
+    fit = result.fit[0] if result.fit else None
+    wanted = request.suggest or (fit is not None and not fit.fits)
+    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies)
+                   if wanted else ())
+    return dataclasses.replace(result, strategies=strategies, suggestions=suggestions)
+
+
+def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:
+    if request.gpu is None:
+        return None
+    from . import solvers
+
+    solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge)
+    if solution.value is None or solution.value <= (request.gpu_count or 1):
+        return None
+    at = dataclasses.replace(at, solve=None)
+    estimate = plain(at)
+    return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}",
+                       f"{solution.value - (request.gpu_count or 1)} more {request.gpu}", at,
+                       estimate.total_bytes, estimate.method.value, judge(estimate))

@@ -42,7 +42,7 @@ GGML_BLOCKS: dict[int, tuple[str, int, int]] = {
 MAX_HEADER_BYTES = 100 * 2**20
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Checkpoint:
     """What a checkpoint's header says: its tensors' total bytes and elements, by storage type."""
 
@@ -56,13 +56,18 @@ class Checkpoint:
 
 
 def looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.endswith((".json", ".safetensors", ".gguf"))
+    """A word that names a file or folder: ./x, ../x, /x, ~/x, ~user/x, or a .json/.safetensors/.gguf name."""
+    home = name.startswith("~") and "/" in name
+    return home or name.startswith(("./", "../", "/")) or name.endswith((".json", ".safetensors", ".gguf"))
 
 
 @functools.lru_cache(maxsize=64)
 def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
     """The architecture (and checkpoint, if any) at a local path; a clear error when unreadable."""
-    path = Path(name).expanduser()
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~someone/x" where no user someone exists
+        raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
     if not path.exists():
         raise InvalidRequestError(f"no file or folder at '{name}'", field="model")
     if path.is_dir():

@@ -19,7 +19,7 @@ NORM_VECTORS = {"layernorm": 2, "rmsnorm": 1}
 MLP_MATRICES = {"plain": 2, "gated": 3}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ParameterCount:
     """A model's parameters, by where they sit."""
 

@@ -16,7 +16,8 @@ _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_si
 
 
 def request_to_query(request: Request) -> str:
-    words = [CANONICAL[f"task:{request.task.value}"]]
+    words = [CANONICAL[f"solve:{request.solve.value}"]] if request.solve else []
+    words.append(CANONICAL[f"task:{request.task.value}"])
     words.append(request.model if request.model else format_count(request.params))
     for name in ("dtype", "optimizer", "recompute"):
         value = getattr(request, name)
@@ -43,6 +44,8 @@ def request_to_query(request: Request) -> str:
         words.append(CANONICAL[f"flash_attention:{request.flash_attention}"])
     if request.method is not None:
         words += [CANONICAL["method"], request.method.value]
+    if request.suggest:
+        words.append(CANONICAL["suggest:True"])
     words += _gpu_words(request)
     return " ".join(words)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .estimate import Estimate, Fit, LineItem
+from .estimate import Alternative, Comparison, Estimate, Fit, LineItem, Solution
 from .units import format_bytes, format_value
 
 METHOD_BLURBS = {
@@ -15,8 +15,11 @@ METHOD_BLURBS = {
 
 
 def to_json_document(estimate: Estimate) -> dict[str, Any]:
-    """``{"request": ..., "estimate": ...}``, what ``vram --json`` prints."""
-    return {"request": estimate.request.to_dict(), "estimate": estimate.to_dict()}
+    """``{"request": ..., "estimate": ...}`` (and ``"solution"`` for a solver), what ``vram --json`` prints."""
+    document = {"request": estimate.request.to_dict(), "estimate": estimate.to_dict()}
+    if estimate.solution is not None:
+        document["solution"] = estimate.solution.to_dict()
+    return document
 
 
 def render_json(estimate: Estimate) -> str:
@@ -25,22 +28,35 @@ def render_json(estimate: Estimate) -> str:
 
 def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:
     """The answer as an aligned table, in GB (1e9 bytes) or GiB."""
-    lines = [
-        f"Query:  {estimate.request.to_query()}",
+    lines = [f"Query:  {estimate.request.to_query()}"]
+    if estimate.solution is not None:
+        lines.append(f"Answer: {solution_text(estimate.solution)}")
+    lines += [
         f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method.value]})",
         "",
-        *_table(estimate, unit, formulas),
+        *table_lines(estimate, unit, formulas),
     ]
     lines += _phases(estimate, unit)
     if estimate.fit:
-        lines += ["", "Fit:", *(f"  {_fit_line(fit, unit)}" for fit in estimate.fit)]
+        lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
+    if estimate.strategies:
+        lines += ["", f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:",
+                  *(f"  {alternative_line(alt, unit)}" for alt in estimate.strategies)]
+    if estimate.suggestions:
+        fitting = any(alt.fit is not None and alt.fit.fits for alt in estimate.suggestions)
+        title = "What would make it fit:" if fitting else "No single change makes it fit; the closest:"
+        lines += ["", title]
+        for number, alt in enumerate(estimate.suggestions, 1):
+            lines += [f"  {number}. {alternative_line(alt, unit)}", f"     trade-off: {alt.tradeoff}",
+                      f"     query: {alt.request.to_query()}"]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
     return "\n".join(lines)
 
 
-def _table(estimate: Estimate, unit: str, formulas: bool) -> list[str]:
+def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:
+    """The breakdown as aligned lines: a header, one line an item, a rule, the totals."""
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
-    rows = [(item.label, format_bytes(item.bytes, unit), _formula_text(item) if formulas else "")
+    rows = [(item.label, format_bytes(item.bytes, unit), formula_text(item) if formulas else "")
             for item in estimate.items]
     total = f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
     totals = [(total, format_bytes(estimate.total_bytes, unit), "")]
@@ -67,25 +83,52 @@ def _phases(estimate: Estimate, unit: str) -> list[str]:
             if p.note:
                 lines.append(f"  {''.ljust(width)}  ({p.note})")
     if estimate.low_bytes is not None:
-        lines += ["", f"Range: {format_bytes(estimate.low_bytes, unit)} to {format_bytes(estimate.high_bytes, unit)} {unit}",
-                  *(f"  - {reason}" for reason in estimate.range_reasons)]
+        lines += ["", range_line(estimate, unit), *(f"  - {reason}" for reason in estimate.range_reasons)]
     for other in estimate.comparisons:
-        change = (estimate.total_bytes - other.total_bytes) / other.total_bytes * 100
-        lines += ["", f"The {other.method} method gives {format_bytes(other.total_bytes, unit)} {unit}; "
-                      f"this answer is {abs(change):.0f} % {'higher' if change >= 0 else 'lower'}"]
+        lines += ["", comparison_line(estimate, other, unit)]
     return lines
 
 
-def _formula_text(item: LineItem) -> str:
+def range_line(estimate: Estimate, unit: str = "GB") -> str:
+    """``Range: 99.06 to 108.42 GB`` (only for an estimate with a range)."""
+    return f"Range: {format_bytes(estimate.low_bytes, unit)} to {format_bytes(estimate.high_bytes, unit)} {unit}"
+
+
+def comparison_line(estimate: Estimate, other: Comparison, unit: str = "GB") -> str:
+    """``The article method gives 103.99 GB; this answer is 5 % lower``."""
+    change = (estimate.total_bytes - other.total_bytes) / other.total_bytes * 100
+    return (f"The {other.method} method gives {format_bytes(other.total_bytes, unit)} {unit}; "
+            f"this answer is {abs(change):.0f} % {'higher' if change >= 0 else 'lower'}")
+
+
+def formula_text(item: LineItem) -> str:
+    """The item's formula with the numbers substituted: ``2 B/param x params   [params=6e9]``."""
     values = "  ".join(f"{name}={format_value(value)}" for name, value in item.values.items())
     return f"{item.formula}   [{values}]" if values else item.formula
 
 
-def _fit_line(fit: Fit, unit: str) -> str:
-    need = format_bytes(fit.per_gpu_bytes, unit)
-    has = format_bytes(fit.capacity_bytes, unit)
-    if fit.fits:
-        verdict = f"fits: {need} of {has} {unit}, {format_bytes(fit.headroom_bytes, unit)} {unit} to spare"
-    else:
-        verdict = f"does not fit: needs {need} {unit}, has {has} {unit} ({format_bytes(-fit.headroom_bytes, unit)} {unit} over)"
-    return f"{fit.gpu_count}x {fit.gpu}: {verdict}"
+VERDICT_WORDS = {"fits": "fits", "tight": "fits, tight", "does_not_fit": "does not fit"}
+
+
+def fit_line(fit: Fit, unit: str = "GB") -> str:
+    """One verdict: ``8x a100-80gb: does not fit: needs 103.99 of 85.44 GB usable (...), 122% used, 18.55 GB over``."""
+    usable = format_bytes(fit.usable_bytes, unit)
+    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label.lower()}" for d in fit.deductions)
+    room = format_bytes(abs(fit.headroom_bytes), unit)
+    spare = f"{room} {unit} to spare" if fit.fits else f"{room} {unit} over"
+    return (f"{fit.gpu_count}x {fit.gpu}: {VERDICT_WORDS[fit.verdict.value]}: needs {format_bytes(fit.need_bytes, unit)} "
+            f"of {usable} {unit} usable ({format_bytes(fit.capacity_bytes, unit)}{taken}), "
+            f"{fit.utilisation:.0%} used, {spare}")
+
+
+def alternative_line(alt: Alternative, unit: str = "GB") -> str:
+    """One changed request: ``ZeRO-3 / FSDP over the GPUs named: 19.99 GB a GPU, fits (article)``."""
+    verdict = f", {VERDICT_WORDS[alt.fit.verdict.value]}" if alt.fit else ""
+    return f"{alt.label}: {format_bytes(alt.total_bytes, unit)} {unit} a GPU{verdict} ({alt.method})"
+
+
+def solution_text(solution: Solution) -> str:
+    """A solver's answer in words: ``max batch size = 12 (batch 12 fits; 13 does not; 9 estimates)``."""
+    value = solution.value
+    shown = "none" if value is None or value == [] else (", ".join(value) if isinstance(value, list) else str(value))
+    return f"{solution.solve.replace('_', ' ')} = {shown} ({solution.note}; {solution.estimates} estimates)"

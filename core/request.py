@@ -19,7 +19,7 @@ from . import catalog, models
 from .architecture import Architecture, architecture_of
 from .enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
-    KV_DTYPES, Dtype, Method, Optimizer, Recompute, Regime, Task,
+    KV_DTYPES, Dtype, Method, Optimizer, Recompute, Regime, Solve, Task,
 )
 from .errors import (
     ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
@@ -45,8 +45,11 @@ RANGES: dict[str, tuple[float, float]] = {
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": Dtype,
+    "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve,
 }
+
+#: Yes/no fields.
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
@@ -86,23 +89,33 @@ class Request:
     dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     method: Method | None = None  #: estimation method; None means the default
+    solve: Solve | None = None  #: a solver question about this job, instead of its bytes
+    suggest: bool = False  #: list what would make it fit even when it fits
     hidden_size: int | None = None  #: architecture of a size-only model, when given
     num_layers: int | None = None
     num_heads: int | None = None
 
     def __post_init__(self) -> None:
+        # checked in bulk, with fast paths for values already in canonical form: sweeps build
+        # hundreds of thousands of Requests with dataclasses.replace
         for name, enum in ENUM_FIELDS.items():
-            self._set(name, _coerce_enum(name, enum, getattr(self, name)))
+            value = getattr(self, name)
+            if value is not None and type(value) is not enum:
+                self._set(name, _coerce_enum(name, enum, value))
         if self.task is None:
             raise MissingError("say what the job does", expected=_values(Task))
-        for name in ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach"):
+        for name in BOOL_FIELDS:
             _check_bool(name, getattr(self, name))
-        for name in RANGES:
-            self._set(name, _check_number(name, getattr(self, name)))
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value is None or (type(value) is int and low <= value <= high and name != "params"):
+                continue
+            self._set(name, _check_number(name, value))
         self._check_model()
         self._check_task()
         self._check_gpus()
         self._check_parallelism()
+        self._check_solve()
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -227,6 +240,16 @@ class Request:
                 field="gpu_count",
             )
 
+    def _check_solve(self) -> None:
+        if self.solve is Solve.GPUS and self.gpu is not None:
+            raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
+        if self.suggest and self.gpu is None:
+            raise MissingError("suggestions need a GPU to fit on", expected=("a GPU, as in 'on a100'",),
+                               field="suggest")
+        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT) and self.gpu is None:
+            raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
+                               expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
+
     def architecture(self) -> Architecture:
         """The architecture of the model the request is about (catalog, given, or typical)."""
         return architecture_of(self.model, self.params, self.hidden_size, self.num_layers, self.num_heads)
@@ -257,7 +280,7 @@ class Request:
 
 
 def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
-    if value is None or isinstance(value, enum):
+    if value is None or type(value) is enum:
         return value
     try:
         return enum(value)
@@ -317,7 +340,7 @@ _LABELS = {
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
-    "optimizer_foreach": "foreach/fused optimizer",
+    "optimizer_foreach": "foreach/fused optimizer", "solve": "solver",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .enums import Dtype, Method, Optimizer, Recompute, Regime, Task
+from .enums import Dtype, Method, Optimizer, Recompute, Regime, Solve, Task
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
@@ -76,6 +76,15 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("zero", 2, "zero-2"),
     **_all("zero", 1, "zero-1"),
     **_all("zero", 0, "ddp", "no zero"),
+    **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
+           "biggest batch", "max bs", "max micro batch"),
+    **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
+           "max sequence length", "max context length", "longest context", "max tokens", "max ctx"),
+    **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
+           "fewest gpus", "how many gpus", "how many"),
+    **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
+           "which card"),
+    **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -147,6 +156,8 @@ CANONICAL: dict[str, str] = {
     "sp:True": "sp", "flash_attention:True": "flash", "flash_attention:False": "eager",
     "dropout:True": "dropout", "dropout:False": "no dropout",
     "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused",
+    "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
+    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method",

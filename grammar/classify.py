@@ -38,7 +38,7 @@ _NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmbt]?)", r
 _GLUED = re.compile(r"([a-z_]+?)[-_]?(\d+(?:\.\d+)?[kmbt]?)", re.IGNORECASE)
 
 
-@dataclass(slots=True)
+@dataclass
 class Meaning:
     """What one atom (or a phrase of several) means."""
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
+import os
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from vram import cache
 from vram.errors import QueryError
 from vram.vocabulary import EXPECTED_WORDS
 
-GRAMMAR = Path(__file__).with_name("query.lark")
+GRAMMAR = os.path.join(os.path.dirname(__file__), "query.lark")
 
 #: Longest query accepted, in characters: a real query is a line; this bounds all the work.
 MAX_QUERY_CHARS = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Atom:
     """One word, number, count or setting of a query, with where it starts."""
 
@@ -51,7 +52,15 @@ class _ToAtoms(Transformer):
 
 @functools.cache
 def _lark() -> Lark:
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", transformer=_ToAtoms())
+    # lark's cache keeps the LALR tables between runs (keyed by the grammar and options): faster starts
+    folder = cache.folder()
+    try:
+        os.makedirs(folder, exist_ok=True)
+        stored: str | bool = os.path.join(folder, "query-grammar.lark-cache")
+    except OSError:
+        stored = False
+    with open(GRAMMAR, encoding="utf-8") as f:
+        return Lark(f.read(), parser="lalr", transformer=_ToAtoms(), cache=stored)
 
 
 #: Parse errors by example (lark's match_examples): what a person did, and what to say.

@@ -1,1 +1,22 @@
-"""vram.slackbot: the Slack frontend (slack-bolt). Not built yet: see the Slack bot issue."""
+"""vram.slackbot: the Slack frontend (slack-bolt): ``/vram QUERY``, ``@vram QUERY``, direct messages.
+
+Thin over the core: ``question`` reads Slack's text, the grammar and core answer, ``blocks``
+renders Block Kit, ``app`` wires Bolt listeners, ``server`` runs it (``vram-slack``).
+
+``create_app`` builds the Bolt app for any server; importing this package does not import
+slack_bolt until it is used, so the renderers work without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

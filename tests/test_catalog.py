@@ -59,3 +59,26 @@ def test_typical_architecture_for_a_bare_size(params, model_id):
 @pytest.mark.parametrize("name, gpu_id", [("a100s", "a100-80gb"), ("24gb gpus", "gpu-24gb"), ("l40s", "l40s")])
 def test_plural_gpu_names(name, gpu_id):
     assert catalog.find_gpu(name).id == gpu_id
+
+
+def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, monkeypatch):
+    from vram import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+    build = lambda: calls.append(1) or {"n": len(calls)}  # noqa: E731
+    assert cache.cached_json(b"a = 1", "models.toml", build) == {"n": 1}
+    assert cache.cached_json(b"a = 1", "models.toml", build) == {"n": 1}  # read back, not rebuilt
+    assert cache.cached_json(b"a = 2", "models.toml", build) == {"n": 2}  # another source, another file
+    for path in (tmp_path / "vram").glob("*.json"):
+        path.write_text("{broken")
+    assert cache.cached_json(b"a = 1", "models.toml", build) == {"n": 3}  # unreadable: rebuilt
+
+
+def test_an_unwritable_cache_only_costs_speed(monkeypatch, tmp_path):
+    from vram import cache
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert cache.cached_json(b"x", "gpus.toml", lambda: [1, 2]) == [1, 2]

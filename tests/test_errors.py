@@ -62,6 +62,10 @@ MORE_BAD = {
     "infer 7b on 8x 7b": (vram.QueryError, "should be followed by a GPU", 12, None),
     "infer 7b (fp16)": (vram.QueryError, "unexpected character '('", 9, None),
     "infer 7b " + "fp16 " * 200: (vram.QueryError, "the limit is 500", None, None),
+    # found by fuzzing (benchmarks/fuzz_parser.py): a word shaped almost like a Hub repo id
+    "qlora 3/\xff": (vram.UnknownWordError, "unknown word '3/\xff'", 6, None),
+    "infer 3/-": (vram.UnknownWordError, "unknown word '3/-'", 6, None),
+    "qlora ~a/0g": (vram.InvalidRequestError, "no home folder for '~a' in '~a/0g'", 6, None),
 }
 
 ALL = {**EXPECTED, **MORE_BAD}

@@ -1,0 +1,117 @@
+"""Solvers: the largest batch or context that fits, the fewest GPUs, the GPUs on which it fits.
+
+Bytes grow with batch and context and shrink (or stay) with more GPUs, so each search is an
+exponential step to bracket the boundary and a bisection inside it: about 2 log2(range) estimates,
+never a scan. The answer fits; one more (batch, token, GPU step) does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from . import catalog
+from .enums import Solve
+from .estimate import Estimate, Fit, Solution
+from .request import RANGES, Request
+
+Estimator = Callable[[Request], Estimate]
+Judge = Callable[[Estimate], Fit | None]
+
+
+class _Counted:
+    """An estimator that counts its calls and remembers the estimate at each value tried."""
+
+    def __init__(self, estimator: Estimator, judge: Judge) -> None:
+        self.estimator, self.judge, self.calls = estimator, judge, 0
+        self.seen: dict[Request, Estimate] = {}
+
+    def fits(self, request: Request) -> bool:
+        if request not in self.seen:
+            self.calls += 1
+            self.seen[request] = self.estimator(request)
+        fit = self.judge(self.seen[request])
+        return fit is not None and fit.fits
+
+
+def _largest(fits: Callable[[int], bool], high: int) -> int | None:
+    """The largest n in [1, high] with fits(n), for fits true up to a point and false after."""
+    if not fits(1):
+        return None
+    good, step = 1, 2
+    while step <= high and fits(step):
+        good, step = step, step * 2
+    bad = min(step, high + 1)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return good
+
+
+def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solution, Request]:
+    """The solution for ``request.solve`` and the request at that value."""
+    counted = _Counted(estimator, judge)
+    solver = SOLVERS[request.solve]
+    solution, at = solver(dataclasses.replace(request, solve=None), request.solve, counted)
+    return dataclasses.replace(solution, estimates=counted.calls), at
+
+
+def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple[Solution, Request]]:
+    def solver(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+        high = int(RANGES[field][1])
+        value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
+        if value is None:
+            return Solution(kind.value, None, f"does not fit even at {what} 1", 0), \
+                dataclasses.replace(request, **{field: 1})
+        note = f"{what} {value} fits; {value + 1} does not" if value < high else f"fits up to the limit, {high}"
+        return Solution(kind.value, value, note, 0), dataclasses.replace(request, **{field: value})
+    return solver
+
+
+def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    unit = request.tp * request.pp
+    high = int(RANGES["gpu_count"][1]) // unit
+
+    def at(k: int) -> Request:
+        return dataclasses.replace(request, gpu_count=k * unit)
+
+    if counted.fits(at(1)):
+        return Solution(kind.value, unit, f"{unit} GPU{'s' if unit > 1 else ''} already fit", 0), at(1)
+    counted.fits(at(2))
+    if counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes:
+        note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
+                "name a sharded strategy: zero1-3, fsdp, tp or pp")
+        return Solution(kind.value, None, note, 0), at(1)
+    step = 2
+    while step <= high and not counted.fits(at(step)):
+        step *= 2
+    if step > high:
+        return Solution(kind.value, None, f"does not fit even on {high * unit} GPUs", 0), at(1)
+    bad, good = step // 2, step
+    while good - bad > 1:
+        middle = (good + bad) // 2
+        bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
+    note = f"{good * unit} GPUs fit; {(good - 1) * unit} do not"
+    return Solution(kind.value, good * unit, note, 0), at(good)
+
+
+def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    estimate = counted.estimator(request)
+    counted.calls += 1
+    fitting = []
+    for gpu in sorted(catalog.gpus().by_id.values(), key=lambda g: (g.memory_bytes, g.id)):
+        fit = counted.judge(dataclasses.replace(estimate, request=dataclasses.replace(request, gpu=gpu.id)))
+        if fit is not None and fit.fits:
+            fitting.append(gpu.id)
+    count = request.gpu_count or 1
+    note = (f"fits on {len(fitting)} of the catalog's {len(catalog.gpus().by_id)} GPUs ({count} of each)"
+            if fitting else "fits on none of the catalog's GPUs")
+    return Solution(kind.value, fitting, note, 0), request
+
+
+SOLVERS = {
+    Solve.MAX_BATCH_SIZE: _max_of("batch_size", "batch"),
+    Solve.MAX_SEQ_LEN: _max_of("seq_len", "context"),
+    Solve.MIN_GPU_COUNT: _min_gpus,
+    Solve.GPUS: _gpus,
+}

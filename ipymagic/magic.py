@@ -1,0 +1,111 @@
+"""``%vram QUERY`` and ``%%vram``: the question asked in a notebook, answered by the core."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.utils.text import DollarFormatter
+
+import vram
+from vram import Estimate, VramError
+
+from .compare import Estimates
+
+
+@magics_class
+class VramMagics(Magics):
+    """How much GPU memory an LLM job takes, and whether it fits."""
+
+    @line_magic("vram")
+    def vram_line(self, line: str) -> Estimate:
+        """How much GPU memory an LLM job takes, and whether it fits.
+
+        One line of text in; the breakdown out, every item with its formula, and a verdict
+        for the GPUs named. The result is a ``vram.Estimate``; in a notebook it shows as a
+        table with a bar chart. Python variables expand in ``{braces}``::
+
+          In [1]: %load_ext vram
+
+          In [2]: %vram infer 6b int8 method=article
+          Out[2]:
+          Query:  infer 6b int8 method article
+          Method: article (the seed article's rules: every line item summed)
+
+            Item                       GB  Formula
+            Model weights (int8)     6.00  1 B/param x params   [params=6e9]
+            Runtime overhead (20 %)  1.20  0.2 x weights   [weights=6e9]
+            -----------------------------
+            Total                    7.20
+          ...
+
+          In [3]: est = %vram train chatglm-6b adamw bf16 selective on 8xA100
+
+          In [4]: est.fit[0].fits, est.item("weights").label
+          Out[4]: (False, 'Model weights (fp32, AMP)')
+
+          In [5]: n = 4
+
+          In [6]: %vram infer llama-3-70b int4 on {n}x rtx-4090
+
+        ``%%vram?`` compares several queries; ``vram.ask(text)`` is the same in plain Python.
+        """
+        if not line.strip():
+            raise UsageError("%vram needs a query, as in: %vram infer llama-2-7b int8 on a100")
+        return ask(line)
+
+    @cell_magic("vram")
+    def vram_cell(self, line: str, cell: str) -> Estimates:
+        """Compare several jobs: one query a line, answered as one table.
+
+        Blank lines and lines starting with ``#`` are skipped; Python variables expand in
+        ``{braces}``. A name after ``%%vram`` keeps the result (a sequence of Estimates)::
+
+          In [1]: %%vram sizes
+             ...: train chatglm-6b adamw bf16 selective on 8xA100
+             ...: train chatglm-6b adamw bf16 selective zero3 on 8xA100
+             ...: train chatglm-6b adamw bf16 full zero3 on 8xA100
+          Out[1]:
+          Query                                                         Weights  ...  Total GB  Fit
+          train chatglm-6b bf16 adamw selective on 8x a100-80gb           24.69  ...     99.22  does not fit ... (13.32 GB over)
+          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb     1.50  ...     19.99  fits ... (65.91 GB to spare)
+          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb          1.50  ...     12.47  fits ... (73.43 GB to spare)
+
+          In [2]: sizes[1].fit[0].fits
+          Out[2]: True
+        """
+        name = line.strip()
+        if name and not name.isidentifier():
+            raise UsageError(f"%%vram takes at most a variable name to keep the result in, not {name!r}")
+        comparison = Estimates(tuple(_ask_lines(expand(cell, self.shell.user_ns))))
+        if not comparison.estimates:
+            raise UsageError("%%vram needs one query a line in the cell, as in: infer llama-2-7b int8 on a100")
+        if name:
+            self.shell.user_ns[name] = comparison
+        return comparison
+
+
+def ask(text: str) -> Estimate:
+    """``vram.ask(text)``, with the core's errors as IPython's UsageError (no traceback)."""
+    try:
+        return vram.ask(text)
+    except VramError as error:
+        raise UsageError(str(error)) from error
+
+
+def expand(text: str, namespace: dict) -> str:
+    """``{name}`` and ``$name`` replaced from ``namespace``, as IPython does for line magics."""
+    try:
+        return DollarFormatter().vformat(text, args=[], kwargs=namespace)
+    except Exception:  # like IPython's var_expand: leave it; the parser then says what is wrong
+        return text
+
+
+def _ask_lines(cell: str):
+    # Numbered as the notebook shows them: the %%vram line is line 1.
+    for number, text in enumerate(cell.splitlines(), start=2):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        try:
+            yield vram.ask(text)
+        except VramError as error:
+            raise UsageError(f"line {number} ({text.strip()!r}): {error}") from error

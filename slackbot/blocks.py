@@ -1,0 +1,200 @@
+"""Slack messages for an Estimate, an error, and help: Block Kit built from the core's values.
+
+Every renderer returns a message payload ``{"text": ..., "blocks": [...]}`` that ``respond`` and
+``say`` take as it is. Numbers come from the core's neutral rendering (``vram.render``), so Slack
+shows to the hundredth what ``vram`` prints.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any, Sequence
+
+from vram.errors import VramError
+from vram.estimate import Estimate, Fit
+from vram.render import (
+    METHOD_BLURBS, alternative_line, comparison_line, fit_line, formula_text, range_line, solution_text,
+    table_lines,
+)
+from vram.units import format_bytes
+
+from . import kit
+from .question import Intent, Question
+
+Message = dict[str, Any]
+
+SHARE_ACTION = "vram_share"
+FORMULAS_ACTION = "vram_formulas"
+
+UNIT = "GB"
+FIT_ICONS = {"fits": ":white_check_mark:", "tight": ":warning:", "does_not_fit": ":x:"}
+#: How much of a refused query is echoed back: enough to recognise it.
+ECHO_CHARS = 200
+
+EXAMPLES = (
+    "train chatglm-6b adamw bf16 selective on 8xA100",
+    "infer 6b int8",
+    "infer llama-3-70b int4 on 2x rtx-4090",
+    "qlora llama-2-70b seq 4096 on 1x a100-80gb",
+    "train 7b bf16 adamw zero3 on 8 a100",
+)
+
+
+def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
+                   shareable: bool = False, shared_by: str | None = None) -> Message:
+    """The answer: what was understood, the table, the total, the fit, the assumptions."""
+    table = textwrap.dedent("\n".join(table_lines(estimate, UNIT, formulas=False))).splitlines()
+    body = [_summary(estimate), kit.code_section(table)]
+    if estimate.phases and not formulas:
+        body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
+    if estimate.fit:
+        body.append(kit.section(kit.plain("\n".join(_fit_text(fit) for fit in estimate.fit))))
+    body += _advice(estimate)
+    body.append(kit.context(kit.plain(_bullets("Assumptions:", estimate.assumptions))))
+    if formulas:
+        body += [kit.divider(), *_workings(estimate), *_formula_blocks(estimate)]
+    if shared_by:
+        body.append(kit.context(kit.mrkdwn(f"Shared by <@{shared_by}>")))
+    return kit.message(_fallback(estimate), body, _buttons(query, formulas, shareable))
+
+
+def error_message(error: VramError, query: str) -> Message:
+    """The parser's message and suggestion, with the query and a caret under the word at fault."""
+    body = [kit.section(kit.plain(f":warning: {error.message}"))]
+    if query:
+        body.append(kit.code_section(_query_with_caret(query, error.position)))
+    body.append(kit.context(kit.mrkdwn("`/vram help` shows what vram reads, with examples.")))
+    return kit.message(f"vram: {error.message}", body)
+
+
+def internal_error_message(query: str) -> Message:
+    """A bug in vram: said plainly; the traceback stays in the server's log."""
+    text = ("vram failed on this query (a bug in vram, not in the query). "
+            "The error is logged on the server; please report the query to whoever runs this bot.")
+    body = [kit.section(kit.plain(f":boom: {text}")), kit.code_section([_echo(query)])]
+    return kit.message(f"vram: {text}", body)
+
+
+def help_message() -> Message:
+    """Usage with examples."""
+    usage = "\n".join([
+        "*vram* answers how much GPU memory an LLM job takes, and whether it fits.",
+        "`/vram QUERY`  the answer, shown to you only, with a button to share it",
+        "`/vram explain QUERY`  the same with every formula, its numbers and its source",
+        "`@vram QUERY`  in a channel: answered in the thread",
+        "A direct message to vram: answered there",
+    ])
+    notes = ("Words in any order and case. Numbers take suffixes (7b, 350m, 4k); GPUs take counts "
+             "(8xA100, on 2 h100); settings are `key value` (seq 4096, bs 8, tp2, zero3, r=16). "
+             "A plain A100 is the 80 GB card.")
+    body = [kit.section(kit.mrkdwn(usage)), kit.section(kit.mrkdwn("*Examples*")),
+            kit.code_section(f"/vram {example}" for example in EXAMPLES),
+            kit.context(kit.mrkdwn(notes))]
+    return kit.message("vram: /vram QUERY, for example /vram " + EXAMPLES[0], body)
+
+
+def _advice(estimate: Estimate) -> list[kit.Block]:
+    """Sharded strategies beside plain data parallelism, and what would make it fit."""
+    blocks = []
+    if estimate.strategies:
+        title = f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:"
+        blocks.append(kit.context(kit.plain(_bullets(title, [alternative_line(a, UNIT) for a in estimate.strategies]))))
+    if estimate.suggestions:
+        fitting = any(a.fit is not None and a.fit.fits for a in estimate.suggestions)
+        title = "What would make it fit:" if fitting else "No single change makes it fit; the closest:"
+        lines = [f"{alternative_line(a, UNIT)}; {a.tradeoff}. Ask: {a.request.to_query()}" for a in estimate.suggestions]
+        blocks.append(kit.section(kit.plain(_bullets(title, lines))))
+    return blocks
+
+
+def _summary(estimate: Estimate) -> kit.Block:
+    lines = [f"`{kit.escape(estimate.request.to_query())}`", _total_text(estimate)]
+    if estimate.solution is not None:
+        lines.insert(1, f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
+    notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
+    notes += [comparison_line(estimate, other, UNIT) for other in estimate.comparisons]
+    if notes:
+        lines.append(kit.escape(" · ".join(notes)))
+    method = estimate.method.value
+    lines.append(f"{method} method ({kit.escape(METHOD_BLURBS[method])})")
+    return kit.section(kit.mrkdwn("\n".join(lines)))
+
+
+def _total_text(estimate: Estimate) -> str:
+    text = f"*{format_bytes(estimate.total_bytes, UNIT)} {UNIT}*"
+    if estimate.gpu_count > 1:
+        text += " per GPU"
+    if estimate.peak_phase is not None:
+        text += f" at its peak ({kit.escape(estimate.peak_phase.name)})"
+    if estimate.gpu_count > 1:
+        text += f"; {format_bytes(estimate.job_total_bytes, UNIT)} {UNIT} for the {estimate.gpu_count}-GPU job"
+    return text
+
+
+def _phases_in_brief(estimate: Estimate) -> str:
+    peak = estimate.peak_phase
+    return "Phases: " + " · ".join(
+        f"{phase.name} {format_bytes(phase.bytes, UNIT)} {UNIT}" + (" (peak)" if phase is peak else "")
+        for phase in estimate.phases)
+
+
+def _workings(estimate: Estimate) -> list[kit.Block]:
+    """The phases with what is live in each, and why the answer is a range."""
+    blocks = []
+    if estimate.phases:
+        phases = [f"{p.name}: {format_bytes(p.bytes, UNIT)} {UNIT}, live: {', '.join(p.live)}"
+                  + (f" ({p.note})" if p.note else "") for p in estimate.phases]
+        blocks.append(kit.section(kit.plain(_bullets("Phases (the peak is the answer):", phases))))
+    if estimate.low_bytes is not None:
+        blocks.append(kit.section(kit.plain(_bullets(range_line(estimate, UNIT), estimate.range_reasons))))
+    return blocks
+
+
+def _bullets(title: str, lines: Sequence[str]) -> str:
+    return "\n".join([title, *(f"• {line}" for line in lines)])
+
+
+def _fit_text(fit: Fit) -> str:
+    return f"{FIT_ICONS[fit.verdict.value]} {fit_line(fit, UNIT)}"
+
+
+def _formula_blocks(estimate: Estimate) -> list[kit.Block]:
+    blocks = []
+    for item in estimate.items:
+        size = f"{format_bytes(item.bytes, UNIT)} {UNIT}"
+        blocks.append(kit.section(kit.mrkdwn(
+            f"*{kit.escape(item.label)}*  {size}\n`{kit.escape(formula_text(item))}`")))
+        if item.source:
+            blocks.append(kit.context(kit.plain(f"Source: {item.source}")))
+    return blocks
+
+
+def _buttons(query: str, formulas: bool, shareable: bool) -> list[kit.Block]:
+    shown = Question(Intent.EXPLAIN if formulas else Intent.ANSWER, query)
+    elements = []
+    if shareable:
+        elements.append(kit.button("Share in channel", SHARE_ACTION, shown.text, primary=True))
+    if not formulas:
+        elements.append(kit.button("Show formulas", FORMULAS_ACTION, Question(Intent.EXPLAIN, query).text))
+    return [kit.actions(*elements)] if elements else []
+
+
+def _fallback(estimate: Estimate) -> str:
+    per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
+    text = f"{estimate.request.to_query()}: {format_bytes(estimate.total_bytes, UNIT)} {UNIT}{per_gpu}"
+    verdicts = "; ".join(f"{'fits' if fit.fits else 'does not fit'} on {fit.gpu_count}x {fit.gpu}"
+                         for fit in estimate.fit)
+    return f"{text}; {verdicts}" if verdicts else text
+
+
+def _query_with_caret(query: str, position: int | None) -> list[str]:
+    echoed = _echo(query)
+    if position is None or position >= len(echoed):
+        return [echoed]
+    return [echoed, " " * position + "^"]
+
+
+def _echo(query: str) -> str:
+    # A code block shows its text as typed except a backtick, which would end the block early;
+    # U+02CB looks the same and keeps the caret's column.
+    return kit.clip(query, ECHO_CHARS).replace("`", "\u02cb")
