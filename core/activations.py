@@ -62,6 +62,13 @@ FUSED_ATTENTION = (
     Term("attention output (the output projection's input) and its log-sum-exp", "c*b*s*a*d + 4*b*a*s"),
 )
 
+#: Qwen3's RMSNorm on each head's query and key (q_norm, k_norm), before the rotary embedding:
+#: as any HF RMSNorm, an fp32 copy of its input, rsqrt, and the normalised values cast back to the
+#: projection's 16-bit dtype (measured on qwen3-8b).
+QK_NORM = Term("RMSNorm of each query and key head: fp32 input, rsqrt, normalised",
+               "(4 + c)*b*s*(a + k)*d + 4*b*s*(a + k)")
+QK_NORM_FAMILIES = frozenset({"qwen3", "qwen3_moe"})
+
 #: Eager attention: Q and K saved by the score matmul, V by the value matmul, each at the full
 #: head count (HF repeats K and V for grouped-query attention), then the score tensors; the
 #: output projection reads a contiguous copy of the (b, a, s, d) matmul output.
@@ -116,11 +123,14 @@ class BlockOptions:
     fused_qkv: bool = False  #: one QKV matrix reads the attention norm's output
     fused_gate_up: bool = False  #: one gate-and-up matrix reads the MLP norm's output
     moe: bool = False  #: routed experts (transformers' grouped_mm experts)
+    qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
     terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _normed_inputs(options)]
+    if options.qk_norm:
+        terms.append(QK_NORM)
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
     terms += _mlp_terms(options)
     if options.dropout:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from . import catalog, models
 from .activations import (
-    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, MEASURED, BlockOptions, backward_terms, joined,
-    layer_terms, outside_terms,
+    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, MEASURED, QK_NORM_FAMILIES, BlockOptions,
+    backward_terms, joined, layer_terms, outside_terms,
 )
 from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
@@ -238,7 +238,8 @@ def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
                         dropout=dropout, fp32_softmax=spec.norm == "rmsnorm",
                         activation=FAMILY_ACTIVATIONS.get(spec.family, "gelu"), autocast=autocast,
                         half=job.compute_bytes == 2, fused_qkv=spec.family in FUSED_QKV,
-                        fused_gate_up=spec.family in FUSED_GATE_UP, moe=spec.num_experts is not None)
+                        fused_gate_up=spec.family in FUSED_GATE_UP, moe=spec.num_experts is not None,
+                        qk_norm=spec.family in QK_NORM_FAMILIES)
 
 
 def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:

@@ -28,6 +28,8 @@ FAMILY_MODEL_TYPES = {
 def config_dict(spec: ModelSpec, dropout: bool) -> dict[str, Any]:
     """The config.json a catalog entry stands for (the fields the model classes read)."""
     model_type = FAMILY_MODEL_TYPES.get(spec.family)
+    if model_type == "qwen3" and spec.num_experts is not None:
+        model_type = "qwen3_moe"  # the catalog's qwen3 family holds the MoE models too
     if model_type is None:
         raise UnsupportedRun(f"the harness builds {', '.join(sorted(set(FAMILY_MODEL_TYPES)))} "
                              f"models; {spec.id} is {spec.family}")

@@ -60,6 +60,7 @@ def measure_gpu(request: Request) -> Measurement:
     torch.manual_seed(0)
     config = model_config(job.spec, job.dropout, job.model_path)
     model = _model(job, config)
+    parameters = sum(p.numel() for p in model.parameters())
     memory = LiveMemory()
     run_job(job, model, config, memory, "cuda", lambda dtype: torch.autocast("cuda", dtype=dtype))
     torch.cuda.synchronize()
@@ -69,7 +70,7 @@ def measure_gpu(request: Request) -> Measurement:
                 "context": context}
     del model
     _release()
-    return summarise(memory, device_name(), counters)
+    return summarise(memory, device_name(), counters, parameters)
 
 
 def _model(job: Plan, config) -> torch.nn.Module:

@@ -1,7 +1,8 @@
 """The configurations docs/accuracy.md checks: vram queries, each a job the harness can run.
 
 Five architecture families (GPT-2; Llama with full heads; Llama with grouped-query attention;
-Qwen2.5 with tied embeddings; Mixtral-style MoE), 124M to 70B parameters; inference in fp16 and
+Qwen2.5 with tied embeddings; Mixtral-style MoE), plus Qwen3 (QK-norm, and its 128-expert MoE),
+124M to 70B parameters; inference in fp16 and
 bf16 at several batch sizes and contexts, training under AMP and pure bf16 (and one in fp32),
 fused and foreach AdamW, SGD, with and without gradient checkpointing, dropout on and off, sdpa
 and eager attention; LoRA. Every query names what both methods need to describe the same job
@@ -38,6 +39,7 @@ class Case:
 
 
 GPT2, LLAMA_MHA, LLAMA_GQA, QWEN_TIED, MOE = "GPT-2", "Llama, full heads", "Llama, GQA", "Qwen2.5, tied", "MoE"
+QWEN3 = "Qwen3 (QK-norm)"
 MIXTRAL_SMALL = "{configs}/mixtral-small/config.json"
 
 MATRIX: tuple[Case, ...] = (
@@ -56,6 +58,7 @@ MATRIX: tuple[Case, ...] = (
     Case("infer qwen2.5-7b bf16 seq 32768", QWEN_TIED),
     Case(f"infer {MIXTRAL_SMALL} bf16 seq 2048 batch 4", MOE),
     Case("infer mixtral-8x7b bf16 seq 4096", MOE),
+    Case("infer qwen3-30b-a3b bf16 seq 4096 batch 2", MOE),
     Case("infer llama-3.2-1b int8 seq 2048", LLAMA_GQA, gpu_only=True),
     Case("infer llama-3.2-1b nf4 seq 2048", LLAMA_GQA, gpu_only=True),
     # full training: AMP (the Trainer's bf16=True on an fp32 model) and pure bf16
@@ -78,6 +81,8 @@ MATRIX: tuple[Case, ...] = (
     Case("train qwen2.5-7b bf16 adamw pure flash checkpointing seq 8192", QWEN_TIED),
     Case(f"train {MIXTRAL_SMALL} bf16 adamw pure flash seq 2048 batch 2", MOE),
     Case("train mixtral-8x7b bf16 adamw pure flash checkpointing seq 4096", MOE),
+    Case("train qwen3-8b bf16 adamw amp flash seq 2048", QWEN3),
+    Case("train qwen3-30b-a3b bf16 adamw pure flash checkpointing seq 2048", MOE),
     # adapters: PEFT LoRA on q_proj and v_proj of a frozen 16-bit base
     Case("lora llama-3-8b bf16 flash checkpointing seq 2048", LLAMA_GQA),
     Case("lora llama-2-7b bf16 flash no recompute rank 16 seq 4096", LLAMA_MHA),

@@ -56,6 +56,7 @@ class Measurement:
     device: str  #: "cpu", "cpu, fake tensors" or the GPU's name
     largest: tuple[tuple[str, int, int], ...] = ()
     gpu: dict[str, int] = field(default_factory=dict)  #: CUDA's own counters, on a GPU
+    parameters: int = 0  #: the parameters of the model that ran
 
     def by_item(self, phase: str | None = None) -> dict[str, int]:
         """The peak's live bytes (or one phase's peak's), keyed like the estimate's line items."""
@@ -68,7 +69,7 @@ class Measurement:
     def to_dict(self) -> dict:
         return {"peak_bytes": self.peak_bytes, "phase": self.phase, "by_kind": self.by_kind,
                 "phase_peaks": self.phase_peaks, "device": self.device, "gpu": self.gpu,
-                "largest": [list(row) for row in self.largest]}
+                "largest": [list(row) for row in self.largest], "parameters": self.parameters}
 
 
 def measure(request: Request, fake: bool = True) -> Measurement:
@@ -86,11 +87,12 @@ def measure(request: Request, fake: bool = True) -> Measurement:
         torch.manual_seed(0)
         config = model_config(job.spec, job.dropout, job.model_path)
         model = build(config, _weight_dtype(job), job.attention)
+        parameters = sum(p.numel() for p in model.parameters())
         memory = LiveMemory()
         with cuda_attention(fake), cuda_dropout(), untraced_masks():
             run_job(job, model, config, memory, "cpu", cuda_autocast, fake)
         del model
-    return summarise(memory, "cpu, fake tensors" if fake else "cpu")
+    return summarise(memory, "cpu, fake tensors" if fake else "cpu", parameters=parameters)
 
 
 def quiet_transformers() -> None:
@@ -104,12 +106,13 @@ def quiet_transformers() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch.nn.modules.module")
 
 
-def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None) -> Measurement:
+def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None,
+              parameters: int = 0) -> Measurement:
     peak = memory.peak()
     phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
               if name not in ("setup", "between steps")}
     return Measurement(peak.bytes, peak.phase, peak.by_kind, phases, device, tuple(peak.largest(top=10)),
-                       gpu or {})
+                       gpu or {}, parameters)
 
 
 def _weight_dtype(job: Plan) -> torch.dtype:

@@ -26,6 +26,7 @@ class Trace:
     measurement: Measurement | None
     estimate_bytes: int  #: the estimate's peak less its CUDA context: what a trace can see
     reason: str = ""  #: why no run, when measurement is None
+    estimate_parameters: int = 0  #: the parameter count the estimate used
 
     @property
     def error(self) -> float | None:
@@ -44,12 +45,17 @@ class Trace:
 
 def trace(estimate: Estimate) -> Trace:
     """Run ``estimate``'s request on fake tensors and compare."""
+    from vram.detailed import DetailedJob
+
     context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
     comparable = estimate.total_bytes - context
     try:
-        return Trace(measure(estimate.request, fake=True), comparable)
+        return Trace(measure(estimate.request, fake=True), comparable,
+                     estimate_parameters=round(DetailedJob(estimate.request).params))
     except UnsupportedRun as error:
         return Trace(None, comparable, str(error))
+    except Exception as error:  # a second opinion that fails must not take the estimate with it
+        return Trace(None, comparable, f"the run failed ({type(error).__name__}: {error})")
 
 
 def render_trace(result: Trace, unit: str = "GB") -> str:
@@ -64,5 +70,8 @@ def render_trace(result: Trace, unit: str = "GB") -> str:
     items = sorted(m.by_item().items(), key=lambda kv: -kv[1])
     width = max(len(key) for key, _ in items)
     lines += [f"  {key.ljust(width)}  {format_bytes(size, unit)}" for key, size in items if size >= 1e6]
+    if m.parameters and abs(m.parameters - result.estimate_parameters) > 0.005 * result.estimate_parameters:
+        lines.append(f"  the model that ran has {m.parameters:,} parameters; the estimate counts "
+                     f"{result.estimate_parameters:,} (a size alone runs its reference architecture)")
     lines.append("  (no CUDA context, allocator rounding or kernel workspaces: a GPU adds those)")
     return "\n".join(lines)
