@@ -153,7 +153,9 @@ def _bigger_gpu(request: Request, estimator: Estimator, judge: Judge) -> Alterna
         return None
     current = catalog.find_gpu(request.gpu)
     estimate = estimator(request)
-    bigger = sorted((g for g in catalog.gpus().by_id.values() if g.memory_bytes > current.memory_bytes),
+    # a bigger card of the same kind of device: no laptop for a data-centre job, no TPU for a CUDA one
+    bigger = sorted((g for g in catalog.gpus().by_id.values()
+                     if g.memory_bytes > current.memory_bytes and g.vendor == current.vendor),
                     key=lambda g: (g.memory_bytes, g.id))
     for gpu in bigger:
         changed = dataclasses.replace(request, gpu=gpu.id)

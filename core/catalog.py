@@ -61,6 +61,7 @@ class ModelSpec:
     sliding_window_layers: str | None = None
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
     dropout: bool = False  #: config.json sets attention/residual dropout above 0
+    native_dtype: str | None = None  #: the released checkpoint's weight dtype when not 16-bit (fp8)
     notes: str | None = None
 
     def __post_init__(self) -> None:
@@ -165,13 +166,13 @@ class _Index:
     def find(self, name: str) -> Any | None:
         return self.by_id.get(name) or self.by_name.get(normalise(name))
 
-    def close_match(self, name: str) -> str | None:
+    def close_match(self, name: str, cutoff: float = 0.75) -> str | None:
         """The id of the entry whose name is closest to ``name``, if any is close."""
         key = normalise(name)
         for variant in _confusable_variants(key):
             if variant in self.by_name:
                 return self.by_name[variant].id
-        found = closest(key, self.by_name, cutoff=0.75)
+        found = closest(key, self.by_name, cutoff=cutoff)
         return self.by_name[found].id if found else None
 
 
@@ -209,8 +210,46 @@ def gpus() -> _Index:
     return _Index("GPU", (_gpu_record(e) for e in data.get("gpu", [])))
 
 
-def find_model(name: str) -> ModelSpec | None:
-    return models().find(name)
+#: Variant suffixes that name the same architecture ("-Instruct", "-chat-hf", "-AWQ"). Versions
+#: ("-v0.2") are not among them: they change architectures (Mistral 7B v0.2 drops the sliding window).
+_VARIANT = re.compile(r"(?:[-_.](?:instruct|chat|hf|base|it|awq|gptq|gguf|fp16|bf16|int4|int8|4bit|8bit))+$",
+                      re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def find_model(name: str, variants: bool = True) -> ModelSpec | None:
+    """A catalog model by id or alias, or (``variants``) by a common variant of one: an org prefix
+    ("meta-llama/"), an Ollama tag ("llama3.1:8b"), a variant suffix ("-Instruct", "-AWQ")."""
+    index = models()
+    found = index.find(name)
+    if found is not None or not name or not variants:
+        return found
+    for variant in _variants(name):
+        found = index.find(variant)
+        if found is not None:
+            return found
+    return None
+
+
+def _variants(name: str) -> list[str]:
+    base = name.split("/", 1)[1] if name.count("/") == 1 else name
+    base = base.replace(":", "-")
+    stripped = _VARIANT.sub("", base)
+    return [v for v in dict.fromkeys((base, stripped, re.sub(r"^meta-", "", stripped, flags=re.IGNORECASE)))
+            if v and v != name]
+
+
+@functools.cache
+def model_families() -> frozenset[str]:
+    """Family words people say before a size ("llama 70b", "qwen 7b"): each id's leading letters."""
+    return frozenset(m.group(0) for spec in models().by_id.values() if (m := re.match(r"[a-z]+", spec.id)))
+
+
+def models_of_family(family: str, params: float) -> list[ModelSpec]:
+    """The catalog's models whose id starts with ``family`` and whose nominal size is ``params``."""
+    return sorted((spec for spec in models().by_id.values()
+                   if spec.id.startswith(family) and math.isclose(spec.nominal_params, params, rel_tol=0.02)),
+                  key=lambda spec: spec.id)
 
 
 # "a 24gb gpu": a GPU named by its memory size alone. Cards sold as N GB report N GiB
@@ -230,7 +269,7 @@ def find_gpu(name: str) -> Gpu | None:
     size = float(match[1])
     label = f"{size:g}"
     return Gpu(
-        id=f"gpu-{label}gb", name=f"a {label} GB GPU", vendor="any",
+        id=f"gpu-{label}gb", name=f"a {label} GB GPU", vendor="nvidia",  # most such cards: counted with a CUDA context
         memory_bytes=round(size * GIB), marketed_gb=size, bf16_tflops=0.0, fp16_tflops=0.0,
         bandwidth_gbps=0.0, source="the size given in the query, taken as GiB as cards report it",
     )

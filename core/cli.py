@@ -27,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vram", description="How much GPU memory a model takes to train or serve, and whether it fits.",
         epilog=EXAMPLES, formatter_class=_formatter,
     )
-    parser.add_argument("query", nargs="+", help="the question, e.g. 'train 7b adamw bf16 on 8xA100'")
+    parser.add_argument("query", nargs="*", help="the question, e.g. 'train 7b adamw bf16 on 8xA100'")
     parser.add_argument("--json", action="store_true", help="print {request, estimate} as JSON")
     parser.add_argument("--gib", action="store_true", help="show GiB (2**30 bytes) instead of GB (1e9)")
     parser.add_argument("--method", choices=("article", "detailed"), help="estimation method")
     parser.add_argument("--no-formulas", action="store_true", help="leave the formula column out")
     parser.add_argument("--trace", action="store_true",
                         help="also run the job on fake tensors and show the traced peak (pip install 'vram[trace]')")
+    parser.add_argument("--list", choices=("models", "gpus"), help="list the catalog's models or GPUs and exit")
+    parser.add_argument("--version", action="version", version=f"vram {_version()}")
     return parser
 
 
@@ -44,11 +46,32 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, width=max(40, width - 2))
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (| head): nothing left to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        return _list(args.list)
+    if not args.query:
+        parser.error("give a query, e.g. vram \"infer llama-3-8b bf16 on a100\"")
     text = " ".join(args.query)
     try:
         return _answer(text, args)
+    except BrokenPipeError:
+        raise
     except VramError as error:
         if args.json:
             print(json.dumps({"error": error.to_dict()}, ensure_ascii=False))
@@ -63,18 +86,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _list(what: str) -> int:
+    """The catalog, one entry a line: id, the names it answers to, the facts that decide memory."""
+    from . import catalog
+    from .units import format_bytes, format_count
+
+    if what == "models":
+        for spec in sorted(catalog.models().by_id.values(), key=lambda s: s.id):
+            print(f"{spec.id:20} {format_count(spec.nominal_params):>6}  h={spec.hidden_size} L={spec.num_layers} "
+                  f"heads={spec.num_heads}/{spec.num_kv_heads} ctx={spec.max_seq_len}  {', '.join(spec.aliases[:3])}")
+    else:
+        for gpu in sorted(catalog.gpus().by_id.values(), key=lambda g: (g.memory_bytes, g.id)):
+            print(f"{gpu.id:16} {format_bytes(gpu.memory_bytes):>7} GB  {gpu.name}  ({', '.join(gpu.aliases[:4])})")
+    return 0
+
+
 def _answer(text: str, args: argparse.Namespace) -> int:
     from . import ask
-    from .render import render_text, to_json_document
+    from .render import render_json, render_text, to_json_document
 
     result = ask(text, method=args.method)
     unit = "GiB" if args.gib else "GB"
     traced = _trace(result) if args.trace else None
-    if args.json:
-        document = to_json_document(result)
-        if traced is not None:
-            document["trace"] = traced.to_dict()
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+    if args.json and traced is None:
+        print(render_json(result))
+    elif args.json:
+        print(json.dumps({**to_json_document(result), "trace": traced.to_dict()}, indent=2, ensure_ascii=False))
     else:
         print(render_text(result, unit=unit, formulas=not args.no_formulas))
         if traced is not None:

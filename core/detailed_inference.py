@@ -51,12 +51,14 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     values = job.values()
     split = job.gpu_count
     if split > 1:
-        job.assumptions.append(f"{split} GPUs each hold 1/{split} of the layers (device_map='auto' style): "
-                               "weights and KV cache split, one GPU's working set and the logits on the last")
+        held = -(-job.spec.num_layers // split)
+        job.assumptions.append(f"{split} GPUs split the {job.spec.num_layers} layers (device_map='auto' style); "
+                               f"the most-loaded holds {held}, with their weights and KV cache, one layer's "
+                               "working set and the logits")
     working_set = formula(prefill_formula(block_options(job)))
     items = [
         *_weights(job, split),
-        _split(_kv_cache(job, values), split),
+        _split(_kv_cache(job, values), split, job.spec.num_layers),
         LineItem("activations", "Prefill working set (one layer)", working_set.bytes(values), working_set.text,
                  working_set.used(values), "no autograd: one layer's tensors are live at a time"),
         LineItem("logits", "Logits of the last token", PREFILL_LOGITS.bytes(values), PREFILL_LOGITS.text,
@@ -76,7 +78,7 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
 
 def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     if job.checkpoint is not None and job.request.dtype is None:
-        return [_split(_stored_weights(job), split)]
+        return [_split(_stored_weights(job), split, job.spec.num_layers)]
     counts, dtype = job.counts, job.dtype
     fmt = WEIGHT_FORMATS.get(dtype)
     if fmt is None:
@@ -84,7 +86,7 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
         item = LineItem("weights", f"Model weights ({dtype})", round(size * job.params),
                         f"{size:g} B/param x params", {"params": job.params},
                         f"{dtype}: {size:g} bytes a parameter")
-        return [_split(item, split)]
+        return [_split(item, split, job.spec.num_layers)]
     quantised = counts.attention + counts.mlp
     other = job.params - quantised
     size = storage_bytes(dtype)
@@ -96,7 +98,8 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     values = {"h": job.spec.hidden_size, "block_params": quantised}
     scales = LineItem("quant_overhead", "Quantisation scales and zeros", overhead.bytes(values), overhead.text,
                       overhead.used(values), fmt.source)
-    return [_split(weights, split), _split(scales, split)]
+    layers = job.spec.num_layers
+    return [_split(weights, split, layers), _split(scales, split, layers)]
 
 
 def _stored_weights(job: DetailedJob) -> LineItem:
@@ -127,9 +130,11 @@ def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
                     formula.used(values), source)
 
 
-def _split(item: LineItem, ways: int) -> LineItem:
-    """One GPU's share of an item split evenly over ``ways`` GPUs."""
+def _split(item: LineItem, ways: int, layers: int) -> LineItem:
+    """The most-loaded GPU's share of a per-layer item split by layers over ``ways`` GPUs: it holds
+    ceil(L / gpus) of the L layers."""
     if ways == 1:
         return item
-    return LineItem(item.key, item.label, -(-item.bytes // ways), f"({item.formula}) / gpus",
-                    {**item.values, "gpus": ways}, item.source)
+    held = -(-layers // ways)
+    return LineItem(item.key, item.label, -(-item.bytes * held // layers), f"({item.formula}) x held / L",
+                    {**item.values, "held": held, "L": layers}, item.source)

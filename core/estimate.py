@@ -164,7 +164,7 @@ class Estimate:
         for item in self.items:
             if item.key == key:
                 return item
-        raise KeyError(key)
+        raise KeyError(f"no item {key!r} in this estimate; its items: {', '.join(i.key for i in self.items)}")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of design.md section 3 (without the request, which has its own)."""

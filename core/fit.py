@@ -25,11 +25,16 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
                need, usable, verdict)
 
 
-def gpu_assumption(gpu_id: str) -> str:
-    """One sentence naming the card taken for ``gpu_id`` and the memory counted for it."""
+def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:
+    """One sentence naming the card taken for ``gpu_id`` and the memory counted for it (and a
+    warning when the job's dtype is one the card cannot compute in)."""
     gpu = catalog.find_gpu(gpu_id)
     size = f"{format_bytes(gpu.memory_bytes)} GB"
     if gpu.memory_bytes % MIB == 0:
         size += f" ({gpu.memory_bytes // MIB} MiB)"
     runtime_note = "" if gpu.vendor in runtime.CONTEXT_VENDORS else "; no CUDA context on this kind of device"
+    if gpu.vendor == "apple":
+        runtime_note += "; macOS lets the GPU wire only part of unified memory (less than this total)"
+    if dtype == "bf16" and gpu.bf16_tflops == 0 and gpu.vendor == "nvidia" and gpu.compute_capability:
+        runtime_note += f"; the {gpu.name} has no bf16: it would run in fp16 or fp32"
     return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source}){runtime_note}"

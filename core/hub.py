@@ -39,8 +39,8 @@ def config_path(repo_id: str) -> Path:
         raise InvalidRequestError(f"'{repo_id}' is not a Hugging Face repo id ({error})", field="model") from None
     if isinstance(cached, str):
         return Path(cached)
-    how = (f"run `huggingface-cli download {repo_id} config.json` where the hub is reachable, "
-           "or give a local path to the config.json")
+    how = (f"run `hf download {repo_id} config.json` (`huggingface-cli download` with older huggingface_hub) "
+           "where the hub is reachable, or give a local path to the config.json")
     if constants.HF_HUB_OFFLINE:
         raise InvalidRequestError(f"config.json of '{repo_id}' is not in the Hugging Face cache and "
                                   f"HF_HUB_OFFLINE is set; {how}", field="model")

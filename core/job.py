@@ -27,6 +27,10 @@ class Job:
         self.assumptions: list[str] = [self.arch.basis]
         self.dtype: Dtype = self.default("dtype", request.dtype, *self.default_dtype())
         self.seq_len: int = request.seq_len or self._default_seq_len()
+        spec = self.arch.spec
+        if spec is not None and self.seq_len > spec.max_seq_len:
+            self.assumptions.append(f"seq_len {self.seq_len} is beyond {spec.id}'s trained context of "
+                                    f"{spec.max_seq_len}: the memory is counted, the model may not cope")
         self.batch_size: int = self.default("batch_size", request.batch_size, 1, "one sequence a GPU")
         self.gpu_count: int = request.gpu_count or request.tp * request.pp
         self.tp, self.pp = request.tp, request.pp
@@ -35,7 +39,11 @@ class Job:
             self.optimizer: Optimizer = self.default("optimizer", request.optimizer, Optimizer.ADAMW)
 
     def default_dtype(self) -> tuple[Dtype, str]:
-        """The weight dtype when the query names none, and why."""
+        """The weight dtype when the query names none, and why (a model served as released: its
+        checkpoint's dtype, fp8 for DeepSeek-V3)."""
+        spec = self.arch.spec
+        if self.request.task is Task.INFERENCE and spec is not None and spec.native_dtype:
+            return Dtype(spec.native_dtype), f"{spec.id}'s released checkpoint"
         return DEFAULT_DTYPE[self.request.task], ""
 
     def default(self, name: str, given: Any, default: Any, why: str = "") -> Any:

@@ -6,7 +6,8 @@ import dataclasses
 from typing import Callable
 
 from . import article, catalog, detailed
-from .enums import Method, Solve
+from .enums import Method, Solve, Task
+from .errors import InvalidRequestError
 from .estimate import Alternative, Estimate, Fit
 from .fit import gpu_assumption, verdict_for
 from .request import Request, _coerce_enum
@@ -32,7 +33,12 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     >>> est.total_bytes
     14400000000
     """
+    if not isinstance(request, Request):
+        raise InvalidRequestError(f"estimate() takes a Request, not {type(request).__name__}; "
+                                  "for text use vram.ask(text)")
     chosen = _coerce_enum("method", Method, method)
+    if chosen is not None and request.method not in (None, chosen):
+        request = dataclasses.replace(request, method=chosen)  # the answer shows the method that answered
     plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
     if request.solve is None:
         return _advised(request, plain)
@@ -59,10 +65,13 @@ def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
         result = article.estimate(request)
         note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
         result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
+    if request.notes:
+        result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
     if request.gpu is None:
         return result
+    dtype = request.dtype.value if request.dtype else ("bf16" if request.task is not Task.INFERENCE else None)
     return dataclasses.replace(result, fit=(judge(result),),
-                               assumptions=(*result.assumptions, gpu_assumption(request.gpu)))
+                               assumptions=(*result.assumptions, gpu_assumption(request.gpu, dtype)))
 
 
 def judge(estimate: Estimate) -> Fit | None:

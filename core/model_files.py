@@ -168,10 +168,16 @@ def spec_from_config(config: dict[str, Any], name: str) -> ModelSpec:
             expected=sorted(MODEL_TYPES), field="model")
     mlp, norm, position, qkv_bias, linear_bias, window_layers = MODEL_TYPES[model_type]
     facts = {field: _first(config, keys) for field, keys in CONFIG_KEYS.items()}
-    for field in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
-        if not isinstance(facts[field], int):
+    for field, value in facts.items():
+        required = field in ("hidden_size", "num_layers", "num_heads", "vocab_size")
+        if value is None and required:
             raise InvalidRequestError(f"'{name}' has no {CONFIG_KEYS[field][0]} in its config", field="model")
+        if value is not None and (type(value) is not int or value < 1) and field != "sliding_window":
+            raise InvalidRequestError(f"'{name}': {_key_in(config, field)} must be a positive whole number, "
+                                      f"not {value!r}", field="model")
     h, heads = facts["hidden_size"], facts["num_heads"]
+    if facts["head_dim"] is None and h % heads:
+        raise InvalidRequestError(f"'{name}': hidden size {h} is not a multiple of {heads} heads", field="model")
     if config.get("multi_query") and facts["num_kv_heads"] is None:
         facts["num_kv_heads"] = 1  # Falcon-7B's multi-query attention
     facts["num_kv_heads"] = facts["num_kv_heads"] or heads
@@ -180,17 +186,28 @@ def spec_from_config(config: dict[str, Any], name: str) -> ModelSpec:
     facts["max_seq_len"] = facts["max_seq_len"] or 2048
     if not config.get("use_sliding_window", True) or facts["sliding_window"] is None:
         facts["sliding_window"], window_layers = None, None
-    spec = ModelSpec(
-        id=name, name=name, family=model_type, nominal_params=1.0, mlp=mlp, norm=norm, position=position,
-        qkv_bias=bool(config.get("attention_bias", config.get("add_qkv_bias", qkv_bias))),
-        linear_bias=linear_bias,
-        tie_embeddings=bool(config.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT)),
-        sliding_window_layers=window_layers, source=f"{name} (config.json, model_type {model_type})",
-        dropout=any(float(config.get(k) or 0) > 0 for k in ("attn_pdrop", "resid_pdrop", "dropout",
+    try:
+        spec = ModelSpec(
+            id=name, name=name, family=model_type, nominal_params=1.0, mlp=mlp, norm=norm, position=position,
+            qkv_bias=bool(config.get("attention_bias", config.get("add_qkv_bias", qkv_bias))),
+            linear_bias=linear_bias,
+            tie_embeddings=bool(config.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT)),
+            sliding_window_layers=window_layers, source=f"{name} (config.json, model_type {model_type})",
+            dropout=any(_positive(config.get(k)) for k in ("attn_pdrop", "resid_pdrop", "dropout",
                                                              "attention_dropout", "hidden_dropout")),
-        **facts,
-    )
+            **facts,
+        )
+    except ValueError as error:  # the architecture's own checks (KV heads dividing heads, ...)
+        raise InvalidRequestError(f"'{name}': {str(error).split(': ', 1)[-1]}", field="model") from None
     return dataclasses.replace(spec, nominal_params=float(count_parameters(spec).total))
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _key_in(config: dict[str, Any], field: str) -> str:
+    return next((key for key in CONFIG_KEYS[field] if config.get(key) is not None), CONFIG_KEYS[field][0])
 
 
 def _first(config: dict[str, Any], keys: tuple[str, ...]) -> Any:

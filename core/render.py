@@ -39,6 +39,8 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     lines += _phases(estimate, unit)
     if estimate.fit:
         lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
+        if len(estimate.fit) == 1:
+            lines.append(f"  ({usable_line(estimate.fit[0], unit)})")
     if estimate.strategies:
         lines += ["", f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:",
                   *(f"  {alternative_line(alt, unit)}" for alt in estimate.strategies)]
@@ -111,14 +113,20 @@ VERDICT_WORDS = {"fits": "fits", "tight": "fits, tight", "does_not_fit": "does n
 
 
 def fit_line(fit: Fit, unit: str = "GB") -> str:
-    """One verdict: ``8x a100-80gb: does not fit: needs 103.99 of 85.44 GB usable (...), 122% used, 18.55 GB over``."""
-    usable = format_bytes(fit.usable_bytes, unit)
-    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label.lower()}" for d in fit.deductions)
+    """One verdict: ``8x a100-80gb: does not fit: needs 98.77 of 85.44 GB usable, 116% used, 13.33 GB over``."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     spare = f"{room} {unit} to spare" if fit.fits else f"{room} {unit} over"
     return (f"{fit.gpu_count}x {fit.gpu}: {VERDICT_WORDS[fit.verdict.value]}: needs {format_bytes(fit.need_bytes, unit)} "
-            f"of {usable} {unit} usable ({format_bytes(fit.capacity_bytes, unit)}{taken}), "
-            f"{fit.utilisation:.0%} used, {spare}")
+            f"of {format_bytes(fit.usable_bytes, unit)} {unit} usable, {fit.utilisation:.0%} used, {spare}")
+
+
+def usable_line(fit: Fit, unit: str = "GB") -> str:
+    """Where 'usable' comes from, and why 'needs' is below the peak when the estimate counts a context."""
+    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label}" for d in fit.deductions)
+    counted = (f"; 'needs' is the peak less the {format_bytes(fit.per_gpu_bytes - fit.need_bytes, unit)} "
+               f"{unit} of CUDA context the card's side already counts" if fit.per_gpu_bytes != fit.need_bytes
+               and fit.deductions else "")
+    return f"usable: {format_bytes(fit.capacity_bytes, unit)} {unit}{taken}{counted}"
 
 
 def alternative_line(alt: Alternative, unit: str = "GB") -> str:
@@ -131,4 +139,5 @@ def solution_text(solution: Solution) -> str:
     """A solver's answer in words: ``max batch size = 12 (batch 12 fits; 13 does not; 9 estimates)``."""
     value = solution.value
     shown = "none" if value is None or value == [] else (", ".join(value) if isinstance(value, list) else str(value))
-    return f"{solution.solve.replace('_', ' ')} = {shown} ({solution.note}; {solution.estimates} estimates)"
+    calls = f"{solution.estimates} estimate{'' if solution.estimates == 1 else 's'}"
+    return f"{solution.solve.replace('_', ' ')} = {shown} ({solution.note}; {calls})"

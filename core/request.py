@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -91,6 +91,9 @@ class Request:
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
+    #: what reading the query assumed ("no task named: taken as inference"); not part of the job,
+    #: so neither compared nor in the JSON form of the request (the answer's assumptions carry it)
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
     hidden_size: int | None = None  #: architecture of a size-only model, when given
     num_layers: int | None = None
     num_heads: int | None = None
@@ -151,6 +154,13 @@ class Request:
                     f"{', '.join(given)} given for {spec.id}, whose architecture is known; "
                     "architecture words apply to a model named by size only", field=given[0],
                 )
+        if self.params is not None and self.hidden_size is not None and self.num_layers is not None:
+            shaped = 12 * self.num_layers * self.hidden_size**2  # Kaplan et al. 2020: N ~ 12 L h^2
+            if not 0.5 <= self.params / shaped <= 2:
+                raise ConflictError(
+                    f"hidden {self.hidden_size} and {self.num_layers} layers make about {format_count(shaped)} "
+                    f"parameters (12 L h^2), not {format_count(self.params)}; give the size that matches",
+                    field="hidden_size")
         if self.hidden_size is not None and self.num_heads is not None:
             if self.hidden_size % self.num_heads:
                 raise InvalidRequestError(
@@ -220,8 +230,8 @@ class Request:
                     expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
                 )
             self._set("gpu", gpu.id)
-            if self.gpu_count is None:
-                self._set("gpu_count", 1)
+            if self.gpu_count is None:  # one GPU, or one model-parallel group when tp/pp are named
+                self._set("gpu_count", self.tp * self.pp)
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
@@ -234,6 +244,11 @@ class Request:
                                           (self.pp, "pp", layers, "layers")):
             if count % degree:
                 raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+        if (self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers
+                and arch.spec is not None):
+            raise InvalidRequestError(
+                f"{self.gpu_count} GPUs for {layers} layers: splitting by layers leaves GPUs empty; "
+                f"name tensor parallelism (tp) or use at most {layers} GPUs", field="gpu_count")
         if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
             raise InvalidRequestError(
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
@@ -258,7 +273,7 @@ class Request:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of design.md section 4 (enums as their string values)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "notes"}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Request:
@@ -310,7 +325,7 @@ def _check_number(name: str, value: Any) -> Any:
     if not (math.isfinite(value) and low <= value <= high):
         show = format_count if name == "params" else _show_number
         raise RangeError(
-            f"{_label(name)} {show(value)} is out of range; it must be between {show(low)} and {show(high)}",
+            f"{_label(name)} {show(value)} is out of range; it must be between {_show_number(low)} and {show(high)}",
             field=name,
         )
     return int(value) if integral else float(value)

@@ -52,6 +52,14 @@ def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
     if gpu.vendor not in CONTEXT_VENDORS:
         return ()
     lt = cublaslt_workspace(gpu)
+    if gpu.vendor == "amd":  # ROCm: the same runtime pieces under their HIP names
+        context = cuda_context_item()
+        context = LineItem(context.key, "ROCm (HIP) context", context.bytes, context.formula, context.values,
+                           context.source)
+        reserve = LineItem("framework_reserve", "hipBLAS and hipBLASLt workspaces", CUBLAS_WORKSPACE + lt,
+                           "blas + blaslt", {"blas": CUBLAS_WORKSPACE, "blaslt": lt},
+                           f"PyTorch's cuBLAS workspace sizes, kept for HIP; {LT_WORKSPACE_SOURCE}")
+        return (context, reserve)
     reserve = LineItem("framework_reserve", "cuBLAS and cuBLASLt workspaces", CUBLAS_WORKSPACE + lt,
                        "cublas + cublaslt", {"cublas": CUBLAS_WORKSPACE, "cublaslt": lt},
                        f"PyTorch default CUBLAS_WORKSPACE_CONFIG :4096:2:16:8; {LT_WORKSPACE_SOURCE}")

@@ -11,7 +11,8 @@ import dataclasses
 from typing import Callable
 
 from . import catalog
-from .enums import Solve
+from .enums import TRAINING_TASKS, Solve
+from .errors import VramError
 from .estimate import Estimate, Fit, Solution
 from .request import RANGES, Request
 
@@ -58,12 +59,15 @@ def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solutio
 
 def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple[Solution, Request]]:
     def solver(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
-        high = int(RANGES[field][1])
+        high, limit = int(RANGES[field][1]), ""
+        spec = request.architecture().spec
+        if field == "seq_len" and spec is not None:  # no longer than the model was trained to read
+            high, limit = spec.max_seq_len, f" ({spec.id}'s trained context)"
         value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
         if value is None:
             return Solution(kind.value, None, f"does not fit even at {what} 1", 0), \
                 dataclasses.replace(request, **{field: 1})
-        note = f"{what} {value} fits; {value + 1} does not" if value < high else f"fits up to the limit, {high}"
+        note = f"{what} {value} fits; {value + 1} does not" if value < high else f"fits up to the limit, {high}{limit}"
         return Solution(kind.value, value, note, 0), dataclasses.replace(request, **{field: value})
     return solver
 
@@ -76,9 +80,19 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
         return dataclasses.replace(request, gpu_count=k * unit)
 
     if counted.fits(at(1)):
-        return Solution(kind.value, unit, f"{unit} GPU{'s' if unit > 1 else ''} already fit", 0), at(1)
+        return Solution(kind.value, unit, f"{_gpus_word(unit)} already fit{'s' if unit == 1 else ''}", 0), at(1)
     counted.fits(at(2))
     if counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes:
+        if request.task in TRAINING_TASKS and request.zero == 0 and unit == 1:
+            # plain data parallelism never shrinks a GPU's share: answer for ZeRO-3 / FSDP, and say so
+            try:
+                sharded, at_sharded = _min_gpus(dataclasses.replace(request, zero=3), kind, counted)
+            except VramError:  # the method asked for does not model ZeRO
+                sharded = Solution(kind.value, None, "", 0)
+            if sharded.value is not None:
+                note = (f"with ZeRO-3 / FSDP (not named: plain data parallelism keeps a full replica on every "
+                        f"GPU, so no count of them fits); {sharded.note}")
+                return dataclasses.replace(sharded, note=note), at_sharded
         note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
                 "name a sharded strategy: zero1-3, fsdp, tp or pp")
         return Solution(kind.value, None, note, 0), at(1)
@@ -91,7 +105,7 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
     while good - bad > 1:
         middle = (good + bad) // 2
         bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
-    note = f"{good * unit} GPUs fit; {(good - 1) * unit} do not"
+    note = f"{_gpus_word(good * unit)} fit; {_gpus_word((good - 1) * unit)} do not"
     return Solution(kind.value, good * unit, note, 0), at(good)
 
 
@@ -115,3 +129,7 @@ SOLVERS = {
     Solve.MIN_GPU_COUNT: _min_gpus,
     Solve.GPUS: _gpus,
 }
+
+
+def _gpus_word(count: int) -> str:
+    return f"{count} GPU{'' if count == 1 else 's'}"

@@ -13,7 +13,10 @@ class Rows(list):
     """Sweep rows (dicts); ``to_frame()`` gives a pandas DataFrame when pandas is installed."""
 
     def to_frame(self) -> Any:
-        import pandas  # an optional dependency: only this method needs it
+        try:
+            import pandas  # an optional dependency: only this method needs it
+        except ImportError:
+            raise ImportError("Rows.to_frame() needs pandas: pip install pandas") from None
 
         return pandas.DataFrame(list(self))
 
@@ -29,15 +32,26 @@ def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) ->
     GPU named the ``verdict`` and ``headroom_bytes``. Fields are Request field names; a bad value
     raises the VramError that Request would.
     """
+    from .errors import InvalidRequestError
     from .methods import plain_estimate
 
+    if not isinstance(request, Request):
+        raise InvalidRequestError(f"sweep() takes a Request (vram.parse(text)), not {type(request).__name__}")
+    if request.solve is not None:
+        raise InvalidRequestError("a sweep estimates each row; ask the solver per row instead", field="solve")
     names = [field.name for field in dataclasses.fields(Request)]
-    for name in axes:
+    for name, values in axes.items():
         if name not in names:
             Request.from_dict({"task": request.task, name: None})  # raises the error with a close match
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise InvalidRequestError(f"sweep values for {name} must be a list, as in {name}=[1, 2, 4]", field=name)
     rows = Rows()
     for values in itertools.product(*(list(v) for v in axes.values())):
         changes = dict(zip(axes, values))
+        if "model" in changes:
+            changes.setdefault("params", None)  # a named model brings its own size
+        if "params" in changes:
+            changes.setdefault("model", None)
         if "gpu" in changes and changes["gpu"] is not None and request.gpu_count is None:
             changes.setdefault("gpu_count", 1)
         estimate = plain_estimate(dataclasses.replace(request, **changes), method)

@@ -23,7 +23,7 @@ def format_count(value: float) -> str:
     for scale, suffix in _COUNT_SUFFIXES:
         if abs(exact) >= scale:
             return _plain(exact / scale) + suffix
-    return _plain(exact)
+    return _plain(exact / _COUNT_SUFFIXES[-1][0]) + "m"  # 0.1m: a query reads a size back only with a suffix
 
 
 def _plain(value: Decimal) -> str:

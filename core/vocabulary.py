@@ -24,28 +24,25 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("task", T.TRAINING, "train", "training", "trains", "pretrain", "pretraining", "pre-train",
            "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning",
            "full finetune", "full fine-tune", "full fine tune", "full finetuning", "full fine-tuning",
-           "sft", "训练", "微调"),
+           "sft", "continued pretraining", "训练", "微调", "全量微调", "预训练"),
     **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
            "running", "generate", "generation", "deploy", "推理", "部署"),
-    **_all("task", T.LORA, "lora"),
+    **_all("task", T.LORA, "lora", "peft"),
     **_all("task", T.QLORA, "qlora", "q-lora"),
-    **_all("dtype", D.FP32, "fp32", "float32", "f32"),
-    **_all("dtype", D.FP16, "fp16", "float16", "f16", "half"),
+    **_all("dtype", D.FP32, "fp32", "float32", "f32", "32bit", "32-bit", "32 bit", "full precision"),
+    **_all("dtype", D.FP16, "fp16", "float16", "f16", "half", "16bit", "16-bit", "16 bit"),
     **_all("dtype", D.BF16, "bf16", "bfloat16"),
     **_all("dtype", D.FP8, "fp8", "float8", "e4m3"),
-    **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16"),
+    **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16", "load_in_8bit", "bnb 8bit",
+           "bnb int8", "llm.int8"),
     **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16", "gptq", "awq"),
-    **_all("dtype", D.NF4, "nf4"),
+    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit"),
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
     **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
            "fp32 master weights", "megatron", "deepspeed", "megatron mixed precision"),
-    **_all("kv_dtype", D.FP8, "fp8 kv", "kv fp8", "fp8 kv cache", "kv cache fp8", "fp8 cache",
-           "kv8", "fp8_e4m3 kv"),
-    **_all("kv_dtype", D.INT8, "int8 kv", "kv int8", "int8 kv cache", "kv cache int8"),
-    **_all("kv_dtype", D.FP16, "fp16 kv", "kv fp16", "fp16 kv cache"),
-    **_all("kv_dtype", D.BF16, "bf16 kv", "kv bf16", "bf16 kv cache"),
+    **_all("kv_dtype", D.FP8, "kv8"),
     **_all("optimizer_foreach", True, "foreach", "foreach optimizer", "foreach adamw"),
     **_all("optimizer_foreach", False, "fused", "fused optimizer", "fused adamw", "adamw_torch_fused"),
     **_all("dropout", True, "dropout", "with dropout", "dropout on"),
@@ -53,7 +50,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("optimizer", O.ADAMW, "adamw", "adam"),
     **_all("optimizer", O.ADAM8BIT, "adam8bit", "adamw8bit", "8-bit adam", "8bit adam", "8 bit adam",
            "8-bit adamw", "8bit adamw", "8 bit adamw", "adam 8bit", "adamw 8bit", "adam 8-bit",
-           "adamw 8-bit", "bnb adam", "paged adamw 8bit", "8-bit optimizer", "8bit optimizer"),
+           "adamw 8-bit", "bnb adam", "paged adamw 8bit", "8-bit optimizer", "8bit optimizer",
+           "adam 8 bit", "adamw 8 bit", "paged_adamw_8bit", "adamw_8bit", "adamw_bnb_8bit", "adam8"),
     **_all("optimizer", O.SGD_MOMENTUM, "sgd", "sgd momentum", "sgd with momentum", "momentum sgd",
            "sgd_momentum"),
     **_all("optimizer", O.SGD_PLAIN, "plain sgd", "vanilla sgd", "sgd without momentum",
@@ -61,15 +59,18 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("optimizer", O.ADAFACTOR, "adafactor"),
     **_all("optimizer", O.LION, "lion"),
     **_all("recompute", R.NONE, "none", "no recompute", "no recomputation", "no checkpointing",
-           "without checkpointing"),
+           "without checkpointing", "no gradient checkpointing", "without gradient checkpointing",
+           "no activation checkpointing"),
     **_all("recompute", R.SELECTIVE, "selective", "selective recompute", "selective recomputation",
            "selective checkpointing"),
-    **_all("recompute", R.FULL, "full", "full recompute", "full recomputation", "recompute",
+    **_all("recompute", R.FULL, "full", "full recompute", "full recomputation",
            "checkpointing", "activation checkpointing", "gradient checkpointing",
-           "grad checkpointing", "activation recomputation", "gc"),
+           "grad checkpointing", "activation recomputation", "gc", "gradient_checkpointing"),
     **_all("sp", True, "sp", "sequence parallel", "sequence parallelism", "sequence-parallel"),
     **_all("flash_attention", True, "flash", "flash attention", "flash-attention", "flashattention",
-           "flash attn", "flash-attn", "flash_attention", "fa2", "fa3"),
+           "flash attn", "flash-attn", "flash_attention", "fa2", "fa3", "flash attention 2",
+           "flash attention 3", "flash_attention_2", "flashattention2", "flash-attn 2", "sdpa",
+           "memory efficient attention", "xformers"),
     **_all("flash_attention", False, "eager", "eager attention", "no flash", "no flash attention",
            "without flash attention"),
     **_all("zero", 3, "fsdp", "full shard", "zero-3", "zero-infinity"),
@@ -93,19 +94,54 @@ PHRASES: dict[str, tuple[str, Any]] = {
 KEYS: dict[str, str] = {
     **{k: "seq_len" for k in ("seq", "seqlen", "seq len", "seq_len", "sequence", "sequence length",
                               "context", "context length", "context window", "ctx", "tokens",
-                              "token length", "max len", "length")},
+                              "token length", "max len", "length", "max_model_len", "max_seq_length",
+                              "上下文")},
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
-                                 "micro-batch", "micro batch size", "mbs", "micro_batch_size")},
+                                 "micro-batch", "micro batch size", "mbs", "micro_batch_size",
+                                 "per_device_train_batch_size", "concurrency", "concurrent requests",
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
     **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
-    **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank")},
+    **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
                                 "attention heads")},
+}
+
+#: Words that name the field of the value beside them: "kv int8", "fp8 kv cache", "recompute
+#: selective". The key takes the value word after it, else the one before it; alone, its default.
+BIND_KEYS: dict[str, str] = {
+    **{k: "kv_dtype" for k in ("kv", "kv cache", "kv-cache", "kv_cache", "kv cache dtype", "kv_cache_dtype",
+                               "kv-cache-dtype", "cache dtype", "cache")},
+    **{k: "recompute" for k in ("recompute", "recomputation", "activation recompute")},
+}
+#: The value a binding key takes when no value word stands beside it ("recompute" alone).
+BIND_DEFAULTS: dict[str, Any] = {"recompute": R.FULL}
+#: The field whose words a binding key takes over (a KV dtype is written with the dtype words).
+BIND_SOURCES: dict[str, str] = {"kv_dtype": "dtype", "recompute": "recompute"}
+
+#: Settings that do not change memory: accepted with their number, and the answer says so.
+IGNORED_KEYS: frozenset[str] = frozenset({
+    "lr", "learning rate", "learning_rate", "epochs", "epoch", "num_train_epochs", "warmup", "warmup steps",
+    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "gradient accumulation",
+    "grad accum", "gradient accumulation steps", "gradient_accumulation_steps", "accumulation steps",
+    "grad_accum", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
+    "top_k", "max new tokens", "max_new_tokens", "output tokens", "lora dropout", "lora_dropout",
+})
+
+#: Numbers written as words.
+NUMBER_WORDS: dict[str, int] = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "twelve": 12, "sixteen": 16, "thirty-two": 32, "sixty-four": 64, "一": 1, "两": 2, "二": 2,
+    "四": 4, "八": 8,
+}
+#: Magnitudes written as words after a number ("7 billion"): the suffix they stand for.
+MAGNITUDE_WORDS: dict[str, str] = {
+    "thousand": "k", "million": "m", "mn": "m", "billion": "b", "bn": "b", "trillion": "t",
 }
 
 #: One-letter names of the article's symbols, accepted only as ``key=value`` ("a" alone is a filler).
@@ -146,7 +182,11 @@ FILLERS: frozenset[str] = frozenset({
     "at", "by", "per", "this", "that", "job", "card", "enough", "size", "if", "should",
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
-    "nodes", "cluster", "total", "ram", "hbm", "up", "method", "?",
+    "nodes", "cluster", "ram", "hbm", "up", "method", "single", "a single", "just", "only", "s",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
+    "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
+    "需要", "的", "个", "卡", "吗", "?",
 })
 
 #: Words each field is written with in canonical query text (Request.to_query()).

@@ -1,71 +1,51 @@
 """Atoms to a Request: each word classified against the core's vocabulary and catalogs.
 
-Three passes. ``_meanings`` reads runs of words longest phrase first ("sgd with momentum",
-"a100 80gb", "llama 2 7b"); ``_Fields`` pairs numbers with the keys and GPUs beside them and
-records every field once, reporting a second, different value as a conflict; then the Request
-is built, and any error it raises is placed at the word that set the field.
+Pass 1 (words.py) gives each word or phrase a meaning. Pass 2, here, pairs them: binding keys
+("kv", "recompute") with the value word beside them, numbers with magnitudes ("7 billion"),
+families with sizes ("llama 70b"), keys with their numbers ("seq 4096", "32k context"), counts with
+GPUs ("8x a100", "a100 x8"), bare sizes ("7b"). Every field is recorded once; a second, different
+value is a conflict, except that a more specific task wins ("fine-tune ... with lora" is lora).
+What the parse assumed is kept as the Request's notes, which the answer lists.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vram import catalog, models
-from vram.errors import ConflictError, MissingError, QueryError, UnknownWordError, VramError
+from vram import catalog
+from vram.enums import Task
+from vram.errors import ConflictError, MissingError, QueryError, VramError
 from vram.request import Request
-from vram.vocabulary import (
-    BOOLEANS, EXPECTED_WORDS, FILLERS, GLUED_KEYS, KEYS, MAX_PHRASE_WORDS, PHRASES, SHORT_KEYS,
-    WORD_KEYS,
-)
+from vram.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
 
+from . import suggest
+from .numbers import PLAIN_PARAMS_FROM, SIZE_SUFFIXES, scaled
 from .parser import Atom
+from .words import Meaning, meanings as read_meanings
 
-#: Multipliers of number suffixes. Token counts are binary ("4k" context = 4096, "32k" = 32768,
-#: as model cards write them); every other count is decimal ("7b" = 7e9).
-DECIMAL_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
-BINARY_SUFFIXES = {**DECIMAL_SUFFIXES, "k": 2**10, "m": 2**20}
-BINARY_FIELDS = frozenset({"seq_len"})
-#: Suffixes that make a bare number a model size ("7b", "350m", "1t").
-SIZE_SUFFIXES = frozenset({"m", "b", "t"})
-INTEGER_FIELDS = frozenset({"seq_len", "batch_size", "tp", "pp", "zero", "lora_rank", "gpu_count",
-                            "hidden_size", "num_layers", "num_heads"})
-
-_NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmbt]?)", re.IGNORECASE)
-_GLUED = re.compile(r"([a-z_]+?)[-_]?(\d+(?:\.\d+)?[kmbt]?)", re.IGNORECASE)
-
-
-@dataclass
-class Meaning:
-    """What one atom (or a phrase of several) means."""
-
-    kind: str  #: "set", "key", "model", "gpu", "number", "count", "filler", "unknown"
-    pos: int
-    text: str
-    field: str | None = None
-    value: Any = None
-    used: bool = False  #: a number taken by a key or a GPU
+#: Tasks by how specific they are: "fine-tune llama with lora" is a LoRA job, not a conflict.
+TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
+SKIPPABLE = ("filler",)
 
 
 def to_request(atoms: list[Atom]) -> Request:
-    meanings = _meanings(atoms)
+    meanings = read_meanings(atoms)
     fields = _Fields()
     for meaning in meanings:
         if meaning.kind == "unknown":
-            raise _unknown(meaning, meanings)
+            raise suggest.unknown(meaning, meanings)
+    _bind(meanings)
+    _magnitudes(meanings)
+    _families(meanings, fields)
+    for meaning in meanings:
         if meaning.kind in ("set", "model", "gpu"):
-            field = meaning.field or meaning.kind
-            fields.put(field, meaning.value, meaning)
+            fields.put(meaning.field or meaning.kind, meaning.value, meaning)
     _pair_keys(meanings, fields)
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
-    if "task" not in fields.values:
-        raise MissingError("say what the job does", expected=("train", "infer", "lora", "qlora"))
+    _default_task(fields)
     try:
-        return Request(**fields.values)
+        return Request(**fields.values, notes=tuple(fields.notes))
     except VramError as error:
         raise error.at(fields.positions.get(error.field)) from None
 
@@ -77,9 +57,13 @@ class _Fields:
         self.values: dict[str, Any] = {}
         self.positions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
+        self.notes: list[str] = []
 
     def put(self, field: str, value: Any, meaning: Meaning) -> None:
-        if field in self.values and self.values[field] != value:
+        old = self.values.get(field)
+        if field == "task" and old is not None and {old, value} <= TASK_SPECIFICITY.keys():
+            value = max(old, value, key=TASK_SPECIFICITY.__getitem__)
+        elif field in self.values and old != value:
             raise ConflictError(
                 f"conflicting {field.replace('_', ' ')} '{meaning.text}'; '{self.texts[field]}' at column "
                 f"{self.positions[field] + 1} already set it, say only one",
@@ -90,146 +74,89 @@ class _Fields:
         self.texts.setdefault(field, meaning.text)
 
 
-# -- pass 1: words and phrases -------------------------------------------------------------------
-
-def _meanings(atoms: list[Atom]) -> list[Meaning]:
-    meanings: list[Meaning] = []
-    i = 0
-    while i < len(atoms):
-        atom = atoms[i]
-        if atom.kind == "setting":
-            meanings.append(_setting(atom))
-            i += 1
-        elif atom.kind == "count":
-            meanings.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
-            i += 1
-        else:
-            meaning, width = _phrase(atoms, i, meanings[-1] if meanings else None)
-            meanings.append(meaning)
-            i += width
-    return meanings
-
-
-def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[Meaning, int]:
-    run = []
-    for atom in atoms[start:start + MAX_PHRASE_WORDS]:
-        if atom.kind not in ("word", "number"):
-            break
-        run.append(atom)
-    after_key = previous is not None and previous.kind == "key"
-    for width in range(len(run), 0, -1):
-        words = [a.text for a in run[:width]]
-        meaning = _lookup(words, run[0], catalogs=not (after_key and run[0].kind == "number"))
-        if meaning is not None:
-            return meaning, width
-    first = run[0]
-    if first.kind == "number":
-        return Meaning("number", first.pos, first.text, value=_split_number(first.text)), 1
-    return _glued_key(first) or Meaning("unknown", first.pos, first.text), 1
-
-
-def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
-    phrase = " ".join(words).lower()
-    text = " ".join(words)
-    if phrase in PHRASES:
-        field, value = PHRASES[phrase]
-        return Meaning("set", first.pos, text, field, value)
-    if phrase in KEYS:
-        return Meaning("key", first.pos, text, KEYS[phrase])
-    if phrase in FILLERS:
-        return Meaning("filler", first.pos, text)
-    if not catalogs:
-        return None
-    name = "-".join(words)
-    model = catalog.find_model(name)
-    if model is not None:
-        return Meaning("model", first.pos, text, "model", model.id)
-    gpu = catalog.find_gpu(name)
-    if gpu is not None:
-        return Meaning("gpu", first.pos, text, "gpu", gpu.id)
-    if len(words) == 1 and models.could_be_model(text):
-        return Meaning("model", first.pos, text, "model", text)  # a path or repo id: the Request reads it
+def _neighbour(meanings: list[Meaning], index: int, step: int, accept) -> Meaning | None:
+    """The first meaning from ``index`` in direction ``step`` past fillers, if ``accept`` takes it."""
+    i = index + step
+    while 0 <= i < len(meanings) and meanings[i].kind in SKIPPABLE:
+        i += step
+    if 0 <= i < len(meanings) and accept(meanings[i]):
+        return meanings[i]
     return None
 
 
-def _glued_key(atom: Atom) -> Meaning | None:
-    """'tp2', 'zero3', 'bs8', 'r16': a key and its number written as one word."""
-    match = _GLUED.fullmatch(atom.text)
-    if match is None or match[1].lower() not in GLUED_KEYS:
-        return None
-    field = GLUED_KEYS[match[1].lower()]
-    return Meaning("set", atom.pos, atom.text, field, _number_for(field, match[2], atom))
+def _bind(meanings: list[Meaning]) -> None:
+    """'kv int8', 'fp8 kv cache', 'recompute selective': the key claims the value word beside it."""
+    for index, key in enumerate(meanings):
+        if key.kind != "bind":
+            continue
+        source = BIND_SOURCES[key.field]
+        takes = lambda m: m.kind == "set" and m.field == source and not m.used  # noqa: E731
+        value = _neighbour(meanings, index, 1, takes) or _neighbour(meanings, index, -1, takes)
+        if value is not None:
+            value.field, value.used = key.field, True
+            value.text = f"{key.text} {value.text}" if value.pos > key.pos else f"{value.text} {key.text}"
+        elif key.field in BIND_DEFAULTS:
+            key.kind, key.value = "set", BIND_DEFAULTS[key.field]
+        else:
+            raise MissingError(f"'{key.text}' needs a value beside it, as in '{key.text} fp8'", position=key.pos)
 
 
-def _setting(atom: Atom) -> Meaning:
-    key = atom.text.lower().replace("-", "_")
-    field = KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
-    if field is None:
-        close = catalog.closest(key, sorted({*KEYS, *SHORT_KEYS, *WORD_KEYS}))
-        raise UnknownWordError(f"unknown setting '{atom.text}'", position=atom.pos,
-                               suggestion=f"{close}=" if close else None)
-    value_atom = Atom("word", atom.value, atom.value_pos)
-    text = f"{atom.text}={atom.value}"
-    if key in WORD_KEYS:
-        return Meaning("set", atom.pos, text, field, _word_value(field, value_atom))
-    return Meaning("set", atom.pos, text, field, _number_for(field, atom.value, value_atom))
+def _magnitudes(meanings: list[Meaning]) -> None:
+    """'7 billion': the word is the number's suffix."""
+    for index, word in enumerate(meanings):
+        if word.kind != "magnitude":
+            continue
+        number = meanings[index - 1] if index else None
+        if number is None or number.kind != "number" or number.value[1]:
+            raise QueryError(f"'{word.text}' needs a number before it, as in '7 {word.text}'", position=word.pos)
+        number.value, number.text = (number.value[0], word.value), f"{number.text} {word.text}"
+        word.kind = "filler"
 
 
-def _word_value(field: str, atom: Atom) -> Any:
-    word = atom.text
-    if field in ("model", "gpu"):
-        return word  # the Request checks it against the catalog, with a close match
-    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
-        return BOOLEANS[word.lower()]
-    meaning = PHRASES.get(word.lower())
-    if meaning is not None and meaning[0] == field:
-        return meaning[1]
-    if meaning is not None and field == "kv_dtype" and meaning[0] == "dtype":
-        return meaning[1]  # kv=fp8: a dtype word for the cache
-    return word  # the Request names the allowed values when this one is not among them
+def _families(meanings: list[Meaning], fields: _Fields) -> None:
+    """'llama 70b': the catalog's one model of that family and size, or the choice to make."""
+    for index, family in enumerate(meanings):
+        if family.kind != "family":
+            continue
+        is_size = lambda m: m.kind == "number" and not m.used and m.value[1] in SIZE_SUFFIXES  # noqa: E731
+        size = _neighbour(meanings, index, 1, is_size) or _neighbour(meanings, index, -1, is_size)
+        if size is None:
+            raise QueryError(f"which {family.text}? name one with its size, as in "
+                             f"'{_examples(family.value, None)[0]}'", position=family.pos)
+        params = scaled("params", *size.value)
+        found = catalog.models_of_family(family.value, params)
+        if len(found) != 1:
+            which = "could be " + ", ".join(m.id for m in found) if found else (
+                f"is not in the catalog (its {family.text} models: {', '.join(_examples(family.value, params))})")
+            raise QueryError(f"{family.text} {size.text} {which}; name one, or give the size alone",
+                             position=family.pos)
+        size.used, family.kind = True, "model"
+        family.field, family.value, family.text = "model", found[0].id, f"{family.text} {size.text}"
 
 
-# -- numbers -------------------------------------------------------------------------------------
+def _examples(family: str, params: float | None) -> list[str]:
+    specs = [s for s in catalog.models().by_id.values() if s.id.startswith(family)]
+    if params is not None:
+        specs.sort(key=lambda s: abs(s.nominal_params - params))
+    return [s.id for s in specs[:6]]
 
-def _split_number(text: str) -> tuple[Decimal, str]:
-    match = _NUMBER.fullmatch(text)
-    try:
-        return Decimal(match[1]), match[2].lower()
-    except (InvalidOperation, TypeError):
-        raise QueryError(f"'{text}' is not a number") from None
-
-
-def _number_for(field: str, text: str, atom: Atom) -> int | float:
-    """The number ``text`` as ``field`` counts it (binary k/m for token counts)."""
-    if _NUMBER.fullmatch(text) is None:
-        raise QueryError(f"'{text}' should be a number for {field.replace('_', ' ')}", position=atom.pos)
-    mantissa, suffix = _split_number(text)
-    return _scaled(field, mantissa, suffix)
-
-
-def _scaled(field: str, mantissa: Decimal, suffix: str) -> int | float:
-    scale = (BINARY_SUFFIXES if field in BINARY_FIELDS else DECIMAL_SUFFIXES)[suffix]
-    exact = mantissa * scale
-    as_float = float(exact)
-    if field in INTEGER_FIELDS and as_float.is_integer() and abs(as_float) < 2**63:
-        return int(exact)
-    return as_float
-
-
-# -- pass 2: numbers with their keys, counts with their GPUs, sizes ------------------------------
 
 def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
     for i, meaning in enumerate(meanings):
-        if meaning.kind != "key":
+        if meaning.kind not in ("key", "ignored"):
+            continue
+        if meaning.kind == "ignored" and meaning.value is not None:  # "lr=1e-4"
+            fields.notes.append(f"'{meaning.text}' does not change memory: ignored")
             continue
         # a number after the key, else one before it ("32k context") unless that is a model size
         number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
         if number is None:
-            raise MissingError(f"'{meaning.text}' needs a number, as in '{meaning.text} 8'",
-                               position=meaning.pos)
+            raise MissingError(f"'{meaning.text}' needs a number, as in '{meaning.text} 8'", position=meaning.pos)
         number.used = True
-        mantissa, suffix = number.value
-        fields.put(meaning.field, _scaled(meaning.field, mantissa, suffix),
+        if meaning.kind == "ignored":
+            fields.notes.append(f"'{meaning.text} {number.text}' does not change memory: ignored")
+            continue
+        fields.put(meaning.field, scaled(meaning.field, *number.value),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
 
 
@@ -249,63 +176,69 @@ def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:
                 raise QueryError(f"'{meaning.text}' should be followed by a GPU, as in '{meaning.text} a100'",
                                  position=meaning.pos, expected=("a GPU name",))
             fields.put("gpu_count", meaning.value, meaning)
-        elif meaning.kind == "number" and not meaning.used and follows is not None and follows.kind == "gpu":
-            mantissa, suffix = meaning.value
-            meaning.used = True
-            fields.put("gpu_count", _scaled("gpu_count", mantissa, suffix), meaning)
+        elif meaning.kind == "postcount":
+            if i == 0 or meanings[i - 1].kind != "gpu":
+                raise QueryError(f"'{meaning.text}' should follow a GPU, as in 'a100 {meaning.text}'",
+                                 position=meaning.pos)
+            fields.put("gpu_count", meaning.value, meaning)
+        elif meaning.kind == "number" and not meaning.used and not meaning.value[1] and _gpu_follows(meanings, i):
+            meaning.used = True  # "2 a100", "2 张 a100"
+            fields.put("gpu_count", scaled("gpu_count", *meaning.value), meaning)
+        elif meaning.kind == "gpu":
+            _count_after(meanings, i, fields)
+
+
+#: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100").
+COUNT_GAP_WORDS = frozenset({"张", "块", "个"})
+
+
+def _gpu_follows(meanings: list[Meaning], i: int) -> bool:
+    i += 1
+    while i < len(meanings) and meanings[i].text in COUNT_GAP_WORDS:
+        i += 1
+    return i < len(meanings) and meanings[i].kind == "gpu"
+
+
+def _count_after(meanings: list[Meaning], i: int, fields: _Fields) -> None:
+    """'a100 x 8': a count after the GPU, joined by 'x'."""
+    if i + 2 < len(meanings) and meanings[i + 1].text.lower() in ("x", "×", "*"):
+        number = meanings[i + 2]
+        if number.kind == "number" and not number.used and not number.value[1]:
+            number.used = True
+            fields.put("gpu_count", scaled("gpu_count", *number.value), number)
 
 
 def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
-    for meaning in meanings:
+    for index, meaning in enumerate(meanings):
         if meaning.kind != "number" or meaning.used:
             continue
         mantissa, suffix = meaning.value
-        if suffix not in SIZE_SUFFIXES:
+        if suffix in SIZE_SUFFIXES or (not suffix and abs(mantissa) >= PLAIN_PARAMS_FROM):
+            fields.put("params", scaled("params", mantissa, suffix), meaning)
+        elif _after_on(meanings, index):  # "on 3080": a number where a GPU goes
+            raise suggest.unknown_gpu(meaning)
+        elif suffix == "k":  # "llama-3-8b 8k": a context length, said so
+            fields.put("seq_len", scaled("seq_len", mantissa, suffix), meaning)
+            fields.notes.append(f"'{meaning.text}' taken as the context length (say 'seq {meaning.text}')")
+        else:
             raise QueryError(
                 f"number '{meaning.text}' without a name; a model size takes a suffix (7b, 350m), other "
                 f"numbers a name (seq {meaning.text}, batch {meaning.text}, on {meaning.text} a100)",
                 position=meaning.pos,
             )
-        fields.put("params", _scaled("params", mantissa, suffix), meaning)
-
-
-# -- unknown words -------------------------------------------------------------------------------
-
-_VOCABULARY_WORDS = sorted({w for phrase in (*PHRASES, *KEYS) for w in phrase.split()} - FILLERS)
-
-
-def _unknown(meaning: Meaning, meanings: list[Meaning]) -> UnknownWordError:
-    index = meanings.index(meaning)
-    previous = meanings[index - 1] if index else None
-    word = meaning.text
-    if (previous is not None and previous.kind == "count") or _after_on(meanings, index):
-        return UnknownWordError(f"unknown GPU '{word}'", position=meaning.pos,
-                                suggestion=catalog.gpus().close_match(word),
-                                expected=("a GPU from the catalog (a100, h100, rtx-4090)",))
-    kind, suggestion = _closest(word)
-    return UnknownWordError(f"unknown {kind} '{word}'", position=meaning.pos, suggestion=suggestion,
-                            expected=EXPECTED_WORDS)
 
 
 def _after_on(meanings: list[Meaning], index: int) -> bool:
     return index > 0 and meanings[index - 1].kind == "filler" and meanings[index - 1].text.lower() == "on"
 
 
-def _closest(word: str) -> tuple[str, str | None]:
-    """The kind of word ``word`` most resembles, and the closest entry of that kind."""
-    candidates = []
-    for kind, suggestion in (("model", catalog.models().close_match(word)),
-                             ("GPU", catalog.gpus().close_match(word))):
-        if suggestion is not None:
-            candidates.append((_similarity(word, suggestion), kind, suggestion))
-    close = catalog.closest(word.lower(), _VOCABULARY_WORDS, cutoff=0.7)
-    if close:
-        candidates.append((_similarity(word, close), "word", close))
-    if not candidates:
-        return "word", None
-    _, kind, suggestion = max(candidates)
-    return kind, suggestion
+def _default_task(fields: _Fields) -> None:
+    """No task said ("does llama-3-8b fit on a 4090?"): serving is what such questions mean."""
+    if "task" in fields.values:
+        return
+    if "model" not in fields.values and "params" not in fields.values:
+        raise MissingError("say what the job does and with which model",
+                           expected=("'infer llama-3-8b'", "'train 7b bf16 adamw'", "'lora llama-2-13b'"))
+    fields.values["task"] = PHRASES["infer"][1]
+    fields.notes.append("no task named: taken as inference (say train, lora or qlora otherwise)")
 
-
-def _similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, catalog.normalise(a), catalog.normalise(b)).ratio()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from dataclasses import dataclass
 import os
 
@@ -72,6 +73,8 @@ _ERROR_EXAMPLES: dict[str, list[str]] = {
 
 def atoms(text: str) -> list[Atom]:
     """The atoms of ``text``, or a QueryError saying where and what was wrong."""
+    if not isinstance(text, str):
+        raise QueryError(f"a query is text, not {type(text).__name__}", expected=EXPECTED_WORDS)
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}. "
@@ -79,16 +82,29 @@ def atoms(text: str) -> list[Atom]:
         )
     if not text.strip():
         raise QueryError("the query is empty", expected=EXPECTED_WORDS)
+    text = normalise_text(text)
     try:
         return _lark().parse(text)
     except UnexpectedCharacters as error:
         char = text[error.pos_in_stream]
-        raise QueryError(
-            f"unexpected character {char!r}; a query is plain words and numbers, "
-            "as in 'infer llama-2-7b fp16 on a100'", position=error.pos_in_stream,
-        ) from None
+        hint = ("options such as --json go outside the quoted query" if text.startswith("--", error.pos_in_stream)
+                else "a query is plain words and numbers, as in 'infer llama-2-7b fp16 on a100'")
+        raise QueryError(f"unexpected character {char!r}; {hint}", position=error.pos_in_stream) from None
     except (UnexpectedToken, UnexpectedEOF) as error:
         raise QueryError(_explain(error, text), position=_position(error, text)) from None
+
+
+#: Dashes people paste from documents (hyphen, non-breaking hyphen, figure, en and em dashes, minus).
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"})
+
+
+def normalise_text(text: str) -> str:
+    """Full-width letters and digits to ASCII, pasted dashes to '-', one character for one (so
+    error columns still point into what was typed)."""
+    text = text.translate(_DASHES)
+    if text.isascii():
+        return text
+    return "".join(n if len(n := unicodedata.normalize("NFKC", c)) == 1 else c for c in text)
 
 
 def _explain(error: UnexpectedInput, text: str) -> str:

@@ -102,8 +102,8 @@ def test_suggestions_need_a_gpu():
 SOLVERS = {
     "max batch train llama-2-7b pure bf16 adamw checkpointing on a100": ("max_batch_size", "batch_size"),
     "max batch infer llama-3-8b bf16 seq 8k on h100": ("max_batch_size", "batch_size"),
-    "max context infer llama-3-8b bf16 on 4090": ("max_seq_len", "seq_len"),
-    "max context infer llama-2-7b int4 batch 4 on t4": ("max_seq_len", "seq_len"),
+    "max context infer llama-3-8b bf16 batch 8 on 4090": ("max_seq_len", "seq_len"),
+    "max context infer llama-2-7b fp16 batch 16 on t4": ("max_seq_len", "seq_len"),
 }
 
 
@@ -131,9 +131,12 @@ def test_fewest_gpus_fit_and_one_fewer_does_not():
     assert not fewer.fit[0].fits
 
 
-def test_fewest_gpus_under_plain_data_parallelism_says_why_there_is_none():
+def test_fewest_gpus_under_plain_data_parallelism_answers_for_zero3_and_says_so():
     est = vram.ask("min gpus train 7b adamw bf16 on a100")
-    assert est.solution.value is None and "full replica" in est.solution.note
+    assert est.solution.value > 1 and est.request.zero == 3
+    assert est.solution.note.startswith("with ZeRO-3 / FSDP (not named: plain data parallelism keeps a full replica")
+    detailed_only = vram.ask("min gpus train 7b adamw bf16 on a100", method="detailed")
+    assert detailed_only.solution.value is None and "full replica" in detailed_only.solution.note
 
 
 def test_which_gpus():
@@ -154,6 +157,11 @@ def test_which_gpus():
 def test_solver_errors(query, words):
     with pytest.raises(vram.VramError, match=words):
         vram.parse(query)
+
+
+def test_the_longest_context_stops_at_the_models_trained_context():
+    est = vram.ask("max context infer llama-3-8b bf16 on 4090")
+    assert est.solution.value == 8192 and "llama-3-8b's trained context" in est.solution.note
 
 
 def test_json_carries_the_solution(capsys):

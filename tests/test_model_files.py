@@ -134,6 +134,12 @@ def test_broken_gguf_are_clear_errors(tmp_path, content, words):
 @pytest.mark.parametrize("config, words", [
     ({"model_type": "unknown-arch"}, "model_type 'unknown-arch' is not one vram reads"),
     ({"model_type": "llama"}, "has no hidden_size"),
+    ({**LLAMA_2_7B_CONFIG, "num_attention_heads": 0}, "num_attention_heads must be a positive whole number, not 0"),
+    ({**LLAMA_2_7B_CONFIG, "hidden_size": -4096}, "hidden_size must be a positive whole number, not -4096"),
+    ({**LLAMA_2_7B_CONFIG, "num_hidden_layers": "32"}, "num_hidden_layers must be a positive whole number, not '32'"),
+    ({**LLAMA_2_7B_CONFIG, "num_key_value_heads": 3}, "num_kv_heads must divide num_heads"),
+    ({**LLAMA_2_7B_CONFIG, "intermediate_size": 0}, "intermediate_size must be a positive whole number"),
+    ({**LLAMA_2_7B_CONFIG, "hidden_size": 4095}, "hidden size 4095 is not a multiple of 32 heads"),
 ])
 def test_unreadable_configs(tmp_path, config, words):
     path = tmp_path / "config.json"
@@ -164,7 +170,7 @@ def test_hub_repo_from_the_cache_offline(tmp_path, monkeypatch):
 def test_hub_repo_missing_offline_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(vram.InvalidRequestError, match="huggingface-cli download acme/absent config.json"):
+    with pytest.raises(vram.InvalidRequestError, match="hf download acme/absent config.json"):
         vram.parse("infer acme/absent fp16")
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import vram
 from vram import cli
@@ -53,7 +53,7 @@ def test_any_text_gives_a_request_or_a_vram_error(text):
 @SETTINGS
 @given(QUERIES)
 def test_the_cli_answers_or_exits_2(text):
-    assert cli.main([text, "--json"]) in (0, 2)
+    assert cli.main(["--json", "--", text]) in (0, 2)  # "--": a query may start with "-"
 
 
 @SETTINGS
@@ -93,8 +93,11 @@ def test_edges_of_the_ranges_give_finite_positive_answers(query, capsys):
 @given(st.sampled_from(["train 7b bf16 adamw zero3 on {n} a100", "infer llama-2-70b fp16 on {n} h100",
                         "train 13b bf16 adamw zero1 on {n} a100"]), st.integers(1, 512))
 def test_more_gpus_never_raise_the_per_gpu_bytes_of_a_sharded_job(template, n):
-    fewer = vram.ask(template.format(n=n)).total_bytes
-    more = vram.ask(template.format(n=n * 2)).total_bytes
+    try:
+        fewer = vram.ask(template.format(n=n)).total_bytes
+        more = vram.ask(template.format(n=n * 2)).total_bytes
+    except vram.InvalidRequestError:  # more GPUs than layers to split a model over: refused, said so
+        assume(False)
     assert more <= fewer
 
 

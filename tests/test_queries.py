@@ -92,3 +92,59 @@ def test_canonical_query_prints_back_unchanged(query):
 def test_to_query_parses_back_to_the_same_request(query):
     request = vram.parse(query)
     assert vram.parse(request.to_query()) == request
+
+
+#: Phrasings from trying the tool as a new user would (the first user test): query -> fields.
+USER_PHRASINGS = {
+    "how much vram do I need to fine-tune llama 3 8b with lora on a 4090?": {"task": "lora", "model": "llama-3-8b"},
+    "finetuning llama-3-8b with qlora": {"task": "qlora"},
+    "微调 llama-3-8b lora": {"task": "lora"},
+    "infer 7b fp16 on a single 3090": {"gpu": "rtx-3090", "gpu_count": 1},
+    "can I run llama-2-70b on two 3090s?": {"task": "inference", "gpu": "rtx-3090", "gpu_count": 2},
+    "infer llama-3-8b bf16 kv int8": {"dtype": "bf16", "kv_dtype": "int8"},
+    "infer llama-3-8b bf16 kv cache in fp8": {"dtype": "bf16", "kv_dtype": "fp8"},
+    "infer llama-3-8b int4 fp8 kv cache": {"dtype": "int4", "kv_dtype": "fp8"},
+    "infer llama-3-8b bf16 kv_cache_dtype=fp8": {"kv_dtype": "fp8"},
+    "train 7b bf16 adamw recompute selective": {"recompute": "selective"},
+    "train 7b bf16 adamw recompute": {"recompute": "full"},
+    "train 7b bf16 adamw without gradient checkpointing": {"recompute": "none"},
+    "infer llama-3-8b bf16 sdpa": {"flash_attention": True},
+    "train llama-3-8b bf16 adamw flash attention 2": {"flash_attention": True},
+    "infer mixtral 8x7b fp16": {"model": "mixtral-8x7b"},
+    "infer Meta-Llama-3-8B-Instruct": {"model": "llama-3-8b"},
+    "infer llama3.1:8b": {"model": "llama-3.1-8b"},
+    "infer Qwen2.5-72B-Instruct-AWQ int4": {"model": "qwen2.5-72b"},
+    "infer llama-3-8b on A100x8": {"gpu": "a100-80gb", "gpu_count": 8},
+    "infer llama-3-8b on a100 x 4": {"gpu": "a100-80gb", "gpu_count": 4},
+    "infer 13b 3090 x2": {"gpu": "rtx-3090", "gpu_count": 2},
+    "infer 7 billion fp16": {"params": 7e9},
+    "infer 7e9 fp16": {"params": 7e9},
+    "infer llama-3-8b 8k": {"seq_len": 8192},
+    "train 7b bf16 adamw bs 4 grad accum 8 lr 1e-4": {"batch_size": 4},
+    "lora llama-2-7b r 16 alpha 32": {"lora_rank": 16},
+    "infer 7b bf16.": {"dtype": "bf16"},
+    "what's the vram for qwen2.5-72b at fp8?": {"task": "inference", "dtype": "fp8"},
+    "infer 7b (bf16)": {"dtype": "bf16"},
+    "infer llama\u20113\u20118b": {"model": "llama-3-8b"},
+    "\uff49\uff4e\uff46\uff45\uff52 \uff17\uff42": {"task": "inference", "params": 7e9},
+    "推理 llama-3-8b 在 2 张 a100 上": {"gpu": "a100-80gb", "gpu_count": 2},
+    "will mixtral-8x7b fit on an a100": {"task": "inference", "model": "mixtral-8x7b"},
+    "infer 7b fp16 on 16 bit": {"dtype": "fp16"},
+    "train 7b bf16 paged_adamw_8bit": {"optimizer": "adam8bit"},
+    "serve llama-3-8b bf16 32 concurrent requests": {"batch_size": 32},
+}
+
+
+@pytest.mark.parametrize("query", USER_PHRASINGS)
+def test_user_phrasing(query):
+    got = vram.parse(query).to_dict()
+    want = USER_PHRASINGS[query]
+    assert {key: got[key] for key in want} == want
+
+
+def test_what_the_parse_assumed_is_among_the_assumptions():
+    est = vram.ask("does llama-3-8b fit on a 4090?")
+    assert est.assumptions[0].startswith("no task named: taken as inference")
+    est = vram.ask("train 7b bf16 adamw lr 1e-4")
+    assert "'lr 1e-4' does not change memory: ignored" in est.assumptions
+    assert vram.parse("infer llama-3-8b 8k") == vram.parse("infer llama-3-8b seq 8k")  # notes are not the job

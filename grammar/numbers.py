@@ -1,0 +1,48 @@
+"""Numbers as people write them in a query: 7b, 1.3B, 32k, 1e9, "seven", "7 billion"."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from vram.errors import QueryError
+
+#: Multipliers of number suffixes. Token counts are binary ("4k" context = 4096, "32k" = 32768,
+#: as model cards write them); every other count is decimal ("7b" = 7e9).
+DECIMAL_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+BINARY_SUFFIXES = {**DECIMAL_SUFFIXES, "k": 2**10, "m": 2**20}
+BINARY_FIELDS = frozenset({"seq_len"})
+#: Suffixes that make a bare number a model size ("7b", "350m", "1t").
+SIZE_SUFFIXES = frozenset({"m", "b", "t"})
+INTEGER_FIELDS = frozenset({"seq_len", "batch_size", "tp", "pp", "zero", "lora_rank", "gpu_count",
+                            "hidden_size", "num_layers", "num_heads"})
+#: A bare number at least this large, with no suffix and no name, is a parameter count (7000000000).
+PLAIN_PARAMS_FROM = 10**6
+
+NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmbt]?)", re.IGNORECASE)
+
+Number = tuple[Decimal, str]  #: mantissa and suffix
+
+
+def split_number(text: str) -> Number:
+    match = NUMBER.fullmatch(text)
+    try:
+        return Decimal(match[1]), match[2].lower()
+    except (InvalidOperation, TypeError):
+        raise QueryError(f"'{text}' is not a number") from None
+
+
+def number_for(field: str, text: str, position: int | None) -> int | float:
+    """The number ``text`` as ``field`` counts it (binary k/m for token counts)."""
+    if NUMBER.fullmatch(text) is None:
+        raise QueryError(f"'{text}' should be a number for {field.replace('_', ' ')}", position=position)
+    return scaled(field, *split_number(text))
+
+
+def scaled(field: str, mantissa: Decimal, suffix: str) -> int | float:
+    scale = (BINARY_SUFFIXES if field in BINARY_FIELDS else DECIMAL_SUFFIXES)[suffix]
+    exact = mantissa * scale
+    as_float = float(exact)
+    if field in INTEGER_FIELDS and as_float.is_integer() and abs(as_float) < 2**63:
+        return int(exact)
+    return as_float
