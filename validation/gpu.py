@@ -19,6 +19,7 @@ checkpoint: the random-weight model is saved to a temporary folder and loaded ba
 from __future__ import annotations
 
 import gc
+import importlib.util
 import tempfile
 
 import torch
@@ -59,17 +60,20 @@ def measure_gpu(request: Request) -> Measurement:
     baseline = torch.cuda.memory_allocated()
     torch.manual_seed(0)
     config = model_config(job.spec, job.dropout, job.model_path)
-    model = _model(job, config)
-    parameters = sum(p.numel() for p in model.parameters())
     memory = LiveMemory()
-    run_job(job, model, config, memory, "cuda", lambda dtype: torch.autocast("cuda", dtype=dtype))
-    torch.cuda.synchronize()
-    free_after, _ = torch.cuda.mem_get_info()
-    counters = {"allocated": torch.cuda.max_memory_allocated() - baseline,
-                "reserved": torch.cuda.max_memory_reserved(), "driver": total - free_after,
-                "context": context}
-    del model
-    _release()
+    model = None
+    try:
+        model = _model(job, config)
+        parameters = sum(p.numel() for p in model.parameters())
+        run_job(job, model, config, memory, "cuda", lambda dtype: torch.autocast("cuda", dtype=dtype))
+        torch.cuda.synchronize()
+        free_after, _ = torch.cuda.mem_get_info()
+        counters = {"allocated": torch.cuda.max_memory_allocated() - baseline,
+                    "reserved": torch.cuda.max_memory_reserved(), "driver": total - free_after,
+                    "context": context}
+    finally:  # an out-of-memory run must not leave its tensors to the next one
+        del model
+        _release()
     return summarise(memory, device_name(), counters, parameters)
 
 
@@ -77,11 +81,10 @@ def _model(job: Plan, config) -> torch.nn.Module:
     compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
     if not job.needs_gpu:
         return build(config, torch.float32 if job.amp else compute, job.attention, "cuda")
-    try:
-        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-        import bitsandbytes  # noqa: F401
-    except ImportError as error:
-        raise UnsupportedRun("int8/nf4 runs need bitsandbytes: pip install bitsandbytes") from error
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UnsupportedRun("int8/nf4 runs need bitsandbytes: pip install bitsandbytes")
     if job.dtype is Dtype.INT8:
         quantisation = BitsAndBytesConfig(load_in_8bit=True)
     else:  # nf4, QLoRA's base: double quantisation, bf16 compute (Dettmers et al. 2023)
