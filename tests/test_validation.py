@@ -153,3 +153,26 @@ def test_the_accuracy_page_from_measured_rows():
 def test_the_core_never_imports_torch():
     code = "import sys, vram; vram.ask('train llama-3-8b bf16 adamw'); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_matrix_query_is_one_vram_answers_and_the_harness_can_plan():
+    from vram.validation.matrix import MATRIX
+    from vram.validation.plan import plan
+
+    families = set()
+    for case in MATRIX:
+        request = vram.parse(case.text())
+        job = plan(request)
+        assert vram.estimate(request).total_bytes > 0
+        assert job.needs_gpu == case.gpu_only, case.query
+        families.add(case.family)
+    assert len(MATRIX) >= 30 and len(families) >= 5
+
+
+def test_the_plan_is_the_estimates_defaults():
+    from vram.validation.plan import plan
+
+    job = plan(vram.parse("train llama-3-8b bf16 adamw"))
+    assert (job.amp, job.attention, job.foreach, job.recompute, job.seq_len) == (True, "sdpa", False, "none", 2048)
+    job = plan(vram.parse("train gpt2 bf16 adamw pure eager foreach checkpointing"))
+    assert (job.amp, job.attention, job.foreach, job.recompute, job.dropout) == (False, "eager", True, "full", True)
