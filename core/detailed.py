@@ -33,7 +33,8 @@ from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cu
 from .units import format_count
 
 HF_SDPA = "transformers: attn_implementation defaults to sdpa (PyTorch >= 2.1.1)"
-HF_LOSS = "transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved)"
+HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved); "
+           "at the start of backward nll_loss's gradient and the logits' gradient beside it (measured)")
 
 #: Logits and loss of training, at their largest: the start of backward. In the forward pass the
 #: head's 16-bit logits, their fp32 upcast and log_softmax's fp32 output are live together
