@@ -1,11 +1,18 @@
 """Activation memory tensor by tensor: what autograd keeps from the forward pass for the backward.
 
-Symbols: b batch, s sequence, h hidden, a heads, k KV heads, d head dim, f MLP inner size,
-L layers; c bytes of a 16-bit (or fp32) compute value, n bytes of the residual stream (fp32 under
-autocast, where the embedding output is fp32). Each term names the tensor and the op that saves
-it; the terms compose by the block's parts (norm, attention, MLP), so GPT-style blocks
-(LayerNorm, plain GELU MLP, dropout, eager attention) reproduce Korthikanti et al. 2022's
+Symbols: b batch, s sequence, h hidden, a heads, k KV heads, d head dim, f MLP inner size (for
+MoE: one expert's, times the experts a token runs), x routed experts a token runs, L layers;
+c bytes of a 16-bit (or fp32) compute value, n bytes of the residual stream (fp32 under
+autocast, where the embedding output is fp32), p bytes of what autocast computes in fp32
+(``pow``, ``softmax``, ``layer_norm``: 4 under autocast, else c). Each term names the tensor and
+the op that saves it; the terms compose by the block's parts (norm, attention, MLP), so GPT-style
+blocks (LayerNorm, plain GELU MLP, dropout, eager attention) reproduce Korthikanti et al. 2022's
 34sbh + 5as^2b a layer exactly (their section 4.1), plus the LayerNorm statistics they leave out.
+
+Checked against measurement (``vram.validation``, docs/accuracy.md): the live tensors of real
+transformers models, op by op, name the mechanisms below that the paper's Megatron block does
+not have (separate autocast casts per projection, Python GELU, the fused kernel's output shared
+with the output projection, the MoE experts' gathered tokens).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KORTHIKANTI = "Korthikanti et al. 2022, section 4.1 (tensors saved for backward)"
+MEASURED = "measured: vram.validation live tensors of transformers models (docs/accuracy.md)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +43,35 @@ NORM_TERMS: dict[str, tuple[Term, ...]] = {
 #: The input of the projections after each norm (the norm's output, or autocast's 16-bit cast).
 NORMED_INPUT = Term("input of the projections after the norm", "c*b*s*h")
 
+#: Families whose attention reads the norm output once, through one fused QKV matrix (GPT-2's
+#: c_attn; query_key_value in Falcon, BLOOM, GPT-NeoX/Pythia and ChatGLM; Phi-3's qkv_proj;
+#: Baichuan's W_pack; InternLM2's wqkv), and families whose gated MLP reads it once through a
+#: fused gate-and-up matrix (Phi-3's gate_up_proj, ChatGLM2+'s dense_h_to_4h), from each family's
+#: modeling code. The others have separate q/k/v and gate/up projections.
+FUSED_QKV = frozenset({"gpt2", "falcon", "bloom", "pythia", "gpt_neox", "chatglm", "glm", "phi3", "baichuan",
+                       "internlm2"})
+FUSED_GATE_UP = frozenset({"phi3", "chatglm", "glm"})
+
 #: Attention with a fused kernel (FlashAttention, PyTorch SDPA): Q, K, V as the kernel saves them
-#: (K and V at KV-head size), its output and log-sum-exp, and the output projection's input.
+#: (K and V at KV-head size: CUDA flash takes grouped-query attention natively, and transformers
+#: passes enable_gqa when there is no mask), its output and log-sum-exp. The output is laid out
+#: (b, s, a, d), so the output projection reads that same tensor: transformers' transpose and
+#: contiguous() copy nothing (measured: no second tensor).
 FUSED_ATTENTION = (
     Term("Q, K, V saved by the attention kernel", "c*b*s*(a + 2*k)*d"),
-    Term("attention output and its log-sum-exp", "c*b*s*a*d + 4*b*a*s"),
-    Term("output projection input", "c*b*s*a*d"),
+    Term("attention output (the output projection's input) and its log-sum-exp", "c*b*s*a*d + 4*b*a*s"),
 )
 
+#: Qwen3's RMSNorm on each head's query and key (q_norm, k_norm), before the rotary embedding:
+#: as any HF RMSNorm, an fp32 copy of its input, rsqrt, and the normalised values cast back to the
+#: projection's 16-bit dtype (measured on qwen3-8b).
+QK_NORM = Term("RMSNorm of each query and key head: fp32 input, rsqrt, normalised",
+               "(4 + c)*b*s*(a + k)*d + 4*b*s*(a + k)")
+QK_NORM_FAMILIES = frozenset({"qwen3", "qwen3_moe"})
+
 #: Eager attention: Q and K saved by the score matmul, V by the value matmul, each at the full
-#: head count (HF repeats K and V for grouped-query attention), then the score tensors.
+#: head count (HF repeats K and V for grouped-query attention), then the score tensors; the
+#: output projection reads a contiguous copy of the (b, a, s, d) matmul output.
 EAGER_ATTENTION = (
     Term("Q, K, V saved by the matmuls", "3*c*b*s*a*d"),
     Term("output projection input", "c*b*s*a*d"),
@@ -54,15 +81,33 @@ SOFTMAX_OUTPUT = {False: Term("softmax output", "c*b*a*s*s", True),
 SOFTMAX_CAST = Term("softmax output cast back to 16 bits", "c*b*a*s*s", True)
 ATTENTION_DROPOUT = Term("attention dropout: mask and output", "b*a*s*s + c*b*a*s*s", True)
 
-#: MLPs: plain saves the activation's input and the second matrix's input; gated (SwiGLU) saves
-#: the gate output, its activation, the up output and their product.
-MLP_TERMS: dict[str, tuple[Term, ...]] = {
-    "plain": (Term("activation input and second matrix input", "2*c*b*s*f"),),
-    "gated": (Term("gate, activation, up and their product", "4*c*b*s*f"),),
+#: MLPs: gated (SwiGLU) saves the gate output, its activation, the up output and their product.
+#: Plain MLPs depend on how the activation is written: a native GELU (F.gelu) saves its input,
+#: and the second matrix its output; transformers' "gelu_new" (GPT-2) is Python arithmetic whose
+#: autograd keeps pow's input, tanh's output, 1 + tanh and 0.5x, and under CUDA autocast pow runs
+#: in fp32, so its input copy, tanh and 1 + tanh are 4-byte values (measured).
+GATED_MLP = Term("gate, activation, up and their product", "4*c*b*s*f")
+PLAIN_MLP: dict[str, Term] = {
+    "gelu": Term("activation input and second matrix input", "2*c*b*s*f"),
+    "gelu_tanh_python": Term("tanh GELU in Python: pow input, tanh, 1 + tanh, x/2, second matrix input",
+                             "3*p*b*s*f + 2*c*b*s*f"),
 }
+#: The plain-MLP activation of families that do not use a native GELU (transformers' ACT2FN
+#: "gelu_new" is NewGELUActivation, Python arithmetic).
+FAMILY_ACTIVATIONS = {"gpt2": "gelu_tanh_python"}
+#: transformers' MoE experts (grouped_mm, its default): the tokens gathered in expert order (the
+#: first grouped matmul's input) and the experts' outputs before the routing weights multiply them.
+MOE_ROUTING = Term("MoE: tokens gathered for their experts, expert outputs before routing weights",
+                   "2*c*b*s*x*h")
 RESIDUAL_DROPOUT = Term("residual dropout masks (after attention and MLP)", "2*b*s*h")
 EMBEDDING_DROPOUT = Term("embedding dropout mask", "b*s*h")
 LAYER_INPUT = Term("layer input kept by activation checkpointing", "n*b*s*h")
+
+#: The gradients a layer's backward makes while its own saved tensors are still live: the
+#: gradient of the MLP's product and of its two factors (gated), or of the activation's output
+#: and input (plain), the largest moment of a layer's backward (measured).
+MLP_BACKWARD = {"gated": Term("MLP backward: gradients of the product and both its factors", "3*c*b*s*f"),
+                "plain": Term("MLP backward: gradients of the activation's output and input", "2*c*b*s*f")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +117,22 @@ class BlockOptions:
     fused_attention: bool  #: flash / sdpa rather than eager
     dropout: bool
     fp32_softmax: bool  #: eager softmax computed in fp32 (HF Llama-style models)
+    activation: str = "gelu"  #: a plain MLP's activation, a key of PLAIN_MLP
+    autocast: bool = False  #: PyTorch AMP: fp32-list ops in fp32, each projection casts its own input
+    half: bool = True  #: 16-bit compute (fp32 training has no casts back to 16 bits)
+    fused_qkv: bool = False  #: one QKV matrix reads the attention norm's output
+    fused_gate_up: bool = False  #: one gate-and-up matrix reads the MLP norm's output
+    moe: bool = False  #: routed experts (transformers' grouped_mm experts)
+    qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
-    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _twice(NORMED_INPUT)]
+    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _normed_inputs(options)]
+    if options.qk_norm:
+        terms.append(QK_NORM)
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
-    terms += MLP_TERMS[options.mlp]
+    terms += _mlp_terms(options)
     if options.dropout:
         terms.append(RESIDUAL_DROPOUT)
     return [t for t in terms if not (drop_quadratic and t.quadratic)]
@@ -89,11 +143,32 @@ def _twice(term: Term) -> Term:
     return Term(f"{term.name}, both norms", f"2*({term.formula})", term.quadratic)
 
 
+def _normed_inputs(options: BlockOptions) -> Term:
+    # Autocast caches the 16-bit casts of weights only: each projection reading the fp32 norm
+    # output casts it again and keeps its own copy for its weight gradient (measured: three bf16
+    # copies before q_proj, k_proj and v_proj under AMP, two before gate_proj and up_proj).
+    attention = 1 if options.fused_qkv else 3
+    mlp = 1 if options.fused_gate_up or options.mlp == "plain" else 2
+    if not options.autocast or attention + mlp == 2:
+        return _twice(NORMED_INPUT)
+    return Term(f"{NORMED_INPUT.name}: a cast for each of {attention} + {mlp} projections under autocast",
+                f"({attention} + {mlp})*c*b*s*h")
+
+
+def _mlp_terms(options: BlockOptions) -> list[Term]:
+    if options.mlp == "gated":
+        return [GATED_MLP, MOE_ROUTING] if options.moe else [GATED_MLP]
+    return [PLAIN_MLP[options.activation]]
+
+
 def _eager_attention(options: BlockOptions) -> list[Term]:
-    terms = [*EAGER_ATTENTION, SOFTMAX_OUTPUT[options.fp32_softmax]]
+    # CUDA autocast runs softmax in fp32 (autocast_mode.h, AT_FORALL_FP32_SET_OPT_DTYPE), as
+    # Llama-style models do explicitly; the 16-bit cast the value matmul reads is a copy of its own.
+    fp32_softmax = options.fp32_softmax or options.autocast
+    terms = [*EAGER_ATTENTION, SOFTMAX_OUTPUT[fp32_softmax]]
     if options.dropout:
         terms.append(ATTENTION_DROPOUT)
-    elif options.fp32_softmax:
+    elif fp32_softmax and options.half:
         terms.append(SOFTMAX_CAST)
     return terms
 
@@ -104,23 +179,35 @@ def outside_terms(options: BlockOptions) -> list[Term]:
     return terms + [*NORM_TERMS[options.norm], NORMED_INPUT]
 
 
+def backward_terms(options: BlockOptions) -> list[Term]:
+    """The largest moment of one layer's backward: its saved tensors and its MLP's gradients."""
+    return [*layer_terms(options), MLP_BACKWARD[options.mlp]]
+
+
 def joined(terms: list[Term]) -> str:
     return " + ".join(t.formula for t in terms)
 
 
-#: Inference (no autograd): only one layer's working set is live at a time. The residual stream
-#: and the normed input, then the larger of attention (Q, K, V and output; eager adds K and V
-#: repeated to every head and the scores) and the MLP (plain: two inner-size tensors; gated: the
-#: activation, the up projection and their product).
-PREFILL_STREAM = "2*c*b*s*h"
-PREFILL_ATTENTION = {True: "c*b*s*(2*a + 2*k)*d",
-                     False: "c*b*s*(4*a)*d + c*b*a*s*s"}
-PREFILL_FP32_SOFTMAX = " + 4*b*a*s*s"
-PREFILL_MLP = {"plain": "2*c*b*s*f", "gated": "3*c*b*s*f"}
+#: Inference (no autograd): only one layer's working set is live at a time, beside the residual
+#: stream. Measured in transformers: the embedding output (inputs_embeds stays a local of the
+#: model's forward), the layer's input (held by the loop), and within the layer the attention
+#: residual and the normed input: three hidden-size tensors during attention, four during the MLP.
+#: Attention: Q, K, V and output (eager adds K and V repeated to every head and the scores).
+#: MLP: gated, the activation, the up projection and their product (the gate output is freed);
+#: MoE experts keep their fused gate-up output (gate and up are views of it) and the gathered
+#: tokens; a native GELU its input and output; Python tanh GELU x, x/2 and two intermediates.
+PREFILL_ATTENTION = {True: "3*c*b*s*h + c*b*s*(2*a + 2*k)*d",
+                     False: "3*c*b*s*h + c*b*s*(4*a)*d + c*b*a*s*s"}
+#: Eager scores beside the masked scores (c): a softmax in the compute dtype, or (fp32 softmax)
+#: the fp32 upcast softmax(dtype=float32) makes of its input and its fp32 output.
+PREFILL_SOFTMAX = {False: "c*b*a*s*s", True: "8*b*a*s*s"}
+PREFILL_MLP = {"gated": "4*c*b*s*h + 3*c*b*s*f", "moe": "4*c*b*s*h + 4*c*b*s*f + c*b*s*x*h",
+               "gelu": "4*c*b*s*h + 2*c*b*s*f", "gelu_tanh_python": "4*c*b*s*h + 4*c*b*s*f"}
 
 
 def prefill_formula(options: BlockOptions) -> str:
     attention = PREFILL_ATTENTION[options.fused_attention]
-    if not options.fused_attention and options.fp32_softmax:
-        attention += PREFILL_FP32_SOFTMAX
-    return f"{PREFILL_STREAM} + max({attention}, {PREFILL_MLP[options.mlp]})"
+    if not options.fused_attention:
+        attention += " + " + PREFILL_SOFTMAX[options.fp32_softmax]
+    mlp = "moe" if options.moe else options.mlp if options.mlp == "gated" else options.activation
+    return f"max({attention}, {PREFILL_MLP[mlp]})"

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Sequence
 
-from .errors import VramError
+from .errors import UnsupportedError, VramError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in vram, not in the query
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gib", action="store_true", help="show GiB (2**30 bytes) instead of GB (1e9)")
     parser.add_argument("--method", choices=("article", "detailed"), help="estimation method")
     parser.add_argument("--no-formulas", action="store_true", help="leave the formula column out")
+    parser.add_argument("--trace", action="store_true",
+                        help="also run the job on fake tensors and show the traced peak (pip install 'vram[trace]')")
     parser.add_argument("--list", choices=("models", "gpus"), help="list the catalog's models or GPUs and exit")
     parser.add_argument("--version", action="version", version=f"vram {_version()}")
     return parser
@@ -101,11 +103,29 @@ def _list(what: str) -> int:
 
 def _answer(text: str, args: argparse.Namespace) -> int:
     from . import ask
-    from .render import render_json, render_text
+    from .render import render_json, render_text, to_json_document
 
     result = ask(text, method=args.method)
-    if args.json:
+    unit = "GiB" if args.gib else "GB"
+    traced = _trace(result) if args.trace else None
+    if args.json and traced is None:
         print(render_json(result))
+    elif args.json:
+        print(json.dumps({**to_json_document(result), "trace": traced.to_dict()}, indent=2, ensure_ascii=False))
     else:
-        print(render_text(result, unit="GiB" if args.gib else "GB", formulas=not args.no_formulas))
+        print(render_text(result, unit=unit, formulas=not args.no_formulas))
+        if traced is not None:
+            from .validation.trace import render_trace
+
+            print(f"\n{render_trace(traced, unit)}")
     return 0
+
+
+def _trace(result):
+    """The measurement harness (vram.validation), imported only here: it needs torch."""
+    try:
+        from .validation.trace import trace
+    except ImportError as error:
+        raise UnsupportedError(f"--trace needs torch and transformers ({error.name} is missing): "
+                               "pip install 'vram[trace]'", field="trace") from None
+    return trace(result)

@@ -11,9 +11,13 @@ allocator fragmentation). Defaults follow a typical Hugging Face + PyTorch job, 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from . import catalog, models, parallel
-from .activations import KORTHIKANTI, BlockOptions, layer_terms, joined, outside_terms
+from .activations import (
+    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, MEASURED, QK_NORM_FAMILIES, BlockOptions,
+    backward_terms, joined, layer_terms, outside_terms,
+)
 from .catalog import ModelSpec
 from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
@@ -29,11 +33,20 @@ from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cu
 from .units import format_count
 
 HF_SDPA = "transformers: attn_implementation defaults to sdpa (PyTorch >= 2.1.1)"
-HF_LOSS = "transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved)"
+HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved); "
+           "at the start of backward nll_loss's gradient and the logits' gradient beside it (measured)")
 
-#: Logits and loss of training: the head's 16-bit logits, their fp32 upcast, and log_softmax's fp32
-#: output saved for backward, all live while the loss is computed; fp32 training has no upcast.
-TRAINING_LOGITS = {2: Formula("(c + 4 + 4)*b*s*v"), 4: Formula("(c + 4)*b*s*v")}
+#: Logits and loss of training, at their largest: the start of backward. In the forward pass the
+#: head's 16-bit logits, their fp32 upcast and log_softmax's fp32 output are live together
+#: ((c + 4 + 4)bsv, or (4 + 4)bsv in fp32); the 16-bit logits go with the model's output, and the
+#: loss's backward then holds log_softmax's saved output, nll_loss's gradient of it and
+#: _log_softmax_backward_data's gradient of the logits, each fp32: 12bsv, the larger (measured).
+TRAINING_LOGITS = Formula("(4 + 4 + 4)*b*s*v")
+#: A tied embedding's gradient reaches the shared matrix twice (the head's, then the embedding's):
+#: autograd's input buffer sums the two out of place, so both halves and their sum are live
+#: (measured: embedding_dense_backward and add, each vocab x hidden, at the end of backward).
+TIED_GRADIENTS = Formula("2*g*v*h")
+TIED_SOURCE = "torch.autograd InputBuffer::add accumulates a leaf's gradients out of place (measured)"
 
 
 def estimate(request: Request) -> Estimate:
@@ -91,7 +104,8 @@ class DetailedJob(Job):
             inner *= spec.experts_per_token + (spec.num_shared_experts or 0)
         return {"b": self.batch_size, "s": self.seq_len, "h": spec.hidden_size, "a": spec.num_heads,
                 "k": spec.num_kv_heads, "d": spec.head_dim, "f": inner, "v": spec.vocab_size,
-                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes}
+                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "p": self.compute_bytes,
+                "x": spec.experts_per_token or 0}
 
 
 def _model_spec(job: Job) -> ModelSpec:
@@ -132,7 +146,18 @@ def _regime(job: DetailedJob) -> Regime:
     return Regime.AMP
 
 
-def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How a training job runs, every open choice filled with the typical Hugging Face default."""
+
+    regime: Regime
+    recompute: Recompute
+    foreach: bool  #: torch.optim foreach step (full-size temporaries) rather than fused
+    options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
+
+
+def training_settings(job: DetailedJob) -> TrainingSettings:
+    """The settings of ``job``'s training step; each default is said among the assumptions."""
     if job.dp > 1 and job.request.zero == 0:
         job.assumptions.append(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
                                "(DDP); say zero1-3 or fsdp to shard the model states")
@@ -142,16 +167,25 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     regime = _regime(job)
     recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
+    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
+                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
+    return TrainingSettings(regime, recompute, foreach, block_options(job, autocast=regime is Regime.AMP))
+
+
+def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    settings = training_settings(job)
+    regime, recompute, options = settings.regime, settings.recompute, settings.options
     states = state_bytes(regime, job.dtype)
     values = job.values()
     if regime is Regime.AMP:
         values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
+        values["p"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
     params, p = job.params, {"params": job.params}
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
     opt_bytes = optimizer_bytes(job.optimizer, states)
-    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
-                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
-    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if foreach else 0
+    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
+    tied = job.spec.tie_embeddings
+    values["g"] = states.gradients
     items = [
         LineItem("weights", f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
                  f"{states.weights:g} B/param x params", p, states.source),
@@ -165,20 +199,34 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
                  f"{temporaries:g} B/param x params", p,
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
-        _activations_item(job, recompute, values),
-        _formula_item("logits", "Logits and loss (fp32)", TRAINING_LOGITS[job.compute_bytes], values, HF_LOSS),
+        _activations_item(options, recompute, values),
+        _formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
+        _backward_layer_item(options, recompute, values),
+        _formula_item("tied_gradients", "Tied embedding: both gradient halves, being summed",
+                      TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
         cuda_context_item(),
     ]
     items = [item for item in items if item.bytes or item.key == "activations"]
     keys = {item.key for item in items}
+
+    def live(*wanted: str) -> list[str]:
+        return [k for k in (*wanted, "cuda_context") if k in keys]
+
     phases = [
-        phase("forward, start of backward", items,
-              [k for k in ("weights", "weight_casts", "optimizer", "activations", "logits", "cuda_context") if k in keys],
-              "optimizer states from the step before; gradients not yet allocated (zero_grad sets them to None)"),
-        phase("optimizer step", items,
-              [k for k in ("weights", "gradients", "optimizer", "optimizer_temp", "cuda_context") if k in keys],
+        phase("start of backward", items, live("weights", "weight_casts", "optimizer", "activations", "logits"),
+              "optimizer states from the step before; every saved activation; the loss's gradient through "
+              "log_softmax; no parameter gradient yet (zero_grad sets them to None)"),
+        phase("backward, first layer", items, live("weights", "optimizer", "gradients", "backward_layer"),
+              "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
+              "under full recompute) and its MLP's gradients"),
+        phase("optimizer step", items, live("weights", "gradients", "optimizer", "optimizer_temp"),
               "activations freed; the first step allocates the states here"),
     ]
+    if tied:
+        phases.insert(2, phase("tied embedding gradient sum", items,
+                               live("weights", "optimizer", "gradients", "tied_gradients"),
+                               "autograd sums the head's and the embedding's gradient of the shared matrix "
+                               "out of place"))
     return items, phases
 
 
@@ -186,17 +234,19 @@ def _adapter_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     from .detailed_adapters import adapter_items, default_recompute
 
     recompute = default_recompute(job)
-    values = job.values()
-    activations = _activations_item(job, recompute, values)
-    logits = _formula_item("logits", "Logits and loss (fp32)", TRAINING_LOGITS[job.compute_bytes], values, HF_LOSS)
-    return adapter_items(job, activations, logits)
+    values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
+    options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
+    return adapter_items(job, _activations_item(options, recompute, values),
+                         _formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
+                                       values, HF_LOSS),
+                         _backward_layer_item(options, recompute, values))
 
 
 def _regime_label(regime: Regime, dtype: Dtype) -> str:
     return {Regime.AMP: "fp32, AMP", Regime.MASTER: "16-bit, fp32 master"}.get(regime, f"pure {dtype}")
 
 
-def block_options(job: DetailedJob) -> BlockOptions:
+def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
     spec = job.spec
     dropout = job.request.dropout
     if dropout is None:
@@ -206,21 +256,34 @@ def block_options(job: DetailedJob) -> BlockOptions:
     # Hugging Face's Llama-family eager attention (RMSNorm models) takes the softmax in fp32;
     # GPT-2, OPT and BLOOM take it in the compute dtype.
     return BlockOptions(norm=spec.norm, mlp=spec.mlp, fused_attention=job.fused_attention,
-                        dropout=dropout, fp32_softmax=spec.norm == "rmsnorm")
+                        dropout=dropout, fp32_softmax=spec.norm == "rmsnorm",
+                        activation=FAMILY_ACTIVATIONS.get(spec.family, "gelu"), autocast=autocast,
+                        half=job.compute_bytes == 2, fused_qkv=spec.family in FUSED_QKV,
+                        fused_gate_up=spec.family in FUSED_GATE_UP, moe=spec.num_experts is not None,
+                        qk_norm=spec.family in QK_NORM_FAMILIES)
 
 
-def _activations_item(job: DetailedJob, recompute: Recompute, values: dict[str, float]) -> LineItem:
-    options = block_options(job)
+def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
     layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
     outside = joined(outside_terms(options))
     if recompute is Recompute.FULL:
-        text = f"L*n*b*s*h + ({layer}) + {outside}"
-        why = "checkpointing keeps each layer's input and recomputes one layer at a time in backward"
+        text = f"L*n*b*s*h + {outside}"
+        why = ("checkpointing keeps each layer's input; the layer recomputed in backward is counted "
+               "where backward reaches it")
     else:
         text = f"L*({layer}) + {outside}"
         why = f"every layer's saved tensors ({recompute} recompute)"
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {why}")
+    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+
+
+def _backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    terms = backward_terms(options)
+    if recompute is Recompute.SELECTIVE:
+        terms = [t for t in terms if not t.quadratic]
+    return _formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
+                         formula(joined(terms)), values,
+                         f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
 
 
 # -- shared pieces --------------------------------------------------------------------------------

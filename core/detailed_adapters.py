@@ -44,9 +44,9 @@ def adapter_params(spec, task: Task, rank: int) -> tuple[int, tuple[str, ...]]:
     return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
 
 
-def adapter_items(job, activations, logits) -> tuple[list[LineItem], list[Phase]]:
-    """Line items and phases of a LoRA or QLoRA step; ``activations`` and ``logits`` are built by
-    the training model (with the recompute given here) and passed in."""
+def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineItem], list[Phase]]:
+    """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
+    ``backward_layer`` are built by the training model (with the recompute given here)."""
     from .detailed import phase
     from .detailed_inference import WEIGHT_FORMATS
 
@@ -64,13 +64,16 @@ def adapter_items(job, activations, logits) -> tuple[list[LineItem], list[Phase]
                  {"adapter_params": trained}, PEFT_FP32),
         LineItem("optimizer", f"Optimizer states ({job.optimizer}, adapters only)", round(state_bytes * trained),
                  f"{state_bytes:g} B/param x adapter_params", {"adapter_params": trained}, PEFT_FP32),
-        activations, logits, cuda_context_item(),
+        activations, logits, backward_layer, cuda_context_item(),
     ]
     keys = [item.key for item in items]
     frozen = [k for k in ("weights", "quant_overhead") if k in keys]
     phases = [
         phase("start of backward", items, frozen + ["adapters", "optimizer", "activations", "logits", "cuda_context"],
               "adapter states from the step before; the checkpointed layer inputs; the loss's gradient"),
+        phase("backward, first layer", items,
+              frozen + ["adapters", "optimizer", "gradients", "backward_layer", "cuda_context"],
+              "the adapters' gradients made; one layer's tensors, recomputed under checkpointing"),
         phase("optimizer step", items, frozen + ["adapters", "gradients", "optimizer", "cuda_context"],
               "activations freed; only the adapters are updated"),
     ]

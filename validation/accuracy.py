@@ -1,0 +1,180 @@
+"""docs/accuracy.md: every configuration of the matrix, measured, beside both methods' estimates.
+
+``python -m vram.validation`` runs the matrix (:mod:`.matrix`) on fake tensors on the CPU and,
+when a GPU is there, for real on it; writes the measurements to ``docs/accuracy.json`` and the
+page ``docs/accuracy.md`` from them. A run without a GPU keeps the GPU section of the last run
+that had one (its device and versions stay with it).
+
+What is compared. On the CPU: the peak of live tensor bytes against the estimate's peak less its
+CUDA-context line (the tensors are what a trace can see; the context is measured on the GPU).
+On a GPU: ``max_memory_allocated`` against the same, and the driver's count for the process
+against the whole estimate. The article's rule of thumb is one total with no context line; it
+is compared with the same measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import vram
+
+from .emulation import UnsupportedRun
+from .matrix import MATRIX, Case
+
+DOCS = Path("docs")  #: run from the repository root, as README says
+TARGET_MEDIAN, TARGET_WORST = 3.0, 10.0  #: percent, the detailed method's targets (issue 9)
+GB = 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One configuration: what was measured and what each method said."""
+
+    query: str
+    family: str
+    params: float
+    method: str  #: the method that answers by default ("detailed", or "article" where it falls back)
+    estimate: int  #: the default answer's bytes, comparable with ``measured`` (tensors only)
+    estimate_total: int  #: the default answer's whole peak (with the CUDA context)
+    article: int
+    estimate_phase: str
+    estimate_items: dict[str, int]  #: the items live at the estimate's peak
+    measured: dict[str, Any] | None = None  #: Measurement.to_dict(), or None when not run
+    note: str = ""  #: why it was not run, or what failed
+    known: str = ""  #: the matrix's note on a residual left on purpose
+
+    def error(self, which: str = "estimate", against: str = "peak_bytes") -> float | None:
+        """Signed error of an estimate in percent of the measured value."""
+        if not self.measured:
+            return None
+        truth = self.measured["gpu"].get(against) if against != "peak_bytes" else self.measured["peak_bytes"]
+        value = {"estimate": self.estimate, "article": self.article, "total": self.estimate_total}[which]
+        return 100 * (value - truth) / truth if truth else None
+
+
+def estimate_row(case: Case) -> Row:
+    request = vram.parse(case.text())
+    answer = vram.estimate(request)
+    article = vram.estimate(request, method="article").total_bytes
+    context = sum(item.bytes for item in answer.items if item.key == "cuda_context")
+    peak = answer.peak_phase
+    live = set(peak.live) if peak else {item.key for item in answer.items}
+    items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != "cuda_context"}
+    from vram.detailed import DetailedJob
+
+    return Row(case.shown, case.family, DetailedJob(request).params, answer.method.value,
+               answer.total_bytes - context, answer.total_bytes, article, peak.name if peak else "sum of items",
+               items, known=case.known)
+
+
+def run_cases(cases: Sequence[Case], measure: Callable, log=print, skip: Callable[[Case, Row], str] | None = None
+              ) -> list[Row]:
+    """Estimate and measure each case; a case that cannot run says why in its note."""
+    rows = []
+    for case in cases:
+        row = estimate_row(case)
+        start = time.time()
+        reason = skip(case, row) if skip else ""
+        if reason:
+            rows.append(_with(row, note=reason))
+            log(f"  {case.shown}: not run ({reason})")
+            continue
+        try:
+            measured = measure(vram.parse(case.text()))
+        except UnsupportedRun as error:
+            rows.append(_with(row, note=str(error)))
+            log(f"  {case.shown}: not run ({error})")
+            continue
+        except Exception as error:  # a failing run is reported in the table, not hidden
+            rows.append(_with(row, note=f"failed: {type(error).__name__}: {error}"))
+            log(f"  {case.shown}: FAILED\n{traceback.format_exc()}")
+            continue
+        rows.append(_with(row, measured=measured.to_dict()))
+        log(f"  {case.shown}: measured {measured.peak_bytes / GB:.3f} GB, estimate {row.estimate / GB:.3f} GB "
+            f"({rows[-1].error():+.1f} %) [{time.time() - start:.0f} s]")
+    return rows
+
+
+def _with(row: Row, **changes) -> Row:
+    return Row(**{**asdict(row), **changes})
+
+
+def versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    found = {"vram": vram.__version__, "python": platform.python_version(), "torch": torch.__version__,
+             "transformers": transformers.__version__}
+    for name in ("peft", "bitsandbytes"):
+        try:
+            found[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    if torch.cuda.is_available():
+        found["cuda"] = str(torch.version.cuda)
+    return found
+
+
+def summary(rows: list[Row], which: str, against: str = "peak_bytes", method: str | None = None) -> dict | None:
+    errors = [abs(e) for r in rows if (method is None or r.method == method)
+              and (e := r.error(which, against)) is not None]
+    if not errors:
+        return None
+    return {"median": statistics.median(errors), "max": max(errors), "count": len(errors)}
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vram.validation", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder for accuracy.md and accuracy.json")
+    parser.add_argument("--only", default="", help="run only the queries containing this text (no page written)")
+    parser.add_argument("--no-gpu", action="store_true", help="skip the GPU runs even when a GPU is there")
+    args = parser.parse_args(argv)
+    from . import gpu as cuda
+    from .run import measure
+
+    cases = [c for c in MATRIX if args.only in c.query]
+    print(f"CPU, fake tensors: {len(cases)} configurations", flush=True)
+    cpu_rows = run_cases(cases, measure)
+    record_path = args.out / "accuracy.json"
+    previous = json.loads(record_path.read_text()) if record_path.exists() else {}
+    today = datetime.date.today().isoformat()
+    cpu = {"date": today, "versions": versions(), "rows": [asdict(r) for r in cpu_rows]}
+    gpu_record = previous.get("gpu")
+    if cuda.available() and not args.no_gpu:
+        print(f"GPU: {cuda.device_name()}", flush=True)
+        gpu_rows = run_cases(cases, cuda.measure_gpu, skip=_gpu_skip)
+        gpu_record = {"date": today, "device": cuda.device_name(), "versions": versions(),
+                      "rows": [asdict(r) for r in gpu_rows]}
+    if args.only:
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps({"cpu": cpu, "gpu": gpu_record}, indent=1) + "\n")
+    from .page import render
+
+    (args.out / "accuracy.md").write_text(render(cpu, gpu_record))
+    print(f"wrote {args.out / 'accuracy.md'}")
+    return 0
+
+
+def _gpu_skip(case: Case, row: Row) -> str:
+    from . import gpu as cuda
+
+    if not cuda.fits(max(row.estimate_total, row.article)):
+        return f"does not fit on {cuda.device_name()} (estimated {row.estimate_total / GB:.1f} GB)"
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The job a Request describes, as the harness runs it: the estimate's own defaults, resolved once.
+
+The detailed estimate fills every open choice (dtype, sequence, batch, precision regime,
+recompute, optimizer step, dropout, attention kernel) with a documented default; the harness
+asks the same code (``DetailedJob``, ``training_settings``) so the run is the job the estimate
+describes, not a look-alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vram import models
+from vram.catalog import ModelSpec
+from vram.detailed import DetailedJob, training_settings
+from vram.enums import Dtype, Optimizer, Recompute, Regime, Task
+from vram.model_files import looks_like_path
+from vram.request import Request
+
+from .emulation import UnsupportedRun
+
+#: Weight formats that need bitsandbytes' CUDA kernels (LLM.int8(), NF4): GPU runs only.
+QUANTISED = frozenset({Dtype.INT8, Dtype.NF4})
+#: PEFT's default LoRA rank.
+LORA_RANK = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The job to run: what the estimate assumed, in the harness's terms."""
+
+    task: Task
+    spec: ModelSpec
+    model_path: str | None  #: a config.json the request named, else None (the catalog's entry)
+    dtype: Dtype  #: the request's weight dtype (int8/nf4 on a GPU only)
+    amp: bool  #: fp32 weights, forward under autocast
+    optimizer: Optimizer | None
+    foreach: bool
+    recompute: Recompute
+    dropout: bool
+    attention: str  #: "sdpa" or "eager"
+    batch_size: int
+    seq_len: int
+    lora_rank: int | None = None
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.dtype in QUANTISED or self.task is Task.QLORA
+
+
+def plan(request: Request) -> Plan:
+    """The run that matches the detailed estimate of ``request`` (UnsupportedRun if none can)."""
+    if request.tp > 1 or request.pp > 1 or request.zero or request.sp:
+        raise UnsupportedRun("the harness runs one process: no tensor, pipeline or ZeRO parallelism")
+    job = DetailedJob(request)
+    if job.dtype not in (Dtype.FP32, Dtype.FP16, Dtype.BF16, *QUANTISED):
+        raise UnsupportedRun(f"{job.dtype} weights need a quantisation kernel the harness does not run "
+                             "(it runs bitsandbytes int8 and nf4, on a GPU)")
+    common = {"spec": job.spec, "model_path": _config_path(request), "dtype": job.dtype,
+              "batch_size": job.batch_size, "seq_len": job.seq_len,
+              "attention": "sdpa" if job.fused_attention else "eager"}
+    if request.task is Task.INFERENCE:
+        return Plan(Task.INFERENCE, amp=False, optimizer=None, foreach=False, recompute=Recompute.NONE,
+                    dropout=False, **common)
+    if request.task in (Task.LORA, Task.QLORA):
+        return Plan(request.task, amp=False, optimizer=job.optimizer, foreach=bool(request.optimizer_foreach),
+                    recompute=_runnable(request.recompute or Recompute.FULL, job.fused_attention),
+                    dropout=bool(request.dropout), lora_rank=request.lora_rank or LORA_RANK, **common)
+    settings = training_settings(job)
+    if settings.regime is Regime.MASTER:
+        raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
+                             "plain PyTorch (amp or pure)")
+    return Plan(Task.TRAINING, amp=settings.regime is Regime.AMP, optimizer=job.optimizer,
+                foreach=settings.foreach, recompute=_runnable(settings.recompute, job.fused_attention),
+                dropout=settings.options.dropout, **common)
+
+
+def _runnable(recompute: Recompute, fused_attention: bool) -> Recompute:
+    if recompute is not Recompute.SELECTIVE:
+        return recompute
+    if not fused_attention:
+        raise UnsupportedRun("selective recompute is Megatron's; transformers has no such option")
+    return Recompute.NONE  # with a fused kernel there are no scores to recompute: the same tensors
+
+
+def _config_path(request: Request) -> str | None:
+    if request.model is None:
+        return None
+    resolved = models.resolve(request.model)
+    if resolved.in_catalog:
+        return None
+    if not looks_like_path(request.model):
+        raise UnsupportedRun("the harness builds catalog models and local config.json files, not Hub repo ids")
+    if resolved.checkpoint is not None and resolved.checkpoint.format == "gguf":
+        raise UnsupportedRun("a GGUF checkpoint runs in llama.cpp, not in transformers")
+    return request.model

@@ -1,0 +1,245 @@
+"""Run the job a Request describes, on real or fake tensors, and measure its peak live memory.
+
+The job runs as a Hugging Face + PyTorch user runs it, with the settings the detailed estimate
+assumed for the same request (:mod:`.plan`):
+
+- training: ``model(input_ids=..., labels=...).loss``, ``loss.backward()``, ``optimizer.step()``,
+  ``optimizer.zero_grad()`` (gradients set to None), twice, so that the second step's forward runs
+  with the optimizer states the first step allocated; AMP runs the forward under autocast with
+  fp32 weights, pure runs a model whose weights are in the 16-bit dtype; gradient checkpointing
+  is transformers' own (non-reentrant ``torch.utils.checkpoint``);
+- LoRA: PEFT adapters (its defaults) on a frozen base;
+- inference: ``torch.no_grad()``, the prompt in one forward pass into transformers' ``DynamicCache``
+  keeping only the last position's logits (as ``generate`` does), then one decode step.
+
+What is live is logged by :class:`~vram.validation.tracker.LiveMemory`; the result is the peak,
+its phase, and what was live there by kind. On the CPU the CUDA behaviours of
+:mod:`.emulation` are switched on; on a GPU the real kernels run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from vram.enums import Dtype, Optimizer, Recompute, Task
+from vram.request import Request
+
+from .build import build, model_config
+from .emulation import UnsupportedRun, cuda_attention, cuda_autocast, cuda_dropout, untraced_masks
+from .plan import Plan, plan
+from .tracker import LiveMemory
+
+TORCH_DTYPES = {Dtype.FP32: torch.float32, Dtype.FP16: torch.float16, Dtype.BF16: torch.bfloat16}
+
+#: Peak kinds of the tracker, and the estimate's line item each one is compared with.
+KIND_ITEMS = {
+    "weights": "weights", "buffers": "weights", "weight casts": "weight_casts", "gradients": "gradients",
+    "optimizer": "optimizer", "optimizer temporaries": "optimizer_temp", "activations": "activations",
+    "logits and loss": "logits", "kv_cache": "kv_cache", "prefill working set": "activations",
+    "decode working set": "activations", "adapters": "adapters",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """The peak of live tensor bytes of one run, and what was live there."""
+
+    peak_bytes: int
+    phase: str
+    by_kind: dict[str, int]
+    phase_peaks: dict[str, dict[str, int]]  #: each phase's own peak, by kind
+    device: str  #: "cpu", "cpu, fake tensors" or the GPU's name
+    largest: tuple[tuple[str, int, int], ...] = ()
+    gpu: dict[str, int] = field(default_factory=dict)  #: CUDA's own counters, on a GPU
+    parameters: int = 0  #: the parameters of the model that ran
+
+    def by_item(self, phase: str | None = None) -> dict[str, int]:
+        """The peak's live bytes (or one phase's peak's), keyed like the estimate's line items."""
+        items: dict[str, int] = {}
+        for kind, size in (self.by_kind if phase is None else self.phase_peaks[phase]).items():
+            key = KIND_ITEMS.get(kind, kind)
+            items[key] = items.get(key, 0) + size
+        return items
+
+    def to_dict(self) -> dict:
+        return {"peak_bytes": self.peak_bytes, "phase": self.phase, "by_kind": self.by_kind,
+                "phase_peaks": self.phase_peaks, "device": self.device, "gpu": self.gpu,
+                "largest": [list(row) for row in self.largest], "parameters": self.parameters}
+
+
+def measure(request: Request, fake: bool = True) -> Measurement:
+    """Run ``request``'s job on the CPU (fake tensors unless ``fake`` is False) and measure it."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    job = plan(request)
+    if job.needs_gpu:
+        raise UnsupportedRun(f"{job.dtype if job.task is not Task.QLORA else 'QLoRA'} needs bitsandbytes' "
+                             "CUDA kernels: measured on a GPU only")
+    gc.collect()
+    quiet_transformers()
+    # no fallback kernels: an op without a fake implementation must fail, not run for real
+    with FakeTensorMode(allow_fallback_kernels=False) if fake else contextlib.nullcontext():
+        torch.manual_seed(0)
+        config = model_config(job.spec, job.dropout, job.model_path)
+        model = build(config, _weight_dtype(job), job.attention)
+        parameters = sum(p.numel() for p in model.parameters())
+        memory = LiveMemory()
+        with cuda_attention(fake), cuda_dropout(), untraced_masks():
+            run_job(job, model, config, memory, "cpu", cuda_autocast, fake)
+        del model
+    return summarise(memory, "cpu, fake tensors" if fake else "cpu", parameters=parameters)
+
+
+def quiet_transformers() -> None:
+    """transformers' deprecation notices and config warnings are not the harness's business."""
+    import warnings
+
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.nn.modules.module")
+
+
+def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None,
+              parameters: int = 0) -> Measurement:
+    peak = memory.peak()
+    phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
+              if name not in ("setup", "between steps")}
+    return Measurement(peak.bytes, peak.phase, peak.by_kind, phases, device, tuple(peak.largest(top=10)),
+                       gpu or {}, parameters)
+
+
+def _weight_dtype(job: Plan) -> torch.dtype:
+    return torch.float32 if job.amp else TORCH_DTYPES.get(job.dtype, torch.bfloat16)
+
+
+def run_job(job: Plan, model: torch.nn.Module, config, memory: LiveMemory, device: str,
+            autocast: Callable, fake: bool = False) -> None:
+    """The training steps or the prefill and decode of ``job`` on ``model``, logged in ``memory``."""
+    if job.task in (Task.LORA, Task.QLORA):
+        model = with_lora(model, job)
+    for parameter in model.parameters():
+        memory.track(parameter, "adapters" if job.task in (Task.LORA, Task.QLORA) and parameter.requires_grad
+                     else "weights")
+    for buffer in model.buffers():
+        memory.track(buffer, "buffers")
+    memory.watch(model)
+    ids = torch.randint(0, config.vocab_size, (job.batch_size, job.seq_len), device=device)
+    memory.track(ids, "inputs")
+    if job.task is Task.INFERENCE:
+        _inference(model, ids, memory)
+    else:
+        _training(job, model, ids, memory, autocast, fake)
+
+
+def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: LiveMemory,
+              autocast: Callable, fake: bool) -> None:
+    model.train()
+    if job.recompute is Recompute.FULL:
+        model.gradient_checkpointing_enable()
+        if job.task in (Task.LORA, Task.QLORA):
+            model.enable_input_require_grads()  # PEFT's recipe: checkpointed blocks need a grad input
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = _optimizer(job, trainable, fake)
+    compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
+    with memory:
+        for _ in range(2):
+            memory.set_phase("forward")
+            with autocast(compute) if job.amp else contextlib.nullcontext():
+                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+            memory.set_phase("backward")
+            loss.backward()
+            del loss
+            for parameter in trainable:
+                memory.classify(parameter.grad, "gradients")
+            memory.set_phase("optimizer step")
+            optimizer.step()
+            for state in optimizer.state.values():
+                for value in state.values():
+                    if isinstance(value, torch.Tensor) and value.dim() > 0:
+                        memory.classify(value, "optimizer")
+            optimizer.zero_grad(set_to_none=True)
+            memory.set_phase("between steps")
+
+
+def _optimizer(job: Plan, parameters: list[torch.nn.Parameter], fake: bool) -> torch.optim.Optimizer:
+    how = {"foreach": True} if job.foreach else {"fused": True}
+    if job.optimizer is Optimizer.ADAMW:
+        return torch.optim.AdamW(parameters, lr=1e-5, **how)
+    if fake and not job.foreach:
+        # _fused_sgd_ has no fake kernel; the single-tensor SGD updates in place just as it does
+        how = {"foreach": False}
+    if job.optimizer is Optimizer.SGD_MOMENTUM:
+        return torch.optim.SGD(parameters, lr=1e-5, momentum=0.9, **how)
+    if job.optimizer is Optimizer.SGD_PLAIN:
+        return torch.optim.SGD(parameters, lr=1e-5, **how)
+    raise UnsupportedRun(f"the harness runs torch.optim's AdamW and SGD; {job.optimizer} is not one of them")
+
+
+def _inference(model: torch.nn.Module, ids: torch.Tensor, memory: LiveMemory) -> None:
+    model.eval()
+    with torch.no_grad(), memory:
+        memory.set_phase("prefill")
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        # transformers generate: the last position's logits, copied to fp32, then the next token
+        token = out.logits[:, -1, :].to(copy=True, dtype=torch.float32).argmax(-1, keepdim=True)
+        del out
+        _classify_cache(cache, memory)
+        memory.set_phase("decode")
+        out = model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        token = out.logits[:, -1, :].to(copy=True, dtype=torch.float32).argmax(-1, keepdim=True)
+        _classify_cache(cache, memory)
+        del out, token, cache
+
+
+def _classify_cache(cache, memory: LiveMemory) -> None:
+    for layer in getattr(cache, "layers", ()):
+        memory.classify(getattr(layer, "keys", None), "kv_cache")
+        memory.classify(getattr(layer, "values", None), "kv_cache")
+
+
+def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
+    """PEFT's defaults (r 8, alpha 8, no dropout, the family's default targets: q_proj and v_proj
+    for Llama-style models, c_attn for GPT-2), with the rank the request gives; adapters in fp32 on
+    a 16-bit base, as PEFT's ``autocast_adapter_dtype`` leaves them."""
+    try:
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from peft.tuners import tuners_utils
+    except ImportError as error:
+        raise UnsupportedRun("LoRA runs need peft: pip install 'vram[validate]'") from error
+    if job.task is Task.QLORA:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=job.recompute is Recompute.FULL)
+    # PEFT moves each new adapter to its base layer's device and dtype with Module.to, which fake
+    # tensors cannot do (FakeTensor parameters are swapped, and they carry weak references): the
+    # adapters are made on the CPU in fp32 to begin with, where that move and the fp32 upcast
+    # would leave them. On a GPU PEFT runs as it is.
+    fake = any(type(p).__name__ == "FakeTensor" for p in model.parameters())
+    if not fake:
+        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"))
+    move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
+    tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *a, **k: None
+    torch.nn.Module.to = _to_unless_there
+    try:
+        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"),
+                              autocast_adapter_dtype=False)
+    finally:
+        tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to = move, to
+
+
+_module_to = torch.nn.Module.to
+
+
+def _to_unless_there(module: torch.nn.Module, *args, **kwargs) -> torch.nn.Module:
+    """Module.to, returning at once when every tensor is on that device already (PEFT's moves)."""
+    device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
+    tensors = [*module.parameters(), *module.buffers()]
+    if all((device is None or t.device == device) and (dtype is None or t.dtype == dtype) for t in tensors):
+        return module
+    return _module_to(module, *args, **kwargs)
