@@ -9,12 +9,14 @@ LoRA, 4-bit types) the same rules are extended with the source named on each lin
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 from .estimate import Estimate, LineItem
 from .formula import Formula
 from .job import Job
+from .errors import VramError
 from .request import Request
 from .units import format_count
 
@@ -250,3 +252,12 @@ _BUILDERS: dict[Task, Callable[[_Job], list[LineItem]]] = {
     Task.TRAINING: _training,
     **{task: _adapter_training for task in ADAPTER_TASKS},
 }
+
+
+@functools.lru_cache(maxsize=4096)
+def article_total(request: Request) -> int | None:
+    """The article's total for ``request`` (None where its rules cannot answer it)."""
+    try:
+        return estimate(request).total_bytes
+    except VramError:
+        return None

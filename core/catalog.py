@@ -275,6 +275,7 @@ def find_gpu(name: str) -> Gpu | None:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def nearest_dense_model(params: float) -> ModelSpec:
     """The size-reference model whose nominal size is nearest ``params`` (on a log scale)."""
     return min(_size_references(), key=lambda m: (abs(math.log(m.nominal_params / params)), m.id))

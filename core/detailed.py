@@ -11,6 +11,8 @@ allocator fragmentation). Defaults follow a typical Hugging Face + PyTorch job, 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from dataclasses import dataclass
 
 from . import catalog, models, parallel
@@ -23,7 +25,7 @@ from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from .errors import UnsupportedError
 from .estimate import Estimate, LineItem, Phase
 from .formula import Formula, formula
-from .job import Job
+from .job import BEYOND as _BEYOND, Job, beyond as _beyond
 from .params import ParameterCount, count_parameters
 from .precision import (
     STEP_TEMPORARIES, state_bytes, optimizer_bytes, optimizer_source,
@@ -55,6 +57,20 @@ def estimate(request: Request) -> Estimate:
     if uncovered:
         raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
                                "method=article answers it", field="method")
+    key = _job_key(request)
+    kept = _KEPT.get(key) if key is not None else None
+    if kept is not None:
+        return _at_sizes(kept, request)
+    result = _estimate(request)
+    if key is not None:
+        if len(_KEPT) >= MAX_KEPT:
+            for old in list(_KEPT)[: MAX_KEPT // 2]:
+                del _KEPT[old]
+        _KEPT[key] = result
+    return result
+
+
+def _estimate(request: Request) -> Estimate:
     from .detailed_inference import inference_items
 
     job = DetailedJob(request)
@@ -264,6 +280,14 @@ def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
 
 
 def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    text, why = _activations_formula(options, recompute)
+    label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
+    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+
+
+@functools.lru_cache(maxsize=256)
+def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[str, str]:
+    """The activations' formula text for a block and a recompute policy (built once for each)."""
     layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
     outside = joined(outside_terms(options))
     if recompute is Recompute.FULL:
@@ -273,17 +297,21 @@ def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[
     else:
         text = f"L*({layer}) + {outside}"
         why = f"every layer's saved tensors ({recompute} recompute)"
-    label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+    return text, why
 
 
 def _backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    return _formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
+                         _backward_formula(options, recompute), values,
+                         f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
+
+
+@functools.lru_cache(maxsize=256)
+def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
     terms = backward_terms(options)
     if recompute is Recompute.SELECTIVE:
         terms = [t for t in terms if not t.quadratic]
-    return _formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
-                         formula(joined(terms)), values,
-                         f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
+    return formula(joined(terms))
 
 
 # -- shared pieces --------------------------------------------------------------------------------
@@ -299,7 +327,16 @@ def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase
 
 def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
     """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
-    request = job.request
+    return _assembled(job.request, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count)
+
+
+def _assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
+               assumptions: tuple[str, ...], gpu_count: int) -> Estimate:
+    # the one assumption that depends on the context length goes last, so a kept job can redo it
+    assumptions = tuple(a for a in assumptions if not a.startswith(_BEYOND))
+    spec = request.architecture().spec
+    if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
+        assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)
     slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
     low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
@@ -308,18 +345,55 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Esti
                f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
                f"transient tensors again ({slack_item.label.lower()})")
     return Estimate(
-        request=request, method=Method.DETAILED, items=tuple(items), assumptions=tuple(job.assumptions),
-        gpu_count=job.gpu_count, job_total_bytes=peak * job.gpu_count,
-        total_bytes=peak, phases=tuple(phases),
-        low_bytes=low, high_bytes=high, range_reasons=reasons, comparisons=_compare(request),
+        request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
+        gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
+        low_bytes=low, high_bytes=high, range_reasons=reasons,
     )
 
 
-def _compare(request: Request) -> tuple:
-    from . import article
-    from .estimate import Comparison
+# -- sweeps: the same job at another batch size or context -----------------------------------------
+#
+# A sweep varies batch and context over one job; everything else of the estimate (the model, its
+# parameters, the states, the formulas, the defaults said) is the same. An estimate is kept a
+# job (its fields less batch and context, and whether those were given); another batch or context
+# re-evaluates only the items whose formulas use b or s, and the phases over them.
 
-    return (Comparison("article", article.estimate(request).total_bytes),)
+#: Jobs kept (a sweep's distinct jobs): beyond this the oldest half goes.
+MAX_KEPT = 4096
+_KEPT: dict[tuple, Estimate] = {}
+_SIZE_FIELDS = ("batch_size", "seq_len")
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Request) if f.name not in _SIZE_FIELDS)
+
+
+_job_fields = operator.attrgetter(*_JOB_FIELDS)
+
+
+def _job_key(request: Request) -> tuple | None:
+    if request.tp > 1 or request.pp > 1:
+        return None  # tensor-parallel activations are shares of the items, not their formulas
+    return _job_fields(request), request.batch_size is None, request.seq_len is None
+
+
+def _at_sizes(kept: Estimate, request: Request) -> Estimate:
+    """``kept``'s job at ``request``'s batch size and context."""
+    items = tuple(_resized(item, request.batch_size, request.seq_len) for item in kept.items)
+    by_key = {item.key: item.bytes for item in items}
+    phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
+    return _assembled(request, items, phases, kept.assumptions, kept.gpu_count)
+
+
+def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:
+    values = item.values
+    new_b = b is not None and values.get("b", b) != b
+    new_s = s is not None and values.get("s", s) != s
+    if not (new_b or new_s):
+        return item
+    values = dict(values)
+    if new_b:
+        values["b"] = b
+    if new_s:
+        values["s"] = s
+    return LineItem(item.key, item.label, formula(item.formula).bytes(values), item.formula, values, item.source)
 
 
 def storage_bytes(dtype: Dtype) -> float:

@@ -119,7 +119,7 @@ def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
     if spec.kv_lora_rank is not None:
         values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)
         formula, source = KV_LATENT, MLA_SOURCE
-    elif spec.sliding_window is not None and spec.sliding_window < job.seq_len:
+    elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
         windowed = spec.num_layers if spec.sliding_window_layers == "all" else spec.num_layers // 2
         values.update(W=windowed, w=spec.sliding_window)
         formula = KV_WINDOWED

@@ -145,7 +145,6 @@ class Estimate:
     low_bytes: int | None = None  #: low end of the range, where the model cannot know
     high_bytes: int | None = None
     range_reasons: tuple[str, ...] = ()
-    comparisons: tuple[Comparison, ...] = ()
     strategies: tuple[Alternative, ...] = ()  #: sharded strategies beside plain data parallelism
     suggestions: tuple[Alternative, ...] = ()  #: changes that would make it fit, least change first
     solution: Solution | None = None
@@ -153,6 +152,16 @@ class Estimate:
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
             object.__setattr__(self, "total_bytes", sum(item.bytes for item in self.items))
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        """The article's figure beside a detailed answer (computed when asked for: sweeps need not)."""
+        if self.method is not Method.DETAILED:
+            return ()
+        from .article import article_total
+
+        total = article_total(self.request)
+        return () if total is None else (Comparison("article", total),)
 
     @property
     def peak_phase(self) -> Phase | None:

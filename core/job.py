@@ -29,8 +29,7 @@ class Job:
         self.seq_len: int = request.seq_len or self._default_seq_len()
         spec = self.arch.spec
         if spec is not None and self.seq_len > spec.max_seq_len:
-            self.assumptions.append(f"seq_len {self.seq_len} is beyond {spec.id}'s trained context of "
-                                    f"{spec.max_seq_len}: the memory is counted, the model may not cope")
+            self.assumptions.append(beyond(self.seq_len, spec))
         self.batch_size: int = self.default("batch_size", request.batch_size, 1, "one sequence a GPU")
         self.gpu_count: int = request.gpu_count or request.tp * request.pp
         self.tp, self.pp = request.tp, request.pp
@@ -58,3 +57,12 @@ class Job:
         why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
         self.assumptions.append(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
         return seq
+
+
+BEYOND = "seq_len beyond the trained context: "
+
+
+def beyond(seq_len: int, spec) -> str:
+    """The assumption said of a context longer than the model was trained on."""
+    return (f"{BEYOND}{seq_len} tokens, {spec.id} was trained on {spec.max_seq_len}; the memory is counted, "
+            "the model may not cope")

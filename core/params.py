@@ -9,6 +9,7 @@ attention (MLA, DeepSeek-V2 paper section 2.1).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .catalog import ModelSpec
@@ -40,6 +41,7 @@ class ParameterCount:
         return self.total - self.mlp + self.active_mlp
 
 
+@functools.lru_cache(maxsize=1024)
 def count_parameters(spec: ModelSpec) -> ParameterCount:
     h, layers = spec.hidden_size, spec.num_layers
     positions = spec.max_seq_len * h if spec.position == "learned" else 0

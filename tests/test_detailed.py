@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import vram
@@ -143,3 +145,21 @@ def test_every_detailed_item_shows_its_work():
     for query in ("train llama-3-8b bf16 adamw foreach", "infer mixtral-8x7b int4 on 2 a100", "infer gemma-2-9b bf16 seq 8k"):
         for item in detailed(query).items:
             assert item.formula and item.values and item.source, item
+
+
+@pytest.mark.parametrize("base", ["train llama-3-8b bf16 adamw", "infer mistral-7b fp16", "lora llama-2-7b bf16",
+                                  "train 7b bf16 adamw zero3 on 8 a100", "train gpt2 fp32 adamw foreach",
+                                  "infer llama-3-8b fp16 seq 4096"])
+def test_a_job_kept_for_sweeps_gives_what_a_fresh_estimate_gives(base):
+    from vram import detailed as model
+
+    request = vram.parse(base)
+    for batch, seq in [(1, 512), (4, 2048), (3, 9000), (None, 1024), (2, None), (7, 3)]:
+        changed = dataclasses.replace(request, batch_size=batch, seq_len=seq)
+        model._KEPT.clear()
+        fresh = vram.estimate(changed, method="detailed")
+        model._KEPT.clear()
+        vram.estimate(dataclasses.replace(changed, batch_size=batch and batch + 5, seq_len=seq and seq + 77),
+                      method="detailed")  # keeps the job at other sizes
+        kept = vram.estimate(changed, method="detailed")
+        assert kept.to_dict() == fresh.to_dict()
