@@ -107,6 +107,7 @@ def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None
         raise ValueError(f"{owner}: {field} must be one of {sorted(allowed)}, not {value!r}")
 
 
+@functools.lru_cache(maxsize=16384)
 def normalise(name: str) -> str:
     """The form names are matched in: lower case, without spaces, '-' and '_'."""
     return re.sub(r"[\s_\-]+", "", name.lower())
@@ -257,6 +258,7 @@ def models_of_family(family: str, params: float) -> list[ModelSpec]:
 _GENERIC_GPU = re.compile(r"(?:gpu)?(\d{1,4}(?:\.\d+)?)gb?(?:gpus?|cards?)?")
 
 
+@functools.lru_cache(maxsize=4096)
 def find_gpu(name: str) -> Gpu | None:
     found = gpus().find(name)
     if found is None and len(name) > 2 and name[-1] in "sS":  # "8 A100s"
