@@ -192,18 +192,20 @@ class Request:
                 )
             allowed = FOUR_BIT_DTYPES if self.task is Task.QLORA else TRAINABLE_DTYPES | {Dtype.INT8}
             if self.dtype is not None and self.dtype not in allowed:
+                hint = ("; qlora is LoRA on a 4-bit base" if self.dtype in FOUR_BIT_DTYPES
+                        else "; lora takes a 16-bit or int8 base" if self.task is Task.QLORA else "")
                 raise ConflictError(
-                    f"{self.task} does not take a {self.dtype} base model",
+                    f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
 
     def _check_training_precision(self) -> None:
         if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
-            raise InvalidRequestError(
-                f"weights in {self.dtype} cannot be trained directly; "
-                f"fine-tune a {self.dtype} model with lora or qlora",
-                expected=("fp32", "bf16", "fp16"), field="dtype",
-            )
+            how = {Dtype.FP8: "fp8 training (Transformer Engine) is not modelled yet: train in bf16",
+                   Dtype.INT8: "fine-tune an int8 model with lora"}.get(self.dtype, f"fine-tune {_a(self.dtype)} "
+                                                                          f"{self.dtype} model with qlora")
+            raise InvalidRequestError(f"weights in {self.dtype} cannot be trained directly; {how}",
+                                      expected=("fp32", "bf16", "fp16"), field="dtype")
         if self.dtype is Dtype.FP32 and self.mixed_precision:
             raise ConflictError(
                 "mixed precision computes in 16 bits, but the dtype is fp32; say bf16 or fp16", field="mixed_precision"
@@ -292,6 +294,11 @@ class Request:
         from .query_text import request_to_query
 
         return request_to_query(self)
+
+
+def _a(word: str) -> str:
+    """'a' or 'an' before a dtype as it is read aloud (an int8, an fp16, an nf4, a bf16)."""
+    return "an" if word[0] in "aeiofhlmnrsx" else "a"
 
 
 def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
