@@ -203,9 +203,11 @@ def _adapter_training(job: _Job) -> list[LineItem]:
     if job.request.lora_rank is None:
         job.assumptions.append(f"LoRA rank {rank} (default, as PEFT's)")
     arch = job.arch
-    adapters = arch.num_layers * len(DEFAULT_LORA_TARGETS) * rank * 2 * arch.hidden_size
+    targets = job.request.lora_targets or DEFAULT_LORA_TARGETS
+    adapters = arch.num_layers * len(targets) * rank * 2 * arch.hidden_size
     job.assumptions.append(
-        f"LoRA on {', '.join(DEFAULT_LORA_TARGETS)} of every layer: r x (d_in + d_out) = {rank} x 2 x "
+        f"LoRA on {', '.join(targets)} of every layer, each taken as hidden x hidden (the article's model "
+        f"has no other shape): r x (d_in + d_out) = {rank} x 2 x "
         f"{arch.hidden_size} parameters a module, {format_count(adapters)} trainable in all; the frozen base "
         f"has no gradients or optimizer states"
     )

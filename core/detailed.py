@@ -327,11 +327,12 @@ def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase
 
 def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
     """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
-    return _assembled(job.request, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count)
+    return _assembled(job.request, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count,
+                      getattr(job, "host_bytes", 0))
 
 
 def _assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
-               assumptions: tuple[str, ...], gpu_count: int) -> Estimate:
+               assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
     assumptions = tuple(a for a in assumptions if not a.startswith(_BEYOND))
     spec = request.architecture().spec
@@ -347,7 +348,7 @@ def _assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phas
     return Estimate(
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
-        low_bytes=low, high_bytes=high, range_reasons=reasons,
+        low_bytes=low, high_bytes=high, range_reasons=reasons, host_bytes=host_bytes,
     )
 
 
@@ -379,7 +380,7 @@ def _at_sizes(kept: Estimate, request: Request) -> Estimate:
     items = tuple(_resized(item, request.batch_size, request.seq_len) for item in kept.items)
     by_key = {item.key: item.bytes for item in items}
     phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
-    return _assembled(request, items, phases, kept.assumptions, kept.gpu_count)
+    return _assembled(request, items, phases, kept.assumptions, kept.gpu_count, kept.host_bytes)
 
 
 def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:

@@ -38,9 +38,9 @@ def target_shapes(spec) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def adapter_params(spec, task: Task, rank: int) -> tuple[int, tuple[str, ...]]:
+def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
     shapes = target_shapes(spec)
-    targets = tuple(t for t in DEFAULT_TARGETS[task] if t in shapes)
+    targets = tuple(t for t in (chosen or DEFAULT_TARGETS[task]) if t in shapes)
     return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
 
 
@@ -52,7 +52,10 @@ def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineIt
 
     request, spec, counts = job.request, job.spec, job.counts
     rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
-    trained, targets = adapter_params(spec, request.task, rank)
+    trained, targets = adapter_params(spec, request.task, rank, request.lora_targets)
+    if request.lora_targets is None:
+        job.assumptions.append(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
+                               "(say 'targets q_proj v_proj' or 'targets all-linear')")
     job.assumptions.append(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
                            f"({trained / job.params:.2%} of the model)")
     state_bytes = _optimizer_bytes(job.optimizer)

@@ -73,6 +73,14 @@ class Solve(StrEnum):
     GPUS = "gpus"  #: the catalog's GPUs on which the job fits
 
 
+class Offload(StrEnum):
+    """What ZeRO keeps in host memory instead of the GPU's (DeepSpeed offload_optimizer / _param)."""
+
+    NONE = "none"
+    OPTIMIZER = "optimizer"  #: optimizer states (and the fp32 gradient partitions) in CPU memory
+    PARAMS = "params"  #: the optimizer and, with ZeRO-3, the parameters too
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)

@@ -145,6 +145,7 @@ class Estimate:
     low_bytes: int | None = None  #: low end of the range, where the model cannot know
     high_bytes: int | None = None
     range_reasons: tuple[str, ...] = ()
+    host_bytes: int = 0  #: CPU memory the job's offloaded states take, all GPUs' together
     strategies: tuple[Alternative, ...] = ()  #: sharded strategies beside plain data parallelism
     suggestions: tuple[Alternative, ...] = ()  #: changes that would make it fit, least change first
     solution: Solution | None = None
@@ -182,6 +183,7 @@ class Estimate:
             "total_bytes": self.total_bytes,
             "gpu_count": self.gpu_count,
             "job_total_bytes": self.job_total_bytes,
+            "host_bytes": self.host_bytes,
             "items": [item.to_dict() for item in self.items],
             "assumptions": list(self.assumptions),
             "fit": [f.to_dict() for f in self.fit],

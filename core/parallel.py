@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from .enums import Offload
 from .estimate import LineItem, Phase
 from .formula import formula
 
@@ -51,6 +52,7 @@ def is_parallel(job) -> bool:
 def apply(job, items: list[LineItem], phases: list[Phase]) -> tuple[list[LineItem], list[Phase]]:
     """The most-loaded GPU's items and phases for a training job spread over ``job.gpu_count`` GPUs."""
     share, stage_note = _stage_share(job)
+    share *= _expert_share(job)
     zero = job.request.zero
     shared: list[LineItem] = []
     for item in items:
@@ -62,6 +64,7 @@ def apply(job, items: list[LineItem], phases: list[Phase]) -> tuple[list[LineIte
             shared.append(_divided(item, {"tp": job.tp}, KORTHIKANTI_TP))
         else:
             shared.append(item)
+    shared, job.host_bytes = _offloaded(job, shared)
     extra = _extra_items(job, shared)
     if stage_note:
         job.assumptions.append(stage_note)
@@ -69,6 +72,39 @@ def apply(job, items: list[LineItem], phases: list[Phase]) -> tuple[list[LineIte
     phases = [Phase(p.name, sum(by_key[k] for k in p.live) + sum(e.bytes for e in extra if _live(e, p)),
                     p.live + tuple(e.key for e in extra if _live(e, p)), p.note) for p in phases]
     return shared + extra, phases
+
+
+#: What DeepSpeed's CPU offload moves to host memory, by what the query offloads (its memory
+#: estimator: ZeRO-2 with offload keeps 2 bytes a parameter on the GPU, the fp16 weights; ZeRO-3
+#: offloading the parameters too keeps only the layer it gathers).
+OFFLOADED: dict[Offload, frozenset[str]] = {
+    Offload.NONE: frozenset(),
+    Offload.OPTIMIZER: frozenset({"optimizer", "optimizer_temp", "gradients"}),
+    Offload.PARAMS: frozenset({"optimizer", "optimizer_temp", "gradients", "weights", "weight_casts"}),
+}
+DEEPSPEED_OFFLOAD = "DeepSpeed memory estimator (docs memory.rst): offloaded states live in CPU memory"
+
+
+def _offloaded(job, items: list[LineItem]) -> tuple[list[LineItem], int]:
+    """Items moved to host memory show as 0 bytes on the GPU; their sum over all GPUs is the host's."""
+    moved = OFFLOADED[job.request.offload or Offload.NONE]
+    host = sum(item.bytes for item in items if item.key in moved) * job.gpu_count
+    return [LineItem(item.key, f"{item.label}: in CPU memory (offloaded)", 0, item.formula, item.values,
+                     f"{item.source}; {DEEPSPEED_OFFLOAD}") if item.key in moved else item for item in items], host
+
+
+def _expert_share(job) -> float:
+    """With expert parallelism each GPU holds 1/ep of the routed experts (and their states)."""
+    spec = job.spec
+    if job.request.ep == 1 or spec.num_experts is None:
+        return 1.0
+    moe_layers = spec.num_layers - (spec.first_dense_layers or 0)
+    matrices = 3 if spec.mlp == "gated" else 2
+    routed = spec.num_experts * matrices * spec.hidden_size * (spec.moe_intermediate_size or spec.intermediate_size)
+    routed *= moe_layers
+    job.assumptions.append(f"expert parallelism {job.request.ep}: each GPU holds {spec.num_experts // job.request.ep} "
+                           f"of the {spec.num_experts} routed experts of each layer")
+    return 1 - routed * (1 - 1 / job.request.ep) / job.counts.total
 
 
 def _live(item: LineItem, phase: Phase) -> bool:

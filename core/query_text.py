@@ -29,6 +29,12 @@ def request_to_query(request: Request) -> str:
         words += _precision_words(request)
     if request.kv_dtype is not None:
         words.append(f"kv={request.kv_dtype.value}")
+    if request.lora_targets is not None:
+        words += [CANONICAL["lora_targets"], *request.lora_targets]
+    if request.offload is not None:
+        words.append(CANONICAL[f"offload:{request.offload.value}"])
+    if request.ep > 1:
+        words += [CANONICAL["ep"], str(request.ep)]
     for name in ("dropout", "optimizer_foreach"):
         if getattr(request, name) is not None:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])

@@ -65,6 +65,8 @@ def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     if estimate.gpu_count > 1:
         totals.append((f"Job total ({estimate.gpu_count} GPUs)",
                        format_bytes(estimate.job_total_bytes, unit), ""))
+    if estimate.host_bytes:
+        totals.append(("Host memory, offloaded (job)", format_bytes(estimate.host_bytes, unit), ""))
     label_width = max(len(row[0]) for row in rows + totals)
     number_width = max(len(unit), *(len(row[1]) for row in rows + totals))
     header = f"  {'Item'.ljust(label_width)}  {unit.rjust(number_width)}" + ("  Formula" if formulas else "")

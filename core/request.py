@@ -19,7 +19,7 @@ from . import catalog, models
 from .architecture import Architecture, architecture_of
 from .enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
-    KV_DTYPES, Dtype, Method, Optimizer, Recompute, Regime, Solve, Task,
+    KV_DTYPES, Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task,
 )
 from .errors import (
     ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
@@ -36,6 +36,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "pp": (1, 2**16),
     "zero": (0, 3),
     "lora_rank": (1, 2**16),
+    "ep": (1, 2**16),
     "gpu_count": (1, 2**20),
     "hidden_size": (1, 2**20),
     "num_layers": (1, 2**16),
@@ -45,7 +46,7 @@ RANGES: dict[str, tuple[float, float]] = {
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve,
+    "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve, "offload": Offload,
 }
 
 #: Yes/no fields.
@@ -82,6 +83,9 @@ class Request:
     zero: int = 0  #: ZeRO stage over the data-parallel group (3 = FSDP full shard)
     flash_attention: bool | None = None  #: attention without the s x s score matrix
     lora_rank: int | None = None
+    lora_targets: tuple[str, ...] | None = None  #: matrices the adapters go on (None: the task's default)
+    offload: Offload | None = None  #: ZeRO CPU offload of the optimizer, or of the parameters too
+    ep: int = 1  #: expert-parallel degree (MoE): the experts split over ep GPUs
     gpu: str | None = None  #: catalog id
     gpu_count: int | None = None
     precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
@@ -181,6 +185,12 @@ class Request:
             return
         if self.kv_dtype is not None:
             raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
+        if self.lora_targets is not None:
+            self._check_targets()
+        if self.offload not in (None, Offload.NONE) and not self.zero:
+            raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
+        if self.offload is Offload.PARAMS and self.zero != 3:
+            raise InvalidRequestError("parameters are offloaded by ZeRO-3 only: say zero3", field="offload")
         if self.lora_rank is not None and self.task not in ADAPTER_TASKS:
             raise ConflictError("a LoRA rank applies to lora or qlora, not to full training", field="lora_rank")
         if self.task is Task.TRAINING:
@@ -198,6 +208,18 @@ class Request:
                     f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
+
+    def _check_targets(self) -> None:
+        from .lora_targets import TARGET_NAMES
+
+        if self.task not in ADAPTER_TASKS:
+            raise ConflictError("adapter targets apply to lora or qlora", field="lora_targets")
+        targets = tuple(self.lora_targets) if not isinstance(self.lora_targets, str) else (self.lora_targets,)
+        for name in targets:
+            if name not in TARGET_NAMES:
+                raise UnknownWordError(f"unknown adapter target '{name}'", expected=sorted(TARGET_NAMES),
+                                       field="lora_targets")
+        self._set("lora_targets", tuple(dict.fromkeys(targets)))
 
     def _check_training_precision(self) -> None:
         if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
@@ -251,6 +273,14 @@ class Request:
             raise InvalidRequestError(
                 f"{self.gpu_count} GPUs for {layers} layers: splitting by layers leaves GPUs empty; "
                 f"name tensor parallelism (tp) or use at most {layers} GPUs", field="gpu_count")
+        if self.ep > 1:
+            experts = arch.spec.num_experts if arch.spec is not None else None
+            if experts is None:
+                raise InvalidRequestError("expert parallelism (ep) applies to mixture-of-experts models", field="ep")
+            if experts % self.ep:
+                raise InvalidRequestError(f"ep {self.ep} does not divide the model's {experts} experts", field="ep")
+            if self.gpu_count is not None and (self.gpu_count // (self.tp * self.pp)) % self.ep:
+                raise InvalidRequestError(f"ep {self.ep} does not divide the data-parallel GPUs", field="ep")
         if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
             raise InvalidRequestError(
                 f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
@@ -362,7 +392,8 @@ _LABELS = {
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
-    "optimizer_foreach": "foreach/fused optimizer", "solve": "solver",
+    "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
+    "offload": "CPU offload", "ep": "ep",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .enums import Dtype, Method, Optimizer, Recompute, Regime, Solve, Task
+from .enums import Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
@@ -86,6 +86,11 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
            "which card"),
     **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
+    **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
+           "offload_optimizer", "zero offload", "zero-offload"),
+    **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
+           "parameter offload", "offload_param", "offload everything"),
+    **_all("offload", Offload.NONE, "no offload", "without offload"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -104,6 +109,7 @@ KEYS: dict[str, str] = {
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
     **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
+    **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
@@ -152,7 +158,7 @@ SHORT_KEYS: dict[str, str] = {
 
 #: Keys that may be glued to their number: "tp2", "zero3", "bs8", "r16", "pp4".
 GLUED_KEYS: dict[str, str] = {
-    "tp": "tp", "pp": "pp", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
+    "tp": "tp", "pp": "pp", "ep": "ep", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
     "rank": "lora_rank", "seq": "seq_len", "ctx": "seq_len",
 }
 
@@ -166,6 +172,10 @@ WORD_KEYS: dict[str, str] = {
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout",
 }
+
+#: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
+TARGET_KEYS: frozenset[str] = frozenset({"targets", "target", "target modules", "target_modules", "lora targets",
+                                         "lora_targets"})
 
 #: Values of yes/no settings written as ``key=value``.
 BOOLEANS: dict[str, bool] = {
@@ -195,7 +205,8 @@ CANONICAL: dict[str, str] = {
     "mixed_precision:True": "mixed", "mixed_precision:False": "pure",
     "sp:True": "sp", "flash_attention:True": "flash", "flash_attention:False": "eager",
     "dropout:True": "dropout", "dropout:False": "no dropout",
-    "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused",
+    "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused", "lora_targets": "targets",
+    "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",

@@ -14,6 +14,7 @@ from typing import Any
 
 from vram import catalog
 from vram.enums import Task
+from vram.lora_targets import TARGET_ALIASES
 from vram.errors import ConflictError, MissingError, QueryError, VramError
 from vram.request import Request
 from vram.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
@@ -31,6 +32,7 @@ SKIPPABLE = ("filler",)
 def to_request(atoms: list[Atom]) -> Request:
     meanings = read_meanings(atoms)
     fields = _Fields()
+    _targets(meanings, fields)
     for meaning in meanings:
         if meaning.kind == "unknown":
             raise suggest.unknown(meaning, meanings)
@@ -99,6 +101,29 @@ def _bind(meanings: list[Meaning]) -> None:
             key.kind, key.value = "set", BIND_DEFAULTS[key.field]
         else:
             raise MissingError(f"'{key.text}' needs a value beside it, as in '{key.text} fp8'", position=key.pos)
+
+
+def _targets(meanings: list[Meaning], fields: _Fields) -> None:
+    """'targets q_proj v_proj', 'target_modules=all-linear': the words after the key name matrices."""
+    for index, key in enumerate(meanings):
+        if key.kind != "targets":
+            continue
+        names = list(key.value)
+        for word in meanings[index + 1:]:
+            if word.text.lower() not in TARGET_ALIASES:
+                break
+            names.append(word.text.lower())
+            word.kind = "filler"  # taken: "up", "all" and "attention" are fillers elsewhere
+        if not names:
+            raise MissingError(f"'{key.text}' needs the matrices, as in '{key.text} q_proj v_proj' or "
+                               f"'{key.text} all-linear'", position=key.pos)
+        unknown = [n for n in names if n.lower() not in TARGET_ALIASES]
+        if unknown:
+            raise QueryError(f"unknown adapter target '{unknown[0]}'", position=key.pos,
+                             expected=sorted(TARGET_ALIASES))
+        targets = tuple(dict.fromkeys(m for n in names for m in TARGET_ALIASES[n.lower()]))
+        key.kind = "filler"
+        fields.put("lora_targets", targets, key)
 
 
 def _magnitudes(meanings: list[Meaning]) -> None:

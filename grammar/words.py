@@ -16,7 +16,7 @@ from vram import catalog, models
 from vram.errors import UnknownWordError
 from vram.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, GLUED_KEYS, IGNORED_KEYS, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS,
-    NUMBER_WORDS, PHRASES, SHORT_KEYS, WORD_KEYS,
+    NUMBER_WORDS, PHRASES, SHORT_KEYS, TARGET_KEYS, WORD_KEYS,
 )
 
 from .numbers import number_for, split_number
@@ -35,7 +35,7 @@ MAX_WORDS = max(MAX_PHRASE_WORDS, *(len(k.split()) for k in (*BIND_KEYS, *IGNORE
 class Meaning:
     """What one atom (or a phrase of several) means."""
 
-    kind: str  #: set, key, bind, ignored, model, gpu, family, number, magnitude, count, postcount, filler, unknown
+    kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount, filler, unknown
     pos: int
     text: str
     field: str | None = None
@@ -100,6 +100,8 @@ def _trimmed(atom: Atom) -> Atom:
 def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     phrase = " ".join(words).lower()
     text = " ".join(words)
+    if phrase in TARGET_KEYS:
+        return Meaning("targets", first.pos, text, "lora_targets", [])
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
         if phrase in table:
             entry = table[phrase]
@@ -159,6 +161,8 @@ def setting(atom: Atom) -> Meaning:
     field = (KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
              or BIND_KEYS.get(key))
     text = f"{atom.text}={atom.value}"
+    if key in TARGET_KEYS or key.replace("_", " ") in TARGET_KEYS:
+        return Meaning("targets", atom.pos, text, "lora_targets", [atom.value])
     if field is None and (key in IGNORED_KEYS or key.replace("_", " ") in IGNORED_KEYS):
         return Meaning("ignored", atom.pos, text, value=atom.value)
     if field is None:

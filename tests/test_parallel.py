@@ -4,6 +4,7 @@ parallelism, LoRA and QLoRA, pinned to the ZeRO and QLoRA papers."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -106,3 +107,42 @@ def test_a_higher_zero_stage_or_more_gpus_never_needs_more(stage, doublings):
     higher = detailed(f"train llama-2-13b bf16 adamw zero{stage} on {n} a100").total_bytes
     more = detailed(f"train llama-2-13b bf16 adamw zero{stage} on {2 * n} a100").total_bytes
     assert higher <= lower and more <= higher
+
+
+def test_adapter_targets_are_settable():
+    q_v = detailed("lora llama-2-7b bf16 rank 8").item("adapters").values["adapter_params"]
+    every = detailed("lora llama-2-7b bf16 rank 8 targets all-linear").item("adapters").values["adapter_params"]
+    o_only = detailed("lora llama-2-7b bf16 rank 8 targets o_proj").item("adapters").values["adapter_params"]
+    assert q_v == 32 * 8 * 2 * (4096 + 4096) and o_only == q_v // 2
+    assert every == 32 * 8 * (4 * (4096 + 4096) + 3 * (4096 + 11008))
+    assert vram.parse("qlora llama-3-8b target_modules=q_proj,v_proj").lora_targets == ("q_proj", "v_proj")
+
+
+@pytest.mark.parametrize("query, words", [
+    ("train 7b bf16 adamw targets q_proj", "adapter targets apply to lora or qlora"),
+    ("lora 7b targets", "'targets' needs the matrices"),
+    ("train 7b bf16 adamw offload on 8 a100", "CPU offload is a ZeRO feature"),
+    ("train 7b bf16 adamw zero2 offload params on 8 a100", "parameters are offloaded by ZeRO-3 only"),
+    ("train llama-2-7b bf16 adamw ep 2 on 2 a100", "expert parallelism (ep) applies to mixture-of-experts models"),
+    ("train mixtral-8x7b bf16 adamw ep 3 on 6 a100", "ep 3 does not divide the model's 8 experts"),
+])
+def test_what_cannot_go_together(query, words):
+    with pytest.raises(vram.VramError, match=re.escape(words)):
+        vram.parse(query)
+
+
+def test_cpu_offload_moves_states_to_host_memory():
+    gpu = detailed("train llama-2-13b bf16 adamw zero3 on 8 a100")
+    offloaded = detailed("train llama-2-13b bf16 adamw zero3 offload on 8 a100")
+    everything = detailed("train llama-2-13b bf16 adamw zero3 offload params on 8 a100")
+    assert offloaded.item("optimizer").bytes == offloaded.item("gradients").bytes == 0
+    assert offloaded.host_bytes == 8 * (gpu.item("optimizer").bytes + gpu.item("gradients").bytes)
+    assert everything.item("weights").bytes == 0 and everything.host_bytes > offloaded.host_bytes
+    assert everything.total_bytes < offloaded.total_bytes < gpu.total_bytes
+
+
+def test_expert_parallelism_splits_the_experts():
+    whole = detailed("train mixtral-8x7b bf16 adamw zero1 on 8 h100")
+    split = detailed("train mixtral-8x7b bf16 adamw ep 8 zero1 on 8 h100")
+    # Mixtral's routed experts are 96 % of its parameters: ep 8 leaves each GPU about 16 % of them
+    assert split.item("weights").bytes == pytest.approx(whole.item("weights").bytes * 0.155, rel=0.05)
