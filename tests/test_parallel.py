@@ -146,3 +146,28 @@ def test_expert_parallelism_splits_the_experts():
     split = detailed("train mixtral-8x7b bf16 adamw ep 8 zero1 on 8 h100")
     # Mixtral's routed experts are 96 % of its parameters: ep 8 leaves each GPU about 16 % of them
     assert split.item("weights").bytes == pytest.approx(whole.item("weights").bytes * 0.155, rel=0.05)
+
+
+@pytest.mark.parametrize("t, sp, expected", [
+    (8, False, lambda s, b, h, a: s * b * h * (10 + 24 / 8 + 5 * a * s / (h * 8))),  # Korthikanti Eq. 2
+    (8, True, lambda s, b, h, a: s * b * h * (34 / 8 + 5 * a * s / (h * 8))),  # Eq. 4
+    (4, False, lambda s, b, h, a: s * b * h * (10 + 24 / 4 + 5 * a * s / (h * 4))),
+])
+def test_tensor_and_sequence_parallel_activations_follow_korthikanti(t, sp, expected):
+    """A GPT block (LayerNorm, GELU MLP, dropout, eager attention): what tp leaves unsplit is the
+    paper's 10sbh (plus the LayerNorm statistics it leaves out), and sp splits that too."""
+    from types import SimpleNamespace
+
+    from vram import parallel
+    from vram.activations import BlockOptions, joined, layer_terms
+    from vram.estimate import LineItem
+    from vram.formula import Formula
+
+    options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
+    text = joined(layer_terms(options))
+    s, b, h, a = 2048, 1, 12288, 96
+    values = {"s": s, "b": b, "h": h, "a": a, "k": a, "d": h // a, "f": 4 * h, "c": 2, "n": 2, "p": 2}
+    item = LineItem("activations", "one layer", Formula(text).bytes(values), text, Formula(text).used(values), "")
+    job = SimpleNamespace(tp=t, request=SimpleNamespace(sp=sp))
+    statistics = 16 * b * s / (t if sp else 1)  # the two LayerNorms' mean and rstd, fp32
+    assert parallel._activation_share(item, job).bytes == pytest.approx(expected(s, b, h, a) + statistics, abs=2)
