@@ -60,13 +60,15 @@ def estimate(request: Request) -> Estimate:
     key = _job_key(request)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
-        return _at_sizes(kept, request)
+        return _at_sizes(*kept, request)
     result = _estimate(request)
     if key is not None:
         if len(_KEPT) >= MAX_KEPT:
             for old in list(_KEPT)[: MAX_KEPT // 2]:
                 del _KEPT[old]
-        _KEPT[key] = result
+        sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
+        general = tuple(a for a in result.assumptions if not a.startswith(_BEYOND))
+        _KEPT[key] = (result, sized, general)
     return result
 
 
@@ -342,14 +344,18 @@ def _assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phas
     slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
     low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
     high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
-    reasons = ("CUDA context: 287 to 667 MB depending on the CUDA version and lazy module loading",
-               f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
-               f"transient tensors again ({slack_item.label.lower()})")
     return Estimate(
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
-        low_bytes=low, high_bytes=high, range_reasons=reasons, host_bytes=host_bytes,
+        low_bytes=low, high_bytes=high, range_reasons=_range_reasons(slack_item.label), host_bytes=host_bytes,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _range_reasons(slack_label: str) -> tuple[str, str]:
+    return ("CUDA context: 287 to 667 MB depending on the CUDA version and lazy module loading",
+            f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
+            f"transient tensors again ({slack_label.lower()})")
 
 
 # -- sweeps: the same job at another batch size or context -----------------------------------------
@@ -375,12 +381,15 @@ def _job_key(request: Request) -> tuple | None:
     return _job_fields(request), request.batch_size is None, request.seq_len is None
 
 
-def _at_sizes(kept: Estimate, request: Request) -> Estimate:
-    """``kept``'s job at ``request``'s batch size and context."""
-    items = tuple(_resized(item, request.batch_size, request.seq_len) for item in kept.items)
+def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], request: Request) -> Estimate:
+    """``kept``'s job at ``request``'s batch size and context: only the ``sized`` items (those whose
+    formulas use b or s) are evaluated again."""
+    items = list(kept.items)
+    for i in sized:
+        items[i] = _resized(items[i], request.batch_size, request.seq_len)
     by_key = {item.key: item.bytes for item in items}
     phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
-    return _assembled(request, items, phases, kept.assumptions, kept.gpu_count, kept.host_bytes)
+    return _assembled(request, tuple(items), phases, general, kept.gpu_count, kept.host_bytes)
 
 
 def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:

@@ -39,6 +39,8 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     chosen = _coerce_enum("method", Method, method)
     if chosen is not None and request.method not in (None, chosen):
         request = dataclasses.replace(request, method=chosen)  # the answer shows the method that answered
+    if request.solve is None and request.gpu is None:  # nothing to judge or advise: the plain answer
+        return plain_estimate(request, chosen)
     plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
     if request.solve is None:
         return _advised(request, plain)
