@@ -7,6 +7,7 @@ pairs the meanings up (numbers with keys, counts with GPUs).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,19 +99,28 @@ def _trimmed(atom: Atom) -> Atom:
 
 
 def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
+    found = _classify(tuple(words), catalogs)
+    if found is None:
+        return None
+    kind, field, value = found
+    return Meaning(kind, first.pos, " ".join(words), field, [] if kind == "targets" else value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, Any] | None:
+    """What a run of words means, as (kind, field, value); the same words always mean the same."""
     phrase = " ".join(words).lower()
-    text = " ".join(words)
     if phrase in TARGET_KEYS:
-        return Meaning("targets", first.pos, text, "lora_targets", [])
+        return "targets", "lora_targets", None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
         if phrase in table:
             entry = table[phrase]
             field, value = entry if kind == "set" else (entry, None)
-            return Meaning(kind, first.pos, text, field, value)
+            return kind, field, value
     if phrase in IGNORED_KEYS:
-        return Meaning("ignored", first.pos, text)
+        return "ignored", None, None
     if phrase in FILLERS:
-        return Meaning("filler", first.pos, text)
+        return "filler", None, None
     if not catalogs:
         return None
     name = "-".join(words)
@@ -118,12 +128,12 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     # "chatglm-6b int8" the int8 is the dtype, not part of the name
     model = catalog.find_model(name, variants=len(words) == 1)
     if model is not None:
-        return Meaning("model", first.pos, text, "model", model.id)
+        return "model", "model", model.id
     gpu = catalog.find_gpu(name)
     if gpu is not None:
-        return Meaning("gpu", first.pos, text, "gpu", gpu.id)
-    if len(words) == 1 and models.could_be_model(text):
-        return Meaning("model", first.pos, text, "model", text)  # a path or repo id: the Request reads it
+        return "gpu", "gpu", gpu.id
+    if len(words) == 1 and models.could_be_model(words[0]):
+        return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
 
 
