@@ -15,6 +15,7 @@ from typing import Callable
 from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 from .estimate import Estimate, LineItem
 from .formula import Formula
+from .parallel import ZERO_SHARDED  # one table of what each ZeRO stage shards
 from .job import Job
 from .errors import VramError
 from .request import Request
@@ -59,14 +60,6 @@ OPTIMIZER_BYTES: dict[Optimizer, int] = {
 #: Gradient bytes a parameter: gradients follow the model's dtype (article).
 GRADIENT_BYTES: dict[Dtype, int] = {Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2}
 
-#: Which model states ZeRO shards over the data-parallel GPUs, by stage (ZeRO paper: P_os,
-#: P_os+g, P_os+g+p; FSDP full shard is stage 3).
-ZERO_SHARDED: dict[int, frozenset[str]] = {
-    0: frozenset(),
-    1: frozenset({"optimizer"}),
-    2: frozenset({"optimizer", "gradients"}),
-    3: frozenset({"optimizer", "gradients", "weights"}),
-}
 
 #: Activation bytes of all L layers, by (recompute, sequence parallel), from
 #: Korthikanti et al. Table 2 (16-bit activations, 1-byte dropout masks). The first pipeline

@@ -9,7 +9,8 @@ checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and o
 
 from __future__ import annotations
 
-from .enums import Dtype, Optimizer, Recompute, Task
+from .enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
+from .formula import formula
 from .estimate import LineItem, Phase
 from .precision import ADAM8BIT_VALUE_BYTES, STATE_VALUES
 from .runtime import cuda_context_item
@@ -96,9 +97,9 @@ def _base_weights(job, formats) -> list[LineItem]:
                          f"{size} B/param x params", {"params": job.params}, "the base model, frozen")]
     quantised = counts.attention + counts.mlp
     other = job.params - quantised
-    size = {Dtype.NF4: 0.5, Dtype.INT4: 0.5, Dtype.INT8: 1}[job.dtype]
+    size = DTYPE_BITS[job.dtype] / 8
     fmt = formats[job.dtype]
-    overhead_bits = 0.127 if job.dtype is Dtype.NF4 else (16 + 4) / 128 if job.dtype is Dtype.INT4 else 32 / job.spec.hidden_size
+    overhead_bits = formula(fmt.overhead_bits).value({"h": job.spec.hidden_size})  # the formats' one table
     return [
         LineItem("weights", f"Frozen base ({job.dtype} blocks, 16-bit embeddings and head)",
                  round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
