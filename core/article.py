@@ -15,7 +15,8 @@ from typing import Callable
 from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 from .estimate import Estimate, LineItem
 from .formula import Formula
-from .parallel import ZERO_SHARDED  # one table of what each ZeRO stage shards
+from .lora_targets import DEFAULT_RANK, DEFAULT_TARGETS
+from .parallel import MEGATRON, ZERO, ZERO_SHARDED  # one table of what each ZeRO stage shards
 from .job import Job
 from .errors import VramError
 from .request import Request
@@ -23,8 +24,6 @@ from .units import format_count
 
 ARTICLE = "seed article; EleutherAI Transformer Math 101"
 KORTHIKANTI = "Korthikanti et al. 2022, Table 2"
-ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
-MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): each of tp x pp ranks holds its share of the weights"
 LORA = "Hu et al. 2021 (LoRA), section 4; PEFT LoraConfig defaults"
 
 #: Why a model-state item is divided by each degree.
@@ -88,10 +87,6 @@ DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
     Task.LORA: Recompute.FULL,  # gradient checkpointing, as QLoRA and PEFT recipes enable it
     Task.QLORA: Recompute.FULL,
 }
-DEFAULT_LORA_RANK = 8  # PEFT LoraConfig's default r
-#: LoRA target modules by default: the query and value projections (LoRA paper section 4.2;
-#: PEFT's default for Llama-style models), each a (hidden x hidden) matrix in the article's model.
-DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 
 
 def estimate(request: Request) -> Estimate:
@@ -192,11 +187,11 @@ def _training(job: _Job) -> list[LineItem]:
 
 
 def _adapter_training(job: _Job) -> list[LineItem]:
-    rank = job.request.lora_rank or DEFAULT_LORA_RANK
+    rank = job.request.lora_rank or DEFAULT_RANK
     if job.request.lora_rank is None:
         job.assumptions.append(f"LoRA rank {rank} (default, as PEFT's)")
     arch = job.arch
-    targets = job.request.lora_targets or DEFAULT_LORA_TARGETS
+    targets = job.request.lora_targets or DEFAULT_TARGETS[job.request.task]
     adapters = arch.num_layers * len(targets) * rank * 2 * arch.hidden_size
     job.assumptions.append(
         f"LoRA on {', '.join(targets)} of every layer, each taken as hidden x hidden (the article's model "

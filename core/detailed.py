@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import catalog, models, parallel
 from .activations import (
-    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, MEASURED, QK_NORM_FAMILIES, BlockOptions,
+    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES, BlockOptions,
     backward_terms, joined, layer_terms, outside_terms,
 )
 from .catalog import ModelSpec
@@ -34,7 +34,9 @@ from .request import Request
 from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cuda_context_item
 from .units import format_count
 
-HF_SDPA = "transformers: attn_implementation defaults to sdpa (PyTorch >= 2.1.1)"
+#: Source: transformers PreTrainedModel._autoset_attn_implementation (huggingface/transformers#27940):
+#: sdpa is the default attention when torch >= 2.1.1.
+HF_SDPA = "transformers uses sdpa attention with PyTorch >= 2.1.1"
 HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved); "
            "at the start of backward nll_loss's gradient and the logits' gradient beside it (measured)")
 
@@ -106,7 +108,7 @@ class DetailedJob(Job):
                 f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
                 f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
         self.fused_attention = self.default(
-            "flash_attention", request.flash_attention, True, "sdpa, the transformers default, keeps no s x s scores")
+            "flash_attention", request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
         self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
 
     def default_dtype(self) -> tuple[Dtype, str]:
@@ -293,7 +295,7 @@ def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[s
     layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
     outside = joined(outside_terms(options))
     if recompute is Recompute.FULL:
-        text = f"L*n*b*s*h + {outside}"
+        text = f"L*{LAYER_INPUT.formula} + {outside}"
         why = ("checkpointing keeps each layer's input; the layer recomputed in backward is counted "
                "where backward reaches it")
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
 from .formula import formula
+from .lora_targets import DEFAULT_RANK, DEFAULT_TARGETS
 from .estimate import LineItem, Phase
 from .precision import ADAM8BIT_VALUE_BYTES, STATE_VALUES
 from .runtime import cuda_context_item
@@ -18,14 +19,6 @@ from .runtime import cuda_context_item
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
 PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
 QLORA = "Dettmers et al. 2023 (QLoRA), section 3: NF4 blocks of 64, double quantisation 0.127 bits a parameter"
-DEFAULT_RANK = 8  # PEFT LoraConfig's default r
-
-#: Target matrices by default: PEFT's default for Llama-style models is the query and value
-#: projections; QLoRA's recipe puts adapters on every linear layer of the blocks.
-DEFAULT_TARGETS: dict[Task, tuple[str, ...]] = {
-    Task.LORA: ("q_proj", "v_proj"),
-    Task.QLORA: ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-}
 
 
 def target_shapes(spec) -> dict[str, tuple[int, int]]:
@@ -51,7 +44,7 @@ def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineIt
     from .detailed import phase
     from .detailed_inference import WEIGHT_FORMATS
 
-    request, spec, counts = job.request, job.spec, job.counts
+    request, spec = job.request, job.spec
     rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
     trained, targets = adapter_params(spec, request.task, rank, request.lora_targets)
     if request.lora_targets is None:

@@ -14,3 +14,12 @@ TARGET_ALIASES: dict[str, tuple[str, ...]] = {
 }
 #: What a Request's lora_targets may hold.
 TARGET_NAMES = frozenset(BLOCK_MATRICES)
+
+DEFAULT_RANK = 8  # PEFT LoraConfig's default r
+#: Target matrices by default, by task name: PEFT's default for Llama-style models is the query
+#: and value projections (also the LoRA paper's choice, section 4.2); QLoRA's recipe puts adapters
+#: on every linear layer of the blocks.
+DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
+    "lora": ("q_proj", "v_proj"),
+    "qlora": BLOCK_MATRICES,
+}

@@ -6,10 +6,11 @@ import dataclasses
 from typing import Callable
 
 from . import article, catalog, detailed
-from .enums import Method, Solve, Task
+from .enums import Method, Solve
 from .errors import InvalidRequestError
 from .estimate import Alternative, Estimate, Fit
 from .fit import gpu_assumption, verdict_for
+from .job import DEFAULT_DTYPE
 from .request import Request, _coerce_enum
 
 METHODS: dict[Method, Callable[[Request], Estimate]] = {
@@ -71,7 +72,7 @@ def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
         result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
     if request.gpu is None:
         return result
-    dtype = request.dtype.value if request.dtype else ("bf16" if request.task is not Task.INFERENCE else None)
+    dtype = (request.dtype or DEFAULT_DTYPE[request.task]).value
     return dataclasses.replace(result, fit=(judge(result),),
                                assumptions=(*result.assumptions, gpu_assumption(request.gpu, dtype)))
 

@@ -13,17 +13,11 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .catalog import ModelSpec
 from .errors import InvalidRequestError
 from .params import count_parameters
-
-#: Bytes an element of each safetensors dtype (the format's spec, huggingface/safetensors README).
-SAFETENSORS_BYTES: dict[str, float] = {
-    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2,
-    "U16": 2, "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "F4": 0.5,
-}
 
 #: GGML tensor types: (elements a block, bytes a block), from ggml's block structs
 #: (ggml-common.h: block_q4_0 = fp16 scale + 16 bytes of nibbles for 32 weights, ...).
@@ -105,30 +99,44 @@ def read_json(path: Path) -> dict[str, Any]:
 
 # -- config.json ------------------------------------------------------------------------------------
 
-#: Block layout by transformers' model_type: (mlp, norm, position, qkv_bias, linear_bias,
-#: sliding-window layers). Checked against each family's modeling_*.py.
-MODEL_TYPES: dict[str, tuple[str, str, str, bool, bool, str | None]] = {
-    "llama": ("gated", "rmsnorm", "rope", False, False, None),
-    "mistral": ("gated", "rmsnorm", "rope", False, False, "all"),
-    "mixtral": ("gated", "rmsnorm", "rope", False, False, "all"),
-    "qwen2": ("gated", "rmsnorm", "rope", True, False, None),
-    "qwen2_moe": ("gated", "rmsnorm", "rope", True, False, None),
-    "qwen3": ("gated", "rmsnorm", "rope", False, False, None),
-    "qwen3_moe": ("gated", "rmsnorm", "rope", False, False, None),
-    "gemma": ("gated", "rmsnorm", "rope", False, False, None),
-    "gemma2": ("gated", "rmsnorm", "rope", False, False, "alternate"),
-    "phi3": ("gated", "rmsnorm", "rope", False, False, None),
-    "deepseek_v2": ("gated", "rmsnorm", "rope", False, False, None),
-    "deepseek_v3": ("gated", "rmsnorm", "rope", False, False, None),
-    "chatglm": ("gated", "rmsnorm", "rope", True, False, None),
-    "glm": ("gated", "rmsnorm", "rope", True, False, None),
-    "baichuan": ("gated", "rmsnorm", "alibi", False, False, None),
-    "internlm2": ("gated", "rmsnorm", "rope", False, False, None),
-    "gpt2": ("plain", "layernorm", "learned", True, True, None),
-    "opt": ("plain", "layernorm", "learned", True, True, None),
-    "bloom": ("plain", "layernorm", "alibi", True, True, None),
-    "gpt_neox": ("plain", "layernorm", "rope", True, True, None),
-    "falcon": ("plain", "layernorm", "rope", False, False, None),
+class BlockLayout(NamedTuple):
+    """How a family builds its blocks; the defaults are the Llama layout most families share."""
+
+    mlp: str = "gated"
+    norm: str = "rmsnorm"
+    position: str = "rope"
+    qkv_bias: bool = False
+    linear_bias: bool = False
+    sliding_window_layers: str | None = None
+
+
+#: GPT-2-style blocks: plain MLP, LayerNorm, biases on every linear layer.
+_GPT_BLOCK = BlockLayout(mlp="plain", norm="layernorm", position="learned", qkv_bias=True, linear_bias=True)
+
+#: Block layout by transformers' model_type; only what differs from Llama's is written.
+#: Checked against each family's modeling_*.py.
+MODEL_TYPES: dict[str, BlockLayout] = {
+    "llama": BlockLayout(),
+    "mistral": BlockLayout(sliding_window_layers="all"),
+    "mixtral": BlockLayout(sliding_window_layers="all"),
+    "qwen2": BlockLayout(qkv_bias=True),
+    "qwen2_moe": BlockLayout(qkv_bias=True),
+    "qwen3": BlockLayout(),
+    "qwen3_moe": BlockLayout(),
+    "gemma": BlockLayout(),
+    "gemma2": BlockLayout(sliding_window_layers="alternate"),
+    "phi3": BlockLayout(),
+    "deepseek_v2": BlockLayout(),
+    "deepseek_v3": BlockLayout(),
+    "chatglm": BlockLayout(qkv_bias=True),
+    "glm": BlockLayout(qkv_bias=True),
+    "baichuan": BlockLayout(position="alibi"),
+    "internlm2": BlockLayout(),
+    "gpt2": _GPT_BLOCK,
+    "opt": _GPT_BLOCK,
+    "bloom": _GPT_BLOCK._replace(position="alibi"),
+    "gpt_neox": _GPT_BLOCK._replace(position="rope"),
+    "falcon": BlockLayout(mlp="plain", norm="layernorm"),
 }
 
 #: Families whose config class ties the output head to the embedding unless config.json says not.

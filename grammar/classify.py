@@ -240,7 +240,7 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
         mantissa, suffix = meaning.value
         if suffix in SIZE_SUFFIXES or (not suffix and abs(mantissa) >= PLAIN_PARAMS_FROM):
             fields.put("params", scaled("params", mantissa, suffix), meaning)
-        elif _after_on(meanings, index):  # "on 3080": a number where a GPU goes
+        elif suggest.where_a_gpu_goes(meanings, index):  # "on 3080": a number where a GPU goes
             raise suggest.unknown_gpu(meaning)
         elif suffix == "k":  # "llama-3-8b 8k": a context length, said so
             fields.put("seq_len", scaled("seq_len", mantissa, suffix), meaning)
@@ -251,10 +251,6 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
                 f"numbers a name (seq {meaning.text}, batch {meaning.text}, on {meaning.text} a100)",
                 position=meaning.pos,
             )
-
-
-def _after_on(meanings: list[Meaning], index: int) -> bool:
-    return index > 0 and meanings[index - 1].kind == "filler" and meanings[index - 1].text.lower() == "on"
 
 
 def _default_task(fields: _Fields) -> None:

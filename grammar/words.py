@@ -46,7 +46,6 @@ class Meaning:
 
 def meanings(atoms: list[Atom]) -> list[Meaning]:
     found: list[Meaning] = []
-    atoms = _merge_moe_names(atoms)
     i = 0
     while i < len(atoms):
         atom = atoms[i]
@@ -61,19 +60,6 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             found += phrase
             i += width
     return found
-
-
-def _merge_moe_names(atoms: list[Atom]) -> list[Atom]:
-    """'8x7b' is lexed as a count and a size; written together it is part of a model's name."""
-    merged: list[Atom] = []
-    for atom in atoms:
-        previous = merged[-1] if merged else None
-        if (previous is not None and previous.kind == "count" and atom.kind == "number"
-                and previous.pos + len(previous.text) == atom.pos and atom.text[-1:].lower() in "bmt"):
-            merged[-1] = Atom("word", previous.text + atom.text, previous.pos)
-        else:
-            merged.append(atom)
-    return merged
 
 
 def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[list[Meaning], int]:

@@ -71,29 +71,6 @@ PHRASINGS = {
 }
 
 
-@pytest.mark.parametrize("query", PHRASINGS)
-def test_phrasing(query):
-    got = vram.parse(query).to_dict()
-    want = PHRASINGS[query]
-    assert {key: got[key] for key in want} == want
-
-
-@pytest.mark.parametrize("query", PHRASINGS)
-def test_phrasing_gets_an_answer(query):
-    assert vram.ask(query).total_bytes > 0
-
-
-@pytest.mark.parametrize("query", read_lines("canonical_queries.txt"))
-def test_canonical_query_prints_back_unchanged(query):
-    assert vram.parse(query).to_query() == query
-
-
-@pytest.mark.parametrize("query", [c["q"] for c in EXAMPLES] + list(PHRASINGS))
-def test_to_query_parses_back_to_the_same_request(query):
-    request = vram.parse(query)
-    assert vram.parse(request.to_query()) == request
-
-
 #: Phrasings from trying the tool as a new user would (the first user test): query -> fields.
 USER_PHRASINGS = {
     "how much vram do I need to fine-tune llama 3 8b with lora on a 4090?": {"task": "lora", "model": "llama-3-8b"},
@@ -135,11 +112,30 @@ USER_PHRASINGS = {
 }
 
 
-@pytest.mark.parametrize("query", USER_PHRASINGS)
-def test_user_phrasing(query):
+ALL_PHRASINGS = {**PHRASINGS, **USER_PHRASINGS}
+
+
+@pytest.mark.parametrize("query", ALL_PHRASINGS)
+def test_phrasing(query):
     got = vram.parse(query).to_dict()
-    want = USER_PHRASINGS[query]
+    want = ALL_PHRASINGS[query]
     assert {key: got[key] for key in want} == want
+
+
+@pytest.mark.parametrize("query", ALL_PHRASINGS)
+def test_phrasing_gets_an_answer(query):
+    assert vram.ask(query).total_bytes > 0
+
+
+@pytest.mark.parametrize("query", read_lines("canonical_queries.txt"))
+def test_canonical_query_prints_back_unchanged(query):
+    assert vram.parse(query).to_query() == query
+
+
+@pytest.mark.parametrize("query", [c["q"] for c in EXAMPLES] + list(ALL_PHRASINGS))
+def test_to_query_parses_back_to_the_same_request(query):
+    request = vram.parse(query)
+    assert vram.parse(request.to_query()) == request
 
 
 def test_what_the_parse_assumed_is_among_the_assumptions():
