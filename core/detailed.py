@@ -32,7 +32,7 @@ from .precision import (
 )
 from .request import Request
 from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cuda_context_item
-from .units import format_count
+from .units import format_bytes, format_count
 
 #: Source: transformers PreTrainedModel._autoset_attn_implementation (huggingface/transformers#27940):
 #: sdpa is the default attention when torch >= 2.1.1.
@@ -355,7 +355,8 @@ def _assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phas
 
 @functools.lru_cache(maxsize=64)
 def _range_reasons(slack_label: str) -> tuple[str, str]:
-    return ("CUDA context: 287 to 667 MB depending on the CUDA version and lazy module loading",
+    return (f"CUDA context: {format_bytes(CUDA_CONTEXT_LOW)} to {format_bytes(CUDA_CONTEXT_HIGH)} GB depending on "
+            "the CUDA version and lazy module loading",
             f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
             f"transient tensors again ({slack_label.lower()})")
 
