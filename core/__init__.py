@@ -16,6 +16,7 @@ IPython only with ``%load_ext vram``.
 
 from __future__ import annotations
 
+from . import policy as _policy
 from .enums import Dtype, Method, Optimizer, Recompute, Task
 from .errors import (
     ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
@@ -23,6 +24,7 @@ from .errors import (
 )
 from .estimate import Alternative, Estimate, Fit, LineItem, Solution, Verdict
 from .methods import estimate
+from .policy import LOCAL as LOCAL_POLICY, SERVED as SERVED_POLICY, ResolvePolicy
 from .render import render_json, render_text
 from .request import Request
 from .sweep import sweep
@@ -30,27 +32,38 @@ from .sweep import sweep
 __version__ = "0.1.0"
 
 
-def parse(text: str) -> Request:
+def parse(text: str, *, policy: ResolvePolicy | None = None) -> Request:
     """Read one line of text into a Request.
 
     Word order, case and filler words do not matter; numbers take suffixes (7b, 350m, 4k);
     GPUs take counts (8xA100, on 2 h100). Raises a :class:`VramError` that says what was not
-    understood, where, and what was expected.
+    understood, where, and what was expected. ``policy`` says where a model named by path or
+    repo id may be read from (:data:`SERVED_POLICY`: never this machine's files, the Hub within
+    15 s); by default, the one in effect (:data:`LOCAL_POLICY` unless a frontend set another).
 
+    >>> import vram
     >>> vram.parse("train chatglm-6b adamw bf16 selective on 8xA100").gpu_count
     8
     """
     from .grammar import parse as parse_text
 
-    return parse_text(text)
+    with _policy.using(policy):
+        return parse_text(text)
 
 
-def ask(text: str, method: Method | str | None = None) -> Estimate:
+def ask(text: str, method: Method | str | None = None, *, policy: ResolvePolicy | None = None) -> Estimate:
     """Parse ``text`` and estimate it: ``vram.ask("infer 6b int8")``.
 
-    ``method`` ("article" or "detailed") overrides a ``method=`` word in the text.
+    ``method`` ("article" or "detailed") overrides a ``method=`` word in the text; ``policy`` is
+    as for :func:`parse`, and holds for the estimate too.
+
+    >>> import vram
+    >>> vram.ask("infer ./config.json", policy=vram.SERVED_POLICY)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    vram.errors.UnsupportedError: './config.json' would be a file on the server, and files are not read here...
     """
-    return estimate(parse(text), method=method)
+    with _policy.using(policy):
+        return estimate(parse(text), method=method)
 
 
 def load_ipython_extension(ipython) -> None:
@@ -72,5 +85,5 @@ __all__ = [
     "Alternative", "Solution", "Verdict", "sweep", "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
     "MissingError", "Optimizer", "QueryError", "RangeError", "Recompute", "Request", "Task",
     "UnknownWordError", "UnsupportedError", "VramError", "ask", "estimate", "parse",
-    "render_json", "render_text",
+    "render_json", "render_text", "ResolvePolicy", "LOCAL_POLICY", "SERVED_POLICY",
 ]

@@ -1,17 +1,29 @@
-"""Hugging Face Hub repo ids: config.json from huggingface_hub's cache, fetched only when online.
+"""Hugging Face Hub repo ids: config.json from huggingface_hub's cache, else from the Hub.
 
 The one place vram may reach the network, and only for a repo id that is neither in the catalog
-nor a local path; offline (HF_HUB_OFFLINE=1, or no route) it answers from the cache or says how to
-get the file. huggingface_hub is an optional dependency (the ``hub`` extra).
+nor a local path. A lookup is bounded by ONE deadline (the resolution policy's ``hub_deadline_s``)
+covering name resolution, connecting, the headers and the body, with no retries: a Hub that
+accepts a connection and never answers costs its own query an error at the deadline and nobody
+else anything. At most ``MAX_LOOKUPS`` run at once; past that a lookup is refused at once rather
+than queued, so a burst of slow lookups cannot pile up threads.
+
+Offline (HF_HUB_OFFLINE=1) it answers from the cache or says how to get the file. huggingface_hub
+(the ``hub`` extra) finds the cache, the endpoint and the token; the download itself is a plain
+HTTPS GET of the file's ``resolve`` URL, which is what hf_hub_download fetches too.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import socket
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
+from . import policy
 from .errors import InvalidRequestError
 
 #: A Hub repo id: "owner/name", each part letters, digits, '-', '_', '.', neither starting nor
@@ -19,51 +31,139 @@ from .errors import InvalidRequestError
 _PART = r"[A-Za-z0-9](?:[\w.\-]{0,94}[A-Za-z0-9_])?"
 REPO_ID = re.compile(rf"(?!.*(?:--|\.\.)){_PART}/{_PART}")
 
+#: Largest config.json accepted from the Hub: real ones are a few KB (Llama-3.1-405B's is under
+#: 1 KB, DeepSeek-V3's about 1.7 KB; the largest vision-language configs a few tens of KB).
+MAX_CONFIG_BYTES = 1 * 2**20
+
+#: Hub lookups in flight at once, across threads; more are refused, not queued.
+MAX_LOOKUPS = 4
+_slots = threading.BoundedSemaphore(MAX_LOOKUPS)
+
 
 def looks_like_repo_id(name: str) -> bool:
     return REPO_ID.fullmatch(name) is not None
 
 
-def config_path(repo_id: str) -> Path:
-    """Local path of the repo's config.json: cached, or downloaded when the hub is reachable."""
+def config(repo_id: str) -> dict[str, Any]:
+    """The repo's config.json as an object: from the cache, else fetched within the deadline."""
+    from .model_files import parse_config_json, read_json
+
+    hf = _huggingface_hub(repo_id)
+    cached = _cached(hf, repo_id)
+    if cached is not None:
+        return read_json(cached)
+    if hf.constants.HF_HUB_OFFLINE:
+        raise InvalidRequestError(f"config.json of '{repo_id}' is not in the Hugging Face cache and "
+                                  f"HF_HUB_OFFLINE is set; {_advice(repo_id)}", field="model")
+    # the file's "resolve" URL on the main branch, as hf_hub_url builds it (endpoint read now, so
+    # HF_ENDPOINT and a mirror set after import are honoured)
+    url = f"{hf.constants.ENDPOINT.rstrip('/')}/{repo_id}/resolve/main/config.json"
     try:
-        from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+        data = fetch(url, _headers(hf), policy.current().hub_deadline_s)
+    except FetchError as error:
+        raise InvalidRequestError(f"cannot get config.json of '{repo_id}' from the Hugging Face Hub: {error}; "
+                                  f"{_advice(repo_id)}", field="model") from None
+    return parse_config_json(data, f"{repo_id}/config.json on the Hub")
+
+
+class FetchError(Exception):
+    """A Hub lookup that did not bring the file: its reason, in words."""
+
+
+def fetch(url: str, headers: dict[str, str], deadline_s: float) -> bytes:
+    """GET ``url``, all of it, within ``deadline_s`` seconds; a FetchError saying why not otherwise."""
+    if not _slots.acquire(blocking=False):
+        raise FetchError(f"{MAX_LOOKUPS} look-ups are already under way; ask again in a moment")
+    outcome: dict[str, Any] = {}
+    deadline = time.monotonic() + deadline_s
+
+    def run() -> None:
+        try:
+            outcome["data"] = _get(url, headers, deadline)
+        except BaseException as error:  # handed to the waiting thread, which reports it
+            outcome["error"] = error
+        finally:
+            _slots.release()
+
+    # A daemon thread: name resolution and a server dripping its headers are outside what socket
+    # timeouts bound, so the caller waits on the deadline, not on the socket.
+    worker = threading.Thread(target=run, name="vram-hub", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive() or isinstance(outcome.get("error"), TimeoutError):
+        raise FetchError(f"no answer within {deadline_s:g} s")
+    if "error" in outcome:
+        raise FetchError(_describe(outcome["error"]))
+    return outcome["data"]
+
+
+def _get(url: str, headers: dict[str, str], deadline: float) -> bytes:
+    request = urllib.request.Request(url, headers=headers)
+    with _OPENER.open(request, timeout=max(0.1, deadline - time.monotonic())) as response:
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > MAX_CONFIG_BYTES:
+            raise ValueError(f"{int(length):,} bytes, more than a config.json's {MAX_CONFIG_BYTES:,}")
+        chunks, size = [], 0
+        while chunk := response.read(65536):
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:
+                raise ValueError(f"more than a config.json's {MAX_CONFIG_BYTES:,} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError("deadline passed while reading")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+# HTTP(S) only, redirects included (the Hub redirects renamed repos): no file://, ftp:// or data:
+# handler, so a redirect can never make a lookup read this machine's files.
+_OPENER = urllib.request.OpenerDirector()
+for _handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                 urllib.request.HTTPRedirectHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                 urllib.request.HTTPErrorProcessor()):
+    _OPENER.add_handler(_handler)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        meaning = {401: "the repo is gated or private: set HF_TOKEN", 403: "access refused: the repo is gated",
+                   404: "no such repo, or it has no config.json"}.get(error.code, "")
+        return f"HTTP {error.code}" + (f", {meaning}" if meaning else "")
+    if isinstance(error, urllib.error.URLError):
+        return f"the Hub cannot be reached: {error.reason}"
+    return str(error) or type(error).__name__
+
+
+def _advice(repo_id: str) -> str:
+    # what the reader can do where they are: in a chat, only what can be typed there
+    if policy.current().audience == "chat":
+        return ("name a model from the catalog (llama-3-8b), or give its size and shape "
+                "(7b hidden 4096 layers 32 heads 32)")
+    return (f"run `hf download {repo_id} config.json` (`huggingface-cli download` with older huggingface_hub) "
+            "where the Hub is reachable, or give a local path to the config.json")
+
+
+def _huggingface_hub(repo_id: str) -> Any:
+    try:
+        import huggingface_hub
     except ImportError:
+        local = "" if policy.current().audience == "chat" else ", or give a local path to its config.json"
         raise InvalidRequestError(
             f"'{repo_id}' is not in the catalog; reading it from the Hugging Face Hub needs "
-            "huggingface_hub: pip install 'vram[hub]', or give a local path to its config.json",
-            field="model") from None
+            f"huggingface_hub: pip install 'vram[hub]'{local}", field="model") from None
+    return huggingface_hub
+
+
+def _cached(hf: Any, repo_id: str) -> Path | None:
     try:
-        cached = try_to_load_from_cache(repo_id, "config.json")
+        cached = hf.try_to_load_from_cache(repo_id, "config.json")
     except ValueError as error:  # huggingface_hub's HFValidationError: not a repo id after all
         raise InvalidRequestError(f"'{repo_id}' is not a Hugging Face repo id ({error})", field="model") from None
-    if isinstance(cached, str):
-        return Path(cached)
-    how = (f"run `hf download {repo_id} config.json` (`huggingface-cli download` with older huggingface_hub) "
-           "where the hub is reachable, or give a local path to the config.json")
-    if constants.HF_HUB_OFFLINE:
-        raise InvalidRequestError(f"config.json of '{repo_id}' is not in the Hugging Face cache and "
-                                  f"HF_HUB_OFFLINE is set; {how}", field="model")
-    if not _reachable(constants.ENDPOINT):
-        raise InvalidRequestError(f"config.json of '{repo_id}' is not in the Hugging Face cache and "
-                                  f"{constants.ENDPOINT} cannot be reached; {how}", field="model")
-    try:
-        return Path(hf_hub_download(repo_id, "config.json"))
-    except Exception as error:  # network, auth, missing repo: all end in the same advice
-        raise InvalidRequestError(f"cannot get config.json of '{repo_id}' ({type(error).__name__}); {how}",
-                                  field="model") from None
+    return Path(cached) if isinstance(cached, str) else None
 
 
-#: Seconds to wait for the Hub before saying it cannot be reached (huggingface_hub itself retries
-#: for about 20 s, which is too long for a question typed at a prompt or in Slack).
-CONNECT_TIMEOUT = 3
-
-
-def _reachable(endpoint: str) -> bool:
-    url = urlsplit(endpoint)
-    try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
-                                 timeout=CONNECT_TIMEOUT).close()
-    except OSError:
-        return False
-    return True
+def _headers(hf: Any) -> dict[str, str]:
+    headers = {"User-Agent": "vram (config.json lookup)"}
+    token = os.environ.get("HF_TOKEN") or hf.get_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers

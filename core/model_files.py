@@ -89,12 +89,21 @@ def _with_spec(checkpoint: Checkpoint, name: str) -> tuple[ModelSpec, Checkpoint
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InvalidRequestError(f"cannot read '{path}' as JSON ({error})", field="model") from None
-    if not isinstance(data, dict):
-        raise InvalidRequestError(f"'{path}' is not a config object", field="model")
-    return data
+        text = path.read_bytes()
+    except OSError as error:
+        raise InvalidRequestError(f"cannot read '{path}' ({error.strerror or error})", field="model") from None
+    return parse_config_json(text, str(path))
+
+
+def parse_config_json(data: bytes, where: str) -> dict[str, Any]:
+    """A config.json's object, from its bytes (a file's or a Hub answer's); ``where`` names it."""
+    try:
+        config = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise InvalidRequestError(f"cannot read '{where}' as JSON ({type(error).__name__})", field="model") from None
+    if not isinstance(config, dict):
+        raise InvalidRequestError(f"'{where}' is not a config object", field="model")
+    return config
 
 
 # -- config.json ------------------------------------------------------------------------------------

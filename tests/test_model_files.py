@@ -23,9 +23,9 @@ LLAMA_2_7B_CONFIG = {
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    models.resolve.cache_clear()
+    models.cache_clear()
     yield
-    models.resolve.cache_clear()
+    models.cache_clear()
 
 
 def write_safetensors(path, tensors: dict[str, tuple[str, list[int], int]]):

@@ -77,17 +77,33 @@ def test_the_help_examples_are_answered(example):
 @pytest.mark.parametrize("query, path, column", [
     ("infer /etc/passwd", "/etc/passwd", 7),
     ("infer ~root/.bashrc int8", "~root/.bashrc", 7),
-    ("train 7b model=./ckpt/model.safetensors", "./ckpt/model.safetensors", 16),
+    ("train model=./ckpt/model.safetensors", "./ckpt/model.safetensors", 7),
     ("infer model: ../config.json", "../config.json", 14),
     ("infer weights.gguf?", "weights.gguf", 7),
+    # sentence punctuation, quotes and settings around a bare file name in the bot's folder
+    ("infer secret.json.", "secret.json", 7),
+    ("infer secret.json,", "secret.json", 7),
+    ("infer secret.json:", "secret.json", 7),
+    ("infer secret.json;", "secret.json", 7),
+    ('infer "secret.json"', "secret.json", 8),
+    ("infer 'secret.json' int8", "secret.json", 8),
+    ("infer model=secret.json.", "unknown model 'secret.json.'", 7),  # a setting's value keeps its dot
+    ("infer sub/../secret.json", "sub/../secret.json", 7),
+    ("infer ./sub/../../secret.json bf16", "./sub/../../secret.json", 7),
+    ("infer ~/secret.json", "~/secret.json", 7),
+    ("infer C:/models/config.json", "C:/models/config.json", 7),
+    ("infer model.safetensors", "model.safetensors", 7),
 ])
 def test_a_model_path_is_refused_before_any_file_is_read(monkeypatch, query, path, column):
     def read_model_path(name):
         raise AssertionError(f"the bot read {name}")
 
     monkeypatch.setattr(model_files, "read_model_path", read_model_path)
+    monkeypatch.setattr(model_files, "read_json", read_model_path)
     text = reply_to(query)["text"]
-    assert text.startswith(f"vram: '{path}' would be a file on the bot's server (column {column});")
+    refusal = (path if path.startswith("unknown") else
+               f"'{path}' would be a file on the server, and files are not read here")
+    assert text.startswith(f"vram: {refusal} (column {column});"), text
 
 
 def test_a_huge_estimate_is_cut_to_fit():
