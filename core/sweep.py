@@ -24,6 +24,7 @@ class Rows(list):
 def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) -> Rows:
     """Estimate ``request`` for every combination of the values given per field.
 
+    >>> import vram
     >>> rows = vram.sweep(vram.parse("train 7b bf16 adamw zero3 on 8 a100"), batch_size=[1, 2, 4, 8])
     >>> [row["batch_size"] for row in rows]
     [1, 2, 4, 8]
