@@ -284,7 +284,10 @@ class _Reader:
         if count > self.left():
             raise _refuse(self.path, f"ends inside its header ({what})")
         self.position += count
-        return self.file.read(count)
+        data = self.file.read(count)
+        if len(data) != count:  # the file shrank while being read
+            raise _refuse(self.path, f"ends inside its header ({what})")
+        return data
 
     def skip(self, count: int, what: str) -> None:
         self.room(count, 1, what)

@@ -368,3 +368,31 @@ def test_text_config_is_read_first(tmp_path):
     outer = {"model_type": "llama", "text_config": {**TINY_LLAMA, "num_hidden_layers": 3}, "vocab_size": 5}
     (tmp_path / "config.json").write_text(json.dumps(outer))
     assert models.resolve(str(tmp_path / "config.json")).spec.num_layers == 3
+
+
+SAFETENSORS_CASES = [case for case in CASES if case.startswith("st-")]
+
+
+@pytest.mark.parametrize("case", SAFETENSORS_CASES)
+def test_safetensors_own_reader_refuses_them_too(tmp_path, case):
+    """The refusals follow safetensors' rules: its own reader refuses every file vram refuses."""
+    safe_open = pytest.importorskip("safetensors").safe_open
+    _, liar = CASES[case][0](tmp_path)
+    with pytest.raises(Exception):  # safetensors raises SafetensorError, OSError or ValueError
+        with safe_open(liar, "pt"):
+            pass
+
+
+def test_files_written_by_safetensors_are_read(tmp_path):
+    torch = pytest.importorskip("torch")
+    save_file = pytest.importorskip("safetensors.torch").save_file
+    dtypes = [torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.uint8, torch.bool, torch.int64,
+              torch.float8_e4m3fn, torch.float8_e5m2, torch.float64, torch.int32, torch.int16]
+    tensors = {f"t{i}": torch.zeros(3, 5, dtype=dtype) for i, dtype in enumerate(dtypes)}
+    tensors["scalar"], tensors["empty"] = torch.zeros((), dtype=torch.float32), torch.zeros(0, 7)
+    save_file(tensors, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    (tmp_path / "config.json").write_text(json.dumps(TINY_LLAMA))
+    checkpoint = models.resolve(str(tmp_path)).checkpoint
+    assert checkpoint.tensor_count == len(tensors)
+    assert checkpoint.bytes == sum(t.numel() * t.element_size() for t in tensors.values())
+    assert checkpoint.elements == sum(t.numel() for t in tensors.values())
