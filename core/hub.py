@@ -25,15 +25,12 @@ from typing import Any
 
 from . import policy
 from .errors import InvalidRequestError
+from .model_files import MAX_CONFIG_BYTES, parse_config_json, read_json
 
 #: A Hub repo id: "owner/name", each part letters, digits, '-', '_', '.', neither starting nor
 #: ending with '-' or '.', no '--' or '..' (huggingface_hub's validate_repo_id), 96 characters at most.
 _PART = r"[A-Za-z0-9](?:[\w.\-]{0,94}[A-Za-z0-9_])?"
 REPO_ID = re.compile(rf"(?!.*(?:--|\.\.)){_PART}/{_PART}")
-
-#: Largest config.json accepted from the Hub: real ones are a few KB (Llama-3.1-405B's is under
-#: 1 KB, DeepSeek-V3's about 1.7 KB; the largest vision-language configs a few tens of KB).
-MAX_CONFIG_BYTES = 1 * 2**20
 
 #: Hub lookups in flight at once, across threads; more are refused, not queued.
 MAX_LOOKUPS = 4
@@ -46,8 +43,6 @@ def looks_like_repo_id(name: str) -> bool:
 
 def config(repo_id: str) -> dict[str, Any]:
     """The repo's config.json as an object: from the cache, else fetched within the deadline."""
-    from .model_files import parse_config_json, read_json
-
     hf = _huggingface_hub(repo_id)
     cached = _cached(hf, repo_id)
     if cached is not None:

@@ -3,37 +3,37 @@
 A config.json gives the architecture (the same facts as a catalog entry). A checkpoint's header
 gives every tensor's dtype and shape, so its weights are sized as stored, quantised formats
 included, without reading a byte of the weights themselves.
+
+Every file is untrusted input: only regular files are read, each with a size bound
+(checkpoint_headers), and every config.json value vram reads is checked against one table of
+types and ranges (KEY_RULES) before it is used, so a file that lies gets a message naming the
+file and the field, never a traceback or a number that makes no sense.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
-import json
-import struct
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from .catalog import ModelSpec
+from .checkpoint_headers import (MAX_HEADER_BYTES, HeaderTotals, GgufArray, open_error, parse_json,
+                                 read_bounded, read_gguf, read_safetensors, shown)
 from .errors import InvalidRequestError
 from .params import count_parameters
 
-#: GGML tensor types: (elements a block, bytes a block), from ggml's block structs
-#: (ggml-common.h: block_q4_0 = fp16 scale + 16 bytes of nibbles for 32 weights, ...).
-GGML_BLOCKS: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
-    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176),
-    14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292), 16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74),
-    18: ("IQ3_XXS", 256, 98), 19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
-    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56), 30: ("BF16", 1, 2),
-    34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
-}
+__all__ = ["MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "Checkpoint", "looks_like_path", "read_json",
+           "read_model_path", "spec_from_config"]
 
-#: Longest header read, in bytes: real headers are kilobytes to a few megabytes.
-MAX_HEADER_BYTES = 100 * 2**20
+#: Largest config.json read, in bytes. Language models' configs are 1-10 kB; the largest on the Hub
+#: are image classifiers carrying ImageNet-22k label maps (21,841 labels in both id2label and
+#: label2id: about 1.5 MB, scaling google/vit-base-patch16-224's ~70 kB for 1,000 labels).
+MAX_CONFIG_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -62,22 +62,34 @@ def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
         path = Path(name).expanduser()
     except RuntimeError:  # "~someone/x" where no user someone exists
         raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
-    if not path.exists():
-        raise InvalidRequestError(f"no file or folder at '{name}'", field="model")
-    if path.is_dir():
-        shards = sorted(path.glob("*.safetensors"))
-        config = path / "config.json"
-        if shards:
-            return _with_spec(_safetensors(shards, name, config if config.exists() else None), name)
-        if config.exists():
-            return spec_from_config(read_json(config), name), None
-        raise InvalidRequestError(f"'{name}' holds no config.json or .safetensors file", field="model")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidRequestError(f"no file or folder at '{name}'", field="model") from None
+        raise open_error(name, error) from None
+    if stat.S_ISDIR(mode):
+        return _read_folder(path, name)
     if path.suffix == ".gguf":
         return _with_spec(_gguf(path, name), name)
     if path.suffix == ".safetensors":
-        config = path.with_name("config.json")
-        return _with_spec(_safetensors([path], name, config if config.exists() else None), name)
+        return _with_spec(_safetensors([path], name, _beside(path.with_name("config.json"))), name)
     return spec_from_config(read_json(path), name), None
+
+
+def _read_folder(path: Path, name: str) -> tuple[ModelSpec, Checkpoint | None]:
+    shards = sorted(path.glob("*.safetensors"))
+    config = _beside(path / "config.json")
+    if shards:
+        return _with_spec(_safetensors(shards, name, config), name)
+    if config:
+        return spec_from_config(read_json(config), name, str(config)), None
+    raise InvalidRequestError(f"'{name}' holds no config.json or .safetensors file", field="model")
+
+
+def _beside(path: Path) -> Path | None:
+    """``path`` when something is there (a broken or looping link too, to be refused when read)."""
+    return path if os.path.lexists(path) else None
 
 
 def _with_spec(checkpoint: Checkpoint, name: str) -> tuple[ModelSpec, Checkpoint]:
@@ -88,21 +100,16 @@ def _with_spec(checkpoint: Checkpoint, name: str) -> tuple[ModelSpec, Checkpoint
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_bytes()
-    except OSError as error:
-        raise InvalidRequestError(f"cannot read '{path}' ({error.strerror or error})", field="model") from None
-    return parse_config_json(text, str(path))
+    """A config.json's object, read from a regular file of at most MAX_CONFIG_BYTES."""
+    return parse_config_json(read_bounded(path, MAX_CONFIG_BYTES, "config.json"), path)
 
 
-def parse_config_json(data: bytes, where: str) -> dict[str, Any]:
-    """A config.json's object, from its bytes (a file's or a Hub answer's); ``where`` names it."""
-    try:
-        config = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise InvalidRequestError(f"cannot read '{where}' as JSON ({type(error).__name__})", field="model") from None
+def parse_config_json(data: bytes, where: Path | str) -> dict[str, Any]:
+    """A config.json's object from its bytes (a file's or a Hub answer's); ``where`` names it."""
+    config = parse_json(data, where, "config.json")
     if not isinstance(config, dict):
-        raise InvalidRequestError(f"'{where}' is not a config object", field="model")
+        raise InvalidRequestError(f"'{where}' is not a config object (it holds {type(config).__name__})",
+                                  field="model")
     return config
 
 
@@ -175,43 +182,122 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def spec_from_config(config: dict[str, Any], name: str) -> ModelSpec:
-    """A ModelSpec from a Hugging Face config.json (its text_config for multimodal models)."""
-    config = {**config, **config.get("text_config", {})}
-    model_type = config.get("model_type")
+class Rule(NamedTuple):
+    """What one config.json value must be when present (null is the same as absent)."""
+
+    types: tuple[type, ...]  #: JSON types allowed, exactly (a bool is no whole number)
+    low: float | None = None
+    high: float | None = None
+    what: str = ""  #: the rule in words, for the message
+
+    def accepts(self, value: Any) -> bool:
+        if type(value) not in self.types:
+            return False
+        return self.low is None or self.low <= value <= self.high  # NaN fails both
+
+
+def _whole(high: int, low: int = 1) -> Rule:
+    return Rule((int,), low, high, f"a whole number from {low} to {high:,}")
+
+
+FLAG = Rule((bool,), what="true or false")
+TEXT = Rule((str,), what="a string")
+OBJECT = Rule((dict,), what="an object")
+PROBABILITY = Rule((int, float), 0, 1, "a number from 0 to 1")
+
+#: The range of each architecture fact: about 100x the largest published model's, so that no real
+#: config is refused while a file that lies cannot make the arithmetic absurd.
+SPEC_RULES: dict[str, Rule] = {
+    "hidden_size": _whole(2**20),  # 16,384 (Llama-3.1-405B), 18,432 (PaLM-540B)
+    "num_layers": _whole(2**14),  # 126 (Llama-3.1-405B)
+    "num_heads": _whole(2**14),  # 128
+    "num_kv_heads": _whole(2**14),
+    "head_dim": _whole(2**16),  # 256 (Gemma)
+    "intermediate_size": _whole(2**23),  # 53,248 (Llama-3.1-405B)
+    "vocab_size": _whole(2**24),  # 262,144 (Gemma 3)
+    "max_seq_len": _whole(2**30),  # 10,485,760 (Llama 4 Scout)
+    "num_experts": _whole(2**16),  # 384 (Kimi K2)
+    "experts_per_token": _whole(2**10),  # 8
+    "moe_intermediate_size": _whole(2**23),
+    "num_shared_experts": _whole(2**10, low=0),  # 0 means none (params counts `or 0`)
+    "first_dense_layers": _whole(2**14, low=0),  # DeepSeek-V3: 3; 0 means every layer is MoE
+    "kv_lora_rank": _whole(2**16),  # 512 (DeepSeek-V3)
+    "q_lora_rank": _whole(2**16),
+    "qk_rope_head_dim": _whole(2**16),
+    "qk_nope_head_dim": _whole(2**16),
+    "v_head_dim": _whole(2**16),
+    "sliding_window": _whole(2**30),
+}
+
+#: Dropout keys: any above 0 means the model trains with dropout masks.
+DROPOUT_KEYS = ("attn_pdrop", "resid_pdrop", "dropout", "attention_dropout", "hidden_dropout")
+
+#: Every config.json key vram reads, with what it must be. Keys not here are not read at all.
+KEY_RULES: dict[str, Rule] = {
+    **{key: SPEC_RULES[field] for field, keys in CONFIG_KEYS.items() for key in keys},
+    "model_type": TEXT, "text_config": OBJECT, "multi_query": FLAG, "use_sliding_window": FLAG,
+    "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
+    **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
+}
+
+
+class _Config:
+    """A config.json's checked values; its text_config's first (multimodal models keep the LM there)."""
+
+    def __init__(self, raw: dict[str, Any], where: str) -> None:
+        self.raw, self.where, self.text = raw, where, {}
+        self.text = self.get("text_config") or {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for scope, prefix in ((self.text, "text_config."), (self.raw, "")):
+            value = scope.get(key)
+            if value is not None:
+                return checked(value, KEY_RULES[key], f"'{self.where}': {prefix}{key}")
+        return default
+
+    def first(self, keys: tuple[str, ...]) -> Any:
+        return next((v for v in map(self.get, keys) if v is not None), None)
+
+
+def checked(value: Any, rule: Rule, where: str) -> Any:
+    """``value`` when ``rule`` accepts it; else an error naming the file and the field."""
+    if not rule.accepts(value):
+        raise InvalidRequestError(f"{where} must be {rule.what}, not {shown(value)}", field="model")
+    return value
+
+
+def spec_from_config(config: dict[str, Any], name: str, file: str | None = None) -> ModelSpec:
+    """A ModelSpec from a Hugging Face config.json (its text_config for multimodal models).
+
+    ``file`` names the config.json in messages, when it is not ``name`` itself.
+    """
+    values = _Config(config, file or name)
+    model_type = values.get("model_type")
     if model_type not in MODEL_TYPES:
         raise InvalidRequestError(
-            f"'{name}': model_type {model_type!r} is not one vram reads yet",
+            f"'{name}': model_type {shown(model_type)} is not one vram reads yet",
             expected=sorted(MODEL_TYPES), field="model")
     mlp, norm, position, qkv_bias, linear_bias, window_layers = MODEL_TYPES[model_type]
-    facts = {field: _first(config, keys) for field, keys in CONFIG_KEYS.items()}
-    for field, value in facts.items():
-        required = field in ("hidden_size", "num_layers", "num_heads", "vocab_size")
-        if value is None and required:
-            raise InvalidRequestError(f"'{name}' has no {CONFIG_KEYS[field][0]} in its config", field="model")
-        if value is not None and (type(value) is not int or value < 1) and field != "sliding_window":
-            raise InvalidRequestError(f"'{name}': {_key_in(config, field)} must be a positive whole number, "
-                                      f"not {value!r}", field="model")
+    facts = {field: values.first(keys) for field, keys in CONFIG_KEYS.items()}
+    _check_facts(facts, values.where)
     h, heads = facts["hidden_size"], facts["num_heads"]
-    if facts["head_dim"] is None and h % heads:
-        raise InvalidRequestError(f"'{name}': hidden size {h} is not a multiple of {heads} heads", field="model")
-    if config.get("multi_query") and facts["num_kv_heads"] is None:
+    if values.get("multi_query") and facts["num_kv_heads"] is None:
         facts["num_kv_heads"] = 1  # Falcon-7B's multi-query attention
     facts["num_kv_heads"] = facts["num_kv_heads"] or heads
     facts["head_dim"] = facts["head_dim"] or h // heads
     facts["intermediate_size"] = facts["intermediate_size"] or 4 * h
     facts["max_seq_len"] = facts["max_seq_len"] or 2048
-    if not config.get("use_sliding_window", True) or facts["sliding_window"] is None:
+    if not values.get("use_sliding_window", True) or facts["sliding_window"] is None:
         facts["sliding_window"], window_layers = None, None
+    explicit_bias = values.first(("attention_bias", "add_qkv_bias"))
     try:
         spec = ModelSpec(
             id=name, name=name, family=model_type, nominal_params=1.0, mlp=mlp, norm=norm, position=position,
-            qkv_bias=bool(config.get("attention_bias", config.get("add_qkv_bias", qkv_bias))),
+            qkv_bias=qkv_bias if explicit_bias is None else explicit_bias,
             linear_bias=linear_bias,
-            tie_embeddings=bool(config.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT)),
+            tie_embeddings=values.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT),
             sliding_window_layers=window_layers, source=f"{name} (config.json, model_type {model_type})",
-            dropout=any(_positive(config.get(k)) for k in ("attn_pdrop", "resid_pdrop", "dropout",
-                                                             "attention_dropout", "hidden_dropout")),
+            dropout=any(values.get(key, 0) > 0 for key in DROPOUT_KEYS),
             **facts,
         )
     except ValueError as error:  # the architecture's own checks (KV heads dividing heads, ...)
@@ -219,149 +305,65 @@ def spec_from_config(config: dict[str, Any], name: str) -> ModelSpec:
     return dataclasses.replace(spec, nominal_params=float(count_parameters(spec).total))
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+def _check_facts(facts: dict[str, Any], where: str) -> None:
+    """What a spec needs, and how its facts must agree, beyond each value's own range."""
+    for field in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
+        if facts[field] is None:
+            raise InvalidRequestError(f"'{where}' has no {CONFIG_KEYS[field][0]} in its config", field="model")
+    h, heads = facts["hidden_size"], facts["num_heads"]
+    if facts["head_dim"] is None and h % heads:
+        raise InvalidRequestError(f"'{where}': hidden size {h} is not a multiple of {heads} heads", field="model")
+    experts, chosen = facts["num_experts"], facts["experts_per_token"]
+    if experts is not None and chosen is not None and chosen > experts:
+        raise InvalidRequestError(f"'{where}': num_experts_per_tok {chosen} is more than the {experts} experts",
+                                  field="model")
+    if (facts["first_dense_layers"] or 0) > facts["num_layers"]:
+        raise InvalidRequestError(f"'{where}': first_k_dense_replace {facts['first_dense_layers']} is more than "
+                                  f"the {facts['num_layers']} layers", field="model")
 
 
-def _key_in(config: dict[str, Any], field: str) -> str:
-    return next((key for key in CONFIG_KEYS[field] if config.get(key) is not None), CONFIG_KEYS[field][0])
-
-
-def _first(config: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if config.get(key) is not None:
-            return config[key]
-    return None
-
-
-# -- safetensors ------------------------------------------------------------------------------------
+# -- checkpoints ------------------------------------------------------------------------------------
 
 def _safetensors(paths: list[Path], name: str, config: Path | None) -> Checkpoint:
+    headers = [read_safetensors(path) for path in paths]
+    spec = spec_from_config(read_json(config), name, str(config)) if config else None
     totals: dict[str, int] = {}
-    count = elements = 0
-    for path in paths:
-        for tensor, info in _safetensors_header(path).items():
-            if tensor == "__metadata__":
-                continue
-            size = _shape_elements(info.get("shape"), path)
-            begin, end = info.get("data_offsets", (0, 0))
-            dtype = str(info.get("dtype"))
-            totals[dtype] = totals.get(dtype, 0) + (end - begin)
-            count, elements = count + 1, elements + size
-    spec = spec_from_config(read_json(config), name) if config else None
-    return _checkpoint(name, "safetensors", count, elements, totals, spec)
-
-
-def _safetensors_header(path: Path) -> dict[str, Any]:
-    with path.open("rb") as f:
-        (length,) = _unpack(f, "<Q", path)
-        if length > MAX_HEADER_BYTES:
-            raise InvalidRequestError(f"'{path}' declares a {length}-byte header; not a safetensors file?",
-                                      field="model")
-        try:
-            header = json.loads(f.read(length))
-        except ValueError:
-            raise InvalidRequestError(f"'{path}' has no readable safetensors header", field="model") from None
-    if not isinstance(header, dict):
-        raise InvalidRequestError(f"'{path}' has no readable safetensors header", field="model")
-    return header
-
-
-def _shape_elements(shape: Any, path: Path) -> int:
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise InvalidRequestError(f"'{path}' has a tensor with a bad shape {shape!r}", field="model")
-    size = 1
-    for dim in shape:
-        size *= dim
-    return size
-
-
-def _checkpoint(name: str, fmt: str, count: int, elements: int, totals: dict[str, int],
-                spec: ModelSpec | None) -> Checkpoint:
-    by_type = tuple(sorted(totals.items(), key=lambda kv: -kv[1]))
-    return Checkpoint(name, fmt, count, sum(totals.values()), elements, by_type, spec)
-
-
-# -- GGUF ---------------------------------------------------------------------------------------------
-
-#: GGUF metadata value types: struct format of the fixed-size ones (gguf spec, ggml/docs/gguf.md).
-_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-                 10: "<Q", 11: "<q", 12: "<d"}
-_GGUF_STRING, _GGUF_ARRAY = 8, 9
+    for header in headers:
+        for dtype, nbytes in header.bytes_by_type.items():
+            totals[dtype] = totals.get(dtype, 0) + nbytes
+    return _checkpoint(name, "safetensors", headers, totals, spec)
 
 
 def _gguf(path: Path, name: str) -> Checkpoint:
-    with path.open("rb") as f:
-        magic = f.read(4)
-        if magic != b"GGUF":
-            raise InvalidRequestError(f"'{path}' is not a GGUF file", field="model")
-        _version, tensor_count, kv_count = _unpack(f, "<IQQ", path)
-        if tensor_count > 10**6 or kv_count > 10**6:
-            raise InvalidRequestError(f"'{path}' declares {tensor_count} tensors; not a GGUF file?", field="model")
-        metadata = {_gguf_string(f, path): _gguf_value(f, path) for _ in range(kv_count)}
-        totals: dict[str, int] = {}
-        elements = 0
-        for _ in range(tensor_count):
-            _gguf_string(f, path)
-            (dims,) = _unpack(f, "<I", path)
-            shape = _unpack(f, f"<{dims}Q", path) if dims else ()
-            ggml_type, _offset = _unpack(f, "<IQ", path)
-            if ggml_type not in GGML_BLOCKS:
-                raise InvalidRequestError(f"'{path}' has GGML tensor type {ggml_type}, which vram does not know",
-                                          field="model")
-            type_name, block, block_bytes = GGML_BLOCKS[ggml_type]
-            size = _shape_elements(list(shape), path)
-            totals[type_name] = totals.get(type_name, 0) + -(-size // block) * block_bytes
-            elements += size
-    return _checkpoint(name, "gguf", tensor_count, elements, totals, _gguf_spec(metadata, name))
+    header = read_gguf(path)
+    return _checkpoint(name, "gguf", [header], header.bytes_by_type, _gguf_spec(header.metadata, path, name))
 
 
-def _gguf_spec(meta: dict[str, Any], name: str) -> ModelSpec | None:
+def _checkpoint(name: str, fmt: str, headers: list[HeaderTotals], totals: dict[str, int],
+                spec: ModelSpec | None) -> Checkpoint:
+    by_type = tuple(sorted(totals.items(), key=lambda kv: -kv[1]))
+    count, elements = sum(h.tensor_count for h in headers), sum(h.elements for h in headers)
+    return Checkpoint(name, fmt, count, sum(totals.values()), elements, by_type, spec)
+
+
+#: GGUF metadata keys (after "<arch>.") of each ModelSpec field (llama.cpp's LLM_KV names).
+GGUF_KEYS: dict[str, str] = {
+    "hidden_size": "embedding_length", "num_layers": "block_count", "num_heads": "attention.head_count",
+    "num_kv_heads": "attention.head_count_kv", "intermediate_size": "feed_forward_length",
+    "max_seq_len": "context_length", "vocab_size": "vocab_size",
+}
+
+
+def _gguf_spec(meta: dict[str, Any], path: Path, name: str) -> ModelSpec | None:
     arch = meta.get("general.architecture")
     if arch not in MODEL_TYPES:
         return None
+    config = {"model_type": arch}
+    for field, suffix in GGUF_KEYS.items():
+        key = f"{arch}.{suffix}"
+        if meta.get(key) is not None:
+            config[CONFIG_KEYS[field][0]] = checked(meta[key], SPEC_RULES[field], f"'{path}': {key}")
     tokens = meta.get("tokenizer.ggml.tokens")
-    config = {
-        "model_type": arch,
-        "hidden_size": meta.get(f"{arch}.embedding_length"),
-        "num_hidden_layers": meta.get(f"{arch}.block_count"),
-        "num_attention_heads": meta.get(f"{arch}.attention.head_count"),
-        "num_key_value_heads": meta.get(f"{arch}.attention.head_count_kv"),
-        "intermediate_size": meta.get(f"{arch}.feed_forward_length"),
-        "max_position_embeddings": meta.get(f"{arch}.context_length"),
-        "vocab_size": meta.get(f"{arch}.vocab_size") or (len(tokens) if isinstance(tokens, list) else None),
-    }
-    return spec_from_config(config, name)
-
-
-def _unpack(f: BinaryIO, fmt: str, path: Path) -> tuple:
-    size = struct.calcsize(fmt)
-    data = f.read(size)
-    if len(data) != size:
-        raise InvalidRequestError(f"'{path}' ends inside its header", field="model")
-    return struct.unpack(fmt, data)
-
-
-def _gguf_string(f: BinaryIO, path: Path) -> str:
-    (length,) = _unpack(f, "<Q", path)
-    if length > MAX_HEADER_BYTES:
-        raise InvalidRequestError(f"'{path}' has a {length}-byte string in its header", field="model")
-    return f.read(length).decode("utf-8", errors="replace")
-
-
-def _gguf_value(f: BinaryIO, path: Path) -> Any:
-    (kind,) = _unpack(f, "<I", path)
-    return _gguf_typed(f, kind, path)
-
-
-def _gguf_typed(f: BinaryIO, kind: int, path: Path) -> Any:
-    if kind in _GGUF_SCALARS:
-        return _unpack(f, _GGUF_SCALARS[kind], path)[0]
-    if kind == _GGUF_STRING:
-        return _gguf_string(f, path)
-    if kind == _GGUF_ARRAY:
-        item_kind, count = _unpack(f, "<IQ", path)
-        if count > 10**7:
-            raise InvalidRequestError(f"'{path}' has a {count}-item array in its header", field="model")
-        return [_gguf_typed(f, item_kind, path) for _ in range(count)]
-    raise InvalidRequestError(f"'{path}' has metadata of unknown type {kind}", field="model")
+    if "vocab_size" not in config and isinstance(tokens, GgufArray):
+        config["vocab_size"] = checked(tokens.count, SPEC_RULES["vocab_size"], f"'{path}': tokenizer.ggml.tokens")
+    return spec_from_config(config, name, str(path))
