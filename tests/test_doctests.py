@@ -28,5 +28,5 @@ def test_docstring_examples_run(name):
 def test_the_examples_are_found():
     # the facade, the request and the sweep show their use in examples; losing them is a regression
     counts = {name: doctest.testmod(importlib.import_module(name)).attempted
-              for name in ("vram", "vram.request", "vram.sweep", "vram.methods")}
+              for name in ("vram", "vram.request.request", "vram.answer.sweep", "vram.answer.pipeline")}
     assert all(counts.values()), counts

@@ -12,8 +12,9 @@ import struct
 import pytest
 
 import vram
-from vram import catalog, models
-from vram.params import count_parameters
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.params import count_parameters
 
 LLAMA_2_7B_CONFIG = {
     "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,

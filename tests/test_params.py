@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vram import catalog
-from vram.params import count_parameters
+from vram.catalog.params import count_parameters
 from conftest import read_lines
 
 PINNED = [(line.split(",")[0], int(line.split(",")[1])) for line in read_lines("parameter_counts.csv")]

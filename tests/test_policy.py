@@ -18,7 +18,8 @@ import time
 import pytest
 
 import vram
-from vram import hub, models, policy
+from vram.catalog import hub, policy
+from vram.catalog import resolve as models
 from vram.errors import InvalidRequestError, UnsupportedError, VramError
 
 CONFIG = {

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 import vram
 from vram import cli
 from vram.grammar import MAX_QUERY_CHARS
-from vram.vocabulary import KEYS, PHRASES
+from vram.request.vocabulary import KEYS, PHRASES
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import vram
-from vram import model_files
+from vram.catalog import files as model_files
 from conftest import read_jsonl, read_lines
-from vram.estimate import LineItem
+from vram.memory.result import LineItem
 from vram.slackbot import kit
 from vram.slackbot.answer import reply_to
 from vram.slackbot.blocks import EXAMPLES, answer_message

@@ -85,7 +85,7 @@ def _how(found: dict[str, str]) -> list[str]:
         "present, is the same runs with the real kernels and CUDA's own counters.",
         "",
         "What the CPU numbers show, and what they do not. The detailed method's formulas were corrected",
-        "against this trace (each correction is a tensor the trace showed live, see `core/activations.py`),",
+        "against this trace (each correction is a tensor the trace showed live, see `core/memory/detailed/activations.py`),",
         "so agreement here says the formulas count the tensors PyTorch and transformers keep, op by op. It",
         "does not see what a GPU adds beyond tensors: the CUDA context (the estimate's own line, left out",
         "of the comparison), the caching allocator's 512-byte rounding and fragmentation (reserved over",

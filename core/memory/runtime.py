@@ -6,9 +6,9 @@ the fit verdict subtracts context and workspaces from the card's memory to say w
 
 from __future__ import annotations
 
-from .catalog import Gpu
-from .estimate import LineItem
-from .units import MIB
+from vram.catalog.index import Gpu
+from vram.memory.result import LineItem
+from vram.units import MIB
 
 #: CUDA context and kernels, as the driver counts them outside PyTorch's allocator. Measured:
 #: 426 MiB with PyTorch 2.10 + CUDA 13 (unsloth-zoo PR #1053, RTX 6000 Ada); 287,047,680 B with

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .enums import Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+from vram.request.enums import Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .enums import DTYPE_BITS, Dtype, Optimizer, Regime
+from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Regime
 
 AUTOCAST_DOC = "PyTorch docs, Automatic Mixed Precision (torch.autocast, cache_enabled)"
 TORCH_OPTIM = "torch.optim: states created zeros_like(param), in the parameter's dtype"

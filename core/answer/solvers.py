@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import catalog
-from .enums import TRAINING_TASKS, Solve
-from .errors import VramError
-from .estimate import Estimate, Fit, Solution
-from .request import RANGES, Request
+from vram import catalog
+from vram.request.enums import TRAINING_TASKS, Solve
+from vram.errors import VramError
+from vram.memory.result import Estimate, Fit, Solution
+from vram.request.request import RANGES, Request
 
 Estimator = Callable[[Request], Estimate]
 Judge = Callable[[Estimate], Fit | None]

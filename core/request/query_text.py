@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .units import format_count
-from .vocabulary import CANONICAL
+from vram.units import format_count
+from vram.request.vocabulary import CANONICAL
 
 if TYPE_CHECKING:
-    from .request import Request
+    from vram.request.request import Request
 
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp",

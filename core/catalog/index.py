@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from . import cache
-from .units import GB, GIB, MIB
+from vram.catalog import cache
+from vram.units import GB, GIB, MIB
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")  # os.path: pathlib costs a cold start 5 ms
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import catalog
-from .enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
-from .errors import VramError
-from .estimate import Alternative, Estimate
-from .request import Request
+from vram import catalog
+from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
+from vram.errors import VramError
+from vram.memory.result import Alternative, Estimate
+from vram.request.request import Request
 
 #: How an estimate is made for a changed request (the plain path: no advice of its own).
 Estimator = Callable[[Request], Estimate]

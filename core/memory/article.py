@@ -12,15 +12,15 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from .enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
-from .estimate import Estimate, LineItem
-from .formula import Formula
-from .lora_targets import DEFAULT_RANK, DEFAULT_TARGETS
-from .parallel import MEGATRON, ZERO, ZERO_SHARDED  # one table of what each ZeRO stage shards
-from .job import Job
-from .errors import VramError
-from .request import Request
-from .units import format_count
+from vram.request.enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+from vram.memory.result import Estimate, LineItem
+from vram.formula import Formula
+from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
+from vram.memory.detailed.parallel import MEGATRON, ZERO, ZERO_SHARDED  # one table of what each ZeRO stage shards
+from vram.memory.job import Job
+from vram.errors import VramError
+from vram.request.request import Request
+from vram.units import format_count
 
 ARTICLE = "seed article; EleutherAI Transformer Math 101"
 KORTHIKANTI = "Korthikanti et al. 2022, Table 2"

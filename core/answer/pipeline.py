@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import article, catalog, detailed
-from .enums import Method, Solve
-from .errors import InvalidRequestError
-from .estimate import Alternative, Estimate, Fit
-from .fit import gpu_assumption, verdict_for
-from .job import DEFAULT_DTYPE
-from .request import Request, _coerce_enum
+from vram.memory import article
+from vram import catalog
+from vram.memory import detailed
+from vram.request.enums import Method, Solve
+from vram.errors import InvalidRequestError
+from vram.memory.result import Alternative, Estimate, Fit
+from vram.answer.fit import gpu_assumption, verdict_for
+from vram.memory.job import DEFAULT_DTYPE
+from vram.request.request import Request, _coerce_enum
 
 METHODS: dict[Method, Callable[[Request], Estimate]] = {
     Method.ARTICLE: article.estimate,
@@ -45,7 +47,7 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
     if request.solve is None:
         return _advised(request, plain)
-    from . import solvers
+    from vram.answer import solvers
 
     solution, at = solvers.solve(request, plain, judge)
     at = dataclasses.replace(at, solve=None)
@@ -87,7 +89,7 @@ def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate
     result = plain(request)
     if request.gpu is None:
         return result  # no verdict, so nothing to advise: advice and solvers stay unimported
-    from . import advice
+    from vram.answer import advice
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
@@ -99,7 +101,7 @@ def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate
 def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:
     if request.gpu is None:
         return None
-    from . import solvers
+    from vram.answer import solvers
 
     solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge)
     if solution.value is None or solution.value <= (request.gpu_count or 1):

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
-from . import catalog, policy
-from .catalog import ModelSpec
-from .errors import UnsupportedError
+from vram import catalog
+from vram.catalog import policy
+from vram.catalog.index import ModelSpec
+from vram.errors import UnsupportedError
 
 if TYPE_CHECKING:
-    from .model_files import Checkpoint
+    from vram.catalog.files import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ def resolve(name: str) -> ResolvedModel | None:
     if spec is not None:
         return ResolvedModel(spec, None, True)
     # files and the Hub only when the name is not in the catalog: their imports cost a cold start
-    from . import hub
-    from .model_files import looks_like_path
+    from vram.catalog import hub
+    from vram.catalog.files import looks_like_path
 
     rules = policy.current()
     if looks_like_path(name) or "\\" in name:
@@ -55,7 +56,7 @@ def resolve(name: str) -> ResolvedModel | None:
 
 @functools.lru_cache(maxsize=64)
 def _from_path(name: str) -> ResolvedModel:
-    from .model_files import read_model_path
+    from vram.catalog.files import read_model_path
 
     spec, checkpoint = read_model_path(name)
     return ResolvedModel(spec, checkpoint, False)
@@ -64,8 +65,8 @@ def _from_path(name: str) -> ResolvedModel:
 @functools.lru_cache(maxsize=256)
 def _from_hub(name: str) -> ResolvedModel:
     # only successes are kept (an exception is not cached): a Hub that was down may answer later
-    from . import hub
-    from .model_files import spec_from_config
+    from vram.catalog import hub
+    from vram.catalog.files import spec_from_config
 
     return ResolvedModel(spec_from_config(hub.config(name), name), None, False)
 
@@ -74,8 +75,8 @@ def could_be_model(word: str) -> bool:
     """Whether a word the vocabulary does not know is worth trying as a model (path or repo id)."""
     if "/" not in word and not word.endswith((".json", ".safetensors", ".gguf")):
         return False  # neither a path nor a repo id: no need to import what reads them
-    from . import hub
-    from .model_files import looks_like_path
+    from vram.catalog import hub
+    from vram.catalog.files import looks_like_path
 
     return looks_like_path(word) or hub.looks_like_repo_id(word)
 

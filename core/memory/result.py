@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
-from .enums import Method
-from .request import Request
+from vram.request.enums import Method
+from vram.request.request import Request
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class Estimate:
         """The article's figure beside a detailed answer (computed when asked for: sweeps need not)."""
         if self.method is not Method.DETAILED:
             return ()
-        from .article import article_total
+        from vram.memory.article import article_total
 
         total = article_total(self.request)
         return () if total is None else (Comparison("article", total),)
@@ -197,6 +197,6 @@ class Estimate:
         }
 
     def __str__(self) -> str:
-        from .render import render_text
+        from vram.render import render_text
 
         return render_text(self)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .architecture import Architecture
-from .enums import Dtype, Optimizer, Task
-from .request import Request
+from vram.catalog.architecture import Architecture
+from vram.request.enums import Dtype, Optimizer, Task
+from vram.request.request import Request
 
 #: Weight dtype when the query names none.
 DEFAULT_DTYPE: dict[Task, Dtype] = {

@@ -23,9 +23,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import policy
-from .errors import InvalidRequestError
-from .model_files import MAX_CONFIG_BYTES, parse_config_json, read_json
+from vram.catalog import policy
+from vram.errors import InvalidRequestError
+from vram.catalog.files import MAX_CONFIG_BYTES, parse_config_json, read_json
 
 #: A Hub repo id: "owner/name", each part letters, digits, '-', '_', '.', neither starting nor
 #: ending with '-' or '.', no '--' or '..' (huggingface_hub's validate_repo_id), 96 characters at most.

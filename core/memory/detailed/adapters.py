@@ -9,12 +9,12 @@ checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and o
 
 from __future__ import annotations
 
-from .enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
-from .formula import formula
-from .lora_targets import DEFAULT_RANK, DEFAULT_TARGETS
-from .estimate import LineItem, Phase
-from .precision import ADAM8BIT_VALUE_BYTES, STATE_VALUES
-from .runtime import cuda_context_item
+from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
+from vram.formula import formula
+from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
+from vram.memory.result import LineItem, Phase
+from vram.memory.rules import ADAM8BIT_VALUE_BYTES, STATE_VALUES
+from vram.memory.runtime import cuda_context_item
 
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
 PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
@@ -41,8 +41,8 @@ def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None =
 def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineItem], list[Phase]]:
     """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
     ``backward_layer`` are built by the training model (with the recompute given here)."""
-    from .detailed import phase
-    from .detailed_inference import WEIGHT_FORMATS
+    from vram.memory.detailed.training import phase
+    from vram.memory.detailed.inference import WEIGHT_FORMATS
 
     request, spec = job.request, job.spec
     rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")

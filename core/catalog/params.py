@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from .catalog import ModelSpec
+from vram.catalog.index import ModelSpec
 
 #: Weights of one norm of width h: LayerNorm has a scale and a bias, RMSNorm a scale only.
 NORM_VECTORS = {"layernorm": 2, "rmsnorm": 1}

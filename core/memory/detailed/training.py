@@ -15,24 +15,26 @@ import functools
 import operator
 from dataclasses import dataclass
 
-from . import catalog, models, parallel
-from .activations import (
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.memory.detailed import parallel
+from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES, BlockOptions,
     backward_terms, joined, layer_terms, outside_terms,
 )
-from .catalog import ModelSpec
-from .enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
-from .errors import UnsupportedError
-from .estimate import Estimate, LineItem, Phase
-from .formula import Formula, formula
-from .job import BEYOND as _BEYOND, Job, beyond as _beyond
-from .params import ParameterCount, count_parameters
-from .precision import (
+from vram.catalog.index import ModelSpec
+from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
+from vram.errors import UnsupportedError
+from vram.memory.result import Estimate, LineItem, Phase
+from vram.formula import Formula, formula
+from vram.memory.job import BEYOND as _BEYOND, Job, beyond as _beyond
+from vram.catalog.params import ParameterCount, count_parameters
+from vram.memory.rules import (
     STEP_TEMPORARIES, state_bytes, optimizer_bytes, optimizer_source,
 )
-from .request import Request
-from .runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cuda_context_item
-from .units import format_bytes, format_count
+from vram.request.request import Request
+from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, cuda_context_item
+from vram.units import format_bytes, format_count
 
 #: Source: transformers PreTrainedModel._autoset_attn_implementation (huggingface/transformers#27940):
 #: sdpa is the default attention when torch >= 2.1.1.
@@ -75,7 +77,7 @@ def estimate(request: Request) -> Estimate:
 
 
 def _estimate(request: Request) -> Estimate:
-    from .detailed_inference import inference_items
+    from vram.memory.detailed.inference import inference_items
 
     job = DetailedJob(request)
     if request.task is Task.INFERENCE:
@@ -251,7 +253,7 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
 
 
 def _adapter_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
-    from .detailed_adapters import adapter_items, default_recompute
+    from vram.memory.detailed.adapters import adapter_items, default_recompute
 
     recompute = default_recompute(job)
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32

@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
-from . import catalog, models
-from .architecture import Architecture, architecture_of
-from .enums import (
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.architecture import Architecture, architecture_of
+from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
     KV_DTYPES, Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task,
 )
-from .errors import (
+from vram.errors import (
     ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
 )
-from .units import format_count, format_value
+from vram.units import format_count, format_value
 
 #: Inclusive ranges of the numeric fields. The upper ends are far beyond any real job (a
 #: quadrillion parameters, 16M-token contexts, a million GPUs) and keep arithmetic finite.
@@ -210,7 +211,7 @@ class Request:
                 )
 
     def _check_targets(self) -> None:
-        from .lora_targets import TARGET_NAMES
+        from vram.request.lora import TARGET_NAMES
 
         if self.task not in ADAPTER_TASKS:
             raise ConflictError("adapter targets apply to lora or qlora", field="lora_targets")
@@ -321,7 +322,7 @@ class Request:
 
     def to_query(self) -> str:
         """Canonical query text; ``vram.parse(r.to_query()) == r``."""
-        from .query_text import request_to_query
+        from vram.request.query_text import request_to_query
 
         return request_to_query(self)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import catalog, runtime
-from .catalog import Gpu
-from .estimate import TIGHT_ABOVE, Estimate, Fit, Verdict
-from .units import MIB, format_bytes
+from vram import catalog
+from vram.memory import runtime
+from vram.catalog.index import Gpu
+from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, Verdict
+from vram.units import MIB, format_bytes
 
 
 def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:

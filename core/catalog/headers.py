@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, NamedTuple
 
-from .errors import InvalidRequestError
+from vram.errors import InvalidRequestError
 
 #: Longest header read, in bytes: safetensors' own MAX_HEADER_SIZE (tensor.rs, 100_000_000); real
 #: headers are kilobytes to a few megabytes (a GGUF's with a 262k-token vocabulary about 10 MB).

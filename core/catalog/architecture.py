@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from . import catalog, models
-from .catalog import ModelSpec
-from .units import format_count
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.index import ModelSpec
+from vram.units import format_count
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 
-from .enums import Offload
-from .estimate import LineItem, Phase
-from .formula import formula
+from vram.request.enums import Offload
+from vram.memory.result import LineItem, Phase
+from vram.formula import formula
 
 #: Which model-state category each line item belongs to.
 STATE_CATEGORIES: dict[str, str] = {
