@@ -128,17 +128,29 @@ def alternatives(request: Request, estimator: Estimator, judge: Judge,
 
 def suggestions(request: Request, estimator: Estimator, judge: Judge,
                 more_gpus: Callable[[Request], Alternative | None],
-                shown: tuple[Alternative, ...] = ()) -> tuple[Alternative, ...]:
+                shown: tuple[Alternative, ...] = (), notes: list[str] | None = None) -> tuple[Alternative, ...]:
     """The changes that make it fit, least change first; the closest ones when none does.
-    Strategies already ``shown`` beside the answer are not listed again."""
+    Strategies already ``shown`` beside the answer are not listed again. A suggestion that cannot
+    be computed is left out, with a line in ``notes``: advice never replaces the answer."""
     labels = {alt.label for alt in shown}
     found = alternatives(request, estimator, judge, [c for c in CANDIDATES if c[0] not in labels])
-    extra = [more_gpus(request), _bigger_gpu(request, estimator, judge)]
+    extra = [_unless_error(more_gpus, request, "more GPUs", notes),
+             _unless_error(lambda r: _bigger_gpu(r, estimator, judge), request, "a bigger GPU", notes)]
     found += [alt for alt in extra if alt is not None]
     fitting = [alt for alt in found if alt.fit is not None and alt.fit.fits]
     if fitting:
         return tuple(fitting[:MAX_SUGGESTIONS])
     return tuple(sorted(found, key=lambda alt: alt.total_bytes)[:3])
+
+
+def _unless_error(suggest: Callable[[Request], Alternative | None], request: Request, what: str,
+                  notes: list[str] | None) -> Alternative | None:
+    try:
+        return suggest(request)
+    except VramError as error:
+        if notes is not None:
+            notes.append(f"suggestion of {what} left out: {error.reason}")
+        return None
 
 
 def strategies(request: Request, estimator: Estimator, judge: Judge) -> tuple[Alternative, ...]:

@@ -93,9 +93,11 @@ def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
-    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies)
+    notes: list[str] = []
+    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies, notes)
                    if wanted else ())
-    return dataclasses.replace(result, strategies=strategies, suggestions=suggestions)
+    return dataclasses.replace(result, strategies=strategies, suggestions=suggestions,
+                               assumptions=(*result.assumptions, *notes))
 
 
 def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:

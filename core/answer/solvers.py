@@ -11,7 +11,7 @@ import dataclasses
 from typing import Callable
 
 from vram import catalog
-from vram.request.enums import TRAINING_TASKS, Solve
+from vram.request.enums import TRAINING_TASKS, Solve, Task
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
 from vram.request.request import RANGES, Request
@@ -26,11 +26,18 @@ class _Counted:
     def __init__(self, estimator: Estimator, judge: Judge) -> None:
         self.estimator, self.judge, self.calls = estimator, judge, 0
         self.seen: dict[Request, Estimate] = {}
+        self.error: VramError | None = None  #: the first value that could not be estimated
 
     def fits(self, request: Request) -> bool:
+        """Whether ``request`` fits; a value that cannot be estimated (a combination the model
+        refuses, a number out of its range) does not fit, and the first such error is kept to say."""
         if request not in self.seen:
             self.calls += 1
-            self.seen[request] = self.estimator(request)
+            try:
+                self.seen[request] = self.estimator(request)
+            except VramError as error:
+                self.error = self.error or error
+                return False
         fit = self.judge(self.seen[request])
         return fit is not None and fit.fits
 
@@ -54,6 +61,9 @@ def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solutio
     counted = _Counted(estimator, judge)
     solver = SOLVERS[request.solve]
     solution, at = solver(dataclasses.replace(request, solve=None), request.solve, counted)
+    if solution.value is None and counted.error is not None:
+        solution = dataclasses.replace(solution, note=f"{solution.note}; some values could not be estimated: "
+                                                      f"{counted.error.reason}")
     return dataclasses.replace(solution, estimates=counted.calls), at
 
 
@@ -73,17 +83,20 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
 
 
 def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
-    unit = request.tp * request.pp
-    high = int(RANGES["gpu_count"][1]) // unit
+    unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
+    high = _most_gpus(request) // unit
 
     def at(k: int) -> Request:
         return dataclasses.replace(request, gpu_count=k * unit)
 
     if counted.fits(at(1)):
         return Solution(kind.value, unit, f"{_gpus_word(unit)} already fit{'s' if unit == 1 else ''}", 0), at(1)
-    counted.fits(at(2))
-    if counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes:
-        if request.task in TRAINING_TASKS and request.zero == 0 and unit == 1:
+    if at(1) not in counted.seen or high < 2:  # not estimable at all, or nowhere to grow
+        return Solution(kind.value, None, f"does not fit on {_gpus_word(unit)}, the most it can be split over"
+                        if at(1) in counted.seen else "cannot be estimated", 0), at(1)
+    if not counted.fits(at(2)) and (at(2) not in counted.seen
+                                    or counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes):
+        if request.task in TRAINING_TASKS and request.zero == 0 and request.tp * request.pp == 1:
             # plain data parallelism never shrinks a GPU's share: answer for ZeRO-3 / FSDP, and say so
             try:
                 sharded, at_sharded = _min_gpus(dataclasses.replace(request, zero=3), kind, counted)
@@ -96,18 +109,26 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
         note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
                 "name a sharded strategy: zero1-3, fsdp, tp or pp")
         return Solution(kind.value, None, note, 0), at(1)
-    step = 2
-    while step <= high and not counted.fits(at(step)):
-        step *= 2
-    if step > high:
-        return Solution(kind.value, None, f"does not fit even on {high * unit} GPUs", 0), at(1)
-    bad, good = step // 2, step
+    bad, good = 1, 2
+    while good < high and not counted.fits(at(good)):
+        bad, good = good, good * 2
+    good = min(good, high)  # the last step tries the bound itself, which need not be a power of 2
+    if good <= bad or not counted.fits(at(good)):
+        return Solution(kind.value, None, f"does not fit even on {max(high, 1) * unit} GPUs", 0), at(1)
     while good - bad > 1:
         middle = (good + bad) // 2
         bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
     fewer = (good - 1) * unit
     note = f"{_gpus_word(good * unit)} fit; {_gpus_word(fewer)} {'does' if fewer == 1 else 'do'} not"
     return Solution(kind.value, good * unit, note, 0), at(good)
+
+
+def _most_gpus(request: Request) -> int:
+    """The most GPUs the request can name: inference split by layers puts one at least on each GPU
+    (Request refuses more), anything else the range's bound."""
+    if request.task is Task.INFERENCE and request.tp * request.pp == 1:
+        return min(int(RANGES["gpu_count"][1]), request.architecture().num_layers)
+    return int(RANGES["gpu_count"][1])
 
 
 def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:

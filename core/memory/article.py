@@ -13,7 +13,7 @@ import functools
 from typing import Callable
 
 from vram.request.enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
-from vram.memory.result import Estimate, LineItem
+from vram.memory.result import Estimate, LineItem, formula_item
 from vram.formula import Formula
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 from vram.memory.detailed.parallel import MEGATRON, ZERO, ZERO_SHARDED  # one table of what each ZeRO stage shards
@@ -228,7 +228,7 @@ def _activations(job: _Job) -> LineItem:
     values = {"s": job.seq_len, "b": job.batch_size, "h": arch.hidden_size, "L": arch.num_layers,
               "a": arch.num_heads, "t": job.tp}
     label = f"Activations ({job.recompute} recompute{', sp' if sp else ''}{', flash' if flash else ''})"
-    return LineItem("activations", label, formula.bytes(values), formula.text, formula.used(values), KORTHIKANTI)
+    return formula_item("activations", label, formula, values, KORTHIKANTI)
 
 
 def _optimizer_source(optimizer: Optimizer) -> str:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Mapping
 
 from vram.request.enums import Method
+from vram.formula import Formula
 from vram.request.request import Request
 
 
@@ -20,10 +21,19 @@ class LineItem:
     formula: str  #: the formula as text, in the symbols of ``values``
     values: Mapping[str, float] = field(default_factory=dict)  #: numbers substituted into it
     source: str = ""  #: paper, official doc or framework file the formula comes from
+    #: the compiled expression that gave ``bytes``, when one did: what a sweep re-evaluates at
+    #: another batch or context. ``formula`` is display text (``2 B/param x params``) and is
+    #: never compiled again, so a display form can never be run as code.
+    expression: Formula | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "bytes": self.bytes, "formula": self.formula,
                 "values": dict(self.values), "source": self.source}
+
+
+def formula_item(key: str, label: str, expression: Formula, values: Mapping[str, float], source: str) -> LineItem:
+    """The line item ``expression`` gives at ``values``, showing the symbols it uses."""
+    return LineItem(key, label, expression.bytes(values), expression.text, expression.used(values), source, expression)
 
 
 class Verdict(StrEnum):

@@ -255,8 +255,8 @@ class Request:
                     expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
                 )
             self._set("gpu", gpu.id)
-            if self.gpu_count is None:  # one GPU, or one model-parallel group when tp/pp are named
-                self._set("gpu_count", self.tp * self.pp)
+            if self.gpu_count is None:  # one GPU, or the smallest group that holds the tp/pp/ep named
+                self._set("gpu_count", self.tp * self.pp * self.ep)
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
@@ -269,11 +269,14 @@ class Request:
                                           (self.pp, "pp", layers, "layers")):
             if count % degree:
                 raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
-        if (self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers
-                and arch.spec is not None):
+        # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
+        # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
+        # reference model's (the assumptions say which).
+        if self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers:
             raise InvalidRequestError(
-                f"{self.gpu_count} GPUs for {layers} layers: splitting by layers leaves GPUs empty; "
-                f"name tensor parallelism (tp) or use at most {layers} GPUs", field="gpu_count")
+                f"{self.gpu_count} GPUs for {layers} layers: inference on several GPUs splits the model by "
+                f"whole layers, so more GPUs than layers leaves GPUs empty; name tensor parallelism (tp) "
+                f"or use at most {layers} GPUs", field="gpu_count")
         if self.ep > 1:
             experts = arch.spec.num_experts if arch.spec is not None else None
             if experts is None:

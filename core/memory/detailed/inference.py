@@ -13,7 +13,7 @@ from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.training import DetailedJob, block_options, phase, storage_bytes
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Dtype
-from vram.memory.result import LineItem, Phase
+from vram.memory.result import LineItem, Phase, formula_item
 from vram.formula import Formula, formula
 
 
@@ -59,10 +59,10 @@ def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     items = [
         *_weights(job, split),
         _split(_kv_cache(job, values), split, job.spec.num_layers),
-        LineItem("activations", "Prefill working set (one layer)", working_set.bytes(values), working_set.text,
-                 working_set.used(values), "no autograd: one layer's tensors are live at a time"),
-        LineItem("logits", "Logits of the last token", PREFILL_LOGITS.bytes(values), PREFILL_LOGITS.text,
-                 PREFILL_LOGITS.used(values), "transformers generate: logits_to_keep=1, fp32 for sampling"),
+        formula_item("activations", "Prefill working set (one layer)", working_set, values,
+                     "no autograd: one layer's tensors are live at a time"),
+        formula_item("logits", "Logits of the last token", PREFILL_LOGITS, values,
+                     "transformers generate: logits_to_keep=1, fp32 for sampling"),
         cuda_context_item(),
     ]
     items = [item for item in items if item.bytes]
@@ -96,8 +96,7 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
         {"block_params": quantised, "other_params": other}, fmt.source)
     overhead = formula(f"({fmt.overhead_bits})/8*block_params")
     values = {"h": job.spec.hidden_size, "block_params": quantised}
-    scales = LineItem("quant_overhead", "Quantisation scales and zeros", overhead.bytes(values), overhead.text,
-                      overhead.used(values), fmt.source)
+    scales = formula_item("quant_overhead", "Quantisation scales and zeros", overhead, values, fmt.source)
     layers = job.spec.num_layers
     return [_split(weights, split, layers), _split(scales, split, layers)]
 
@@ -126,8 +125,7 @@ def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
     else:
         formula, source = KV_FULL, KV_SOURCE
-    return LineItem("kv_cache", f"KV cache ({kv_dtype})", formula.bytes(values), formula.text,
-                    formula.used(values), source)
+    return formula_item("kv_cache", f"KV cache ({kv_dtype})", formula, values, source)
 
 
 def _split(item: LineItem, ways: int, layers: int) -> LineItem:
@@ -136,5 +134,10 @@ def _split(item: LineItem, ways: int, layers: int) -> LineItem:
     if ways == 1:
         return item
     held = -(-layers // ways)
-    return LineItem(item.key, item.label, -(-item.bytes * held // layers), f"({item.formula}) x held / L",
-                    {**item.values, "held": held, "L": layers}, item.source)
+    values = {**item.values, "held": held, "L": layers}
+    shown = f"({item.formula}) x held / L"
+    if item.expression is None:  # display text only (weights by the parameter): the bytes are final
+        return LineItem(item.key, item.label, -(-item.bytes * held // layers), shown, values, item.source)
+    # the expression a sweep re-evaluates is the inner one's, split the same way (L is the layers in both)
+    split = formula(f"ceil(({item.expression.text})*held/L)")
+    return LineItem(item.key, item.label, split.bytes(values), shown, values, item.source, split)

@@ -21,7 +21,6 @@ import math
 
 from vram.request.enums import Offload
 from vram.memory.result import LineItem, Phase
-from vram.formula import formula
 
 #: Which model-state category each line item belongs to.
 STATE_CATEGORIES: dict[str, str] = {
@@ -151,11 +150,13 @@ def _divided(item: LineItem, divisors: dict[str, float], source: str) -> LineIte
 def _activation_share(item: LineItem, job) -> LineItem:
     """Per-head and per-column terms split t ways; with sp the rest too (along the sequence)."""
     t = job.tp
-    text, values = item.formula, dict(item.values)
+    text, values, expression = item.formula, dict(item.values), item.expression
+    if expression is None:
+        raise TypeError(f"{item.key} has no expression to split by tp")  # a bug, not a query's fault
     split = {**values, **{s: values[s] / t for s in ("a", "k", "f") if s in values}}
-    total = formula(text).value(split)
+    total = expression.value(split)
     if job.request.sp:
-        rest = formula(text).value({**values, **{s: 0 for s in ("a", "k", "f") if s in values}})
+        rest = expression.value({**values, **{s: 0 for s in ("a", "k", "f") if s in values}})
         total -= rest * (1 - 1 / t)
     label = f"{item.label}, / tp{' and sp' if job.request.sp else ''}"
     shown = f"{text}  with a, k, f / tp" + ("; the rest / tp (sp)" if job.request.sp else "")

@@ -25,7 +25,7 @@ from vram.memory.detailed.activations import (
 from vram.catalog.index import ModelSpec
 from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Regime, Task
 from vram.errors import UnsupportedError
-from vram.memory.result import Estimate, LineItem, Phase
+from vram.memory.result import Estimate, LineItem, Phase, formula_item
 from vram.formula import Formula, formula
 from vram.memory.job import BEYOND as _BEYOND, Job, beyond as _beyond
 from vram.catalog.params import ParameterCount, count_parameters
@@ -66,11 +66,12 @@ def estimate(request: Request) -> Estimate:
     if kept is not None:
         return _at_sizes(*kept, request)
     result = _estimate(request)
-    if key is not None:
+    sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
+    # only items with an expression can be evaluated again; a job with any other sized item is not kept
+    if key is not None and all(result.items[i].expression is not None for i in sized):
         if len(_KEPT) >= MAX_KEPT:
             for old in list(_KEPT)[: MAX_KEPT // 2]:
                 del _KEPT[old]
-        sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
         general = tuple(a for a in result.assumptions if not a.startswith(_BEYOND))
         _KEPT[key] = (result, sized, general)
     return result
@@ -222,9 +223,9 @@ def _training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
         _activations_item(options, recompute, values),
-        _formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
+        formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
         _backward_layer_item(options, recompute, values),
-        _formula_item("tied_gradients", "Tied embedding: both gradient halves, being summed",
+        formula_item("tied_gradients", "Tied embedding: both gradient halves, being summed",
                       TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
         cuda_context_item(),
     ]
@@ -259,7 +260,7 @@ def _adapter_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
     options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
     return adapter_items(job, _activations_item(options, recompute, values),
-                         _formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
+                         formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
                                        values, HF_LOSS),
                          _backward_layer_item(options, recompute, values))
 
@@ -288,7 +289,7 @@ def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
 def _activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
     text, why = _activations_formula(options, recompute)
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return _formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+    return formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -307,7 +308,7 @@ def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[s
 
 
 def _backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
-    return _formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
+    return formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
                          _backward_formula(options, recompute), values,
                          f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
 
@@ -321,10 +322,6 @@ def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
 
 
 # -- shared pieces --------------------------------------------------------------------------------
-
-def _formula_item(key: str, label: str, formula: Formula, values: dict[str, float], source: str) -> LineItem:
-    return LineItem(key, label, formula.bytes(values), formula.text, formula.used(values), source)
-
 
 def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase:
     by_key = {item.key: item.bytes for item in items}
@@ -408,7 +405,8 @@ def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:
         values["b"] = b
     if new_s:
         values["s"] = s
-    return LineItem(item.key, item.label, formula(item.formula).bytes(values), item.formula, values, item.source)
+    return LineItem(item.key, item.label, item.expression.bytes(values), item.formula, values, item.source,
+                    item.expression)
 
 
 def storage_bytes(dtype: Dtype) -> float:
