@@ -31,6 +31,10 @@ from vram.answer.sweep import sweep
 
 __version__ = "0.1.0"
 
+# An Estimate is a value of the memory layer, below the renderers; the facade, which stands outside
+# the layers, gives it its plain-text form so that print(estimate) shows the table.
+Estimate.__str__ = render_text  # type: ignore[method-assign]
+
 
 def parse(text: str, *, policy: ResolvePolicy | None = None) -> Request:
     """Read one line of text into a Request.

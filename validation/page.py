@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vram.units import format_count
 
-from .accuracy import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
+from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
 
 def render(cpu: dict, gpu: dict | None) -> str:
     rows = [Row(**row) for row in cpu["rows"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Callable
 
 from vram.memory import article
@@ -10,7 +11,7 @@ from vram import catalog
 from vram.memory import detailed
 from vram.request.enums import Method, Solve
 from vram.errors import InvalidRequestError
-from vram.memory.result import Alternative, Estimate, Fit
+from vram.memory.result import Alternative, Comparison, Estimate, Fit
 from vram.answer.fit import gpu_assumption, verdict_for
 from vram.memory.job import DEFAULT_DTYPE
 from vram.request.request import Request, _coerce_enum
@@ -42,6 +43,13 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     chosen = _coerce_enum("method", Method, method)
     if chosen is not None and request.method not in (None, chosen):
         request = dataclasses.replace(request, method=chosen)  # the answer shows the method that answered
+    result = _answered(request, chosen)
+    if result.method is Method.DETAILED:
+        result = dataclasses.replace(result, comparisons=ArticleFigure(result.request))
+    return result
+
+
+def _answered(request: Request, chosen: Method | None) -> Estimate:
     if request.solve is None and request.gpu is None:  # nothing to judge or advise: the plain answer
         return plain_estimate(request, chosen)
     plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
@@ -57,6 +65,38 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
                      for g in solution.value)
         result = dataclasses.replace(result, fit=fits)
     return dataclasses.replace(result, request=dataclasses.replace(at, solve=request.solve), solution=solution)
+
+
+class ArticleFigure(Sequence[Comparison]):
+    """The article's total beside a detailed answer, computed on first use: an answer that is
+    shown pays for it, the thousands of estimates behind a sweep or a solver do not."""
+
+    __slots__ = ("_request", "_figures")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._figures: tuple[Comparison, ...] | None = None
+
+    def _computed(self) -> tuple[Comparison, ...]:
+        if self._figures is None:
+            total = article.article_total(self._request)
+            self._figures = () if total is None else (Comparison("article", total),)
+        return self._figures
+
+    def __getitem__(self, index):
+        return self._computed()[index]
+
+    def __len__(self) -> int:
+        return len(self._computed())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(self._computed())
 
 
 def plain_estimate(request: Request, method: Method | None = None) -> Estimate:

@@ -16,7 +16,7 @@ from vram.request.enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Me
 from vram.memory.result import Estimate, LineItem, formula_item
 from vram.formula import Formula
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.memory.detailed.parallel import MEGATRON, ZERO, ZERO_SHARDED  # one table of what each ZeRO stage shards
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.memory.job import Job
 from vram.errors import VramError
 from vram.request.request import Request

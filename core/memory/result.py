@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from vram.request.enums import Method
 from vram.formula import Formula
@@ -159,20 +159,13 @@ class Estimate:
     strategies: tuple[Alternative, ...] = ()  #: sharded strategies beside plain data parallelism
     suggestions: tuple[Alternative, ...] = ()  #: changes that would make it fit, least change first
     solution: Solution | None = None
+    #: other methods' totals for the same request (the article's beside a detailed answer); the
+    #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
+    comparisons: Sequence[Comparison] = ()
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
             object.__setattr__(self, "total_bytes", sum(item.bytes for item in self.items))
-
-    @property
-    def comparisons(self) -> tuple[Comparison, ...]:
-        """The article's figure beside a detailed answer (computed when asked for: sweeps need not)."""
-        if self.method is not Method.DETAILED:
-            return ()
-        from vram.memory.article import article_total
-
-        total = article_total(self.request)
-        return () if total is None else (Comparison("article", total),)
 
     @property
     def peak_phase(self) -> Phase | None:
@@ -205,8 +198,3 @@ class Estimate:
             "strategies": [a.to_dict() for a in self.strategies],
             "suggestions": [a.to_dict() for a in self.suggestions],
         }
-
-    def __str__(self) -> str:
-        from vram.render import render_text
-
-        return render_text(self)

@@ -1,4 +1,4 @@
-"""Bytes a parameter takes in training, by precision regime and optimizer (the detailed method).
+"""Bytes a parameter takes in training, by precision regime and optimizer, and what ZeRO shards.
 
 The article counts one regime (16-bit weights and gradients, fp32 master copy with the optimizer);
 real jobs run others, and the split matters for when each byte is live:
@@ -22,6 +22,8 @@ from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Regime
 AUTOCAST_DOC = "PyTorch docs, Automatic Mixed Precision (torch.autocast, cache_enabled)"
 TORCH_OPTIM = "torch.optim: states created zeros_like(param), in the parameter's dtype"
 ZERO_PAPER = "Rajbhandari et al. 2019 (ZeRO), section 3.1: 2 + 2 + K bytes a parameter"
+MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): tensor and pipeline parallel shares"
+ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
 BNB_8BIT = "Dettmers et al. 2021, 8-bit optimizers: 1-byte states, an fp32 scale per 2048-value block"
 
 
@@ -44,6 +46,16 @@ def state_bytes(regime: Regime, dtype: Dtype) -> StateBytes:
         return StateBytes(2, 0, 2, 4, 4, ZERO_PAPER)
     size = DTYPE_BITS[dtype] / 8
     return StateBytes(size, 0, size, 0, size, TORCH_OPTIM)
+
+
+#: What ZeRO shards over the data-parallel GPUs, by stage (FSDP full shard = 3): one table for
+#: both methods (the article's shares and the detailed method's).
+ZERO_SHARDED: dict[int, frozenset[str]] = {
+    0: frozenset(),
+    1: frozenset({"optimizer"}),
+    2: frozenset({"optimizer", "gradients"}),
+    3: frozenset({"optimizer", "gradients", "weights"}),
+}
 
 
 #: Optimizer state values a parameter: AdamW two moments, SGD and Lion one momentum, plain SGD

@@ -21,6 +21,7 @@ import math
 
 from vram.request.enums import Offload
 from vram.memory.result import LineItem, Phase
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 
 #: Which model-state category each line item belongs to.
 STATE_CATEGORIES: dict[str, str] = {
@@ -28,16 +29,7 @@ STATE_CATEGORIES: dict[str, str] = {
     "gradients": "gradients",
     "tied_gradients": "gradients", "optimizer": "optimizer", "optimizer_temp": "optimizer",
 }
-#: What ZeRO shards over the data-parallel GPUs, by stage (FSDP full shard = 3).
-ZERO_SHARDED: dict[int, frozenset[str]] = {
-    0: frozenset(),
-    1: frozenset({"optimizer"}),
-    2: frozenset({"optimizer", "gradients"}),
-    3: frozenset({"optimizer", "gradients", "weights"}),
-}
 ACTIVATION_KEYS = frozenset({"activations", "backward_layer"})
-MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): tensor and pipeline parallel shares"
-ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
 KORTHIKANTI_TP = "Korthikanti et al. 2022, Table 2: tensor / sequence parallel activations"
 DDP_BUCKETS = "PyTorch DistributedDataParallel docs: all-reduce buckets hold a copy of the gradients " \
               "(gradient_as_bucket_view=False, the default)"
