@@ -16,18 +16,18 @@ IPython only with ``%load_ext vram``.
 
 from __future__ import annotations
 
+from vram.answer.pipeline import estimate
+from vram.answer.sweep import sweep
 from vram.catalog import policy as _policy
-from vram.request.enums import Dtype, Method, Optimizer, Recompute, Task
+from vram.catalog.policy import LOCAL as LOCAL_POLICY, SERVED as SERVED_POLICY, ResolvePolicy
 from vram.errors import (
     ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
-    UnsupportedError, VramError,
+    UnsupportedError, VramError
 )
 from vram.memory.result import Alternative, Estimate, Fit, LineItem, Solution, Verdict
-from vram.answer.pipeline import estimate
-from vram.catalog.policy import LOCAL as LOCAL_POLICY, SERVED as SERVED_POLICY, ResolvePolicy
 from vram.render import render_json, render_text
+from vram.request.enums import Dtype, Method, Optimizer, Recompute, Task
 from vram.request.request import Request
-from vram.answer.sweep import sweep
 
 __version__ = "0.1.0"
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from vram import catalog
+from vram.errors import ConflictError, MissingError, QueryError, VramError
 from vram.request.enums import Task
 from vram.request.lora import TARGET_ALIASES
-from vram.errors import ConflictError, MissingError, QueryError, VramError
 from vram.request.request import Request
 from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
 

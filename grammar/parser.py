@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import unicodedata
 from dataclasses import dataclass
-import os
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken

@@ -14,7 +14,7 @@ from vram.errors import VramError
 from vram.memory.result import Estimate, Fit
 from vram.render import (
     METHOD_BLURBS, alternative_line, comparison_line, fit_line, formula_text, range_line, solution_text,
-    table_lines,
+    table_lines
 )
 from vram.units import format_bytes
 

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 import vram
-from vram.catalog import files as model_files
-from vram.catalog import resolve as models
+from vram.catalog import files as model_files, resolve as models
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="FIFOs, sockets and /dev/zero as on Linux")
 

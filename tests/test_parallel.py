@@ -158,10 +158,10 @@ def test_tensor_and_sequence_parallel_activations_follow_korthikanti(t, sp, expe
     paper's 10sbh (plus the LayerNorm statistics it leaves out), and sp splits that too."""
     from types import SimpleNamespace
 
+    from vram.formula import Formula
     from vram.memory.detailed import parallel
     from vram.memory.detailed.activations import BlockOptions, joined, layer_terms
     from vram.memory.result import formula_item
-    from vram.formula import Formula
 
     options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
     text = joined(layer_terms(options))

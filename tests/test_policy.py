@@ -18,8 +18,7 @@ import time
 import pytest
 
 import vram
-from vram.catalog import hub, policy
-from vram.catalog import resolve as models
+from vram.catalog import hub, policy, resolve as models
 from vram.errors import InvalidRequestError, UnsupportedError, VramError
 
 CONFIG = {

@@ -20,11 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-
 from slack_fakes import (
     BOT_TOKEN, SIGNING_SECRET, StandIn, button_click, event_callback, mention_event, message_event,
-    shown_numbers, sign, slash_command,
+    shown_numbers, sign, slash_command
 )
+
 from vram.slackbot.blocks import SHARE_ACTION
 from vram.units import format_bytes
 

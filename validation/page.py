@@ -6,6 +6,7 @@ from vram.units import format_count
 
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
 
+
 def render(cpu: dict, gpu: dict | None) -> str:
     rows = [Row(**row) for row in cpu["rows"]]
     lines = [

@@ -11,9 +11,9 @@ import dataclasses
 from typing import Callable
 
 from vram import catalog
-from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
 from vram.errors import VramError
 from vram.memory.result import Alternative, Estimate
+from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
 from vram.request.request import Request
 
 #: How an estimate is made for a changed request (the plain path: no advice of its own).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from vram import catalog
-from vram.memory import runtime
 from vram.catalog.index import Gpu
+from vram.memory import runtime
 from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, Verdict
 from vram.units import MIB, format_bytes
 

@@ -6,14 +6,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Callable
 
-from vram.memory import article
 from vram import catalog
-from vram.memory import detailed
-from vram.request.enums import Method, Solve
-from vram.errors import InvalidRequestError
-from vram.memory.result import Alternative, Comparison, Estimate, Fit
 from vram.answer.fit import gpu_assumption, verdict_for
+from vram.errors import InvalidRequestError
+from vram.memory import article, detailed
 from vram.memory.job import DEFAULT_DTYPE
+from vram.memory.result import Alternative, Comparison, Estimate, Fit
+from vram.request.enums import Method, Solve
 from vram.request.request import Request, _coerce_enum
 
 METHODS: dict[Method, Callable[[Request], Estimate]] = {

@@ -11,9 +11,9 @@ import dataclasses
 from typing import Callable
 
 from vram import catalog
-from vram.request.enums import TRAINING_TASKS, Solve, Task
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
+from vram.request.enums import TRAINING_TASKS, Solve, Task
 from vram.request.request import RANGES, Request
 
 Estimator = Callable[[Request], Estimate]

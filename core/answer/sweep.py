@@ -33,8 +33,8 @@ def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) ->
     GPU named the ``verdict`` and ``headroom_bytes``. Fields are Request field names; a bad value
     raises the VramError that Request would.
     """
-    from vram.errors import InvalidRequestError
     from vram.answer.pipeline import plain_estimate
+    from vram.errors import InvalidRequestError
 
     if not isinstance(request, Request):
         raise InvalidRequestError(f"sweep() takes a Request (vram.parse(text)), not {type(request).__name__}")

@@ -4,8 +4,8 @@ reads them under a policy (resolve.py, policy.py).
 """
 
 from vram.catalog.index import (
-    DATA_DIR, Gpu, ModelSpec, closest, find_gpu, find_model, gpus, model_families, models,
-    models_of_family, nearest_dense_model, normalise,
+    DATA_DIR, Gpu, ModelSpec, closest, find_gpu, find_model, gpus, model_families, models, models_of_family,
+    nearest_dense_model, normalise
 )
 
 __all__ = ["DATA_DIR", "Gpu", "ModelSpec", "closest", "find_gpu", "find_model", "gpus", "model_families",

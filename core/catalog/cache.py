@@ -6,11 +6,10 @@ they come from, so a stale file is never read. Any failure to read or write only
 
 from __future__ import annotations
 
-import zlib
 import json
 import os
+import zlib
 from typing import Any, Callable
-
 
 
 def folder() -> str:

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vram.catalog.headers import (
+    MAX_HEADER_BYTES, GgufArray, HeaderTotals, open_error, parse_json, read_bounded, read_gguf,
+    read_safetensors, shown
+)
 from vram.catalog.index import ModelSpec
-from vram.catalog.headers import (MAX_HEADER_BYTES, HeaderTotals, GgufArray, open_error, parse_json,
-                                 read_bounded, read_gguf, read_safetensors, shown)
-from vram.errors import InvalidRequestError
 from vram.catalog.params import count_parameters
+from vram.errors import InvalidRequestError
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "Checkpoint", "looks_like_path", "read_json",
            "read_model_path", "spec_from_config"]

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from vram.catalog import policy
-from vram.errors import InvalidRequestError
 from vram.catalog.files import MAX_CONFIG_BYTES, parse_config_json, read_json
+from vram.errors import InvalidRequestError
 
 #: A Hub repo id: "owner/name", each part letters, digits, '-', '_', '.', neither starting nor
 #: ending with '-' or '.', no '--' or '..' (huggingface_hub's validate_repo_id), 96 characters at most.

@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from vram.request.enums import ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
-from vram.memory.result import Estimate, LineItem, formula_item
-from vram.formula import Formula
-from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
-from vram.memory.job import Job
 from vram.errors import VramError
+from vram.formula import Formula
+from vram.memory.job import Job
+from vram.memory.result import Estimate, LineItem, formula_item
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
+from vram.request.enums import (
+    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+)
+from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 from vram.request.request import Request
 from vram.units import format_count
 

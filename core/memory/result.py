@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
-from vram.request.enums import Method
 from vram.formula import Formula
+from vram.request.enums import Method
 from vram.request.request import Request
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vram.units import format_count
 from vram.request.vocabulary import CANONICAL
+from vram.units import format_count
 
 if TYPE_CHECKING:
     from vram.request.request import Request

@@ -18,12 +18,10 @@ from typing import Any, Mapping
 from vram import catalog
 from vram.catalog import resolve as models
 from vram.catalog.architecture import Architecture, architecture_of
+from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS,
-    KV_DTYPES, Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task,
-)
-from vram.errors import (
-    ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError,
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method,
+    Offload, Optimizer, Recompute, Regime, Solve, Task
 )
 from vram.units import format_count, format_value
 

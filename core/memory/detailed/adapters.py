@@ -9,12 +9,15 @@ checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and o
 
 from __future__ import annotations
 
-from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
 from vram.formula import formula
-from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.memory.result import LineItem, Phase
+from vram.memory.detailed.common import (
+    HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase
+)
+from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import ADAM8BIT_VALUE_BYTES, STATE_VALUES
 from vram.memory.runtime import cuda_context_item
+from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
+from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
 PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
@@ -41,7 +44,6 @@ def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None =
 def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineItem], list[Phase]]:
     """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
     ``backward_layer`` are built by the training model (with the recompute given here)."""
-    from vram.memory.detailed.training import phase
     from vram.memory.detailed.inference import WEIGHT_FORMATS
 
     request, spec = job.request, job.spec
@@ -106,3 +108,13 @@ def _optimizer_bytes(optimizer: Optimizer) -> float:
     # fp32 adapters need no master copy: the states alone, fp32 (bitsandbytes: 1 byte + block scales)
     value = ADAM8BIT_VALUE_BYTES if optimizer is Optimizer.ADAM8BIT else 4
     return STATE_VALUES[optimizer] * value
+
+
+def lora_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    recompute = default_recompute(job)
+    values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
+    options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
+    return adapter_items(job, activations_item(options, recompute, values),
+                         formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
+                                       values, HF_LOSS),
+                         backward_layer_item(options, recompute, values))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vram.formula import Formula, formula
 from vram.memory.detailed.activations import prefill_formula
-from vram.memory.detailed.training import DetailedJob, block_options, phase, storage_bytes
+from vram.memory.detailed.common import DetailedJob, block_options, phase, storage_bytes
+from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Dtype
-from vram.memory.result import LineItem, Phase, formula_item
-from vram.formula import Formula, formula
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 
-from vram.request.enums import Offload
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
+from vram.request.enums import Offload
 
 #: Which model-state category each line item belongs to.
 STATE_CATEGORIES: dict[str, str] = {
