@@ -81,8 +81,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as error:  # a bug: say so in one line, keep the traceback for VRAM_DEBUG
         if os.environ.get("VRAM_DEBUG"):
             raise
-        print(f"vram: internal error ({type(error).__name__}: {error}); "
-              "please report it with the query (VRAM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        message = (f"internal error ({type(error).__name__}: {error}); "
+                   "please report it with the query (VRAM_DEBUG=1 shows the traceback)")
+        if args.json:  # --json always prints JSON: a script reading it gets the error as data
+            print(json.dumps({"error": {"message": message, "internal": True, "type": type(error).__name__}},
+                             ensure_ascii=False))
+        else:
+            print(f"vram: {message}", file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -111,7 +116,8 @@ def _answer(text: str, args: argparse.Namespace) -> int:
     if args.json and traced is None:
         print(render_json(result))
     elif args.json:
-        print(json.dumps({**to_json_document(result), "trace": traced.to_dict()}, indent=2, ensure_ascii=False))
+        print(json.dumps({**to_json_document(result), "trace": traced.to_dict()}, indent=2, ensure_ascii=False,
+                         allow_nan=False))
     else:
         print(render_text(result, unit=unit, formulas=not args.no_formulas))
         if traced is not None:

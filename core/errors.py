@@ -6,16 +6,20 @@ close match when there is one. ``str(error)`` is the whole message, shaped like:
 
     unknown GPU 'a10O' (column 14); did you mean a100-80gb?
 
-The tree::
+The tree has a builtin base, as pint's and httpx's do: every vram error is a ``ValueError`` (bad
+input, not a bug), so ``except ValueError`` catches them all and ``except VramError`` only them::
 
-    VramError (Exception)
-    ├── QueryError              the text itself could not be read
-    │   ├── UnknownWordError    a word that is no task, model, GPU, setting or filler
-    │   └── MissingError        something every answer needs was not said
-    ├── ConflictError           two words set the same thing differently
-    ├── RangeError (ValueError) a number outside what makes sense
-    ├── InvalidRequestError (ValueError)  a combination that cannot run (tp not dividing heads, ...)
-    └── UnsupportedError        a valid question this version cannot answer yet
+    ValueError
+    └── VramError                   bad input; fields: reason, position, column, expected, suggestion, field
+        ├── QueryError              the text itself could not be read
+        │   ├── UnknownWordError    a word that is no task, model, GPU, setting or filler
+        │   └── MissingError        something every answer needs was not said
+        ├── ConflictError           two words set the same thing differently
+        ├── RangeError              a number outside what makes sense
+        ├── InvalidRequestError     a combination that cannot run (tp not dividing heads, ...)
+        └── UnsupportedError        a valid question this version cannot answer yet
+
+Anything else escaping vram is a bug: the frontends say so in one line (the CLI exits 70).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 
-class VramError(Exception):
+class VramError(ValueError):
     """Base of every error vram raises for bad input."""
 
     def __init__(
@@ -43,10 +47,15 @@ class VramError(Exception):
         super().__init__(self.message)
 
     @property
+    def column(self) -> int | None:
+        """1-based column, as the message says it ("(column 14)"), or None."""
+        return None if self.position is None else self.position + 1
+
+    @property
     def message(self) -> str:
         text = self.reason
         if self.position is not None:
-            text = _insert_column(text, self.position + 1)
+            text = _insert_column(text, self.column)
         if self.suggestion:
             text += f"; did you mean {self.suggestion}?"
         elif self.expected:
@@ -64,6 +73,7 @@ class VramError(Exception):
         return {
             "message": self.message,
             "position": self.position,
+            "column": self.column,
             "expected": list(self.expected),
             "suggestion": self.suggestion,
         }
@@ -85,11 +95,11 @@ class ConflictError(VramError):
     """Two words set the same field to different values."""
 
 
-class RangeError(VramError, ValueError):
+class RangeError(VramError):
     """A number outside the range that makes sense for its field."""
 
 
-class InvalidRequestError(VramError, ValueError):
+class InvalidRequestError(VramError):
     """Values that are each fine but cannot go together."""
 
 

@@ -23,7 +23,7 @@ def to_json_document(estimate: Estimate) -> dict[str, Any]:
 
 
 def render_json(estimate: Estimate) -> str:
-    return json.dumps(to_json_document(estimate), indent=2, ensure_ascii=False)
+    return json.dumps(to_json_document(estimate), indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:

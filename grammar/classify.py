@@ -148,7 +148,7 @@ def _families(meanings: list[Meaning], fields: _Fields) -> None:
         if size is None:
             raise QueryError(f"which {family.text}? name one with its size, as in "
                              f"'{_examples(family.value, None)[0]}'", position=family.pos)
-        params = scaled("params", *size.value)
+        params = scaled("params", *size.value, size.pos)
         found = catalog.models_of_family(family.value, params)
         if len(found) != 1:
             which = "could be " + ", ".join(m.id for m in found) if found else (
@@ -181,7 +181,7 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
         if meaning.kind == "ignored":
             fields.notes.append(f"'{meaning.text} {number.text}' does not change memory: ignored")
             continue
-        fields.put(meaning.field, scaled(meaning.field, *number.value),
+        fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
 
 
@@ -208,7 +208,7 @@ def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:
             fields.put("gpu_count", meaning.value, meaning)
         elif meaning.kind == "number" and not meaning.used and not meaning.value[1] and _gpu_follows(meanings, i):
             meaning.used = True  # "2 a100", "2 张 a100"
-            fields.put("gpu_count", scaled("gpu_count", *meaning.value), meaning)
+            fields.put("gpu_count", scaled("gpu_count", *meaning.value, meaning.pos), meaning)
         elif meaning.kind == "gpu":
             _count_after(meanings, i, fields)
 
@@ -230,7 +230,7 @@ def _count_after(meanings: list[Meaning], i: int, fields: _Fields) -> None:
         number = meanings[i + 2]
         if number.kind == "number" and not number.used and not number.value[1]:
             number.used = True
-            fields.put("gpu_count", scaled("gpu_count", *number.value), number)
+            fields.put("gpu_count", scaled("gpu_count", *number.value, number.pos), number)
 
 
 def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
@@ -239,11 +239,11 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         mantissa, suffix = meaning.value
         if suffix in SIZE_SUFFIXES or (not suffix and abs(mantissa) >= PLAIN_PARAMS_FROM):
-            fields.put("params", scaled("params", mantissa, suffix), meaning)
+            fields.put("params", scaled("params", mantissa, suffix, meaning.pos), meaning)
         elif suggest.where_a_gpu_goes(meanings, index):  # "on 3080": a number where a GPU goes
             raise suggest.unknown_gpu(meaning)
         elif suffix == "k":  # "llama-3-8b 8k": a context length, said so
-            fields.put("seq_len", scaled("seq_len", mantissa, suffix), meaning)
+            fields.put("seq_len", scaled("seq_len", mantissa, suffix, meaning.pos), meaning)
             fields.notes.append(f"'{meaning.text}' taken as the context length (say 'seq {meaning.text}')")
         else:
             raise QueryError(

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from vram.errors import QueryError
+from vram.request.request import out_of_range
 
 #: Multipliers of number suffixes. Token counts are binary ("4k" context = 4096, "32k" = 32768,
 #: as model cards write them); every other count is decimal ("7b" = 7e9).
@@ -18,6 +19,11 @@ INTEGER_FIELDS = frozenset({"seq_len", "batch_size", "tp", "pp", "zero", "lora_r
                             "hidden_size", "num_layers", "num_heads"})
 #: A bare number at least this large, with no suffix and no name, is a parameter count (7000000000).
 PLAIN_PARAMS_FROM = 10**6
+
+#: Powers of ten beyond which a number is out of every field's range (RANGES spans 1e-0 to 1e15)
+#: by far: it is refused before any arithmetic, which would overflow Decimal's context (1e1000000)
+#: or float (1e400), or round to a zero that the message would then misreport (1e-1000000).
+MAX_EXPONENT = 100
 
 NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)([kmbt]?)", re.IGNORECASE)
 
@@ -36,10 +42,14 @@ def number_for(field: str, text: str, position: int | None) -> int | float:
     """The number ``text`` as ``field`` counts it (binary k/m for token counts)."""
     if NUMBER.fullmatch(text) is None:
         raise QueryError(f"'{text}' should be a number for {field.replace('_', ' ')}", position=position)
-    return scaled(field, *split_number(text))
+    return scaled(field, *split_number(text), position)
 
 
-def scaled(field: str, mantissa: Decimal, suffix: str) -> int | float:
+def scaled(field: str, mantissa: Decimal, suffix: str, position: int | None = None) -> int | float:
+    """The number as ``field`` counts it; ``position`` places an out-of-range error."""
+    if mantissa and abs(mantissa.adjusted()) > MAX_EXPONENT:  # 1e1000000b: no arithmetic on it at all
+        shown = str(mantissa).lower().replace("e+", "e")
+        raise out_of_range(field, f"{shown}{suffix}").at(position)
     scale = (BINARY_SUFFIXES if field in BINARY_FIELDS else DECIMAL_SUFFIXES)[suffix]
     exact = mantissa * scale
     as_float = float(exact)

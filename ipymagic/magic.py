@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.utils.text import DollarFormatter
 
 import vram
 from vram import Estimate, VramError
@@ -84,20 +86,39 @@ class VramMagics(Magics):
         return comparison
 
 
+#: The last exception that was not a VramError (a bug in vram), for ``traceback.print_exception``.
+last_error: BaseException | None = None
+
+#: ``{name}`` or ``$name``: a plain variable, nothing evaluated (no attributes, calls or indexing).
+_VARIABLE = re.compile(r"\{([^\W\d]\w*)\}|\$([^\W\d]\w*)")
+
+
 def ask(text: str) -> Estimate:
-    """``vram.ask(text)``, with the core's errors as IPython's UsageError (no traceback)."""
-    try:
+    """``vram.ask(text)``, with every error as IPython's UsageError: one line, no traceback."""
+    with _one_line():
         return vram.ask(text)
+
+
+@contextlib.contextmanager
+def _one_line(where: str = ""):
+    global last_error
+    try:
+        yield
     except VramError as error:
-        raise UsageError(str(error)) from error
+        raise UsageError(f"{where}{error}") from error
+    except Exception as error:  # a bug in vram: one line, and the exception kept to look at
+        last_error = error
+        raise UsageError(f"{where}internal error in vram ({type(error).__name__}: {error}); please report it "
+                         "with the query; vram.ipymagic.magic.last_error holds the exception") from error
 
 
 def expand(text: str, namespace: dict) -> str:
-    """``{name}`` and ``$name`` replaced from ``namespace``, as IPython does for line magics."""
-    try:
-        return DollarFormatter().vformat(text, args=[], kwargs=namespace)
-    except Exception:  # like IPython's var_expand: leave it; the parser then says what is wrong
-        return text
+    """``{name}`` and ``$name`` replaced by plain variables of ``namespace``; anything else (an
+    unknown name, ``{obj.attr}``, ``{f()}``) is left as typed, so a cell never runs code."""
+    def value(match: re.Match) -> str:
+        name = match[1] or match[2]
+        return str(namespace[name]) if name in namespace else match[0]
+    return _VARIABLE.sub(value, text)
 
 
 def _ask_lines(cell: str):
@@ -105,7 +126,5 @@ def _ask_lines(cell: str):
     for number, text in enumerate(cell.splitlines(), start=2):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
-        try:
+        with _one_line(f"line {number} ({text.strip()!r}): "):
             yield vram.ask(text)
-        except VramError as error:
-            raise UsageError(f"line {number} ({text.strip()!r}): {error}") from error

@@ -111,7 +111,7 @@ def test_cli_prints_the_message_and_exits_2(query, capsys):
 def test_cli_json_error(query, capsys):
     assert cli.main([query, "--json"]) == 2
     document = json.loads(capsys.readouterr().out)
-    assert set(document["error"]) == {"message", "position", "expected", "suggestion"}
+    assert set(document["error"]) == {"message", "position", "column", "expected", "suggestion"}
 
 
 @pytest.mark.parametrize("query", ["infer llama-9-7b fp16", "<script>alert(1)</script>", ""])

@@ -40,6 +40,14 @@ class ParameterCount:
         """Parameters one token passes through (MoE: only its experts)."""
         return self.total - self.mlp + self.active_mlp
 
+    def scaled_to(self, total: float) -> ParameterCount:
+        """These proportions at ``total`` parameters: a bare size ("17m") has the reference
+        model's shares of embeddings, blocks, norms and head, not its absolute counts (gpt2's
+        38.6M of embeddings alone exceed 17M, which left the blocks' complement negative)."""
+        ratio = total / self.total
+        return ParameterCount(*(round(part * ratio) for part in (
+            self.embedding, self.attention, self.mlp, self.norms, self.head, self.active_mlp)))
+
 
 @functools.lru_cache(maxsize=1024)
 def count_parameters(spec: ModelSpec) -> ParameterCount:

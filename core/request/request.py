@@ -263,6 +263,11 @@ class Request:
             )
         arch = self.architecture()
         heads, layers = arch.num_heads, arch.num_layers
+        if arch.spec is None and arch.hidden_size % heads:  # each head takes hidden / heads of the width
+            raise InvalidRequestError(
+                f"hidden {arch.hidden_size} does not split into {heads} attention heads of equal width; "
+                f"give a hidden size that is a multiple of the heads, or heads that divide it",
+                field="hidden_size" if self.hidden_size else "num_heads")
         for degree, name, count, what in ((self.tp, "tp", heads, "attention heads"),
                                           (self.pp, "pp", layers, "layers")):
             if count % degree:
@@ -362,12 +367,16 @@ def _check_number(name: str, value: Any) -> Any:
         kind = "a whole number" if integral else "a number"
         raise RangeError(f"{_label(name)} must be {kind}, not {value!r}", field=name)
     if not (math.isfinite(value) and low <= value <= high):
-        show = format_count if name == "params" else _show_number
-        raise RangeError(
-            f"{_label(name)} {show(value)} is out of range; it must be between {_show_number(low)} and {show(high)}",
-            field=name,
-        )
+        raise out_of_range(name, (format_count if name == "params" else _show_number)(value))
     return int(value) if integral else float(value)
+
+
+def out_of_range(name: str, shown: str) -> RangeError:
+    """The error for ``name`` given as ``shown`` (the value, or the text typed) outside RANGES."""
+    low, high = RANGES[name]
+    show_high = format_count(high) if name == "params" else _show_number(high)
+    return RangeError(f"{_label(name)} {shown} is out of range; it must be between {_show_number(low)} and "
+                      f"{show_high}", field=name)
 
 
 def _whole(value: float) -> bool:
@@ -403,4 +412,4 @@ def _label(name: str) -> str:
     return _LABELS.get(name, name)
 
 
-__all__ = ["Request", "RANGES"]
+__all__ = ["Request", "RANGES", "out_of_range"]

@@ -49,6 +49,8 @@ class DetailedJob(Job):
         self.spec = _model_spec(self)
         self.counts: ParameterCount = count_parameters(self.spec)
         self.params = self.counts.total if self.arch.spec is not None else self.arch.params
+        if self.arch.spec is None:  # a bare size: the reference's shares, at the size given
+            self.counts = self.counts.scaled_to(self.params)
         if self.arch.spec is not None:
             self.assumptions.append(
                 f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
