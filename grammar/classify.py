@@ -47,7 +47,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _take_sizes(meanings, fields)
     _default_task(fields)
     try:
-        return Request(**fields.values, notes=tuple(fields.notes))
+        return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
         raise error.at(fields.positions.get(error.field)) from None
 

@@ -172,8 +172,12 @@ def setting(atom: Atom) -> Meaning:
 
 
 def _word_value(field: str, word: str) -> Any:
-    if field in ("model", "gpu"):
-        return word  # the Request checks it against the catalog, with a close match
+    if field == "model":
+        found = catalog.find_model(word)
+        return found.id if found is not None else word  # else the resolver says what is close
+    if field == "gpu":
+        gpu = catalog.find_gpu(word)
+        return gpu.id if gpu is not None else word
     if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())

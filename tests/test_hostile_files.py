@@ -335,7 +335,7 @@ CASES = {
 def test_hostile_file_is_a_clear_error(tmp_path, build, words):
     target, liar = build(tmp_path)
     with deadline(10), pytest.raises(vram.VramError) as caught:
-        vram.parse(f"infer {target}")
+        vram.ask(f"infer {target}")
     message = str(caught.value)
     assert str(liar) in message, message
     assert caught.match(words)
@@ -346,7 +346,7 @@ def test_special_files_cost_no_time_and_no_memory(tmp_path, make):
     make(tmp_path / "config.json")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     with deadline(2), pytest.raises(vram.VramError):
-        vram.parse(f"infer {tmp_path}")
+        vram.ask(f"infer {tmp_path}")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
 
 

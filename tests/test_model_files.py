@@ -108,7 +108,7 @@ def test_single_safetensors_file_needs_its_config(tmp_path):
     path = tmp_path / "model.safetensors"
     write_safetensors(path, {"w": ("F16", [2, 2], 8)})
     with pytest.raises(vram.InvalidRequestError, match="put its config.json in the same folder"):
-        vram.parse(f"infer {path}")
+        vram.ask(f"infer {path}")
 
 
 def test_gguf_header(tmp_path):
@@ -135,7 +135,7 @@ def test_broken_safetensors_are_clear_errors(tmp_path, content, words):
     path = tmp_path / "model.safetensors"
     path.write_bytes(content)
     with pytest.raises(vram.InvalidRequestError, match=words):
-        vram.parse(f"infer {path}")
+        vram.ask(f"infer {path}")
 
 
 @pytest.mark.parametrize("content, words", [(b"GGML", "not a GGUF file"), (b"GGUF\x03\0\0\0", "ends inside")])
@@ -143,7 +143,7 @@ def test_broken_gguf_are_clear_errors(tmp_path, content, words):
     path = tmp_path / "x.gguf"
     path.write_bytes(content)
     with pytest.raises(vram.InvalidRequestError, match=words):
-        vram.parse(f"infer {path}")
+        vram.ask(f"infer {path}")
 
 
 @pytest.mark.parametrize("config, words", [
@@ -160,7 +160,7 @@ def test_unreadable_configs(tmp_path, config, words):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     with pytest.raises(vram.InvalidRequestError, match=words):
-        vram.parse(f"infer {path}")
+        vram.ask(f"infer {path}")
 
 
 def test_missing_path_through_the_cli(capsys):
@@ -186,7 +186,7 @@ def test_hub_repo_missing_offline_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(vram.InvalidRequestError, match="hf download acme/absent config.json"):
-        vram.parse("infer acme/absent fp16")
+        vram.ask("infer acme/absent fp16")
 
 
 def test_catalog_aliases_win_over_the_hub():

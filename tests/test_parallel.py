@@ -131,7 +131,7 @@ def test_adapter_targets_are_settable():
 ])
 def test_what_cannot_go_together(query, words):
     with pytest.raises(vram.VramError, match=re.escape(words)):
-        vram.parse(query)
+        vram.ask(query)
 
 
 def test_cpu_offload_moves_states_to_host_memory():

@@ -40,9 +40,10 @@ def estimate_row(case: Case) -> Row:
     peak = answer.peak_phase
     live = set(peak.live) if peak else {item.key for item in answer.items}
     items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != "cuda_context"}
-    from vram.memory.detailed.training import DetailedJob
+    from vram.catalog.resolve import resolve_request
+    from vram.memory.detailed.common import DetailedJob
 
-    return Row(case.shown, case.family, DetailedJob(request).params, answer.method.value,
+    return Row(case.shown, case.family, DetailedJob(resolve_request(request)).params, answer.method.value,
                answer.total_bytes - context, answer.total_bytes, article, peak.name if peak else "sum of items",
                items, known=case.known)
 

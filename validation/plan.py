@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from vram.catalog import resolve as models
 from vram.catalog.files import looks_like_path
 from vram.catalog.index import ModelSpec
-from vram.memory.detailed.training import DetailedJob, training_settings
+from vram.catalog.resolve import resolve_request
+from vram.memory.detailed.common import DetailedJob
+from vram.memory.detailed.training import training_settings
 from vram.request.enums import Dtype, Optimizer, Recompute, Regime, Task
 from vram.request.request import Request
 
@@ -52,7 +54,7 @@ def plan(request: Request) -> Plan:
     """The run that matches the detailed estimate of ``request`` (UnsupportedRun if none can)."""
     if request.tp > 1 or request.pp > 1 or request.zero or request.sp:
         raise UnsupportedRun("the harness runs one process: no tensor, pipeline or ZeRO parallelism")
-    job = DetailedJob(request)
+    job = DetailedJob(resolve_request(request))
     if job.dtype not in (Dtype.FP32, Dtype.FP16, Dtype.BF16, *QUANTISED):
         raise UnsupportedRun(f"{job.dtype} weights need a quantisation kernel the harness does not run "
                              "(it runs bitsandbytes int8 and nf4, on a GPU)")

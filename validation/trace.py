@@ -45,13 +45,14 @@ class Trace:
 
 def trace(estimate: Estimate) -> Trace:
     """Run ``estimate``'s request on fake tensors and compare."""
-    from vram.memory.detailed.training import DetailedJob
+    from vram.catalog.resolve import resolve_request
+    from vram.memory.detailed.common import DetailedJob
 
     context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
     comparable = estimate.total_bytes - context
     try:
         return Trace(measure(estimate.request, fake=True), comparable,
-                     estimate_parameters=round(DetailedJob(estimate.request).params))
+                     estimate_parameters=round(DetailedJob(resolve_request(estimate.request)).params))
     except UnsupportedRun as error:
         return Trace(None, comparable, str(error))
     except Exception as error:  # a second opinion that fails must not take the estimate with it

@@ -8,7 +8,10 @@ from typing import Callable
 
 from vram import catalog
 from vram.answer.fit import gpu_assumption, verdict_for
-from vram.errors import InvalidRequestError
+from vram.answer import advice, solvers
+from vram.catalog.architecture import Architecture
+from vram.catalog.resolve import Resolved, resolve_request
+from vram.errors import InvalidRequestError, VramError
 from vram.memory import article, detailed
 from vram.memory.job import DEFAULT_DTYPE
 from vram.memory.result import Alternative, Comparison, Estimate, Fit
@@ -42,27 +45,32 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     chosen = _coerce_enum("method", Method, method)
     if chosen is not None and request.method not in (None, chosen):
         request = dataclasses.replace(request, method=chosen)  # the answer shows the method that answered
-    result = _answered(request, chosen)
+    try:
+        resolved = resolve_request(request)  # the one look-up of the model and GPU for this answer
+        result = _answered(resolved, chosen)
+    except VramError as error:  # placed at the word that set the field at fault, when there is one
+        raise error.at(dict(request.positions).get(error.field)) from None
     if result.method is Method.DETAILED:
-        result = dataclasses.replace(result, comparisons=ArticleFigure(result.request))
+        result = dataclasses.replace(result, comparisons=ArticleFigure(resolved, result.request))
     return result
 
 
-def _answered(request: Request, chosen: Method | None) -> Estimate:
+def _answered(resolved: Resolved, chosen: Method | None) -> Estimate:
+    request = resolved.request
     if request.solve is None and request.gpu is None:  # nothing to judge or advise: the plain answer
-        return plain_estimate(request, chosen)
-    plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
-    if request.solve is None:
-        return _advised(request, plain)
-    from vram.answer import solvers
+        return plain_estimate(resolved, chosen)
 
-    solution, at = solvers.solve(request, plain, judge)
+    def plain(changed: Request) -> Estimate:  # the same model, asked differently: nothing read again
+        return plain_estimate(resolved.changed(changed), chosen)
+
+    if request.solve is None:
+        return _advised(resolved, plain)
+    solution, at = solvers.solve(request, plain, judge, resolved.arch)
     at = dataclasses.replace(at, solve=None)
-    result = _advised(at, plain)
+    result = _advised(resolved.changed(at), plain)
     if request.solve is Solve.GPUS:
-        fits = tuple(judge(dataclasses.replace(result, request=dataclasses.replace(at, gpu=g)))
-                     for g in solution.value)
-        result = dataclasses.replace(result, fit=fits)
+        result = dataclasses.replace(result, fit=tuple(verdict_for(catalog.find_gpu(g), result)
+                                                       for g in solution.value))
     return dataclasses.replace(result, request=dataclasses.replace(at, solve=request.solve), solution=solution)
 
 
@@ -70,15 +78,15 @@ class ArticleFigure(Sequence[Comparison]):
     """The article's total beside a detailed answer, computed on first use: an answer that is
     shown pays for it, the thousands of estimates behind a sweep or a solver do not."""
 
-    __slots__ = ("_request", "_figures")
+    __slots__ = ("_resolved", "_request", "_figures")
 
-    def __init__(self, request: Request) -> None:
-        self._request = request
+    def __init__(self, resolved: Resolved, request: Request) -> None:
+        self._resolved, self._request = resolved, request
         self._figures: tuple[Comparison, ...] | None = None
 
     def _computed(self) -> tuple[Comparison, ...]:
         if self._figures is None:
-            total = article.article_total(self._request)
+            total = article.article_total(self._resolved.changed(self._request))
             self._figures = () if total is None else (Comparison("article", total),)
         return self._figures
 
@@ -98,15 +106,16 @@ class ArticleFigure(Sequence[Comparison]):
         return repr(self._computed())
 
 
-def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
+def plain_estimate(resolved: Resolved, method: Method | None = None) -> Estimate:
     """The estimate and its fit verdict, without strategies or suggestions (sweeps, solvers)."""
+    request = resolved.request
     chosen = method or request.method
     if chosen is not None:
-        result = METHODS[chosen](request)
+        result = METHODS[chosen](resolved)
     elif (uncovered := detailed.not_covered(request)) is None:
-        result = METHODS[DEFAULT_METHOD](request)
+        result = METHODS[DEFAULT_METHOD](resolved)
     else:  # the default method cannot answer this yet: the article's rules do, and say so
-        result = article.estimate(request)
+        result = article.estimate(resolved)
         note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
         result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
     if request.notes:
@@ -124,27 +133,26 @@ def judge(estimate: Estimate) -> Fit | None:
     return None if gpu_id is None else verdict_for(catalog.find_gpu(gpu_id), estimate)
 
 
-def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate:
+def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estimate:
+    request = resolved.request
     result = plain(request)
     if request.gpu is None:
-        return result  # no verdict, so nothing to advise: advice and solvers stay unimported
-    from vram.answer import advice
+        return result  # no verdict, so nothing to advise
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
     notes: list[str] = []
-    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies, notes)
+    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain, resolved.arch),
+                                      strategies, notes)
                    if wanted else ())
     return dataclasses.replace(result, strategies=strategies, suggestions=suggestions,
                                assumptions=(*result.assumptions, *notes))
 
 
-def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:
+def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Architecture) -> Alternative | None:
     if request.gpu is None:
         return None
-    from vram.answer import solvers
-
-    solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge)
+    solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge, arch)
     if solution.value is None or solution.value <= (request.gpu_count or 1):
         return None
     at = dataclasses.replace(at, solve=None)

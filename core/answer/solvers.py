@@ -11,6 +11,7 @@ import dataclasses
 from typing import Callable
 
 from vram import catalog
+from vram.catalog.architecture import Architecture
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
 from vram.request.enums import TRAINING_TASKS, Solve, Task
@@ -23,8 +24,9 @@ Judge = Callable[[Estimate], Fit | None]
 class _Counted:
     """An estimator that counts its calls and remembers the estimate at each value tried."""
 
-    def __init__(self, estimator: Estimator, judge: Judge) -> None:
+    def __init__(self, estimator: Estimator, judge: Judge, arch: Architecture) -> None:
         self.estimator, self.judge, self.calls = estimator, judge, 0
+        self.arch = arch  #: the model's, as resolved once for the whole search
         self.seen: dict[Request, Estimate] = {}
         self.error: VramError | None = None  #: the first value that could not be estimated
 
@@ -56,9 +58,9 @@ def _largest(fits: Callable[[int], bool], high: int) -> int | None:
     return good
 
 
-def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solution, Request]:
-    """The solution for ``request.solve`` and the request at that value."""
-    counted = _Counted(estimator, judge)
+def solve(request: Request, estimator: Estimator, judge: Judge, arch: Architecture) -> tuple[Solution, Request]:
+    """The solution for ``request.solve`` and the request at that value (``arch``: its model's)."""
+    counted = _Counted(estimator, judge, arch)
     solver = SOLVERS[request.solve]
     solution, at = solver(dataclasses.replace(request, solve=None), request.solve, counted)
     if solution.value is None and counted.error is not None:
@@ -70,7 +72,7 @@ def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solutio
 def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple[Solution, Request]]:
     def solver(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
         high, limit = int(RANGES[field][1]), ""
-        spec = request.architecture().spec
+        spec = counted.arch.spec
         if field == "seq_len" and spec is not None:  # no longer than the model was trained to read
             high, limit = spec.max_seq_len, f" ({spec.id}'s trained context)"
         value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
@@ -84,7 +86,7 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
 
 def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
     unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
-    high = _most_gpus(request) // unit
+    high = _most_gpus(request, counted.arch) // unit
 
     def at(k: int) -> Request:
         return dataclasses.replace(request, gpu_count=k * unit)
@@ -123,11 +125,11 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
     return Solution(kind.value, good * unit, note, 0), at(good)
 
 
-def _most_gpus(request: Request) -> int:
+def _most_gpus(request: Request, arch: Architecture) -> int:
     """The most GPUs the request can name: inference split by layers puts one at least on each GPU
     (Request refuses more), anything else the range's bound."""
     if request.task is Task.INFERENCE and request.tp * request.pp == 1:
-        return min(int(RANGES["gpu_count"][1]), request.architecture().num_layers)
+        return min(int(RANGES["gpu_count"][1]), arch.num_layers)
     return int(RANGES["gpu_count"][1])
 
 

@@ -6,6 +6,9 @@ import dataclasses
 import itertools
 from typing import Any, Iterable
 
+from vram.answer.pipeline import plain_estimate
+from vram.catalog.resolve import resolve_request
+from vram.errors import InvalidRequestError
 from vram.request.request import Request
 
 
@@ -33,9 +36,6 @@ def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) ->
     GPU named the ``verdict`` and ``headroom_bytes``. Fields are Request field names; a bad value
     raises the VramError that Request would.
     """
-    from vram.answer.pipeline import plain_estimate
-    from vram.errors import InvalidRequestError
-
     if not isinstance(request, Request):
         raise InvalidRequestError(f"sweep() takes a Request (vram.parse(text)), not {type(request).__name__}")
     if request.solve is not None:
@@ -46,6 +46,7 @@ def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) ->
             Request.from_dict({"task": request.task, name: None})  # raises the error with a close match
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise InvalidRequestError(f"sweep values for {name} must be a list, as in {name}=[1, 2, 4]", field=name)
+    resolved = resolve_request(request)  # the model and GPU looked up once for every row
     rows = Rows()
     for values in itertools.product(*(list(v) for v in axes.values())):
         changes = dict(zip(axes, values))
@@ -55,7 +56,7 @@ def sweep(request: Request, method: str | None = None, **axes: Iterable[Any]) ->
             changes.setdefault("model", None)
         if "gpu" in changes and changes["gpu"] is not None and request.gpu_count is None:
             changes.setdefault("gpu_count", 1)
-        estimate = plain_estimate(dataclasses.replace(request, **changes), method)
+        estimate = plain_estimate(resolved.changed(dataclasses.replace(request, **changes)), method)
         fit = estimate.fit[0] if estimate.fit else None
         rows.append({**changes, "total_bytes": estimate.total_bytes, "method": estimate.method.value,
                      "verdict": fit.verdict.value if fit else None,

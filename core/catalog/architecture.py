@@ -6,7 +6,6 @@ import functools
 from dataclasses import dataclass
 
 from vram import catalog
-from vram.catalog import resolve as models
 from vram.catalog.index import ModelSpec
 from vram.units import format_count
 
@@ -23,25 +22,23 @@ class Architecture:
     basis: str  #: one sentence saying where these numbers come from, for the assumptions
 
 
+@functools.lru_cache(maxsize=1024)
+def of_model(spec: ModelSpec, in_catalog: bool) -> Architecture:
+    """The architecture of a named model: the catalog's, or one read from its files or the Hub."""
+    how = "nominal" if in_catalog else "counted"
+    return Architecture(
+        spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec,
+        f"{spec.id}: {format_count(spec.nominal_params)} parameters ({how}), hidden {spec.hidden_size}, "
+        f"{spec.num_layers} layers, {spec.num_heads} heads ({'catalog: ' if in_catalog else ''}"
+        f"{spec.source})",
+    )
+
+
 @functools.lru_cache(maxsize=4096)
-def architecture_of(
-    model: str | None,
-    params: float | None,
-    hidden_size: int | None = None,
-    num_layers: int | None = None,
-    num_heads: int | None = None,
-) -> Architecture:
-    """The architecture of a named model, or of a model given by size (and maybe h, L, a)."""
-    if model is not None:
-        resolved = models.resolve(model)
-        spec = resolved.spec
-        how = "nominal" if resolved.in_catalog else "counted"
-        return Architecture(
-            spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec,
-            f"{spec.id}: {format_count(spec.nominal_params)} parameters ({how}), hidden {spec.hidden_size}, "
-            f"{spec.num_layers} layers, {spec.num_heads} heads ({'catalog: ' if resolved.in_catalog else ''}"
-            f"{spec.source})",
-        )
+def of_size(params: float, hidden_size: int | None = None, num_layers: int | None = None,
+            num_heads: int | None = None) -> Architecture:
+    """The architecture of a model given by size (and maybe h, L, a): the rest from the catalog's
+    dense model nearest in size."""
     typical = catalog.nearest_dense_model(params)
     given = {"hidden": hidden_size, "layers": num_layers, "heads": num_heads}
     h = hidden_size or typical.hidden_size

@@ -1,19 +1,27 @@
-"""Any model a request can name: a catalog id or alias, a local file or folder, a Hub repo id.
+"""The one resolver: a request's names looked up once, into what the memory model works on.
 
-``resolve`` is the one place that reads model files and the Hub, and it obeys the resolution
-policy in effect (``policy.py``): with local files off, no path of any spelling reaches a reader.
+``resolve_request`` turns a Request into a frozen ``Resolved``: the model's architecture (from the
+catalog, a config.json, a checkpoint header or the Hub), the checkpoint when one was named, the
+GPU, and the checks that need them (tp dividing the heads, pp the layers, ...). ``resolve`` is the
+one place that reads model files and the Hub, and it obeys the resolution policy in effect
+(``policy.py``): with local files off, no path of any spelling reaches a reader. The memory model,
+the fit verdict, advice and solvers take the Resolved and never read a file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vram import catalog
-from vram.catalog import policy
-from vram.catalog.index import ModelSpec
-from vram.errors import UnsupportedError
+from vram.catalog import architecture, policy
+from vram.catalog.architecture import Architecture
+from vram.catalog.index import Gpu, ModelSpec
+from vram.errors import InvalidRequestError, UnknownWordError, UnsupportedError, VramError
+from vram.request.enums import Task
+from vram.request.request import Request
 
 if TYPE_CHECKING:
     from vram.catalog.files import Checkpoint
@@ -84,3 +92,123 @@ def cache_clear() -> None:
     """Forget the files and Hub answers read so far (tests that rewrite a file between reads)."""
     _from_path.cache_clear()
     _from_hub.cache_clear()
+    _resolved.cache_clear()
+
+
+# -- a request, resolved ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Resolved:
+    """A request with every name in it looked up once."""
+
+    request: Request  #: as asked, the model and GPU named as the catalog names them
+    arch: Architecture  #: the model's (or, for a bare size, the typical one's) architecture
+    checkpoint: Checkpoint | None  #: a local checkpoint's header, when one was named
+    gpu: Gpu | None  #: the GPU named, if any
+
+    def changed(self, request: Request) -> Resolved:
+        """The same job asked differently (advice, solvers, sweeps): checked again against the
+        architecture already read; the model is looked up again only if the request names another."""
+        if _model_fields(request) != _model_fields(self.request):
+            return resolve_request(request)
+        gpu = self.gpu if request.gpu == self.request.gpu else _gpu(request)
+        request = _canonical(request, None, gpu)
+        _check_against(request, self.arch)
+        return Resolved(request, self.arch, self.checkpoint, gpu)
+
+
+def resolve_request(request: Request) -> Resolved:
+    """``request`` resolved under the policy in effect; errors point at the word that named it."""
+    try:
+        resolved = _resolved(request, policy.current())
+    except VramError as error:
+        raise error.at(dict(request.positions).get(error.field)) from None
+    kept = resolved.request
+    if kept.notes != request.notes or kept.positions != request.positions:
+        # the cache matches requests for the same job; what was said reading this one is its own
+        resolved = dataclasses.replace(resolved, request=dataclasses.replace(
+            kept, notes=request.notes, positions=request.positions))
+    return resolved
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolved(request: Request, rules: policy.ResolvePolicy) -> Resolved:
+    # the policy is part of the key: a request answered under one policy is never served from
+    # memory under a stricter one (the model lookup itself checks it again)
+    checkpoint = None
+    if request.model is not None:
+        found = resolve(request.model)
+        if found is None:
+            raise UnknownWordError(
+                f"unknown model '{request.model}'", suggestion=catalog.models().close_match(request.model),
+                expected=("a model from the catalog", "a size such as 7b",
+                          "a config.json, .safetensors or .gguf path", "a Hugging Face repo id"),
+                field="model")
+        arch, checkpoint = architecture.of_model(found.spec, found.in_catalog), found.checkpoint
+        spec_id = found.spec.id if found.in_catalog else None
+    else:
+        arch = architecture.of_size(request.params, request.hidden_size, request.num_layers, request.num_heads)
+        spec_id = None
+    gpu = _gpu(request)
+    request = _canonical(request, spec_id, gpu)
+    _check_against(request, arch)
+    return Resolved(request, arch, checkpoint, gpu)
+
+
+def _model_fields(request: Request) -> tuple:
+    return request.model, request.params, request.hidden_size, request.num_layers, request.num_heads
+
+
+def _gpu(request: Request) -> Gpu | None:
+    if request.gpu is None:
+        return None
+    gpu = catalog.find_gpu(request.gpu)
+    if gpu is None:
+        raise UnknownWordError(
+            f"unknown GPU '{request.gpu}'", suggestion=catalog.gpus().close_match(request.gpu),
+            expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu")
+    return gpu
+
+
+def _canonical(request: Request, model_id: str | None, gpu: Gpu | None) -> Request:
+    """The request with its catalog model and GPU under their catalog ids ("A100" -> a100-80gb)."""
+    changes = {}
+    if model_id is not None and request.model != model_id:
+        changes["model"] = model_id
+    if gpu is not None and request.gpu != gpu.id:
+        changes["gpu"] = gpu.id
+    return dataclasses.replace(request, **changes) if changes else request
+
+
+def _check_against(request: Request, arch: Architecture) -> None:
+    """What a request can ask that its model's architecture cannot run."""
+    heads, layers = arch.num_heads, arch.num_layers
+    if arch.spec is None and arch.hidden_size % heads:  # each head takes hidden / heads of the width
+        raise InvalidRequestError(
+            f"hidden {arch.hidden_size} does not split into {heads} attention heads of equal width; "
+            f"give a hidden size that is a multiple of the heads, or heads that divide it",
+            field="hidden_size" if request.hidden_size else "num_heads")
+    for degree, name, count, what in ((request.tp, "tp", heads, "attention heads"),
+                                      (request.pp, "pp", layers, "layers")):
+        if count % degree:
+            raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+    # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
+    # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
+    # reference model's (the assumptions say which).
+    if request.task is Task.INFERENCE and request.tp * request.pp == 1 and (request.gpu_count or 1) > layers:
+        raise InvalidRequestError(
+            f"{request.gpu_count} GPUs for {layers} layers: inference on several GPUs splits the model by "
+            f"whole layers, so more GPUs than layers leaves GPUs empty; name tensor parallelism (tp) "
+            f"or use at most {layers} GPUs", field="gpu_count")
+    if request.ep > 1:
+        experts = arch.spec.num_experts if arch.spec is not None else None
+        if experts is None:
+            raise InvalidRequestError("expert parallelism (ep) applies to mixture-of-experts models", field="ep")
+        if experts % request.ep:
+            raise InvalidRequestError(f"ep {request.ep} does not divide the model's {experts} experts", field="ep")
+        if request.gpu_count is not None and (request.gpu_count // (request.tp * request.pp)) % request.ep:
+            raise InvalidRequestError(f"ep {request.ep} does not divide the data-parallel GPUs", field="ep")
+    if request.gpu_count is not None and request.gpu_count % (request.tp * request.pp):
+        raise InvalidRequestError(
+            f"tp {request.tp} x pp {request.pp} = {request.tp * request.pp} does not divide {request.gpu_count} GPUs",
+            field="gpu_count")

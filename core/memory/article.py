@@ -21,7 +21,7 @@ from vram.request.enums import (
     ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 )
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.request.request import Request
+from vram.catalog.resolve import Resolved
 from vram.units import format_count
 
 ARTICLE = "seed article; EleutherAI Transformer Math 101"
@@ -91,9 +91,10 @@ DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
 }
 
 
-def estimate(request: Request) -> Estimate:
-    """Memory of ``request`` by the article's rules."""
-    job = _Job(request)
+def estimate(resolved: Resolved) -> Estimate:
+    """Memory of a resolved request by the article's rules."""
+    request = resolved.request
+    job = _Job(resolved)
     build: Callable[[_Job], list[LineItem]] = _BUILDERS[request.task]
     items = tuple(build(job))
     per_gpu = sum(item.bytes for item in items)
@@ -106,8 +107,9 @@ def estimate(request: Request) -> Estimate:
 class _Job(Job):
     """The request with the article method's defaults filled in."""
 
-    def __init__(self, request: Request) -> None:
-        super().__init__(request)
+    def __init__(self, resolved: Resolved) -> None:
+        super().__init__(resolved)
+        request = resolved.request
         if request.task is not Task.INFERENCE:
             self.recompute = self.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
             self.flash = bool(request.flash_attention)
@@ -247,9 +249,9 @@ _BUILDERS: dict[Task, Callable[[_Job], list[LineItem]]] = {
 
 
 @functools.lru_cache(maxsize=4096)
-def article_total(request: Request) -> int | None:
-    """The article's total for ``request`` (None where its rules cannot answer it)."""
+def article_total(resolved: Resolved) -> int | None:
+    """The article's total for a resolved request (None where its rules cannot answer it)."""
     try:
-        return estimate(request).total_bytes
+        return estimate(resolved).total_bytes
     except VramError:
         return None

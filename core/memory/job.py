@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from vram.catalog.architecture import Architecture
+from vram.catalog.resolve import Resolved
 from vram.request.enums import Dtype, Optimizer, Task
-from vram.request.request import Request
 
 #: Weight dtype when the query names none.
 DEFAULT_DTYPE: dict[Task, Dtype] = {
@@ -21,9 +21,11 @@ DEFAULT_SEQ_LEN = 2048  # the article's token length
 class Job:
     """The request, every default it leaves open filled in and said among the assumptions."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, resolved: Resolved) -> None:
+        request = resolved.request
         self.request = request
-        self.arch: Architecture = request.architecture()
+        self.resolved = resolved
+        self.arch: Architecture = resolved.arch
         self.assumptions: list[str] = [self.arch.basis]
         self.dtype: Dtype = self.default("dtype", request.dtype, *self.default_dtype())
         self.seq_len: int = request.seq_len or self._default_seq_len()

@@ -4,6 +4,11 @@ A field left None was not stated; the estimate fills it with a default and says 
 assumptions. The only values filled in here are the ones the stated words decide: ``gpu_count``
 is 1 when a GPU is named, ``mixed_precision`` follows a stated training dtype (16-bit training
 keeps fp32 master weights unless the query says "pure").
+
+Building a Request checks only what it holds: types, ranges, words that contradict each other. The
+model and GPU it names are looked up once, when it is answered, by the resolver
+(``vram.catalog.resolve.resolve_request``), which also checks what needs the architecture (tp
+dividing the heads, ...). So a Request naming a Hub repo returns at once, with no network.
 """
 
 from __future__ import annotations
@@ -15,9 +20,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
 
-from vram import catalog
-from vram.catalog import resolve as models
-from vram.catalog.architecture import Architecture, architecture_of
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method,
@@ -97,6 +99,9 @@ class Request:
     #: what reading the query assumed ("no task named: taken as inference"); not part of the job,
     #: so neither compared nor in the JSON form of the request (the answer's assumptions carry it)
     notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: where each field's word stands in the query text, (field, 0-based offset) pairs, so an error
+    #: found when the request is answered points at the word; not part of the job either
+    positions: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
     hidden_size: int | None = None  #: architecture of a size-only model, when given
     num_layers: int | None = None
     num_heads: int | None = None
@@ -139,24 +144,12 @@ class Request:
                 f"both a model ({self.model}) and a size ({format_count(self.params)}) were given; "
                 "a named model has its own size", field="params",
             )
-        if self.model is not None:
-            resolved = models.resolve(self.model)
-            if resolved is None:
-                raise UnknownWordError(
-                    f"unknown model '{self.model}'", suggestion=catalog.models().close_match(self.model),
-                    expected=("a model from the catalog", "a size such as 7b",
-                              "a config.json, .safetensors or .gguf path", "a Hugging Face repo id"),
-                    field="model",
-                )
-            spec = resolved.spec
-            if resolved.in_catalog:
-                self._set("model", spec.id)
-            given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
-            if given:
-                raise ConflictError(
-                    f"{', '.join(given)} given for {spec.id}, whose architecture is known; "
-                    "architecture words apply to a model named by size only", field=given[0],
-                )
+        given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
+        if self.model is not None and given:
+            raise ConflictError(
+                f"{', '.join(given)} given for {self.model}, whose architecture is known; "
+                "architecture words apply to a model named by size only", field=given[0],
+            )
         if self.params is not None and self.hidden_size is not None and self.num_layers is not None:
             shaped = 12 * self.num_layers * self.hidden_size**2  # Kaplan et al. 2020: N ~ 12 L h^2
             if not 0.5 <= self.params / shaped <= 2:
@@ -245,55 +238,15 @@ class Request:
             self._set("mixed_precision", self.dtype in HALF_DTYPES)
 
     def _check_gpus(self) -> None:
-        if self.gpu is not None:
-            gpu = catalog.find_gpu(self.gpu)
-            if gpu is None:
-                raise UnknownWordError(
-                    f"unknown GPU '{self.gpu}'", suggestion=catalog.gpus().close_match(self.gpu),
-                    expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
-                )
-            self._set("gpu", gpu.id)
-            if self.gpu_count is None:  # one GPU, or the smallest group that holds the tp/pp/ep named
-                self._set("gpu_count", self.tp * self.pp * self.ep)
+        if self.gpu is not None and self.gpu_count is None:
+            # one GPU, or the smallest group that holds the tp/pp/ep named
+            self._set("gpu_count", self.tp * self.pp * self.ep)
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
             raise InvalidRequestError(
                 "sequence parallelism splits over the tensor-parallel group; give tp > 1 with sp", field="sp"
             )
-        arch = self.architecture()
-        heads, layers = arch.num_heads, arch.num_layers
-        if arch.spec is None and arch.hidden_size % heads:  # each head takes hidden / heads of the width
-            raise InvalidRequestError(
-                f"hidden {arch.hidden_size} does not split into {heads} attention heads of equal width; "
-                f"give a hidden size that is a multiple of the heads, or heads that divide it",
-                field="hidden_size" if self.hidden_size else "num_heads")
-        for degree, name, count, what in ((self.tp, "tp", heads, "attention heads"),
-                                          (self.pp, "pp", layers, "layers")):
-            if count % degree:
-                raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
-        # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
-        # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
-        # reference model's (the assumptions say which).
-        if self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers:
-            raise InvalidRequestError(
-                f"{self.gpu_count} GPUs for {layers} layers: inference on several GPUs splits the model by "
-                f"whole layers, so more GPUs than layers leaves GPUs empty; name tensor parallelism (tp) "
-                f"or use at most {layers} GPUs", field="gpu_count")
-        if self.ep > 1:
-            experts = arch.spec.num_experts if arch.spec is not None else None
-            if experts is None:
-                raise InvalidRequestError("expert parallelism (ep) applies to mixture-of-experts models", field="ep")
-            if experts % self.ep:
-                raise InvalidRequestError(f"ep {self.ep} does not divide the model's {experts} experts", field="ep")
-            if self.gpu_count is not None and (self.gpu_count // (self.tp * self.pp)) % self.ep:
-                raise InvalidRequestError(f"ep {self.ep} does not divide the data-parallel GPUs", field="ep")
-        if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
-            raise InvalidRequestError(
-                f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
-                field="gpu_count",
-            )
-
     def _check_solve(self) -> None:
         if self.solve is Solve.GPUS and self.gpu is not None:
             raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
@@ -304,15 +257,12 @@ class Request:
             raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
                                expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
 
-    def architecture(self) -> Architecture:
-        """The architecture of the model the request is about (catalog, given, or typical)."""
-        return architecture_of(self.model, self.params, self.hidden_size, self.num_layers, self.num_heads)
-
     # -- conversions ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of design.md section 4 (enums as their string values)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "notes"}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in _NOT_THE_JOB}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Request:
@@ -331,6 +281,10 @@ class Request:
         from vram.request.query_text import request_to_query
 
         return request_to_query(self)
+
+
+#: Fields about the reading of the query, not the job: neither compared nor in the JSON form.
+_NOT_THE_JOB = ("notes", "positions")
 
 
 def _a(word: str) -> str:

@@ -8,7 +8,7 @@ import dataclasses
 import functools
 
 from vram import catalog
-from vram.catalog import resolve as models
+from vram.catalog.resolve import Resolved
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
 from vram.formula import Formula, formula
@@ -43,9 +43,9 @@ TRAINING_LOGITS = Formula("(4 + 4 + 4)*b*s*v")
 class DetailedJob(Job):
     """The request with the detailed method's defaults, and the model's exact architecture."""
 
-    def __init__(self, request: Request) -> None:
-        self.checkpoint = models.resolve(request.model).checkpoint if request.model else None
-        super().__init__(request)
+    def __init__(self, resolved: Resolved) -> None:
+        self.checkpoint = resolved.checkpoint
+        super().__init__(resolved)
         self.spec = _model_spec(self)
         self.counts: ParameterCount = count_parameters(self.spec)
         self.params = self.counts.total if self.arch.spec is not None else self.arch.params
@@ -56,7 +56,7 @@ class DetailedJob(Job):
                 f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
                 f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
         self.fused_attention = self.default(
-            "flash_attention", request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
+            "flash_attention", resolved.request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
         self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
 
     def default_dtype(self) -> tuple[Dtype, str]:
@@ -153,15 +153,14 @@ def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase
 
 def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
     """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
-    return assembled(job.request, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count,
+    return assembled(job.request, job.arch.spec, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count,
                       getattr(job, "host_bytes", 0))
 
 
-def assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
+def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
                assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
     assumptions = tuple(a for a in assumptions if not a.startswith(_BEYOND))
-    spec = request.architecture().spec
     if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)

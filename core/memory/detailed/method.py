@@ -21,20 +21,22 @@ from vram.memory.detailed.training import training_items
 from vram.memory.job import BEYOND as _BEYOND
 from vram.memory.result import Estimate, LineItem, Phase
 from vram.request.enums import Task
+from vram.catalog.resolve import Resolved
 from vram.request.request import Request
 
 
-def estimate(request: Request) -> Estimate:
-    """Memory of ``request`` by the detailed model."""
+def estimate(resolved: Resolved) -> Estimate:
+    """Memory of a resolved request by the detailed model."""
+    request = resolved.request
     uncovered = not_covered(request)
     if uncovered:
         raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
                                "method=article answers it", field="method")
-    key = _job_key(request)
+    key = _job_key(resolved)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
-        return _at_sizes(*kept, request)
-    result = _estimate(request)
+        return _at_sizes(*kept, resolved)
+    result = _estimate(resolved)
     sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
     # only items with an expression can be evaluated again; a job with any other sized item is not kept
     if key is not None and all(result.items[i].expression is not None for i in sized):
@@ -46,10 +48,11 @@ def estimate(request: Request) -> Estimate:
     return result
 
 
-def _estimate(request: Request) -> Estimate:
+def _estimate(resolved: Resolved) -> Estimate:
+    request = resolved.request
     from vram.memory.detailed.inference import inference_items
 
-    job = DetailedJob(request)
+    job = DetailedJob(resolved)
     if request.task is Task.INFERENCE:
         items, phases = inference_items(job)
     else:
@@ -83,27 +86,30 @@ _KEPT: dict[tuple, Estimate] = {}
 _SIZE_FIELDS = ("batch_size", "seq_len")
 
 
-_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Request) if f.name not in _SIZE_FIELDS)
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Request) if f.compare and f.name not in _SIZE_FIELDS)
 
 
 _job_fields = operator.attrgetter(*_JOB_FIELDS)
 
 
-def _job_key(request: Request) -> tuple | None:
+def _job_key(resolved: Resolved) -> tuple | None:
+    request = resolved.request
     if request.tp > 1 or request.pp > 1:
         return None  # tensor-parallel activations are shares of the items, not their formulas
-    return _job_fields(request), request.batch_size is None, request.seq_len is None
+    return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
+            request.seq_len is None)
 
 
-def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], request: Request) -> Estimate:
-    """``kept``'s job at ``request``'s batch size and context: only the ``sized`` items (those whose
+def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], resolved: Resolved) -> Estimate:
+    """``kept``'s job at the request's batch size and context: only the ``sized`` items (those whose
     formulas use b or s) are evaluated again."""
+    request = resolved.request
     items = list(kept.items)
     for i in sized:
         items[i] = _resized(items[i], request.batch_size, request.seq_len)
     by_key = {item.key: item.bytes for item in items}
     phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
-    return assembled(request, tuple(items), phases, general, kept.gpu_count, kept.host_bytes)
+    return assembled(request, resolved.arch.spec, tuple(items), phases, general, kept.gpu_count, kept.host_bytes)
 
 
 def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:
