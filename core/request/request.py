@@ -25,6 +25,7 @@ from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method,
     Offload, Optimizer, Recompute, Regime, Solve, Task
 )
+from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
 
 #: Inclusive ranges of the numeric fields. The upper ends are far beyond any real job (a
@@ -278,8 +279,6 @@ class Request:
 
     def to_query(self) -> str:
         """Canonical query text; ``vram.parse(r.to_query()) == r``."""
-        from vram.request.query_text import request_to_query
-
         return request_to_query(self)
 
 
