@@ -45,8 +45,11 @@ class ParameterCount:
         model's shares of embeddings, blocks, norms and head, not its absolute counts (gpt2's
         38.6M of embeddings alone exceed 17M, which left the blocks' complement negative)."""
         ratio = total / self.total
-        return ParameterCount(*(round(part * ratio) for part in (
-            self.embedding, self.attention, self.mlp, self.norms, self.head, self.active_mlp)))
+        parts = [round(part * ratio) for part in (self.embedding, self.attention, self.mlp, self.norms, self.head)]
+        largest = parts.index(max(parts))  # takes the rounding, so the parts add up to the total given
+        parts[largest] += round(total) - sum(parts)
+        active_mlp = round(self.active_mlp * ratio) if self.mlp else 0
+        return ParameterCount(*parts, active_mlp=min(active_mlp, parts[2]))
 
 
 @functools.lru_cache(maxsize=1024)

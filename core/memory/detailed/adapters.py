@@ -88,7 +88,7 @@ def _base_weights(job, formats) -> list[LineItem]:
     counts = job.counts
     if job.dtype not in (Dtype.NF4, Dtype.INT4, Dtype.INT8):
         size = 4 if job.dtype is Dtype.FP32 else 2
-        return [LineItem("weights", f"Frozen base weights ({job.dtype})", size * job.params,
+        return [LineItem("weights", f"Frozen base weights ({job.dtype})", round(size * job.params),
                          f"{size} B/param x params", {"params": job.params}, "the base model, frozen")]
     quantised = counts.attention + counts.mlp
     other = job.params - quantised
