@@ -68,7 +68,7 @@ def test_astronomical_numbers_are_range_errors_at_their_column(query, column):
                                    "train 1b hidden 7", "infer 13b heads 1000"])
 def test_a_width_that_heads_cannot_split_is_refused(query):
     with pytest.raises(vram.InvalidRequestError, match="heads"):
-        vram.parse(query)
+        vram.ask(query)
 
 
 #: Bare sizes under the smallest reference model (item 5): no negative item, any task or dtype.
@@ -83,7 +83,7 @@ def test_small_bare_sizes_have_no_negative_items(size, job):
                                    "infer 1m on 13 h100"])
 def test_more_gpus_than_layers_is_refused_for_named_and_bare_models_alike(query):
     with pytest.raises(vram.InvalidRequestError, match="splits the model by whole layers"):
-        vram.parse(query)
+        vram.ask(query)
 
 
 #: The error tree (item 7).

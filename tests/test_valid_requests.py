@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import vram
 from vram import catalog
-from vram.enums import Dtype, Method, Optimizer, Recompute, Solve, Task
+from vram.request.enums import Dtype, Method, Optimizer, Recompute, Solve, Task
 
 EXAMPLES = int(os.environ.get("VRAM_VALID_EXAMPLES", "10000"))
 
