@@ -30,6 +30,8 @@ DEFAULT_PATH = "/slack/events"
 MAX_THREADS = 256
 #: answers that may wait for a free answer thread, per thread, before users are told it is busy
 BACKLOG_PER_THREAD = 4
+#: seconds a stopping server waits for requests already read to be answered
+STOP_GRACE_S = 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,11 +120,8 @@ def serve_http(app: Any, signing_secret: str, host: str, port: int, path: str, t
 
     gate = SlackGate(app, signing_secret, path)
     acknowledging = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vram-ack")
-    server = HttpServer(gate.handle, gate.screen, acknowledging)
     try:
-        asyncio.run(_serve(server, host, port, path))
-    except SystemExit:  # a signal: stop listening; the finally blocks deliver what was taken
-        pass
+        asyncio.run(_serve(HttpServer(gate.handle, gate.screen, acknowledging), host, port, path))
     finally:
         acknowledging.shutdown(wait=True)
 
@@ -135,7 +134,20 @@ async def _serve(server: Any, host: str, port: int, path: str) -> None:
             raise ConfigError(f"--port {port}: the address {host}:{port} is already in use") from None
         raise ConfigError(f"--host {host} --port {port}: cannot listen there ({_one_line(error)})") from None
     logger.info("HTTP mode: listening on http://%s:%s%s", bound_host, bound_port, path)
-    await server.serve()
+    stopping = asyncio.Event()
+    _stop_on(signal.SIGINT, signal.SIGTERM, then=_threadsafe(stopping.set))
+    serving = asyncio.ensure_future(server.serve())
+    await asyncio.wait([serving, asyncio.ensure_future(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
+    serving.cancel()  # stop accepting; requests already read are still answered
+    for _ in range(STOP_GRACE_S * 10):
+        if not server.open_connections:
+            break
+        await asyncio.sleep(0.1)
+
+
+def _threadsafe(callback: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return lambda: loop.call_soon_threadsafe(callback)
 
 
 def serve_socket_mode(app: Any, app_token: str) -> None:
@@ -180,11 +192,13 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def _stop_on(*signals: signal.Signals) -> None:
-    # One way out for both signals: SystemExit, which both servers' loops let end them.
+def _stop_on(*signals: signal.Signals, then: Any = None) -> None:
+    # By default SystemExit, which Socket Mode's loop lets end it; the HTTP loop asks to be told.
     def stop(signum: int, frame: Any) -> None:
         logger.info("%s received; stopping", signal.Signals(signum).name)
-        raise SystemExit(0)
+        if then is None:
+            raise SystemExit(0)
+        then()
 
     for each in signals:
         signal.signal(each, stop)
