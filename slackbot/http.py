@@ -120,7 +120,7 @@ class HttpServer:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
         try:
             async with asyncio.timeout(self.limits.head_seconds):
-                head = await _next(conn, reader)
+                head = await _head(conn, reader, self.limits.max_head_bytes)
             if not isinstance(head, h11.Request):
                 return  # closed before a request
             request = _request(head, b"")
@@ -140,6 +140,19 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self.executor, self.handler, _request(head, body))
         await _send(writer, conn, response)
+
+
+async def _head(conn: h11.Connection, reader: asyncio.StreamReader, cap: int) -> object:
+    # h11's own bound (max_incomplete_event_size) only counts a head still incomplete after a
+    # read, so a head larger than the cap that arrives in a few large reads would pass it.
+    received = 0
+    while (event := conn.next_event()) is h11.NEED_DATA:
+        if received > cap:
+            raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
+        data = await reader.read(min(_CHUNK, cap + 1 - received) or 1)
+        received += len(data)
+        conn.receive_data(data)
+    return event
 
 
 async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> object:

@@ -183,3 +183,69 @@ def shown_numbers(message: dict[str, Any]) -> list[str]:
     """The numbers of an answer's table (second block), top to bottom: items, then totals."""
     table = message["blocks"][1]["text"]["text"].strip("`").splitlines()
     return [line.split()[-1] for line in table[1:] if not line.startswith("-")]
+
+
+# --- raw HTTP, for requests no well-behaved client would send --------------------------------------
+
+@dataclass
+class Exchange:
+    status: int | None  #: None: the server closed or reset without an answer
+    seconds: float  #: from connecting to the answer (or to the close)
+    head: str = ""
+
+
+def raw_exchange(url: str, head: bytes, body: Callable[[], Any] | bytes = b"", timeout: float = 30) -> Exchange:
+    """Send ``head`` then ``body`` (bytes, or a generator of chunks sent as the server reads) to
+    ``url``'s host and port on a plain socket; the answer's status line, and how long it took."""
+    import socket
+
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    started = time.monotonic()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sender = threading.Thread(target=_send_all, args=(sock, head, body), daemon=True)
+        sender.start()
+        answer = b""
+        try:
+            while b"\r\n" not in answer and (data := sock.recv(4096)):
+                answer += data
+        except (ConnectionError, TimeoutError):
+            pass
+        seconds = time.monotonic() - started
+    line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    status = int(line.split()[1]) if line.startswith("HTTP/1.1 ") else None
+    return Exchange(status, seconds, answer.decode("latin-1"))
+
+
+def _send_all(sock: Any, head: bytes, body: Callable[[], Any] | bytes) -> None:
+    try:
+        sock.sendall(head)
+        for chunk in ([body] if isinstance(body, bytes) else body()):
+            sock.sendall(chunk)
+    except OSError:
+        pass  # the server stopped reading and closed: what a refusal looks like
+
+
+def request_head(path: str, headers: dict[str, str], method: str = "POST") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def chunked(total: int, chunk: int = 1 << 20):
+    """A generator of a chunked body of ``total`` bytes, as Transfer-Encoding: chunked sends it."""
+    def chunks():
+        left = total
+        while left > 0:
+            size = min(chunk, left)
+            yield f"{size:x}\r\n".encode() + b"a" * size + b"\r\n"
+            left -= size
+        yield b"0\r\n\r\n"
+    return chunks
+
+
+def flood(total: int, chunk: int = 1 << 20):
+    """A generator of ``total`` bytes sent as fast as the server takes them."""
+    def chunks():
+        block = b"a" * chunk
+        for _ in range(total // chunk):
+            yield block
+    return chunks
