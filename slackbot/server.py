@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
     except ConfigError as error:
         return _config_error(error)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("slack_sdk", "slack_bolt", "vram"):
+        # Until the bot has started, its one line says what is wrong: the Web API client's own
+        # error log ("Failed to send a request...") would only repeat it, on more lines.
+        logging.getLogger(name).addHandler(logging.NullHandler())
     return run(settings, args)
 
 
@@ -97,6 +100,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         app = create_app(settings.bot_token, settings.signing_secret, api_url=settings.api_url,
                          listener_executor=listeners, answers=answers)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if settings.mode is Mode.SOCKET:
             serve_socket_mode(app, settings.app_token)
         else:
@@ -110,7 +114,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         listeners.shutdown(wait=True)
         answers.shutdown()  # deliver the answers already acknowledged
-        logger.info("stopped")
+    logger.info("stopped")
     return 0
 
 
@@ -154,11 +158,11 @@ def serve_socket_mode(app: Any, app_token: str) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, app_token)
-    logger.info("Socket Mode: connecting to Slack")
     try:
         # The WebSocket URL is asked for here, once, so that a refused token or an answer without
         # a URL is a wrong setting now rather than a reconnection loop later.
         handler.client.wss_uri = _websocket_url(handler.client)
+        logger.info("Socket Mode: connecting to Slack")
         handler.start()
     except SystemExit:
         pass
