@@ -106,8 +106,8 @@ class HttpServer:
                 await _send(writer, h11.Connection(h11.SERVER), _plain(503))
             else:
                 await self._exchange(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away; nothing to answer
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            pass  # the client went away, or stopped reading; nothing more to answer
         except Exception:  # a bug here must cost one connection, never the server
             logger.exception("internal error on a connection")
         finally:
@@ -209,7 +209,7 @@ async def _refuse(conn: h11.Connection, reader: asyncio.StreamReader, writer: as
                   response: HttpResponse) -> None:
     """Answer, then read and drop what the client is still sending for a moment, so that closing
     does not reset the connection before it reads the answer (a lingering close, as httpd does)."""
-    with contextlib.suppress(TimeoutError, ConnectionError, h11.LocalProtocolError):
+    with contextlib.suppress(TimeoutError, OSError, h11.LocalProtocolError):
         await _send(writer, conn, response)
         writer.write_eof()
         async with asyncio.timeout(1):
