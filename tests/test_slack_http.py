@@ -90,6 +90,13 @@ HOSTILE = [
     ("two Content-Lengths that differ", b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", b"", 400, 1),
     ("a chunk size that is not hex", head(Transfer_Encoding="chunked"), b"zz\r\nabc\r\n", 400, 1),
     ("a negative Content-Length", head(Content_Length="-1"), b"", 400, 1),
+    ("a Content-Length of 5,000 digits (past int()'s limit)", head(Content_Length="9" * 5000), b"", 400, 1),
+    ("a Content-Length list", head(Content_Length="5, 5"), b"hello", 200, 1),
+    ("a Content-Length list that disagrees", head(Content_Length="5, 6"), b"hello", 400, 1),
+    ("a transfer coding other than chunked", head(Transfer_Encoding="gzip"), b"", 501, 1),
+    ("chunked and a Content-Length", head(Transfer_Encoding="chunked", Content_Length=100 * MB),
+     chunked(100 * MB), 413, 2),
+    ("a chunk extension flood", head(Transfer_Encoding="chunked"), b"1;" + b"x" * MB, 431, 2),
     ("HTTP/1.0 without a length", b"POST /x HTTP/1.0\r\n\r\n", b"", 200, 1),
     ("a well-formed request", head(Content_Length=5), b"hello", 200, 1),
 ]
