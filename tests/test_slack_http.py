@@ -103,11 +103,12 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("name, head_bytes, body, status, most_s", HOSTILE, ids=[c[0] for c in HOSTILE])
-def test_hostile_requests_are_refused_early(name, head_bytes, body, status, most_s):
+def test_hostile_requests_are_refused_early(caplog, name, head_bytes, body, status, most_s):
     with serving(echo) as (url, _):
         answer = raw_exchange(url, head_bytes, body)
     assert answer.status == status, answer.head
     assert answer.seconds < most_s
+    assert "internal error" not in caplog.text
 
 
 def test_the_handler_sees_only_what_the_content_length_says():
