@@ -36,7 +36,7 @@ def serving(handler, screen=lambda request: None, limits=FAST, threads=4):
     loop, executor = asyncio.new_event_loop(), ThreadPoolExecutor(threads)
     server = HttpServer(handler, screen, executor, limits)
     host, port = loop.run_until_complete(server.start("127.0.0.1", 0))
-    task = loop.create_task(server.serve())
+    loop.create_task(server.serve())  # cancelled with the rest by _cancel_all
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
