@@ -16,20 +16,24 @@ IPython only with ``%load_ext vram``.
 
 from __future__ import annotations
 
-from . import policy as _policy
-from .enums import Dtype, Method, Optimizer, Recompute, Task
-from .errors import (
+from vram.answer.pipeline import estimate
+from vram.answer.sweep import sweep
+from vram.catalog import policy as _policy
+from vram.catalog.policy import LOCAL as LOCAL_POLICY, SERVED as SERVED_POLICY, ResolvePolicy
+from vram.errors import (
     ConflictError, InvalidRequestError, MissingError, QueryError, RangeError, UnknownWordError,
-    UnsupportedError, VramError,
+    UnsupportedError, VramError
 )
-from .estimate import Alternative, Estimate, Fit, LineItem, Solution, Verdict
-from .methods import estimate
-from .policy import LOCAL as LOCAL_POLICY, SERVED as SERVED_POLICY, ResolvePolicy
-from .render import render_json, render_text
-from .request import Request
-from .sweep import sweep
+from vram.memory.result import Alternative, Estimate, Fit, LineItem, Solution, Verdict
+from vram.render import render_json, render_text
+from vram.request.enums import Dtype, Method, Optimizer, Recompute, Task
+from vram.request.request import Request
 
 __version__ = "0.1.0"
+
+# An Estimate is a value of the memory layer, below the renderers; the facade, which stands outside
+# the layers, gives it its plain-text form so that print(estimate) shows the table.
+Estimate.__str__ = render_text  # type: ignore[method-assign]
 
 
 def parse(text: str, *, policy: ResolvePolicy | None = None) -> Request:
@@ -45,7 +49,7 @@ def parse(text: str, *, policy: ResolvePolicy | None = None) -> Request:
     >>> vram.parse("train chatglm-6b adamw bf16 selective on 8xA100").gpu_count
     8
     """
-    from .grammar import parse as parse_text
+    from vram.grammar import parse as parse_text
 
     with _policy.using(policy):
         return parse_text(text)
@@ -69,14 +73,14 @@ def ask(text: str, method: Method | str | None = None, *, policy: ResolvePolicy 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext vram``: register ``%vram``, ``%%vram`` and rich display of estimates."""
     # Imported here so that the core never imports IPython (design.md 2).
-    from .ipymagic import load_ipython_extension as load
+    from vram.ipymagic import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     """``%unload_ext vram``: take the display formatters back out."""
-    from .ipymagic import unload_ipython_extension as unload
+    from vram.ipymagic import unload_ipython_extension as unload
 
     unload(ipython)
 

@@ -1,5 +1,5 @@
 """``python -m vram QUERY``."""
 
-from .cli import main
+from vram.cli import main
 
 raise SystemExit(main())

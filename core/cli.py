@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Sequence
 
-from .errors import UnsupportedError, VramError
+from vram.errors import UnsupportedError, VramError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in vram, not in the query
@@ -47,7 +47,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _version() -> str:
-    from . import __version__
+    from vram import __version__
 
     return __version__
 
@@ -88,8 +88,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _list(what: str) -> int:
     """The catalog, one entry a line: id, the names it answers to, the facts that decide memory."""
-    from . import catalog
-    from .units import format_bytes, format_count
+    from vram import catalog
+    from vram.units import format_bytes, format_count
 
     if what == "models":
         for spec in sorted(catalog.models().by_id.values(), key=lambda s: s.id):
@@ -102,8 +102,8 @@ def _list(what: str) -> int:
 
 
 def _answer(text: str, args: argparse.Namespace) -> int:
-    from . import ask
-    from .render import render_json, render_text, to_json_document
+    from vram import ask
+    from vram.render import render_json, render_text, to_json_document
 
     result = ask(text, method=args.method)
     unit = "GiB" if args.gib else "GB"
@@ -115,7 +115,7 @@ def _answer(text: str, args: argparse.Namespace) -> int:
     else:
         print(render_text(result, unit=unit, formulas=not args.no_formulas))
         if traced is not None:
-            from .validation.trace import render_trace
+            from vram.validation.trace import render_trace
 
             print(f"\n{render_trace(traced, unit)}")
     return 0
@@ -124,7 +124,7 @@ def _answer(text: str, args: argparse.Namespace) -> int:
 def _trace(result):
     """The measurement harness (vram.validation), imported only here: it needs torch."""
     try:
-        from .validation.trace import trace
+        from vram.validation.trace import trace
     except ImportError as error:
         raise UnsupportedError(f"--trace needs torch and transformers ({error.name} is missing): "
                                "pip install 'vram[trace]'", field="trace") from None

@@ -7,10 +7,11 @@ Formula texts are the project's own constants, never user input.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Mapping
 
-#: Functions a formula may call.
-FUNCTIONS = {"max": max, "min": min}
+#: Functions a formula may call (ceil: a share of whole layers or bytes rounds up).
+FUNCTIONS = {"max": max, "min": min, "ceil": math.ceil}
 
 
 class Formula:

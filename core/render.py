@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .estimate import Alternative, Comparison, Estimate, Fit, LineItem, Solution
-from .units import format_bytes, format_value
+from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution
+from vram.units import format_bytes, format_value
 
 METHOD_BLURBS = {
     "article": "the seed article's rules: every line item summed",

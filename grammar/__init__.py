@@ -6,7 +6,7 @@ meaning from the core's vocabulary and catalogs. ``parse`` is the whole pipeline
 
 from __future__ import annotations
 
-from vram.request import Request
+from vram.request.request import Request
 
 from .classify import to_request
 from .parser import MAX_QUERY_CHARS, atoms

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from vram import catalog
-from vram.enums import Task
-from vram.lora_targets import TARGET_ALIASES
 from vram.errors import ConflictError, MissingError, QueryError, VramError
-from vram.request import Request
-from vram.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
+from vram.request.enums import Task
+from vram.request.lora import TARGET_ALIASES
+from vram.request.request import Request
+from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
 
 from . import suggest
 from .numbers import PLAIN_PARAMS_FROM, SIZE_SUFFIXES, scaled

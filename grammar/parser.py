@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import unicodedata
 from dataclasses import dataclass
-import os
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from vram import cache
+from vram.catalog import cache
 from vram.errors import QueryError
-from vram.vocabulary import EXPECTED_WORDS
+from vram.request.vocabulary import EXPECTED_WORDS
 
 GRAMMAR = os.path.join(os.path.dirname(__file__), "query.lark")
 

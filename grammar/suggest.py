@@ -6,7 +6,7 @@ import difflib
 
 from vram import catalog
 from vram.errors import UnknownWordError
-from vram.vocabulary import EXPECTED_WORDS, FILLERS, KEYS, PHRASES
+from vram.request.vocabulary import EXPECTED_WORDS, FILLERS, KEYS, PHRASES
 
 from .words import Meaning
 

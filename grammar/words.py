@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from vram import catalog, models
+from vram import catalog
+from vram.catalog import resolve as models
 from vram.errors import UnknownWordError
-from vram.vocabulary import (
+from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, GLUED_KEYS, IGNORED_KEYS, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS,
-    NUMBER_WORDS, PHRASES, SHORT_KEYS, TARGET_KEYS, WORD_KEYS,
+    NUMBER_WORDS, PHRASES, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number

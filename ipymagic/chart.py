@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from vram import Estimate, Fit, LineItem
-from vram.estimate import Phase
+from vram.memory.result import Phase
 from vram.units import format_bytes
 
 from .css import MUTED, OVER_COLOUR, SMALL, colour_of, css

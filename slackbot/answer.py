@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 import vram
-from vram import policy
+from vram.catalog import policy
 from vram.errors import VramError
 
 from .blocks import Message, answer_message, error_message, help_message, internal_error_message

@@ -11,10 +11,10 @@ import textwrap
 from typing import Any, Sequence
 
 from vram.errors import VramError
-from vram.estimate import Estimate, Fit
+from vram.memory.result import Estimate, Fit
 from vram.render import (
     METHOD_BLURBS, alternative_line, comparison_line, fit_line, formula_text, range_line, solution_text,
-    table_lines,
+    table_lines
 )
 from vram.units import format_bytes
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
 import pytest
 
 from vram import catalog
+
+DATA_DIR = Path(catalog.DATA_DIR)
 
 
 def test_every_model_has_a_source():
@@ -62,7 +69,7 @@ def test_plural_gpu_names(name, gpu_id):
 
 
 def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, monkeypatch):
-    from vram import cache
+    from vram.catalog import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []
@@ -76,9 +83,40 @@ def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, m
 
 
 def test_an_unwritable_cache_only_costs_speed(monkeypatch, tmp_path):
-    from vram import cache
+    from vram.catalog import cache
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert cache.cached_json(b"x", "gpus.toml", lambda: [1, 2]) == [1, 2]
+
+
+# -- the catalogs' headers document their fields --------------------------------------------------
+
+def _documented_fields(filename: str) -> set[str]:
+    """Field names the header's "Fields" list gives: lines '#   name   what it is'."""
+    header = []
+    for line in (DATA_DIR / filename).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    start = next(i for i, line in enumerate(header) if line.startswith("# Fields"))
+    return {m.group(1) for line in header[start + 1:] if (m := re.match(r"#   ([a-z0-9_]+)\s", line))}
+
+
+def _fields_used(filename: str, table: str) -> set[str]:
+    data = tomllib.loads((DATA_DIR / filename).read_text(encoding="utf-8"))
+    return {key for entry in data[table] for key in entry}
+
+
+@pytest.mark.parametrize("filename, table, record, stored_as", [
+    ("models.toml", "model", catalog.ModelSpec, {}),
+    ("gpus.toml", "gpu", catalog.Gpu, {"memory_bytes": {"memory_mib", "memory_gib", "memory_gb"}}),
+])
+def test_a_catalog_header_documents_every_field(filename, table, record, stored_as):
+    accepted = set()
+    for f in dataclasses.fields(record):
+        accepted |= stored_as.get(f.name, {f.name})
+    documented = _documented_fields(filename)
+    assert documented == accepted, (sorted(documented - accepted), sorted(accepted - documented))
+    assert _fields_used(filename, table) <= documented

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 import vram
-from vram.activations import BlockOptions, joined, layer_terms
 from vram.formula import Formula
+from vram.memory.detailed.activations import BlockOptions, joined, layer_terms
 
 STATES = ("weights", "gradients", "optimizer")
 
@@ -151,7 +151,7 @@ def test_every_detailed_item_shows_its_work():
                                   "train 7b bf16 adamw zero3 on 8 a100", "train gpt2 fp32 adamw foreach",
                                   "infer llama-3-8b fp16 seq 4096"])
 def test_a_job_kept_for_sweeps_gives_what_a_fresh_estimate_gives(base):
-    from vram import detailed as model
+    from vram.memory.detailed import method as model
 
     request = vram.parse(base)
     for batch, seq in [(1, 512), (4, 2048), (3, 9000), (None, 1024), (2, None), (7, 3)]:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import read_jsonl
 
 import vram
 from vram import cli
-from conftest import read_jsonl
 
 BAD = [case["q"] for case in read_jsonl("bad_queries.jsonl") if "want" not in case]
 

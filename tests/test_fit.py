@@ -10,7 +10,7 @@ import pytest
 
 import vram
 from vram import catalog, cli
-from vram.runtime import CUBLAS_WORKSPACE, CUDA_CONTEXT_BYTES
+from vram.memory.runtime import CUBLAS_WORKSPACE, CUDA_CONTEXT_BYTES
 
 MIB = 2**20
 

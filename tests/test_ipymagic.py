@@ -10,14 +10,14 @@ import pytest
 
 pytest.importorskip("IPython")
 
+from html_checks import (  # noqa: E402
+    SAFE_ATTRIBUTES, SAFE_PROPERTIES, SAFE_TAGS, UNSAFE_VALUE, Markup, comparison_rows, estimate_bytes,
+    exact_bytes, queries, row_bytes, vram_json, vram_text
+)
 from IPython.core.error import UsageError  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
 import vram  # noqa: E402
-from html_checks import (  # noqa: E402
-    SAFE_ATTRIBUTES, SAFE_PROPERTIES, SAFE_TAGS, UNSAFE_VALUE, Markup, comparison_rows,
-    estimate_bytes, exact_bytes, queries, row_bytes, vram_json, vram_text,
-)
 from vram.ipymagic import Estimates, render_html  # noqa: E402
 from vram.ipymagic.chart import limit_bytes
 from vram.units import format_bytes  # noqa: E402

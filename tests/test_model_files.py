@@ -6,13 +6,15 @@ Every file is written by the test; nothing is fetched.
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import pytest
 
 import vram
-from vram import catalog, models
-from vram.params import count_parameters
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.params import count_parameters
 
 LLAMA_2_7B_CONFIG = {
     "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
@@ -44,15 +46,28 @@ def gguf_string(text: str) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
+#: GGML (elements a block, bytes a block) of the types these tests write.
+GGML_BLOCKS = {0: (1, 4), 1: (1, 2), 12: (256, 144), 14: (256, 210)}
+
+
+def gguf_tensor_bytes(shape: list[int], ggml_type: int) -> int:
+    block, block_bytes = GGML_BLOCKS[ggml_type]
+    return math.prod(shape) // block * block_bytes
+
+
 def write_gguf(path, metadata: dict[str, int | str], tensors: list[tuple[str, list[int], int]]):
+    """A GGUF v3 file: metadata, tensor infos at 32-byte-aligned offsets, then zero bytes for the data."""
     out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata))
     for key, value in metadata.items():
         out += gguf_string(key)
         out += struct.pack("<I", 8) + gguf_string(value) if isinstance(value, str) else struct.pack("<II", 4, value)
+    offset = 0
     for name, shape, ggml_type in tensors:
         out += gguf_string(name) + struct.pack("<I", len(shape)) + struct.pack(f"<{len(shape)}Q", *shape)
-        out += struct.pack("<IQ", ggml_type, 0)
-    path.write_bytes(out)
+        out += struct.pack("<IQ", ggml_type, offset)
+        offset += -(-gguf_tensor_bytes(shape, ggml_type) // 32) * 32
+    out += b"\0" * (-len(out) % 32)
+    path.write_bytes(out + b"\0" * offset)
 
 
 def test_config_json_path_gives_the_catalog_architecture(tmp_path):
@@ -113,7 +128,7 @@ def test_gguf_header(tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     (b"", "ends inside its header"), (b"\xff" * 8, "not a safetensors file"),
-    (struct.pack("<Q", 5) + b"nope!", "no readable safetensors header"),
+    (struct.pack("<Q", 5) + b"nope!", "as a safetensors header"),
 ])
 def test_broken_safetensors_are_clear_errors(tmp_path, content, words):
     (tmp_path / "config.json").write_text(json.dumps(LLAMA_2_7B_CONFIG))
@@ -134,11 +149,11 @@ def test_broken_gguf_are_clear_errors(tmp_path, content, words):
 @pytest.mark.parametrize("config, words", [
     ({"model_type": "unknown-arch"}, "model_type 'unknown-arch' is not one vram reads"),
     ({"model_type": "llama"}, "has no hidden_size"),
-    ({**LLAMA_2_7B_CONFIG, "num_attention_heads": 0}, "num_attention_heads must be a positive whole number, not 0"),
-    ({**LLAMA_2_7B_CONFIG, "hidden_size": -4096}, "hidden_size must be a positive whole number, not -4096"),
-    ({**LLAMA_2_7B_CONFIG, "num_hidden_layers": "32"}, "num_hidden_layers must be a positive whole number, not '32'"),
+    ({**LLAMA_2_7B_CONFIG, "num_attention_heads": 0}, "num_attention_heads must be a whole number from 1 to [0-9,]*, not 0"),
+    ({**LLAMA_2_7B_CONFIG, "hidden_size": -4096}, "hidden_size must be a whole number from 1 to [0-9,]*, not -4096"),
+    ({**LLAMA_2_7B_CONFIG, "num_hidden_layers": "32"}, "num_hidden_layers must be a whole number from 1 to [0-9,]*, not '32'"),
     ({**LLAMA_2_7B_CONFIG, "num_key_value_heads": 3}, "num_kv_heads must divide num_heads"),
-    ({**LLAMA_2_7B_CONFIG, "intermediate_size": 0}, "intermediate_size must be a positive whole number"),
+    ({**LLAMA_2_7B_CONFIG, "intermediate_size": 0}, "intermediate_size must be a whole number from 1 to"),
     ({**LLAMA_2_7B_CONFIG, "hidden_size": 4095}, "hidden size 4095 is not a multiple of 32 heads"),
 ])
 def test_unreadable_configs(tmp_path, config, words):

@@ -12,7 +12,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 from html_checks import (  # noqa: E402
-    comparison_rows, estimate_bytes, exact_bytes, queries, row_bytes, vram_json, vram_text,
+    comparison_rows, estimate_bytes, exact_bytes, queries, row_bytes, vram_json, vram_text
 )
 
 NOTEBOOK = Path(__file__).parents[1] / "examples" / "vram.ipynb"

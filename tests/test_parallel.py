@@ -158,16 +158,16 @@ def test_tensor_and_sequence_parallel_activations_follow_korthikanti(t, sp, expe
     paper's 10sbh (plus the LayerNorm statistics it leaves out), and sp splits that too."""
     from types import SimpleNamespace
 
-    from vram import parallel
-    from vram.activations import BlockOptions, joined, layer_terms
-    from vram.estimate import LineItem
     from vram.formula import Formula
+    from vram.memory.detailed import parallel
+    from vram.memory.detailed.activations import BlockOptions, joined, layer_terms
+    from vram.memory.result import formula_item
 
     options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
     text = joined(layer_terms(options))
     s, b, h, a = 2048, 1, 12288, 96
     values = {"s": s, "b": b, "h": h, "a": a, "k": a, "d": h // a, "f": 4 * h, "c": 2, "n": 2, "p": 2}
-    item = LineItem("activations", "one layer", Formula(text).bytes(values), text, Formula(text).used(values), "")
+    item = formula_item("activations", "one layer", Formula(text), values, "")
     job = SimpleNamespace(tp=t, request=SimpleNamespace(sp=sp))
     statistics = 16 * b * s / (t if sp else 1)  # the two LayerNorms' mean and rstd, fp32
     assert parallel._activation_share(item, job).bytes == pytest.approx(expected(s, b, h, a) + statistics, abs=2)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import read_lines
 
 from vram import catalog
-from vram.params import count_parameters
-from conftest import read_lines
+from vram.catalog.params import count_parameters
 
 PINNED = [(line.split(",")[0], int(line.split(",")[1])) for line in read_lines("parameter_counts.csv")]
 

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import vram
-from vram import hub, models, policy
+from vram.catalog import hub, policy, resolve as models
 from vram.errors import InvalidRequestError, UnsupportedError, VramError
 
 CONFIG = {
@@ -203,8 +203,8 @@ def test_a_hub_answer_is_read(monkeypatch, tmp_path):
     ("404", "HTTP 404, no such repo"),
     ("401", "HTTP 401, the repo is gated or private"),
     ("500", "HTTP 500"),
-    ("not_json", "cannot read 'someone/tiny-llama/config.json on the Hub' as JSON"),
-    ("deep", "cannot read 'someone/tiny-llama/config.json on the Hub' as JSON"),
+    ("not_json", "cannot read 'someone/tiny-llama/config.json on the Hub' as a config.json"),
+    ("deep", "'someone/tiny-llama/config.json on the Hub' nests its config.json too deeply"),
 ])
 def test_a_bad_hub_ends_in_an_error_by_the_deadline(monkeypatch, tmp_path, behaviour, said):
     with loopback_hub(monkeypatch, tmp_path, behaviour), files_opened() as opened:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 import vram
 from vram import cli
 from vram.grammar import MAX_QUERY_CHARS
-from vram.vocabulary import KEYS, PHRASES
+from vram.request.vocabulary import KEYS, PHRASES
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -76,7 +76,8 @@ def test_every_request_round_trips(text):
 
 
 @pytest.mark.parametrize("query", [
-    "infer 1m fp16", "train 1m bf16 adamw", "infer 10t fp16 seq 1m on 100000 h100",
+    "infer 1m fp16", "train 1m bf16 adamw", "infer 10t fp16 seq 1m on 126 h100",
+    "infer 10t fp16 seq 1m tp 8 on 100000 h100",
     "train 10t bf16 adamw zero3 seq 1m batch 1 on 1048576 h100", "infer llama-3-8b bf16 seq 16m batch 1048576",
     "train 1000t fp32 adamw seq 16m batch 1048576", "qlora 10t seq 1m", "infer params 1 fp32 seq 1",
 ])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import read_jsonl, read_lines
 
 import vram
-from conftest import read_jsonl, read_lines
 
 EXAMPLES = [case for case in read_jsonl("queries.jsonl") if "want" in case]
 

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from slack_bolt.request import BoltRequest
-
 from slack_fakes import (
-    BOT_ID, BOT_TOKEN, BOT_USER, SIGNING_SECRET, StandIn, button_click, event_callback,
-    mention_event, message_event, sign, slash_command,
+    BOT_ID, BOT_TOKEN, BOT_USER, SIGNING_SECRET, StandIn, button_click, event_callback, mention_event,
+    message_event, sign, slash_command
 )
+
 from vram.slackbot import answer, create_app
 from vram.slackbot.answer import reply_to
 from vram.slackbot.blocks import FORMULAS_ACTION, SHARE_ACTION

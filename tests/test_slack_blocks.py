@@ -12,17 +12,17 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import read_jsonl, read_lines
+from slack_fakes import shown_numbers
 
 import vram
-from vram import model_files
-from conftest import read_jsonl, read_lines
-from vram.estimate import LineItem
+from vram.catalog import files as model_files
+from vram.memory.result import LineItem
 from vram.slackbot import kit
 from vram.slackbot.answer import reply_to
 from vram.slackbot.blocks import EXAMPLES, answer_message
 from vram.slackbot.question import Intent, Question, read_question
 from vram.units import format_bytes
-from slack_fakes import shown_numbers
 
 GOLDENS = Path(__file__).with_name("cases") / "slack"
 

@@ -13,14 +13,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from slack_fakes import (
     ACK_SECONDS, BOT_TOKEN, StandIn, button_click, event_callback, mention_event, message_event, post,
-    running_bot, shown_numbers, sign, slash_command,
+    running_bot, shown_numbers, sign, slash_command
 )
+
 from vram.slackbot.blocks import SHARE_ACTION
 from vram.units import format_bytes
-
 
 
 @pytest.fixture(scope="module")

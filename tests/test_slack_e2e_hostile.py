@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from slack_fakes import (
     ACK_SECONDS, SIGNING_SECRET, StandIn, button_click, chunked, event_callback, flood, mention_event,
-    message_event, post, raw_exchange, request_head, running_bot, sign, slash_command,
+    message_event, post, raw_exchange, request_head, running_bot, sign, slash_command
 )
+
 from vram.slackbot.blocks import SHARE_ACTION
 
 #: A config.json with numbers found nowhere else: if any shows in a reply, the file was read.

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from slack_bolt import BoltResponse
-
 from slack_fakes import (
-    BOT_TOKEN, SIGNING_SECRET, StandIn, chunked, flood, raw_exchange, request_head, sign, slash_command,
+    BOT_TOKEN, SIGNING_SECRET, StandIn, chunked, flood, raw_exchange, request_head, sign, slash_command
 )
+
 from vram.slackbot import app as slack_app
 from vram.slackbot.gate import SeenSignatures, SlackGate
 from vram.slackbot.http import HttpRequest, HttpResponse, HttpServer, Limits

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import slack_bolt.adapter.socket_mode as socket_mode
 import yaml
-
 from slack_fakes import BOT_TOKEN, SIGNING_SECRET, StandIn
-from vram.slackbot import app as slack_app
-from vram.slackbot import server
+
+from vram.slackbot import app as slack_app, server
 from vram.slackbot.settings import EXIT_CONFIG, ConfigError, Mode, Settings
 
 ROOT = Path(__file__).parent.parent

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-
 from slack_fakes import BOT_TOKEN, SIGNING_SECRET, StandIn
+
 from vram.slackbot.settings import EXIT_CONFIG
 
 HTTP = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}

@@ -21,9 +21,9 @@ pytest.importorskip("transformers")
 import vram  # noqa: E402
 from vram import cli  # noqa: E402
 from vram.validation.accuracy import run_cases  # noqa: E402
-from vram.validation.page import render  # noqa: E402
 from vram.validation.emulation import UnsupportedRun, cuda_autocast  # noqa: E402
 from vram.validation.matrix import Case  # noqa: E402
+from vram.validation.page import render  # noqa: E402
 from vram.validation.run import measure  # noqa: E402
 from vram.validation.tracker import LiveMemory  # noqa: E402
 

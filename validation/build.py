@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from vram.catalog import ModelSpec
+from vram.catalog.index import ModelSpec
 
 from .emulation import UnsupportedRun
 

@@ -24,8 +24,8 @@ import tempfile
 
 import torch
 
-from vram.enums import Dtype, Task
-from vram.request import Request
+from vram.request.enums import Dtype, Task
+from vram.request.request import Request
 
 from .build import build, model_config
 from .emulation import UnsupportedRun

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from vram.units import format_count
 
-from .accuracy import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
+from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
+
 
 def render(cpu: dict, gpu: dict | None) -> str:
     rows = [Row(**row) for row in cpu["rows"]]
@@ -85,7 +86,7 @@ def _how(found: dict[str, str]) -> list[str]:
         "present, is the same runs with the real kernels and CUDA's own counters.",
         "",
         "What the CPU numbers show, and what they do not. The detailed method's formulas were corrected",
-        "against this trace (each correction is a tensor the trace showed live, see `core/activations.py`),",
+        "against this trace (each correction is a tensor the trace showed live, see `core/memory/detailed/activations.py`),",
         "so agreement here says the formulas count the tensors PyTorch and transformers keep, op by op. It",
         "does not see what a GPU adds beyond tensors: the CUDA context (the estimate's own line, left out",
         "of the comparison), the caching allocator's 512-byte rounding and fragmentation (reserved over",

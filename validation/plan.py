@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vram import models
-from vram.catalog import ModelSpec
-from vram.detailed import DetailedJob, training_settings
-from vram.enums import Dtype, Optimizer, Recompute, Regime, Task
-from vram.model_files import looks_like_path
-from vram.request import Request
+from vram.catalog import resolve as models
+from vram.catalog.files import looks_like_path
+from vram.catalog.index import ModelSpec
+from vram.memory.detailed.training import DetailedJob, training_settings
+from vram.request.enums import Dtype, Optimizer, Recompute, Regime, Task
+from vram.request.request import Request
 
 from .emulation import UnsupportedRun
 

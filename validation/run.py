@@ -26,8 +26,8 @@ from typing import Callable
 
 import torch
 
-from vram.enums import Dtype, Optimizer, Recompute, Task
-from vram.request import Request
+from vram.request.enums import Dtype, Optimizer, Recompute, Task
+from vram.request.request import Request
 
 from .build import build, model_config
 from .emulation import UnsupportedRun, cuda_attention, cuda_autocast, cuda_dropout, untraced_masks

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vram.estimate import Estimate
+from vram.memory.result import Estimate
 from vram.units import format_bytes
 
 from .emulation import UnsupportedRun
@@ -45,7 +45,7 @@ class Trace:
 
 def trace(estimate: Estimate) -> Trace:
     """Run ``estimate``'s request on fake tensors and compare."""
-    from vram.detailed import DetailedJob
+    from vram.memory.detailed.training import DetailedJob
 
     context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
     comparable = estimate.total_bytes - context

@@ -1,0 +1,154 @@
+"""estimate(): the request, a method, the Estimate it gives, and whether and how it fits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Callable
+
+from vram import catalog
+from vram.answer.fit import gpu_assumption, verdict_for
+from vram.errors import InvalidRequestError
+from vram.memory import article, detailed
+from vram.memory.job import DEFAULT_DTYPE
+from vram.memory.result import Alternative, Comparison, Estimate, Fit
+from vram.request.enums import Method, Solve
+from vram.request.request import Request, _coerce_enum
+
+METHODS: dict[Method, Callable[[Request], Estimate]] = {
+    Method.ARTICLE: article.estimate,
+    Method.DETAILED: detailed.estimate,
+}
+DEFAULT_METHOD = Method.DETAILED
+
+
+def estimate(request: Request, method: Method | str | None = None) -> Estimate:
+    """Estimate the GPU memory ``request`` needs, and whether it fits the GPUs it names.
+
+    ``method`` overrides the request's own ``method`` field. With neither, the detailed method
+    answers, or the article's rules where the detailed method does not reach yet (the answer
+    says so). Every line item of the result shows its formula, numbers and source. When the job
+    does not fit (or the request asks to ``suggest``), the answer lists changes that would make
+    it fit, each with its own estimate; a request with ``solve`` set is answered by its solver.
+
+    >>> from vram import Request, estimate
+    >>> est = estimate(Request(task="inference", model="chatglm-6b", dtype="fp16"), method="article")
+    >>> est.total_bytes
+    14400000000
+    """
+    if not isinstance(request, Request):
+        raise InvalidRequestError(f"estimate() takes a Request, not {type(request).__name__}; "
+                                  "for text use vram.ask(text)")
+    chosen = _coerce_enum("method", Method, method)
+    if chosen is not None and request.method not in (None, chosen):
+        request = dataclasses.replace(request, method=chosen)  # the answer shows the method that answered
+    result = _answered(request, chosen)
+    if result.method is Method.DETAILED:
+        result = dataclasses.replace(result, comparisons=ArticleFigure(result.request))
+    return result
+
+
+def _answered(request: Request, chosen: Method | None) -> Estimate:
+    if request.solve is None and request.gpu is None:  # nothing to judge or advise: the plain answer
+        return plain_estimate(request, chosen)
+    plain = lambda r: plain_estimate(r, chosen)  # noqa: E731
+    if request.solve is None:
+        return _advised(request, plain)
+    from vram.answer import solvers
+
+    solution, at = solvers.solve(request, plain, judge)
+    at = dataclasses.replace(at, solve=None)
+    result = _advised(at, plain)
+    if request.solve is Solve.GPUS:
+        fits = tuple(judge(dataclasses.replace(result, request=dataclasses.replace(at, gpu=g)))
+                     for g in solution.value)
+        result = dataclasses.replace(result, fit=fits)
+    return dataclasses.replace(result, request=dataclasses.replace(at, solve=request.solve), solution=solution)
+
+
+class ArticleFigure(Sequence[Comparison]):
+    """The article's total beside a detailed answer, computed on first use: an answer that is
+    shown pays for it, the thousands of estimates behind a sweep or a solver do not."""
+
+    __slots__ = ("_request", "_figures")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._figures: tuple[Comparison, ...] | None = None
+
+    def _computed(self) -> tuple[Comparison, ...]:
+        if self._figures is None:
+            total = article.article_total(self._request)
+            self._figures = () if total is None else (Comparison("article", total),)
+        return self._figures
+
+    def __getitem__(self, index):
+        return self._computed()[index]
+
+    def __len__(self) -> int:
+        return len(self._computed())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(self._computed())
+
+
+def plain_estimate(request: Request, method: Method | None = None) -> Estimate:
+    """The estimate and its fit verdict, without strategies or suggestions (sweeps, solvers)."""
+    chosen = method or request.method
+    if chosen is not None:
+        result = METHODS[chosen](request)
+    elif (uncovered := detailed.not_covered(request)) is None:
+        result = METHODS[DEFAULT_METHOD](request)
+    else:  # the default method cannot answer this yet: the article's rules do, and say so
+        result = article.estimate(request)
+        note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
+        result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
+    if request.notes:
+        result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
+    if request.gpu is None:
+        return result
+    dtype = (request.dtype or DEFAULT_DTYPE[request.task]).value
+    return dataclasses.replace(result, fit=(judge(result),),
+                               assumptions=(*result.assumptions, gpu_assumption(request.gpu, dtype)))
+
+
+def judge(estimate: Estimate) -> Fit | None:
+    """The verdict of ``estimate`` on the GPU its request names (None without one)."""
+    gpu_id = estimate.request.gpu
+    return None if gpu_id is None else verdict_for(catalog.find_gpu(gpu_id), estimate)
+
+
+def _advised(request: Request, plain: Callable[[Request], Estimate]) -> Estimate:
+    result = plain(request)
+    if request.gpu is None:
+        return result  # no verdict, so nothing to advise: advice and solvers stay unimported
+    from vram.answer import advice
+    strategies = advice.strategies(request, plain, judge)
+    fit = result.fit[0] if result.fit else None
+    wanted = request.suggest or (fit is not None and not fit.fits)
+    notes: list[str] = []
+    suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain), strategies, notes)
+                   if wanted else ())
+    return dataclasses.replace(result, strategies=strategies, suggestions=suggestions,
+                               assumptions=(*result.assumptions, *notes))
+
+
+def _more_gpus(request: Request, plain: Callable[[Request], Estimate]) -> Alternative | None:
+    if request.gpu is None:
+        return None
+    from vram.answer import solvers
+
+    solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge)
+    if solution.value is None or solution.value <= (request.gpu_count or 1):
+        return None
+    at = dataclasses.replace(at, solve=None)
+    estimate = plain(at)
+    return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}",
+                       f"{solution.value - (request.gpu_count or 1)} more {request.gpu}", at,
+                       estimate.total_bytes, estimate.method.value, judge(estimate))

@@ -1,0 +1,157 @@
+"""Solvers: the largest batch or context that fits, the fewest GPUs, the GPUs on which it fits.
+
+Bytes grow with batch and context and shrink (or stay) with more GPUs, so each search is an
+exponential step to bracket the boundary and a bisection inside it: about 2 log2(range) estimates,
+never a scan. The answer fits; one more (batch, token, GPU step) does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from vram import catalog
+from vram.errors import VramError
+from vram.memory.result import Estimate, Fit, Solution
+from vram.request.enums import TRAINING_TASKS, Solve, Task
+from vram.request.request import RANGES, Request
+
+Estimator = Callable[[Request], Estimate]
+Judge = Callable[[Estimate], Fit | None]
+
+
+class _Counted:
+    """An estimator that counts its calls and remembers the estimate at each value tried."""
+
+    def __init__(self, estimator: Estimator, judge: Judge) -> None:
+        self.estimator, self.judge, self.calls = estimator, judge, 0
+        self.seen: dict[Request, Estimate] = {}
+        self.error: VramError | None = None  #: the first value that could not be estimated
+
+    def fits(self, request: Request) -> bool:
+        """Whether ``request`` fits; a value that cannot be estimated (a combination the model
+        refuses, a number out of its range) does not fit, and the first such error is kept to say."""
+        if request not in self.seen:
+            self.calls += 1
+            try:
+                self.seen[request] = self.estimator(request)
+            except VramError as error:
+                self.error = self.error or error
+                return False
+        fit = self.judge(self.seen[request])
+        return fit is not None and fit.fits
+
+
+def _largest(fits: Callable[[int], bool], high: int) -> int | None:
+    """The largest n in [1, high] with fits(n), for fits true up to a point and false after."""
+    if not fits(1):
+        return None
+    good, step = 1, 2
+    while step <= high and fits(step):
+        good, step = step, step * 2
+    bad = min(step, high + 1)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return good
+
+
+def solve(request: Request, estimator: Estimator, judge: Judge) -> tuple[Solution, Request]:
+    """The solution for ``request.solve`` and the request at that value."""
+    counted = _Counted(estimator, judge)
+    solver = SOLVERS[request.solve]
+    solution, at = solver(dataclasses.replace(request, solve=None), request.solve, counted)
+    if solution.value is None and counted.error is not None:
+        solution = dataclasses.replace(solution, note=f"{solution.note}; some values could not be estimated: "
+                                                      f"{counted.error.reason}")
+    return dataclasses.replace(solution, estimates=counted.calls), at
+
+
+def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple[Solution, Request]]:
+    def solver(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+        high, limit = int(RANGES[field][1]), ""
+        spec = request.architecture().spec
+        if field == "seq_len" and spec is not None:  # no longer than the model was trained to read
+            high, limit = spec.max_seq_len, f" ({spec.id}'s trained context)"
+        value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
+        if value is None:
+            return Solution(kind.value, None, f"does not fit even at {what} 1", 0), \
+                dataclasses.replace(request, **{field: 1})
+        note = f"{what} {value} fits; {value + 1} does not" if value < high else f"fits up to the limit, {high}{limit}"
+        return Solution(kind.value, value, note, 0), dataclasses.replace(request, **{field: value})
+    return solver
+
+
+def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
+    high = _most_gpus(request) // unit
+
+    def at(k: int) -> Request:
+        return dataclasses.replace(request, gpu_count=k * unit)
+
+    if counted.fits(at(1)):
+        return Solution(kind.value, unit, f"{_gpus_word(unit)} already fit{'s' if unit == 1 else ''}", 0), at(1)
+    if at(1) not in counted.seen or high < 2:  # not estimable at all, or nowhere to grow
+        return Solution(kind.value, None, f"does not fit on {_gpus_word(unit)}, the most it can be split over"
+                        if at(1) in counted.seen else "cannot be estimated", 0), at(1)
+    if not counted.fits(at(2)) and (at(2) not in counted.seen
+                                    or counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes):
+        if request.task in TRAINING_TASKS and request.zero == 0 and request.tp * request.pp == 1:
+            # plain data parallelism never shrinks a GPU's share: answer for ZeRO-3 / FSDP, and say so
+            try:
+                sharded, at_sharded = _min_gpus(dataclasses.replace(request, zero=3), kind, counted)
+            except VramError:  # the method asked for does not model ZeRO
+                sharded = Solution(kind.value, None, "", 0)
+            if sharded.value is not None:
+                note = (f"with ZeRO-3 / FSDP (not named: plain data parallelism keeps a full replica on every "
+                        f"GPU, so no count of them fits); {sharded.note}")
+                return dataclasses.replace(sharded, note=note), at_sharded
+        note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
+                "name a sharded strategy: zero1-3, fsdp, tp or pp")
+        return Solution(kind.value, None, note, 0), at(1)
+    bad, good = 1, 2
+    while good < high and not counted.fits(at(good)):
+        bad, good = good, good * 2
+    good = min(good, high)  # the last step tries the bound itself, which need not be a power of 2
+    if good <= bad or not counted.fits(at(good)):
+        return Solution(kind.value, None, f"does not fit even on {max(high, 1) * unit} GPUs", 0), at(1)
+    while good - bad > 1:
+        middle = (good + bad) // 2
+        bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
+    fewer = (good - 1) * unit
+    note = f"{_gpus_word(good * unit)} fit; {_gpus_word(fewer)} {'does' if fewer == 1 else 'do'} not"
+    return Solution(kind.value, good * unit, note, 0), at(good)
+
+
+def _most_gpus(request: Request) -> int:
+    """The most GPUs the request can name: inference split by layers puts one at least on each GPU
+    (Request refuses more), anything else the range's bound."""
+    if request.task is Task.INFERENCE and request.tp * request.pp == 1:
+        return min(int(RANGES["gpu_count"][1]), request.architecture().num_layers)
+    return int(RANGES["gpu_count"][1])
+
+
+def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    estimate = counted.estimator(request)
+    counted.calls += 1
+    fitting = []
+    for gpu in sorted(catalog.gpus().by_id.values(), key=lambda g: (g.memory_bytes, g.id)):
+        fit = counted.judge(dataclasses.replace(estimate, request=dataclasses.replace(request, gpu=gpu.id)))
+        if fit is not None and fit.fits:
+            fitting.append(gpu.id)
+    count = request.gpu_count or 1
+    note = (f"fits on {len(fitting)} of the catalog's {len(catalog.gpus().by_id)} GPUs ({count} of each)"
+            if fitting else "fits on none of the catalog's GPUs")
+    return Solution(kind.value, fitting, note, 0), request
+
+
+SOLVERS = {
+    Solve.MAX_BATCH_SIZE: _max_of("batch_size", "batch"),
+    Solve.MAX_SEQ_LEN: _max_of("seq_len", "context"),
+    Solve.MIN_GPU_COUNT: _min_gpus,
+    Solve.GPUS: _gpus,
+}
+
+
+def _gpus_word(count: int) -> str:
+    return f"{count} GPU{'' if count == 1 else 's'}"

@@ -1,0 +1,371 @@
+"""Models outside the catalog: a config.json, a safetensors or GGUF checkpoint, read header only.
+
+A config.json gives the architecture (the same facts as a catalog entry). A checkpoint's header
+gives every tensor's dtype and shape, so its weights are sized as stored, quantised formats
+included, without reading a byte of the weights themselves.
+
+Every file is untrusted input: only regular files are read, each with a size bound
+(checkpoint_headers), and every config.json value vram reads is checked against one table of
+types and ranges (KEY_RULES) before it is used, so a file that lies gets a message naming the
+file and the field, never a traceback or a number that makes no sense.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import functools
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from vram.catalog.headers import (
+    MAX_HEADER_BYTES, GgufArray, HeaderTotals, open_error, parse_json, read_bounded, read_gguf,
+    read_safetensors, shown
+)
+from vram.catalog.index import ModelSpec
+from vram.catalog.params import count_parameters
+from vram.errors import InvalidRequestError
+
+__all__ = ["MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "Checkpoint", "looks_like_path", "read_json",
+           "read_model_path", "spec_from_config"]
+
+#: Largest config.json read, in bytes. Language models' configs are 1-10 kB; the largest on the Hub
+#: are image classifiers carrying ImageNet-22k label maps (21,841 labels in both id2label and
+#: label2id: about 1.5 MB, scaling google/vit-base-patch16-224's ~70 kB for 1,000 labels).
+MAX_CONFIG_BYTES = 8 * 2**20
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint's header says: its tensors' total bytes and elements, by storage type."""
+
+    path: str
+    format: str  #: "safetensors" or "gguf"
+    tensor_count: int
+    bytes: int  #: weight bytes as stored
+    elements: int  #: weight values (packed quantised tensors count as stored)
+    by_type: tuple[tuple[str, int], ...]  #: (storage type, bytes), largest first
+    spec: ModelSpec | None  #: the architecture, from a config.json beside it or the GGUF metadata
+
+
+def looks_like_path(name: str) -> bool:
+    """A word that names a file or folder: ./x, ../x, /x, ~/x, ~user/x, or a .json/.safetensors/.gguf name."""
+    home = name.startswith("~") and "/" in name
+    return home or name.startswith(("./", "../", "/")) or name.endswith((".json", ".safetensors", ".gguf"))
+
+
+@functools.lru_cache(maxsize=64)
+def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
+    """The architecture (and checkpoint, if any) at a local path; a clear error when unreadable."""
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~someone/x" where no user someone exists
+        raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidRequestError(f"no file or folder at '{name}'", field="model") from None
+        raise open_error(name, error) from None
+    if stat.S_ISDIR(mode):
+        return _read_folder(path, name)
+    if path.suffix == ".gguf":
+        return _with_spec(_gguf(path, name), name)
+    if path.suffix == ".safetensors":
+        return _with_spec(_safetensors([path], name, _beside(path.with_name("config.json"))), name)
+    return spec_from_config(read_json(path), name), None
+
+
+def _read_folder(path: Path, name: str) -> tuple[ModelSpec, Checkpoint | None]:
+    shards = sorted(path.glob("*.safetensors"))
+    config = _beside(path / "config.json")
+    if shards:
+        return _with_spec(_safetensors(shards, name, config), name)
+    if config:
+        return spec_from_config(read_json(config), name, str(config)), None
+    raise InvalidRequestError(f"'{name}' holds no config.json or .safetensors file", field="model")
+
+
+def _beside(path: Path) -> Path | None:
+    """``path`` when something is there (a broken or looping link too, to be refused when read)."""
+    return path if os.path.lexists(path) else None
+
+
+def _with_spec(checkpoint: Checkpoint, name: str) -> tuple[ModelSpec, Checkpoint]:
+    if checkpoint.spec is None:
+        raise InvalidRequestError(
+            f"'{name}' has no architecture beside it: put its config.json in the same folder", field="model")
+    return checkpoint.spec, checkpoint
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A config.json's object, read from a regular file of at most MAX_CONFIG_BYTES."""
+    return parse_config_json(read_bounded(path, MAX_CONFIG_BYTES, "config.json"), path)
+
+
+def parse_config_json(data: bytes, where: Path | str) -> dict[str, Any]:
+    """A config.json's object from its bytes (a file's or a Hub answer's); ``where`` names it."""
+    config = parse_json(data, where, "config.json")
+    if not isinstance(config, dict):
+        raise InvalidRequestError(f"'{where}' is not a config object (it holds {type(config).__name__})",
+                                  field="model")
+    return config
+
+
+# -- config.json ------------------------------------------------------------------------------------
+
+class BlockLayout(NamedTuple):
+    """How a family builds its blocks; the defaults are the Llama layout most families share."""
+
+    mlp: str = "gated"
+    norm: str = "rmsnorm"
+    position: str = "rope"
+    qkv_bias: bool = False
+    linear_bias: bool = False
+    sliding_window_layers: str | None = None
+
+
+#: GPT-2-style blocks: plain MLP, LayerNorm, biases on every linear layer.
+_GPT_BLOCK = BlockLayout(mlp="plain", norm="layernorm", position="learned", qkv_bias=True, linear_bias=True)
+
+#: Block layout by transformers' model_type; only what differs from Llama's is written.
+#: Checked against each family's modeling_*.py.
+MODEL_TYPES: dict[str, BlockLayout] = {
+    "llama": BlockLayout(),
+    "mistral": BlockLayout(sliding_window_layers="all"),
+    "mixtral": BlockLayout(sliding_window_layers="all"),
+    "qwen2": BlockLayout(qkv_bias=True),
+    "qwen2_moe": BlockLayout(qkv_bias=True),
+    "qwen3": BlockLayout(),
+    "qwen3_moe": BlockLayout(),
+    "gemma": BlockLayout(),
+    "gemma2": BlockLayout(sliding_window_layers="alternate"),
+    "phi3": BlockLayout(),
+    "deepseek_v2": BlockLayout(),
+    "deepseek_v3": BlockLayout(),
+    "chatglm": BlockLayout(qkv_bias=True),
+    "glm": BlockLayout(qkv_bias=True),
+    "baichuan": BlockLayout(position="alibi"),
+    "internlm2": BlockLayout(),
+    "gpt2": _GPT_BLOCK,
+    "opt": _GPT_BLOCK,
+    "bloom": _GPT_BLOCK._replace(position="alibi"),
+    "gpt_neox": _GPT_BLOCK._replace(position="rope"),
+    "falcon": BlockLayout(mlp="plain", norm="layernorm"),
+}
+
+#: Families whose config class ties the output head to the embedding unless config.json says not.
+TIED_BY_DEFAULT = frozenset({"gpt2", "opt", "bloom", "gemma", "gemma2", "falcon"})
+
+#: config.json keys of each ModelSpec field, first present wins (families name them differently).
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "hidden_size": ("hidden_size", "n_embd", "d_model"),
+    "num_layers": ("num_hidden_layers", "n_layer", "num_layers"),
+    "num_heads": ("num_attention_heads", "n_head"),
+    "num_kv_heads": ("num_key_value_heads", "multi_query_group_num", "num_kv_heads", "n_head_kv"),
+    "head_dim": ("head_dim", "kv_channels"),
+    "intermediate_size": ("intermediate_size", "ffn_hidden_size", "n_inner", "ffn_dim"),
+    "vocab_size": ("vocab_size", "padded_vocab_size"),
+    "max_seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
+    "num_experts": ("num_local_experts", "num_experts", "n_routed_experts"),
+    "experts_per_token": ("num_experts_per_tok",),
+    "moe_intermediate_size": ("moe_intermediate_size",),
+    "num_shared_experts": ("n_shared_experts",),
+    "first_dense_layers": ("first_k_dense_replace",),
+    "kv_lora_rank": ("kv_lora_rank",),
+    "q_lora_rank": ("q_lora_rank",),
+    "qk_rope_head_dim": ("qk_rope_head_dim",),
+    "qk_nope_head_dim": ("qk_nope_head_dim",),
+    "v_head_dim": ("v_head_dim",),
+    "sliding_window": ("sliding_window",),
+}
+
+
+class Rule(NamedTuple):
+    """What one config.json value must be when present (null is the same as absent)."""
+
+    types: tuple[type, ...]  #: JSON types allowed, exactly (a bool is no whole number)
+    low: float | None = None
+    high: float | None = None
+    what: str = ""  #: the rule in words, for the message
+
+    def accepts(self, value: Any) -> bool:
+        if type(value) not in self.types:
+            return False
+        return self.low is None or self.low <= value <= self.high  # NaN fails both
+
+
+def _whole(high: int, low: int = 1) -> Rule:
+    return Rule((int,), low, high, f"a whole number from {low} to {high:,}")
+
+
+FLAG = Rule((bool,), what="true or false")
+TEXT = Rule((str,), what="a string")
+OBJECT = Rule((dict,), what="an object")
+PROBABILITY = Rule((int, float), 0, 1, "a number from 0 to 1")
+
+#: The range of each architecture fact: about 100x the largest published model's, so that no real
+#: config is refused while a file that lies cannot make the arithmetic absurd.
+SPEC_RULES: dict[str, Rule] = {
+    "hidden_size": _whole(2**20),  # 16,384 (Llama-3.1-405B), 18,432 (PaLM-540B)
+    "num_layers": _whole(2**14),  # 126 (Llama-3.1-405B)
+    "num_heads": _whole(2**14),  # 128
+    "num_kv_heads": _whole(2**14),
+    "head_dim": _whole(2**16),  # 256 (Gemma)
+    "intermediate_size": _whole(2**23),  # 53,248 (Llama-3.1-405B)
+    "vocab_size": _whole(2**24),  # 262,144 (Gemma 3)
+    "max_seq_len": _whole(2**30),  # 10,485,760 (Llama 4 Scout)
+    "num_experts": _whole(2**16),  # 384 (Kimi K2)
+    "experts_per_token": _whole(2**10),  # 8
+    "moe_intermediate_size": _whole(2**23),
+    "num_shared_experts": _whole(2**10, low=0),  # 0 means none (params counts `or 0`)
+    "first_dense_layers": _whole(2**14, low=0),  # DeepSeek-V3: 3; 0 means every layer is MoE
+    "kv_lora_rank": _whole(2**16),  # 512 (DeepSeek-V3)
+    "q_lora_rank": _whole(2**16),
+    "qk_rope_head_dim": _whole(2**16),
+    "qk_nope_head_dim": _whole(2**16),
+    "v_head_dim": _whole(2**16),
+    "sliding_window": _whole(2**30),
+}
+
+#: Dropout keys: any above 0 means the model trains with dropout masks.
+DROPOUT_KEYS = ("attn_pdrop", "resid_pdrop", "dropout", "attention_dropout", "hidden_dropout")
+
+#: Every config.json key vram reads, with what it must be. Keys not here are not read at all.
+KEY_RULES: dict[str, Rule] = {
+    **{key: SPEC_RULES[field] for field, keys in CONFIG_KEYS.items() for key in keys},
+    "model_type": TEXT, "text_config": OBJECT, "multi_query": FLAG, "use_sliding_window": FLAG,
+    "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
+    **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
+}
+
+
+class _Config:
+    """A config.json's checked values; its text_config's first (multimodal models keep the LM there)."""
+
+    def __init__(self, raw: dict[str, Any], where: str) -> None:
+        self.raw, self.where, self.text = raw, where, {}
+        self.text = self.get("text_config") or {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for scope, prefix in ((self.text, "text_config."), (self.raw, "")):
+            value = scope.get(key)
+            if value is not None:
+                return checked(value, KEY_RULES[key], f"'{self.where}': {prefix}{key}")
+        return default
+
+    def first(self, keys: tuple[str, ...]) -> Any:
+        return next((v for v in map(self.get, keys) if v is not None), None)
+
+
+def checked(value: Any, rule: Rule, where: str) -> Any:
+    """``value`` when ``rule`` accepts it; else an error naming the file and the field."""
+    if not rule.accepts(value):
+        raise InvalidRequestError(f"{where} must be {rule.what}, not {shown(value)}", field="model")
+    return value
+
+
+def spec_from_config(config: dict[str, Any], name: str, file: str | None = None) -> ModelSpec:
+    """A ModelSpec from a Hugging Face config.json (its text_config for multimodal models).
+
+    ``file`` names the config.json in messages, when it is not ``name`` itself.
+    """
+    values = _Config(config, file or name)
+    model_type = values.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise InvalidRequestError(
+            f"'{name}': model_type {shown(model_type)} is not one vram reads yet",
+            expected=sorted(MODEL_TYPES), field="model")
+    mlp, norm, position, qkv_bias, linear_bias, window_layers = MODEL_TYPES[model_type]
+    facts = {field: values.first(keys) for field, keys in CONFIG_KEYS.items()}
+    _check_facts(facts, values.where)
+    h, heads = facts["hidden_size"], facts["num_heads"]
+    if values.get("multi_query") and facts["num_kv_heads"] is None:
+        facts["num_kv_heads"] = 1  # Falcon-7B's multi-query attention
+    facts["num_kv_heads"] = facts["num_kv_heads"] or heads
+    facts["head_dim"] = facts["head_dim"] or h // heads
+    facts["intermediate_size"] = facts["intermediate_size"] or 4 * h
+    facts["max_seq_len"] = facts["max_seq_len"] or 2048
+    if not values.get("use_sliding_window", True) or facts["sliding_window"] is None:
+        facts["sliding_window"], window_layers = None, None
+    explicit_bias = values.first(("attention_bias", "add_qkv_bias"))
+    try:
+        spec = ModelSpec(
+            id=name, name=name, family=model_type, nominal_params=1.0, mlp=mlp, norm=norm, position=position,
+            qkv_bias=qkv_bias if explicit_bias is None else explicit_bias,
+            linear_bias=linear_bias,
+            tie_embeddings=values.get("tie_word_embeddings", model_type in TIED_BY_DEFAULT),
+            sliding_window_layers=window_layers, source=f"{name} (config.json, model_type {model_type})",
+            dropout=any(values.get(key, 0) > 0 for key in DROPOUT_KEYS),
+            **facts,
+        )
+    except ValueError as error:  # the architecture's own checks (KV heads dividing heads, ...)
+        raise InvalidRequestError(f"'{name}': {str(error).split(': ', 1)[-1]}", field="model") from None
+    return dataclasses.replace(spec, nominal_params=float(count_parameters(spec).total))
+
+
+def _check_facts(facts: dict[str, Any], where: str) -> None:
+    """What a spec needs, and how its facts must agree, beyond each value's own range."""
+    for field in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
+        if facts[field] is None:
+            raise InvalidRequestError(f"'{where}' has no {CONFIG_KEYS[field][0]} in its config", field="model")
+    h, heads = facts["hidden_size"], facts["num_heads"]
+    if facts["head_dim"] is None and h % heads:
+        raise InvalidRequestError(f"'{where}': hidden size {h} is not a multiple of {heads} heads", field="model")
+    experts, chosen = facts["num_experts"], facts["experts_per_token"]
+    if experts is not None and chosen is not None and chosen > experts:
+        raise InvalidRequestError(f"'{where}': num_experts_per_tok {chosen} is more than the {experts} experts",
+                                  field="model")
+    if (facts["first_dense_layers"] or 0) > facts["num_layers"]:
+        raise InvalidRequestError(f"'{where}': first_k_dense_replace {facts['first_dense_layers']} is more than "
+                                  f"the {facts['num_layers']} layers", field="model")
+
+
+# -- checkpoints ------------------------------------------------------------------------------------
+
+def _safetensors(paths: list[Path], name: str, config: Path | None) -> Checkpoint:
+    headers = [read_safetensors(path) for path in paths]
+    spec = spec_from_config(read_json(config), name, str(config)) if config else None
+    totals: dict[str, int] = {}
+    for header in headers:
+        for dtype, nbytes in header.bytes_by_type.items():
+            totals[dtype] = totals.get(dtype, 0) + nbytes
+    return _checkpoint(name, "safetensors", headers, totals, spec)
+
+
+def _gguf(path: Path, name: str) -> Checkpoint:
+    header = read_gguf(path)
+    return _checkpoint(name, "gguf", [header], header.bytes_by_type, _gguf_spec(header.metadata, path, name))
+
+
+def _checkpoint(name: str, fmt: str, headers: list[HeaderTotals], totals: dict[str, int],
+                spec: ModelSpec | None) -> Checkpoint:
+    by_type = tuple(sorted(totals.items(), key=lambda kv: -kv[1]))
+    count, elements = sum(h.tensor_count for h in headers), sum(h.elements for h in headers)
+    return Checkpoint(name, fmt, count, sum(totals.values()), elements, by_type, spec)
+
+
+#: GGUF metadata keys (after "<arch>.") of each ModelSpec field (llama.cpp's LLM_KV names).
+GGUF_KEYS: dict[str, str] = {
+    "hidden_size": "embedding_length", "num_layers": "block_count", "num_heads": "attention.head_count",
+    "num_kv_heads": "attention.head_count_kv", "intermediate_size": "feed_forward_length",
+    "max_seq_len": "context_length", "vocab_size": "vocab_size",
+}
+
+
+def _gguf_spec(meta: dict[str, Any], path: Path, name: str) -> ModelSpec | None:
+    arch = meta.get("general.architecture")
+    if arch not in MODEL_TYPES:
+        return None
+    config = {"model_type": arch}
+    for field, suffix in GGUF_KEYS.items():
+        key = f"{arch}.{suffix}"
+        if meta.get(key) is not None:
+            config[CONFIG_KEYS[field][0]] = checked(meta[key], SPEC_RULES[field], f"'{path}': {key}")
+    tokens = meta.get("tokenizer.ggml.tokens")
+    if "vocab_size" not in config and isinstance(tokens, GgufArray):
+        config["vocab_size"] = checked(tokens.count, SPEC_RULES["vocab_size"], f"'{path}': tokenizer.ggml.tokens")
+    return spec_from_config(config, name, str(path))

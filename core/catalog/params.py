@@ -1,0 +1,110 @@
+"""Exact parameter counts from a model's architecture (the standard Hugging Face module layout).
+
+The groundwork of the detailed method (design.md 5.2): the article takes the nominal size ("6B"),
+this counts every matrix, bias and norm of the config, as Megatron-LM's
+``theoretical_memory_usage.py`` does (attention 2h^2(1 + g/a) with g KV groups, gated MLPs with
+three matrices, untied heads counted twice), extended to MoE experts and DeepSeek's latent
+attention (MLA, DeepSeek-V2 paper section 2.1).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from vram.catalog.index import ModelSpec
+
+#: Weights of one norm of width h: LayerNorm has a scale and a bias, RMSNorm a scale only.
+NORM_VECTORS = {"layernorm": 2, "rmsnorm": 1}
+#: Matrices of a dense MLP: up and down, plus the gate of SwiGLU/GeGLU.
+MLP_MATRICES = {"plain": 2, "gated": 3}
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """A model's parameters, by where they sit."""
+
+    embedding: int  #: token (and learned position) embeddings
+    attention: int  #: all layers' attention projections and biases
+    mlp: int  #: all layers' MLPs: dense, or routed and shared experts with their routers
+    norms: int  #: every norm, the final one included
+    head: int  #: the output projection when it is not tied to the embedding
+    active_mlp: int  #: the MLP parameters one token uses (equal to mlp for dense models)
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.attention + self.mlp + self.norms + self.head
+
+    @property
+    def active(self) -> int:
+        """Parameters one token passes through (MoE: only its experts)."""
+        return self.total - self.mlp + self.active_mlp
+
+
+@functools.lru_cache(maxsize=1024)
+def count_parameters(spec: ModelSpec) -> ParameterCount:
+    h, layers = spec.hidden_size, spec.num_layers
+    positions = spec.max_seq_len * h if spec.position == "learned" else 0
+    dense_layers = layers if spec.num_experts is None else (spec.first_dense_layers or 0)
+    moe_layers = layers - dense_layers
+    mlp, active = _dense_mlp(spec) * dense_layers, _dense_mlp(spec) * dense_layers
+    if moe_layers:
+        all_experts, used_experts = _moe_mlp(spec)
+        mlp, active = mlp + all_experts * moe_layers, active + used_experts * moe_layers
+    return ParameterCount(
+        embedding=spec.vocab_size * h + positions,
+        attention=_attention(spec) * layers,
+        mlp=mlp,
+        norms=(2 * layers + 1) * NORM_VECTORS[spec.norm] * h + _latent_norms(spec) * layers,
+        head=0 if spec.tie_embeddings else spec.vocab_size * h,
+        active_mlp=active,
+    )
+
+
+def _attention(spec: ModelSpec) -> int:
+    if spec.kv_lora_rank is not None:
+        return _latent_attention(spec)
+    h = spec.hidden_size
+    q_width = spec.num_heads * spec.head_dim
+    kv_width = spec.num_kv_heads * spec.head_dim
+    weights = h * q_width + 2 * h * kv_width + q_width * h
+    biases = q_width + 2 * kv_width if (spec.qkv_bias or spec.linear_bias) else 0
+    if spec.linear_bias:
+        biases += h  # the output projection's bias
+    return weights + biases
+
+
+def _latent_attention(spec: ModelSpec) -> int:
+    # DeepSeek-V2/V3 MLA: queries through an optional low-rank q_lora_rank bottleneck, keys and
+    # values through the kv_lora_rank latent plus a shared rotary key of qk_rope_head_dim.
+    h, heads = spec.hidden_size, spec.num_heads
+    qk_dim = spec.qk_nope_head_dim + spec.qk_rope_head_dim
+    if spec.q_lora_rank:
+        query = h * spec.q_lora_rank + spec.q_lora_rank * heads * qk_dim
+    else:
+        query = h * heads * qk_dim
+    key_value = (h * (spec.kv_lora_rank + spec.qk_rope_head_dim)
+                 + spec.kv_lora_rank * heads * (spec.qk_nope_head_dim + spec.v_head_dim))
+    return query + key_value + heads * spec.v_head_dim * h
+
+
+def _latent_norms(spec: ModelSpec) -> int:
+    if spec.kv_lora_rank is None:
+        return 0
+    return spec.kv_lora_rank + (spec.q_lora_rank or 0)  # RMSNorms on the latents
+
+
+def _dense_mlp(spec: ModelSpec) -> int:
+    h, inner = spec.hidden_size, spec.intermediate_size
+    biases = inner + h if spec.linear_bias else 0
+    return MLP_MATRICES[spec.mlp] * h * inner + biases
+
+
+def _moe_mlp(spec: ModelSpec) -> tuple[int, int]:
+    """One MoE layer's MLP parameters: all of them, and those one token uses."""
+    h = spec.hidden_size
+    expert = MLP_MATRICES[spec.mlp] * h * (spec.moe_intermediate_size or spec.intermediate_size)
+    shared = (spec.num_shared_experts or 0) * expert
+    router = h * spec.num_experts
+    return (spec.num_experts * expert + shared + router,
+            spec.experts_per_token * expert + shared + router)

@@ -1,0 +1,255 @@
+"""The seed article's rules (design.md 5.1), reproduced exactly, plus their plain extensions.
+
+The article (shared/seed, after EleutherAI's "Transformer Math 101", Anthony et al. 2023) sums
+weights, optimizer states, gradients and activations for training, and takes 1.2 x the weights
+for inference. Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in
+Large Transformer Models", arXiv:2205.05198, Table 2). Where the article is silent (several GPUs,
+LoRA, 4-bit types) the same rules are extended with the source named on each line item.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from vram.errors import VramError
+from vram.formula import Formula
+from vram.memory.job import Job
+from vram.memory.result import Estimate, LineItem, formula_item
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
+from vram.request.enums import (
+    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+)
+from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
+from vram.request.request import Request
+from vram.units import format_count
+
+ARTICLE = "seed article; EleutherAI Transformer Math 101"
+KORTHIKANTI = "Korthikanti et al. 2022, Table 2"
+LORA = "Hu et al. 2021 (LoRA), section 4; PEFT LoraConfig defaults"
+
+#: Why a model-state item is divided by each degree.
+SHARD_SOURCES: dict[str, str] = {"tp": MEGATRON, "pp": MEGATRON, "dp": ZERO, "gpus": MEGATRON}
+
+#: Inference total = weights x (1 + this): the article's rule of thumb, overhead "within 20 %".
+INFERENCE_OVERHEAD = 0.2
+
+#: Bytes a parameter of the weights take in training, by (dtype, mixed precision). Mixed
+#: precision keeps 16-bit weights here; its fp32 master copy is counted with the optimizer.
+TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], int] = {
+    (Dtype.FP32, False): 4,
+    (Dtype.FP16, False): 2,
+    (Dtype.BF16, False): 2,
+    (Dtype.FP16, True): 2,
+    (Dtype.BF16, True): 2,
+}
+
+#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own fp32 states, as
+#: the article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6; SGD with
+#: momentum 4 + 4 = 8). The others follow the same rule from their state count: plain SGD has no
+#: state; Lion keeps one momentum (Chen et al. 2023); Adafactor's factored second moment is one
+#: row and one column a matrix, negligible against a parameter each (Shazeer & Stern 2018).
+OPTIMIZER_BYTES: dict[Optimizer, int] = {
+    Optimizer.ADAMW: 12,
+    Optimizer.ADAM8BIT: 6,
+    Optimizer.SGD_MOMENTUM: 8,
+    Optimizer.SGD_PLAIN: 4,
+    Optimizer.LION: 8,
+    Optimizer.ADAFACTOR: 4,
+}
+
+#: Gradient bytes a parameter: gradients follow the model's dtype (article).
+GRADIENT_BYTES: dict[Dtype, int] = {Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2}
+
+
+#: Activation bytes of all L layers, by (recompute, sequence parallel), from
+#: Korthikanti et al. Table 2 (16-bit activations, 1-byte dropout masks). The first pipeline
+#: stage holds p micro-batches of L/p layers, so the total does not depend on pp (their Eq. 5).
+#: Flash attention (Dao et al. 2022) never stores the s x s scores, which drops the 5as/(ht) term
+#: exactly as selective recompute does; the article's own formulas are the rows without it.
+_NO_RECOMPUTE = Formula("s*b*h*L*(10 + 24/t + 5*a*s/(h*t))")
+_SELECTIVE = Formula("s*b*h*L*(10 + 24/t)")
+_SP_NO_RECOMPUTE = Formula("s*b*h*L*(34/t + 5*a*s/(h*t))")
+_SP_SELECTIVE = Formula("s*b*h*L*34/t")
+_FULL = Formula("2*s*b*h*L")
+ACTIVATIONS: dict[tuple[Recompute, bool], Formula] = {
+    (Recompute.NONE, False): _NO_RECOMPUTE,
+    (Recompute.SELECTIVE, False): _SELECTIVE,
+    (Recompute.FULL, False): _FULL,
+    (Recompute.NONE, True): _SP_NO_RECOMPUTE,
+    (Recompute.SELECTIVE, True): _SP_SELECTIVE,
+    (Recompute.FULL, True): _FULL,  # the paper keeps 2sbhL: splitting it by t is possible but not used
+}
+#: The same formulas without the stored s x s attention scores (flash attention).
+WITHOUT_SCORES: dict[Formula, Formula] = {_NO_RECOMPUTE: _SELECTIVE, _SP_NO_RECOMPUTE: _SP_SELECTIVE}
+
+#: Defaults the article method fills in, each said among the assumptions.
+DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
+    Task.TRAINING: Recompute.SELECTIVE,  # the article's training total uses it
+    Task.LORA: Recompute.FULL,  # gradient checkpointing, as QLoRA and PEFT recipes enable it
+    Task.QLORA: Recompute.FULL,
+}
+
+
+def estimate(request: Request) -> Estimate:
+    """Memory of ``request`` by the article's rules."""
+    job = _Job(request)
+    build: Callable[[_Job], list[LineItem]] = _BUILDERS[request.task]
+    items = tuple(build(job))
+    per_gpu = sum(item.bytes for item in items)
+    return Estimate(
+        request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
+        gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count,
+    )
+
+
+class _Job(Job):
+    """The request with the article method's defaults filled in."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        if request.task is not Task.INFERENCE:
+            self.recompute = self.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
+            self.flash = bool(request.flash_attention)
+        self._say_parallelism()
+
+    def _say_parallelism(self) -> None:
+        if self.gpu_count == 1:
+            return
+        if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
+            self.tp_pp_split = self.gpu_count
+            self.assumptions.append(
+                f"{self.gpu_count} GPUs share one copy of the model, split evenly across them "
+                "(tensor or pipeline parallel); name tp/pp to be exact"
+            )
+            return
+        self.tp_pp_split = self.tp * self.pp
+        if self.dp > 1:
+            stage = self.request.zero
+            how = ("each holds a full replica of the model states; say zero1-3 or fsdp to shard them"
+                   if stage == 0 else f"ZeRO stage {stage} shards {', '.join(sorted(ZERO_SHARDED[stage]))} over them")
+            self.assumptions.append(f"{self.dp} data-parallel GPU groups; {how}")
+
+    def shards(self, key: str) -> dict[str, int]:
+        """The divisors of one GPU's share of a model-state item: tp, pp, and dp under ZeRO."""
+        split = getattr(self, "tp_pp_split", 1)
+        if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
+            return {"gpus": split}
+        shards = {"tp": self.tp, "pp": self.pp}
+        if key in ZERO_SHARDED[self.request.zero]:
+            shards["dp"] = self.dp
+        return shards
+
+
+def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: float,
+                    source: str, shard_key: str | None = None, symbol: str = "params") -> LineItem:
+    formula = f"{per_param:g} B/param x {symbol}"
+    values: dict[str, float] = {symbol: count}
+    divisor = 1
+    for name, degree in job.shards(shard_key or key).items():
+        if degree > 1:
+            formula += f" / {name}"
+            values[name] = degree
+            divisor *= degree
+            source += f"; / {name}: {SHARD_SOURCES[name]}"
+    return LineItem(key, label, round(per_param * count / divisor), formula, values, source)
+
+
+def _inference(job: _Job) -> list[LineItem]:
+    per_param = DTYPE_BITS[job.dtype] / 8
+    weights = _per_param_item(job, "weights", f"Model weights ({job.dtype})", per_param, job.arch.params,
+                              f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
+    overhead = LineItem(
+        "runtime_overhead", "Runtime overhead (20 %)", round(weights.bytes * INFERENCE_OVERHEAD),
+        "0.2 x weights", {"weights": weights.bytes},
+        f"{ARTICLE}: inference total ~ 1.2 x the weights",
+    )
+    return [weights, overhead]
+
+
+def _training(job: _Job) -> list[LineItem]:
+    mixed = job.request.mixed_precision
+    if mixed is None:
+        mixed = job.dtype in HALF_DTYPES
+    regime = "mixed precision" if mixed else f"pure {job.dtype}"
+    if job.request.mixed_precision is None:
+        job.assumptions.append(f"{regime} (default for {job.dtype} training)")
+    if mixed:
+        job.assumptions.append("mixed precision: 16-bit weights and gradients, the fp32 master copy "
+                               "counted with the optimizer (the article's accounting, as ZeRO's)")
+    params = job.arch.params
+    return [
+        _per_param_item(job, "weights", f"Model weights ({regime})", TRAINING_WEIGHT_BYTES[job.dtype, mixed],
+                        params, ARTICLE),
+        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer})", OPTIMIZER_BYTES[job.optimizer],
+                        params, _optimizer_source(job.optimizer)),
+        _per_param_item(job, "gradients", f"Gradients ({job.dtype})", GRADIENT_BYTES[job.dtype], params, ARTICLE),
+        _activations(job),
+    ]
+
+
+def _adapter_training(job: _Job) -> list[LineItem]:
+    rank = job.request.lora_rank or DEFAULT_RANK
+    if job.request.lora_rank is None:
+        job.assumptions.append(f"LoRA rank {rank} (default, as PEFT's)")
+    arch = job.arch
+    targets = job.request.lora_targets or DEFAULT_TARGETS[job.request.task]
+    adapters = arch.num_layers * len(targets) * rank * 2 * arch.hidden_size
+    job.assumptions.append(
+        f"LoRA on {', '.join(targets)} of every layer, each taken as hidden x hidden (the article's model "
+        f"has no other shape): r x (d_in + d_out) = {rank} x 2 x "
+        f"{arch.hidden_size} parameters a module, {format_count(adapters)} trainable in all; the frozen base "
+        f"has no gradients or optimizer states"
+    )
+    job.assumptions.append("adapters trained in mixed precision: 16-bit weights and gradients, "
+                           "fp32 master copy with the optimizer (the article's accounting)")
+    base_per_param = DTYPE_BITS[job.dtype] / 8
+    optimizer = OPTIMIZER_BYTES[job.optimizer]
+    return [
+        _per_param_item(job, "weights", f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
+                        f"{ARTICLE}: {base_per_param:g} B a parameter in {job.dtype}"),
+        _per_param_item(job, "adapters", "LoRA adapter weights", 2, adapters, LORA, "weights", "adapter_params"),
+        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
+                        adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
+        _per_param_item(job, "gradients", "Gradients (adapters only)", 2, adapters, ARTICLE,
+                        symbol="adapter_params"),
+        _activations(job),
+    ]
+
+
+def _activations(job: _Job) -> LineItem:
+    sp, flash = job.request.sp, job.flash
+    formula = ACTIVATIONS[job.recompute, sp]
+    if flash:
+        formula = WITHOUT_SCORES.get(formula, formula)
+    if not sp:
+        job.assumptions.append("activations in 16-bit, no sequence parallelism (the article's formulas)")
+    if job.recompute is Recompute.NONE and not flash:
+        job.assumptions.append("attention keeps its s x s scores (no flash attention), as in the article's formula")
+    arch = job.arch
+    values = {"s": job.seq_len, "b": job.batch_size, "h": arch.hidden_size, "L": arch.num_layers,
+              "a": arch.num_heads, "t": job.tp}
+    label = f"Activations ({job.recompute} recompute{', sp' if sp else ''}{', flash' if flash else ''})"
+    return formula_item("activations", label, formula, values, KORTHIKANTI)
+
+
+def _optimizer_source(optimizer: Optimizer) -> str:
+    if optimizer in (Optimizer.ADAMW, Optimizer.ADAM8BIT, Optimizer.SGD_MOMENTUM):
+        return ARTICLE
+    return f"{ARTICLE}, extended: fp32 master copy 4 B + the optimizer's own states"
+
+
+_BUILDERS: dict[Task, Callable[[_Job], list[LineItem]]] = {
+    Task.INFERENCE: _inference,
+    Task.TRAINING: _training,
+    **{task: _adapter_training for task in ADAPTER_TASKS},
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def article_total(request: Request) -> int | None:
+    """The article's total for ``request`` (None where its rules cannot answer it)."""
+    try:
+        return estimate(request).total_bytes
+    except VramError:
+        return None

@@ -1,0 +1,186 @@
+"""What every task of the detailed method shares: the job with the model's exact architecture,
+the block as it runs, the activations and backward items, the phases and the assembled Estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.index import ModelSpec
+from vram.catalog.params import ParameterCount, count_parameters
+from vram.formula import Formula, formula
+from vram.memory.detailed.activations import (
+    FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
+    BlockOptions, backward_terms, joined, layer_terms, outside_terms
+)
+from vram.memory.job import BEYOND as _BEYOND, Job, beyond as _beyond
+from vram.memory.result import Estimate, LineItem, Phase, formula_item
+from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW
+from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Task
+from vram.request.request import Request
+from vram.units import format_bytes, format_count
+
+#: Source: transformers PreTrainedModel._autoset_attn_implementation (huggingface/transformers#27940):
+#: sdpa is the default attention when torch >= 2.1.1.
+HF_SDPA = "transformers uses sdpa attention with PyTorch >= 2.1.1"
+
+
+HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_entropy (log_softmax output saved); "
+           "at the start of backward nll_loss's gradient and the logits' gradient beside it (measured)")
+
+
+#: Logits and loss of training, at their largest: the start of backward. In the forward pass the
+#: head's 16-bit logits, their fp32 upcast and log_softmax's fp32 output are live together
+#: ((c + 4 + 4)bsv, or (4 + 4)bsv in fp32); the 16-bit logits go with the model's output, and the
+#: loss's backward then holds log_softmax's saved output, nll_loss's gradient of it and
+#: _log_softmax_backward_data's gradient of the logits, each fp32: 12bsv, the larger (measured).
+TRAINING_LOGITS = Formula("(4 + 4 + 4)*b*s*v")
+
+
+class DetailedJob(Job):
+    """The request with the detailed method's defaults, and the model's exact architecture."""
+
+    def __init__(self, request: Request) -> None:
+        self.checkpoint = models.resolve(request.model).checkpoint if request.model else None
+        super().__init__(request)
+        self.spec = _model_spec(self)
+        self.counts: ParameterCount = count_parameters(self.spec)
+        self.params = self.counts.total if self.arch.spec is not None else self.arch.params
+        if self.arch.spec is not None:
+            self.assumptions.append(
+                f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
+                f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
+        self.fused_attention = self.default(
+            "flash_attention", request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
+        self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
+
+    def default_dtype(self) -> tuple[Dtype, str]:
+        if self.checkpoint is not None and self.request.task is Task.INFERENCE:
+            return Dtype.FP16, "compute; the weights are sized as the checkpoint stores them"
+        return super().default_dtype()
+
+    def values(self) -> dict[str, float]:
+        """The symbols of the formulas, for this job."""
+        spec, moe = self.spec, self.spec.num_experts is not None
+        inner = spec.moe_intermediate_size or spec.intermediate_size
+        if moe:  # each token runs its experts (and the shared ones): their inner size adds up
+            inner *= spec.experts_per_token + (spec.num_shared_experts or 0)
+        return {"b": self.batch_size, "s": self.seq_len, "h": spec.hidden_size, "a": spec.num_heads,
+                "k": spec.num_kv_heads, "d": spec.head_dim, "f": inner, "v": spec.vocab_size,
+                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "p": self.compute_bytes,
+                "x": spec.experts_per_token or 0}
+
+
+def _model_spec(job: Job) -> ModelSpec:
+    """The catalog's model, or for a bare size the reference architecture (with any h, L, a given)."""
+    if job.arch.spec is not None:
+        return job.arch.spec
+    base = catalog.nearest_dense_model(job.arch.params)
+    request = job.request
+    if not (request.hidden_size or request.num_layers or request.num_heads):
+        return base
+    h, heads = job.arch.hidden_size, job.arch.num_heads
+    job.assumptions.append(
+        f"the rest of the architecture (MLP {base.mlp}, {base.intermediate_size / base.hidden_size:g} x hidden, "
+        f"{base.norm}, vocabulary {base.vocab_size}) follows {base.id}")
+    return dataclasses.replace(
+        base, id=f"{base.id}-shaped", hidden_size=h, num_layers=job.arch.num_layers, num_heads=heads,
+        num_kv_heads=heads, head_dim=h // heads,
+        intermediate_size=round(base.intermediate_size * h / base.hidden_size))
+
+
+def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
+    spec = job.spec
+    dropout = job.request.dropout
+    if dropout is None:
+        dropout = spec.dropout
+        if job.request.task is not Task.INFERENCE:
+            job.assumptions.append(f"dropout {'on' if dropout else 'off'}, as {spec.id}'s config sets it")
+    # Hugging Face's Llama-family eager attention (RMSNorm models) takes the softmax in fp32;
+    # GPT-2, OPT and BLOOM take it in the compute dtype.
+    return BlockOptions(norm=spec.norm, mlp=spec.mlp, fused_attention=job.fused_attention,
+                        dropout=dropout, fp32_softmax=spec.norm == "rmsnorm",
+                        activation=FAMILY_ACTIVATIONS.get(spec.family, "gelu"), autocast=autocast,
+                        half=job.compute_bytes == 2, fused_qkv=spec.family in FUSED_QKV,
+                        fused_gate_up=spec.family in FUSED_GATE_UP, moe=spec.num_experts is not None,
+                        qk_norm=spec.family in QK_NORM_FAMILIES)
+
+
+def activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    text, why = _activations_formula(options, recompute)
+    label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
+    return formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+
+
+@functools.lru_cache(maxsize=256)
+def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[str, str]:
+    """The activations' formula text for a block and a recompute policy (built once for each)."""
+    layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
+    outside = joined(outside_terms(options))
+    if recompute is Recompute.FULL:
+        text = f"L*{LAYER_INPUT.formula} + {outside}"
+        why = ("checkpointing keeps each layer's input; the layer recomputed in backward is counted "
+               "where backward reaches it")
+    else:
+        text = f"L*({layer}) + {outside}"
+        why = f"every layer's saved tensors ({recompute} recompute)"
+    return text, why
+
+
+def backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+    return formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
+                         _backward_formula(options, recompute), values,
+                         f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
+
+
+@functools.lru_cache(maxsize=256)
+def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
+    terms = backward_terms(options)
+    if recompute is Recompute.SELECTIVE:
+        terms = [t for t in terms if not t.quadratic]
+    return formula(joined(terms))
+
+
+def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase:
+    by_key = {item.key: item.bytes for item in items}
+    return Phase(name, sum(by_key[k] for k in keys), tuple(keys), note)
+
+
+def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
+    """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
+    return assembled(job.request, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count,
+                      getattr(job, "host_bytes", 0))
+
+
+def assembled(request: Request, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
+               assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
+    # the one assumption that depends on the context length goes last, so a kept job can redo it
+    assumptions = tuple(a for a in assumptions if not a.startswith(_BEYOND))
+    spec = request.architecture().spec
+    if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
+        assumptions += (_beyond(request.seq_len, spec),)
+    peak = max(p.bytes for p in phases)
+    slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
+    low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
+    high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
+    return Estimate(
+        request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
+        gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
+        low_bytes=low, high_bytes=high, range_reasons=_range_reasons(slack_item.label), host_bytes=host_bytes,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _range_reasons(slack_label: str) -> tuple[str, str]:
+    return (f"CUDA context: {format_bytes(CUDA_CONTEXT_LOW)} to {format_bytes(CUDA_CONTEXT_HIGH)} GB depending on "
+            "the CUDA version and lazy module loading",
+            f"PyTorch's caching allocator can hold freed blocks it cannot reuse: up to the largest "
+            f"transient tensors again ({slack_label.lower()})")
+
+
+def storage_bytes(dtype: Dtype) -> float:
+    return DTYPE_BITS[dtype] / 8
+

@@ -1,0 +1,122 @@
+"""The detailed method (design.md 5.2): exact architecture, saved tensors, peak over the phases.
+
+Where the article sums weights, optimizer, gradients and activations, this models when each is
+live: a training step's forward pass (weights, autocast's 16-bit copies, optimizer states from the
+step before, saved activations, logits and loss) and its optimizer step (weights, gradients,
+states, the step's temporaries); inference's load, prefill and decode. The answer is the peak,
+its phase, what is live there, and a range for what no formula can know (CUDA context size,
+allocator fragmentation). Defaults follow a typical Hugging Face + PyTorch job, each one said.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+
+from vram.errors import UnsupportedError
+from vram.memory.detailed import parallel
+from vram.memory.detailed.adapters import lora_items
+from vram.memory.detailed.common import DetailedJob, assembled, finish
+from vram.memory.detailed.training import training_items
+from vram.memory.job import BEYOND as _BEYOND
+from vram.memory.result import Estimate, LineItem, Phase
+from vram.request.enums import Task
+from vram.request.request import Request
+
+
+def estimate(request: Request) -> Estimate:
+    """Memory of ``request`` by the detailed model."""
+    uncovered = not_covered(request)
+    if uncovered:
+        raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
+                               "method=article answers it", field="method")
+    key = _job_key(request)
+    kept = _KEPT.get(key) if key is not None else None
+    if kept is not None:
+        return _at_sizes(*kept, request)
+    result = _estimate(request)
+    sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
+    # only items with an expression can be evaluated again; a job with any other sized item is not kept
+    if key is not None and all(result.items[i].expression is not None for i in sized):
+        if len(_KEPT) >= MAX_KEPT:
+            for old in list(_KEPT)[: MAX_KEPT // 2]:
+                del _KEPT[old]
+        general = tuple(a for a in result.assumptions if not a.startswith(_BEYOND))
+        _KEPT[key] = (result, sized, general)
+    return result
+
+
+def _estimate(request: Request) -> Estimate:
+    from vram.memory.detailed.inference import inference_items
+
+    job = DetailedJob(request)
+    if request.task is Task.INFERENCE:
+        items, phases = inference_items(job)
+    else:
+        items, phases = lora_items(job) if request.task in (Task.LORA, Task.QLORA) else training_items(job)
+        if parallel.is_parallel(job):
+            items, phases = parallel.apply(job, items, phases)
+    return finish(job, items, phases)
+
+
+def not_covered(request: Request) -> str | None:
+    """What of ``request`` the detailed method cannot answer yet (None when it can)."""
+    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1):
+        return "tensor or pipeline parallel inference"
+    return None
+
+
+# -- sweeps: the same job at another batch size or context -----------------------------------------
+#
+# A sweep varies batch and context over one job; everything else of the estimate (the model, its
+# parameters, the states, the formulas, the defaults said) is the same. An estimate is kept a
+# job (its fields less batch and context, and whether those were given); another batch or context
+# re-evaluates only the items whose formulas use b or s, and the phases over them.
+
+#: Jobs kept (a sweep's distinct jobs): beyond this the oldest half goes.
+MAX_KEPT = 4096
+
+
+_KEPT: dict[tuple, Estimate] = {}
+
+
+_SIZE_FIELDS = ("batch_size", "seq_len")
+
+
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Request) if f.name not in _SIZE_FIELDS)
+
+
+_job_fields = operator.attrgetter(*_JOB_FIELDS)
+
+
+def _job_key(request: Request) -> tuple | None:
+    if request.tp > 1 or request.pp > 1:
+        return None  # tensor-parallel activations are shares of the items, not their formulas
+    return _job_fields(request), request.batch_size is None, request.seq_len is None
+
+
+def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], request: Request) -> Estimate:
+    """``kept``'s job at ``request``'s batch size and context: only the ``sized`` items (those whose
+    formulas use b or s) are evaluated again."""
+    items = list(kept.items)
+    for i in sized:
+        items[i] = _resized(items[i], request.batch_size, request.seq_len)
+    by_key = {item.key: item.bytes for item in items}
+    phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
+    return assembled(request, tuple(items), phases, general, kept.gpu_count, kept.host_bytes)
+
+
+def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:
+    values = item.values
+    new_b = b is not None and values.get("b", b) != b
+    new_s = s is not None and values.get("s", s) != s
+    if not (new_b or new_s):
+        return item
+    values = dict(values)
+    if new_b:
+        values["b"] = b
+    if new_s:
+        values["s"] = s
+    return LineItem(item.key, item.label, item.expression.bytes(values), item.formula, values, item.source,
+                    item.expression)
+

@@ -1,0 +1,177 @@
+"""Full training by the detailed method: the precision regime, the step's items and its phases.
+
+A training step's forward pass keeps the weights, autocast's 16-bit copies, the optimizer states
+from the step before, the saved activations, the logits and the loss; backward adds the gradients
+layer by layer; the optimizer step its temporaries. Defaults follow a typical Hugging Face +
+PyTorch job, each one said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vram.formula import Formula, formula
+from vram.memory.detailed.activations import BlockOptions
+from vram.memory.detailed.common import (
+    HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase
+)
+from vram.memory.result import LineItem, Phase, formula_item
+from vram.memory.rules import STEP_TEMPORARIES, optimizer_bytes, optimizer_source, state_bytes
+from vram.memory.runtime import cuda_context_item
+from vram.request.enums import Dtype, Recompute, Regime
+
+#: A tied embedding's gradient reaches the shared matrix twice (the head's, then the embedding's):
+#: autograd's input buffer sums the two out of place, so both halves and their sum are live
+#: (measured: embedding_dense_backward and add, each vocab x hidden, at the end of backward).
+TIED_GRADIENTS = Formula("2*g*v*h")
+TIED_SOURCE = "torch.autograd InputBuffer::add accumulates a leaf's gradients out of place (measured)"
+
+
+
+
+
+
+
+
+
+
+
+
+def _regime(job: DetailedJob) -> Regime:
+    request = job.request
+    if request.precision_regime is not None:
+        return request.precision_regime
+    mixed = request.mixed_precision if request.mixed_precision is not None else job.dtype is not Dtype.FP32
+    if not mixed:
+        return Regime.PURE
+    if request.zero or request.tp > 1 or request.pp > 1:  # DeepSpeed's and Megatron's mixed precision
+        who = "ZeRO (DeepSpeed)" if request.zero else "Megatron-style tensor/pipeline parallelism"
+        job.assumptions.append(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "
+                               "states in the optimizer (2 + 2 + 12 bytes for AdamW, the ZeRO paper's count)")
+        return Regime.MASTER
+    job.assumptions.append("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
+                           "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
+                           "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
+    return Regime.AMP
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How a training job runs, every open choice filled with the typical Hugging Face default."""
+
+    regime: Regime
+    recompute: Recompute
+    foreach: bool  #: torch.optim foreach step (full-size temporaries) rather than fused
+    options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
+
+
+def training_settings(job: DetailedJob) -> TrainingSettings:
+    """The settings of ``job``'s training step; each default is said among the assumptions."""
+    if job.dp > 1 and job.request.zero == 0:
+        job.assumptions.append(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
+                               "(DDP); say zero1-3 or fsdp to shard the model states")
+    elif job.dp > 1:
+        job.assumptions.append(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
+                               f"({'FSDP full shard' if job.request.zero == 3 else 'DeepSpeed'})")
+    regime = _regime(job)
+    recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
+                            "Hugging Face's gradient_checkpointing is off by default")
+    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
+                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
+    return TrainingSettings(regime, recompute, foreach, block_options(job, autocast=regime is Regime.AMP))
+
+
+def training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+    settings = training_settings(job)
+    regime, recompute, options = settings.regime, settings.recompute, settings.options
+    states = state_bytes(regime, job.dtype)
+    values = job.values()
+    if regime is Regime.AMP:
+        values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
+        values["p"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
+    params, p = job.params, {"params": job.params}
+    casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
+    opt_bytes = optimizer_bytes(job.optimizer, states)
+    temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
+    tied = job.spec.tie_embeddings
+    values["g"] = states.gradients
+    items = [
+        LineItem("weights", f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
+                 f"{states.weights:g} B/param x params", p, states.source),
+        LineItem("weight_casts", "16-bit weight copies (autocast)", round(states.weight_casts * casts),
+                 f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
+        LineItem("gradients", "Gradients", round(states.gradients * params),
+                 f"{states.gradients:g} B/param x params", p, states.source),
+        LineItem("optimizer", f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
+                 f"{opt_bytes:g} B/param x params", p, optimizer_source(job.optimizer, states)),
+        LineItem("optimizer_temp", "Optimizer step temporaries (foreach)", round(temporaries * params),
+                 f"{temporaries:g} B/param x params", p,
+                 "torch.optim foreach AdamW (the CUDA default without fused=True): "
+                 "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
+        activations_item(options, recompute, values),
+        formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
+        backward_layer_item(options, recompute, values),
+        formula_item("tied_gradients", "Tied embedding: both gradient halves, being summed",
+                      TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
+        cuda_context_item(),
+    ]
+    items = [item for item in items if item.bytes or item.key == "activations"]
+    keys = {item.key for item in items}
+
+    def live(*wanted: str) -> list[str]:
+        return [k for k in (*wanted, "cuda_context") if k in keys]
+
+    phases = [
+        phase("start of backward", items, live("weights", "weight_casts", "optimizer", "activations", "logits"),
+              "optimizer states from the step before; every saved activation; the loss's gradient through "
+              "log_softmax; no parameter gradient yet (zero_grad sets them to None)"),
+        phase("backward, first layer", items, live("weights", "optimizer", "gradients", "backward_layer"),
+              "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
+              "under full recompute) and its MLP's gradients"),
+        phase("optimizer step", items, live("weights", "gradients", "optimizer", "optimizer_temp"),
+              "activations freed; the first step allocates the states here"),
+    ]
+    if tied:
+        phases.insert(2, phase("tied embedding gradient sum", items,
+                               live("weights", "optimizer", "gradients", "tied_gradients"),
+                               "autograd sums the head's and the embedding's gradient of the shared matrix "
+                               "out of place"))
+    return items, phases
+
+
+
+
+def _regime_label(regime: Regime, dtype: Dtype) -> str:
+    return {Regime.AMP: "fp32, AMP", Regime.MASTER: "16-bit, fp32 master"}.get(regime, f"pure {dtype}")
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

@@ -1,0 +1,200 @@
+"""The result of an estimate: line items that show their work, the total, assumptions, fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping, Sequence
+
+from vram.formula import Formula
+from vram.request.enums import Method
+from vram.request.request import Request
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One term of the memory budget, with the formula and numbers that give it."""
+
+    key: str  #: stable id: weights, gradients, optimizer, activations, kv_cache, ...
+    label: str  #: short human label ("Optimizer states")
+    bytes: int  #: on the most-loaded GPU
+    formula: str  #: the formula as text, in the symbols of ``values``
+    values: Mapping[str, float] = field(default_factory=dict)  #: numbers substituted into it
+    source: str = ""  #: paper, official doc or framework file the formula comes from
+    #: the compiled expression that gave ``bytes``, when one did: what a sweep re-evaluates at
+    #: another batch or context. ``formula`` is display text (``2 B/param x params``) and is
+    #: never compiled again, so a display form can never be run as code.
+    expression: Formula | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "bytes": self.bytes, "formula": self.formula,
+                "values": dict(self.values), "source": self.source}
+
+
+def formula_item(key: str, label: str, expression: Formula, values: Mapping[str, float], source: str) -> LineItem:
+    """The line item ``expression`` gives at ``values``, showing the symbols it uses."""
+    return LineItem(key, label, expression.bytes(values), expression.text, expression.used(values), source, expression)
+
+
+class Verdict(StrEnum):
+    FITS = "fits"  #: at most 90 % of the usable memory
+    TIGHT = "tight"  #: above 90 %: fragmentation or a longer batch may tip it over
+    DOES_NOT_FIT = "does_not_fit"
+
+
+#: Above this share of the usable memory a job that fits is called tight.
+TIGHT_ABOVE = 0.9
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The most-loaded GPU's need against one GPU's usable memory."""
+
+    gpu: str  #: catalog id
+    gpu_name: str
+    gpu_count: int
+    per_gpu_bytes: int  #: the estimate's total for one GPU
+    capacity_bytes: int  #: the GPU's total memory as the driver reports it
+    deductions: tuple[LineItem, ...]  #: what the runtime takes first (CUDA context, workspaces)
+    need_bytes: int  #: per_gpu_bytes less any deduction the estimate already counts
+    usable_bytes: int  #: capacity less the deductions
+    verdict: Verdict
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict is not Verdict.DOES_NOT_FIT
+
+    @property
+    def headroom_bytes(self) -> int:
+        """Usable memory left over; negative when it does not fit."""
+        return self.usable_bytes - self.need_bytes
+
+    @property
+    def utilisation(self) -> float:
+        return self.need_bytes / self.usable_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gpu": self.gpu, "gpu_name": self.gpu_name, "gpu_count": self.gpu_count,
+                "per_gpu_bytes": self.per_gpu_bytes, "capacity_bytes": self.capacity_bytes,
+                "deductions": [d.to_dict() for d in self.deductions], "need_bytes": self.need_bytes,
+                "usable_bytes": self.usable_bytes, "verdict": self.verdict.value, "fits": self.fits,
+                "headroom_bytes": self.headroom_bytes, "utilisation": round(self.utilisation, 4)}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A changed request, what it trades away, and what it needs."""
+
+    label: str  #: the change ("ZeRO-3 over the 8 GPUs")
+    tradeoff: str  #: what the change costs or changes about the job
+    request: Request
+    total_bytes: int  #: one GPU's need under the change
+    method: str
+    fit: Fit | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "tradeoff": self.tradeoff, "query": self.request.to_query(),
+                "request": self.request.to_dict(), "total_bytes": self.total_bytes, "method": self.method,
+                "fit": self.fit.to_dict() if self.fit else None}
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solver's answer: what was solved for, the value, and how it was found."""
+
+    solve: str  #: max_batch_size, max_seq_len, min_gpu_count or gpus
+    value: Any  #: an integer, a list of GPU ids, or None when nothing fits
+    note: str
+    estimates: int  #: estimate calls the solver made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"solve": self.solve, "value": self.value, "note": self.note, "estimates": self.estimates}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One moment of a job (forward, optimizer step, prefill, ...) and what is live then."""
+
+    name: str
+    bytes: int
+    live: tuple[str, ...]  #: keys of the line items live in this phase
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "bytes": self.bytes, "live": list(self.live), "note": self.note}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Another method's total for the same request, for "how far apart are they"."""
+
+    method: str
+    total_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "total_bytes": self.total_bytes}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Memory of one job: what the most-loaded GPU holds, item by item.
+
+    ``total_bytes`` is the sum of the items (one GPU's share); ``job_total_bytes`` adds every
+    GPU's share when the job spans ``gpu_count`` GPUs.
+    """
+
+    request: Request
+    method: Method
+    items: tuple[LineItem, ...]
+    assumptions: tuple[str, ...]
+    gpu_count: int
+    job_total_bytes: int
+    fit: tuple[Fit, ...] = ()
+    total_bytes: int = -1  #: one GPU's bytes: the peak over phases, or the items' sum without phases
+    phases: tuple[Phase, ...] = ()
+    low_bytes: int | None = None  #: low end of the range, where the model cannot know
+    high_bytes: int | None = None
+    range_reasons: tuple[str, ...] = ()
+    host_bytes: int = 0  #: CPU memory the job's offloaded states take, all GPUs' together
+    strategies: tuple[Alternative, ...] = ()  #: sharded strategies beside plain data parallelism
+    suggestions: tuple[Alternative, ...] = ()  #: changes that would make it fit, least change first
+    solution: Solution | None = None
+    #: other methods' totals for the same request (the article's beside a detailed answer); the
+    #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
+    comparisons: Sequence[Comparison] = ()
+
+    def __post_init__(self) -> None:
+        if self.total_bytes < 0:
+            object.__setattr__(self, "total_bytes", sum(item.bytes for item in self.items))
+
+    @property
+    def peak_phase(self) -> Phase | None:
+        """The phase whose bytes are the total, when the method models phases."""
+        return max(self.phases, key=lambda p: p.bytes) if self.phases else None
+
+    def item(self, key: str) -> LineItem:
+        """The line item with ``key``; KeyError when the estimate has none."""
+        for item in self.items:
+            if item.key == key:
+                return item
+        raise KeyError(f"no item {key!r} in this estimate; its items: {', '.join(i.key for i in self.items)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of design.md section 3 (without the request, which has its own)."""
+        return {
+            "method": self.method.value,
+            "total_bytes": self.total_bytes,
+            "gpu_count": self.gpu_count,
+            "job_total_bytes": self.job_total_bytes,
+            "host_bytes": self.host_bytes,
+            "items": [item.to_dict() for item in self.items],
+            "assumptions": list(self.assumptions),
+            "fit": [f.to_dict() for f in self.fit],
+            "phases": [p.to_dict() for p in self.phases],
+            "peak_phase": self.peak_phase.name if self.phases else None,
+            "range": ({"low_bytes": self.low_bytes, "high_bytes": self.high_bytes,
+                       "reasons": list(self.range_reasons)} if self.low_bytes is not None else None),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "strategies": [a.to_dict() for a in self.strategies],
+            "suggestions": [a.to_dict() for a in self.suggestions],
+        }

@@ -1,0 +1,75 @@
+"""Canonical query text for a Request: the words the grammar reads back to the same Request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vram.request.vocabulary import CANONICAL
+from vram.units import format_count
+
+if TYPE_CHECKING:
+    from vram.request.request import Request
+
+#: Fields written as "key value", in this order.
+_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp",
+                  "lora_rank")
+
+
+def request_to_query(request: Request) -> str:
+    words = [CANONICAL[f"solve:{request.solve.value}"]] if request.solve else []
+    words.append(CANONICAL[f"task:{request.task.value}"])
+    words.append(request.model if request.model else format_count(request.params))
+    for name in ("dtype", "optimizer", "recompute"):
+        value = getattr(request, name)
+        if value is not None:
+            words.append(value.value)
+    if request.precision_regime is not None:
+        words.append(request.precision_regime.value)
+    else:
+        words += _precision_words(request)
+    if request.kv_dtype is not None:
+        words.append(f"kv={request.kv_dtype.value}")
+    if request.lora_targets is not None:
+        words += [CANONICAL["lora_targets"], *request.lora_targets]
+    if request.offload is not None:
+        words.append(CANONICAL[f"offload:{request.offload.value}"])
+    if request.ep > 1:
+        words += [CANONICAL["ep"], str(request.ep)]
+    for name in ("dropout", "optimizer_foreach"):
+        if getattr(request, name) is not None:
+            words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
+    for name in _NUMBER_FIELDS:
+        value = getattr(request, name)
+        if value is not None and not (name in ("tp", "pp") and value == 1):
+            words += [CANONICAL[name], str(value)]
+    if request.sp:
+        words.append(CANONICAL["sp:True"])
+    if request.zero:
+        words += [CANONICAL["zero"], str(request.zero)]
+    if request.flash_attention is not None:
+        words.append(CANONICAL[f"flash_attention:{request.flash_attention}"])
+    if request.method is not None:
+        words += [CANONICAL["method"], request.method.value]
+    if request.suggest:
+        words.append(CANONICAL["suggest:True"])
+    words += _gpu_words(request)
+    return " ".join(words)
+
+
+def _precision_words(request: Request) -> list[str]:
+    # Training with a stated 16-bit dtype is mixed unless "pure" was said, and fp32 is never mixed;
+    # write the word only where the dtype alone would not give the same value back.
+    if request.mixed_precision is None:
+        return []
+    implied = None if request.dtype is None else request.dtype.value in ("fp16", "bf16")
+    if request.mixed_precision == implied:
+        return []
+    return [CANONICAL[f"mixed_precision:{request.mixed_precision}"]]
+
+
+def _gpu_words(request: Request) -> list[str]:
+    if request.gpu is not None:
+        return ["on", f"{request.gpu_count}x", request.gpu]
+    if request.gpu_count is not None:
+        return ["on", str(request.gpu_count), CANONICAL["gpu_count"]]
+    return []

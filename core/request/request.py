@@ -1,0 +1,406 @@
+"""The request: what a person asked, validated, in the canonical fields of design.md section 4.
+
+A field left None was not stated; the estimate fills it with a default and says so among its
+assumptions. The only values filled in here are the ones the stated words decide: ``gpu_count``
+is 1 when a GPU is named, ``mixed_precision`` follows a stated training dtype (16-bit training
+keeps fp32 master weights unless the query says "pure").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping
+
+from vram import catalog
+from vram.catalog import resolve as models
+from vram.catalog.architecture import Architecture, architecture_of
+from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
+from vram.request.enums import (
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method,
+    Offload, Optimizer, Recompute, Regime, Solve, Task
+)
+from vram.units import format_count, format_value
+
+#: Inclusive ranges of the numeric fields. The upper ends are far beyond any real job (a
+#: quadrillion parameters, 16M-token contexts, a million GPUs) and keep arithmetic finite.
+RANGES: dict[str, tuple[float, float]] = {
+    "params": (1, 1e15),
+    "seq_len": (1, 2**24),
+    "batch_size": (1, 2**20),
+    "tp": (1, 2**16),
+    "pp": (1, 2**16),
+    "zero": (0, 3),
+    "lora_rank": (1, 2**16),
+    "ep": (1, 2**16),
+    "gpu_count": (1, 2**20),
+    "hidden_size": (1, 2**20),
+    "num_layers": (1, 2**16),
+    "num_heads": (1, 2**16),
+}
+
+#: Enum type of each enumerated field.
+ENUM_FIELDS: dict[str, type[StrEnum]] = {
+    "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
+    "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve, "offload": Offload,
+}
+
+#: Yes/no fields.
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest")
+
+#: Fields that only mean something when training.
+TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
+                 "optimizer_foreach")
+
+#: Architecture fields a query may give for a model named by size only.
+ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One memory question. Build it directly or with :func:`vram.parse`.
+
+    >>> Request(task="training", model="chatglm-6b", dtype="bf16", optimizer="adamw").mixed_precision
+    True
+    """
+
+    task: Task  #: what the job does
+    model: str | None = None  #: catalog id, or None when only a size was given
+    params: float | None = None  #: parameter count when no model is named ("6b" -> 6e9)
+    dtype: Dtype | None = None  #: weight data type
+    mixed_precision: bool | None = None  #: 16-bit compute with fp32 master weights (training)
+    optimizer: Optimizer | None = None
+    recompute: Recompute | None = None  #: activation recomputation
+    seq_len: int | None = None  #: tokens per sequence
+    batch_size: int | None = None  #: sequences per GPU (micro-batch)
+    tp: int = 1  #: tensor-parallel degree
+    pp: int = 1  #: pipeline-parallel degree
+    sp: bool = False  #: sequence parallelism (with tp > 1)
+    zero: int = 0  #: ZeRO stage over the data-parallel group (3 = FSDP full shard)
+    flash_attention: bool | None = None  #: attention without the s x s score matrix
+    lora_rank: int | None = None
+    lora_targets: tuple[str, ...] | None = None  #: matrices the adapters go on (None: the task's default)
+    offload: Offload | None = None  #: ZeRO CPU offload of the optimizer, or of the parameters too
+    ep: int = 1  #: expert-parallel degree (MoE): the experts split over ep GPUs
+    gpu: str | None = None  #: catalog id
+    gpu_count: int | None = None
+    precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
+    kv_dtype: Dtype | None = None  #: KV cache data type (inference); None: the compute dtype
+    dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
+    optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
+    method: Method | None = None  #: estimation method; None means the default
+    solve: Solve | None = None  #: a solver question about this job, instead of its bytes
+    suggest: bool = False  #: list what would make it fit even when it fits
+    #: what reading the query assumed ("no task named: taken as inference"); not part of the job,
+    #: so neither compared nor in the JSON form of the request (the answer's assumptions carry it)
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    hidden_size: int | None = None  #: architecture of a size-only model, when given
+    num_layers: int | None = None
+    num_heads: int | None = None
+
+    def __post_init__(self) -> None:
+        # checked in bulk, with fast paths for values already in canonical form: sweeps build
+        # hundreds of thousands of Requests with dataclasses.replace
+        for name, enum in ENUM_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None and type(value) is not enum:
+                self._set(name, _coerce_enum(name, enum, value))
+        if self.task is None:
+            raise MissingError("say what the job does", expected=_values(Task))
+        for name in BOOL_FIELDS:
+            _check_bool(name, getattr(self, name))
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value is None or (type(value) is int and low <= value <= high and name != "params"):
+                continue
+            self._set(name, _check_number(name, value))
+        self._check_model()
+        self._check_task()
+        self._check_gpus()
+        self._check_parallelism()
+        self._check_solve()
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_model(self) -> None:
+        if self.model is None and self.params is None:
+            raise MissingError(
+                "say which model or how big",
+                expected=("a model name (llama-3-8b, chatglm-6b)", "a size (7b, 350m)"),
+            )
+        if self.model is not None and self.params is not None:
+            raise ConflictError(
+                f"both a model ({self.model}) and a size ({format_count(self.params)}) were given; "
+                "a named model has its own size", field="params",
+            )
+        if self.model is not None:
+            resolved = models.resolve(self.model)
+            if resolved is None:
+                raise UnknownWordError(
+                    f"unknown model '{self.model}'", suggestion=catalog.models().close_match(self.model),
+                    expected=("a model from the catalog", "a size such as 7b",
+                              "a config.json, .safetensors or .gguf path", "a Hugging Face repo id"),
+                    field="model",
+                )
+            spec = resolved.spec
+            if resolved.in_catalog:
+                self._set("model", spec.id)
+            given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
+            if given:
+                raise ConflictError(
+                    f"{', '.join(given)} given for {spec.id}, whose architecture is known; "
+                    "architecture words apply to a model named by size only", field=given[0],
+                )
+        if self.params is not None and self.hidden_size is not None and self.num_layers is not None:
+            shaped = 12 * self.num_layers * self.hidden_size**2  # Kaplan et al. 2020: N ~ 12 L h^2
+            if not 0.5 <= self.params / shaped <= 2:
+                raise ConflictError(
+                    f"hidden {self.hidden_size} and {self.num_layers} layers make about {format_count(shaped)} "
+                    f"parameters (12 L h^2), not {format_count(self.params)}; give the size that matches",
+                    field="hidden_size")
+        if self.hidden_size is not None and self.num_heads is not None:
+            if self.hidden_size % self.num_heads:
+                raise InvalidRequestError(
+                    f"hidden size {self.hidden_size} is not a multiple of {self.num_heads} heads", field="num_heads"
+                )
+
+    def _check_task(self) -> None:
+        if self.task not in TRAINING_TASKS:
+            for name in (*TRAINING_ONLY, "lora_rank"):
+                if getattr(self, name) is not None:
+                    raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
+            if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
+                raise ConflictError(f"a KV cache is not stored in {self.kv_dtype}",
+                                    expected=sorted(d.value for d in KV_DTYPES), field="kv_dtype")
+            if self.zero or self.sp:
+                name = "zero" if self.zero else "sp"
+                raise ConflictError(f"{name} applies to training, not to inference", field=name)
+            return
+        if self.kv_dtype is not None:
+            raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
+        if self.lora_targets is not None:
+            self._check_targets()
+        if self.offload not in (None, Offload.NONE) and not self.zero:
+            raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
+        if self.offload is Offload.PARAMS and self.zero != 3:
+            raise InvalidRequestError("parameters are offloaded by ZeRO-3 only: say zero3", field="offload")
+        if self.lora_rank is not None and self.task not in ADAPTER_TASKS:
+            raise ConflictError("a LoRA rank applies to lora or qlora, not to full training", field="lora_rank")
+        if self.task is Task.TRAINING:
+            self._check_training_precision()
+        else:
+            if self.mixed_precision is not None or self.precision_regime is not None:
+                raise ConflictError(
+                    f"mixed/pure precision applies to full training, not to {self.task}", field="mixed_precision"
+                )
+            allowed = FOUR_BIT_DTYPES if self.task is Task.QLORA else TRAINABLE_DTYPES | {Dtype.INT8}
+            if self.dtype is not None and self.dtype not in allowed:
+                hint = ("; qlora is LoRA on a 4-bit base" if self.dtype in FOUR_BIT_DTYPES
+                        else "; lora takes a 16-bit or int8 base" if self.task is Task.QLORA else "")
+                raise ConflictError(
+                    f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
+                    expected=sorted(d.value for d in allowed), field="dtype",
+                )
+
+    def _check_targets(self) -> None:
+        from vram.request.lora import TARGET_NAMES
+
+        if self.task not in ADAPTER_TASKS:
+            raise ConflictError("adapter targets apply to lora or qlora", field="lora_targets")
+        targets = tuple(self.lora_targets) if not isinstance(self.lora_targets, str) else (self.lora_targets,)
+        for name in targets:
+            if name not in TARGET_NAMES:
+                raise UnknownWordError(f"unknown adapter target '{name}'", expected=sorted(TARGET_NAMES),
+                                       field="lora_targets")
+        self._set("lora_targets", tuple(dict.fromkeys(targets)))
+
+    def _check_training_precision(self) -> None:
+        if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
+            how = {Dtype.FP8: "fp8 training (Transformer Engine) is not modelled yet: train in bf16",
+                   Dtype.INT8: "fine-tune an int8 model with lora"}.get(self.dtype, f"fine-tune {_a(self.dtype)} "
+                                                                          f"{self.dtype} model with qlora")
+            raise InvalidRequestError(f"weights in {self.dtype} cannot be trained directly; {how}",
+                                      expected=("fp32", "bf16", "fp16"), field="dtype")
+        if self.dtype is Dtype.FP32 and self.mixed_precision:
+            raise ConflictError(
+                "mixed precision computes in 16 bits, but the dtype is fp32; say bf16 or fp16", field="mixed_precision"
+            )
+        regime = self.precision_regime
+        if regime is not None:
+            mixed = regime is not Regime.PURE
+            if self.mixed_precision is not None and self.mixed_precision != mixed:
+                raise ConflictError(f"{regime} precision contradicts {'mixed' if self.mixed_precision else 'pure'}",
+                                    field="precision_regime")
+            if mixed and self.dtype is Dtype.FP32:
+                raise ConflictError(f"{regime} precision computes in 16 bits, but the dtype is fp32",
+                                    field="precision_regime")
+            self._set("mixed_precision", mixed)
+        if self.mixed_precision is None and self.dtype is not None:
+            self._set("mixed_precision", self.dtype in HALF_DTYPES)
+
+    def _check_gpus(self) -> None:
+        if self.gpu is not None:
+            gpu = catalog.find_gpu(self.gpu)
+            if gpu is None:
+                raise UnknownWordError(
+                    f"unknown GPU '{self.gpu}'", suggestion=catalog.gpus().close_match(self.gpu),
+                    expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu",
+                )
+            self._set("gpu", gpu.id)
+            if self.gpu_count is None:  # one GPU, or the smallest group that holds the tp/pp/ep named
+                self._set("gpu_count", self.tp * self.pp * self.ep)
+
+    def _check_parallelism(self) -> None:
+        if self.sp and self.tp == 1:
+            raise InvalidRequestError(
+                "sequence parallelism splits over the tensor-parallel group; give tp > 1 with sp", field="sp"
+            )
+        arch = self.architecture()
+        heads, layers = arch.num_heads, arch.num_layers
+        for degree, name, count, what in ((self.tp, "tp", heads, "attention heads"),
+                                          (self.pp, "pp", layers, "layers")):
+            if count % degree:
+                raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+        # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
+        # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
+        # reference model's (the assumptions say which).
+        if self.task is Task.INFERENCE and self.tp * self.pp == 1 and (self.gpu_count or 1) > layers:
+            raise InvalidRequestError(
+                f"{self.gpu_count} GPUs for {layers} layers: inference on several GPUs splits the model by "
+                f"whole layers, so more GPUs than layers leaves GPUs empty; name tensor parallelism (tp) "
+                f"or use at most {layers} GPUs", field="gpu_count")
+        if self.ep > 1:
+            experts = arch.spec.num_experts if arch.spec is not None else None
+            if experts is None:
+                raise InvalidRequestError("expert parallelism (ep) applies to mixture-of-experts models", field="ep")
+            if experts % self.ep:
+                raise InvalidRequestError(f"ep {self.ep} does not divide the model's {experts} experts", field="ep")
+            if self.gpu_count is not None and (self.gpu_count // (self.tp * self.pp)) % self.ep:
+                raise InvalidRequestError(f"ep {self.ep} does not divide the data-parallel GPUs", field="ep")
+        if self.gpu_count is not None and self.gpu_count % (self.tp * self.pp):
+            raise InvalidRequestError(
+                f"tp {self.tp} x pp {self.pp} = {self.tp * self.pp} does not divide {self.gpu_count} GPUs",
+                field="gpu_count",
+            )
+
+    def _check_solve(self) -> None:
+        if self.solve is Solve.GPUS and self.gpu is not None:
+            raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
+        if self.suggest and self.gpu is None:
+            raise MissingError("suggestions need a GPU to fit on", expected=("a GPU, as in 'on a100'",),
+                               field="suggest")
+        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT) and self.gpu is None:
+            raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
+                               expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
+
+    def architecture(self) -> Architecture:
+        """The architecture of the model the request is about (catalog, given, or typical)."""
+        return architecture_of(self.model, self.params, self.hidden_size, self.num_layers, self.num_heads)
+
+    # -- conversions ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of design.md section 4 (enums as their string values)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "notes"}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Request:
+        """Build a Request from its JSON form; unknown keys are an error, with a close match."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                raise UnknownWordError(f"unknown request field '{key}'", suggestion=close[0] if close else None)
+        if "task" not in data:
+            raise MissingError("a request needs a task", expected=_values(Task), field="task")
+        return cls(**data)
+
+    def to_query(self) -> str:
+        """Canonical query text; ``vram.parse(r.to_query()) == r``."""
+        from vram.request.query_text import request_to_query
+
+        return request_to_query(self)
+
+
+def _a(word: str) -> str:
+    """'a' or 'an' before a dtype as it is read aloud (an int8, an fp16, an nf4, a bf16)."""
+    return "an" if word[0] in "aeiofhlmnrsx" else "a"
+
+
+def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
+    if value is None or type(value) is enum:
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        close = difflib.get_close_matches(str(value), _values(enum), n=1)
+        raise UnknownWordError(
+            f"unknown {_label(name)} '{value}'", suggestion=close[0] if close else None,
+            expected=_values(enum), field=name,
+        ) from None
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestError(f"{_label(name)} must be true or false, not {value!r}", field=name)
+
+
+def _check_number(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    low, high = RANGES[name]
+    integral = name != "params"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
+        value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
+        kind = "a whole number" if integral else "a number"
+        raise RangeError(f"{_label(name)} must be {kind}, not {value!r}", field=name)
+    if not (math.isfinite(value) and low <= value <= high):
+        show = format_count if name == "params" else _show_number
+        raise RangeError(
+            f"{_label(name)} {show(value)} is out of range; it must be between {_show_number(low)} and {show(high)}",
+            field=name,
+        )
+    return int(value) if integral else float(value)
+
+
+def _whole(value: float) -> bool:
+    return not math.isfinite(value) or float(value).is_integer()
+
+
+def _show_number(value: float) -> str:
+    if math.isfinite(value) and float(value).is_integer() and abs(value) < 10**15:
+        return f"{int(value):,}"
+    return format_value(value)
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+_LABELS = {
+    "params": "parameter count", "seq_len": "sequence length", "batch_size": "batch size",
+    "lora_rank": "LoRA rank", "gpu_count": "GPU count", "mixed_precision": "mixed precision",
+    "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
+    "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
+    "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
+    "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
+    "offload": "CPU offload", "ep": "ep",
+}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name)
+
+
+__all__ = ["Request", "RANGES"]

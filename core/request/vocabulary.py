@@ -1,0 +1,228 @@
+"""The words of a query: synonym tables the grammar classifies words against.
+
+The grammar (vram.grammar) only knows the shape of a query: words, numbers, ``key=value``,
+``8x``. What each word means is decided here, together with the catalogs, so adding a synonym, a
+model or a GPU never touches the grammar. Phrases are lower case with single spaces; the parser
+tries the longest phrase first, so "full finetune" is a task while "full" alone is a recompute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vram.request.enums import Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+
+T, D, O, R = Task, Dtype, Optimizer, Recompute
+
+
+def _all(field: str, value: Any, *phrases: str) -> dict[str, tuple[str, Any]]:
+    return {phrase: (field, value) for phrase in phrases}
+
+
+#: Words and phrases that set a field to a value.
+PHRASES: dict[str, tuple[str, Any]] = {
+    **_all("task", T.TRAINING, "train", "training", "trains", "pretrain", "pretraining", "pre-train",
+           "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning",
+           "full finetune", "full fine-tune", "full fine tune", "full finetuning", "full fine-tuning",
+           "sft", "continued pretraining", "训练", "微调", "全量微调", "预训练"),
+    **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
+           "running", "generate", "generation", "deploy", "推理", "部署"),
+    **_all("task", T.LORA, "lora", "peft"),
+    **_all("task", T.QLORA, "qlora", "q-lora"),
+    **_all("dtype", D.FP32, "fp32", "float32", "f32", "32bit", "32-bit", "32 bit", "full precision"),
+    **_all("dtype", D.FP16, "fp16", "float16", "f16", "half", "16bit", "16-bit", "16 bit"),
+    **_all("dtype", D.BF16, "bf16", "bfloat16"),
+    **_all("dtype", D.FP8, "fp8", "float8", "e4m3"),
+    **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16", "load_in_8bit", "bnb 8bit",
+           "bnb int8", "llm.int8"),
+    **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16", "gptq", "awq"),
+    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit"),
+    **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
+    **_all("mixed_precision", False, "pure", "pure precision"),
+    **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
+    **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
+           "fp32 master weights", "megatron", "deepspeed", "megatron mixed precision"),
+    **_all("kv_dtype", D.FP8, "kv8"),
+    **_all("optimizer_foreach", True, "foreach", "foreach optimizer", "foreach adamw"),
+    **_all("optimizer_foreach", False, "fused", "fused optimizer", "fused adamw", "adamw_torch_fused"),
+    **_all("dropout", True, "dropout", "with dropout", "dropout on"),
+    **_all("dropout", False, "no dropout", "without dropout", "dropout off"),
+    **_all("optimizer", O.ADAMW, "adamw", "adam"),
+    **_all("optimizer", O.ADAM8BIT, "adam8bit", "adamw8bit", "8-bit adam", "8bit adam", "8 bit adam",
+           "8-bit adamw", "8bit adamw", "8 bit adamw", "adam 8bit", "adamw 8bit", "adam 8-bit",
+           "adamw 8-bit", "bnb adam", "paged adamw 8bit", "8-bit optimizer", "8bit optimizer",
+           "adam 8 bit", "adamw 8 bit", "paged_adamw_8bit", "adamw_8bit", "adamw_bnb_8bit", "adam8"),
+    **_all("optimizer", O.SGD_MOMENTUM, "sgd", "sgd momentum", "sgd with momentum", "momentum sgd",
+           "sgd_momentum"),
+    **_all("optimizer", O.SGD_PLAIN, "plain sgd", "vanilla sgd", "sgd without momentum",
+           "sgd no momentum", "sgd_plain"),
+    **_all("optimizer", O.ADAFACTOR, "adafactor"),
+    **_all("optimizer", O.LION, "lion"),
+    **_all("recompute", R.NONE, "none", "no recompute", "no recomputation", "no checkpointing",
+           "without checkpointing", "no gradient checkpointing", "without gradient checkpointing",
+           "no activation checkpointing"),
+    **_all("recompute", R.SELECTIVE, "selective", "selective recompute", "selective recomputation",
+           "selective checkpointing"),
+    **_all("recompute", R.FULL, "full", "full recompute", "full recomputation",
+           "checkpointing", "activation checkpointing", "gradient checkpointing",
+           "grad checkpointing", "activation recomputation", "gc", "gradient_checkpointing"),
+    **_all("sp", True, "sp", "sequence parallel", "sequence parallelism", "sequence-parallel"),
+    **_all("flash_attention", True, "flash", "flash attention", "flash-attention", "flashattention",
+           "flash attn", "flash-attn", "flash_attention", "fa2", "fa3", "flash attention 2",
+           "flash attention 3", "flash_attention_2", "flashattention2", "flash-attn 2", "sdpa",
+           "memory efficient attention", "xformers"),
+    **_all("flash_attention", False, "eager", "eager attention", "no flash", "no flash attention",
+           "without flash attention"),
+    **_all("zero", 3, "fsdp", "full shard", "zero-3", "zero-infinity"),
+    **_all("zero", 2, "zero-2"),
+    **_all("zero", 1, "zero-1"),
+    **_all("zero", 0, "ddp", "no zero"),
+    **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
+           "biggest batch", "max bs", "max micro batch"),
+    **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
+           "max sequence length", "max context length", "longest context", "max tokens", "max ctx"),
+    **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
+           "fewest gpus", "how many gpus", "how many"),
+    **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
+           "which card"),
+    **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
+    **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
+           "offload_optimizer", "zero offload", "zero-offload"),
+    **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
+           "parameter offload", "offload_param", "offload everything"),
+    **_all("offload", Offload.NONE, "no offload", "without offload"),
+    **_all("method", Method.ARTICLE, "article", "rule of thumb"),
+    **_all("method", Method.DETAILED, "detailed"),
+}
+
+#: Words and phrases that take a number, before or after them ("seq 4096", "32k context").
+KEYS: dict[str, str] = {
+    **{k: "seq_len" for k in ("seq", "seqlen", "seq len", "seq_len", "sequence", "sequence length",
+                              "context", "context length", "context window", "ctx", "tokens",
+                              "token length", "max len", "length", "max_model_len", "max_seq_length",
+                              "上下文")},
+    **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
+                                 "micro-batch", "micro batch size", "mbs", "micro_batch_size",
+                                 "per_device_train_batch_size", "concurrency", "concurrent requests",
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
+    **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
+    **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
+    **{k: "zero" for k in ("zero", "zero stage", "stage")},
+    **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
+    **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
+    **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
+    **{k: "params" for k in ("params", "parameters", "param", "parameter")},
+    **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
+    **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
+    **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
+                                "attention heads")},
+}
+
+#: Words that name the field of the value beside them: "kv int8", "fp8 kv cache", "recompute
+#: selective". The key takes the value word after it, else the one before it; alone, its default.
+BIND_KEYS: dict[str, str] = {
+    **{k: "kv_dtype" for k in ("kv", "kv cache", "kv-cache", "kv_cache", "kv cache dtype", "kv_cache_dtype",
+                               "kv-cache-dtype", "cache dtype", "cache")},
+    **{k: "recompute" for k in ("recompute", "recomputation", "activation recompute")},
+}
+#: The value a binding key takes when no value word stands beside it ("recompute" alone).
+BIND_DEFAULTS: dict[str, Any] = {"recompute": R.FULL}
+#: The field whose words a binding key takes over (a KV dtype is written with the dtype words).
+BIND_SOURCES: dict[str, str] = {"kv_dtype": "dtype", "recompute": "recompute"}
+
+#: Settings that do not change memory: accepted with their number, and the answer says so.
+IGNORED_KEYS: frozenset[str] = frozenset({
+    "lr", "learning rate", "learning_rate", "epochs", "epoch", "num_train_epochs", "warmup", "warmup steps",
+    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "gradient accumulation",
+    "grad accum", "gradient accumulation steps", "gradient_accumulation_steps", "accumulation steps",
+    "grad_accum", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
+    "top_k", "max new tokens", "max_new_tokens", "output tokens", "lora dropout", "lora_dropout",
+})
+
+#: Numbers written as words.
+NUMBER_WORDS: dict[str, int] = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "twelve": 12, "sixteen": 16, "thirty-two": 32, "sixty-four": 64, "一": 1, "两": 2, "二": 2,
+    "四": 4, "八": 8,
+}
+#: Magnitudes written as words after a number ("7 billion"): the suffix they stand for.
+MAGNITUDE_WORDS: dict[str, str] = {
+    "thousand": "k", "million": "m", "mn": "m", "billion": "b", "bn": "b", "trillion": "t",
+}
+
+#: One-letter names of the article's symbols, accepted only as ``key=value`` ("a" alone is a filler).
+SHORT_KEYS: dict[str, str] = {
+    "s": "seq_len", "b": "batch_size", "h": "hidden_size", "l": "num_layers", "a": "num_heads",
+    "t": "tp", "p": "pp", "r": "lora_rank",
+}
+
+#: Keys that may be glued to their number: "tp2", "zero3", "bs8", "r16", "pp4".
+GLUED_KEYS: dict[str, str] = {
+    "tp": "tp", "pp": "pp", "ep": "ep", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
+    "rank": "lora_rank", "seq": "seq_len", "ctx": "seq_len",
+}
+
+#: Keys whose value is a word: ``method=article``, ``gpu=h100``, ``dtype=bf16``.
+WORD_KEYS: dict[str, str] = {
+    "task": "task", "model": "model", "gpu": "gpu", "dtype": "dtype", "precision": "dtype",
+    "optimizer": "optimizer", "optim": "optimizer", "opt": "optimizer", "recompute": "recompute",
+    "checkpointing": "recompute", "method": "method", "sp": "sp", "flash": "flash_attention",
+    "flash_attention": "flash_attention", "mixed": "mixed_precision",
+    "mixed_precision": "mixed_precision", "regime": "precision_regime",
+    "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
+    "kv_cache": "kv_dtype", "dropout": "dropout",
+}
+
+#: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
+TARGET_KEYS: frozenset[str] = frozenset({"targets", "target", "target modules", "target_modules", "lora targets",
+                                         "lora_targets"})
+
+#: Values of yes/no settings written as ``key=value``.
+BOOLEANS: dict[str, bool] = {
+    "true": True, "yes": True, "on": True, "1": True,
+    "false": False, "no": False, "off": False, "0": False,
+}
+
+#: Words that carry no meaning in a query ("how much memory does ... need on a ...?").
+FILLERS: frozenset[str] = frozenset({
+    "how", "much", "many", "memory", "vram", "gpu", "does", "do", "did", "need", "needs",
+    "needed", "take", "takes", "to", "for", "on", "with", "in", "a", "an", "the", "of", "and",
+    "using", "use", "uses", "is", "it", "fit", "fits", "will", "would", "can", "could", "i", "my",
+    "me", "we", "what", "required", "require", "requires", "be", "estimate", "please", "model",
+    "at", "by", "per", "this", "that", "job", "card", "enough", "size", "if", "should",
+    "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
+    "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
+    "nodes", "cluster", "ram", "hbm", "up", "method", "single", "a single", "just", "only", "s",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
+    "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
+    "需要", "的", "个", "卡", "吗", "?",
+})
+
+#: Words each field is written with in canonical query text (Request.to_query()).
+CANONICAL: dict[str, str] = {
+    "task:training": "train", "task:inference": "infer", "task:lora": "lora", "task:qlora": "qlora",
+    "mixed_precision:True": "mixed", "mixed_precision:False": "pure",
+    "sp:True": "sp", "flash_attention:True": "flash", "flash_attention:False": "eager",
+    "dropout:True": "dropout", "dropout:False": "no dropout",
+    "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused", "lora_targets": "targets",
+    "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
+    "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
+    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
+    "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
+    "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
+    "gpu_count": "gpus", "method": "method",
+}
+
+#: Kinds of words a query is made of, for "expected ..." in error messages.
+EXPECTED_WORDS = (
+    "a task (train, infer, lora, qlora)",
+    "a model (llama-3-8b) or size (7b)",
+    "a dtype (bf16, int8)",
+    "an optimizer (adamw)",
+    "a setting (seq 4096, batch 8, tp 2, zero 3)",
+    "GPUs (on 8x a100)",
+)
+
+#: Longest phrase, in words, in any table above.
+MAX_PHRASE_WORDS = max(len(p.split()) for p in (*PHRASES, *KEYS))
