@@ -98,17 +98,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     listeners = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="vram-listener")
     answers = AnswerPool(args.answer_threads, BACKLOG_PER_THREAD * args.answer_threads)
     try:
-        app = create_app(settings.bot_token, settings.signing_secret, api_url=settings.api_url,
-                         listener_executor=listeners, answers=answers)
+        try:
+            app = create_app(settings.bot_token, settings.signing_secret, api_url=settings.api_url,
+                             listener_executor=listeners, answers=answers)
+        except (BoltError, SlackClientError, OSError, ValueError) as error:
+            # auth.test refused the token, or Slack is unreachable, or answers something not Slack's
+            raise ConfigError(f"could not start: {_one_line(error)}; check SLACK_BOT_TOKEN and "
+                              "SLACK_API_URL") from None
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if settings.mode is Mode.SOCKET:
             serve_socket_mode(app, settings.app_token)
         else:
             serve_http(app, settings.signing_secret, args.host, args.port, args.path, args.threads)
-    except (BoltError, SlackClientError, OSError, ValueError) as error:
-        # auth.test refused the token, or Slack is unreachable, or answers something not Slack's
-        return _config_error(ConfigError(f"could not start: {_one_line(error)}; check SLACK_BOT_TOKEN "
-                                         "and SLACK_API_URL"))
     except ConfigError as error:
         return _config_error(error)
     finally:
@@ -172,7 +173,7 @@ def serve_socket_mode(app: Any, app_token: str) -> None:
 
 def _websocket_url(client: Any) -> str:
     """apps.connections.open's URL (https://api.slack.com/methods/apps.connections.open)."""
-    from slack_sdk.errors import SlackApiError
+    from slack_sdk.errors import SlackApiError, SlackClientError
 
     try:
         response = client.web_client.apps_connections_open(app_token=client.app_token)
@@ -180,6 +181,9 @@ def _websocket_url(client: Any) -> str:
         raise ConfigError(f"SLACK_APP_TOKEN was refused by apps.connections.open "
                           f"({error.response.get('error', 'no reason given')}); set it to "
                           "an app-level token, xapp-..., with connections:write") from None
+    except (SlackClientError, OSError, ValueError) as error:
+        raise ConfigError(f"apps.connections.open could not be reached ({_one_line(error)}); check "
+                          "SLACK_API_URL") from None
     url = response.get("url")
     if not isinstance(url, str) or not url.startswith(("wss://", "ws://")):
         raise ConfigError("apps.connections.open answered without a WebSocket URL; check "
