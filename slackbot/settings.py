@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Mapping
@@ -50,9 +51,27 @@ class Settings:
                        api_url=env.get("SLACK_API_URL") or None)
         if settings.mode is Mode.HTTP and not settings.signing_secret:
             _required(env, "SLACK_SIGNING_SECRET")
+        if not settings.bot_token.startswith("xoxb-"):
+            # a user token (xoxp-) or an app token here would act as a person or fail later, obscurely
+            raise ConfigError(f"SLACK_BOT_TOKEN does not start with xoxb-; set it to {WHERE['SLACK_BOT_TOKEN']}")
         if settings.app_token and not settings.app_token.startswith("xapp-"):
             raise ConfigError(f"SLACK_APP_TOKEN does not start with xapp-; set it to {WHERE['SLACK_APP_TOKEN']}")
+        if settings.api_url is not None:
+            check_api_url(settings.api_url)
         return settings
+
+
+def check_api_url(url: str) -> None:
+    """Refuse a SLACK_API_URL the Web API client could not use: it must be http(s) with a host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as error:
+        raise ConfigError(f"SLACK_API_URL {url[:100]!r} is not a URL ({error}); unset it to use "
+                          "https://slack.com/api/, or give another, like http://proxy:8080/api/") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"SLACK_API_URL {url[:100]!r} is not an http(s) URL with a host; unset it "
+                          "to use https://slack.com/api/, or give another, like http://proxy:8080/api/")
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -8,13 +8,21 @@ HMAC-SHA256 of ``v0:{timestamp}:{body}`` with the signing secret, computed here 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -23,6 +31,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
+ACK_SECONDS = 3  # Slack's limit (https://api.slack.com/interactivity/slash-commands)
+START_SECONDS = 60
 TEAM = "T0TEAM"
 
 #: Web API answers by method; anything else gets {"ok": true}.
@@ -183,3 +193,129 @@ def shown_numbers(message: dict[str, Any]) -> list[str]:
     """The numbers of an answer's table (second block), top to bottom: items, then totals."""
     table = message["blocks"][1]["text"]["text"].strip("`").splitlines()
     return [line.split()[-1] for line in table[1:] if not line.startswith("-")]
+
+
+# --- raw HTTP, for requests no well-behaved client would send --------------------------------------
+
+@dataclass
+class Exchange:
+    status: int | None  #: None: the server closed or reset without an answer
+    seconds: float  #: from connecting to the answer (or to the close)
+    head: str = ""
+
+
+def raw_exchange(url: str, head: bytes, body: Callable[[], Any] | bytes = b"", timeout: float = 30) -> Exchange:
+    """Send ``head`` then ``body`` (bytes, or a generator of chunks sent as the server reads) to
+    ``url``'s host and port on a plain socket; the answer's status line, and how long it took."""
+    import socket
+
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    started = time.monotonic()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sender = threading.Thread(target=_send_all, args=(sock, head, body), daemon=True)
+        sender.start()
+        answer = b""
+        try:
+            while b"\r\n" not in answer and (data := sock.recv(4096)):
+                answer += data
+        except (ConnectionError, TimeoutError):
+            pass
+        seconds = time.monotonic() - started
+    line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    status = int(line.split()[1]) if line.startswith("HTTP/1.1 ") else None
+    return Exchange(status, seconds, answer.decode("latin-1"))
+
+
+def _send_all(sock: Any, head: bytes, body: Callable[[], Any] | bytes) -> None:
+    try:
+        sock.sendall(head)
+        for chunk in ([body] if isinstance(body, bytes) else body()):
+            sock.sendall(chunk)
+    except OSError:
+        pass  # the server stopped reading and closed: what a refusal looks like
+
+
+def request_head(path: str, headers: dict[str, str], method: str = "POST") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")  # what a client sends for non-ASCII
+
+
+def chunked(total: int, chunk: int = 1 << 20):
+    """A generator of a chunked body of ``total`` bytes, as Transfer-Encoding: chunked sends it."""
+    def chunks():
+        left = total
+        while left > 0:
+            size = min(chunk, left)
+            yield f"{size:x}\r\n".encode() + b"a" * size + b"\r\n"
+            left -= size
+        yield b"0\r\n\r\n"
+    return chunks
+
+
+def flood(total: int, chunk: int = 1 << 20):
+    """A generator of ``total`` bytes sent as fast as the server takes them."""
+    def chunks():
+        block = b"a" * chunk
+        for _ in range(total // chunk):
+            yield block
+    return chunks
+
+
+# --- the bot as a process ------------------------------------------------------------------------
+
+@dataclass
+class Bot:
+    url: str
+    process: subprocess.Popen
+    log: list[str]
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def running_bot(stand_in: StandIn, cwd: str | None = None, env: dict[str, str] | None = None):
+    """``python -m vram.slackbot`` on a free port, its log lines collected as they come; ``cwd``
+    and ``env`` (added to this process's, less any SLACK_ variable) as given."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    environ.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=stand_in.url,
+                   **(env or {}))
+    process = subprocess.Popen([sys.executable, "-m", "vram.slackbot", "--host", "127.0.0.1", "--port", "0"],
+                               env=environ, cwd=cwd, stderr=subprocess.PIPE, text=True)
+    log, lines = [], queue.Queue()
+    threading.Thread(target=_collect, args=(process.stderr, log, lines), daemon=True).start()
+    try:
+        yield Bot(_wait_for_url(lines), process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _collect(stream, log, lines):
+    for line in stream:
+        log.append(line)
+        lines.put(line)
+
+
+def _wait_for_url(lines: queue.Queue) -> str:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        line = lines.get(timeout=deadline - time.monotonic())
+        if "listening on " in line:
+            return line.split("listening on ")[1].strip()
+    raise AssertionError("the bot did not start")
+
+
+def post(url, request, headers=None, signed=True):
+    """(status, seconds) of POSTing ``request`` (body, content type), signed as Slack signs."""
+    body, content_type = request
+    all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body.encode(), all_headers), timeout=30) as r:
+            status = r.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return status, time.monotonic() - started

@@ -4,88 +4,22 @@ its Web API calls and answers landing on a loopback stand-in for Slack.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 from slack_fakes import (
-    BOT_TOKEN, SIGNING_SECRET, StandIn, button_click, event_callback, mention_event, message_event,
-    shown_numbers, sign, slash_command
+    ACK_SECONDS, BOT_TOKEN, StandIn, button_click, event_callback, mention_event, message_event, post,
+    running_bot, shown_numbers, sign, slash_command
 )
 
 from vram.slackbot.blocks import SHARE_ACTION
 from vram.units import format_bytes
-
-ACK_SECONDS = 3  # Slack's limit (https://api.slack.com/interactivity/slash-commands)
-START_SECONDS = 60
-
-
-@dataclass
-class Bot:
-    url: str
-    process: subprocess.Popen
-    log: list[str]
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        self.process.send_signal(signum)
-        return self.process.wait(timeout=30)
-
-
-@contextlib.contextmanager
-def running_bot(stand_in: StandIn):
-    """``python -m vram.slackbot`` on a free port, its log lines collected as they come."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=stand_in.url)
-    process = subprocess.Popen([sys.executable, "-m", "vram.slackbot", "--host", "127.0.0.1", "--port", "0"],
-                               env=env, stderr=subprocess.PIPE, text=True)
-    log, lines = [], queue.Queue()
-    threading.Thread(target=_collect, args=(process.stderr, log, lines), daemon=True).start()
-    try:
-        yield Bot(_wait_for_url(lines), process, log)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def _collect(stream, log, lines):
-    for line in stream:
-        log.append(line)
-        lines.put(line)
-
-
-def _wait_for_url(lines: queue.Queue) -> str:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        line = lines.get(timeout=deadline - time.monotonic())
-        if "listening on " in line:
-            return line.split("listening on ")[1].strip()
-    raise AssertionError("the bot did not start")
-
-
-def post(url, request, headers=None, signed=True):
-    """(status, seconds) of POSTing ``request`` (body, content type), signed as Slack signs."""
-    body, content_type = request
-    all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, body.encode(), all_headers), timeout=30) as r:
-            status = r.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    return status, time.monotonic() - started
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def test_main_serves_in_the_chosen_mode(monkeypatch, env, served):
         for name, value in {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": stand_in.url, **env}.items():
             monkeypatch.setenv(name, value)
         assert server.main(["--host", "127.0.0.1", "--port", "0"]) == 0
-    expected = ("127.0.0.1", 0, "/slack/events", 8) if served == "http" else env.get("SLACK_APP_TOKEN")
+    expected = (SIGNING_SECRET, "127.0.0.1", 0, "/slack/events", 8) if served == "http" else env.get("SLACK_APP_TOKEN")
     assert calls == [(served, expected)]
 
 
@@ -123,12 +123,19 @@ def test_the_core_and_grammar_never_import_slack():
 def test_socket_mode_connects_with_the_app_token_and_closes_on_a_signal(monkeypatch):
     events = []
 
+    class FakeWebClient:
+        def apps_connections_open(self, app_token):
+            events.append(("apps.connections.open", app_token))
+            return {"ok": True, "url": "wss://wss-primary.slack.com/link/?ticket=1"}
+
     class FakeSocketModeHandler:  # Slack's WebSocket stays out of the tests
         def __init__(self, app, app_token):
             events.append(("handler", app, app_token))
+            self.client = type("Client", (), {"web_client": FakeWebClient(), "app_token": app_token,
+                                              "wss_uri": None})()
 
         def start(self):
-            events.append("start")
+            events.append(("start", self.client.wss_uri))
             raise SystemExit(0)  # what the SIGINT/SIGTERM handler raises
 
         def close(self):
@@ -136,4 +143,5 @@ def test_socket_mode_connects_with_the_app_token_and_closes_on_a_signal(monkeypa
 
     monkeypatch.setattr(socket_mode, "SocketModeHandler", FakeSocketModeHandler)
     server.serve_socket_mode("the app", "xapp-1-A0-1-x")
-    assert events == [("handler", "the app", "xapp-1-A0-1-x"), "start", "close"]
+    assert events == [("handler", "the app", "xapp-1-A0-1-x"), ("apps.connections.open", "xapp-1-A0-1-x"),
+                      ("start", "wss://wss-primary.slack.com/link/?ticket=1"), "close"]
