@@ -41,9 +41,10 @@ def estimate_row(case: Case) -> Row:
     live = set(peak.live) if peak else {item.key for item in answer.items}
     items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != "cuda_context"}
     from vram.catalog.resolve import resolve_request
-    from vram.memory.detailed.common import DetailedJob
+    from vram.memory.detailed.common import detailed_job
+    from vram.memory.job import Said
 
-    return Row(case.shown, case.family, DetailedJob(resolve_request(request)).params, answer.method.value,
+    return Row(case.shown, case.family, detailed_job(resolve_request(request), Said()).params, answer.method.value,
                answer.total_bytes - context, answer.total_bytes, article, peak.name if peak else "sum of items",
                items, known=case.known)
 

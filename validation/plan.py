@@ -14,8 +14,9 @@ from vram.catalog import resolve as models
 from vram.catalog.files import looks_like_path
 from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import resolve_request
-from vram.memory.detailed.common import DetailedJob
+from vram.memory.detailed.common import detailed_job
 from vram.memory.detailed.training import training_settings
+from vram.memory.job import Said
 from vram.request.enums import Dtype, Optimizer, Recompute, Regime, Task
 from vram.request.request import Request
 
@@ -54,7 +55,7 @@ def plan(request: Request) -> Plan:
     """The run that matches the detailed estimate of ``request`` (UnsupportedRun if none can)."""
     if request.tp > 1 or request.pp > 1 or request.zero or request.sp:
         raise UnsupportedRun("the harness runs one process: no tensor, pipeline or ZeRO parallelism")
-    job = DetailedJob(resolve_request(request))
+    job = detailed_job(resolve_request(request), Said())
     if job.dtype not in (Dtype.FP32, Dtype.FP16, Dtype.BF16, *QUANTISED):
         raise UnsupportedRun(f"{job.dtype} weights need a quantisation kernel the harness does not run "
                              "(it runs bitsandbytes int8 and nf4, on a GPU)")
@@ -68,7 +69,7 @@ def plan(request: Request) -> Plan:
         return Plan(request.task, amp=False, optimizer=job.optimizer, foreach=bool(request.optimizer_foreach),
                     recompute=_runnable(request.recompute or Recompute.FULL, job.fused_attention),
                     dropout=bool(request.dropout), lora_rank=request.lora_rank or LORA_RANK, **common)
-    settings = training_settings(job)
+    settings = training_settings(job, Said())
     if settings.regime is Regime.MASTER:
         raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
                              "plain PyTorch (amp or pure)")

@@ -46,13 +46,14 @@ class Trace:
 def trace(estimate: Estimate) -> Trace:
     """Run ``estimate``'s request on fake tensors and compare."""
     from vram.catalog.resolve import resolve_request
-    from vram.memory.detailed.common import DetailedJob
+    from vram.memory.detailed.common import detailed_job
+    from vram.memory.job import Said
 
     context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
     comparable = estimate.total_bytes - context
     try:
         return Trace(measure(estimate.request, fake=True), comparable,
-                     estimate_parameters=round(DetailedJob(resolve_request(estimate.request)).params))
+                     estimate_parameters=round(detailed_job(resolve_request(estimate.request), Said()).params))
     except UnsupportedRun as error:
         return Trace(None, comparable, str(error))
     except Exception as error:  # a second opinion that fails must not take the estimate with it

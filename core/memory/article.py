@@ -10,18 +10,20 @@ LoRA, 4-bit types) the same rules are extended with the source named on each lin
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Callable
 
+from vram.catalog.resolve import Resolved
 from vram.errors import VramError
 from vram.formula import Formula
-from vram.memory.job import Job
+from vram.memory.job import Job, Said, job_fields
 from vram.memory.result import Estimate, LineItem, formula_item
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import (
     ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
 )
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.catalog.resolve import Resolved
+from vram.request.request import Request
 from vram.units import format_count
 
 ARTICLE = "seed article; EleutherAI Transformer Math 101"
@@ -94,53 +96,60 @@ DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
 def estimate(resolved: Resolved) -> Estimate:
     """Memory of a resolved request by the article's rules."""
     request = resolved.request
-    job = _Job(resolved)
-    build: Callable[[_Job], list[LineItem]] = _BUILDERS[request.task]
-    items = tuple(build(job))
+    said = Said()
+    job = _job(resolved, said)
+    build: Callable[[_Job, Said], list[LineItem]] = _BUILDERS[request.task]
+    items = tuple(build(job, said))
     per_gpu = sum(item.bytes for item in items)
     return Estimate(
-        request=request, method=Method.ARTICLE, items=items, assumptions=tuple(job.assumptions),
+        request=request, method=Method.ARTICLE, items=items, assumptions=said.lines(),
         gpu_count=job.gpu_count, job_total_bytes=per_gpu * job.gpu_count,
     )
 
 
+@dataclass(frozen=True)
 class _Job(Job):
     """The request with the article method's defaults filled in."""
 
-    def __init__(self, resolved: Resolved) -> None:
-        super().__init__(resolved)
-        request = resolved.request
-        if request.task is not Task.INFERENCE:
-            self.recompute = self.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
-            self.flash = bool(request.flash_attention)
-        self._say_parallelism()
-
-    def _say_parallelism(self) -> None:
-        if self.gpu_count == 1:
-            return
-        if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
-            self.tp_pp_split = self.gpu_count
-            self.assumptions.append(
-                f"{self.gpu_count} GPUs share one copy of the model, split evenly across them "
-                "(tensor or pipeline parallel); name tp/pp to be exact"
-            )
-            return
-        self.tp_pp_split = self.tp * self.pp
-        if self.dp > 1:
-            stage = self.request.zero
-            how = ("each holds a full replica of the model states; say zero1-3 or fsdp to shard them"
-                   if stage == 0 else f"ZeRO stage {stage} shards {', '.join(sorted(ZERO_SHARDED[stage]))} over them")
-            self.assumptions.append(f"{self.dp} data-parallel GPU groups; {how}")
+    recompute: Recompute | None  #: None for inference
+    flash: bool
+    tp_pp_split: int  #: how many ways the model states split over tensor and pipeline parallelism
 
     def shards(self, key: str) -> dict[str, int]:
         """The divisors of one GPU's share of a model-state item: tp, pp, and dp under ZeRO."""
-        split = getattr(self, "tp_pp_split", 1)
         if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
-            return {"gpus": split}
+            return {"gpus": self.tp_pp_split}
         shards = {"tp": self.tp, "pp": self.pp}
         if key in ZERO_SHARDED[self.request.zero]:
             shards["dp"] = self.dp
         return shards
+
+
+def _job(resolved: Resolved, said: Said) -> _Job:
+    fields = job_fields(resolved, said)
+    request = resolved.request
+    recompute, flash = None, False
+    if request.task is not Task.INFERENCE:
+        recompute = said.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])
+        flash = bool(request.flash_attention)
+    split = _parallelism(request, fields["gpu_count"], fields["dp"], said)
+    return _Job(**fields, recompute=recompute, flash=flash, tp_pp_split=split)
+
+
+def _parallelism(request: Request, gpu_count: int, dp: int, said: Said) -> int:
+    """How many ways tp and pp split the model states (said when the job spans GPUs)."""
+    if gpu_count == 1:
+        return 1
+    if request.task is Task.INFERENCE and request.tp * request.pp == 1:
+        said.say(f"{gpu_count} GPUs share one copy of the model, split evenly across them "
+                 "(tensor or pipeline parallel); name tp/pp to be exact")
+        return gpu_count
+    if dp > 1:
+        stage = request.zero
+        how = ("each holds a full replica of the model states; say zero1-3 or fsdp to shard them"
+               if stage == 0 else f"ZeRO stage {stage} shards {', '.join(sorted(ZERO_SHARDED[stage]))} over them")
+        said.say(f"{dp} data-parallel GPU groups; {how}")
+    return request.tp * request.pp
 
 
 def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: float,
@@ -157,7 +166,7 @@ def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: fl
     return LineItem(key, label, round(per_param * count / divisor), formula, values, source)
 
 
-def _inference(job: _Job) -> list[LineItem]:
+def _inference(job: _Job, said: Said) -> list[LineItem]:
     per_param = DTYPE_BITS[job.dtype] / 8
     weights = _per_param_item(job, "weights", f"Model weights ({job.dtype})", per_param, job.arch.params,
                               f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
@@ -169,16 +178,16 @@ def _inference(job: _Job) -> list[LineItem]:
     return [weights, overhead]
 
 
-def _training(job: _Job) -> list[LineItem]:
+def _training(job: _Job, said: Said) -> list[LineItem]:
     mixed = job.request.mixed_precision
     if mixed is None:
         mixed = job.dtype in HALF_DTYPES
     regime = "mixed precision" if mixed else f"pure {job.dtype}"
     if job.request.mixed_precision is None:
-        job.assumptions.append(f"{regime} (default for {job.dtype} training)")
+        said.say(f"{regime} (default for {job.dtype} training)")
     if mixed:
-        job.assumptions.append("mixed precision: 16-bit weights and gradients, the fp32 master copy "
-                               "counted with the optimizer (the article's accounting, as ZeRO's)")
+        said.say("mixed precision: 16-bit weights and gradients, the fp32 master copy "
+                 "counted with the optimizer (the article's accounting, as ZeRO's)")
     params = job.arch.params
     return [
         _per_param_item(job, "weights", f"Model weights ({regime})", TRAINING_WEIGHT_BYTES[job.dtype, mixed],
@@ -186,25 +195,25 @@ def _training(job: _Job) -> list[LineItem]:
         _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer})", OPTIMIZER_BYTES[job.optimizer],
                         params, _optimizer_source(job.optimizer)),
         _per_param_item(job, "gradients", f"Gradients ({job.dtype})", GRADIENT_BYTES[job.dtype], params, ARTICLE),
-        _activations(job),
+        _activations(job, said),
     ]
 
 
-def _adapter_training(job: _Job) -> list[LineItem]:
+def _adapter_training(job: _Job, said: Said) -> list[LineItem]:
     rank = job.request.lora_rank or DEFAULT_RANK
     if job.request.lora_rank is None:
-        job.assumptions.append(f"LoRA rank {rank} (default, as PEFT's)")
+        said.say(f"LoRA rank {rank} (default, as PEFT's)")
     arch = job.arch
     targets = job.request.lora_targets or DEFAULT_TARGETS[job.request.task]
     adapters = arch.num_layers * len(targets) * rank * 2 * arch.hidden_size
-    job.assumptions.append(
+    said.say(
         f"LoRA on {', '.join(targets)} of every layer, each taken as hidden x hidden (the article's model "
         f"has no other shape): r x (d_in + d_out) = {rank} x 2 x "
         f"{arch.hidden_size} parameters a module, {format_count(adapters)} trainable in all; the frozen base "
         f"has no gradients or optimizer states"
     )
-    job.assumptions.append("adapters trained in mixed precision: 16-bit weights and gradients, "
-                           "fp32 master copy with the optimizer (the article's accounting)")
+    said.say("adapters trained in mixed precision: 16-bit weights and gradients, "
+             "fp32 master copy with the optimizer (the article's accounting)")
     base_per_param = DTYPE_BITS[job.dtype] / 8
     optimizer = OPTIMIZER_BYTES[job.optimizer]
     return [
@@ -215,19 +224,19 @@ def _adapter_training(job: _Job) -> list[LineItem]:
                         adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
         _per_param_item(job, "gradients", "Gradients (adapters only)", 2, adapters, ARTICLE,
                         symbol="adapter_params"),
-        _activations(job),
+        _activations(job, said),
     ]
 
 
-def _activations(job: _Job) -> LineItem:
+def _activations(job: _Job, said: Said) -> LineItem:
     sp, flash = job.request.sp, job.flash
     formula = ACTIVATIONS[job.recompute, sp]
     if flash:
         formula = WITHOUT_SCORES.get(formula, formula)
     if not sp:
-        job.assumptions.append("activations in 16-bit, no sequence parallelism (the article's formulas)")
+        said.say("activations in 16-bit, no sequence parallelism (the article's formulas)")
     if job.recompute is Recompute.NONE and not flash:
-        job.assumptions.append("attention keeps its s x s scores (no flash attention), as in the article's formula")
+        said.say("attention keeps its s x s scores (no flash attention), as in the article's formula")
     arch = job.arch
     values = {"s": job.seq_len, "b": job.batch_size, "h": arch.hidden_size, "L": arch.num_layers,
               "a": arch.num_heads, "t": job.tp}
@@ -241,7 +250,7 @@ def _optimizer_source(optimizer: Optimizer) -> str:
     return f"{ARTICLE}, extended: fp32 master copy 4 B + the optimizer's own states"
 
 
-_BUILDERS: dict[Task, Callable[[_Job], list[LineItem]]] = {
+_BUILDERS: dict[Task, Callable[[_Job, Said], list[LineItem]]] = {
     Task.INFERENCE: _inference,
     Task.TRAINING: _training,
     **{task: _adapter_training for task in ADAPTER_TASKS},

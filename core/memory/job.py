@@ -1,12 +1,20 @@
-"""A request with its defaults filled in, and the assumptions that says: shared by the methods."""
+"""A resolved request with its defaults filled in (a frozen Job), and what filling them said.
+
+Every default an estimate fills is said among its assumptions, in the order it was decided. The
+sayings are collected by a ``Said`` that the estimate passes, explicitly, to each function that
+decides a default; the Job itself is a value, built once and never changed.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from vram.catalog.architecture import Architecture
+from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
 from vram.request.enums import Dtype, Optimizer, Task
+from vram.request.request import Request
 
 #: Weight dtype when the query names none.
 DEFAULT_DTYPE: dict[Task, Dtype] = {
@@ -18,53 +26,98 @@ DEFAULT_DTYPE: dict[Task, Dtype] = {
 DEFAULT_SEQ_LEN = 2048  # the article's token length
 
 
-class Job:
-    """The request, every default it leaves open filled in and said among the assumptions."""
+class Said:
+    """The assumptions of one estimate, in the order they were made."""
 
-    def __init__(self, resolved: Resolved) -> None:
-        request = resolved.request
-        self.request = request
-        self.resolved = resolved
-        self.arch: Architecture = resolved.arch
-        self.assumptions: list[str] = [self.arch.basis]
-        self.dtype: Dtype = self.default("dtype", request.dtype, *self.default_dtype())
-        self.seq_len: int = request.seq_len or self._default_seq_len()
-        spec = self.arch.spec
-        if spec is not None and self.seq_len > spec.max_seq_len:
-            self.assumptions.append(beyond(self.seq_len, spec))
-        self.batch_size: int = self.default("batch_size", request.batch_size, 1, "one sequence a GPU")
-        self.gpu_count: int = request.gpu_count or request.tp * request.pp
-        self.tp, self.pp = request.tp, request.pp
-        self.dp = self.gpu_count // (self.tp * self.pp)
-        if request.task is not Task.INFERENCE:
-            self.optimizer: Optimizer = self.default("optimizer", request.optimizer, Optimizer.ADAMW)
+    __slots__ = ("_lines",)
 
-    def default_dtype(self) -> tuple[Dtype, str]:
-        """The weight dtype when the query names none, and why (a model served as released: its
-        checkpoint's dtype, fp8 for DeepSeek-V3)."""
-        spec = self.arch.spec
-        if self.request.task is Task.INFERENCE and spec is not None and spec.native_dtype:
-            return Dtype(spec.native_dtype), f"{spec.id}'s released checkpoint"
-        return DEFAULT_DTYPE[self.request.task], ""
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+
+    def say(self, line: str) -> None:
+        self._lines.append(line)
 
     def default(self, name: str, given: Any, default: Any, why: str = "") -> Any:
+        """``given``, or ``default`` said as the default of ``name`` (with why) when nothing was given."""
         if given is not None:
             return given
-        self.assumptions.append(f"{name} {default} (default{': ' + why if why else ''})")
+        self.say(f"{name} {default} (default{': ' + why if why else ''})")
         return default
 
-    def _default_seq_len(self) -> int:
-        spec = self.arch.spec
-        seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
-        why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
-        self.assumptions.append(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
-        return seq
+    def lines(self) -> tuple[str, ...]:
+        return tuple(self._lines)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lines)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The request, every default it leaves open filled in."""
+
+    resolved: Resolved
+    dtype: Dtype  #: weight dtype
+    seq_len: int
+    batch_size: int
+    gpu_count: int
+    dp: int  #: data-parallel groups: the GPUs over tp x pp
+    optimizer: Optimizer | None  #: None for inference
+
+    @property
+    def request(self) -> Request:
+        return self.resolved.request
+
+    @property
+    def arch(self) -> Architecture:
+        return self.resolved.arch
+
+    @property
+    def tp(self) -> int:
+        return self.request.tp
+
+    @property
+    def pp(self) -> int:
+        return self.request.pp
+
+
+def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] | None = None,
+               say_beyond: bool = True) -> dict[str, Any]:
+    """The fields of a Job for ``resolved``, each default said in ``said`` (a method's job adds its
+    own fields to these). ``say_beyond``: say a context beyond the trained one here (the detailed
+    method says it last instead, as the one assumption that depends on the context)."""
+    request, arch = resolved.request, resolved.arch
+    said.say(arch.basis)
+    dtype = said.default("dtype", request.dtype, *(dtype_default or default_dtype(request, arch.spec)))
+    seq_len = request.seq_len or _default_seq_len(arch.spec, said)
+    if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
+        said.say(beyond(seq_len, arch.spec))
+    batch_size = said.default("batch_size", request.batch_size, 1, "one sequence a GPU")
+    gpu_count = request.gpu_count or request.tp * request.pp
+    optimizer = (None if request.task is Task.INFERENCE
+                 else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
+    return dict(resolved=resolved, dtype=dtype, seq_len=seq_len, batch_size=batch_size, gpu_count=gpu_count,
+                dp=gpu_count // (request.tp * request.pp), optimizer=optimizer)
+
+
+def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]:
+    """The weight dtype when the query names none, and why (a model served as released: its
+    checkpoint's dtype, fp8 for DeepSeek-V3)."""
+    if request.task is Task.INFERENCE and spec is not None and spec.native_dtype:
+        return Dtype(spec.native_dtype), f"{spec.id}'s released checkpoint"
+    return DEFAULT_DTYPE[request.task], ""
+
+
+def _default_seq_len(spec: ModelSpec | None, said: Said) -> int:
+    seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
+    why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
+    said.say(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
+    return seq
 
 
 BEYOND = "seq_len beyond the trained context: "
 
 
-def beyond(seq_len: int, spec) -> str:
+def beyond(seq_len: int, spec: ModelSpec) -> str:
     """The assumption said of a context longer than the model was trained on."""
     return (f"{BEYOND}{seq_len} tokens, {spec.id} was trained on {spec.max_seq_len}; the memory is counted, "
             "the model may not cope")

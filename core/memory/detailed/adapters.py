@@ -13,6 +13,8 @@ from vram.formula import formula
 from vram.memory.detailed.common import (
     HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase
 )
+from vram.memory.detailed.inference import WEIGHT_FORMATS
+from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import ADAM8BIT_VALUE_BYTES, STATE_VALUES
 from vram.memory.runtime import cuda_context_item
@@ -41,19 +43,18 @@ def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None =
     return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
 
 
-def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineItem], list[Phase]]:
+def adapter_items(job: DetailedJob, said: Said, activations: LineItem, logits: LineItem,
+                  backward_layer: LineItem) -> tuple[list[LineItem], list[Phase]]:
     """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
     ``backward_layer`` are built by the training model (with the recompute given here)."""
-    from vram.memory.detailed.inference import WEIGHT_FORMATS
-
     request, spec = job.request, job.spec
-    rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
+    rank = said.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
     trained, targets = adapter_params(spec, request.task, rank, request.lora_targets)
     if request.lora_targets is None:
-        job.assumptions.append(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
-                               "(say 'targets q_proj v_proj' or 'targets all-linear')")
-    job.assumptions.append(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
-                           f"({trained / job.params:.2%} of the model)")
+        said.say(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
+                 "(say 'targets q_proj v_proj' or 'targets all-linear')")
+    said.say(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
+             f"({trained / job.params:.2%} of the model)")
     state_bytes = _optimizer_bytes(job.optimizer)
     items = _base_weights(job, WEIGHT_FORMATS)
     items += [
@@ -79,8 +80,8 @@ def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineIt
     return items, phases
 
 
-def default_recompute(job) -> Recompute:
-    return job.default("recompute", job.request.recompute, Recompute.FULL,
+def default_recompute(job: DetailedJob, said: Said) -> Recompute:
+    return said.default("recompute", job.request.recompute, Recompute.FULL,
                        "gradient checkpointing, as LoRA and QLoRA recipes turn it on")
 
 
@@ -110,11 +111,11 @@ def _optimizer_bytes(optimizer: Optimizer) -> float:
     return STATE_VALUES[optimizer] * value
 
 
-def lora_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
-    recompute = default_recompute(job)
+def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
+    recompute = default_recompute(job, said)
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
-    options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
-    return adapter_items(job, activations_item(options, recompute, values),
+    options = block_options(job, said)  # the base runs in its own 16-bit dtype: no autocast copies of it
+    return adapter_items(job, said, activations_item(options, recompute, values),
                          formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
-                                       values, HF_LOSS),
+                                      values, HF_LOSS),
                          backward_layer_item(options, recompute, values))

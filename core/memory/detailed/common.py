@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vram import catalog
-from vram.catalog.resolve import Resolved
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
+from vram.catalog.resolve import Resolved
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
     BlockOptions, backward_terms, joined, layer_terms, outside_terms
 )
-from vram.memory.job import BEYOND as _BEYOND, Job, beyond as _beyond
+from vram.memory.job import Job, Said, beyond as _beyond, job_fields
 from vram.memory.result import Estimate, LineItem, Phase, formula_item
 from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW
 from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
+
+if TYPE_CHECKING:
+    from vram.catalog.files import Checkpoint
 
 #: Source: transformers PreTrainedModel._autoset_attn_implementation (huggingface/transformers#27940):
 #: sdpa is the default attention when torch >= 2.1.1.
@@ -40,29 +45,16 @@ HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_ent
 TRAINING_LOGITS = Formula("(4 + 4 + 4)*b*s*v")
 
 
+@dataclass(frozen=True)
 class DetailedJob(Job):
     """The request with the detailed method's defaults, and the model's exact architecture."""
 
-    def __init__(self, resolved: Resolved) -> None:
-        self.checkpoint = resolved.checkpoint
-        super().__init__(resolved)
-        self.spec = _model_spec(self)
-        self.counts: ParameterCount = count_parameters(self.spec)
-        self.params = self.counts.total if self.arch.spec is not None else self.arch.params
-        if self.arch.spec is None:  # a bare size: the reference's shares, at the size given
-            self.counts = self.counts.scaled_to(self.params)
-        if self.arch.spec is not None:
-            self.assumptions.append(
-                f"{self.spec.id} has {self.params:,} parameters counted from its architecture "
-                f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
-        self.fused_attention = self.default(
-            "flash_attention", resolved.request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
-        self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
-
-    def default_dtype(self) -> tuple[Dtype, str]:
-        if self.checkpoint is not None and self.request.task is Task.INFERENCE:
-            return Dtype.FP16, "compute; the weights are sized as the checkpoint stores them"
-        return super().default_dtype()
+    checkpoint: Checkpoint | None  #: a local checkpoint's header, when one was named
+    spec: ModelSpec  #: the exact architecture (a bare size: the reference model's, shaped as given)
+    counts: ParameterCount
+    params: float  #: counted from the architecture (a bare size: the size given)
+    fused_attention: bool  #: flash/sdpa: no s x s scores kept
+    compute_bytes: int
 
     def values(self) -> dict[str, float]:
         """The symbols of the formulas, for this job."""
@@ -76,31 +68,53 @@ class DetailedJob(Job):
                 "x": spec.experts_per_token or 0}
 
 
-def _model_spec(job: Job) -> ModelSpec:
+def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
+    """The detailed method's job for ``resolved``; each default it fills is said in ``said``."""
+    request = resolved.request
+    dtype_default = ((Dtype.FP16, "compute; the weights are sized as the checkpoint stores them")
+                     if resolved.checkpoint is not None and request.task is Task.INFERENCE else None)
+    # the context beyond the trained one is said last, by assembled(): it alone depends on the context
+    fields = job_fields(resolved, said, dtype_default, say_beyond=False)
+    spec = _model_spec(resolved, said)
+    counts = count_parameters(spec)
+    named = resolved.arch.spec is not None
+    params = counts.total if named else resolved.arch.params
+    if named:
+        said.say(f"{spec.id} has {params:,} parameters counted from its architecture "
+                 f"(the article takes the nominal {format_count(spec.nominal_params)})")
+    else:  # a bare size: the reference's shares, at the size given
+        counts = counts.scaled_to(params)
+    fused = said.default("flash_attention", request.flash_attention, True,
+                         f"{HF_SDPA}, which keeps no s x s scores")
+    return DetailedJob(**fields, checkpoint=resolved.checkpoint, spec=spec, counts=counts, params=params,
+                       fused_attention=fused, compute_bytes=4 if fields["dtype"] is Dtype.FP32 else 2)
+
+
+def _model_spec(resolved: Resolved, said: Said) -> ModelSpec:
     """The catalog's model, or for a bare size the reference architecture (with any h, L, a given)."""
-    if job.arch.spec is not None:
-        return job.arch.spec
-    base = catalog.nearest_dense_model(job.arch.params)
-    request = job.request
+    arch, request = resolved.arch, resolved.request
+    if arch.spec is not None:
+        return arch.spec
+    base = catalog.nearest_dense_model(arch.params)
     if not (request.hidden_size or request.num_layers or request.num_heads):
         return base
-    h, heads = job.arch.hidden_size, job.arch.num_heads
-    job.assumptions.append(
+    h, heads = arch.hidden_size, arch.num_heads
+    said.say(
         f"the rest of the architecture (MLP {base.mlp}, {base.intermediate_size / base.hidden_size:g} x hidden, "
         f"{base.norm}, vocabulary {base.vocab_size}) follows {base.id}")
     return dataclasses.replace(
-        base, id=f"{base.id}-shaped", hidden_size=h, num_layers=job.arch.num_layers, num_heads=heads,
+        base, id=f"{base.id}-shaped", hidden_size=h, num_layers=arch.num_layers, num_heads=heads,
         num_kv_heads=heads, head_dim=h // heads,
         intermediate_size=round(base.intermediate_size * h / base.hidden_size))
 
 
-def block_options(job: DetailedJob, autocast: bool = False) -> BlockOptions:
+def block_options(job: DetailedJob, said: Said, autocast: bool = False) -> BlockOptions:
     spec = job.spec
     dropout = job.request.dropout
     if dropout is None:
         dropout = spec.dropout
         if job.request.task is not Task.INFERENCE:
-            job.assumptions.append(f"dropout {'on' if dropout else 'off'}, as {spec.id}'s config sets it")
+            said.say(f"dropout {'on' if dropout else 'off'}, as {spec.id}'s config sets it")
     # Hugging Face's Llama-family eager attention (RMSNorm models) takes the softmax in fp32;
     # GPT-2, OPT and BLOOM take it in the compute dtype.
     return BlockOptions(norm=spec.norm, mlp=spec.mlp, fused_attention=job.fused_attention,
@@ -151,16 +165,16 @@ def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase
     return Phase(name, sum(by_key[k] for k in keys), tuple(keys), note)
 
 
-def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase]) -> Estimate:
+def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: Said,
+           host_bytes: int = 0) -> Estimate:
     """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
-    return assembled(job.request, job.arch.spec, tuple(items), tuple(phases), tuple(job.assumptions), job.gpu_count,
-                      getattr(job, "host_bytes", 0))
+    return assembled(job.request, job.arch.spec, tuple(items), tuple(phases), said.lines(), job.gpu_count,
+                     host_bytes)
 
 
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
                assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
-    assumptions = tuple(a for a in assumptions if not a.startswith(_BEYOND))
     if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase, storage_bytes
+from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Dtype
@@ -47,18 +48,18 @@ KV_WINDOWED = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
 PREFILL_LOGITS = Formula("(c + 4)*b*v")
 
 
-def inference_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
+def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
     values = job.values()
     split = job.gpu_count
     if split > 1:
         held = -(-job.spec.num_layers // split)
-        job.assumptions.append(f"{split} GPUs split the {job.spec.num_layers} layers (device_map='auto' style); "
-                               f"the most-loaded holds {held}, with their weights and KV cache, one layer's "
-                               "working set and the logits")
-    working_set = formula(prefill_formula(block_options(job)))
+        said.say(f"{split} GPUs split the {job.spec.num_layers} layers (device_map='auto' style); "
+                 f"the most-loaded holds {held}, with their weights and KV cache, one layer's "
+                 "working set and the logits")
+    working_set = formula(prefill_formula(block_options(job, said)))
     items = [
         *_weights(job, split),
-        _split(_kv_cache(job, values), split, job.spec.num_layers),
+        _split(_kv_cache(job, said, values), split, job.spec.num_layers),
         formula_item("activations", "Prefill working set (one layer)", working_set, values,
                      "no autograd: one layer's tensors are live at a time"),
         formula_item("logits", "Logits of the last token", PREFILL_LOGITS, values,
@@ -110,10 +111,10 @@ def _stored_weights(job: DetailedJob) -> LineItem:
         f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
 
-def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
+def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineItem:
     spec = job.spec
     compute = job.dtype if job.dtype in (Dtype.FP32, Dtype.FP16, Dtype.BF16) else Dtype.FP16
-    kv_dtype = job.default("kv_dtype", job.request.kv_dtype, compute, "the compute dtype")
+    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, compute, "the compute dtype")
     values = {**values, "e": storage_bytes(kv_dtype)}
     if spec.kv_lora_rank is not None:
         values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)

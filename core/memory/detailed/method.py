@@ -13,15 +13,16 @@ from __future__ import annotations
 import dataclasses
 import operator
 
+from vram.catalog.resolve import Resolved
 from vram.errors import UnsupportedError
 from vram.memory.detailed import parallel
 from vram.memory.detailed.adapters import lora_items
-from vram.memory.detailed.common import DetailedJob, assembled, finish
+from vram.memory.detailed.common import assembled, detailed_job, finish
+from vram.memory.detailed.inference import inference_items
 from vram.memory.detailed.training import training_items
-from vram.memory.job import BEYOND as _BEYOND
+from vram.memory.job import Said
 from vram.memory.result import Estimate, LineItem, Phase
 from vram.request.enums import Task
-from vram.catalog.resolve import Resolved
 from vram.request.request import Request
 
 
@@ -36,30 +37,30 @@ def estimate(resolved: Resolved) -> Estimate:
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
         return _at_sizes(*kept, resolved)
-    result = _estimate(resolved)
+    result, general = _estimate(resolved)
     sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
     # only items with an expression can be evaluated again; a job with any other sized item is not kept
     if key is not None and all(result.items[i].expression is not None for i in sized):
         if len(_KEPT) >= MAX_KEPT:
             for old in list(_KEPT)[: MAX_KEPT // 2]:
                 del _KEPT[old]
-        general = tuple(a for a in result.assumptions if not a.startswith(_BEYOND))
         _KEPT[key] = (result, sized, general)
     return result
 
 
-def _estimate(resolved: Resolved) -> Estimate:
+def _estimate(resolved: Resolved) -> tuple[Estimate, tuple[str, ...]]:
+    """The estimate, and what it assumed less what depends on the context (a kept job says that anew)."""
     request = resolved.request
-    from vram.memory.detailed.inference import inference_items
-
-    job = DetailedJob(resolved)
+    said = Said()
+    job = detailed_job(resolved, said)
+    host_bytes = 0
     if request.task is Task.INFERENCE:
-        items, phases = inference_items(job)
+        items, phases = inference_items(job, said)
     else:
-        items, phases = lora_items(job) if request.task in (Task.LORA, Task.QLORA) else training_items(job)
+        items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
         if parallel.is_parallel(job):
-            items, phases = parallel.apply(job, items, phases)
-    return finish(job, items, phases)
+            items, phases, host_bytes = parallel.apply(job, items, phases, said)
+    return finish(job, items, phases, said, host_bytes), said.lines()
 
 
 def not_covered(request: Request) -> str | None:

@@ -18,10 +18,15 @@ parallelism, applied to the detailed method's line items (the most-loaded GPU's)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import Offload
+
+if TYPE_CHECKING:
+    from vram.memory.detailed.common import DetailedJob
+    from vram.memory.job import Said
 
 #: Which model-state category each line item belongs to.
 STATE_CATEGORIES: dict[str, str] = {
@@ -40,10 +45,12 @@ def is_parallel(job) -> bool:
     return job.gpu_count > 1 or job.tp > 1 or job.pp > 1
 
 
-def apply(job, items: list[LineItem], phases: list[Phase]) -> tuple[list[LineItem], list[Phase]]:
-    """The most-loaded GPU's items and phases for a training job spread over ``job.gpu_count`` GPUs."""
+def apply(job: DetailedJob, items: list[LineItem], phases: list[Phase],
+          said: Said) -> tuple[list[LineItem], list[Phase], int]:
+    """The most-loaded GPU's items and phases for a training job spread over ``job.gpu_count`` GPUs,
+    and the host memory (all GPUs' together) that CPU offload takes."""
     share, stage_note = _stage_share(job)
-    share *= _expert_share(job)
+    share *= _expert_share(job, said)
     zero = job.request.zero
     shared: list[LineItem] = []
     for item in items:
@@ -55,14 +62,14 @@ def apply(job, items: list[LineItem], phases: list[Phase]) -> tuple[list[LineIte
             shared.append(_divided(item, {"tp": job.tp}, KORTHIKANTI_TP))
         else:
             shared.append(item)
-    shared, job.host_bytes = _offloaded(job, shared)
+    shared, host_bytes = _offloaded(job, shared)
     extra = _extra_items(job, shared)
     if stage_note:
-        job.assumptions.append(stage_note)
+        said.say(stage_note)
     by_key = {item.key: item.bytes for item in shared + extra}
     phases = [Phase(p.name, sum(by_key[k] for k in p.live) + sum(e.bytes for e in extra if _live(e, p)),
                     p.live + tuple(e.key for e in extra if _live(e, p)), p.note) for p in phases]
-    return shared + extra, phases
+    return shared + extra, phases, host_bytes
 
 
 #: What DeepSpeed's CPU offload moves to host memory, by what the query offloads (its memory
@@ -84,7 +91,7 @@ def _offloaded(job, items: list[LineItem]) -> tuple[list[LineItem], int]:
                      f"{item.source}; {DEEPSPEED_OFFLOAD}") if item.key in moved else item for item in items], host
 
 
-def _expert_share(job) -> float:
+def _expert_share(job: DetailedJob, said: Said) -> float:
     """With expert parallelism each GPU holds 1/ep of the routed experts (and their states)."""
     spec = job.spec
     if job.request.ep == 1 or spec.num_experts is None:
@@ -93,8 +100,8 @@ def _expert_share(job) -> float:
     matrices = 3 if spec.mlp == "gated" else 2
     routed = spec.num_experts * matrices * spec.hidden_size * (spec.moe_intermediate_size or spec.intermediate_size)
     routed *= moe_layers
-    job.assumptions.append(f"expert parallelism {job.request.ep}: each GPU holds {spec.num_experts // job.request.ep} "
-                           f"of the {spec.num_experts} routed experts of each layer")
+    said.say(f"expert parallelism {job.request.ep}: each GPU holds {spec.num_experts // job.request.ep} "
+             f"of the {spec.num_experts} routed experts of each layer")
     return 1 - routed * (1 - 1 / job.request.ep) / job.counts.total
 
 

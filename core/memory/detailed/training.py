@@ -15,6 +15,7 @@ from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase
 )
+from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import STEP_TEMPORARIES, optimizer_bytes, optimizer_source, state_bytes
 from vram.memory.runtime import cuda_context_item
@@ -37,7 +38,7 @@ TIED_SOURCE = "torch.autograd InputBuffer::add accumulates a leaf's gradients ou
 
 
 
-def _regime(job: DetailedJob) -> Regime:
+def _regime(job: DetailedJob, said: Said) -> Regime:
     request = job.request
     if request.precision_regime is not None:
         return request.precision_regime
@@ -46,12 +47,12 @@ def _regime(job: DetailedJob) -> Regime:
         return Regime.PURE
     if request.zero or request.tp > 1 or request.pp > 1:  # DeepSpeed's and Megatron's mixed precision
         who = "ZeRO (DeepSpeed)" if request.zero else "Megatron-style tensor/pipeline parallelism"
-        job.assumptions.append(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "
-                               "states in the optimizer (2 + 2 + 12 bytes for AdamW, the ZeRO paper's count)")
+        said.say(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "
+                 "states in the optimizer (2 + 2 + 12 bytes for AdamW, the ZeRO paper's count)")
         return Regime.MASTER
-    job.assumptions.append("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
-                           "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
-                           "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
+    said.say("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
+             "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
+             "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
     return Regime.AMP
 
 
@@ -65,24 +66,24 @@ class TrainingSettings:
     options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
 
 
-def training_settings(job: DetailedJob) -> TrainingSettings:
-    """The settings of ``job``'s training step; each default is said among the assumptions."""
+def training_settings(job: DetailedJob, said: Said) -> TrainingSettings:
+    """The settings of ``job``'s training step; each default is said in ``said``."""
     if job.dp > 1 and job.request.zero == 0:
-        job.assumptions.append(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
-                               "(DDP); say zero1-3 or fsdp to shard the model states")
+        said.say(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
+                 "(DDP); say zero1-3 or fsdp to shard the model states")
     elif job.dp > 1:
-        job.assumptions.append(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
-                               f"({'FSDP full shard' if job.request.zero == 3 else 'DeepSpeed'})")
-    regime = _regime(job)
-    recompute = job.default("recompute", job.request.recompute, Recompute.NONE,
+        said.say(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
+                 f"({'FSDP full shard' if job.request.zero == 3 else 'DeepSpeed'})")
+    regime = _regime(job, said)
+    recompute = said.default("recompute", job.request.recompute, Recompute.NONE,
                             "Hugging Face's gradient_checkpointing is off by default")
-    foreach = job.default("optimizer_foreach", job.request.optimizer_foreach, False,
+    foreach = said.default("optimizer_foreach", job.request.optimizer_foreach, False,
                           "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
-    return TrainingSettings(regime, recompute, foreach, block_options(job, autocast=regime is Regime.AMP))
+    return TrainingSettings(regime, recompute, foreach, block_options(job, said, autocast=regime is Regime.AMP))
 
 
-def training_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
-    settings = training_settings(job)
+def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
+    settings = training_settings(job, said)
     regime, recompute, options = settings.regime, settings.recompute, settings.options
     states = state_bytes(regime, job.dtype)
     values = job.values()
