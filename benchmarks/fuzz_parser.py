@@ -4,7 +4,8 @@
     python benchmarks/fuzz_parser.py --write-dict                       # benchmarks/fuzz.dict
     python benchmarks/fuzz_parser.py -max_total_time=600 -timeout=10 -dict=benchmarks/fuzz.dict \\
         benchmarks/corpus 2> fuzz-coverage.log                          # ten minutes
-    python benchmarks/fuzz_parser.py --summarise fuzz-findings.jsonl    # grouped, each minimised
+    python benchmarks/fuzz_parser.py --summarise fuzz-findings.jsonl [tests/data/fuzz_findings.txt]
+                                        # grouped, each minimised (and appended to the file)
 
 Each input (UTF-8, so the seed queries and the dictionary's words arrive as typed) goes through
 ``fuzz_text.check``: ``vram.ask``, the text and JSON renderings, a strict JSON parse and the byte
@@ -66,7 +67,7 @@ def one_input(data: bytes) -> None:
             f.write(json.dumps(finding.__dict__, ensure_ascii=False) + "\n")
 
 
-def summarise(path: Path) -> int:
+def summarise(path: Path, save_to: Path | None = None) -> int:
     """Group a run's findings by kind and place, and minimise one input of each group."""
     report = fuzz_text.Report()
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -77,6 +78,8 @@ def summarise(path: Path) -> int:
         found.remove(smallest)
         found.insert(0, fuzz_text.minimise(smallest))
     print("\n".join(report.lines()[1:]))
+    if save_to is not None:
+        fuzz_text.save(report, save_to, "atheris")
     return 1 if report.groups else 0
 
 
@@ -85,7 +88,8 @@ def main() -> None:
         print(f"{write_dictionary(HERE / 'fuzz.dict')} words in {HERE / 'fuzz.dict'}")
         return
     if sys.argv[1:2] == ["--summarise"]:
-        sys.exit(summarise(Path(sys.argv[2]).resolve()))
+        save_to = Path(sys.argv[3]).resolve() if len(sys.argv) > 3 else None
+        sys.exit(summarise(Path(sys.argv[2]).resolve(), save_to))
     import atheris
 
     args = [sys.argv[0]]
