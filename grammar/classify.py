@@ -238,7 +238,8 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
         if meaning.kind != "number" or meaning.used:
             continue
         mantissa, suffix = meaning.value
-        if suffix in SIZE_SUFFIXES or (not suffix and abs(mantissa) >= PLAIN_PARAMS_FROM):
+        # copy_abs, not abs(): abs() rounds to the decimal context and raises Overflow past 1e999999
+        if suffix in SIZE_SUFFIXES or (not suffix and mantissa.copy_abs() >= PLAIN_PARAMS_FROM):
             fields.put("params", scaled("params", mantissa, suffix, meaning.pos), meaning)
         elif suggest.where_a_gpu_goes(meanings, index):  # "on 3080": a number where a GPU goes
             raise suggest.unknown_gpu(meaning)

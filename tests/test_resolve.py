@@ -6,12 +6,11 @@ import dataclasses
 import time
 
 import pytest
+from test_policy import loopback_hub  # a Hub on loopback that can be told never to answer
 
 import vram
 from vram.catalog import resolve as resolver
 from vram.catalog.resolve import resolve_request
-
-from test_policy import loopback_hub  # a Hub on loopback that can be told never to answer
 
 
 @pytest.fixture

@@ -256,6 +256,10 @@ def models_of_family(family: str, params: float) -> list[ModelSpec]:
 # "a 24gb gpu": a GPU named by its memory size alone. Cards sold as N GB report N GiB
 # (nvidia-smi: 24564 MiB for a 24 GB RTX 4090, 81920 MiB for an 80 GB A100).
 _GENERIC_GPU = re.compile(r"(?:gpu)?(\d{1,4}(?:\.\d+)?)gb?(?:gpus?|cards?)?")
+#: The smallest card a size can name, in GB: the CUDA context alone takes 0.29 to 0.67 GB
+#: (memory/runtime.py), so a smaller "GPU" has no memory left for a job; the smallest CUDA
+#: cards sold in a decade (GT 1030, Jetson Nano) have 2 GB.
+MIN_GENERIC_GPU_GB = 1.0
 
 
 @functools.lru_cache(maxsize=4096)

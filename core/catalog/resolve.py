@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from vram import catalog
 from vram.catalog import architecture, policy
 from vram.catalog.architecture import Architecture
-from vram.catalog.index import Gpu, ModelSpec
-from vram.errors import InvalidRequestError, UnknownWordError, UnsupportedError, VramError
+from vram.catalog.index import MIN_GENERIC_GPU_GB, Gpu, ModelSpec
+from vram.errors import InvalidRequestError, RangeError, UnknownWordError, UnsupportedError, VramError
 from vram.request.enums import Task
 from vram.request.request import Request
 
@@ -163,6 +163,9 @@ def _gpu(request: Request) -> Gpu | None:
     if request.gpu is None:
         return None
     gpu = catalog.find_gpu(request.gpu)
+    if gpu is not None and gpu.marketed_gb < MIN_GENERIC_GPU_GB:
+        raise RangeError(f"a {gpu.marketed_gb:g} GB GPU is smaller than the CUDA context alone; a GPU named by "
+                         f"its size takes at least {MIN_GENERIC_GPU_GB:g} GB", field="gpu")
     if gpu is None:
         raise UnknownWordError(
             f"unknown GPU '{request.gpu}'", suggestion=catalog.gpus().close_match(request.gpu),
