@@ -22,6 +22,13 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")  # os.path: pathlib c
 
 
 
+#: Which layers attend within a sliding window: every one, every other one (Gemma 2, gpt-oss), or
+#: N local layers to each global one ("5:1" for Gemma 3, "3:1" for Cohere2/Command A).
+WINDOW_LAYERS = re.compile(r"all|alternate|[1-9][0-9]?:1")
+#: Vendors the runtime knows (memory/runtime.py deducts a CUDA or ROCm context for nvidia and amd).
+GPU_VENDORS = frozenset({"nvidia", "amd", "google", "apple", "huawei"})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model's architecture facts, as its config.json gives them."""
@@ -77,6 +84,9 @@ class ModelSpec:
         _check_choice(self.id, "mlp", self.mlp, {"plain", "gated"})
         _check_choice(self.id, "norm", self.norm, {"layernorm", "rmsnorm"})
         _check_choice(self.id, "position", self.position, {"rope", "learned", "alibi"})
+        if self.sliding_window_layers is not None and not WINDOW_LAYERS.fullmatch(self.sliding_window_layers):
+            raise ValueError(f"model {self.id}: sliding_window_layers must be 'all', 'alternate' or 'N:1' "
+                             f"(N local layers to each global one), not {self.sliding_window_layers!r}")
 
     @property
     def is_dense(self) -> bool:
@@ -100,6 +110,9 @@ class Gpu:
     aliases: tuple[str, ...] = ()
     compute_capability: float | None = None  #: NVIDIA only
     notes: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice(self.id, "vendor", self.vendor, GPU_VENDORS)
 
 
 def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None:
