@@ -120,3 +120,60 @@ def test_a_catalog_header_documents_every_field(filename, table, record, stored_
     documented = _documented_fields(filename)
     assert documented == accepted, (sorted(documented - accepted), sorted(accepted - documented))
     assert _fields_used(filename, table) <= documented
+
+
+# -- today's models and GPUs (issue 15): a few facts of each, from the sources the entries cite ---------
+
+@pytest.mark.parametrize("name, model_id, facts", [
+    ("openai/gpt-oss-20b", "gpt-oss-20b", dict(num_layers=24, num_experts=32, experts_per_token=4, head_dim=64, sliding_window=128)),
+    ("gpt-oss-120b", "gpt-oss-120b", dict(num_layers=36, num_experts=128, vocab_size=201088, sliding_window_layers="alternate")),
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama-4-scout", dict(num_experts=16, num_shared_experts=1, max_seq_len=10485760)),
+    ("llama4-maverick", "llama-4-maverick", dict(num_experts=128, first_dense_layers=24, intermediate_size=16384)),
+    ("Qwen/Qwen3-4B-Instruct-2507", "qwen3-4b-2507", dict(hidden_size=2560, max_seq_len=262144, tie_embeddings=True)),
+    ("Qwen/Qwen3-Coder-480B-A35B-Instruct", "qwen3-coder-480b-a35b", dict(num_experts=160, hidden_size=6144)),
+    ("Qwen/QwQ-32B", "qwq-32b", dict(num_layers=64, intermediate_size=27648, qkv_bias=True)),
+    ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-r1-distill-qwen-7b", dict(hidden_size=3584, num_kv_heads=4)),
+    ("deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "deepseek-r1-distill-llama-70b", dict(num_layers=80, vocab_size=128256)),
+    ("mistral-nemo", "mistral-nemo-12b", dict(head_dim=128, vocab_size=131072)),
+    ("mistralai/Mistral-Small-24B-Instruct-2501", "mistral-small-24b", dict(intermediate_size=32768)),
+    ("mistral-large", "mistral-large-123b", dict(num_layers=88, hidden_size=12288)),
+    ("google/gemma-3-1b-it", "gemma-3-1b", dict(num_kv_heads=1, sliding_window=512, sliding_window_layers="5:1")),
+    ("gemma3-4b", "gemma-3-4b", dict(num_layers=34, sliding_window=1024)),
+    ("gemma-3-27b", "gemma-3-27b", dict(sliding_window_layers="5:1")),
+    ("allenai/OLMo-2-1124-7B", "olmo-2-7b", dict(num_kv_heads=32, vocab_size=100352)),
+    ("command-r-plus", "command-r-plus-104b", dict(num_kv_heads=8, tie_embeddings=True)),
+    ("command-a", "command-a-111b", dict(sliding_window=4096, sliding_window_layers="3:1")),
+    ("zai-org/GLM-4.5-Air", "glm-4.5-air", dict(num_experts=128, first_dense_layers=1, moe_intermediate_size=1408)),
+    ("glm-4.5", "glm-4.5", dict(num_layers=92, num_experts=160)),
+    ("moonshotai/Kimi-K2-Instruct", "kimi-k2", dict(num_experts=384, kv_lora_rank=512, native_dtype="fp8")),
+    ("smollm", "smollm2-1.7b", dict(hidden_size=2048, num_layers=24)),
+    ("HuggingFaceTB/SmolLM2-135M", "smollm2-135m", dict(num_heads=9, num_kv_heads=3)),
+])
+def test_todays_models(name, model_id, facts):
+    spec = catalog.find_model(name)
+    assert spec.id == model_id
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+@pytest.mark.parametrize("name, gpu_id, mib, vendor", [
+    ("2080 ti", "rtx-2080-ti", 11264, "nvidia"), ("3060", "rtx-3060", 12288, "nvidia"),
+    ("rtx 3060 8gb", "rtx-3060-8gb", 8192, "nvidia"), ("3080", "rtx-3080", 10240, "nvidia"),
+    ("3080 12gb", "rtx-3080-12gb", 12288, "nvidia"), ("4060 ti 16gb", "rtx-4060-ti-16gb", 16 * 1024, "nvidia"),
+    ("4090d", "rtx-4090d", 24564, "nvidia"), ("h800", "h800", 81559, "nvidia"), ("a5000", "rtx-a5000", 24564, "nvidia"),
+    ("colab", "t4", 15360, "nvidia"), ("kaggle", "t4", 15360, "nvidia"),
+    ("mi250x", "mi250x", 64 * 1024, "amd"), ("910b", "ascend-910b", 64 * 1024, "huawei"),
+])
+def test_gpus_people_own(name, gpu_id, mib, vendor):
+    gpu = catalog.find_gpu(name)
+    assert (gpu.id, gpu.memory_bytes // 2**20, gpu.vendor) == (gpu_id, mib, vendor)
+
+
+@pytest.mark.parametrize("field, value", [("sliding_window_layers", "every third"), ("sliding_window_layers", "1:5")])
+def test_a_window_layout_outside_the_documented_values_is_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(catalog.find_model("gemma-3-1b"), **{field: value})
+
+
+def test_a_gpu_vendor_outside_the_table_is_refused():
+    with pytest.raises(ValueError, match="vendor"):
+        dataclasses.replace(catalog.find_gpu("t4"), vendor="intel")

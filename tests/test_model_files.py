@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import math
 import struct
+from pathlib import Path
 
 import pytest
 
 import vram
 from vram import catalog
 from vram.catalog import resolve as models
+from vram.catalog.files import read_model_path
 from vram.catalog.params import count_parameters
+from vram.errors import VramError
 
 LLAMA_2_7B_CONFIG = {
     "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
@@ -191,3 +194,32 @@ def test_hub_repo_missing_offline_says_how_to_get_it(tmp_path, monkeypatch):
 
 def test_catalog_aliases_win_over_the_hub():
     assert vram.parse("infer Qwen/Qwen2.5-7B-Instruct bf16").model == "qwen2.5-7b"
+
+
+# -- config.json model types of today's families (issue 15): tiny fixtures in tests/data/models -------
+
+TINY = Path(__file__).with_name("data") / "models"
+
+
+@pytest.mark.parametrize("folder, facts", [
+    ("tiny-gpt-oss", dict(family="gpt_oss", num_experts=8, qkv_bias=True, sliding_window=128, sliding_window_layers="alternate")),
+    ("tiny-llama4", dict(family="llama4_text", num_experts=4, moe_intermediate_size=32, intermediate_size=128,
+                         num_shared_experts=1, first_dense_layers=2)),
+    ("tiny-gemma3", dict(family="gemma3_text", num_layers=12, tie_embeddings=True, sliding_window=512,
+                         sliding_window_layers="5:1")),
+    ("tiny-qwen3-moe", dict(family="qwen3_moe", num_experts=8, moe_intermediate_size=32, sliding_window=None)),
+    ("tiny-deepseek-v3", dict(family="deepseek_v3", kv_lora_rank=16, num_shared_experts=1, first_dense_layers=1)),
+    ("tiny-glm4-moe", dict(family="glm4_moe", num_experts=8, qkv_bias=True, first_dense_layers=1)),
+])
+def test_config_json_of_todays_families(folder, facts):
+    spec, checkpoint = read_model_path(str(TINY / folder))
+    assert checkpoint is None
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+def test_layer_types_with_an_unknown_kind_is_a_clear_error(tmp_path):
+    config = json.loads((TINY / "tiny-gpt-oss" / "config.json").read_text())
+    config["layer_types"] = ["sliding_attention", "linear_attention", "full_attention", "full_attention"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(VramError, match="layer_types"):
+        read_model_path(str(tmp_path))

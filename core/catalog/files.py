@@ -144,8 +144,21 @@ MODEL_TYPES: dict[str, BlockLayout] = {
     "gemma": BlockLayout(),
     "gemma2": BlockLayout(sliding_window_layers="alternate"),
     "phi3": BlockLayout(),
+    "gemma3": BlockLayout(sliding_window_layers="5:1"),  # Gemma 3 report: 5 local layers to 1 global
+    "gemma3_text": BlockLayout(sliding_window_layers="5:1"),
+    "gpt_oss": BlockLayout(qkv_bias=True, sliding_window_layers="alternate"),  # banded/dense alternate
+    "llama4": BlockLayout(),
+    "llama4_text": BlockLayout(),
+    "mistral3": BlockLayout(),
+    "olmo2": BlockLayout(),
+    "smollm3": BlockLayout(),
+    "cohere": BlockLayout(norm="layernorm"),
+    "cohere2": BlockLayout(norm="layernorm", sliding_window_layers="3:1"),  # 3 local to 1 global
     "deepseek_v2": BlockLayout(),
     "deepseek_v3": BlockLayout(),
+    "kimi_k2": BlockLayout(),  # DeepseekV3ForCausalLM under another name
+    "glm4": BlockLayout(),
+    "glm4_moe": BlockLayout(qkv_bias=True),
     "chatglm": BlockLayout(qkv_bias=True),
     "glm": BlockLayout(qkv_bias=True),
     "baichuan": BlockLayout(position="alibi"),
@@ -158,7 +171,8 @@ MODEL_TYPES: dict[str, BlockLayout] = {
 }
 
 #: Families whose config class ties the output head to the embedding unless config.json says not.
-TIED_BY_DEFAULT = frozenset({"gpt2", "opt", "bloom", "gemma", "gemma2", "falcon"})
+TIED_BY_DEFAULT = frozenset({"gpt2", "opt", "bloom", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon",
+                             "cohere", "cohere2"})
 
 #: config.json keys of each ModelSpec field, first present wins (families name them differently).
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
@@ -238,6 +252,8 @@ DROPOUT_KEYS = ("attn_pdrop", "resid_pdrop", "dropout", "attention_dropout", "hi
 KEY_RULES: dict[str, Rule] = {
     **{key: SPEC_RULES[field] for field, keys in CONFIG_KEYS.items() for key in keys},
     "model_type": TEXT, "text_config": OBJECT, "multi_query": FLAG, "use_sliding_window": FLAG,
+    "layer_types": Rule((list,), what="a list of layer kinds"), "sliding_window_pattern": _whole(2**10, low=2),
+    "intermediate_size_mlp": SPEC_RULES["intermediate_size"], "interleave_moe_layer_step": _whole(2**14),
     "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
     **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
 }
@@ -291,6 +307,9 @@ def spec_from_config(config: dict[str, Any], name: str, file: str | None = None)
     facts["max_seq_len"] = facts["max_seq_len"] or 2048
     if not values.get("use_sliding_window", True) or facts["sliding_window"] is None:
         facts["sliding_window"], window_layers = None, None
+    else:
+        window_layers = _window_layers(values) or window_layers
+    facts.update(FAMILY_FACTS.get(model_type, _no_change)(values, facts))
     explicit_bias = values.first(("attention_bias", "add_qkv_bias"))
     try:
         spec = ModelSpec(
@@ -305,6 +324,42 @@ def spec_from_config(config: dict[str, Any], name: str, file: str | None = None)
     except ValueError as error:  # the architecture's own checks (KV heads dividing heads, ...)
         raise InvalidRequestError(f"'{name}': {str(error).split(': ', 1)[-1]}", field="model") from None
     return dataclasses.replace(spec, nominal_params=float(count_parameters(spec).total))
+
+
+def _window_layers(values: _Config) -> str | None:
+    """The sliding-window layout a config states: its layer_types list or sliding_window_pattern."""
+    kinds = values.get("layer_types")
+    if kinds:
+        local, full = (sum(kind == name for kind in kinds) for name in ("sliding_attention", "full_attention"))
+        if local + full != len(kinds):
+            raise InvalidRequestError(f"'{values.where}': layer_types holds kinds other than "
+                                      f"'sliding_attention' and 'full_attention'", field="model")
+        if not full:
+            return "all"
+        return "alternate" if local == full else (f"{local // full}:1" if local and local % full == 0 else None)
+    pattern = values.get("sliding_window_pattern")  # every pattern-th layer is global (Gemma 3, Cohere2)
+    if pattern:
+        return "alternate" if pattern == 2 else f"{pattern - 1}:1"
+    return None
+
+
+def _no_change(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _llama4_facts(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
+    # Llama 4 (transformers Llama4TextConfig): intermediate_size is one expert's, intermediate_size_mlp
+    # the dense layers'; one shared expert; every interleave_moe_layer_step-th layer is MoE.
+    if facts["num_experts"] is None:
+        return {}
+    step = values.get("interleave_moe_layer_step", 1)
+    return {"moe_intermediate_size": facts["intermediate_size"], "num_shared_experts": 1,
+            "intermediate_size": values.get("intermediate_size_mlp") or facts["intermediate_size"],
+            "first_dense_layers": facts["num_layers"] - facts["num_layers"] // step}
+
+
+#: Families whose config.json names a fact differently from the rest (the Llama 4 MoE layout).
+FAMILY_FACTS = {"llama4": _llama4_facts, "llama4_text": _llama4_facts}
 
 
 def _check_facts(facts: dict[str, Any], where: str) -> None:
