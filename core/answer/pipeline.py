@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Callable
 
 from vram import catalog
-from vram.answer.fit import gpu_assumption, verdict_for
 from vram.answer import advice, solvers
+from vram.answer.fit import gpu_assumption, verdict_for
 from vram.catalog.architecture import Architecture
 from vram.catalog.resolve import Resolved, resolve_request
 from vram.errors import InvalidRequestError, VramError
