@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import vram
 from vram import catalog
 
 DATA_DIR = Path(catalog.DATA_DIR)
@@ -177,3 +178,22 @@ def test_a_window_layout_outside_the_documented_values_is_refused(field, value):
 def test_a_gpu_vendor_outside_the_table_is_refused():
     with pytest.raises(ValueError, match="vendor"):
         dataclasses.replace(catalog.find_gpu("t4"), vendor="intel")
+
+
+@pytest.mark.parametrize("model, windowed", [
+    ("gemma-3-27b", 52),  # 62 layers, 5 local : 1 global (transformers Gemma3TextConfig layer_types)
+    ("gemma-3-1b", 22),  # 26 layers: four runs of six, then two local
+    ("gemma-2-9b", 21),  # alternate
+    ("command-a", 48),  # 3:1
+    ("gpt-oss-20b", 12),  # alternate
+    ("mistral-7b", 32),  # v0.1: every layer
+    ("llama-3-8b", 0),  # no window
+])
+def test_windowed_layers_follow_the_pattern(model, windowed):
+    assert catalog.find_model(model).windowed_layers == windowed
+
+
+def test_gemma3_local_layers_keep_only_their_window():
+    # issue 16: at 128k, 52 of 62 layers keep 1024 tokens; the 10 global ones the whole context
+    kv = vram.ask("infer gemma-3-27b bf16 seq 128k").item("kv_cache").bytes
+    assert kv == 2 * 10 * 16 * 128 * 131072 * 2 + 2 * 52 * 16 * 128 * 1024 * 2  # 11.17 GB

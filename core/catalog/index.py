@@ -89,6 +89,21 @@ class ModelSpec:
                              f"(N local layers to each global one), not {self.sliding_window_layers!r}")
 
     @property
+    def windowed_layers(self) -> int:
+        """How many layers attend within the sliding window (0 without one). "alternate": every
+        other layer (Gemma 2's even layers); "N:1": runs of N local layers closed by a global one,
+        as Gemma 3's layer_types go (sliding, x5, then full; transformers Gemma3TextConfig)."""
+        layers, pattern = self.num_layers, self.sliding_window_layers
+        if self.sliding_window is None:
+            return 0
+        if pattern in (None, "all"):
+            return layers
+        if pattern == "alternate":
+            return layers // 2
+        local = int(pattern.split(":")[0])
+        return layers // (local + 1) * local + min(layers % (local + 1), local)
+
+    @property
     def is_dense(self) -> bool:
         """True for a plain transformer: no mixture of experts, no latent attention."""
         return self.num_experts is None and self.kv_lora_rank is None

@@ -120,7 +120,7 @@ def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineIte
         values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)
         formula, source = KV_LATENT, MLA_SOURCE
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
-        windowed = spec.num_layers if spec.sliding_window_layers == "all" else spec.num_layers // 2
+        windowed = spec.windowed_layers
         values.update(W=windowed, w=spec.sliding_window)
         formula = KV_WINDOWED
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
