@@ -90,7 +90,8 @@ def strategies_title(estimate: Estimate) -> str:
 
 def suggestions_title(estimate: Estimate) -> str:
     """The heading of the suggestions: whether any of them fits (tight counts as fitting)."""
-    fitting = any(alt.fit is not None and alt.fit.verdict is not Verdict.DOES_NOT_FIT for alt in estimate.suggestions)
+    fitting = any(alt.fit is not None and alt.fit.verdict is not Verdict.DOES_NOT_FIT
+                  for alt in estimate.suggestions)
     return "What would make it fit" if fitting else "No single change makes it fit; the closest"
 
 
@@ -202,8 +203,8 @@ def fit_parts(fit: Fit, unit: str = "GB") -> FitParts:
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
-    detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} usable, "
-              f"{fit.utilisation:.0%} used, {margin}")
+    detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
+              f"usable, {fit.utilisation:.0%} used, {margin}")
     style = VERDICT_STYLES[fit.verdict]
     return FitParts(f"{fit.gpu_count}x {fit.gpu}", style.words, detail, margin, style)
 

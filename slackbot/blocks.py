@@ -178,7 +178,7 @@ def _buttons(query: str, formulas: bool, shareable: bool) -> list[kit.Block]:
 def _fallback(estimate: Estimate) -> str:
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
     text = f"{estimate.request.to_query()}: {format_bytes(estimate.total_bytes, UNIT)} {UNIT}{per_gpu}"
-    verdicts = "; ".join(f"{parts.words} on {parts.where}" for parts in (fit_parts(fit, UNIT) for fit in estimate.fit))
+    verdicts = "; ".join(f"{parts.words} on {parts.where}" for parts in map(fit_parts, estimate.fit))
     return f"{text}; {verdicts}" if verdicts else text
 
 
