@@ -13,7 +13,7 @@ from vram.render import (
     ITEM_STYLES, VERDICT_STYLES, fit_line, fit_parts, item_keys, render_text, strategies_title,
     suggestions_title
 )
-from vram.request.enums import Item, PhaseName
+from vram.request.enums import Item, Method, PhaseName, Solve
 
 HEX = re.compile(r"#[0-9a-f]{6}")
 
@@ -67,6 +67,17 @@ def test_items_and_phases_are_named_by_the_enums(query):
     assert all(type(item.key) is Item for item in est.items)
     assert all(type(d.key) is Item for fit in est.fit for d in fit.deductions)
     assert all(type(p.name) is PhaseName and all(type(k) is Item for k in p.live) for p in est.phases)
+
+
+@pytest.mark.parametrize("query", [
+    "max batch size train llama-3-8b bf16 on 1x a100-80gb", "train chatglm-6b adamw bf16 selective on 8xA100",
+])
+def test_methods_and_solvers_are_named_by_the_enums(query):
+    est = vram.ask(query)
+    alternatives = est.strategies + est.suggestions
+    assert alternatives and all(type(alt.method) is Method for alt in alternatives)
+    assert est.comparisons and all(type(c.method) is Method for c in est.comparisons)
+    assert est.solution is None or type(est.solution.solve) is Solve
 
 
 def test_the_covering_queries_make_every_item_and_phase():

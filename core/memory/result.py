@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
 from vram.formula import Formula
-from vram.request.enums import Item, Method, PhaseName
+from vram.request.enums import Item, Method, PhaseName, Solve
 from vram.request.request import Request
 
 
@@ -89,7 +89,7 @@ class Alternative:
     tradeoff: str  #: what the change costs or changes about the job
     request: Request
     total_bytes: int  #: one GPU's need under the change
-    method: str
+    method: Method  #: the method that answered the changed request
     fit: Fit | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class Alternative:
 class Solution:
     """A solver's answer: what was solved for, the value, and how it was found."""
 
-    solve: str  #: max_batch_size, max_seq_len, min_gpu_count or gpus
+    solve: Solve  #: what was solved for
     value: Any  #: an integer, a list of GPU ids, or None when nothing fits
     note: str
     estimates: int  #: estimate calls the solver made
@@ -128,7 +128,7 @@ class Phase:
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
-    method: str
+    method: Method
     total_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
