@@ -172,13 +172,19 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: S
                      host_bytes)
 
 
+#: The largest transient tensors, which the caching allocator may hold again (the range's top). A
+#: constant, not ``Item.X`` in the loop: a sweep assembles an estimate per row, and an enum member's
+#: lookup costs ten times a set's.
+SLACK_ITEMS = frozenset({Item.ACTIVATIONS, Item.LOGITS})
+
+
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
                assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
     if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)
-    slack_item = max((i for i in items if i.key in (Item.ACTIVATIONS, Item.LOGITS)), key=lambda i: i.bytes)
+    slack_item = max((i for i in items if i.key in SLACK_ITEMS), key=lambda i: i.bytes)
     low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
     high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
     return Estimate(
