@@ -1,17 +1,98 @@
-"""Neutral renderings of an Estimate: an aligned plain-text table, and the JSON document."""
+"""Neutral renderings of an Estimate (an aligned plain-text table, the JSON document), and the one
+table of how every frontend presents it: each verdict's words, mark, emoji and colour, each line
+item's column title and colour, the method blurbs and the advice's titles. The text answer, Slack's
+blocks and the notebook's HTML all take their words from here, so they never disagree.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution
+from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
+from vram.request.enums import Item, Method
 from vram.units import format_bytes, format_value
 
-METHOD_BLURBS = {
-    "article": "the seed article's rules: every line item summed",
-    "detailed": "exact architecture, peak over the phases of a step",
+METHOD_BLURBS: dict[Method, str] = {
+    Method.ARTICLE: "the seed article's rules: every line item summed",
+    Method.DETAILED: "exact architecture, peak over the phases of a step",
 }
+
+
+@dataclass(frozen=True)
+class VerdictStyle:
+    """How the frontends show one verdict."""
+
+    words: str  #: what the answer says ("fits, tight"): text, Slack and the notebook alike
+    mark: str  #: the notebook's sign before the words
+    emoji: str  #: Slack's shortcode before the line
+    colour: str  #: the notebook's colour for the words, readable on light and dark themes
+
+
+#: A verdict's words, mark, emoji and colour. The colours keep their contrast on white and on a dark
+#: theme's near-black; amber, not a third shade of green, because tight is a warning.
+VERDICT_STYLES: dict[Verdict, VerdictStyle] = {
+    Verdict.FITS: VerdictStyle("fits", "✔", ":white_check_mark:", "#3a9a3a"),
+    Verdict.TIGHT: VerdictStyle("fits, tight", "⚠", ":warning:", "#d08a1c"),
+    Verdict.DOES_NOT_FIT: VerdictStyle("does not fit", "✘", ":x:", "#e0474c"),
+}
+
+
+@dataclass(frozen=True)
+class ItemStyle:
+    """How the frontends show one kind of line item beside others (the item's own label says the rest)."""
+
+    title: str  #: a column's head where estimates are compared: short, a column an item
+    colour: str  #: its segment of a bar and its swatch
+
+
+#: Column titles and bar colours, in Item order (the order of a comparison's columns). Fills are
+#: Tableau 10 and 20's mid tones, which read on white and on dark themes: blues for weights,
+#: oranges for gradients, greens for optimizer states, purples for activations, greys for the runtime.
+ITEM_STYLES: dict[Item, ItemStyle] = {
+    Item.WEIGHTS: ItemStyle("Weights", "#4e79a7"),
+    Item.WEIGHT_CASTS: ItemStyle("Weight casts", "#a0cbe8"),
+    Item.ADAPTERS: ItemStyle("Adapters", "#edc948"),
+    Item.QUANT_OVERHEAD: ItemStyle("Quant. scales", "#9c755f"),
+    Item.GRADIENTS: ItemStyle("Grads", "#f28e2b"),
+    Item.OPTIMIZER: ItemStyle("Optimizer", "#59a14f"),
+    Item.OPTIMIZER_TEMP: ItemStyle("Optim. temps", "#8cd17d"),
+    Item.ACTIVATIONS: ItemStyle("Activ.", "#b07aa1"),
+    Item.KV_CACHE: ItemStyle("KV cache", "#76b7b2"),
+    Item.LOGITS: ItemStyle("Logits", "#ff9da7"),
+    Item.RUNTIME_OVERHEAD: ItemStyle("Runtime overhead", "#bab0ac"),
+    Item.CUDA_CONTEXT: ItemStyle("CUDA context", "#8c8c8c"),
+    Item.BACKWARD_LAYER: ItemStyle("Backward layer", "#d4a6c8"),
+    Item.TIED_GRADIENTS: ItemStyle("Tied grads", "#ffbe7d"),
+    Item.DDP_BUCKETS: ItemStyle("DDP buckets", "#b6992d"),
+    Item.ZERO3_GATHER: ItemStyle("ZeRO-3 gather", "#86bcb6"),
+    Item.FRAMEWORK_RESERVE: ItemStyle("Workspaces", "#79706e"),
+}
+
+
+def item_keys(estimates: Sequence[Estimate]) -> list[Item]:
+    """Every item key that occurs in ``estimates``, in Item order: a comparison's columns."""
+    present = {item.key for est in estimates for item in est.items}
+    return [key for key in ITEM_STYLES if key in present]
+
+
+def total_label(estimate: Estimate) -> str:
+    """``Peak per GPU (optimizer step)`` or ``Total``: what the estimate's total is."""
+    per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
+    return f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
+
+
+def strategies_title(estimate: Estimate) -> str:
+    """The heading of the sharded strategies shown beside plain data parallelism."""
+    return f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded"
+
+
+def suggestions_title(estimate: Estimate) -> str:
+    """The heading of the suggestions: whether any of them fits (tight counts as fitting)."""
+    fitting = any(alt.fit is not None and alt.fit.verdict is not Verdict.DOES_NOT_FIT
+                  for alt in estimate.suggestions)
+    return "What would make it fit" if fitting else "No single change makes it fit; the closest"
 
 
 def to_json_document(estimate: Estimate) -> dict[str, Any]:
@@ -32,7 +113,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     if estimate.solution is not None:
         lines.append(f"Answer: {solution_text(estimate.solution)}")
     lines += [
-        f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method.value]})",
+        f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method]})",
         "",
         *table_lines(estimate, unit, formulas),
     ]
@@ -42,12 +123,10 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
         if len(estimate.fit) == 1:
             lines.append(f"  ({usable_line(estimate.fit[0], unit)})")
     if estimate.strategies:
-        lines += ["", f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:",
+        lines += ["", f"{strategies_title(estimate)}:",
                   *(f"  {alternative_line(alt, unit)}" for alt in estimate.strategies)]
     if estimate.suggestions:
-        fitting = any(alt.fit is not None and alt.fit.fits for alt in estimate.suggestions)
-        title = "What would make it fit:" if fitting else "No single change makes it fit; the closest:"
-        lines += ["", title]
+        lines += ["", f"{suggestions_title(estimate)}:"]
         for number, alt in enumerate(estimate.suggestions, 1):
             lines += [f"  {number}. {alternative_line(alt, unit)}", f"     trade-off: {alt.tradeoff}",
                       f"     query: {alt.request.to_query()}"]
@@ -57,11 +136,9 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
 
 def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:
     """The breakdown as aligned lines: a header, one line an item, a rule, the totals."""
-    per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
     rows = [(item.label, format_bytes(item.bytes, unit), formula_text(item) if formulas else "")
             for item in estimate.items]
-    total = f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
-    totals = [(total, format_bytes(estimate.total_bytes, unit), "")]
+    totals = [(total_label(estimate), format_bytes(estimate.total_bytes, unit), "")]
     if estimate.gpu_count > 1:
         totals.append((f"Job total ({estimate.gpu_count} GPUs)",
                        format_bytes(estimate.job_total_bytes, unit), ""))
@@ -111,15 +188,31 @@ def formula_text(item: LineItem) -> str:
     return f"{item.formula}   [{values}]" if values else item.formula
 
 
-VERDICT_WORDS = {"fits": "fits", "tight": "fits, tight", "does_not_fit": "does not fit"}
+@dataclass(frozen=True)
+class FitParts:
+    """One verdict in pieces, for a renderer that lays them out its own way."""
+
+    where: str  #: ``8x a100-80gb``
+    words: str  #: ``does not fit``: the verdict's words
+    detail: str  #: ``needs 98.77 of 85.44 GB usable, 116% used, 13.33 GB over``
+    margin: str  #: ``13.33 GB over`` or ``4.20 GB to spare``
+    style: VerdictStyle
+
+
+def fit_parts(fit: Fit, unit: str = "GB") -> FitParts:
+    """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
+    room = format_bytes(abs(fit.headroom_bytes), unit)
+    margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
+    detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
+              f"usable, {fit.utilisation:.0%} used, {margin}")
+    style = VERDICT_STYLES[fit.verdict]
+    return FitParts(f"{fit.gpu_count}x {fit.gpu}", style.words, detail, margin, style)
 
 
 def fit_line(fit: Fit, unit: str = "GB") -> str:
     """One verdict: ``8x a100-80gb: does not fit: needs 98.77 of 85.44 GB usable, 116% used, 13.33 GB over``."""
-    room = format_bytes(abs(fit.headroom_bytes), unit)
-    spare = f"{room} {unit} to spare" if fit.fits else f"{room} {unit} over"
-    return (f"{fit.gpu_count}x {fit.gpu}: {VERDICT_WORDS[fit.verdict.value]}: needs {format_bytes(fit.need_bytes, unit)} "
-            f"of {format_bytes(fit.usable_bytes, unit)} {unit} usable, {fit.utilisation:.0%} used, {spare}")
+    parts = fit_parts(fit, unit)
+    return f"{parts.where}: {parts.words}: {parts.detail}"
 
 
 def usable_line(fit: Fit, unit: str = "GB") -> str:
@@ -133,7 +226,7 @@ def usable_line(fit: Fit, unit: str = "GB") -> str:
 
 def alternative_line(alt: Alternative, unit: str = "GB") -> str:
     """One changed request: ``ZeRO-3 / FSDP over the GPUs named: 19.99 GB a GPU, fits (article)``."""
-    verdict = f", {VERDICT_WORDS[alt.fit.verdict.value]}" if alt.fit else ""
+    verdict = f", {VERDICT_STYLES[alt.fit.verdict].words}" if alt.fit else ""
     return f"{alt.label}: {format_bytes(alt.total_bytes, unit)} {unit} a GPU{verdict} ({alt.method})"
 
 

@@ -12,21 +12,25 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from vram import Estimate, Fit, LineItem
-from vram.memory.result import Phase
+from vram.memory.result import Phase, Verdict
+from vram.render import ITEM_STYLES, VERDICT_STYLES
+from vram.request.enums import Item
 from vram.units import format_bytes
 
-from .css import MUTED, OVER_COLOUR, SMALL, colour_of, css
+from .css import MUTED, SMALL, css
 
 #: A capacity label left of its marker past this point, so it stays inside the chart.
 FLIP_LABEL_PERCENT = 60.0
 TRACK = "rgba(128, 128, 128, 0.18)"
-
+#: What does not fit is underlined in the colour of "does not fit".
+OVER_COLOUR = VERDICT_STYLES[Verdict.DOES_NOT_FIT].colour
 
 
 def limit_bytes(fit: Fit) -> int:
     """Where the bar stops fitting: the usable memory, plus what the estimate counts of the runtime's
     own share (the detailed method's CUDA context is in the bar)."""
     return fit.usable_bytes + fit.per_gpu_bytes - fit.need_bytes
+
 
 def chart_scale(estimates: Iterable[Estimate]) -> int:
     """Bytes that the chart's full width stands for: the largest total or GPU capacity."""
@@ -68,14 +72,14 @@ def _capacity_labels(fits: Sequence[Fit], scale: int) -> str:
     return f"<div{css(position='relative', height='1.3em')}>{labels}</div>" if labels else ""
 
 
-def swatch(key: str) -> str:
+def swatch(key: Item) -> str:
     """A small square in the item's colour, the legend beside a table row."""
     style = css(display="inline-block", width="0.8em", height="0.8em", margin_right="0.4em",
-                vertical_align="middle", background_color=colour_of(key))
+                vertical_align="middle", background_color=ITEM_STYLES[key].colour)
     return f"<span{style}></span>"
 
 
-def _live(est: Estimate, keys: Sequence[str]) -> tuple[LineItem, ...]:
+def _live(est: Estimate, keys: Sequence[Item]) -> tuple[LineItem, ...]:
     return tuple(item for item in est.items if item.key in keys)
 
 
@@ -93,7 +97,7 @@ def _segments(items: Sequence[LineItem], scale: int, height_em: float) -> Iterab
     for item in items:
         width = _percent(item.bytes, scale)
         style = css(position="absolute", top="0", left=f"{left:.3f}%", width=f"{width:.3f}%",
-                    height=f"{height_em}em", background_color=colour_of(item.key))
+                    height=f"{height_em}em", background_color=ITEM_STYLES[item.key].colour)
         title = escape(f"{item.label}: {format_bytes(item.bytes)} GB", quote=True)
         yield f'<div{style} title="{title}"></div>'
         left += width

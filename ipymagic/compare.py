@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vram import Estimate
+from vram.render import ITEM_STYLES, fit_parts, item_keys
+from vram.request.enums import Item
 from vram.units import format_bytes
 
-from .render import column_title, item_keys, render_comparison_html
+from .render import render_comparison_html
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Estimates:
 def render_comparison_text(comparison: Estimates) -> str:
     """A plain table: query, each item and the total in GB, and the verdict."""
     keys = item_keys(comparison.estimates)
-    head = ["Query", *(column_title(k) for k in keys), "Total GB", "Fit"]
+    head = ["Query", *(ITEM_STYLES[k].title for k in keys), "Total GB", "Fit"]
     rows = [head, *(_text_row(est, keys) for est in comparison)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     return "\n".join(_text_line(row, widths) for row in rows)
@@ -55,17 +57,12 @@ def _text_line(row: list[str], widths: list[int]) -> str:
     return "  ".join(cells).rstrip()
 
 
-def _text_row(est: Estimate, keys: list[str]) -> list[str]:
+def _text_row(est: Estimate, keys: list[Item]) -> list[str]:
     by_key = {item.key: item for item in est.items}
     numbers = [format_bytes(by_key[k].bytes) if k in by_key else "" for k in keys]
     return [est.request.to_query(), *numbers, format_bytes(est.total_bytes), _text_verdict(est)]
 
 
 def _text_verdict(est: Estimate) -> str:
-    words = []
-    for fit in est.fit:
-        if fit.fits:
-            words.append(f"fits {fit.gpu_count}x {fit.gpu} ({format_bytes(fit.headroom_bytes)} GB to spare)")
-        else:
-            words.append(f"does not fit {fit.gpu_count}x {fit.gpu} ({format_bytes(-fit.headroom_bytes)} GB over)")
+    words = [f"{parts.words} on {parts.where} ({parts.margin})" for parts in map(fit_parts, est.fit)]
     return "; ".join(words) or "no GPU named"

@@ -11,22 +11,17 @@ from collections.abc import Sequence
 from html import escape
 
 from vram import Estimate, Fit, LineItem
-from vram.render import METHOD_BLURBS, alternative_line, fit_line, solution_text
+from vram.render import (
+    ITEM_STYLES, METHOD_BLURBS, alternative_line, fit_parts, item_keys, solution_text, strategies_title,
+    suggestions_title, total_label
+)
+from vram.request.enums import Item
 from vram.units import format_bytes, format_value
 
 from .chart import breakdown_chart, chart_scale, peak_items, stacked_bar, swatch
-from .css import BOX, FITS_COLOUR, MUTED, OVER_COLOUR, SMALL, TABLE, TIGHT_COLOUR, cell, css
+from .css import BOX, MUTED, SMALL, TABLE, cell, css
 
 RULE = {"border-top": "1px solid"}  # no colour: the theme's text colour
-
-#: Column heads for the item keys, in column order (the order the core lists items in); short,
-#: since a comparison has a column an item, and the items' own labels say the rest.
-COLUMN_TITLES: dict[str, str] = {
-    "weights": "Weights", "weight_casts": "Weight casts", "adapters": "Adapters",
-    "quant_overhead": "Quant. scales", "gradients": "Grads", "optimizer": "Optimizer",
-    "optimizer_temp": "Optim. temps", "activations": "Activ.", "kv_cache": "KV cache",
-    "logits": "Logits", "runtime_overhead": "Runtime overhead", "cuda_context": "CUDA context",
-}
 
 
 def render_html(est: Estimate) -> str:
@@ -38,7 +33,7 @@ def render_html(est: Estimate) -> str:
 
 def _heading(est: Estimate) -> str:
     """The query as understood (canonical text) and the method that answered."""
-    method = f"{est.method.value} method: {METHOD_BLURBS[est.method.value]}"
+    method = f"{est.method.value} method: {METHOD_BLURBS[est.method]}"
     return (f'<div><strong class="vram-query">{escape(est.request.to_query())}</strong></div>'
             f"<div{css(SMALL, MUTED)}>{escape(method)}</div>")
 
@@ -48,21 +43,14 @@ def _bytes_cell(count: int, **props: str) -> str:
     return f'<td{cell("right", **props)} title="{count} bytes">{format_bytes(count)}</td>'
 
 
-VERDICT_MARKS = {"fits": ("✔ fits", FITS_COLOUR), "tight": ("⚠ fits, tight", TIGHT_COLOUR),
-                 "does_not_fit": ("✘ does not fit", OVER_COLOUR)}
-
-
 def _fit_verdict(fit: Fit, short: bool = False) -> str:
     """'✔ fits', '⚠ fits, tight' or '✘ does not fit' in colour, then the numbers (``short``: the
     margin only, below it, for a table whose row already names the GPU)."""
-    mark, colour = VERDICT_MARKS[fit.verdict.value]
-    room = format_bytes(abs(fit.headroom_bytes))
-    margin = f"{room} GB to spare" if fit.fits else f"{room} GB over"
-    detail = fit_line(fit).split(": ", 2)[-1]
-    where = f"{fit.gpu_count}x {fit.gpu}"
-    title = escape(f"{where} ({fit.gpu_name}): {detail}", quote=True)
-    words = f"<br>{margin}" if short else f" on {escape(where)}: {escape(detail)}"
-    return f'<span title="{title}"><strong{css(color=colour)}>{mark}</strong>{words}</span>'
+    parts = fit_parts(fit)
+    title = escape(f"{parts.where} ({fit.gpu_name}): {parts.detail}", quote=True)
+    words = f"<br>{parts.margin}" if short else f" on {escape(parts.where)}: {escape(parts.detail)}"
+    verdict = f"<strong{css(color=parts.style.colour)}>{parts.style.mark} {parts.words}</strong>"
+    return f'<span title="{title}">{verdict}{words}</span>'
 
 
 def _items_table(est: Estimate) -> str:
@@ -88,8 +76,7 @@ def _formula(item: LineItem) -> str:
 
 
 def _total_rows(est: Estimate) -> list[str]:
-    per_gpu = " per GPU" if est.gpu_count > 1 else ""
-    total = f"Peak{per_gpu} ({escape(est.peak_phase.name)})" if est.phases else f"Total{per_gpu}"
+    total = escape(total_label(est))
     rows = [f"<tr><td{cell(**RULE, font_weight='bold', white_space='nowrap')}>{total}</td>"
             f"{_bytes_cell(est.total_bytes, **RULE, font_weight='bold')}<td{cell(**RULE)}></td></tr>"]
     if est.gpu_count > 1:
@@ -116,10 +103,9 @@ def _advice(est: Estimate) -> str:
     parts = []
     if est.strategies:
         rows = "".join(f"<li>{escape(alternative_line(alt))}</li>" for alt in est.strategies)
-        parts.append(_disclosure(f"On {est.gpu_count} GPUs: plain data parallelism, or sharded", rows))
+        parts.append(_disclosure(escape(strategies_title(est)), rows))
     if est.suggestions:
-        fitting = any(alt.fit is not None and alt.fit.fits for alt in est.suggestions)
-        title = "What would make it fit" if fitting else "No single change makes it fit; the closest"
+        title = escape(suggestions_title(est))
         rows = "".join(f"<li>{escape(alternative_line(alt))}<br><span{css(MUTED)}>{escape(alt.tradeoff)}; "
                        f"<code>{escape(alt.request.to_query())}</code></span></li>" for alt in est.suggestions)
         parts.append(f"<div{css(margin_top='0.3em')}><strong>{title}:</strong>"
@@ -153,22 +139,10 @@ def _assumptions(est: Estimate) -> str:
     return _disclosure(f"Assumptions ({len(est.assumptions)})", items)
 
 
-def item_keys(estimates: Sequence[Estimate]) -> list[str]:
-    """Every item key that occurs, known keys in COLUMN_TITLES order: the table's columns."""
-    keys = dict.fromkeys(item.key for est in estimates for item in est.items)
-    order = list(COLUMN_TITLES)
-    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
-
-
-def column_title(key: str) -> str:
-    """The head of an item key's column: 'Weights', 'KV cache'."""
-    return COLUMN_TITLES.get(key, key.replace("_", " ").capitalize())
-
-
 def render_comparison_html(estimates: Sequence[Estimate]) -> str:
     """Several answers as one table, a row each, their bars on one scale."""
     keys = item_keys(estimates)
-    heads = [_th("Query"), _th("Per GPU"), *(_th(f"{swatch(k)}{column_title(k)}", "right") for k in keys),
+    heads = [_th("Query"), _th("Per GPU"), *(_th(f"{swatch(k)}{ITEM_STYLES[k].title}", "right") for k in keys),
              _th("Total GB", "right"), _th("Fit")]
     scale = chart_scale(estimates)
     rows = "".join(_comparison_row(est, keys, scale) for est in estimates)
@@ -180,7 +154,7 @@ def render_comparison_html(estimates: Sequence[Estimate]) -> str:
     return f'<div class="vram-comparison"{css(BOX, max_width="none", overflow_x="auto")}>{table}{note}</div>'
 
 
-def _comparison_row(est: Estimate, keys: list[str], scale: int) -> str:
+def _comparison_row(est: Estimate, keys: list[Item], scale: int) -> str:
     by_key = {item.key: item for item in est.items}
     items = "".join(_bytes_cell(by_key[k].bytes) if k in by_key else f"<td{cell()}></td>" for k in keys)
     bar = stacked_bar(peak_items(est), est.fit, scale, height_em=1.1)

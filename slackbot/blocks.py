@@ -13,8 +13,8 @@ from typing import Any, Sequence
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit
 from vram.render import (
-    METHOD_BLURBS, alternative_line, comparison_line, fit_line, formula_text, range_line, solution_text,
-    table_lines
+    METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
+    range_line, solution_text, strategies_title, suggestions_title, table_lines
 )
 from vram.units import format_bytes
 
@@ -27,7 +27,6 @@ SHARE_ACTION = "vram_share"
 FORMULAS_ACTION = "vram_formulas"
 
 UNIT = "GB"
-FIT_ICONS = {"fits": ":white_check_mark:", "tight": ":warning:", "does_not_fit": ":x:"}
 #: How much of a refused query is echoed back: enough to recognise it.
 ECHO_CHARS = 200
 
@@ -97,13 +96,11 @@ def _advice(estimate: Estimate) -> list[kit.Block]:
     """Sharded strategies beside plain data parallelism, and what would make it fit."""
     blocks = []
     if estimate.strategies:
-        title = f"On {estimate.gpu_count} GPUs, plain data parallelism keeps a full replica on each; sharded:"
-        blocks.append(kit.context(kit.plain(_bullets(title, [alternative_line(a, UNIT) for a in estimate.strategies]))))
+        lines = [alternative_line(a, UNIT) for a in estimate.strategies]
+        blocks.append(kit.context(kit.plain(_bullets(f"{strategies_title(estimate)}:", lines))))
     if estimate.suggestions:
-        fitting = any(a.fit is not None and a.fit.fits for a in estimate.suggestions)
-        title = "What would make it fit:" if fitting else "No single change makes it fit; the closest:"
         lines = [f"{alternative_line(a, UNIT)}; {a.tradeoff}. Ask: {a.request.to_query()}" for a in estimate.suggestions]
-        blocks.append(kit.section(kit.plain(_bullets(title, lines))))
+        blocks.append(kit.section(kit.plain(_bullets(f"{suggestions_title(estimate)}:", lines))))
     return blocks
 
 
@@ -115,8 +112,7 @@ def _summary(estimate: Estimate) -> kit.Block:
     notes += [comparison_line(estimate, other, UNIT) for other in estimate.comparisons]
     if notes:
         lines.append(kit.escape(" · ".join(notes)))
-    method = estimate.method.value
-    lines.append(f"{method} method ({kit.escape(METHOD_BLURBS[method])})")
+    lines.append(f"{estimate.method.value} method ({kit.escape(METHOD_BLURBS[estimate.method])})")
     return kit.section(kit.mrkdwn("\n".join(lines)))
 
 
@@ -155,7 +151,7 @@ def _bullets(title: str, lines: Sequence[str]) -> str:
 
 
 def _fit_text(fit: Fit) -> str:
-    return f"{FIT_ICONS[fit.verdict.value]} {fit_line(fit, UNIT)}"
+    return f"{VERDICT_STYLES[fit.verdict].emoji} {fit_line(fit, UNIT)}"
 
 
 def _formula_blocks(estimate: Estimate) -> list[kit.Block]:
@@ -182,8 +178,7 @@ def _buttons(query: str, formulas: bool, shareable: bool) -> list[kit.Block]:
 def _fallback(estimate: Estimate) -> str:
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
     text = f"{estimate.request.to_query()}: {format_bytes(estimate.total_bytes, UNIT)} {UNIT}{per_gpu}"
-    verdicts = "; ".join(f"{'fits' if fit.fits else 'does not fit'} on {fit.gpu_count}x {fit.gpu}"
-                         for fit in estimate.fit)
+    verdicts = "; ".join(f"{parts.words} on {parts.where}" for parts in map(fit_parts, estimate.fit))
     return f"{text}; {verdicts}" if verdicts else text
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import vram
+from vram.request.enums import Item
 
 from .emulation import UnsupportedRun
 from .matrix import MATRIX, Case
@@ -36,10 +37,10 @@ def estimate_row(case: Case) -> Row:
     request = vram.parse(case.text())
     answer = vram.estimate(request)
     article = vram.estimate(request, method="article").total_bytes
-    context = sum(item.bytes for item in answer.items if item.key == "cuda_context")
+    context = sum(item.bytes for item in answer.items if item.key == Item.CUDA_CONTEXT)
     peak = answer.peak_phase
     live = set(peak.live) if peak else {item.key for item in answer.items}
-    items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != "cuda_context"}
+    items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != Item.CUDA_CONTEXT}
     from vram.catalog.resolve import resolve_request
     from vram.memory.detailed.common import detailed_job
     from vram.memory.job import Said

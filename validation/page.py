@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vram.request.enums import PhaseName
 from vram.units import format_count
 
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
@@ -145,7 +146,7 @@ def _misses(rows: list[Row]) -> list[str]:
 def _residual_reason(row: Row) -> str:
     if row.known:
         return row.known
-    if row.estimate_phase == "backward, first layer":
+    if row.estimate_phase == PhaseName.BACKWARD_FIRST_LAYER:
         return ("the estimate's 'backward, first layer' counts every gradient, the input embedding's too; "
                 "autograd makes that one last, after this moment, and the first layer's own gradients are "
                 "part made")

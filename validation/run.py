@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from vram.request.enums import Dtype, Optimizer, Recompute, Task
+from vram.request.enums import Dtype, Item, Optimizer, Recompute, Task
 from vram.request.request import Request
 
 from .build import build, model_config
@@ -37,11 +37,11 @@ from .tracker import LiveMemory
 TORCH_DTYPES = {Dtype.FP32: torch.float32, Dtype.FP16: torch.float16, Dtype.BF16: torch.bfloat16}
 
 #: Peak kinds of the tracker, and the estimate's line item each one is compared with.
-KIND_ITEMS = {
-    "weights": "weights", "buffers": "weights", "weight casts": "weight_casts", "gradients": "gradients",
-    "optimizer": "optimizer", "optimizer temporaries": "optimizer_temp", "activations": "activations",
-    "logits and loss": "logits", "kv_cache": "kv_cache", "prefill working set": "activations",
-    "decode working set": "activations", "adapters": "adapters",
+KIND_ITEMS: dict[str, Item] = {
+    "weights": Item.WEIGHTS, "buffers": Item.WEIGHTS, "weight casts": Item.WEIGHT_CASTS,
+    "gradients": Item.GRADIENTS, "optimizer": Item.OPTIMIZER, "optimizer temporaries": Item.OPTIMIZER_TEMP,
+    "activations": Item.ACTIVATIONS, "logits and loss": Item.LOGITS, "kv_cache": Item.KV_CACHE,
+    "prefill working set": Item.ACTIVATIONS, "decode working set": Item.ACTIVATIONS, "adapters": Item.ADAPTERS,
 }
 
 

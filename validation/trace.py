@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vram.memory.result import Estimate
+from vram.request.enums import Item
 from vram.units import format_bytes
 
 from .emulation import UnsupportedRun
@@ -49,7 +50,7 @@ def trace(estimate: Estimate) -> Trace:
     from vram.memory.detailed.common import detailed_job
     from vram.memory.job import Said
 
-    context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
+    context = sum(item.bytes for item in estimate.items if item.key == Item.CUDA_CONTEXT)
     comparable = estimate.total_bytes - context
     try:
         return Trace(measure(estimate.request, fake=True), comparable,

@@ -121,7 +121,7 @@ def alternatives(request: Request, estimator: Estimator, judge: Judge,
             estimate = estimator(changed)
         except VramError:
             continue
-        found.append(Alternative(label, tradeoff, changed, estimate.total_bytes, estimate.method.value,
+        found.append(Alternative(label, tradeoff, changed, estimate.total_bytes, estimate.method,
                                  judge(estimate)))
     return found
 
@@ -174,5 +174,5 @@ def _bigger_gpu(request: Request, estimator: Estimator, judge: Judge) -> Alterna
         fit = judge(dataclasses.replace(estimate, request=changed))
         if fit is not None and fit.fits:
             return Alternative(f"a bigger GPU: {gpu.id}", f"{gpu.name} instead of {current.name}", changed,
-                               estimate.total_bytes, estimate.method.value, fit)
+                               estimate.total_bytes, estimate.method, fit)
     return None

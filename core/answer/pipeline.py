@@ -87,7 +87,7 @@ class ArticleFigure(Sequence[Comparison]):
     def _computed(self) -> tuple[Comparison, ...]:
         if self._figures is None:
             total = article.article_total(self._resolved.changed(self._request))
-            self._figures = () if total is None else (Comparison("article", total),)
+            self._figures = () if total is None else (Comparison(Method.ARTICLE, total),)
         return self._figures
 
     def __getitem__(self, index):
@@ -159,4 +159,4 @@ def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Arc
     estimate = plain(at)
     return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}",
                        f"{solution.value - (request.gpu_count or 1)} more {request.gpu}", at,
-                       estimate.total_bytes, estimate.method.value, judge(estimate))
+                       estimate.total_bytes, estimate.method, judge(estimate))

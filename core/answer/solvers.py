@@ -77,10 +77,10 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
             high, limit = spec.max_seq_len, f" ({spec.id}'s trained context)"
         value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
         if value is None:
-            return Solution(kind.value, None, f"does not fit even at {what} 1", 0), \
+            return Solution(kind, None, f"does not fit even at {what} 1", 0), \
                 dataclasses.replace(request, **{field: 1})
         note = f"{what} {value} fits; {value + 1} does not" if value < high else f"fits up to the limit, {high}{limit}"
-        return Solution(kind.value, value, note, 0), dataclasses.replace(request, **{field: value})
+        return Solution(kind, value, note, 0), dataclasses.replace(request, **{field: value})
     return solver
 
 
@@ -92,9 +92,9 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
         return dataclasses.replace(request, gpu_count=k * unit)
 
     if counted.fits(at(1)):
-        return Solution(kind.value, unit, f"{_gpus_word(unit)} already fit{'s' if unit == 1 else ''}", 0), at(1)
+        return Solution(kind, unit, f"{_gpus_word(unit)} already fit{'s' if unit == 1 else ''}", 0), at(1)
     if at(1) not in counted.seen or high < 2:  # not estimable at all, or nowhere to grow
-        return Solution(kind.value, None, f"does not fit on {_gpus_word(unit)}, the most it can be split over"
+        return Solution(kind, None, f"does not fit on {_gpus_word(unit)}, the most it can be split over"
                         if at(1) in counted.seen else "cannot be estimated", 0), at(1)
     if not counted.fits(at(2)) and (at(2) not in counted.seen
                                     or counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes):
@@ -103,26 +103,26 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
             try:
                 sharded, at_sharded = _min_gpus(dataclasses.replace(request, zero=3), kind, counted)
             except VramError:  # the method asked for does not model ZeRO
-                sharded = Solution(kind.value, None, "", 0)
+                sharded = Solution(kind, None, "", 0)
             if sharded.value is not None:
                 note = (f"with ZeRO-3 / FSDP (not named: plain data parallelism keeps a full replica on every "
                         f"GPU, so no count of them fits); {sharded.note}")
                 return dataclasses.replace(sharded, note=note), at_sharded
         note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
                 "name a sharded strategy: zero1-3, fsdp, tp or pp")
-        return Solution(kind.value, None, note, 0), at(1)
+        return Solution(kind, None, note, 0), at(1)
     bad, good = 1, 2
     while good < high and not counted.fits(at(good)):
         bad, good = good, good * 2
     good = min(good, high)  # the last step tries the bound itself, which need not be a power of 2
     if good <= bad or not counted.fits(at(good)):
-        return Solution(kind.value, None, f"does not fit even on {max(high, 1) * unit} GPUs", 0), at(1)
+        return Solution(kind, None, f"does not fit even on {max(high, 1) * unit} GPUs", 0), at(1)
     while good - bad > 1:
         middle = (good + bad) // 2
         bad, good = (bad, middle) if counted.fits(at(middle)) else (middle, good)
     fewer = (good - 1) * unit
     note = f"{_gpus_word(good * unit)} fit; {_gpus_word(fewer)} {'does' if fewer == 1 else 'do'} not"
-    return Solution(kind.value, good * unit, note, 0), at(good)
+    return Solution(kind, good * unit, note, 0), at(good)
 
 
 def _most_gpus(request: Request, arch: Architecture) -> int:
@@ -144,7 +144,7 @@ def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, R
     count = request.gpu_count or 1
     note = (f"fits on {len(fitting)} of the catalog's {len(catalog.gpus().by_id)} GPUs ({count} of each)"
             if fitting else "fits on none of the catalog's GPUs")
-    return Solution(kind.value, fitting, note, 0), request
+    return Solution(kind, fitting, note, 0), request
 
 
 SOLVERS = {

@@ -20,7 +20,7 @@ from vram.memory.job import Job, Said, job_fields
 from vram.memory.result import Estimate, LineItem, formula_item
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import (
-    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Item, Method, Optimizer, Recompute, Task
 )
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 from vram.request.request import Request
@@ -115,7 +115,7 @@ class _Job(Job):
     flash: bool
     tp_pp_split: int  #: how many ways the model states split over tensor and pipeline parallelism
 
-    def shards(self, key: str) -> dict[str, int]:
+    def shards(self, key: Item) -> dict[str, int]:
         """The divisors of one GPU's share of a model-state item: tp, pp, and dp under ZeRO."""
         if self.request.task is Task.INFERENCE and self.tp * self.pp == 1:
             return {"gpus": self.tp_pp_split}
@@ -152,8 +152,8 @@ def _parallelism(request: Request, gpu_count: int, dp: int, said: Said) -> int:
     return request.tp * request.pp
 
 
-def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: float,
-                    source: str, shard_key: str | None = None, symbol: str = "params") -> LineItem:
+def _per_param_item(job: _Job, key: Item, label: str, per_param: float, count: float,
+                    source: str, shard_key: Item | None = None, symbol: str = "params") -> LineItem:
     formula = f"{per_param:g} B/param x {symbol}"
     values: dict[str, float] = {symbol: count}
     divisor = 1
@@ -168,10 +168,10 @@ def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: fl
 
 def _inference(job: _Job, said: Said) -> list[LineItem]:
     per_param = DTYPE_BITS[job.dtype] / 8
-    weights = _per_param_item(job, "weights", f"Model weights ({job.dtype})", per_param, job.arch.params,
+    weights = _per_param_item(job, Item.WEIGHTS, f"Model weights ({job.dtype})", per_param, job.arch.params,
                               f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
     overhead = LineItem(
-        "runtime_overhead", "Runtime overhead (20 %)", round(weights.bytes * INFERENCE_OVERHEAD),
+        Item.RUNTIME_OVERHEAD, "Runtime overhead (20 %)", round(weights.bytes * INFERENCE_OVERHEAD),
         "0.2 x weights", {"weights": weights.bytes},
         f"{ARTICLE}: inference total ~ 1.2 x the weights",
     )
@@ -190,11 +190,11 @@ def _training(job: _Job, said: Said) -> list[LineItem]:
                  "counted with the optimizer (the article's accounting, as ZeRO's)")
     params = job.arch.params
     return [
-        _per_param_item(job, "weights", f"Model weights ({regime})", TRAINING_WEIGHT_BYTES[job.dtype, mixed],
+        _per_param_item(job, Item.WEIGHTS, f"Model weights ({regime})", TRAINING_WEIGHT_BYTES[job.dtype, mixed],
                         params, ARTICLE),
-        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer})", OPTIMIZER_BYTES[job.optimizer],
+        _per_param_item(job, Item.OPTIMIZER, f"Optimizer states ({job.optimizer})", OPTIMIZER_BYTES[job.optimizer],
                         params, _optimizer_source(job.optimizer)),
-        _per_param_item(job, "gradients", f"Gradients ({job.dtype})", GRADIENT_BYTES[job.dtype], params, ARTICLE),
+        _per_param_item(job, Item.GRADIENTS, f"Gradients ({job.dtype})", GRADIENT_BYTES[job.dtype], params, ARTICLE),
         _activations(job, said),
     ]
 
@@ -217,12 +217,13 @@ def _adapter_training(job: _Job, said: Said) -> list[LineItem]:
     base_per_param = DTYPE_BITS[job.dtype] / 8
     optimizer = OPTIMIZER_BYTES[job.optimizer]
     return [
-        _per_param_item(job, "weights", f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
+        _per_param_item(job, Item.WEIGHTS, f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
                         f"{ARTICLE}: {base_per_param:g} B a parameter in {job.dtype}"),
-        _per_param_item(job, "adapters", "LoRA adapter weights", 2, adapters, LORA, "weights", "adapter_params"),
-        _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
+        _per_param_item(job, Item.ADAPTERS, "LoRA adapter weights", 2, adapters, LORA, Item.WEIGHTS,
+                        "adapter_params"),
+        _per_param_item(job, Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
                         adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
-        _per_param_item(job, "gradients", "Gradients (adapters only)", 2, adapters, ARTICLE,
+        _per_param_item(job, Item.GRADIENTS, "Gradients (adapters only)", 2, adapters, ARTICLE,
                         symbol="adapter_params"),
         _activations(job, said),
     ]
@@ -241,7 +242,7 @@ def _activations(job: _Job, said: Said) -> LineItem:
     values = {"s": job.seq_len, "b": job.batch_size, "h": arch.hidden_size, "L": arch.num_layers,
               "a": arch.num_heads, "t": job.tp}
     label = f"Activations ({job.recompute} recompute{', sp' if sp else ''}{', flash' if flash else ''})"
-    return formula_item("activations", label, formula, values, KORTHIKANTI)
+    return formula_item(Item.ACTIVATIONS, label, formula, values, KORTHIKANTI)
 
 
 def _optimizer_source(optimizer: Optimizer) -> str:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
 from vram.formula import Formula
-from vram.request.enums import Method
+from vram.request.enums import Item, Method, PhaseName, Solve
 from vram.request.request import Request
 
 
@@ -15,7 +15,7 @@ from vram.request.request import Request
 class LineItem:
     """One term of the memory budget, with the formula and numbers that give it."""
 
-    key: str  #: stable id: weights, gradients, optimizer, activations, kv_cache, ...
+    key: Item  #: stable id (its value is the JSON's ``key``: weights, gradients, ...)
     label: str  #: short human label ("Optimizer states")
     bytes: int  #: on the most-loaded GPU
     formula: str  #: the formula as text, in the symbols of ``values``
@@ -31,7 +31,7 @@ class LineItem:
                 "values": dict(self.values), "source": self.source}
 
 
-def formula_item(key: str, label: str, expression: Formula, values: Mapping[str, float], source: str) -> LineItem:
+def formula_item(key: Item, label: str, expression: Formula, values: Mapping[str, float], source: str) -> LineItem:
     """The line item ``expression`` gives at ``values``, showing the symbols it uses."""
     return LineItem(key, label, expression.bytes(values), expression.text, expression.used(values), source, expression)
 
@@ -89,7 +89,7 @@ class Alternative:
     tradeoff: str  #: what the change costs or changes about the job
     request: Request
     total_bytes: int  #: one GPU's need under the change
-    method: str
+    method: Method  #: the method that answered the changed request
     fit: Fit | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class Alternative:
 class Solution:
     """A solver's answer: what was solved for, the value, and how it was found."""
 
-    solve: str  #: max_batch_size, max_seq_len, min_gpu_count or gpus
+    solve: Solve  #: what was solved for
     value: Any  #: an integer, a list of GPU ids, or None when nothing fits
     note: str
     estimates: int  #: estimate calls the solver made
@@ -115,9 +115,9 @@ class Solution:
 class Phase:
     """One moment of a job (forward, optimizer step, prefill, ...) and what is live then."""
 
-    name: str
+    name: PhaseName
     bytes: int
-    live: tuple[str, ...]  #: keys of the line items live in this phase
+    live: tuple[Item, ...]  #: keys of the line items live in this phase
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,7 +128,7 @@ class Phase:
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
-    method: str
+    method: Method
     total_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,7 +172,7 @@ class Estimate:
         """The phase whose bytes are the total, when the method models phases."""
         return max(self.phases, key=lambda p: p.bytes) if self.phases else None
 
-    def item(self, key: str) -> LineItem:
+    def item(self, key: Item | str) -> LineItem:
         """The line item with ``key``; KeyError when the estimate has none."""
         for item in self.items:
             if item.key == key:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vram.catalog.index import Gpu
 from vram.memory.result import LineItem
+from vram.request.enums import Item
 from vram.units import MIB
 
 #: CUDA context and kernels, as the driver counts them outside PyTorch's allocator. Measured:
@@ -30,11 +31,9 @@ LT_WORKSPACE_SOURCE = "PyTorch PR #120925: cuBLASLt workspace 32 MiB (sm90+), 4 
 CONTEXT_VENDORS = frozenset({"nvidia", "amd"})
 
 
-CONTEXT_KEY = "cuda_context"
-
 
 def cuda_context_item() -> LineItem:
-    return LineItem(CONTEXT_KEY, "CUDA context", CUDA_CONTEXT_BYTES, "MiB x measured_mib",
+    return LineItem(Item.CUDA_CONTEXT, "CUDA context", CUDA_CONTEXT_BYTES, "MiB x measured_mib",
                     {"MiB": MIB, "measured_mib": CUDA_CONTEXT_BYTES // MIB}, CUDA_SOURCE)
 
 
@@ -56,11 +55,11 @@ def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
         context = cuda_context_item()
         context = LineItem(context.key, "ROCm (HIP) context", context.bytes, context.formula, context.values,
                            context.source)
-        reserve = LineItem("framework_reserve", "hipBLAS and hipBLASLt workspaces", CUBLAS_WORKSPACE + lt,
+        reserve = LineItem(Item.FRAMEWORK_RESERVE, "hipBLAS and hipBLASLt workspaces", CUBLAS_WORKSPACE + lt,
                            "blas + blaslt", {"blas": CUBLAS_WORKSPACE, "blaslt": lt},
                            f"PyTorch's cuBLAS workspace sizes, kept for HIP; {LT_WORKSPACE_SOURCE}")
         return (context, reserve)
-    reserve = LineItem("framework_reserve", "cuBLAS and cuBLASLt workspaces", CUBLAS_WORKSPACE + lt,
+    reserve = LineItem(Item.FRAMEWORK_RESERVE, "cuBLAS and cuBLASLt workspaces", CUBLAS_WORKSPACE + lt,
                        "cublas + cublaslt", {"cublas": CUBLAS_WORKSPACE, "cublaslt": lt},
                        f"PyTorch default CUBLAS_WORKSPACE_CONFIG :4096:2:16:8; {LT_WORKSPACE_SOURCE}")
     return (cuda_context_item(), reserve)

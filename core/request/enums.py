@@ -91,3 +91,41 @@ KV_DTYPES = frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16, Dtype.FP8, Dtype.INT8
 
 TRAINING_TASKS = frozenset({Task.TRAINING, Task.LORA, Task.QLORA})
 ADAPTER_TASKS = frozenset({Task.LORA, Task.QLORA})
+
+
+class Item(StrEnum):
+    """A line item of the memory budget: the stable ``key`` of design.md section 3.
+
+    Members are in the order a comparison shows them as columns: model states, then what the
+    step adds, then what the runtime takes.
+    """
+
+    WEIGHTS = "weights"  #: the model's parameters as the GPU holds them (frozen base for LoRA)
+    WEIGHT_CASTS = "weight_casts"  #: autocast's 16-bit copies of fp32 matrices, made in forward
+    ADAPTERS = "adapters"  #: LoRA adapter weights
+    QUANT_OVERHEAD = "quant_overhead"  #: scales and zeros of quantised weights
+    GRADIENTS = "gradients"  #: one gradient a trained parameter
+    OPTIMIZER = "optimizer"  #: optimizer states (and the fp32 master copy where the regime keeps one)
+    OPTIMIZER_TEMP = "optimizer_temp"  #: full-size temporaries of a foreach optimizer step
+    ACTIVATIONS = "activations"  #: tensors saved for backward, or inference's prefill working set
+    KV_CACHE = "kv_cache"  #: keys and values of every token in context
+    LOGITS = "logits"  #: logits and loss (training), or the last token's logits (inference)
+    RUNTIME_OVERHEAD = "runtime_overhead"  #: the article's 20 % on top of inference weights
+    CUDA_CONTEXT = "cuda_context"  #: the driver's context and kernels, outside PyTorch's allocator
+    BACKWARD_LAYER = "backward_layer"  #: one layer's tensors and gradients while backward runs it
+    TIED_GRADIENTS = "tied_gradients"  #: a tied embedding's two gradient halves being summed
+    DDP_BUCKETS = "ddp_buckets"  #: DDP's all-reduce buckets, a copy of the gradients
+    ZERO3_GATHER = "zero3_gather"  #: ZeRO-3's largest layer, gathered while it runs
+    FRAMEWORK_RESERVE = "framework_reserve"  #: cuBLAS / hipBLAS workspaces: a fit deduction, not a job item
+
+
+class PhaseName(StrEnum):
+    """A moment of a job at which the detailed method counts what is live (design.md 5.2)."""
+
+    LOAD = "load"  #: inference: weights in place, nothing run yet
+    PREFILL = "prefill"  #: inference: the whole context as one prompt
+    DECODE = "decode"  #: inference: one new token a step against the full cache
+    START_OF_BACKWARD = "start of backward"  #: training: every saved activation and the loss's gradient
+    BACKWARD_FIRST_LAYER = "backward, first layer"  #: training: the last layer backward reaches
+    TIED_GRADIENT_SUM = "tied embedding gradient sum"  #: training: a tied embedding's gradients summed
+    OPTIMIZER_STEP = "optimizer step"  #: training: activations freed, the states updated

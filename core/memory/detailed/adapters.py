@@ -18,7 +18,7 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import ADAM8BIT_VALUE_BYTES, STATE_VALUES
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Recompute, Task
+from vram.request.enums import DTYPE_BITS, Dtype, Item, Optimizer, PhaseName, Recompute, Task
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
@@ -58,23 +58,25 @@ def adapter_items(job: DetailedJob, said: Said, activations: LineItem, logits: L
     state_bytes = _optimizer_bytes(job.optimizer)
     items = _base_weights(job, WEIGHT_FORMATS)
     items += [
-        LineItem("adapters", f"LoRA adapters (r={rank}, fp32)", 4 * trained, "4 B/param x adapter_params",
+        LineItem(Item.ADAPTERS, f"LoRA adapters (r={rank}, fp32)", 4 * trained, "4 B/param x adapter_params",
                  {"adapter_params": trained}, f"{LORA}; {PEFT_FP32}"),
-        LineItem("gradients", "Gradients (adapters only, fp32)", 4 * trained, "4 B/param x adapter_params",
+        LineItem(Item.GRADIENTS, "Gradients (adapters only, fp32)", 4 * trained, "4 B/param x adapter_params",
                  {"adapter_params": trained}, PEFT_FP32),
-        LineItem("optimizer", f"Optimizer states ({job.optimizer}, adapters only)", round(state_bytes * trained),
+        LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters only)", round(state_bytes * trained),
                  f"{state_bytes:g} B/param x adapter_params", {"adapter_params": trained}, PEFT_FP32),
         activations, logits, backward_layer, cuda_context_item(),
     ]
     keys = [item.key for item in items]
-    frozen = [k for k in ("weights", "quant_overhead") if k in keys]
+    frozen = [k for k in (Item.WEIGHTS, Item.QUANT_OVERHEAD) if k in keys]
     phases = [
-        phase("start of backward", items, frozen + ["adapters", "optimizer", "activations", "logits", "cuda_context"],
+        phase(PhaseName.START_OF_BACKWARD, items,
+              frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS, Item.CUDA_CONTEXT],
               "adapter states from the step before; the checkpointed layer inputs; the loss's gradient"),
-        phase("backward, first layer", items,
-              frozen + ["adapters", "optimizer", "gradients", "backward_layer", "cuda_context"],
+        phase(PhaseName.BACKWARD_FIRST_LAYER, items,
+              frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER, Item.CUDA_CONTEXT],
               "the adapters' gradients made; one layer's tensors, recomputed under checkpointing"),
-        phase("optimizer step", items, frozen + ["adapters", "gradients", "optimizer", "cuda_context"],
+        phase(PhaseName.OPTIMIZER_STEP, items,
+              frozen + [Item.ADAPTERS, Item.GRADIENTS, Item.OPTIMIZER, Item.CUDA_CONTEXT],
               "activations freed; only the adapters are updated"),
     ]
     return items, phases
@@ -89,7 +91,7 @@ def _base_weights(job, formats) -> list[LineItem]:
     counts = job.counts
     if job.dtype not in (Dtype.NF4, Dtype.INT4, Dtype.INT8):
         size = 4 if job.dtype is Dtype.FP32 else 2
-        return [LineItem("weights", f"Frozen base weights ({job.dtype})", round(size * job.params),
+        return [LineItem(Item.WEIGHTS, f"Frozen base weights ({job.dtype})", round(size * job.params),
                          f"{size} B/param x params", {"params": job.params}, "the base model, frozen")]
     quantised = counts.attention + counts.mlp
     other = job.params - quantised
@@ -97,10 +99,10 @@ def _base_weights(job, formats) -> list[LineItem]:
     fmt = formats[job.dtype]
     overhead_bits = formula(fmt.overhead_bits).value({"h": job.spec.hidden_size})  # the formats' one table
     return [
-        LineItem("weights", f"Frozen base ({job.dtype} blocks, 16-bit embeddings and head)",
+        LineItem(Item.WEIGHTS, f"Frozen base ({job.dtype} blocks, 16-bit embeddings and head)",
                  round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
                  {"block_params": quantised, "other_params": other}, QLORA if job.dtype is Dtype.NF4 else fmt.source),
-        LineItem("quant_overhead", "Quantisation constants", round(overhead_bits / 8 * quantised),
+        LineItem(Item.QUANT_OVERHEAD, "Quantisation constants", round(overhead_bits / 8 * quantised),
                  f"{overhead_bits:g}/8 B/param x block_params", {"block_params": quantised}, fmt.source),
     ]
 
@@ -116,6 +118,6 @@ def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
     options = block_options(job, said)  # the base runs in its own 16-bit dtype: no autocast copies of it
     return adapter_items(job, said, activations_item(options, recompute, values),
-                         formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
+                         formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
                                       values, HF_LOSS),
                          backward_layer_item(options, recompute, values))

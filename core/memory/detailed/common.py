@@ -21,7 +21,7 @@ from vram.memory.detailed.activations import (
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields
 from vram.memory.result import Estimate, LineItem, Phase, formula_item
 from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW
-from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Task
+from vram.request.enums import DTYPE_BITS, Dtype, Item, Method, PhaseName, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
 
@@ -128,7 +128,7 @@ def block_options(job: DetailedJob, said: Said, autocast: bool = False) -> Block
 def activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
     text, why = _activations_formula(options, recompute)
     label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
-    return formula_item("activations", label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
+    return formula_item(Item.ACTIVATIONS, label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -147,7 +147,7 @@ def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[s
 
 
 def backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
-    return formula_item("backward_layer", "Backward through one layer (its tensors, its MLP's gradients)",
+    return formula_item(Item.BACKWARD_LAYER, "Backward through one layer (its tensors, its MLP's gradients)",
                          _backward_formula(options, recompute), values,
                          f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
 
@@ -160,7 +160,7 @@ def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
     return formula(joined(terms))
 
 
-def phase(name: str, items: list[LineItem], keys: list[str], note: str) -> Phase:
+def phase(name: PhaseName, items: list[LineItem], keys: list[Item], note: str) -> Phase:
     by_key = {item.key: item.bytes for item in items}
     return Phase(name, sum(by_key[k] for k in keys), tuple(keys), note)
 
@@ -172,13 +172,19 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: S
                      host_bytes)
 
 
+#: The largest transient tensors, which the caching allocator may hold again (the range's top). A
+#: constant, not ``Item.X`` in the loop: a sweep assembles an estimate per row, and an enum member's
+#: lookup costs ten times a set's.
+SLACK_ITEMS = frozenset({Item.ACTIVATIONS, Item.LOGITS})
+
+
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
                assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
     if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)
-    slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
+    slack_item = max((i for i in items if i.key in SLACK_ITEMS), key=lambda i: i.bytes)
     low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
     high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
     return Estimate(

@@ -15,7 +15,7 @@ from vram.memory.detailed.common import DetailedJob, block_options, phase, stora
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import Dtype
+from vram.request.enums import Dtype, Item, PhaseName
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +60,21 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
     items = [
         *_weights(job, split),
         _split(_kv_cache(job, said, values), split, job.spec.num_layers),
-        formula_item("activations", "Prefill working set (one layer)", working_set, values,
+        formula_item(Item.ACTIVATIONS, "Prefill working set (one layer)", working_set, values,
                      "no autograd: one layer's tensors are live at a time"),
-        formula_item("logits", "Logits of the last token", PREFILL_LOGITS, values,
+        formula_item(Item.LOGITS, "Logits of the last token", PREFILL_LOGITS, values,
                      "transformers generate: logits_to_keep=1, fp32 for sampling"),
         cuda_context_item(),
     ]
     items = [item for item in items if item.bytes]
     keys = [item.key for item in items]
-    weights = [k for k in keys if k in ("weights", "quant_overhead")]
+    weights = [k for k in keys if k in (Item.WEIGHTS, Item.QUANT_OVERHEAD)]
     phases = [
-        phase("load", items, weights + ["cuda_context"], "weights in place"),
-        phase("prefill", items, keys, "the whole context as one prompt: every token's K and V, one layer's working set"),
-        phase("decode", items, [k for k in keys if k != "activations"], "one new token a step against the full cache"),
+        phase(PhaseName.LOAD, items, weights + [Item.CUDA_CONTEXT], "weights in place"),
+        phase(PhaseName.PREFILL, items, keys,
+              "the whole context as one prompt: every token's K and V, one layer's working set"),
+        phase(PhaseName.DECODE, items, [k for k in keys if k != Item.ACTIVATIONS],
+              "one new token a step against the full cache"),
     ]
     return items, phases
 
@@ -84,7 +86,7 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     fmt = WEIGHT_FORMATS.get(dtype)
     if fmt is None:
         size = storage_bytes(dtype)
-        item = LineItem("weights", f"Model weights ({dtype})", round(size * job.params),
+        item = LineItem(Item.WEIGHTS, f"Model weights ({dtype})", round(size * job.params),
                         f"{size:g} B/param x params", {"params": job.params},
                         f"{dtype}: {size:g} bytes a parameter")
         return [_split(item, split, job.spec.num_layers)]
@@ -92,12 +94,12 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     other = job.params - quantised
     size = storage_bytes(dtype)
     weights = LineItem(
-        "weights", f"Model weights ({dtype} blocks, 16-bit embeddings and head)",
+        Item.WEIGHTS, f"Model weights ({dtype} blocks, 16-bit embeddings and head)",
         round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
         {"block_params": quantised, "other_params": other}, fmt.source)
     overhead = formula(f"({fmt.overhead_bits})/8*block_params")
     values = {"h": job.spec.hidden_size, "block_params": quantised}
-    scales = formula_item("quant_overhead", "Quantisation scales and zeros", overhead, values, fmt.source)
+    scales = formula_item(Item.QUANT_OVERHEAD, "Quantisation scales and zeros", overhead, values, fmt.source)
     layers = job.spec.num_layers
     return [_split(weights, split, layers), _split(scales, split, layers)]
 
@@ -106,7 +108,7 @@ def _stored_weights(job: DetailedJob) -> LineItem:
     checkpoint = job.checkpoint
     values = {name: size for name, size in checkpoint.by_type}
     return LineItem(
-        "weights", f"Weights as stored ({checkpoint.format}, {checkpoint.tensor_count} tensors)", checkpoint.bytes,
+        Item.WEIGHTS, f"Weights as stored ({checkpoint.format}, {checkpoint.tensor_count} tensors)", checkpoint.bytes,
         " + ".join(values), values,
         f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
@@ -126,7 +128,7 @@ def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineIte
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
     else:
         formula, source = KV_FULL, KV_SOURCE
-    return formula_item("kv_cache", f"KV cache ({kv_dtype})", formula, values, source)
+    return formula_item(Item.KV_CACHE, f"KV cache ({kv_dtype})", formula, values, source)
 
 
 def _split(item: LineItem, ways: int, layers: int) -> LineItem:

@@ -22,19 +22,20 @@ from typing import TYPE_CHECKING
 
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
-from vram.request.enums import Offload
+from vram.request.enums import Item, Offload, PhaseName
 
 if TYPE_CHECKING:
     from vram.memory.detailed.common import DetailedJob
     from vram.memory.job import Said
 
 #: Which model-state category each line item belongs to.
-STATE_CATEGORIES: dict[str, str] = {
-    "weights": "weights", "weight_casts": "weights", "adapters": "weights", "quant_overhead": "weights",
-    "gradients": "gradients",
-    "tied_gradients": "gradients", "optimizer": "optimizer", "optimizer_temp": "optimizer",
+STATE_CATEGORIES: dict[Item, str] = {
+    Item.WEIGHTS: "weights", Item.WEIGHT_CASTS: "weights", Item.ADAPTERS: "weights",
+    Item.QUANT_OVERHEAD: "weights",
+    Item.GRADIENTS: "gradients", Item.TIED_GRADIENTS: "gradients",
+    Item.OPTIMIZER: "optimizer", Item.OPTIMIZER_TEMP: "optimizer",
 }
-ACTIVATION_KEYS = frozenset({"activations", "backward_layer"})
+ACTIVATION_KEYS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER})
 KORTHIKANTI_TP = "Korthikanti et al. 2022, Table 2: tensor / sequence parallel activations"
 DDP_BUCKETS = "PyTorch DistributedDataParallel docs: all-reduce buckets hold a copy of the gradients " \
               "(gradient_as_bucket_view=False, the default)"
@@ -58,7 +59,7 @@ def apply(job: DetailedJob, items: list[LineItem], phases: list[Phase],
             shared.append(_state_share(item, job, share, STATE_CATEGORIES[item.key] in ZERO_SHARDED[zero]))
         elif item.key in ACTIVATION_KEYS and job.tp > 1:
             shared.append(_activation_share(item, job))
-        elif item.key == "logits" and job.tp > 1:
+        elif item.key == Item.LOGITS and job.tp > 1:
             shared.append(_divided(item, {"tp": job.tp}, KORTHIKANTI_TP))
         else:
             shared.append(item)
@@ -77,8 +78,9 @@ def apply(job: DetailedJob, items: list[LineItem], phases: list[Phase],
 #: offloading the parameters too keeps only the layer it gathers).
 OFFLOADED: dict[Offload, frozenset[str]] = {
     Offload.NONE: frozenset(),
-    Offload.OPTIMIZER: frozenset({"optimizer", "optimizer_temp", "gradients"}),
-    Offload.PARAMS: frozenset({"optimizer", "optimizer_temp", "gradients", "weights", "weight_casts"}),
+    Offload.OPTIMIZER: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS}),
+    Offload.PARAMS: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS, Item.WEIGHTS,
+                               Item.WEIGHT_CASTS}),
 }
 DEEPSPEED_OFFLOAD = "DeepSpeed memory estimator (docs memory.rst): offloaded states live in CPU memory"
 
@@ -107,7 +109,8 @@ def _expert_share(job: DetailedJob, said: Said) -> float:
 
 def _live(item: LineItem, phase: Phase) -> bool:
     # buckets stay allocated from the first backward on; a ZeRO-3 gather lives while layers run
-    return item.key == "ddp_buckets" or (item.key == "zero3_gather" and phase.name != "optimizer step")
+    return item.key == Item.DDP_BUCKETS or (item.key == Item.ZERO3_GATHER
+                                            and phase.name != PhaseName.OPTIMIZER_STEP)
 
 
 def _stage_share(job) -> tuple[float, str]:
@@ -166,13 +169,13 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
     extra = []
     by_key = {item.key: item for item in items}
     # PyTorch DDP's buckets; Megatron (tp/pp) reduces from its own contiguous gradient buffer
-    if job.request.zero == 0 and job.dp > 1 and job.tp * job.pp == 1 and "gradients" in by_key:
-        grads = by_key["gradients"]
-        extra.append(LineItem("ddp_buckets", "DDP all-reduce buckets (a copy of the gradients)", grads.bytes,
+    if job.request.zero == 0 and job.dp > 1 and job.tp * job.pp == 1 and Item.GRADIENTS in by_key:
+        grads = by_key[Item.GRADIENTS]
+        extra.append(LineItem(Item.DDP_BUCKETS, "DDP all-reduce buckets (a copy of the gradients)", grads.bytes,
                               "gradients", {"gradients": grads.bytes}, DDP_BUCKETS))
     if job.request.zero == 3 and job.dp > 1:
         largest = max(job.counts.embedding, (job.counts.attention + job.counts.mlp) / job.spec.num_layers) / job.tp
-        extra.append(LineItem("zero3_gather", "ZeRO-3: the largest layer, gathered", math.ceil(4 * largest),
+        extra.append(LineItem(Item.ZERO3_GATHER, "ZeRO-3: the largest layer, gathered", math.ceil(4 * largest),
                               "4 B/param x largest_layer_params", {"largest_layer_params": round(largest)},
                               DEEPSPEED_GATHER))
     return extra

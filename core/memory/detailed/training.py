@@ -19,7 +19,7 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import STEP_TEMPORARIES, optimizer_bytes, optimizer_source, state_bytes
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import Dtype, Recompute, Regime
+from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime
 
 #: A tied embedding's gradient reaches the shared matrix twice (the head's, then the embedding's):
 #: autograd's input buffer sums the two out of place, so both halves and their sum are live
@@ -97,44 +97,46 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     tied = job.spec.tie_embeddings
     values["g"] = states.gradients
     items = [
-        LineItem("weights", f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
+        LineItem(Item.WEIGHTS, f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
                  f"{states.weights:g} B/param x params", p, states.source),
-        LineItem("weight_casts", "16-bit weight copies (autocast)", round(states.weight_casts * casts),
+        LineItem(Item.WEIGHT_CASTS, "16-bit weight copies (autocast)", round(states.weight_casts * casts),
                  f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
-        LineItem("gradients", "Gradients", round(states.gradients * params),
+        LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * params),
                  f"{states.gradients:g} B/param x params", p, states.source),
-        LineItem("optimizer", f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
+        LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
                  f"{opt_bytes:g} B/param x params", p, optimizer_source(job.optimizer, states)),
-        LineItem("optimizer_temp", "Optimizer step temporaries (foreach)", round(temporaries * params),
+        LineItem(Item.OPTIMIZER_TEMP, "Optimizer step temporaries (foreach)", round(temporaries * params),
                  f"{temporaries:g} B/param x params", p,
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
         activations_item(options, recompute, values),
-        formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
+        formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
         backward_layer_item(options, recompute, values),
-        formula_item("tied_gradients", "Tied embedding: both gradient halves, being summed",
+        formula_item(Item.TIED_GRADIENTS, "Tied embedding: both gradient halves, being summed",
                       TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
         cuda_context_item(),
     ]
-    items = [item for item in items if item.bytes or item.key == "activations"]
+    items = [item for item in items if item.bytes or item.key == Item.ACTIVATIONS]
     keys = {item.key for item in items}
 
     def live(*wanted: str) -> list[str]:
-        return [k for k in (*wanted, "cuda_context") if k in keys]
+        return [k for k in (*wanted, Item.CUDA_CONTEXT) if k in keys]
 
     phases = [
-        phase("start of backward", items, live("weights", "weight_casts", "optimizer", "activations", "logits"),
+        phase(PhaseName.START_OF_BACKWARD, items,
+              live(Item.WEIGHTS, Item.WEIGHT_CASTS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS),
               "optimizer states from the step before; every saved activation; the loss's gradient through "
               "log_softmax; no parameter gradient yet (zero_grad sets them to None)"),
-        phase("backward, first layer", items, live("weights", "optimizer", "gradients", "backward_layer"),
+        phase(PhaseName.BACKWARD_FIRST_LAYER, items,
+              live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER),
               "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
               "under full recompute) and its MLP's gradients"),
-        phase("optimizer step", items, live("weights", "gradients", "optimizer", "optimizer_temp"),
+        phase(PhaseName.OPTIMIZER_STEP, items, live(Item.WEIGHTS, Item.GRADIENTS, Item.OPTIMIZER, Item.OPTIMIZER_TEMP),
               "activations freed; the first step allocates the states here"),
     ]
     if tied:
-        phases.insert(2, phase("tied embedding gradient sum", items,
-                               live("weights", "optimizer", "gradients", "tied_gradients"),
+        phases.insert(2, phase(PhaseName.TIED_GRADIENT_SUM, items,
+                               live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.TIED_GRADIENTS),
                                "autograd sums the head's and the embedding's gradient of the shared matrix "
                                "out of place"))
     return items, phases
