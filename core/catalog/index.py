@@ -7,7 +7,6 @@ them, and answers look-ups by any spelling people type ("Llama 2 7B", "A100 80GB
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import os
@@ -179,6 +178,8 @@ class _Index:
 
 def closest(word: str, names: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The name most like ``word`` (difflib's ratio; ties go to the longer common prefix)."""
+    import difflib  # only for a name not found: a cold start that finds its names skips it
+
     best, best_score = None, (cutoff, -1)
     matcher = difflib.SequenceMatcher(b=word)
     for name in names:
