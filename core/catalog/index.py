@@ -125,9 +125,13 @@ def _parse_toml(source: bytes) -> dict[str, Any]:
     return tomllib.loads(source.decode("utf-8"))
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))  # once a class, not once a record
+
+
 def _record(cls: type, entry: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(entry) - known
+    unknown = set(entry) - _field_names(cls)
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}")
     if "aliases" in entry:
