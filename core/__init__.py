@@ -10,8 +10,8 @@ Ask in one line of text, or build a Request in Python::
     >>> round(vram.estimate(req, method="article").total_bytes / 1e9, 2)
     103.99
 
-``import vram`` stays light: the grammar (and lark) load on the first ``parse`` or ``ask``, and
-IPython only with ``%load_ext vram``.
+``import vram`` stays light: the grammar (its parser generated from query.lark; lark itself is
+never imported) loads on the first ``parse`` or ``ask``, and IPython only with ``%load_ext vram``.
 """
 
 from __future__ import annotations

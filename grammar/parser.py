@@ -1,20 +1,23 @@
-"""Text to atoms: the lark grammar (query.lark), one Transformer, and lark's errors mapped to ours."""
+"""Text to atoms: the lark grammar (query.lark), one Transformer, and lark's errors mapped to ours.
+
+The parser is query.lark compiled by lark's standalone generator (query_standalone.py, checked
+against the .lark file by tests/test_generated_parser.py): the same LALR tables and lexer as
+``Lark(grammar, parser="lalr")``, without importing the lark package at start-up.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 import unicodedata
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
-from vram.catalog import cache
 from vram.errors import QueryError
 from vram.request.vocabulary import EXPECTED_WORDS
 
-GRAMMAR = os.path.join(os.path.dirname(__file__), "query.lark")
+from .query_standalone import (
+    Lark, Lark_StandAlone, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
+    UnexpectedToken
+)
 
 #: Longest query accepted, in characters: a real query is a line; this bounds all the work.
 MAX_QUERY_CHARS = 500
@@ -53,15 +56,7 @@ class _ToAtoms(Transformer):
 
 @functools.cache
 def _lark() -> Lark:
-    # lark's cache keeps the LALR tables between runs (keyed by the grammar and options): faster starts
-    folder = cache.folder()
-    try:
-        os.makedirs(folder, exist_ok=True)
-        stored: str | bool = os.path.join(folder, "query-grammar.lark-cache")
-    except OSError:
-        stored = False
-    with open(GRAMMAR, encoding="utf-8") as f:
-        return Lark(f.read(), parser="lalr", transformer=_ToAtoms(), cache=stored)
+    return Lark_StandAlone(transformer=_ToAtoms())
 
 
 #: Parse errors by example (lark's match_examples): what a person did, and what to say.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from vram import catalog
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import EXPECTED_WORDS, FILLERS, KEYS, PHRASES
@@ -66,4 +64,6 @@ def _unless_same(word: str, suggestion: str | None) -> str | None:
 
 
 def _similarity(a: str, b: str) -> float:
+    import difflib  # only for a word not understood: a cold start that understands them all skips it
+
     return difflib.SequenceMatcher(None, catalog.normalise(a), catalog.normalise(b)).ratio()

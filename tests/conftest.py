@@ -9,7 +9,7 @@ from pathlib import Path
 
 # No network in tests: a word that looks like a Hub repo id must be answered from the (empty) cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
-# Derived caches (parsed catalogs, lark's tables) go to a folder of the test run, not the user's.
+# Derived caches (the parsed catalogs) go to a folder of the test run, not the user's.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="vram-test-cache-")
 
 DATA = Path(__file__).with_name("data")

@@ -95,6 +95,16 @@ def test_import_vram_does_not_import_lark():
     assert done.stdout.strip() == "False"
 
 
+def test_answering_a_query_imports_no_lark():
+    # the grammar ships compiled by lark's standalone tool (grammar/query_standalone.py): lark is
+    # the generator's dependency, not a query's (issue 14, cold start)
+    code = ("import sys, vram\nvram.ask('infer 6b int8')\ntry: vram.parse('=4096 7b')\n"
+            "except vram.QueryError: pass\n"
+            "print(sorted(m for m in sys.modules if m == 'lark' or m.startswith('lark.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]"
+
+
 def test_console_script_answers():
     done = subprocess.run([sys.executable, "-m", "vram", "infer 6b int8", "--json", "--method", "article"],
                           capture_output=True, text=True, timeout=60)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Callable
 
 from vram import catalog
-from vram.answer import advice, solvers
 from vram.answer.fit import gpu_assumption, verdict_for
 from vram.catalog.architecture import Architecture
 from vram.catalog.resolve import Resolved, resolve_request
@@ -65,6 +64,8 @@ def _answered(resolved: Resolved, chosen: Method | None) -> Estimate:
 
     if request.solve is None:
         return _advised(resolved, plain)
+    from vram.answer import solvers  # here, not at the top: a query without a GPU starts faster
+
     solution, at = solvers.solve(request, plain, judge, resolved.arch)
     at = dataclasses.replace(at, solve=None)
     result = _advised(resolved.changed(at), plain)
@@ -138,6 +139,8 @@ def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estima
     result = plain(request)
     if request.gpu is None:
         return result  # no verdict, so nothing to advise
+    from vram.answer import advice  # here, not at the top: a query without a GPU starts faster
+
     strategies = advice.strategies(request, plain, judge)
     fit = result.fit[0] if result.fit else None
     wanted = request.suggest or (fit is not None and not fit.fits)
@@ -152,6 +155,8 @@ def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estima
 def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Architecture) -> Alternative | None:
     if request.gpu is None:
         return None
+    from vram.answer import solvers  # here, not at the top: a query without a GPU starts faster
+
     solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge, arch)
     if solution.value is None or solution.value <= (request.gpu_count or 1):
         return None

@@ -1,7 +1,7 @@
 """A per-user cache folder for derived files that make a cold start faster (never facts).
 
-The catalogs' parsed TOML (as JSON) and lark's parser tables live here, keyed by a hash of what
-they come from, so a stale file is never read. Any failure to read or write only costs speed.
+The catalogs' parsed TOML (as JSON) lives here, keyed by a hash of what it comes from, so a stale
+file is never read. Any failure to read or write only costs speed.
 """
 
 from __future__ import annotations

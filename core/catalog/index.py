@@ -7,7 +7,6 @@ them, and answers look-ups by any spelling people type ("Llama 2 7B", "A100 80GB
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import os
@@ -154,9 +153,13 @@ def _parse_toml(source: bytes) -> dict[str, Any]:
     return tomllib.loads(source.decode("utf-8"))
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))  # once a class, not once a record
+
+
 def _record(cls: type, entry: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(entry) - known
+    unknown = set(entry) - _field_names(cls)
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}")
     if "aliases" in entry:
@@ -207,6 +210,8 @@ class _Index:
 
 def closest(word: str, names: Iterable[str], cutoff: float = 0.6) -> str | None:
     """The name most like ``word`` (difflib's ratio; ties go to the longer common prefix)."""
+    import difflib  # only for a name not found: a cold start that finds its names skips it
+
     best, best_score = None, (cutoff, -1)
     matcher = difflib.SequenceMatcher(b=word)
     for name in names:

@@ -14,7 +14,6 @@ dividing the heads, ...). So a Request naming a Hub repo returns at once, with n
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -271,6 +270,8 @@ class Request:
         names = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in names:
+                import difflib  # only for a mistake: a cold start that needs no suggestion skips it
+
                 close = difflib.get_close_matches(str(key), names, n=1)
                 raise UnknownWordError(f"unknown request field '{key}'", suggestion=close[0] if close else None)
         if "task" not in data:
@@ -297,6 +298,8 @@ def _coerce_enum(name: str, enum: type[StrEnum], value: Any) -> Any:
     try:
         return enum(value)
     except ValueError:
+        import difflib  # only for a mistake: a cold start that needs no suggestion skips it
+
         close = difflib.get_close_matches(str(value), _values(enum), n=1)
         raise UnknownWordError(
             f"unknown {_label(name)} '{value}'", suggestion=close[0] if close else None,
