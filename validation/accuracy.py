@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import vram
+from vram.memory.runtime import CONTEXT_KEY, without_context
 
 from .emulation import UnsupportedRun
 from .matrix import MATRIX, Case
@@ -36,15 +37,14 @@ def estimate_row(case: Case) -> Row:
     request = vram.parse(case.text())
     answer = vram.estimate(request)
     article = vram.estimate(request, method="article").total_bytes
-    context = sum(item.bytes for item in answer.items if item.key == "cuda_context")
     peak = answer.peak_phase
     live = set(peak.live) if peak else {item.key for item in answer.items}
-    items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != "cuda_context"}
+    items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != CONTEXT_KEY}
     from vram.catalog.resolve import resolve_request
     from vram.memory.detailed.common import DetailedJob
 
     return Row(case.shown, case.family, DetailedJob(resolve_request(request)).params, answer.method.value,
-               answer.total_bytes - context, answer.total_bytes, article, peak.name if peak else "sum of items",
+               without_context(answer.total_bytes, answer.items), answer.total_bytes, article, peak.name if peak else "sum of items",
                items, known=case.known)
 
 

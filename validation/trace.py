@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vram.memory.result import Estimate
+from vram.memory.runtime import without_context
 from vram.units import format_bytes
 
 from .emulation import UnsupportedRun
@@ -48,8 +49,7 @@ def trace(estimate: Estimate) -> Trace:
     from vram.catalog.resolve import resolve_request
     from vram.memory.detailed.common import DetailedJob
 
-    context = sum(item.bytes for item in estimate.items if item.key == "cuda_context")
-    comparable = estimate.total_bytes - context
+    comparable = without_context(estimate.total_bytes, estimate.items)  # the harness counts tensors only
     try:
         return Trace(measure(estimate.request, fake=True), comparable,
                      estimate_parameters=round(DetailedJob(resolve_request(estimate.request)).params))

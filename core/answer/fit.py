@@ -14,7 +14,7 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     deductions = runtime.deductions(gpu)
     # the detailed method counts the CUDA context with the job; here it belongs to the card's side
     # (and TPUs and Apple GPUs have none), so it leaves the need
-    need = estimate.total_bytes - sum(i.bytes for i in estimate.items if i.key == runtime.CONTEXT_KEY)
+    need = runtime.without_context(estimate.total_bytes, estimate.items)
     usable = gpu.memory_bytes - sum(d.bytes for d in deductions)
     if need > usable:
         verdict = Verdict.DOES_NOT_FIT

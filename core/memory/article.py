@@ -12,16 +12,16 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+from vram.catalog.resolve import Resolved
 from vram.errors import VramError
 from vram.formula import Formula
 from vram.memory.job import Job
 from vram.memory.result import Estimate, LineItem, formula_item
-from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED, dtype_bytes, optimizer_bytes, state_bytes
 from vram.request.enums import (
-    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Method, Optimizer, Recompute, Task
+    ADAPTER_TASKS, TRAINABLE_DTYPES, Dtype, Method, Optimizer, Recompute, Regime, Task, mixed_by_default
 )
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
-from vram.catalog.resolve import Resolved
 from vram.units import format_count
 
 ARTICLE = "seed article; EleutherAI Transformer Math 101"
@@ -34,32 +34,29 @@ SHARD_SOURCES: dict[str, str] = {"tp": MEGATRON, "pp": MEGATRON, "dp": ZERO, "gp
 #: Inference total = weights x (1 + this): the article's rule of thumb, overhead "within 20 %".
 INFERENCE_OVERHEAD = 0.2
 
-#: Bytes a parameter of the weights take in training, by (dtype, mixed precision). Mixed
-#: precision keeps 16-bit weights here; its fp32 master copy is counted with the optimizer.
-TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], int] = {
-    (Dtype.FP32, False): 4,
-    (Dtype.FP16, False): 2,
-    (Dtype.BF16, False): 2,
-    (Dtype.FP16, True): 2,
-    (Dtype.BF16, True): 2,
+#: The article's precision regimes, by mixed precision or not: mixed is the master-weight regime
+#: (16-bit weights and gradients, the fp32 master copy counted with the optimizer, as ZeRO counts
+#: it); pure keeps everything in the model's dtype. The bytes are the shared rules' (memory/rules.py).
+ARTICLE_REGIMES: dict[bool, Regime] = {True: Regime.MASTER, False: Regime.PURE}
+
+#: Bytes a parameter of the weights take in training, by (dtype, mixed precision): 4 pure fp32,
+#: 2 pure 16-bit, 2 mixed.
+TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], float] = {
+    (dtype, mixed): state_bytes(ARTICLE_REGIMES[mixed], dtype).weights
+    for dtype in TRAINABLE_DTYPES for mixed in (False, True) if mixed_by_default(dtype) or not mixed
 }
 
-#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own fp32 states, as
-#: the article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6; SGD with
-#: momentum 4 + 4 = 8). The others follow the same rule from their state count: plain SGD has no
-#: state; Lion keeps one momentum (Chen et al. 2023); Adafactor's factored second moment is one
-#: row and one column a matrix, negligible against a parameter each (Shazeer & Stern 2018).
-OPTIMIZER_BYTES: dict[Optimizer, int] = {
-    Optimizer.ADAMW: 12,
-    Optimizer.ADAM8BIT: 6,
-    Optimizer.SGD_MOMENTUM: 8,
-    Optimizer.SGD_PLAIN: 4,
-    Optimizer.LION: 8,
-    Optimizer.ADAFACTOR: 4,
+#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own states, as the
+#: article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6, its block scales
+#: left out; SGD with momentum 4 + 4 = 8). The others follow the same rule from their state count
+#: (rules.STATE_VALUES): plain SGD 4, Lion 8, Adafactor 4.
+OPTIMIZER_BYTES: dict[Optimizer, float] = {
+    optimizer: optimizer_bytes(optimizer, state_bytes(Regime.MASTER, Dtype.BF16), block_scales=False)
+    for optimizer in Optimizer
 }
 
 #: Gradient bytes a parameter: gradients follow the model's dtype (article).
-GRADIENT_BYTES: dict[Dtype, int] = {Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2}
+GRADIENT_BYTES: dict[Dtype, float] = {dtype: dtype_bytes(dtype) for dtype in TRAINABLE_DTYPES}
 
 
 #: Activation bytes of all L layers, by (recompute, sequence parallel), from
@@ -158,7 +155,7 @@ def _per_param_item(job: _Job, key: str, label: str, per_param: float, count: fl
 
 
 def _inference(job: _Job) -> list[LineItem]:
-    per_param = DTYPE_BITS[job.dtype] / 8
+    per_param = dtype_bytes(job.dtype)
     weights = _per_param_item(job, "weights", f"Model weights ({job.dtype})", per_param, job.arch.params,
                               f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
     overhead = LineItem(
@@ -172,7 +169,7 @@ def _inference(job: _Job) -> list[LineItem]:
 def _training(job: _Job) -> list[LineItem]:
     mixed = job.request.mixed_precision
     if mixed is None:
-        mixed = job.dtype in HALF_DTYPES
+        mixed = mixed_by_default(job.dtype)
     regime = "mixed precision" if mixed else f"pure {job.dtype}"
     if job.request.mixed_precision is None:
         job.assumptions.append(f"{regime} (default for {job.dtype} training)")
@@ -205,7 +202,7 @@ def _adapter_training(job: _Job) -> list[LineItem]:
     )
     job.assumptions.append("adapters trained in mixed precision: 16-bit weights and gradients, "
                            "fp32 master copy with the optimizer (the article's accounting)")
-    base_per_param = DTYPE_BITS[job.dtype] / 8
+    base_per_param = dtype_bytes(job.dtype)
     optimizer = OPTIMIZER_BYTES[job.optimizer]
     return [
         _per_param_item(job, "weights", f"Frozen base weights ({job.dtype})", base_per_param, arch.params,

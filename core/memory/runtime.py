@@ -6,6 +6,8 @@ the fit verdict subtracts context and workspaces from the card's memory to say w
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from vram.catalog.index import Gpu
 from vram.memory.result import LineItem
 from vram.units import MIB
@@ -31,6 +33,19 @@ CONTEXT_VENDORS = frozenset({"nvidia", "amd"})
 
 
 CONTEXT_KEY = "cuda_context"
+
+
+def context_bytes(items: Iterable[LineItem]) -> int:
+    """The CUDA context counted among ``items`` (the detailed method counts it with the job; the
+    article does not)."""
+    return sum(item.bytes for item in items if item.key == CONTEXT_KEY)
+
+
+def without_context(total: int, items: Iterable[LineItem]) -> int:
+    """``total`` less the context counted among ``items``: the one place the context leaves a sum
+    (the fit verdict puts it on the card's side, the range swaps it for the measured range, the
+    harness compares tensors only)."""
+    return total - context_bytes(items)
 
 
 def cuda_context_item() -> LineItem:

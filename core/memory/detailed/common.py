@@ -8,9 +8,9 @@ import dataclasses
 import functools
 
 from vram import catalog
-from vram.catalog.resolve import Resolved
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
+from vram.catalog.resolve import Resolved
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
@@ -18,8 +18,9 @@ from vram.memory.detailed.activations import (
 )
 from vram.memory.job import BEYOND as _BEYOND, Job, beyond as _beyond
 from vram.memory.result import Estimate, LineItem, Phase, formula_item
-from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW
-from vram.request.enums import DTYPE_BITS, Dtype, Method, Recompute, Task
+from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
+from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
+from vram.request.enums import Dtype, Method, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
 
@@ -57,7 +58,7 @@ class DetailedJob(Job):
                 f"(the article takes the nominal {format_count(self.spec.nominal_params)})")
         self.fused_attention = self.default(
             "flash_attention", resolved.request.flash_attention, True, f"{HF_SDPA}, which keeps no s x s scores")
-        self.compute_bytes = 4 if self.dtype is Dtype.FP32 else 2
+        self.compute_bytes = compute_bytes(self.dtype)
 
     def default_dtype(self) -> tuple[Dtype, str]:
         if self.checkpoint is not None and self.request.task is Task.INFERENCE:
@@ -72,7 +73,7 @@ class DetailedJob(Job):
             inner *= spec.experts_per_token + (spec.num_shared_experts or 0)
         return {"b": self.batch_size, "s": self.seq_len, "h": spec.hidden_size, "a": spec.num_heads,
                 "k": spec.num_kv_heads, "d": spec.head_dim, "f": inner, "v": spec.vocab_size,
-                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "p": self.compute_bytes,
+                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "u": self.compute_bytes,
                 "x": spec.experts_per_token or 0}
 
 
@@ -165,8 +166,9 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)
     slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
-    low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
-    high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
+    # the measured context counted among the items gives way to the measured range
+    low = without_context(peak, items) + CUDA_CONTEXT_LOW
+    high = without_context(peak, items) + CUDA_CONTEXT_HIGH + slack_item.bytes
     return Estimate(
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
@@ -182,6 +184,19 @@ def _range_reasons(slack_label: str) -> tuple[str, str]:
             f"transient tensors again ({slack_label.lower()})")
 
 
-def storage_bytes(dtype: Dtype) -> float:
-    return DTYPE_BITS[dtype] / 8
+def quantised_weights(job: DetailedJob, what: str, constants: str) -> tuple[LineItem, LineItem]:
+    """A quantised model's weights (inference and a QLoRA base alike): the blocks' matrices in the
+    dtype's format (rules.WEIGHT_FORMATS), embeddings and head in 16 bits, and the format's scales
+    as their own item; ``what`` and ``constants`` name the two items."""
+    dtype, fmt = job.dtype, WEIGHT_FORMATS[job.dtype]
+    quantised = job.counts.attention + job.counts.mlp
+    other = job.params - quantised
+    size = dtype_bytes(dtype)
+    weights = LineItem(
+        "weights", f"{what} ({dtype} blocks, 16-bit embeddings and head)", round(size * quantised + 2 * other),
+        f"{size:g} B/param x block_params + 2 B/param x other_params",
+        {"block_params": quantised, "other_params": other}, fmt.source)
+    overhead = formula(f"({fmt.overhead_bits})/8*block_params")
+    values = {"h": job.spec.hidden_size, "block_params": quantised}
+    return weights, formula_item("quant_overhead", constants, overhead, values, fmt.source)
 
