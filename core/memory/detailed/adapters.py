@@ -9,6 +9,9 @@ checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase,
     quantised_weights
@@ -44,17 +47,38 @@ def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None =
     return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
 
 
-def adapter_items(job, activations, logits, backward_layer) -> tuple[list[LineItem], list[Phase]]:
-    """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
-    ``backward_layer`` are built by the training model (with the recompute given here)."""
-    request, spec = job.request, job.spec
+@dataclass(frozen=True)
+class AdapterSettings:
+    """How a LoRA or QLoRA job runs, every open choice filled with the recipe's default: what the
+    estimate counts and what the measurement harness runs (validation/plan.py takes it from here)."""
+
+    recompute: Recompute
+    options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
+    rank: int
+    targets: tuple[str, ...]  #: the block matrices that get adapters
+    trained: int  #: trainable (adapter) parameters
+
+
+def adapter_settings(job: DetailedJob) -> AdapterSettings:
+    """The settings of ``job``'s adapter training; each default is said among the assumptions."""
+    request = job.request
+    recompute = default_recompute(job)
+    options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
     rank = job.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
-    trained, targets = adapter_params(spec, request.task, rank, request.lora_targets)
+    trained, targets = adapter_params(job.spec, request.task, rank, request.lora_targets)
     if request.lora_targets is None:
         job.assumptions.append(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
                                "(say 'targets q_proj v_proj' or 'targets all-linear')")
     job.assumptions.append(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
                            f"({trained / job.params:.2%} of the model)")
+    return AdapterSettings(recompute, options, rank, targets, trained)
+
+
+def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: LineItem, logits: LineItem,
+                  backward_layer: LineItem) -> tuple[list[LineItem], list[Phase]]:
+    """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
+    ``backward_layer`` are built by the training model (with the settings' recompute)."""
+    rank, trained = settings.rank, settings.trained
     per_param = optimizer_bytes(job.optimizer, ADAPTER_STATES)
     items = _base_weights(job)
     items += [
@@ -94,10 +118,10 @@ def _base_weights(job: DetailedJob) -> list[LineItem]:
 
 
 def lora_items(job: DetailedJob) -> tuple[list[LineItem], list[Phase]]:
-    recompute = default_recompute(job)
+    settings = adapter_settings(job)
+    recompute, options = settings.recompute, settings.options
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
-    options = block_options(job)  # the base runs in its own 16-bit dtype: no autocast copies of it
-    return adapter_items(job, activations_item(options, recompute, values),
+    return adapter_items(job, settings, activations_item(options, recompute, values),
                          formula_item("logits", "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
                                        values, HF_LOSS),
                          backward_layer_item(options, recompute, values))
