@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vram.catalog import resolve as models
 from vram.catalog.files import looks_like_path
 from vram.catalog.index import ModelSpec
-from vram.catalog.resolve import resolve_request
+from vram.catalog.resolve import resolve_model, resolve_request
 from vram.memory.detailed.adapters import adapter_settings
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.detailed.training import training_settings
@@ -90,7 +89,7 @@ def _runnable(recompute: Recompute, fused_attention: bool) -> Recompute:
 def _config_path(request: Request) -> str | None:
     if request.model is None:
         return None
-    resolved = models.resolve(request.model)
+    resolved = resolve_model(request.model)
     if resolved.in_catalog:
         return None
     if not looks_like_path(request.model):

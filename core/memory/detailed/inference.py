@@ -17,7 +17,9 @@ from vram.memory.runtime import cuda_context_item
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
 KV_FULL = Formula("2*L*k*d*s*b*e")
-KV_LATENT = Formula("L*(r + dr)*s*b*e")
+#: MLA in the paper's symbols: d_c the compressed KV latent (kv_lora_rank), d_h^R the decoupled
+#: rotary key's head dim (qk_rope_head_dim), one of each a token a layer.
+KV_LATENT = Formula("L*(dc + dr)*s*b*e")
 KV_WINDOWED = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
 
 #: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
@@ -82,7 +84,7 @@ def _kv_cache(job: DetailedJob, values: dict[str, float]) -> LineItem:
     kv_dtype = job.default("kv_dtype", job.request.kv_dtype, compute_dtype(job.dtype), "the compute dtype")
     values = {**values, "e": dtype_bytes(kv_dtype)}
     if spec.kv_lora_rank is not None:
-        values.update(r=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
+        values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
         formula, source = KV_LATENT, MLA_SOURCE
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
         windowed = spec.num_layers if spec.sliding_window_layers == "all" else spec.num_layers // 2
