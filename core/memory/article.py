@@ -46,12 +46,16 @@ TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], float] = {
     for dtype in TRAINABLE_DTYPES for mixed in (False, True) if mixed_by_default(dtype) or not mixed
 }
 
+#: The article's mixed precision (the master-weight regime), where adapters and the optimizer table
+#: take their bytes: 16-bit weights and gradients, the fp32 master copy and states in the optimizer.
+MIXED = state_bytes(ARTICLE_REGIMES[True], Dtype.BF16)
+
 #: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own states, as the
 #: article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6, its block scales
 #: left out; SGD with momentum 4 + 4 = 8). The others follow the same rule from their state count
 #: (rules.STATE_VALUES): plain SGD 4, Lion 8, Adafactor 4.
 OPTIMIZER_BYTES: dict[Optimizer, float] = {
-    optimizer: optimizer_bytes(optimizer, state_bytes(Regime.MASTER, Dtype.BF16), block_scales=False)
+    optimizer: optimizer_bytes(optimizer, MIXED, block_scales=False)
     for optimizer in Optimizer
 }
 
@@ -207,10 +211,11 @@ def _adapter_training(job: _Job) -> list[LineItem]:
     return [
         _per_param_item(job, "weights", f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
                         f"{ARTICLE}: {base_per_param:g} B a parameter in {job.dtype}"),
-        _per_param_item(job, "adapters", "LoRA adapter weights", 2, adapters, LORA, "weights", "adapter_params"),
+        _per_param_item(job, "adapters", "LoRA adapter weights", MIXED.weights, adapters, LORA, "weights",
+                        "adapter_params"),
         _per_param_item(job, "optimizer", f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
                         adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
-        _per_param_item(job, "gradients", "Gradients (adapters only)", 2, adapters, ARTICLE,
+        _per_param_item(job, "gradients", "Gradients (adapters only)", MIXED.gradients, adapters, ARTICLE,
                         symbol="adapter_params"),
         _activations(job),
     ]
