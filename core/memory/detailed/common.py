@@ -167,8 +167,8 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
     peak = max(p.bytes for p in phases)
     slack_item = max((i for i in items if i.key in ("activations", "logits")), key=lambda i: i.bytes)
     # the measured context counted among the items gives way to the measured range
-    low = without_context(peak, items) + CUDA_CONTEXT_LOW
-    high = without_context(peak, items) + CUDA_CONTEXT_HIGH + slack_item.bytes
+    tensors = without_context(peak, items)
+    low, high = tensors + CUDA_CONTEXT_LOW, tensors + CUDA_CONTEXT_HIGH + slack_item.bytes
     return Estimate(
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
