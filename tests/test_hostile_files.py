@@ -367,7 +367,7 @@ def test_keys_vram_does_not_read_are_not_judged(tmp_path, changes):
 def test_text_config_is_read_first(tmp_path):
     outer = {"model_type": "llama", "text_config": {**TINY_LLAMA, "num_hidden_layers": 3}, "vocab_size": 5}
     (tmp_path / "config.json").write_text(json.dumps(outer))
-    assert models.resolve(str(tmp_path / "config.json")).spec.num_layers == 3
+    assert models.resolve_model(str(tmp_path / "config.json")).spec.num_layers == 3
 
 
 SAFETENSORS_CASES = [case for case in CASES if case.startswith("st-")]
@@ -392,7 +392,7 @@ def test_files_written_by_safetensors_are_read(tmp_path):
     tensors["scalar"], tensors["empty"] = torch.zeros((), dtype=torch.float32), torch.zeros(0, 7)
     save_file(tensors, tmp_path / "model.safetensors", metadata={"format": "pt"})
     (tmp_path / "config.json").write_text(json.dumps(TINY_LLAMA))
-    checkpoint = models.resolve(str(tmp_path)).checkpoint
+    checkpoint = models.resolve_model(str(tmp_path)).checkpoint
     assert checkpoint.tensor_count == len(tensors)
     assert checkpoint.bytes == sum(t.numel() * t.element_size() for t in tensors.values())
     assert checkpoint.elements == sum(t.numel() for t in tensors.values())

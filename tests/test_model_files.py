@@ -79,7 +79,7 @@ def test_config_json_path_gives_the_catalog_architecture(tmp_path):
     config.write_text(json.dumps(LLAMA_2_7B_CONFIG))
     request = vram.parse(f"infer {config} int4")
     assert request.model == str(config)
-    spec = models.resolve(str(config)).spec
+    spec = models.resolve_model(str(config)).spec
     assert count_parameters(spec).total == count_parameters(catalog.find_model("llama-2-7b")).total
     assert vram.ask(f"infer {config} fp16").item("weights").bytes == 2 * 6_738_415_616
 

@@ -169,7 +169,7 @@ def test_tensor_and_sequence_parallel_activations_follow_korthikanti(t, sp, expe
     options = BlockOptions(norm="layernorm", mlp="plain", fused_attention=False, dropout=True, fp32_softmax=False)
     text = joined(layer_terms(options))
     s, b, h, a = 2048, 1, 12288, 96
-    values = {"s": s, "b": b, "h": h, "a": a, "k": a, "d": h // a, "f": 4 * h, "c": 2, "n": 2, "p": 2}
+    values = {"s": s, "b": b, "h": h, "a": a, "k": a, "d": h // a, "f": 4 * h, "c": 2, "n": 2, "u": 2}
     item = formula_item("activations", "one layer", Formula(text), values, "")
     job = SimpleNamespace(tp=t, request=SimpleNamespace(sp=sp))
     statistics = 16 * b * s / (t if sp else 1)  # the two LayerNorms' mean and rstd, fp32

@@ -17,14 +17,14 @@ from vram.catalog.resolve import resolve_request
 def counted(monkeypatch):
     """Calls of the one model look-up (catalog, files, Hub), with every cache of it emptied first."""
     calls: list[str] = []
-    real = resolver.resolve
+    real = resolver.resolve_model
 
     def counting(name):
         calls.append(name)
         return real(name)
 
     resolver.cache_clear()
-    monkeypatch.setattr(resolver, "resolve", counting)
+    monkeypatch.setattr(resolver, "resolve_model", counting)
     yield calls
     resolver.cache_clear()
 

@@ -20,6 +20,8 @@ pytest.importorskip("transformers")
 
 import vram  # noqa: E402
 from vram import cli  # noqa: E402
+from vram.memory.detailed.adapters import adapter_params  # noqa: E402
+from vram.memory.runtime import without_context  # noqa: E402
 from vram.validation.accuracy import run_cases  # noqa: E402
 from vram.validation.emulation import UnsupportedRun, cuda_autocast  # noqa: E402
 from vram.validation.matrix import Case  # noqa: E402
@@ -63,7 +65,7 @@ CASES = [
 
 def comparable(estimate: vram.Estimate) -> int:
     """The estimate's peak less its CUDA context: what a trace of tensors can see."""
-    return estimate.total_bytes - sum(item.bytes for item in estimate.items if item.key == "cuda_context")
+    return without_context(estimate.total_bytes, estimate.items)
 
 
 @pytest.mark.parametrize("query, real", CASES)
@@ -176,3 +178,38 @@ def test_the_plan_is_the_estimates_defaults():
     assert (job.amp, job.attention, job.foreach, job.recompute, job.seq_len) == (True, "sdpa", False, "none", 2048)
     job = plan(vram.parse("train gpt2 bf16 adamw pure eager foreach checkpointing"))
     assert (job.amp, job.attention, job.foreach, job.recompute, job.dropout) == (False, "eager", True, "full", True)
+
+
+#: LoRA and QLoRA queries, stated and defaulted: rank, targets, recompute and dropout.
+ADAPTER_QUERIES = [
+    "lora gpt2 bf16 seq 256",  # gpt2's config has dropout on: the harness once ran it off
+    "lora gpt2 bf16 no dropout rank 4 seq 256",
+    "lora llama-3-8b bf16",
+    "lora llama-2-7b bf16 flash no recompute rank 16 seq 4096",
+    "lora qwen2.5-0.5b bf16 targets all-linear",
+    "qlora llama-3.2-1b flash checkpointing seq 2048",
+]
+
+
+@pytest.mark.parametrize("query", ADAPTER_QUERIES)
+def test_the_adapter_plan_is_the_estimates_adapters(query):
+    from vram.catalog import find_model
+    from vram.validation.plan import plan
+
+    request = vram.parse(query)
+    job, estimate = plan(request), vram.estimate(request)
+    adapters = estimate.item("adapters")
+    assert f"(r={job.lora_rank}," in adapters.label
+    trained, targets = adapter_params(find_model(request.model), request.task, job.lora_rank, job.lora_targets)
+    assert (trained, targets) == (adapters.values["adapter_params"], job.lora_targets)
+    said = [a for a in estimate.assumptions if a.startswith(("dropout on,", "dropout off,"))]
+    assert job.dropout == (request.dropout if request.dropout is not None else said[0].startswith("dropout on,"))
+    assert f"({job.recompute} recompute" in estimate.item("activations").label or (
+        job.recompute == "none" and "(selective recompute" in estimate.item("activations").label)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_the_harness_trains_the_adapters_the_estimate_counts(name):
+    pytest.importorskip("peft")
+    request = vram.parse(f"lora {tiny(name)} bf16 flash no dropout checkpointing seq 64 batch 1")
+    assert measure(request, fake=True).by_item()["adapters"] == vram.estimate(request).item("adapters").bytes

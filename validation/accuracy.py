@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import vram
+from vram.memory.runtime import without_context
 from vram.request.enums import Item
 
 from .emulation import UnsupportedRun
@@ -37,7 +38,6 @@ def estimate_row(case: Case) -> Row:
     request = vram.parse(case.text())
     answer = vram.estimate(request)
     article = vram.estimate(request, method="article").total_bytes
-    context = sum(item.bytes for item in answer.items if item.key == Item.CUDA_CONTEXT)
     peak = answer.peak_phase
     live = set(peak.live) if peak else {item.key for item in answer.items}
     items = {item.key: item.bytes for item in answer.items if item.key in live and item.key != Item.CUDA_CONTEXT}
@@ -46,7 +46,8 @@ def estimate_row(case: Case) -> Row:
     from vram.memory.job import Said
 
     return Row(case.shown, case.family, detailed_job(resolve_request(request), Said()).params, answer.method.value,
-               answer.total_bytes - context, answer.total_bytes, article, peak.name if peak else "sum of items",
+               without_context(answer.total_bytes, answer.items), answer.total_bytes, article,
+               peak.name if peak else "sum of items",
                items, known=case.known)
 
 

@@ -1,31 +1,29 @@
 """The job a Request describes, as the harness runs it: the estimate's own defaults, resolved once.
 
 The detailed estimate fills every open choice (dtype, sequence, batch, precision regime,
-recompute, optimizer step, dropout, attention kernel) with a documented default; the harness
-asks the same code (``DetailedJob``, ``training_settings``) so the run is the job the estimate
-describes, not a look-alike.
+recompute, optimizer step, dropout, attention kernel, LoRA rank and targets) with a documented
+default; the harness asks the same code (``DetailedJob``, ``training_settings``,
+``adapter_settings``) so the run is the job the estimate describes, not a look-alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vram.catalog import resolve as models
 from vram.catalog.files import looks_like_path
 from vram.catalog.index import ModelSpec
-from vram.catalog.resolve import resolve_request
+from vram.catalog.resolve import resolve_model, resolve_request
+from vram.memory.detailed.adapters import adapter_settings
 from vram.memory.detailed.common import detailed_job
 from vram.memory.detailed.training import training_settings
 from vram.memory.job import Said
-from vram.request.enums import Dtype, Optimizer, Recompute, Regime, Task
+from vram.request.enums import ADAPTER_TASKS, Dtype, Optimizer, Recompute, Regime, Task
 from vram.request.request import Request
 
 from .emulation import UnsupportedRun
 
 #: Weight formats that need bitsandbytes' CUDA kernels (LLM.int8(), NF4): GPU runs only.
 QUANTISED = frozenset({Dtype.INT8, Dtype.NF4})
-#: PEFT's default LoRA rank.
-LORA_RANK = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +43,7 @@ class Plan:
     batch_size: int
     seq_len: int
     lora_rank: int | None = None
+    lora_targets: tuple[str, ...] = ()  #: the block matrices (Llama-style names) that get adapters
 
     @property
     def needs_gpu(self) -> bool:
@@ -65,10 +64,12 @@ def plan(request: Request) -> Plan:
     if request.task is Task.INFERENCE:
         return Plan(Task.INFERENCE, amp=False, optimizer=None, foreach=False, recompute=Recompute.NONE,
                     dropout=False, **common)
-    if request.task in (Task.LORA, Task.QLORA):
+    if request.task in ADAPTER_TASKS:
+        adapters = adapter_settings(job, Said())
         return Plan(request.task, amp=False, optimizer=job.optimizer, foreach=bool(request.optimizer_foreach),
-                    recompute=_runnable(request.recompute or Recompute.FULL, job.fused_attention),
-                    dropout=bool(request.dropout), lora_rank=request.lora_rank or LORA_RANK, **common)
+                    recompute=_runnable(adapters.recompute, job.fused_attention),
+                    dropout=adapters.options.dropout, lora_rank=adapters.rank, lora_targets=adapters.targets,
+                    **common)
     settings = training_settings(job, Said())
     if settings.regime is Regime.MASTER:
         raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
@@ -89,7 +90,7 @@ def _runnable(recompute: Recompute, fused_attention: bool) -> Recompute:
 def _config_path(request: Request) -> str | None:
     if request.model is None:
         return None
-    resolved = models.resolve(request.model)
+    resolved = resolve_model(request.model)
     if resolved.in_catalog:
         return None
     if not looks_like_path(request.model):

@@ -27,6 +27,7 @@ from typing import Callable
 import torch
 
 from vram.request.enums import Dtype, Item, Optimizer, Recompute, Task
+from vram.request.lora import DEFAULT_TARGETS
 from vram.request.request import Request
 
 from .build import build, model_config
@@ -206,9 +207,9 @@ def _classify_cache(cache, memory: LiveMemory) -> None:
 
 
 def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
-    """PEFT's defaults (r 8, alpha 8, no dropout, the family's default targets: q_proj and v_proj
-    for Llama-style models, c_attn for GPT-2), with the rank the request gives; adapters in fp32 on
-    a 16-bit base, as PEFT's ``autocast_adapter_dtype`` leaves them."""
+    """The estimate's adapters (its rank and targets, from ``Plan``) with PEFT's other defaults
+    (alpha 8, no LoRA dropout); adapters in fp32 on a 16-bit base, as PEFT's
+    ``autocast_adapter_dtype`` leaves them."""
     try:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
         from peft.tuners import tuners_utils
@@ -221,16 +222,30 @@ def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
     # adapters are made on the CPU in fp32 to begin with, where that move and the fp32 upcast
     # would leave them. On a GPU PEFT runs as it is.
     fake = any(type(p).__name__ == "FakeTensor" for p in model.parameters())
+    config = LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM", target_modules=_target_modules(model, job))
     if not fake:
-        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"))
+        return get_peft_model(model, config)
     move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
     tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *a, **k: None
     torch.nn.Module.to = _to_unless_there
     try:
-        return get_peft_model(model, LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM"),
-                              autocast_adapter_dtype=False)
+        return get_peft_model(model, config, autocast_adapter_dtype=False)
     finally:
         tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to = move, to
+
+
+def _target_modules(model: torch.nn.Module, job: Plan) -> list[str] | None:
+    """PEFT's target_modules for the estimate's targets: their own names where the model has them
+    (Llama-style families); None (PEFT's default for the family) for a fused-QKV model such as
+    GPT-2 when the targets are LoRA's default q_proj and v_proj, since PEFT's default c_attn holds
+    as many adapter parameters in a multi-head model: r x (h + 3h) = r x (h + h) x 2."""
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if set(job.lora_targets) <= names:
+        return list(job.lora_targets)
+    if job.lora_targets == DEFAULT_TARGETS[Task.LORA] and "c_attn" in names:
+        return None
+    raise UnsupportedRun(f"the model names its matrices otherwise than {', '.join(job.lora_targets)}: the "
+                         "harness runs other targets on Llama-style models only")
 
 
 _module_to = torch.nn.Module.to

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vram.memory.result import Estimate
-from vram.request.enums import Item
+from vram.memory.runtime import without_context
 from vram.units import format_bytes
 
 from .emulation import UnsupportedRun
@@ -50,8 +50,7 @@ def trace(estimate: Estimate) -> Trace:
     from vram.memory.detailed.common import detailed_job
     from vram.memory.job import Said
 
-    context = sum(item.bytes for item in estimate.items if item.key == Item.CUDA_CONTEXT)
-    comparable = estimate.total_bytes - context
+    comparable = without_context(estimate.total_bytes, estimate.items)  # the harness counts tensors only
     try:
         return Trace(measure(estimate.request, fake=True), comparable,
                      estimate_parameters=round(detailed_job(resolve_request(estimate.request), Said()).params))

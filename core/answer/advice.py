@@ -13,6 +13,7 @@ from typing import Callable
 from vram import catalog
 from vram.errors import VramError
 from vram.memory.result import Alternative, Estimate
+from vram.memory.rules import DTYPE_BITS
 from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
 from vram.request.request import Request
 
@@ -61,7 +62,10 @@ def _fp8_kv(r: Request) -> Request | None:
     return None
 
 
-def _weights(dtype: Dtype, wider: frozenset[Dtype]) -> Callable[[Request], Request | None]:
+def _weights(dtype: Dtype) -> Callable[[Request], Request | None]:
+    """Inference weights in ``dtype`` where the job's dtype is wider (more bits a value)."""
+    wider = frozenset(d for d in Dtype if DTYPE_BITS[d] > DTYPE_BITS[dtype])
+
     def change(r: Request) -> Request | None:
         if r.task is Task.INFERENCE and (r.dtype is None or r.dtype in wider):
             return dataclasses.replace(r, dtype=dtype)
@@ -98,9 +102,9 @@ CANDIDATES: list[Candidate] = [
      "quantised optimizer states: close to 32-bit Adam (Dettmers et al. 2021), not bit-identical", _adam8bit),
     ("fp8 KV cache", "halves the cache; small accuracy loss at long context", _fp8_kv),
     ("int8 weights", "LLM.int8(): near-16-bit quality, slower matmuls",
-     _weights(Dtype.INT8, frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16}))),
+     _weights(Dtype.INT8)),
     ("int4 weights (GPTQ/AWQ)", "some quality loss; needs a 4-bit checkpoint",
-     _weights(Dtype.INT4, frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16, Dtype.FP8, Dtype.INT8}))),
+     _weights(Dtype.INT4)),
     ("LoRA instead of full training", "trains low-rank adapters only: a different fine-tune", _adapters(Task.LORA)),
     ("QLoRA (4-bit base + adapters)",
      "4-bit frozen base: QLoRA matched 16-bit fine-tuning in its paper, at slower steps", _adapters(Task.QLORA)),

@@ -6,7 +6,6 @@ from vram import catalog
 from vram.catalog.index import Gpu
 from vram.memory import runtime
 from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, Verdict
-from vram.request.enums import Item
 from vram.units import MIB, format_bytes
 
 
@@ -15,8 +14,7 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     deductions = runtime.deductions(gpu)
     # the detailed method counts the CUDA context with the job; here it belongs to the card's side
     # (and TPUs and Apple GPUs have none), so it leaves the need
-    context = Item.CUDA_CONTEXT  # looked up once, not an item at a time
-    need = estimate.total_bytes - sum(i.bytes for i in estimate.items if i.key == context)
+    need = runtime.without_context(estimate.total_bytes, estimate.items)
     usable = gpu.memory_bytes - sum(d.bytes for d in deductions)
     if need > usable:
         verdict = Verdict.DOES_NOT_FIT

@@ -1,4 +1,4 @@
-"""Where a model may be read from: the policy the one resolver (``models.resolve``) obeys.
+"""Where a model may be read from: the policy the one resolver (``vram.catalog.resolve``) obeys.
 
 A frontend that answers other people (the Slack bot) must never read its host's files, whatever
 the spelling of a path, and must not let a silent Hub hold a query for minutes. Both are decided

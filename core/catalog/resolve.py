@@ -34,7 +34,7 @@ class ResolvedModel:
     in_catalog: bool
 
 
-def resolve(name: str) -> ResolvedModel | None:
+def resolve_model(name: str) -> ResolvedModel | None:
     """The model ``name`` names, or None when it names none (errors for unreadable files).
 
     The policy is checked on every call, before any cache: a path read under one policy is never
@@ -137,7 +137,7 @@ def _resolved(request: Request, rules: policy.ResolvePolicy) -> Resolved:
     # memory under a stricter one (the model lookup itself checks it again)
     checkpoint = None
     if request.model is not None:
-        found = resolve(request.model)
+        found = resolve_model(request.model)
         if found is None:
             raise UnknownWordError(
                 f"unknown model '{request.model}'", suggestion=catalog.models().close_match(request.model),

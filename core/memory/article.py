@@ -18,9 +18,9 @@ from vram.errors import VramError
 from vram.formula import Formula
 from vram.memory.job import Job, Said, job_fields
 from vram.memory.result import Estimate, LineItem, formula_item
-from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
+from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED, dtype_bytes, optimizer_bytes, state_bytes
 from vram.request.enums import (
-    ADAPTER_TASKS, DTYPE_BITS, HALF_DTYPES, Dtype, Item, Method, Optimizer, Recompute, Task
+    ADAPTER_TASKS, TRAINABLE_DTYPES, Dtype, Item, Method, Optimizer, Recompute, Regime, Task, mixed_by_default
 )
 from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
 from vram.request.request import Request
@@ -36,32 +36,33 @@ SHARD_SOURCES: dict[str, str] = {"tp": MEGATRON, "pp": MEGATRON, "dp": ZERO, "gp
 #: Inference total = weights x (1 + this): the article's rule of thumb, overhead "within 20 %".
 INFERENCE_OVERHEAD = 0.2
 
-#: Bytes a parameter of the weights take in training, by (dtype, mixed precision). Mixed
-#: precision keeps 16-bit weights here; its fp32 master copy is counted with the optimizer.
-TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], int] = {
-    (Dtype.FP32, False): 4,
-    (Dtype.FP16, False): 2,
-    (Dtype.BF16, False): 2,
-    (Dtype.FP16, True): 2,
-    (Dtype.BF16, True): 2,
+#: The article's precision regimes, by mixed precision or not: mixed is the master-weight regime
+#: (16-bit weights and gradients, the fp32 master copy counted with the optimizer, as ZeRO counts
+#: it); pure keeps everything in the model's dtype. The bytes are the shared rules' (memory/rules.py).
+ARTICLE_REGIMES: dict[bool, Regime] = {True: Regime.MASTER, False: Regime.PURE}
+
+#: Bytes a parameter of the weights take in training, by (dtype, mixed precision): 4 pure fp32,
+#: 2 pure 16-bit, 2 mixed.
+TRAINING_WEIGHT_BYTES: dict[tuple[Dtype, bool], float] = {
+    (dtype, mixed): state_bytes(ARTICLE_REGIMES[mixed], dtype).weights
+    for dtype in TRAINABLE_DTYPES for mixed in (False, True) if mixed_by_default(dtype) or not mixed
 }
 
-#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own fp32 states, as
-#: the article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6; SGD with
-#: momentum 4 + 4 = 8). The others follow the same rule from their state count: plain SGD has no
-#: state; Lion keeps one momentum (Chen et al. 2023); Adafactor's factored second moment is one
-#: row and one column a matrix, negligible against a parameter each (Shazeer & Stern 2018).
-OPTIMIZER_BYTES: dict[Optimizer, int] = {
-    Optimizer.ADAMW: 12,
-    Optimizer.ADAM8BIT: 6,
-    Optimizer.SGD_MOMENTUM: 8,
-    Optimizer.SGD_PLAIN: 4,
-    Optimizer.LION: 8,
-    Optimizer.ADAFACTOR: 4,
+#: The article's mixed precision (the master-weight regime), where adapters and the optimizer table
+#: take their bytes: 16-bit weights and gradients, the fp32 master copy and states in the optimizer.
+MIXED = state_bytes(ARTICLE_REGIMES[True], Dtype.BF16)
+
+#: Optimizer bytes a parameter: an fp32 master copy (4) plus the optimizer's own states, as the
+#: article counts them (AdamW 4 + 4 + 4 = 12; bitsandbytes 8-bit 4 + 1 + 1 = 6, its block scales
+#: left out; SGD with momentum 4 + 4 = 8). The others follow the same rule from their state count
+#: (rules.STATE_VALUES): plain SGD 4, Lion 8, Adafactor 4.
+OPTIMIZER_BYTES: dict[Optimizer, float] = {
+    optimizer: optimizer_bytes(optimizer, MIXED, block_scales=False)
+    for optimizer in Optimizer
 }
 
 #: Gradient bytes a parameter: gradients follow the model's dtype (article).
-GRADIENT_BYTES: dict[Dtype, int] = {Dtype.FP32: 4, Dtype.FP16: 2, Dtype.BF16: 2}
+GRADIENT_BYTES: dict[Dtype, float] = {dtype: dtype_bytes(dtype) for dtype in TRAINABLE_DTYPES}
 
 
 #: Activation bytes of all L layers, by (recompute, sequence parallel), from
@@ -167,7 +168,7 @@ def _per_param_item(job: _Job, key: Item, label: str, per_param: float, count: f
 
 
 def _inference(job: _Job, said: Said) -> list[LineItem]:
-    per_param = DTYPE_BITS[job.dtype] / 8
+    per_param = dtype_bytes(job.dtype)
     weights = _per_param_item(job, Item.WEIGHTS, f"Model weights ({job.dtype})", per_param, job.arch.params,
                               f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
     overhead = LineItem(
@@ -181,7 +182,7 @@ def _inference(job: _Job, said: Said) -> list[LineItem]:
 def _training(job: _Job, said: Said) -> list[LineItem]:
     mixed = job.request.mixed_precision
     if mixed is None:
-        mixed = job.dtype in HALF_DTYPES
+        mixed = mixed_by_default(job.dtype)
     regime = "mixed precision" if mixed else f"pure {job.dtype}"
     if job.request.mixed_precision is None:
         said.say(f"{regime} (default for {job.dtype} training)")
@@ -214,16 +215,16 @@ def _adapter_training(job: _Job, said: Said) -> list[LineItem]:
     )
     said.say("adapters trained in mixed precision: 16-bit weights and gradients, "
              "fp32 master copy with the optimizer (the article's accounting)")
-    base_per_param = DTYPE_BITS[job.dtype] / 8
+    base_per_param = dtype_bytes(job.dtype)
     optimizer = OPTIMIZER_BYTES[job.optimizer]
     return [
         _per_param_item(job, Item.WEIGHTS, f"Frozen base weights ({job.dtype})", base_per_param, arch.params,
                         f"{ARTICLE}: {base_per_param:g} B a parameter in {job.dtype}"),
-        _per_param_item(job, Item.ADAPTERS, "LoRA adapter weights", 2, adapters, LORA, Item.WEIGHTS,
+        _per_param_item(job, Item.ADAPTERS, "LoRA adapter weights", MIXED.weights, adapters, LORA, Item.WEIGHTS,
                         "adapter_params"),
         _per_param_item(job, Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters only)", optimizer,
                         adapters, _optimizer_source(job.optimizer), symbol="adapter_params"),
-        _per_param_item(job, Item.GRADIENTS, "Gradients (adapters only)", 2, adapters, ARTICLE,
+        _per_param_item(job, Item.GRADIENTS, "Gradients (adapters only)", MIXED.gradients, adapters, ARTICLE,
                         symbol="adapter_params"),
         _activations(job, said),
     ]

@@ -1,4 +1,6 @@
-"""Bytes a parameter takes in training, by precision regime and optimizer, and what ZeRO shards.
+"""The byte rules, one table each: a dtype's bytes, the dtype a job computes in, quantised weight
+formats, what a parameter takes in training by precision regime and optimizer, what ZeRO shards.
+Both methods take them from here (the article's tables are derived from these).
 
 The article counts one regime (16-bit weights and gradients, fp32 master copy with the optimizer);
 real jobs run others, and the split matters for when each byte is live:
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vram.request.enums import DTYPE_BITS, Dtype, Optimizer, Regime
+from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Regime
 
 AUTOCAST_DOC = "PyTorch docs, Automatic Mixed Precision (torch.autocast, cache_enabled)"
 TORCH_OPTIM = "torch.optim: states created zeros_like(param), in the parameter's dtype"
@@ -25,6 +27,55 @@ ZERO_PAPER = "Rajbhandari et al. 2019 (ZeRO), section 3.1: 2 + 2 + K bytes a par
 MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): tensor and pipeline parallel shares"
 ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
 BNB_8BIT = "Dettmers et al. 2021, 8-bit optimizers: 1-byte states, an fp32 scale per 2048-value block"
+
+
+#: Storage bits of one value. The article's weights rule (int8 1 B, fp16/bf16 2 B, fp32 4 B a
+#: parameter) is this table divided by 8; 4-bit types take half a byte.
+DTYPE_BITS: dict[Dtype, int] = {
+    Dtype.FP32: 32,
+    Dtype.FP16: 16,
+    Dtype.BF16: 16,
+    Dtype.FP8: 8,
+    Dtype.INT8: 8,
+    Dtype.INT4: 4,
+    Dtype.NF4: 4,
+}
+
+
+def dtype_bytes(dtype: Dtype) -> float:
+    """Bytes of one value stored in ``dtype`` (half a byte for 4-bit types)."""
+    return DTYPE_BITS[dtype] / 8
+
+
+def compute_dtype(dtype: Dtype) -> Dtype:
+    """The dtype a model held in ``dtype`` computes in: its own where it can train in it, else fp16
+    (bitsandbytes, GPTQ/AWQ and fp8 kernels dequantise to 16 bits for the matmuls)."""
+    return dtype if dtype in TRAINABLE_DTYPES else Dtype.FP16
+
+
+def compute_bytes(dtype: Dtype) -> int:
+    """Bytes of one value a model held in ``dtype`` computes with (whole: 2 or 4)."""
+    return DTYPE_BITS[compute_dtype(dtype)] // 8
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFormat:
+    """How a weight dtype stores the block's matrices, and what it leaves in 16 bits."""
+
+    overhead_bits: str  #: extra bits a quantised weight (scales, zeros), as a formula in h
+    source: str
+
+
+#: Quantised formats: the matrices of the transformer blocks take the dtype's bits plus their
+#: scales; embeddings, the output head and norms stay 16-bit (bitsandbytes skips lm_head, GPTQ and
+#: AWQ quantise only the blocks' linear layers, vLLM's fp8 keeps embeddings and head in bf16).
+WEIGHT_FORMATS: dict[Dtype, WeightFormat] = {
+    Dtype.FP8: WeightFormat("0", "fp8 (e4m3) weights with a per-tensor scale (vLLM, FBGEMM fp8)"),
+    Dtype.INT8: WeightFormat("32/h", "LLM.int8() (Dettmers et al. 2022): int8 rows, an fp32 absmax a row"),
+    Dtype.INT4: WeightFormat("(16 + 4)/128", "GPTQ/AWQ, group size 128: an fp16 scale and a 4-bit zero a group"),
+    Dtype.NF4: WeightFormat("0.127", "QLoRA (Dettmers et al. 2023) section 3: NF4, blocks of 64, double "
+                                     "quantisation: 0.127 bits a parameter"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +95,7 @@ def state_bytes(regime: Regime, dtype: Dtype) -> StateBytes:
         return StateBytes(4, 2, 4, 0, 4, AUTOCAST_DOC)
     if regime is Regime.MASTER:
         return StateBytes(2, 0, 2, 4, 4, ZERO_PAPER)
-    size = DTYPE_BITS[dtype] / 8
+    size = dtype_bytes(dtype)
     return StateBytes(size, 0, size, 0, size, TORCH_OPTIM)
 
 
@@ -70,8 +121,9 @@ STATE_VALUES: dict[Optimizer, int] = {
     Optimizer.ADAFACTOR: 0,
 }
 
-#: bitsandbytes 8-bit Adam: one byte a state value plus an fp32 absmax a 2048-value block.
-ADAM8BIT_VALUE_BYTES = 1 + 4 / 2048
+#: bitsandbytes 8-bit Adam: one byte a state value, plus an fp32 absmax a 2048-value block.
+ADAM8BIT_STATE_BYTES = 1
+ADAM8BIT_BLOCK_SCALE_BYTES = 4 / 2048
 
 #: Full-size temporaries of one optimizer step, in state values a parameter, for torch.optim's
 #: foreach implementations (the default of a plain ``torch.optim.AdamW`` on CUDA, PyTorch PR
@@ -89,9 +141,12 @@ STEP_TEMPORARIES: dict[Optimizer, int] = {
 }
 
 
-def optimizer_bytes(optimizer: Optimizer, states: StateBytes) -> float:
-    """Optimizer bytes a parameter: master copy plus states."""
-    value = ADAM8BIT_VALUE_BYTES if optimizer is Optimizer.ADAM8BIT else states.state_value
+def optimizer_bytes(optimizer: Optimizer, states: StateBytes, block_scales: bool = True) -> float:
+    """Optimizer bytes a parameter: master copy plus states (8-bit states with their block scales
+    unless ``block_scales`` is False, as the article counts them)."""
+    value = states.state_value
+    if optimizer is Optimizer.ADAM8BIT:
+        value = ADAM8BIT_STATE_BYTES + (ADAM8BIT_BLOCK_SCALE_BYTES if block_scales else 0)
     return states.master + STATE_VALUES[optimizer] * value
 
 

@@ -6,6 +6,8 @@ the fit verdict subtracts context and workspaces from the card's memory to say w
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from vram.catalog.index import Gpu
 from vram.memory.result import LineItem
 from vram.request.enums import Item
@@ -30,6 +32,20 @@ LT_WORKSPACE_SOURCE = "PyTorch PR #120925: cuBLASLt workspace 32 MiB (sm90+), 4 
 #: Vendors whose accelerators run a CUDA (or ROCm) context under PyTorch.
 CONTEXT_VENDORS = frozenset({"nvidia", "amd"})
 
+
+
+def context_bytes(items: Iterable[LineItem]) -> int:
+    """The CUDA context counted among ``items`` (the detailed method counts it with the job; the
+    article does not)."""
+    context = Item.CUDA_CONTEXT  # looked up once, not an item at a time
+    return sum(item.bytes for item in items if item.key == context)
+
+
+def without_context(total: int, items: Iterable[LineItem]) -> int:
+    """``total`` less the context counted among ``items``: the one place the context leaves a sum
+    (the fit verdict puts it on the card's side, the range swaps it for the measured range, the
+    harness compares tensors only)."""
+    return total - context_bytes(items)
 
 
 def cuda_context_item() -> LineItem:

@@ -22,22 +22,17 @@ class Dtype(StrEnum):
     NF4 = "nf4"  #: 4-bit NormalFloat (QLoRA)
 
 
-#: Storage bits of one value. The article's weights rule (int8 1 B, fp16/bf16 2 B, fp32 4 B a
-#: parameter) is this table divided by 8; 4-bit types take half a byte.
-DTYPE_BITS: dict[Dtype, int] = {
-    Dtype.FP32: 32,
-    Dtype.FP16: 16,
-    Dtype.BF16: 16,
-    Dtype.FP8: 8,
-    Dtype.INT8: 8,
-    Dtype.INT4: 4,
-    Dtype.NF4: 4,
-}
-
 #: Data types a job can train in (weights updated in place). 8- and 4-bit types only hold frozen
 #: weights (inference, or a LoRA/QLoRA base).
 TRAINABLE_DTYPES = frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16})
 HALF_DTYPES = frozenset({Dtype.FP16, Dtype.BF16})
+
+
+def mixed_by_default(dtype: Dtype) -> bool:
+    """Whether training in ``dtype`` is mixed precision when the query does not say: 16-bit training
+    keeps fp32 master weights (design.md section 4); fp32 training is never mixed. The one home of
+    this default: the Request, its canonical text and both methods ask it."""
+    return dtype in HALF_DTYPES
 FOUR_BIT_DTYPES = frozenset({Dtype.INT4, Dtype.NF4})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vram.request.enums import mixed_by_default
 from vram.request.vocabulary import CANONICAL
 from vram.units import format_count
 
@@ -61,7 +62,7 @@ def _precision_words(request: Request) -> list[str]:
     # write the word only where the dtype alone would not give the same value back.
     if request.mixed_precision is None:
         return []
-    implied = None if request.dtype is None else request.dtype.value in ("fp16", "bf16")
+    implied = None if request.dtype is None else mixed_by_default(request.dtype)
     if request.mixed_precision == implied:
         return []
     return [CANONICAL[f"mixed_precision:{request.mixed_precision}"]]

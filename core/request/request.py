@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, HALF_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method,
-    Offload, Optimizer, Recompute, Regime, Solve, Task
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method, Offload,
+    Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
@@ -235,7 +235,7 @@ class Request:
                                     field="precision_regime")
             self._set("mixed_precision", mixed)
         if self.mixed_precision is None and self.dtype is not None:
-            self._set("mixed_precision", self.dtype in HALF_DTYPES)
+            self._set("mixed_precision", mixed_by_default(self.dtype))
 
     def _check_gpus(self) -> None:
         if self.gpu is not None and self.gpu_count is None:

@@ -3,7 +3,7 @@
 Symbols: b batch, s sequence, h hidden, a heads, k KV heads, d head dim, f MLP inner size (for
 MoE: one expert's, times the experts a token runs), x routed experts a token runs, L layers;
 c bytes of a 16-bit (or fp32) compute value, n bytes of the residual stream (fp32 under
-autocast, where the embedding output is fp32), p bytes of what autocast computes in fp32
+autocast, where the embedding output is fp32), u bytes of what autocast upcasts to fp32
 (``pow``, ``softmax``, ``layer_norm``: 4 under autocast, else c). Each term names the tensor and
 the op that saves it; the terms compose by the block's parts (norm, attention, MLP), so GPT-style
 blocks (LayerNorm, plain GELU MLP, dropout, eager attention) reproduce Korthikanti et al. 2022's
@@ -90,7 +90,7 @@ GATED_MLP = Term("gate, activation, up and their product", "4*c*b*s*f")
 PLAIN_MLP: dict[str, Term] = {
     "gelu": Term("activation input and second matrix input", "2*c*b*s*f"),
     "gelu_tanh_python": Term("tanh GELU in Python: pow input, tanh, 1 + tanh, x/2, second matrix input",
-                             "3*p*b*s*f + 2*c*b*s*f"),
+                             "3*u*b*s*f + 2*c*b*s*f"),
 }
 #: The plain-MLP activation of families that do not use a native GELU (transformers' ACT2FN
 #: "gelu_new" is NewGELUActivation, Python arithmetic).

@@ -20,8 +20,9 @@ from vram.memory.detailed.activations import (
 )
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields
 from vram.memory.result import Estimate, LineItem, Phase, formula_item
-from vram.memory.runtime import CUDA_CONTEXT_BYTES, CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW
-from vram.request.enums import DTYPE_BITS, Dtype, Item, Method, PhaseName, Recompute, Task
+from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
+from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
+from vram.request.enums import Dtype, Item, Method, PhaseName, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
 
@@ -64,7 +65,7 @@ class DetailedJob(Job):
             inner *= spec.experts_per_token + (spec.num_shared_experts or 0)
         return {"b": self.batch_size, "s": self.seq_len, "h": spec.hidden_size, "a": spec.num_heads,
                 "k": spec.num_kv_heads, "d": spec.head_dim, "f": inner, "v": spec.vocab_size,
-                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "p": self.compute_bytes,
+                "L": spec.num_layers, "c": self.compute_bytes, "n": self.compute_bytes, "u": self.compute_bytes,
                 "x": spec.experts_per_token or 0}
 
 
@@ -87,7 +88,7 @@ def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
     fused = said.default("flash_attention", request.flash_attention, True,
                          f"{HF_SDPA}, which keeps no s x s scores")
     return DetailedJob(**fields, checkpoint=resolved.checkpoint, spec=spec, counts=counts, params=params,
-                       fused_attention=fused, compute_bytes=4 if fields["dtype"] is Dtype.FP32 else 2)
+                       fused_attention=fused, compute_bytes=compute_bytes(fields["dtype"]))
 
 
 def _model_spec(resolved: Resolved, said: Said) -> ModelSpec:
@@ -185,8 +186,9 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
         assumptions += (_beyond(request.seq_len, spec),)
     peak = max(p.bytes for p in phases)
     slack_item = max((i for i in items if i.key in SLACK_ITEMS), key=lambda i: i.bytes)
-    low = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_LOW
-    high = peak - CUDA_CONTEXT_BYTES + CUDA_CONTEXT_HIGH + slack_item.bytes
+    # the measured context counted among the items gives way to the measured range
+    tensors = without_context(peak, items)
+    low, high = tensors + CUDA_CONTEXT_LOW, tensors + CUDA_CONTEXT_HIGH + slack_item.bytes
     return Estimate(
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
@@ -202,6 +204,19 @@ def _range_reasons(slack_label: str) -> tuple[str, str]:
             f"transient tensors again ({slack_label.lower()})")
 
 
-def storage_bytes(dtype: Dtype) -> float:
-    return DTYPE_BITS[dtype] / 8
+def quantised_weights(job: DetailedJob, what: str, constants: str) -> tuple[LineItem, LineItem]:
+    """A quantised model's weights (inference and a QLoRA base alike): the blocks' matrices in the
+    dtype's format (rules.WEIGHT_FORMATS), embeddings and head in 16 bits, and the format's scales
+    as their own item; ``what`` and ``constants`` name the two items."""
+    dtype, fmt = job.dtype, WEIGHT_FORMATS[job.dtype]
+    quantised = job.counts.attention + job.counts.mlp
+    other = job.params - quantised
+    size = dtype_bytes(dtype)
+    weights = LineItem(
+        Item.WEIGHTS, f"{what} ({dtype} blocks, 16-bit embeddings and head)", round(size * quantised + 2 * other),
+        f"{size:g} B/param x block_params + 2 B/param x other_params",
+        {"block_params": quantised, "other_params": other}, fmt.source)
+    overhead = formula(f"({fmt.overhead_bits})/8*block_params")
+    values = {"h": job.spec.hidden_size, "block_params": quantised}
+    return weights, formula_item(Item.QUANT_OVERHEAD, constants, overhead, values, fmt.source)
 

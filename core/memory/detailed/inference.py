@@ -7,40 +7,21 @@ cache, one token at a time). The peak is prefill's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import prefill_formula
-from vram.memory.detailed.common import DetailedJob, block_options, phase, storage_bytes
+from vram.memory.detailed.common import DetailedJob, block_options, phase, quantised_weights
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
+from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import Dtype, Item, PhaseName
-
-
-@dataclass(frozen=True, slots=True)
-class WeightFormat:
-    """How a weight dtype stores the block's matrices, and what it leaves in 16 bits."""
-
-    overhead_bits: str  #: extra bits a quantised weight (scales, zeros), as a formula in h
-    source: str
-
-
-#: Quantised formats: the matrices of the transformer blocks take the dtype's bits plus their
-#: scales; embeddings, the output head and norms stay 16-bit (bitsandbytes skips lm_head, GPTQ and
-#: AWQ quantise only the blocks' linear layers, vLLM's fp8 keeps embeddings and head in bf16).
-WEIGHT_FORMATS: dict[Dtype, WeightFormat] = {
-    Dtype.FP8: WeightFormat("0", "fp8 (e4m3) weights with a per-tensor scale (vLLM, FBGEMM fp8)"),
-    Dtype.INT8: WeightFormat("32/h", "LLM.int8() (Dettmers et al. 2022): int8 rows, an fp32 absmax a row"),
-    Dtype.INT4: WeightFormat("(16 + 4)/128", "GPTQ/AWQ, group size 128: an fp16 scale and a 4-bit zero a group"),
-    Dtype.NF4: WeightFormat("0.127", "QLoRA (Dettmers et al. 2023) section 3: NF4, blocks of 64, double "
-                                     "quantisation: 0.127 bits a parameter"),
-}
+from vram.request.enums import Item, PhaseName
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
 KV_FULL = Formula("2*L*k*d*s*b*e")
-KV_LATENT = Formula("L*(r + p)*s*b*e")
+#: MLA in the paper's symbols: d_c the compressed KV latent (kv_lora_rank), d_h^R the decoupled
+#: rotary key's head dim (qk_rope_head_dim), one of each a token a layer.
+KV_LATENT = Formula("L*(dc + dr)*s*b*e")
 KV_WINDOWED = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
 
 #: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
@@ -82,25 +63,14 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
 def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     if job.checkpoint is not None and job.request.dtype is None:
         return [_split(_stored_weights(job), split, job.spec.num_layers)]
-    counts, dtype = job.counts, job.dtype
-    fmt = WEIGHT_FORMATS.get(dtype)
-    if fmt is None:
-        size = storage_bytes(dtype)
+    dtype, layers = job.dtype, job.spec.num_layers
+    if dtype not in WEIGHT_FORMATS:
+        size = dtype_bytes(dtype)
         item = LineItem(Item.WEIGHTS, f"Model weights ({dtype})", round(size * job.params),
                         f"{size:g} B/param x params", {"params": job.params},
                         f"{dtype}: {size:g} bytes a parameter")
-        return [_split(item, split, job.spec.num_layers)]
-    quantised = counts.attention + counts.mlp
-    other = job.params - quantised
-    size = storage_bytes(dtype)
-    weights = LineItem(
-        Item.WEIGHTS, f"Model weights ({dtype} blocks, 16-bit embeddings and head)",
-        round(size * quantised + 2 * other), f"{size:g} B/param x block_params + 2 B/param x other_params",
-        {"block_params": quantised, "other_params": other}, fmt.source)
-    overhead = formula(f"({fmt.overhead_bits})/8*block_params")
-    values = {"h": job.spec.hidden_size, "block_params": quantised}
-    scales = formula_item(Item.QUANT_OVERHEAD, "Quantisation scales and zeros", overhead, values, fmt.source)
-    layers = job.spec.num_layers
+        return [_split(item, split, layers)]
+    weights, scales = quantised_weights(job, "Model weights", "Quantisation scales and zeros")
     return [_split(weights, split, layers), _split(scales, split, layers)]
 
 
@@ -115,11 +85,10 @@ def _stored_weights(job: DetailedJob) -> LineItem:
 
 def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineItem:
     spec = job.spec
-    compute = job.dtype if job.dtype in (Dtype.FP32, Dtype.FP16, Dtype.BF16) else Dtype.FP16
-    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, compute, "the compute dtype")
-    values = {**values, "e": storage_bytes(kv_dtype)}
+    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, compute_dtype(job.dtype), "the compute dtype")
+    values = {**values, "e": dtype_bytes(kv_dtype)}
     if spec.kv_lora_rank is not None:
-        values.update(r=spec.kv_lora_rank, p=spec.qk_rope_head_dim)
+        values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
         formula, source = KV_LATENT, MLA_SOURCE
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
         windowed = spec.windowed_layers

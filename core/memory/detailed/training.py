@@ -19,7 +19,7 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import STEP_TEMPORARIES, optimizer_bytes, optimizer_source, state_bytes
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime
+from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime, mixed_by_default
 
 #: A tied embedding's gradient reaches the shared matrix twice (the head's, then the embedding's):
 #: autograd's input buffer sums the two out of place, so both halves and their sum are live
@@ -42,7 +42,7 @@ def _regime(job: DetailedJob, said: Said) -> Regime:
     request = job.request
     if request.precision_regime is not None:
         return request.precision_regime
-    mixed = request.mixed_precision if request.mixed_precision is not None else job.dtype is not Dtype.FP32
+    mixed = request.mixed_precision if request.mixed_precision is not None else mixed_by_default(job.dtype)
     if not mixed:
         return Regime.PURE
     if request.zero or request.tp > 1 or request.pp > 1:  # DeepSpeed's and Megatron's mixed precision
@@ -89,8 +89,8 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     values = job.values()
     if regime is Regime.AMP:
         values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
-        values["p"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
-    params, p = job.params, {"params": job.params}
+        values["u"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
+    params, param_values = job.params, {"params": job.params}
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
     opt_bytes = optimizer_bytes(job.optimizer, states)
     temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
@@ -98,15 +98,15 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     values["g"] = states.gradients
     items = [
         LineItem(Item.WEIGHTS, f"Model weights ({_regime_label(regime, job.dtype)})", round(states.weights * params),
-                 f"{states.weights:g} B/param x params", p, states.source),
+                 f"{states.weights:g} B/param x params", param_values, states.source),
         LineItem(Item.WEIGHT_CASTS, "16-bit weight copies (autocast)", round(states.weight_casts * casts),
                  f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
         LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * params),
-                 f"{states.gradients:g} B/param x params", p, states.source),
+                 f"{states.gradients:g} B/param x params", param_values, states.source),
         LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
-                 f"{opt_bytes:g} B/param x params", p, optimizer_source(job.optimizer, states)),
+                 f"{opt_bytes:g} B/param x params", param_values, optimizer_source(job.optimizer, states)),
         LineItem(Item.OPTIMIZER_TEMP, "Optimizer step temporaries (foreach)", round(temporaries * params),
-                 f"{temporaries:g} B/param x params", p,
+                 f"{temporaries:g} B/param x params", param_values,
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
         activations_item(options, recompute, values),
