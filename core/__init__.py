@@ -26,7 +26,7 @@ from vram.errors import (
 )
 from vram.memory.result import Alternative, Estimate, Fit, LineItem, Solution, Verdict
 from vram.render import render_json, render_text
-from vram.request.enums import Dtype, Method, Optimizer, Recompute, Task
+from vram.request.enums import Dtype, Item, Method, Optimizer, PhaseName, Recompute, Task
 from vram.request.request import Request
 
 __version__ = "0.1.0"
@@ -89,5 +89,5 @@ __all__ = [
     "Alternative", "Solution", "Verdict", "sweep", "ConflictError", "Dtype", "Estimate", "Fit", "InvalidRequestError", "LineItem", "Method",
     "MissingError", "Optimizer", "QueryError", "RangeError", "Recompute", "Request", "Task",
     "UnknownWordError", "UnsupportedError", "VramError", "ask", "estimate", "parse",
-    "render_json", "render_text", "ResolvePolicy", "LOCAL_POLICY", "SERVED_POLICY",
+    "render_json", "render_text", "ResolvePolicy", "LOCAL_POLICY", "SERVED_POLICY", "Item", "PhaseName",
 ]

@@ -222,7 +222,10 @@ def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
     # adapters are made on the CPU in fp32 to begin with, where that move and the fp32 upcast
     # would leave them. On a GPU PEFT runs as it is.
     fake = any(type(p).__name__ == "FakeTensor" for p in model.parameters())
-    config = LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM", target_modules=_target_modules(model, job))
+    # GPT-2's Conv1D stores its weights transposed (fan_in_fan_out): said up front, as PEFT would set it
+    conv1d = any(type(m).__name__ == "Conv1D" for m in model.modules())
+    config = LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM", target_modules=_target_modules(model, job),
+                        fan_in_fan_out=conv1d)
     if not fake:
         return get_peft_model(model, config)
     move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
