@@ -49,7 +49,7 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
         result = _answered(resolved, chosen)
     except VramError as error:  # placed at the word that set the field at fault, when there is one
         raise error.at(dict(request.positions).get(error.field)) from None
-    if result.method is Method.DETAILED:
+    if result.method is Method.DETAILED and not isinstance(result.comparisons, ArticleFigure):
         result = dataclasses.replace(result, comparisons=ArticleFigure(resolved, result.request))
     return result
 
@@ -57,7 +57,7 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
 def _answered(resolved: Resolved, chosen: Method | None) -> Estimate:
     request = resolved.request
     if request.solve is None and request.gpu is None:  # nothing to judge or advise: the plain answer
-        return plain_estimate(resolved, chosen)
+        return plain_estimate(resolved, chosen, ArticleFigure(resolved, request))
 
     def plain(changed: Request) -> Estimate:  # the same model, asked differently: nothing read again
         return plain_estimate(resolved.changed(changed), chosen)
@@ -107,14 +107,16 @@ class ArticleFigure(Sequence[Comparison]):
         return repr(self._computed())
 
 
-def plain_estimate(resolved: Resolved, method: Method | None = None) -> Estimate:
-    """The estimate and its fit verdict, without strategies or suggestions (sweeps, solvers)."""
+def plain_estimate(resolved: Resolved, method: Method | None = None,
+                   comparisons: Sequence[Comparison] = ()) -> Estimate:
+    """The estimate and its fit verdict, without strategies or suggestions (sweeps, solvers);
+    ``comparisons`` go beside a detailed answer."""
     request = resolved.request
     chosen = method or request.method
-    if chosen is not None:
+    if chosen is Method.DETAILED or chosen is None and (uncovered := detailed.not_covered(request)) is None:
+        result = detailed.estimate(resolved, comparisons)
+    elif chosen is not None:
         result = METHODS[chosen](resolved)
-    elif (uncovered := detailed.not_covered(request)) is None:
-        result = METHODS[DEFAULT_METHOD](resolved)
     else:  # the default method cannot answer this yet: the article's rules do, and say so
         result = article.estimate(resolved)
         note = f"the detailed method does not model {uncovered} yet: the article's rules answer"

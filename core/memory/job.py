@@ -56,28 +56,16 @@ class Job:
     """The request, every default it leaves open filled in."""
 
     resolved: Resolved
+    request: Request  #: resolved.request, read on every line of the methods (a field, not a property)
+    arch: Architecture  #: resolved.arch
     dtype: Dtype  #: weight dtype
     seq_len: int
     batch_size: int
     gpu_count: int
+    tp: int
+    pp: int
     dp: int  #: data-parallel groups: the GPUs over tp x pp
     optimizer: Optimizer | None  #: None for inference
-
-    @property
-    def request(self) -> Request:
-        return self.resolved.request
-
-    @property
-    def arch(self) -> Architecture:
-        return self.resolved.arch
-
-    @property
-    def tp(self) -> int:
-        return self.request.tp
-
-    @property
-    def pp(self) -> int:
-        return self.request.pp
 
 
 def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] | None = None,
@@ -95,8 +83,9 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     gpu_count = request.gpu_count or request.tp * request.pp
     optimizer = (None if request.task is Task.INFERENCE
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
-    return dict(resolved=resolved, dtype=dtype, seq_len=seq_len, batch_size=batch_size, gpu_count=gpu_count,
-                dp=gpu_count // (request.tp * request.pp), optimizer=optimizer)
+    return dict(resolved=resolved, request=request, arch=arch, dtype=dtype, seq_len=seq_len, batch_size=batch_size,
+                gpu_count=gpu_count, tp=request.tp, pp=request.pp, dp=gpu_count // (request.tp * request.pp),
+                optimizer=optimizer)
 
 
 def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]:

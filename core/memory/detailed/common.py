@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from vram.memory.detailed.activations import (
     BlockOptions, backward_terms, joined, layer_terms, outside_terms
 )
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields
-from vram.memory.result import Estimate, LineItem, Phase, formula_item
+from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
 from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
 from vram.request.enums import Dtype, Item, Method, PhaseName, Recompute, Task
@@ -167,10 +168,10 @@ def phase(name: PhaseName, items: list[LineItem], keys: list[Item], note: str) -
 
 
 def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: Said,
-           host_bytes: int = 0) -> Estimate:
-    """The Estimate: peak over the phases, range, fit, and the article's figure beside it."""
+           host_bytes: int = 0, comparisons: Sequence[Comparison] = ()) -> Estimate:
+    """The Estimate: peak over the phases, range, and ``comparisons`` (the caller's figures beside it)."""
     return assembled(job.request, job.arch.spec, tuple(items), tuple(phases), said.lines(), job.gpu_count,
-                     host_bytes)
+                     host_bytes, comparisons)
 
 
 #: The largest transient tensors, which the caching allocator may hold again (the range's top). A
@@ -180,7 +181,8 @@ SLACK_ITEMS = frozenset({Item.ACTIVATIONS, Item.LOGITS})
 
 
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
-               assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0) -> Estimate:
+               assumptions: tuple[str, ...], gpu_count: int, host_bytes: int = 0,
+               comparisons: Sequence[Comparison] = ()) -> Estimate:
     # the one assumption that depends on the context length goes last, so a kept job can redo it
     if spec is not None and request.seq_len and request.seq_len > spec.max_seq_len:
         assumptions += (_beyond(request.seq_len, spec),)
@@ -193,6 +195,7 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
         low_bytes=low, high_bytes=high, range_reasons=_range_reasons(slack_item.label), host_bytes=host_bytes,
+        comparisons=comparisons,
     )
 
 

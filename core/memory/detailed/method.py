@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
 from vram.errors import UnsupportedError
@@ -21,13 +22,14 @@ from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
 from vram.memory.detailed.training import training_items
 from vram.memory.job import Said
-from vram.memory.result import Estimate, LineItem, Phase
+from vram.memory.result import Comparison, Estimate, LineItem, Phase
 from vram.request.enums import Task
 from vram.request.request import Request
 
 
-def estimate(resolved: Resolved) -> Estimate:
-    """Memory of a resolved request by the detailed model."""
+def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Estimate:
+    """Memory of a resolved request by the detailed model; ``comparisons``: other methods' figures to
+    show beside it (the answer pipeline's, computed when shown)."""
     request = resolved.request
     uncovered = not_covered(request)
     if uncovered:
@@ -36,8 +38,8 @@ def estimate(resolved: Resolved) -> Estimate:
     key = _job_key(resolved)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
-        return _at_sizes(*kept, resolved)
-    result, general = _estimate(resolved)
+        return _at_sizes(*kept, resolved, comparisons)
+    result, general = _estimate(resolved, comparisons)
     sized = tuple(i for i, item in enumerate(result.items) if "b" in item.values or "s" in item.values)
     # only items with an expression can be evaluated again; a job with any other sized item is not kept
     if key is not None and all(result.items[i].expression is not None for i in sized):
@@ -48,7 +50,7 @@ def estimate(resolved: Resolved) -> Estimate:
     return result
 
 
-def _estimate(resolved: Resolved) -> tuple[Estimate, tuple[str, ...]]:
+def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Estimate, tuple[str, ...]]:
     """The estimate, and what it assumed less what depends on the context (a kept job says that anew)."""
     request = resolved.request
     said = Said()
@@ -60,7 +62,7 @@ def _estimate(resolved: Resolved) -> tuple[Estimate, tuple[str, ...]]:
         items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
         if parallel.is_parallel(job):
             items, phases, host_bytes = parallel.apply(job, items, phases, said)
-    return finish(job, items, phases, said, host_bytes), said.lines()
+    return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
 
 
 def not_covered(request: Request) -> str | None:
@@ -101,7 +103,8 @@ def _job_key(resolved: Resolved) -> tuple | None:
             request.seq_len is None)
 
 
-def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], resolved: Resolved) -> Estimate:
+def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], resolved: Resolved,
+              comparisons: Sequence[Comparison]) -> Estimate:
     """``kept``'s job at the request's batch size and context: only the ``sized`` items (those whose
     formulas use b or s) are evaluated again."""
     request = resolved.request
@@ -110,7 +113,8 @@ def _at_sizes(kept: Estimate, sized: tuple[int, ...], general: tuple[str, ...], 
         items[i] = _resized(items[i], request.batch_size, request.seq_len)
     by_key = {item.key: item.bytes for item in items}
     phases = tuple(Phase(p.name, sum(by_key[k] for k in p.live), p.live, p.note) for p in kept.phases)
-    return assembled(request, resolved.arch.spec, tuple(items), phases, general, kept.gpu_count, kept.host_bytes)
+    return assembled(request, resolved.arch.spec, tuple(items), phases, general, kept.gpu_count, kept.host_bytes,
+                     comparisons)
 
 
 def _resized(item: LineItem, b: int | None, s: int | None) -> LineItem:
