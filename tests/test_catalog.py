@@ -186,7 +186,9 @@ def test_a_gpu_vendor_outside_the_table_is_refused():
     ("gemma-2-9b", 21),  # alternate
     ("command-a", 48),  # 3:1
     ("gpt-oss-20b", 12),  # alternate
-    ("mistral-7b", 32),  # v0.1: every layer
+    ("mistral-7b-v0.1", 32),  # v0.1: every layer
+    ("mistral-7b", 0),  # v0.3, the bare name: v0.2 dropped the window
+    ("mistral-7b-v0.2", 0),
     ("llama-3-8b", 0),  # no window
 ])
 def test_windowed_layers_follow_the_pattern(model, windowed):

@@ -30,8 +30,17 @@ GOLDEN = {
     "infer deepseek-v3 bf16 seq 1": {"kv_cache": 70_272},
     # fp8 KV halves the cache
     "infer llama-3-8b bf16 seq 1 kv=fp8": {"kv_cache": 65_536},
-    # Mistral 7B v0.1 keeps a 4,096-token window in every layer: 32k context costs 4k tokens
-    "infer mistral-7b fp16 seq 32k": {"kv_cache": 4096 * 131_072},
+    # Mistral 7B v0.1 keeps a 4,096-token window in every layer: 32k context costs 4k tokens;
+    # v0.2 and v0.3 (the bare name) dropped the window and keep all 32k
+    "infer mistral-7b-v0.1 fp16 seq 32k": {"kv_cache": 4096 * 131_072},
+    "infer mistral-7b fp16 seq 32k": {"kv_cache": 32768 * 131_072},
+    "infer mistral-7b-instruct-v0.2 fp16 seq 32k": {"kv_cache": 32768 * 131_072},
+    # prefill's MLP working set (b = 1, c = 2): four hidden-size tensors, then the inner ones. Separate
+    # gate and up keep 3f (activation, up, product); a fused gate-up matrix keeps its 2f output while
+    # the activation's f and the product's f are made, 4f (transformers' Phi3MLP, GlmMLP; ChatGLM)
+    "infer llama-3-8b bf16 seq 4096": {"activations": 2 * 4096 * (4 * 4096 + 3 * 14336)},
+    "infer phi-3-mini-4k bf16 seq 4096": {"activations": 2 * 4096 * (4 * 3072 + 4 * 8192)},
+    "infer chatglm3-6b bf16 seq 4096": {"activations": 2 * 4096 * (4 * 4096 + 4 * 13696)},
     # weights: exact counts at 2 bytes, fp32 at 4
     "infer llama-2-7b fp16": {"weights": 2 * 6_738_415_616},
     "infer llama-2-7b fp32": {"weights": 4 * 6_738_415_616},

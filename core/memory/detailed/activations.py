@@ -194,6 +194,10 @@ def joined(terms: list[Term]) -> str:
 #: residual and the normed input: three hidden-size tensors during attention, four during the MLP.
 #: Attention: Q, K, V and output (eager adds K and V repeated to every head and the scores).
 #: MLP: gated, the activation, the up projection and their product (the gate output is freed);
+#: a fused gate-up matrix (FUSED_GATE_UP) keeps its whole 2f output while the activation's f and
+#: the product's f are made, 4f in all: gate and up are chunk() views that hold the 2f tensor
+#: (transformers' Phi3MLP and GlmMLP: gate_up_proj, chunk(2), up * act(gate); ChatGLM's MLP:
+#: dense_h_to_4h, then swiglu's chunk and silu(x0) * x1, the 2f held by intermediate_parallel);
 #: MoE experts keep their fused gate-up output (gate and up are views of it) and the gathered
 #: tokens; a native GELU its input and output; Python tanh GELU x, x/2 and two intermediates.
 PREFILL_ATTENTION = {True: "3*c*b*s*h + c*b*s*(2*a + 2*k)*d",
@@ -201,7 +205,8 @@ PREFILL_ATTENTION = {True: "3*c*b*s*h + c*b*s*(2*a + 2*k)*d",
 #: Eager scores beside the masked scores (c): a softmax in the compute dtype, or (fp32 softmax)
 #: the fp32 upcast softmax(dtype=float32) makes of its input and its fp32 output.
 PREFILL_SOFTMAX = {False: "c*b*a*s*s", True: "8*b*a*s*s"}
-PREFILL_MLP = {"gated": "4*c*b*s*h + 3*c*b*s*f", "moe": "4*c*b*s*h + 4*c*b*s*f + c*b*s*x*h",
+PREFILL_MLP = {"gated": "4*c*b*s*h + 3*c*b*s*f", "gated_fused": "4*c*b*s*h + 4*c*b*s*f",
+               "moe": "4*c*b*s*h + 4*c*b*s*f + c*b*s*x*h",
                "gelu": "4*c*b*s*h + 2*c*b*s*f", "gelu_tanh_python": "4*c*b*s*h + 4*c*b*s*f"}
 
 
@@ -209,5 +214,12 @@ def prefill_formula(options: BlockOptions) -> str:
     attention = PREFILL_ATTENTION[options.fused_attention]
     if not options.fused_attention:
         attention += " + " + PREFILL_SOFTMAX[options.fp32_softmax]
-    mlp = "moe" if options.moe else options.mlp if options.mlp == "gated" else options.activation
-    return f"max({attention}, {PREFILL_MLP[mlp]})"
+    return f"max({attention}, {PREFILL_MLP[_prefill_mlp(options)]})"
+
+
+def _prefill_mlp(options: BlockOptions) -> str:
+    if options.moe:
+        return "moe"
+    if options.mlp == "gated":
+        return "gated_fused" if options.fused_gate_up else "gated"
+    return options.activation
