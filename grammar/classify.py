@@ -23,14 +23,14 @@ from . import suggest
 from .help import QUERY_LANGUAGE
 from .numbers import PLAIN_PARAMS_FROM, SIZE_SUFFIXES, scaled
 from .parser import Atom
-from .words import Meaning, gpus_named, meanings as read_meanings
+from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 
 #: Tasks by how specific they are: "fine-tune llama with lora" is a LoRA job, not a conflict.
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
-OUTSIDE_MESSAGE = "{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, as in " \
-                  "'infer llama-3-8b fp16 on a100'"
+OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
+                   "as in 'infer llama-3-8b fp16 on a100'")
 
 
 def to_request(atoms: list[Atom]) -> Request:
@@ -65,13 +65,15 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
         if meaning.kind == "outside":
             raise UnsupportedError(OUTSIDE_MESSAGE.format(topic=meaning.value), position=meaning.pos)
         if meaning.kind == "generated":
-            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say the whole "
-                             "context, prompt and generated tokens together, as in 'seq 6144'", position=meaning.pos)
-    if any(m.kind == "help" for m in meanings) and all(m.kind in ("help", "filler", "letgo") for m in meanings):
+            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say "
+                             "the whole context, prompt and generated tokens together, as in 'seq 6144'",
+                             position=meaning.pos)
+    asks_help = any(m.kind == "help" for m in meanings)
+    if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
         raise HelpRequested(QUERY_LANGUAGE)
     for meaning in meanings:
         if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
-            meaning.kind, meaning.note = "letgo", f"'{meaning.text}' does not change memory: ignored"
+            meaning.kind, meaning.note = "letgo", let_go(meaning.text)
 
 
 def _full_fine_tune(meanings: list[Meaning]) -> None:

@@ -17,9 +17,9 @@ from vram import catalog
 from vram.catalog import resolve as models
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, GENERATED_TOKEN_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GLUED_KEYS, HELP_WORDS, IGNORED_KEYS,
-    IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NUMBER_WORDS, OUTSIDE_MEMORY,
-    PHRASES, QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
+    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
+    NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -44,7 +44,8 @@ class Meaning:
     """What one atom (or a phrase of several) means."""
 
     kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount,
-    #: filler, generated (tokens to generate: refused, they fill the KV cache), letgo (a question word, listed in the answer), outside (a question about speed, time or cost),
+    #: filler, generated (tokens to generate: refused, they fill the KV cache), letgo (a question word,
+    #: listed in the answer), outside (a question about speed, time or cost),
     #: help, unknown
     pos: int
     text: str
@@ -108,7 +109,7 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     if kind == "gpu" and catalog.find_gpu("-".join(words)) is None and _named_otherwise(words, value):
         meaning.note = _sized_gpu_note(text, value)
     if kind == "letgo":
-        meaning.note = f"'{text}' does not change memory: ignored"
+        meaning.note = let_go(text)
     return meaning
 
 
@@ -219,7 +220,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     if (field := FLAG_WORD_KEYS.get(key) or WORD_KEYS.get(key)) is not None and value is not None:
         return [Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))], 2
     if key in IGNORED_SWITCHES:
-        return [Meaning("letgo", atom.pos, atom.text, note=f"'{atom.text}' does not change memory: ignored")], 1
+        return [Meaning("letgo", atom.pos, atom.text, note=let_go(atom.text))], 1
     if key in IGNORED_KEYS or spaced in IGNORED_KEYS:
         text = f"{atom.text} {value.text}" if value is not None else atom.text
         return [Meaning("ignored", atom.pos, text, value=text)], 1 + (value is not None)
@@ -241,10 +242,15 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     if switch is False:
         if phrase[0] not in FLAG_OFF and not isinstance(phrase[1], bool):
             return [Meaning("letgo", atom.pos, f"{atom.text} {value.text}",
-                            note=f"'{atom.text} {value.text}' does not change memory: ignored")], 2
+                            note=let_go(f"{atom.text} {value.text}"))], 2
         field, off = FLAG_OFF.get(phrase[0], (phrase[0], not phrase[1]))
         return [Meaning("set", atom.pos, f"{atom.text} {value.text}", field, off)], 2
     return [Meaning("set", atom.pos, atom.text, *phrase)], 1 + (switch is not None)
+
+
+def let_go(text: str) -> str:
+    """The assumption that lists a word let go: the words of a query are never dropped unsaid."""
+    return f"'{text}' does not change memory: ignored"
 
 
 def _flag_word(field: str, word: str) -> tuple[str, Any]:
@@ -289,7 +295,8 @@ def setting(atom: Atom) -> Meaning:
     field = (KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
              or BIND_KEYS.get(key) or FLAG_KEYS.get(key))
     if field is None and key in FLAG_WORD_KEYS:  # "--dtype=bfloat16"
-        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", *_flag_word(FLAG_WORD_KEYS[key], atom.value))
+        field, value = _flag_word(FLAG_WORD_KEYS[key], atom.value)
+        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", field, value)
     text = f"{atom.text}={atom.value}"
     if key in TARGET_KEYS or key.replace("_", " ") in TARGET_KEYS:
         return Meaning("targets", atom.pos, text, "lora_targets", [atom.value])

@@ -24,7 +24,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("task", T.TRAINING, "train", "training", "trains", "pretrain", "pretraining", "pre-train",
            "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning",
            "full finetune", "full fine-tune", "full fine tune", "full finetuning", "full fine-tuning",
-           "sft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch", "训练", "微调", "全量微调", "预训练"),
+           "sft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch",
+           "训练", "微调", "全量微调", "预训练"),
     **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
            "running", "generate", "generation", "deploy", "推理", "部署"),
     **_all("task", T.LORA, "lora", "peft"),
@@ -223,7 +224,8 @@ HELP_WORDS: frozenset[str] = frozenset({
 NAME_QUANT: tuple[tuple[str, Dtype], ...] = (
     ("gptq-int8", Dtype.INT8), ("gptq-int4", Dtype.INT4), ("awq-int4", Dtype.INT4), ("bnb-4bit", Dtype.NF4),
     ("fp8-dynamic", Dtype.FP8), ("w8a8-fp8", Dtype.FP8), ("awq", Dtype.INT4), ("gptq", Dtype.INT4),
-    ("fp8", Dtype.FP8), ("int4", Dtype.INT4), ("w4a16", Dtype.INT4), ("int8", Dtype.INT8), ("w8a8", Dtype.INT8),
+    ("fp8", Dtype.FP8), ("int4", Dtype.INT4), ("w4a16", Dtype.INT4), ("int8", Dtype.INT8),
+    ("w8a8", Dtype.INT8),
     ("nf4", Dtype.NF4), ("4bit", Dtype.INT4), ("8bit", Dtype.INT8),
 )
 
