@@ -14,7 +14,7 @@ from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
-from vram.request.enums import Recompute, Task
+from vram.request.enums import Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import Request
 from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, PHRASES
@@ -28,6 +28,8 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 #: Tasks by how specific they are: "fine-tune llama with lora" is a LoRA job, not a conflict.
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
+#: Settings only a training job has: a query naming one and no task is a training job.
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
 OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
                    "as in 'infer llama-3-8b fp16 on a100'")
@@ -316,6 +318,13 @@ def _default_task(fields: _Fields) -> None:
     if "model" not in fields.values and "params" not in fields.values:
         raise MissingError("say what the job does and with which model",
                            expected=("'infer llama-3-8b'", "'train 7b bf16 adamw'", "'lora llama-2-13b'"))
+    training = [f for f in TRAINING_ONLY_FIELDS if fields.values.get(f, Offload.NONE) != Offload.NONE]
+    if training:  # "deepspeed zero 3 with cpu offload for 13b": only a training job has these
+        first = min(training, key=fields.positions.__getitem__)
+        fields.values["task"] = PHRASES["train"][1]
+        fields.notes.append(f"no task named: taken as training, which '{fields.texts[first]}' is a setting of "
+                            "(say infer, lora or qlora otherwise)")
+        return
     fields.values["task"] = PHRASES["infer"][1]
     fields.notes.append("no task named: taken as inference (say train, lora or qlora otherwise)")
 
