@@ -270,8 +270,9 @@ def _not_a_gpu_name(number: Meaning) -> None:
                          f"('2x {named[0].id}')", position=number.pos)
 
 
-#: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100").
-COUNT_GAP_WORDS = frozenset({"张", "块", "个"})
+#: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100"), and the
+#: 'x' of "2 x 3090" (the lexer leaves a spaced 'x' before a number as a word).
+COUNT_GAP_WORDS = frozenset({"张", "块", "个", "x", "×", "*"})
 
 
 def _gpu_follows(meanings: list[Meaning], i: int) -> bool:

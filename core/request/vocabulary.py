@@ -291,7 +291,7 @@ FILLERS: frozenset[str] = frozenset({
     "at", "by", "per", "this", "that", "job", "card", "enough", "size", "if", "should",
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
-    "nodes", "cluster", "ram", "hbm", "up", "method", "single", "a single", "just", "only", "s",
+    "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
     "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
