@@ -316,7 +316,7 @@ CANONICAL: dict[str, str] = {
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
     "a task (train, infer, lora, qlora)",
-    "a model (llama-3-8b) or size (7b)",
+    "a model (llama-3-8b, a Hub id such as Qwen/Qwen2.5-7B-Instruct, a config.json path) or size (7b)",
     "a dtype (bf16, int8)",
     "an optimizer (adamw)",
     "a setting (seq 4096, batch 8, tp 2, zero 3)",
