@@ -89,12 +89,8 @@ def _full_fine_tune(meanings: list[Meaning]) -> None:
             meaning.kind = "letgo"
             meaning.note = (f"'full' read as a full fine-tune (every weight trained), after "
                             f"'{fine_tune[0].text}'; say 'full recompute' for activation recomputation")
-        elif meaning.value == Recompute.FULL and _is_training(meanings):
+        elif meaning.value == Recompute.FULL:
             meaning.note = "'full' read as full recompute; say 'full fine-tune' for training every weight"
-
-
-def _is_training(meanings: list[Meaning]) -> bool:
-    return any(m.field == "task" and m.value == Task.TRAINING for m in meanings)
 
 
 class _Fields:
