@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Sequence
 
-from vram.errors import UnsupportedError, VramError
+from vram.errors import HelpRequested, UnsupportedError, VramError
+from vram.grammar.help import QUERY_LANGUAGE
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in vram, not in the query
@@ -25,7 +26,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vram", description="How much GPU memory a model takes to train or serve, and whether it fits.",
-        epilog=EXAMPLES, formatter_class=_formatter,
+        epilog=f"{QUERY_LANGUAGE}\n\n{EXAMPLES}", formatter_class=_formatter,
     )
     parser.add_argument("query", nargs="*", help="the question, e.g. 'train 7b adamw bf16 on 8xA100'")
     parser.add_argument("--json", action="store_true", help="print {request, estimate} as JSON")
@@ -72,6 +73,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return _answer(text, args)
     except BrokenPipeError:
         raise
+    except HelpRequested as answer:  # "vram help": the query language is the answer, not an error
+        print(json.dumps({"help": answer.reason}, ensure_ascii=False) if args.json else answer.reason)
+        return 0
     except VramError as error:
         if args.json:
             print(json.dumps({"error": error.to_dict()}, ensure_ascii=False))

@@ -17,7 +17,8 @@ input, not a bug), so ``except ValueError`` catches them all and ``except VramEr
         ├── ConflictError           two words set the same thing differently
         ├── RangeError              a number outside what makes sense
         ├── InvalidRequestError     a combination that cannot run (tp not dividing heads, ...)
-        └── UnsupportedError        a valid question this version cannot answer yet
+        ├── UnsupportedError        a valid question this version cannot answer yet
+        └── HelpRequested           the query asked for help ("help"): the message is the query language
 
 Anything else escaping vram is a bug: the frontends say so in one line (the CLI exits 70).
 """
@@ -105,6 +106,16 @@ class InvalidRequestError(VramError):
 
 class UnsupportedError(VramError):
     """A question that is valid but that this version cannot answer yet."""
+
+
+class HelpRequested(VramError):
+    """The query was a request for help ("vram help"); the message shows the query language by example.
+
+    An error so that every frontend shows it the way it shows any answer it cannot compute: as text,
+    with no traceback."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
 
 
 def _insert_column(text: str, column: int) -> str:

@@ -13,29 +13,38 @@ from __future__ import annotations
 from typing import Any
 
 from vram import catalog
-from vram.errors import ConflictError, MissingError, QueryError, VramError
-from vram.request.enums import Task
+from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
+from vram.request.enums import Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import Request
-from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, PHRASES
+from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, PHRASES
 
 from . import suggest
+from .help import QUERY_LANGUAGE
 from .numbers import PLAIN_PARAMS_FROM, SIZE_SUFFIXES, scaled
 from .parser import Atom
-from .words import Meaning, meanings as read_meanings
+from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 
 #: Tasks by how specific they are: "fine-tune llama with lora" is a LoRA job, not a conflict.
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
-SKIPPABLE = ("filler",)
+SKIPPABLE = ("filler", "letgo")
+#: Settings only a training job has: a query naming one and no task is a training job.
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach")
+#: What a question outside memory is told: vram answers memory, and says so plainly.
+OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
+                   "as in 'infer llama-3-8b fp16 on a100'")
 
 
 def to_request(atoms: list[Atom]) -> Request:
     meanings = read_meanings(atoms)
+    _asks_outside_memory(meanings)
     fields = _Fields()
     _targets(meanings, fields)
     for meaning in meanings:
         if meaning.kind == "unknown":
             raise suggest.unknown(meaning, meanings)
+    _full_fine_tune(meanings)
+    fields.notes += [m.note for m in meanings if m.note]
     _bind(meanings)
     _magnitudes(meanings)
     _families(meanings, fields)
@@ -50,6 +59,38 @@ def to_request(atoms: list[Atom]) -> Request:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
         raise error.at(fields.positions.get(error.field)) from None
+
+
+def _asks_outside_memory(meanings: list[Meaning]) -> None:
+    """'tokens per second', 'how long to train', 'cost': refused plainly; 'help' alone: the help."""
+    for meaning in meanings:
+        if meaning.kind == "outside":
+            raise UnsupportedError(OUTSIDE_MESSAGE.format(topic=meaning.value), position=meaning.pos)
+        if meaning.kind == "generated":
+            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say "
+                             "the whole context, prompt and generated tokens together, as in 'seq 6144'",
+                             position=meaning.pos)
+    asks_help = any(m.kind == "help" for m in meanings)
+    if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
+        raise HelpRequested(QUERY_LANGUAGE)
+    for meaning in meanings:
+        if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
+            meaning.kind, meaning.note = "letgo", let_go(meaning.text)
+
+
+def _full_fine_tune(meanings: list[Meaning]) -> None:
+    """'sft llama-3.1-8b full bf16': beside a fine-tuning word, a bare 'full' is a full fine-tune
+    (every weight trained), not full recompute; the answer says which reading was taken."""
+    fine_tune = [m for m in meanings if m.field == "task" and m.text.lower() in FINE_TUNE_WORDS]
+    for meaning in meanings:
+        if meaning.kind != "set" or meaning.field != "recompute" or meaning.text.lower() != "full":
+            continue
+        if fine_tune:
+            meaning.kind = "letgo"
+            meaning.note = (f"'full' read as a full fine-tune (every weight trained), after "
+                            f"'{fine_tune[0].text}'; say 'full recompute' for activation recomputation")
+        elif meaning.value == Recompute.FULL:
+            meaning.note = "'full' read as full recompute; say 'full fine-tune' for training every weight"
 
 
 class _Fields:
@@ -178,6 +219,8 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
         if number is None:
             raise MissingError(f"'{meaning.text}' needs a number, as in '{meaning.text} 8'", position=meaning.pos)
         number.used = True
+        if meaning.field == "gpu_count":
+            _not_a_gpu_name(number)
         if meaning.kind == "ignored":
             fields.notes.append(f"'{meaning.text} {number.text}' does not change memory: ignored")
             continue
@@ -207,14 +250,25 @@ def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:
                                  position=meaning.pos)
             fields.put("gpu_count", meaning.value, meaning)
         elif meaning.kind == "number" and not meaning.used and not meaning.value[1] and _gpu_follows(meanings, i):
+            _not_a_gpu_name(meaning)
             meaning.used = True  # "2 a100", "2 张 a100"
             fields.put("gpu_count", scaled("gpu_count", *meaning.value, meaning.pos), meaning)
         elif meaning.kind == "gpu":
             _count_after(meanings, i, fields)
 
 
-#: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100").
-COUNT_GAP_WORDS = frozenset({"张", "块", "个"})
+def _not_a_gpu_name(number: Meaning) -> None:
+    """A count is a count by its form ('2x', 'on 4 h100'), never a GPU's model number ('2080')."""
+    named = gpus_named(number.text) if len(number.text) >= 4 and number.text.isdigit() else []
+    if named:
+        raise QueryError(f"'{number.text}' is a GPU's model number, not a count of GPUs; name the card "
+                         f"({', '.join(sorted(g.id for g in named)[:3])}) and give a count by its form "
+                         f"('2x {named[0].id}')", position=number.pos)
+
+
+#: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100"), and the
+#: 'x' of "2 x 3090" (the lexer leaves a spaced 'x' before a number as a word).
+COUNT_GAP_WORDS = frozenset({"张", "块", "个", "x", "×", "*"})
 
 
 def _gpu_follows(meanings: list[Meaning], i: int) -> bool:
@@ -261,6 +315,13 @@ def _default_task(fields: _Fields) -> None:
     if "model" not in fields.values and "params" not in fields.values:
         raise MissingError("say what the job does and with which model",
                            expected=("'infer llama-3-8b'", "'train 7b bf16 adamw'", "'lora llama-2-13b'"))
+    training = [f for f in TRAINING_ONLY_FIELDS if fields.values.get(f, Offload.NONE) != Offload.NONE]
+    if training:  # "deepspeed zero 3 with cpu offload for 13b": only a training job has these
+        first = min(training, key=fields.positions.__getitem__)
+        fields.values["task"] = PHRASES["train"][1]
+        fields.notes.append(f"no task named: taken as training, which '{fields.texts[first]}' is a setting of "
+                            "(say infer, lora or qlora otherwise)")
+        return
     fields.values["task"] = PHRASES["infer"][1]
     fields.notes.append("no task named: taken as inference (say train, lora or qlora otherwise)")
 

@@ -27,7 +27,7 @@ MAX_QUERY_CHARS = 500
 class Atom:
     """One word, number, count or setting of a query, with where it starts."""
 
-    kind: str  #: "word", "number", "count" or "setting"
+    kind: str  #: "word", "number", "count", "setting" or "flag" (a launch flag: "--max-model-len")
     text: str  #: as typed (for a setting: the key)
     pos: int  #: 0-based offset of its first character
     value: str | None = None  #: a setting's value, as typed
@@ -42,7 +42,10 @@ class _ToAtoms(Transformer):
 
     def setting(self, children: list[Token]) -> Atom:
         key, value = children
-        return Atom("setting", str(key), key.start_pos, str(value), value.start_pos)
+        return Atom("setting", str(key).lstrip("-"), key.start_pos, str(value), value.start_pos)
+
+    def flag(self, children: list[Token]) -> Atom:
+        return Atom("flag", str(children[0]), children[0].start_pos)
 
     def count(self, children: list[Token]) -> Atom:
         return Atom("count", children[0].strip(), children[0].start_pos)

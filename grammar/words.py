@@ -17,8 +17,9 @@ from vram import catalog
 from vram.catalog import resolve as models
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, GLUED_KEYS, IGNORED_KEYS, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS,
-    NUMBER_WORDS, PHRASES, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
+    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
+    NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -29,20 +30,29 @@ _GLUED = re.compile(r"([a-z_]+?)[-_]?(\d+(?:\.\d+)?[kmbt]?)", re.IGNORECASE)
 _GPU_TIMES = re.compile(r"(.+?)[x×*](\d{1,7})", re.IGNORECASE)
 #: A count after a GPU, on its own: "x8".
 _POSTFIX_COUNT = re.compile(r"[x×*](\d{1,7})", re.IGNORECASE)
+#: Options of the frontends (vram --json "..."), pasted inside the query by mistake.
+FRONTEND_OPTIONS = frozenset({"json", "gib", "list", "no_formulas", "trace", "version"})
+#: A memory size said after a GPU's name: "rtx 4090 24gb", "2080 11gb", "4090 48gb".
+_SIZE_WORD = re.compile(r"(\d{1,4}(?:\.\d+)?)gb?", re.IGNORECASE)
 #: The longest phrase any table holds, in words.
-MAX_WORDS = max(MAX_PHRASE_WORDS, *(len(k.split()) for k in (*BIND_KEYS, *IGNORED_KEYS)))
+MAX_WORDS = max(MAX_PHRASE_WORDS, *(len(k.split()) for k in (*BIND_KEYS, *IGNORED_KEYS, *OUTSIDE_MEMORY,
+                                                               *QUESTION_WORDS, *HELP_WORDS)))
 
 
 @dataclass
 class Meaning:
     """What one atom (or a phrase of several) means."""
 
-    kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount, filler, unknown
+    kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount,
+    #: filler, generated (tokens to generate: refused, they fill the KV cache), letgo (a question word,
+    #: listed in the answer), outside (a question about speed, time or cost),
+    #: help, unknown
     pos: int
     text: str
     field: str | None = None
     value: Any = None
     used: bool = False  #: a number taken by a key or a GPU
+    note: str | None = None  #: what the reading assumed, for the answer's assumptions
 
 
 def meanings(atoms: list[Atom]) -> list[Meaning]:
@@ -53,6 +63,10 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
         if atom.kind == "setting":
             found.append(setting(atom))
             i += 1
+        elif atom.kind == "flag":
+            flag, width = read_flag(atoms, i)
+            found += flag
+            i += width
         elif atom.kind == "count":
             found.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
             i += 1
@@ -74,7 +88,7 @@ def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[li
         words = [a.text for a in run[:width]]
         meaning = _lookup(words, run[0], catalogs=not (after_key and run[0].kind == "number"))
         if meaning is not None:
-            return [meaning], width
+            return [meaning, *_quantised_name(meaning)], width
     return _single(run[0]), 1
 
 
@@ -90,15 +104,27 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     if found is None:
         return None
     kind, field, value = found
-    return Meaning(kind, first.pos, " ".join(words), field, [] if kind == "targets" else value)
+    text = " ".join(words)
+    meaning = Meaning(kind, first.pos, text, field, [] if kind == "targets" else value)
+    if kind == "gpu" and catalog.find_gpu("-".join(words)) is None and _named_otherwise(words, value):
+        meaning.note = _sized_gpu_note(text, value)
+    if kind == "letgo":
+        meaning.note = let_go(text)
+    return meaning
 
 
 @functools.lru_cache(maxsize=8192)
 def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, Any] | None:
     """What a run of words means, as (kind, field, value); the same words always mean the same."""
     phrase = " ".join(words).lower()
+    if phrase in OUTSIDE_MEMORY:
+        return "outside", None, OUTSIDE_MEMORY[phrase]
+    if phrase in HELP_WORDS:
+        return "help", None, None
     if phrase in TARGET_KEYS:
         return "targets", "lora_targets", None
+    if phrase in GENERATED_TOKEN_KEYS:
+        return "generated", None, None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
         if phrase in table:
             entry = table[phrase]
@@ -108,6 +134,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "ignored", None, None
     if phrase in FILLERS:
         return "filler", None, None
+    if phrase in QUESTION_WORDS:
+        return "letgo", None, None
     if not catalogs:
         return None
     name = "-".join(words)
@@ -119,9 +147,118 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
     gpu = catalog.find_gpu(name)
     if gpu is not None:
         return "gpu", "gpu", gpu.id
+    if len(words) > 1 and (sized := _sized_gpu(words)) is not None:
+        return "gpu", "gpu", sized
     if len(words) == 1 and models.could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
+
+
+def _sized_gpu(words: tuple[str, ...]) -> str | None:
+    """'rtx 4090 24gb', '2080 11gb', '4090 48gb': a GPU's name and then its memory. The card of
+    that name with that memory (a 2080 with 11 GB is the 2080 Ti); none such is a modded card, read
+    as a GPU of that size ('4090 48gb'); the number is never a count of GPUs."""
+    size = _SIZE_WORD.fullmatch(words[-1])
+    named = gpus_named(" ".join(words[:-1]))
+    if size is None or not named:
+        return None
+    exact = catalog.find_gpu(" ".join(words[:-1]))
+    same = [g for g in named if g.marketed_gb == float(size[1])]
+    if exact is not None and exact in same:
+        return exact.id
+    if len(same) == 1:
+        return same[0].id
+    generic = catalog.find_gpu(words[-1])
+    return None if generic is None else generic.id
+
+
+def gpus_named(name: str) -> list[catalog.Gpu]:
+    """The catalog's GPUs that ``name`` names or begins the name of ('2080' begins '2080 Ti')."""
+    key = catalog.normalise(name)
+    if not key or not any(c.isdigit() for c in key) or catalog.find_gpu(name) is None and len(key) < 4:
+        return []
+    index = catalog.gpus()
+    found = {g.id: g for n, g in index.by_name.items() if n.startswith(key) or n.startswith("rtx" + key)}
+    return list(found.values())
+
+
+def _named_otherwise(words: list[str], gpu_id: str) -> bool:
+    named = catalog.find_gpu(" ".join(words[:-1]))
+    return named is None or named.id != gpu_id
+
+
+def _sized_gpu_note(text: str, gpu_id: str) -> str:
+    if gpu_id.startswith("gpu-"):
+        return (f"'{text}': no {text.rsplit(' ', 1)[0]} in the catalog has that memory; read as one GPU of "
+                f"{text.rsplit(' ', 1)[1]} (a modded card)")
+    return f"'{text}' read as {gpu_id}, the card of that name with that memory"
+
+
+def _quantised_name(model: Meaning) -> list[Meaning]:
+    """'Qwen/Qwen2.5-32B-Instruct-AWQ': the catalog's model, and the dtype its name says it is stored in."""
+    if model.kind != "model" or " " in model.text or model.value == model.text:
+        return []
+    lower = model.text.lower()
+    for suffix, dtype in NAME_QUANT:
+        if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it))*$", lower):
+            note = (f"'{model.text}' is a checkpoint quantised as {suffix.upper()}: its weights taken as "
+                    f"{dtype.value} ({model.value})")
+            return [Meaning("set", model.pos, model.text, "dtype", dtype, note=note)]
+    return []
+
+
+def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
+    """'--max-model-len 4096', '--dtype bfloat16', '--bf16', '--gradient_checkpointing False': a
+    launch flag in an engine's or trainer's spelling, with its value when it takes one."""
+    atom = atoms[i]
+    key = atom.text.lstrip("-").lower().replace("-", "_")
+    spaced = key.replace("_", " ")
+    value = atoms[i + 1] if i + 1 < len(atoms) and atoms[i + 1].kind in ("word", "number") else None
+    field = FLAG_KEYS.get(key) or KEYS.get(key) or KEYS.get(spaced)
+    if field is not None:
+        return [Meaning("key", atom.pos, atom.text, field)], 1
+    if (field := FLAG_WORD_KEYS.get(key) or WORD_KEYS.get(key)) is not None and value is not None:
+        return [Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))], 2
+    if key in IGNORED_SWITCHES:
+        return [Meaning("letgo", atom.pos, atom.text, note=let_go(atom.text))], 1
+    if key in IGNORED_KEYS or spaced in IGNORED_KEYS:
+        text = f"{atom.text} {value.text}" if value is not None else atom.text
+        return [Meaning("ignored", atom.pos, text, value=text)], 1 + (value is not None)
+    if key in HELP_WORDS:
+        return [Meaning("help", atom.pos, atom.text)], 1
+    if key in GENERATED_TOKEN_KEYS or spaced in GENERATED_TOKEN_KEYS:
+        return [Meaning("generated", atom.pos, atom.text)], 1
+    phrase = PHRASES.get(key) or PHRASES.get(spaced)
+    if phrase is None and key in FRONTEND_OPTIONS:
+        raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "
+                               f"such as --json go outside the quoted query", position=atom.pos)
+    if phrase is None:
+        close = catalog.closest(key, sorted({*FLAG_KEYS, *FLAG_WORD_KEYS, *IGNORED_SWITCHES}))
+        raise UnknownWordError(f"unknown flag '{atom.text}'", position=atom.pos,
+                               suggestion=f"--{close.replace('_', '-')}" if close else None,
+                               expected=("a setting vram models, as in --max-model-len 8192 or "
+                                         "--tensor-parallel-size 2",))
+    switch = BOOLEANS.get(value.text.lower()) if value is not None else None
+    if switch is False:
+        if phrase[0] not in FLAG_OFF and not isinstance(phrase[1], bool):
+            return [Meaning("letgo", atom.pos, f"{atom.text} {value.text}",
+                            note=let_go(f"{atom.text} {value.text}"))], 2
+        field, off = FLAG_OFF.get(phrase[0], (phrase[0], not phrase[1]))
+        return [Meaning("set", atom.pos, f"{atom.text} {value.text}", field, off)], 2
+    return [Meaning("set", atom.pos, atom.text, *phrase)], 1 + (switch is not None)
+
+
+def let_go(text: str) -> str:
+    """The assumption that lists a word let go: the words of a query are never dropped unsaid."""
+    return f"'{text}' does not change memory: ignored"
+
+
+def _flag_word(field: str, word: str) -> tuple[str, Any]:
+    """A flag's word value, and the field it sets: '--optim adamw_torch_fused' says a fused optimizer."""
+    phrase = PHRASES.get(word.lower())
+    if phrase is not None and phrase[0] != field and field not in ("kv_dtype", "model", "gpu"):
+        return phrase
+    return field, _word_value(field, word)
 
 
 def _single(atom: Atom) -> list[Meaning]:
@@ -156,7 +293,10 @@ def setting(atom: Atom) -> Meaning:
     """``key=value``: the key names the field, the value is read as that field's."""
     key = atom.text.lower().replace("-", "_")
     field = (KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
-             or BIND_KEYS.get(key))
+             or BIND_KEYS.get(key) or FLAG_KEYS.get(key))
+    if field is None and key in FLAG_WORD_KEYS:  # "--dtype=bfloat16"
+        field, value = _flag_word(FLAG_WORD_KEYS[key], atom.value)
+        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", field, value)
     text = f"{atom.text}={atom.value}"
     if key in TARGET_KEYS or key.replace("_", " ") in TARGET_KEYS:
         return Meaning("targets", atom.pos, text, "lora_targets", [atom.value])

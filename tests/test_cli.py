@@ -110,3 +110,16 @@ def test_console_script_answers():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert json.loads(done.stdout)["estimate"]["total_bytes"] == 7_200_000_000
+
+
+def test_help_as_a_query_prints_the_query_language_and_exits_0(capsys):
+    assert cli.main(["help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("vram answers how much GPU memory a job needs")
+    assert "infer llama-3-8b fp16 on a 4090" in out
+
+
+def test_help_flag_shows_the_query_language(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "say the job in one line" in capsys.readouterr().out

@@ -246,7 +246,8 @@ def gpus() -> _Index:
 
 #: Variant suffixes that name the same architecture ("-Instruct", "-chat-hf", "-AWQ"). Versions
 #: ("-v0.2") are not among them: they change architectures (Mistral 7B v0.2 drops the sliding window).
-_VARIANT = re.compile(r"(?:[-_.](?:instruct|chat|hf|base|it|awq|gptq|gguf|fp16|bf16|int4|int8|4bit|8bit))+$",
+_VARIANT = re.compile(r"(?:[-_.](?:instruct|chat|hf|base|it|awq|gptq|gguf|fp16|bf16|int4|int8|4bit|8bit|fp8|"
+                      r"dynamic|bnb|nf4|w4a16|w8a8))+$",
                       re.IGNORECASE)
 
 

@@ -24,7 +24,11 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("task", T.TRAINING, "train", "training", "trains", "pretrain", "pretraining", "pre-train",
            "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning",
            "full finetune", "full fine-tune", "full fine tune", "full finetuning", "full fine-tuning",
-           "sft", "continued pretraining", "训练", "微调", "全量微调", "预训练"),
+           "full parameter", "full-parameter", "full parameters", "full param", "full params",
+           "full-param", "full parameter finetune", "full parameter fine-tune", "full parameter fine-tuning",
+           "full parameter training", "full weights",
+           "sft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch",
+           "训练", "微调", "全量微调", "预训练"),
     **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
            "running", "generate", "generation", "deploy", "推理", "部署"),
     **_all("task", T.LORA, "lora", "peft"),
@@ -87,9 +91,12 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "which card"),
     **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
     **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
-           "offload_optimizer", "zero offload", "zero-offload"),
+           "offload_optimizer", "zero offload", "zero-offload", "offload optimizer to cpu", "offload to cpu",
+           "optimizer offload to cpu", "offload the optimizer to cpu", "cpu optimizer offload",
+           "optimizer cpu offload", "offload optimizer states to cpu", "offload optimizer state to cpu"),
     **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
-           "parameter offload", "offload_param", "offload everything"),
+           "parameter offload", "offload_param", "offload everything",
+           "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu"),
     **_all("offload", Offload.NONE, "no offload", "without offload"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
@@ -136,7 +143,99 @@ IGNORED_KEYS: frozenset[str] = frozenset({
     "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "gradient accumulation",
     "grad accum", "gradient accumulation steps", "gradient_accumulation_steps", "accumulation steps",
     "grad_accum", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
-    "top_k", "max new tokens", "max_new_tokens", "output tokens", "lora dropout", "lora_dropout",
+    "top_k", "lora dropout", "lora_dropout",
+    # Megatron and DeepSpeed size a step by its micro batch; the global batch is micro batch x
+    # data-parallel size x accumulation steps, so memory follows the micro batch alone
+    # (Megatron-LM arguments.py: --micro-batch-size, --global-batch-size).
+    "global batch", "global batch size", "global_batch_size", "global-batch-size", "gbs",
+    "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
+})
+
+#: Tokens to generate: they fill the KV cache as the prompt does, so they change memory and are
+#: never let go; until serving is modelled with prompt and output apart, the query says the whole
+#: context (prompt + generated) as seq.
+GENERATED_TOKEN_KEYS: frozenset[str] = frozenset({
+    "max new tokens", "max_new_tokens", "output tokens", "new tokens", "generated tokens", "output length",
+    "max output tokens", "max_output_tokens", "completion tokens",
+})
+
+#: Settings written as launch flags in the spelling of the engines and trainers people paste them
+#: from (vLLM's ``vllm serve --help``, Megatron-LM's arguments.py, Hugging Face TrainingArguments,
+#: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets.
+FLAG_KEYS: dict[str, str] = {
+    "tensor_parallel_size": "tp", "tensor_model_parallel_size": "tp", "tp_size": "tp",
+    "pipeline_parallel_size": "pp", "pipeline_model_parallel_size": "pp", "pp_size": "pp",
+    "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
+    "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
+    "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
+    "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
+    "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
+    "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
+    "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
+    "zero_stage": "zero", "hidden_size": "hidden_size", "num_layers": "num_layers",
+    "num_attention_heads": "num_heads",
+}
+#: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
+FLAG_WORD_KEYS: dict[str, str] = {
+    "model": "model", "model_name_or_path": "model", "dtype": "dtype", "torch_dtype": "dtype",
+    "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
+    "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
+}
+#: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
+FLAG_OFF: dict[str, tuple[str, Any]] = {
+    "recompute": ("recompute", Recompute.NONE), "flash_attention": ("flash_attention", False),
+    "dropout": ("dropout", False), "offload": ("offload", Offload.NONE),
+}
+#: Flags that take no value and do not change memory (``--trust-remote-code``).
+IGNORED_SWITCHES: frozenset[str] = frozenset({
+    "trust_remote_code", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+})
+
+#: Words of questions and politeness people wrap a query in ("whats the vram for ..., please?"):
+#: they cannot change the answer, so they are let go, and the answer lists each one it let go.
+QUESTION_WORDS: frozenset[str] = frozenset({
+    "whats", "wat", "hows", "hi", "hello", "hey", "pls", "plz", "thanks", "thank you",
+    "thx", "w/", "vs", "versus", "roughly", "approximately", "approx", "about", "around", "ballpark",
+    "total", "rough", "exactly", "possible", "possibly", "able", "am i able", "is it possible", "budget",
+    "some", "help me", "could you", "can you", "would you", "i want to", "i need to", "let me know",
+    "locally", "local", "at home", "home", "my own", "own", "setup", "box", "rig", "workstation", "server",
+})
+
+#: Questions about something other than memory: the topic each phrase asks about. vram answers
+#: memory only, so these are refused plainly rather than read as a setting ("tokens per second"
+#: is not a context length, "how long to train" is not "lion").
+OUTSIDE_MEMORY: dict[str, str] = {
+    **{p: "speed" for p in ("tokens per second", "token per second", "tokens/s", "tok/s", "tokens/sec",
+                            "tokens per sec", "tps", "throughput", "latency", "speed", "how fast", "fast",
+                            "faster", "slow", "mfu", "ttft", "time to first token", "per second",
+                            "samples per second", "it/s")},
+    **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
+                           "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
+    **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
+                           "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
+}
+
+#: A query that asks how to ask: answered with the query language by example.
+HELP_WORDS: frozenset[str] = frozenset({
+    "help", "usage", "examples", "example", "how to use", "how do i use this", "what can i ask", "-h", "man",
+})
+
+#: Quantised checkpoints carry their format in their name ("Qwen2.5-32B-Instruct-AWQ",
+#: "Qwen2.5-7B-Instruct-GPTQ-Int4", "Llama-3.1-8B-Instruct-FP8", "llama-3-8b-bnb-4bit"): the
+#: name's suffix to the dtype its weights are stored in, longest suffix first. Sources: the AutoAWQ
+#: and AutoGPTQ model cards (4-bit groups unless -Int8 says otherwise), bitsandbytes' NF4 for -bnb-4bit.
+NAME_QUANT: tuple[tuple[str, Dtype], ...] = (
+    ("gptq-int8", Dtype.INT8), ("gptq-int4", Dtype.INT4), ("awq-int4", Dtype.INT4), ("bnb-4bit", Dtype.NF4),
+    ("fp8-dynamic", Dtype.FP8), ("w8a8-fp8", Dtype.FP8), ("awq", Dtype.INT4), ("gptq", Dtype.INT4),
+    ("fp8", Dtype.FP8), ("int4", Dtype.INT4), ("w4a16", Dtype.INT4), ("int8", Dtype.INT8),
+    ("w8a8", Dtype.INT8),
+    ("nf4", Dtype.NF4), ("4bit", Dtype.INT4), ("8bit", Dtype.INT8),
+)
+
+#: Task words that say fine-tuning: beside them a bare "full" means a full fine-tune (every weight
+#: trained, as against LoRA), not full recompute.
+FINE_TUNE_WORDS: frozenset[str] = frozenset({
+    "sft", "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning", "微调",
 })
 
 #: Numbers written as words.
@@ -192,7 +291,7 @@ FILLERS: frozenset[str] = frozenset({
     "at", "by", "per", "this", "that", "job", "card", "enough", "size", "if", "should",
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
-    "nodes", "cluster", "ram", "hbm", "up", "method", "single", "a single", "just", "only", "s",
+    "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
     "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
@@ -217,7 +316,7 @@ CANONICAL: dict[str, str] = {
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
     "a task (train, infer, lora, qlora)",
-    "a model (llama-3-8b) or size (7b)",
+    "a model (llama-3-8b, a Hub id such as Qwen/Qwen2.5-7B-Instruct, a config.json path) or size (7b)",
     "a dtype (bf16, int8)",
     "an optimizer (adamw)",
     "a setting (seq 4096, batch 8, tp 2, zero 3)",

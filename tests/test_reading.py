@@ -1,0 +1,58 @@
+"""How people phrase queries (tests/data/reading.jsonl): each reads to its fields or gets its refusal.
+
+Each row is a query and either ``want`` (the fields it must read to) with, when the reading let a
+word go or took a likelier reading, the ``note`` the answer's assumptions must carry; or ``error``
+(the VramError class) and ``says`` (words its message must hold).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import read_jsonl
+
+import vram
+from vram import errors
+from vram.grammar.help import EXAMPLES as HELP_EXAMPLES
+from vram.request.vocabulary import QUESTION_WORDS
+
+ROWS = read_jsonl("reading.jsonl")
+READS = [row for row in ROWS if "want" in row]
+REFUSED = [row for row in ROWS if "error" in row]
+
+
+@pytest.mark.parametrize("row", READS, ids=[row["q"] for row in READS])
+def test_phrasing_reads_to_its_fields(row):
+    request = vram.parse(row["q"])
+    got = request.to_dict()
+    assert {key: got[key] for key in row["want"]} == row["want"]
+    if "note" in row:
+        assert any(row["note"] in note for note in request.notes), request.notes
+
+
+@pytest.mark.parametrize("row", READS, ids=[row["q"] for row in READS])
+def test_phrasing_gets_an_answer_listing_what_it_let_go(row):
+    estimate = vram.ask(row["q"])
+    assert estimate.total_bytes > 0
+    assert set(vram.parse(row["q"]).notes) <= set(estimate.assumptions)
+    said = row["q"].lower().replace(",", " ").replace("?", " ").split()
+    let_go = [a for a in estimate.assumptions if a.endswith("does not change memory: ignored")]
+    for word in set(said) & QUESTION_WORDS:
+        assert any(f"'{word}" in a or f" {word}" in a for a in let_go), (word, let_go)
+
+
+@pytest.mark.parametrize("row", READS, ids=[row["q"] for row in READS])
+def test_phrasing_prints_back_to_the_same_request(row):
+    request = vram.parse(row["q"])
+    assert vram.parse(request.to_query()) == request
+
+
+@pytest.mark.parametrize("row", REFUSED, ids=[row["q"] for row in REFUSED])
+def test_refusal_says_what_would_work(row):
+    with pytest.raises(getattr(errors, row["error"])) as info:
+        vram.ask(row["q"])
+    assert row["says"] in info.value.message
+
+
+@pytest.mark.parametrize("what, query", HELP_EXAMPLES)
+def test_every_help_example_reads(what, query):
+    assert vram.parse(query).to_dict()["task"] is not None
