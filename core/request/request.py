@@ -24,6 +24,7 @@ from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method, Offload,
     Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
+from vram.request.lora import TARGET_NAMES
 from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
 
@@ -202,8 +203,6 @@ class Request:
                 )
 
     def _check_targets(self) -> None:
-        from vram.request.lora import TARGET_NAMES
-
         if self.task not in ADAPTER_TASKS:
             raise ConflictError("adapter targets apply to lora or qlora", field="lora_targets")
         targets = tuple(self.lora_targets) if not isinstance(self.lora_targets, str) else (self.lora_targets,)
