@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-formulas", action="store_true", help="leave the formula column out")
     parser.add_argument("--trace", action="store_true",
                         help="also run the job on fake tensors and show the traced peak (pip install 'vram[trace]')")
-    parser.add_argument("--list", choices=("models", "gpus"), help="list the catalog's models or GPUs and exit")
+    parser.add_argument("--list", choices=("models", "gpus"),
+                        help="list the catalog's models or GPUs and exit (--json: every field; --gib: GiB)")
     parser.add_argument("--version", action="version", version=f"vram {_version()}")
     return parser
 
@@ -65,7 +66,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
-        return _list(args.list)
+        return _list(args.list, args)
     if not args.query:
         parser.error("give a query, e.g. vram \"infer llama-3-8b bf16 on a100\"")
     text = " ".join(args.query)
@@ -95,18 +96,20 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERNAL
 
 
-def _list(what: str) -> int:
-    """The catalog, one entry a line: id, the names it answers to, the facts that decide memory."""
+def _list(what: str, args: argparse.Namespace) -> int:
+    """The catalog as a table with a head row (80 columns at most), or as a JSON array with --json."""
     from vram import catalog
-    from vram.units import format_bytes, format_count
+    from vram.render import (
+        catalog_json, gpus_in_list_order, models_in_list_order, render_gpu_list, render_model_list
+    )
 
     if what == "models":
-        for spec in sorted(catalog.models().by_id.values(), key=lambda s: s.id):
-            print(f"{spec.id:20} {format_count(spec.nominal_params):>6}  h={spec.hidden_size} L={spec.num_layers} "
-                  f"heads={spec.num_heads}/{spec.num_kv_heads} ctx={spec.max_seq_len}  {', '.join(spec.aliases[:3])}")
+        models = list(catalog.models().by_id.values())
+        print(catalog_json(models_in_list_order(models)) if args.json else render_model_list(models))
     else:
-        for gpu in sorted(catalog.gpus().by_id.values(), key=lambda g: (g.memory_bytes, g.id)):
-            print(f"{gpu.id:16} {format_bytes(gpu.memory_bytes):>7} GB  {gpu.name}  ({', '.join(gpu.aliases[:4])})")
+        gpus = list(catalog.gpus().by_id.values())
+        unit = "GiB" if args.gib else "GB"
+        print(catalog_json(gpus_in_list_order(gpus)) if args.json else render_gpu_list(gpus, unit))
     return 0
 
 

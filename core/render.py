@@ -1,18 +1,21 @@
 """Neutral renderings of an Estimate (an aligned plain-text table, the JSON document), and the one
 table of how every frontend presents it: each verdict's words, mark, emoji and colour, each line
 item's column title and colour, the method blurbs and the advice's titles. The text answer, Slack's
-blocks and the notebook's HTML all take their words from here, so they never disagree.
+blocks and the notebook's HTML all take their words from here, so they never disagree. At the end,
+the catalog lists of ``vram --list``: tables with a head row, at most 80 columns wide, or JSON.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from vram.catalog.index import Gpu, ModelSpec
 from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
 from vram.request.enums import Item, Method
-from vram.units import format_bytes, format_value
+from vram.units import format_bytes, format_count, format_value
 
 METHOD_BLURBS: dict[Method, str] = {
     Method.ARTICLE: "the seed article's rules: every line item summed",
@@ -236,3 +239,81 @@ def solution_text(solution: Solution) -> str:
     shown = "none" if value is None or value == [] else (", ".join(value) if isinstance(value, list) else str(value))
     calls = f"{solution.estimates} estimate{'' if solution.estimates == 1 else 's'}"
     return f"{solution.solve.replace('_', ' ')} = {shown} ({solution.note}; {calls})"
+
+
+# --- the catalog lists (`vram --list models|gpus`) -------------------------------------------------
+
+#: The lists are read in a terminal: no line wider than this (the classic 80 columns).
+LIST_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a catalog list: its head, how it aligns, and what it shows of a record."""
+
+    head: str  #: names the column and its unit ("Heads (q/kv)", "Memory (GiB)")
+    align: str  #: "<" for words, ">" for numbers, so digits line up
+    cell: Callable[[Any], str]
+
+
+#: A model's facts that decide its memory, one column each; aliases, sources and the rest are in --json.
+MODEL_COLUMNS: tuple[Column, ...] = (
+    Column("Model", "<", lambda m: m.id),
+    Column("Params", ">", lambda m: format_count(m.nominal_params)),
+    Column("Layers", ">", lambda m: str(m.num_layers)),
+    Column("Hidden", ">", lambda m: str(m.hidden_size)),
+    Column("Heads (q/kv)", ">", lambda m: f"{m.num_heads}/{m.num_kv_heads}"),
+    Column("Context", ">", lambda m: f"{m.max_seq_len:,}"),
+)
+
+
+def gpu_columns(unit: str) -> tuple[Column, ...]:
+    """A GPU's id, its memory as the driver reports it in ``unit``, and its name."""
+    return (
+        Column("GPU", "<", lambda g: g.id),
+        Column(f"Memory ({unit})", ">", lambda g: format_bytes(g.memory_bytes, unit)),
+        Column("Name", "<", lambda g: g.name),
+    )
+
+
+def render_model_list(models: Sequence[ModelSpec]) -> str:
+    """The models table, by id, with a head row and a pointer to the fields it leaves out."""
+    rows = models_in_list_order(models)
+    footer = "Aliases, sources and every other field: vram --list models --json"
+    return "\n".join([*list_table(MODEL_COLUMNS, rows), "", footer])
+
+
+def render_gpu_list(gpus: Sequence[Gpu], unit: str = "GB") -> str:
+    """The GPUs table, smallest memory first, with a head row and a pointer to the rest."""
+    rows = gpus_in_list_order(gpus)
+    footer = "Aliases, speeds, sources and every other field: vram --list gpus --json"
+    return "\n".join([*list_table(gpu_columns(unit), rows), "", footer])
+
+
+def models_in_list_order(models: Sequence[ModelSpec]) -> list[ModelSpec]:
+    """Models by id: families sit together."""
+    return sorted(models, key=lambda m: m.id)
+
+
+def gpus_in_list_order(gpus: Sequence[Gpu]) -> list[Gpu]:
+    """GPUs by memory, then id: the order in which one asks 'what is the smallest that fits'."""
+    return sorted(gpus, key=lambda g: (g.memory_bytes, g.id))
+
+
+def list_table(columns: Sequence[Column], records: Sequence[Any], width: int = LIST_WIDTH) -> list[str]:
+    """Columns two spaces apart, each as wide as its widest cell; the last cut with '…' to fit ``width``."""
+    cells = [[column.cell(record) for column in columns] for record in records]
+    widths = [max(len(column.head), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
+    lines = [_list_row([c.head for c in columns], columns, widths)]
+    lines += [_list_row(row, columns, widths) for row in cells]
+    return [line if len(line) <= width else line[:width - 1] + "…" for line in lines]
+
+
+def _list_row(cells: Sequence[str], columns: Sequence[Column], widths: Sequence[int]) -> str:
+    return "  ".join(f"{cell:{c.align}{w}}" for cell, c, w in zip(cells, columns, widths)).rstrip()
+
+
+def catalog_json(records: Sequence[ModelSpec | Gpu]) -> str:
+    """Catalog records as JSON: an array of objects with the catalog's fields (aliases as arrays)."""
+    return json.dumps([dataclasses.asdict(record) for record in records], indent=2, ensure_ascii=False,
+                      allow_nan=False)
