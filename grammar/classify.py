@@ -17,7 +17,7 @@ from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, 
 from vram.request.enums import Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import Request
-from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, PHRASES
+from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, NEGATED, PHRASES
 
 from . import suggest
 from .help import QUERY_LANGUAGE
@@ -43,6 +43,7 @@ def to_request(atoms: list[Atom]) -> Request:
     for meaning in meanings:
         if meaning.kind == "unknown":
             raise suggest.unknown(meaning, meanings)
+    _negate(meanings)
     _full_fine_tune(meanings)
     fields.notes += [m.note for m in meanings if m.note]
     _bind(meanings)
@@ -76,6 +77,44 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
             meaning.kind, meaning.note = "letgo", let_go(meaning.text)
+
+
+#: The settings negation switches off, as people name them, for the message when it cannot.
+NEGATABLE = "flash attention, checkpointing, zero, offload, sp or dropout"
+
+
+def _negate(meanings: list[Meaning]) -> None:
+    """'no flash', 'without zero', 'checkpointing off': the setting beside the negating word takes
+    its off value (vocabulary.NEGATED); beside a word it cannot switch off, the query is refused."""
+    for index, word in enumerate(meanings):
+        if word.kind != "negation":
+            continue
+        before, after = word.value
+        any_word = lambda m: True  # noqa: E731
+        sides = [(-1, _neighbour(meanings, index, -1, any_word))] if after else []
+        sides += [(1, _neighbour(meanings, index, 1, any_word))] if before else []
+        sides = [(step, m) for step, m in sides if m is not None]
+        target = next(((step, m) for step, m in sides if _negatable(m)), None)
+        if target is None:
+            raise _not_negatable(word, sides[0][1] if sides else None)
+        step, setting = target
+        setting.kind, setting.value = "set", NEGATED[setting.field]
+        setting.text = f"{setting.text} {word.text}" if step < 0 else f"{word.text} {setting.text}"
+        setting.pos, word.kind = min(setting.pos, word.pos), "filler"
+
+
+def _negatable(meaning: Meaning) -> bool:
+    # a setting word ("flash"), a binding key alone ("recompute"), a key without its number ("zero")
+    return meaning.kind in ("set", "bind", "key") and meaning.field in NEGATED and not meaning.used
+
+
+def _not_negatable(word: Meaning, beside: Meaning | None) -> QueryError:
+    if beside is None:
+        return QueryError(f"'{word.text}' needs the setting it switches off beside it, as in 'no flash attention' "
+                          f"or 'checkpointing off' ({NEGATABLE})", position=word.pos)
+    return QueryError(f"'{word.text}' cannot switch off '{beside.text}'; negation takes {NEGATABLE}; for "
+                      f"anything else name what to use instead (as in 'adafactor', not 'no adamw')",
+                      position=word.pos)
 
 
 def _full_fine_tune(meanings: list[Meaning]) -> None:

@@ -19,9 +19,11 @@ from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
     HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
-    NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
+    TARGET_KEYS, WORD_KEYS
 )
 
+from . import typos
 from .numbers import number_for, split_number
 from .parser import Atom
 
@@ -46,7 +48,7 @@ class Meaning:
     kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount,
     #: filler, generated (tokens to generate: refused, they fill the KV cache), letgo (a question word,
     #: listed in the answer), outside (a question about speed, time or cost),
-    #: help, unknown
+    #: help, negation (value: (negates the word after, negates the word before)), unknown
     pos: int
     text: str
     field: str | None = None
@@ -89,7 +91,29 @@ def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[li
         meaning = _lookup(words, run[0], catalogs=not (after_key and run[0].kind == "number"))
         if meaning is not None:
             return [meaning, *_quantised_name(meaning)], width
-    return _single(run[0]), 1
+    single = _single(run[0])
+    if single[-1].kind == "unknown" and run[0].kind == "word":
+        return _typo(run) or (single, 1)
+    return single, 1
+
+
+def _typo(run: list[Atom]) -> tuple[list[Meaning], int] | None:
+    """'adamww', 'gradeint checkpointing', 'lama-3-8b': a word one or two edits from one known word
+    (grammar/typos.py) read as it, and the answer says so; else None, and the word stays unknown."""
+    typed = run[0].text
+    found = typos.correction(typed)
+    if found is None:
+        return None
+    kind, known = found
+    words = [known, *(a.text for a in run[1:])]
+    note = f"'{typed}' read as '{known}'" + (f" ({kind} in the catalog)" if kind != "word" else "")
+    for width in range(len(words), 0, -1):
+        meaning = _lookup(words[:width], run[0], catalogs=True)
+        if meaning is not None and meaning.kind not in ("filler", "letgo", "unknown"):
+            meaning.text = " ".join([typed, *words[1:width]])
+            meaning.note = f"{note}; {meaning.note}" if meaning.note else note
+            return [meaning, *_quantised_name(meaning)], width
+    return None
 
 
 def _trimmed(atom: Atom) -> Atom:
@@ -136,6 +160,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "filler", None, None
     if phrase in QUESTION_WORDS:
         return "letgo", None, None
+    if phrase in NEGATION_BEFORE or phrase in NEGATION_AFTER:
+        return "negation", None, (phrase in NEGATION_BEFORE, phrase in NEGATION_AFTER)
     if not catalogs:
         return None
     name = "-".join(words)

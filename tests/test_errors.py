@@ -35,7 +35,7 @@ EXPECTED = {
 #: More bad input, as people mistype it.
 MORE_BAD = {
     "infer 7b int8 on a10O": (vram.UnknownWordError, "unknown GPU 'a10O'", 17, "a100-80gb"),
-    "train 7b adamww bf16": (vram.UnknownWordError, "'adamww'", 9, "adamw"),
+    "train 7b adamx bf16": (vram.UnknownWordError, "'adamx'", 9, "adam"),  # adam and adamw equally close
     "infer 7b 4096": (vram.QueryError, "number '4096' without a name", 9, None),
     "infer 7b seq": (vram.MissingError, "'seq' needs a number", 9, None),
     "infer 7b seq=": (vram.QueryError, "needs a value", 12, None),

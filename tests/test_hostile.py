@@ -94,7 +94,7 @@ def test_every_vram_error_is_a_value_error(error):
     assert issubclass(error, ValueError) and issubclass(error, vram.VramError)
 
 
-@pytest.mark.parametrize("query", ["infer 7b on a10O", "infer llama-2-7b zero5", "infer 7b seq -5", "trian 7b"])
+@pytest.mark.parametrize("query", ["infer 7b on a10O", "infer llama-2-7b zero5", "infer 7b seq -5", "tr4in 7b"])
 def test_column_matches_the_message(query):
     with pytest.raises(vram.VramError) as caught:
         vram.parse(query)

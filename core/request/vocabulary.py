@@ -282,6 +282,19 @@ BOOLEANS: dict[str, bool] = {
     "false": False, "no": False, "off": False, "0": False,
 }
 
+#: Words that switch off the setting after them ("no flash", "without zero", "不用 flash") and
+#: after them ("flash off", "checkpointing disabled"): the setting takes its off value below.
+NEGATION_BEFORE: frozenset[str] = frozenset({"no", "not", "without", "w/o", "disable", "disabled", "不用", "不开",
+                                             "关闭", "关掉", "不要"})
+NEGATION_AFTER: frozenset[str] = frozenset({"off", "disabled", "关闭", "关"})
+#: The value a negated setting takes, by field: each is the setting switched off (no recompute,
+#: plain data parallel for "without zero"/"no fsdp", nothing offloaded). A word of any other field
+#: ("no adamw", "no lora") cannot be negated: it names what to use, so the query says what instead.
+NEGATED: dict[str, Any] = {
+    "flash_attention": False, "recompute": R.NONE, "zero": 0, "offload": Offload.NONE, "sp": False,
+    "dropout": False,
+}
+
 #: Words that carry no meaning in a query ("how much memory does ... need on a ...?").
 FILLERS: frozenset[str] = frozenset({
     "how", "much", "many", "memory", "vram", "gpu", "does", "do", "did", "need", "needs",
