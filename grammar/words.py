@@ -23,7 +23,6 @@ from vram.request.vocabulary import (
     TARGET_KEYS, WORD_KEYS
 )
 
-from . import typos
 from .numbers import number_for, split_number
 from .parser import Atom
 
@@ -101,6 +100,8 @@ def _typo(run: list[Atom]) -> tuple[list[Meaning], int] | None:
     """'adamww', 'gradeint checkpointing', 'lama-3-8b': a word one or two edits from one known word
     (grammar/typos.py) read as it, and the answer says so; else None, and the word stays unknown."""
     typed = run[0].text
+    from . import typos  # here, not at the top: only a word nothing else read needs it (cold start)
+
     found = typos.correction(typed)
     if found is None:
         return None
