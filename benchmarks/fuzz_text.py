@@ -452,24 +452,17 @@ def _answers(vram, text: str) -> int:
 
 def save(report: Report, path: Path, source: str) -> None:
     """Append each group's minimal input to ``path``: a JSON string a line (so control characters
-    and newlines stay on it), the finding and who fixes it in a comment above."""
+    and newlines stay on it), the finding in a ``# found:`` comment above."""
     known = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     lines = []
     for (kind, place), found in sorted(report.groups.items()):
         text = json.dumps(found[0].text, ensure_ascii=False)
         if text not in known:
             detail = " ".join(found[0].detail.split())
-            lines += [f"# {kind} at {place} ({source}): {detail} [{owner(place)}]", text]
+            lines += [f"# found: {kind} at {place} ({source}): {detail}", text]
     if lines:
         with path.open("a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
-
-
-def owner(place: str) -> str:
-    """Who fixes a finding at ``place``: the reader's own code, its numbers, or the core."""
-    if place.startswith("grammar/numbers.py"):
-        return "numbers"
-    return "grammar" if place.startswith("grammar/") else "core"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from vram import catalog
-from vram.catalog import resolve as models
+from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
@@ -119,7 +119,7 @@ def _typo(run: list[Atom]) -> tuple[list[Meaning], int] | None:
 
 def _trimmed(atom: Atom) -> Atom:
     # sentence punctuation stuck to a word ("bf16.", "7b:"); paths and versions keep their dots
-    if atom.kind == "word" and len(atom.text) > 1 and atom.text[-1] in ".:" and not models.could_be_model(atom.text):
+    if atom.kind == "word" and len(atom.text) > 1 and atom.text[-1] in ".:" and not could_be_model(atom.text):
         return Atom(atom.kind, atom.text.rstrip(".:"), atom.pos)
     return atom
 
@@ -176,7 +176,7 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "gpu", "gpu", gpu.id
     if len(words) > 1 and (sized := _sized_gpu(words)) is not None:
         return "gpu", "gpu", sized
-    if len(words) == 1 and models.could_be_model(words[0]):
+    if len(words) == 1 and could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
 

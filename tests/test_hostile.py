@@ -119,7 +119,6 @@ def test_json_is_json_even_on_an_internal_error(capsys, monkeypatch):
     ("infer {missing} $missing", "infer {missing} $missing"), ("infer {size!r:>9}", "infer {size!r:>9}"),
 ])
 def test_cell_expansion_is_a_plain_name_lookup(cell, expanded):
-    pytest.importorskip("IPython")
     from vram.ipymagic.magic import expand
 
     class Trap:
@@ -135,7 +134,6 @@ def test_cell_expansion_is_a_plain_name_lookup(cell, expanded):
 
 
 def test_the_magic_shows_an_internal_error_in_one_line(monkeypatch):
-    pytest.importorskip("IPython")
     from IPython.core.error import UsageError
 
     from vram.ipymagic import magic

@@ -376,7 +376,7 @@ SAFETENSORS_CASES = [case for case in CASES if case.startswith("st-")]
 @pytest.mark.parametrize("case", SAFETENSORS_CASES)
 def test_safetensors_own_reader_refuses_them_too(tmp_path, case):
     """The refusals follow safetensors' rules: its own reader refuses every file vram refuses."""
-    safe_open = pytest.importorskip("safetensors").safe_open
+    from safetensors import safe_open
     _, liar = CASES[case][0](tmp_path)
     with pytest.raises(Exception):  # safetensors raises SafetensorError, OSError or ValueError
         with safe_open(liar, "pt"):
@@ -384,8 +384,8 @@ def test_safetensors_own_reader_refuses_them_too(tmp_path, case):
 
 
 def test_files_written_by_safetensors_are_read(tmp_path):
-    torch = pytest.importorskip("torch")
-    save_file = pytest.importorskip("safetensors.torch").save_file
+    import torch
+    from safetensors.torch import save_file
     dtypes = [torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.uint8, torch.bool, torch.int64,
               torch.float8_e4m3fn, torch.float8_e5m2, torch.float64, torch.int32, torch.int16]
     tensors = {f"t{i}": torch.zeros(3, 5, dtype=dtype) for i, dtype in enumerate(dtypes)}

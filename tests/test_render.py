@@ -105,7 +105,6 @@ def test_fit_parts_are_the_pieces_of_fit_line(verdict, query):
 
 @pytest.mark.parametrize("verdict, query", VERDICT_QUERIES.items())
 def test_every_frontend_says_the_verdict_in_its_words(verdict, query):
-    pytest.importorskip("slack_bolt")
     from vram.ipymagic import Estimates, render_html
     from vram.ipymagic.compare import render_comparison_text
     from vram.slackbot.blocks import answer_message
@@ -127,7 +126,6 @@ def test_every_frontend_says_the_verdict_in_its_words(verdict, query):
     ("train 70b fp32 adamw on 1x t4", "No single change makes it fit; the closest"),
 ])
 def test_advice_titles_are_said_once_for_every_frontend(query, title):
-    pytest.importorskip("slack_bolt")
     from vram.ipymagic import render_html
     from vram.slackbot.blocks import answer_message
 
@@ -139,7 +137,6 @@ def test_advice_titles_are_said_once_for_every_frontend(query, title):
 
 
 def test_strategies_title_is_the_same_in_every_frontend():
-    pytest.importorskip("slack_bolt")
     from vram.ipymagic import render_html
     from vram.slackbot.blocks import answer_message
 

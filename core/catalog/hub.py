@@ -14,7 +14,6 @@ HTTPS GET of the file's ``resolve`` URL, which is what hf_hub_download fetches t
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -158,7 +157,7 @@ def _cached(hf: Any, repo_id: str) -> Path | None:
 
 def _headers(hf: Any) -> dict[str, str]:
     headers = {"User-Agent": "vram (config.json lookup)"}
-    token = os.environ.get("HF_TOKEN") or hf.get_token()
+    token = hf.get_token()  # HF_TOKEN, else the token `hf auth login` saved
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers

@@ -8,7 +8,7 @@ decides a default; the Job itself is a value, built once and never changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from vram.catalog.architecture import Architecture
 from vram.catalog.index import ModelSpec
@@ -46,9 +46,6 @@ class Said:
 
     def lines(self) -> tuple[str, ...]:
         return tuple(self._lines)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._lines)
 
 
 @dataclass(frozen=True)
