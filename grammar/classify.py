@@ -14,7 +14,7 @@ from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
-from vram.request.enums import Offload, Recompute, Task
+from vram.request.enums import TRAINING_TASKS, Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import Request
 from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, NEGATED, PHRASES
@@ -29,7 +29,7 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
-TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach")
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
 OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
                    "as in 'infer llama-3-8b fp16 on a100'")
@@ -56,6 +56,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
     _default_task(fields)
+    _runtime(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
@@ -345,6 +346,15 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
                 f"numbers a name (seq {meaning.text}, batch {meaning.text}, on {meaning.text} a100)",
                 position=meaning.pos,
             )
+
+
+def _runtime(fields: _Fields) -> None:
+    """'transformers' both serves (generate) and trains (Trainer): the task says which it is."""
+    if "runtime" not in fields.values:
+        return
+    name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
+    fields.values[name] = fields.values.pop("runtime")
+    fields.positions[name] = fields.positions.pop("runtime")
 
 
 def _default_task(fields: _Fields) -> None:
