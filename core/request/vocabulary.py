@@ -223,6 +223,17 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "total", "rough", "exactly", "possible", "possibly", "able", "am i able", "is it possible", "budget",
     "some", "help me", "could you", "can you", "would you", "i want to", "i need to", "let me know",
     "locally", "local", "at home", "home", "my own", "own", "setup", "box", "rig", "workstation", "server",
+    # conversation around the question ("quick q: i have a 4070, can it handle ...")
+    "quick", "q", "quick q", "quick question", "question", "have", "i have", "i've", "ive", "i've got", "got",
+    "there", "anyone", "anybody", "does anyone know", "know", "wondering", "curious", "just wondering", "really",
+    "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
+    "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
+    "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
+    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "mac studio", "mac mini", "imac",
+    # a part of the answer asked by name: the answer shows every part, that one among them
+    "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
+    "gradient memory",
 })
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
@@ -235,6 +246,9 @@ OUTSIDE_MEMORY: dict[str, str] = {
                             "samples per second", "it/s")},
     **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
+    **{p: "running on the CPU (host memory alone)" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only",
+                                                             "cpu inference", "on my cpu", "without a gpu",
+                                                             "without gpu", "no gpu")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -330,7 +344,7 @@ FILLERS: frozenset[str] = frozenset({
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
     "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
-    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",
