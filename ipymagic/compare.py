@@ -50,8 +50,9 @@ class Estimates:
         >>> import vram
         >>> from vram.ipymagic import Estimates
         >>> frame = Estimates((vram.ask("infer 6b int8 method=article"),)).to_frame()
-        >>> frame.loc[0, ["query", "peak_bytes", "weights"]].tolist()
-        ['infer 6b int8 method article', 7200000000, 6000000000]
+        >>> row = frame.iloc[0]
+        >>> row["query"], int(row["peak_bytes"]), int(row["weights"])
+        ('infer 6b int8 method article', 7200000000, 6000000000)
         """
         try:
             import pandas
