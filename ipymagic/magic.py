@@ -37,14 +37,14 @@ class VramMagics(Magics):
 
           In [2]: %vram infer 6b int8 method=article
           Out[2]:
-          Query:  infer 6b int8 method article
-          Method: article (the seed article's rules: every line item summed)
+          Query:    infer 6b int8 method article
+          Total:    7.20 GB
+          Verdict:  no GPU named; add one, as in 'on 8xA100', to see whether it fits
+          Method:   article (the seed article's rules: every line item summed)
 
-            Item                       GB  Formula
-            Model weights (int8)     6.00  1 B/param x params   [params=6e9]
-            Runtime overhead (20 %)  1.20  0.2 x weights   [weights=6e9]
-            -----------------------------
-            Total                    7.20
+            Item                       GB
+            Model weights (int8)     6.00
+                1 B/param x params   [params=6e9]
           ...
 
           In [3]: est = %vram train chatglm-6b adamw bf16 selective on 8xA100
@@ -79,10 +79,10 @@ class VramMagics(Magics):
              ...: train chatglm-6b adamw bf16 selective zero3 on 8xA100
              ...: train chatglm-6b adamw bf16 full zero3 on 8xA100
           Out[1]:
-          Query                                                         Weights  ...  Total GB  Fit
-          train chatglm-6b bf16 adamw selective on 8x a100-80gb           24.69  ...     99.22  does not fit ... (13.32 GB over)
-          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb     1.50  ...     19.99  fits ... (65.91 GB to spare)
-          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb          1.50  ...     12.47  fits ... (73.43 GB to spare)
+          Query                                                         Peak GB  Fit                                          ...
+          train chatglm-6b bf16 adamw selective on 8x a100-80gb          128.19  does not fit on 8x a100-80gb (42.30 GB over)  ...
+          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb    24.15  fits on 8x a100-80gb (61.73 GB to spare)      ...
+          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb         17.10  fits on 8x a100-80gb (68.79 GB to spare)      ...
 
           In [2]: sizes[1].fit[0].fits
           Out[2]: True
