@@ -30,13 +30,9 @@ from vram.request.quant import KvDtype
 LLAMA_QUANT = "llama.cpp src/llama-quant.cpp (007dbbf3) llama_tensor_get_type_impl and llama_ftype_get_default_type"
 GGML_COMMON = "ggml/src/ggml-common.h block structs (block_q4_K 144 B / 256 values, block_q8_0 34 B / 32 ...)"
 
-#: ggml block types by lower-case name: (values a block, bytes a block). The ids of the header
-#: reader's table, plus the fp4 blocks (ggml-common.h: block_mxfp4 = an e8m0 scale and 16 bytes of
-#: e2m1 pairs for 32 values; block_nvfp4 = four ue4m3 scales, one a 16 values, and 32 bytes for 64).
-GGML_TYPES: dict[str, tuple[int, int]] = {
-    **{name.lower(): (block, size) for name, block, size in GGML_BLOCKS.values()},
-    "mxfp4": (32, 17), "nvfp4": (64, 36),
-}
+#: ggml block types by lower-case name: (values a block, bytes a block), from the header reader's
+#: table of ggml's types (one table: vram.catalog.headers.GGML_BLOCKS).
+GGML_TYPES: dict[str, tuple[int, int]] = {name.lower(): (block, size) for name, block, size in GGML_BLOCKS.values()}
 
 
 def ggml_bytes(type_name: str) -> float:
@@ -144,8 +140,8 @@ def _mlp(spec: ModelSpec, dense: bool) -> tuple[list[tuple[str, int, int]], int]
     gate = MLP_MATRICES[spec.mlp] == 3
     if dense:
         f = spec.intermediate_size
-        return [*([("ffn_gate", h, f)] if gate else []), ("ffn_up", h, f), ("ffn_down", f, h)], \
-            (f + h) * spec.linear_bias
+        biases = (f + h) * spec.linear_bias
+        return [*([("ffn_gate", h, f)] if gate else []), ("ffn_up", h, f), ("ffn_down", f, h)], biases
     f, experts = spec.moe_intermediate_size or spec.intermediate_size, spec.num_experts
     shared = (spec.num_shared_experts or 0) * f
     found = [*([("ffn_gate", h, experts * f)] if gate else []), ("ffn_up", h, experts * f),
@@ -186,29 +182,36 @@ def _mixed(tensor: Tensor, file_type: str, spec: ModelSpec) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def gguf_bytes(spec: ModelSpec, file_type: str, fused_qkv: bool) -> dict[str, tuple[int, int]]:
-    """Values and bytes of ``spec``'s weights in ``file_type``, by ggml type (f32 for 1-D tensors)."""
+    """Values and bytes of ``spec``'s weights in ``file_type``, by ggml type (f32 for 1-D tensors),
+    largest first."""
     found, flat = tensors(spec, fused_qkv)
-    by_type: dict[str, list[int]] = {}
+    values: dict[str, int] = {"f32": flat}
+    sizes: dict[str, int] = {"f32": 4 * flat}
     for tensor in found:
         name = tensor_type(tensor, file_type, spec)
         block, size = GGML_TYPES[name]
-        totals = by_type.setdefault(name, [0, 0])
-        totals[0] += tensor.row * tensor.rows
-        totals[1] += tensor.rows * (tensor.row // block) * size
-    by_type["f32"] = [by_type.get("f32", [0, 0])[0] + flat, by_type.get("f32", [0, 0])[1] + 4 * flat]
-    return {name: (values, size) for name, (values, size) in
-            sorted(by_type.items(), key=lambda kv: -kv[1][1])}
+        values[name] = values.get(name, 0) + tensor.row * tensor.rows
+        sizes[name] = sizes.get(name, 0) + tensor.rows * (tensor.row // block) * size
+    return {name: (values[name], sizes[name]) for name in sorted(sizes, key=sizes.get, reverse=True)}
 
 
-def gguf_weights(spec: ModelSpec, file_type: str, fused_qkv: bool) -> LineItem:
-    """The weights item of ``spec`` stored as GGUF ``file_type``, scales inside the blocks."""
+def gguf_weights(spec: ModelSpec, file_type: str, fused_qkv: bool, params: float | None = None) -> LineItem:
+    """The weights item of ``spec`` stored as GGUF ``file_type``, scales inside the blocks;
+    ``params``: a bare size, given the reference architecture's mix at that size."""
     by_type = gguf_bytes(spec, file_type, fused_qkv)
+    total = sum(count for count, _ in by_type.values())
+    scale = 1 if params is None else params / total
+    values = {f"{name}_values": count * scale for name, (count, _) in by_type.items()}
     terms = [f"{ggml_bytes(name) if name != 'f32' else 4:.4g} B x {name}_values" for name in by_type]
-    values = {f"{name}_values": count for name, (count, _) in by_type.items()}
-    mix = ", ".join(f"{name} {count / sum(c for c, _ in by_type.values()):.0%}" for name, (count, _) in by_type.items())
-    return LineItem(Item.WEIGHTS, f"Model weights (GGUF {file_type.upper()}: {mix} of the values)",
-                    sum(size for _, size in by_type.values()), " + ".join(terms), values,
+    mix = ", ".join(f"{name} {_share(count / total)}" for name, (count, _) in by_type.items())
+    where = "" if params is None else f", as {spec.id}'s tensors"
+    return LineItem(Item.WEIGHTS, f"Model weights (GGUF {file_type.upper()}: {mix} of the values{where})",
+                    round(sum(size for _, size in by_type.values()) * scale), " + ".join(terms), values,
                     f"{LLAMA_QUANT}; {GGML_COMMON}; 1-D tensors (norms, biases) and MoE routers f32")
+
+
+def _share(fraction: float) -> str:
+    return f"{fraction:.0%}" if fraction >= 0.005 or not fraction else "<1%"
 
 
 # -- GPU checkpoint formats --------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     if job.quant in FORMATS:
         return [_split(item, split, layers) for item in _format_weights(job)]
     if job.quant is not None:  # a GGUF file type
-        return [_split(gguf_weights(job.spec, job.quant, job.spec.family in FUSED_QKV), split, layers)]
+        size = None if job.arch.spec is not None else job.params  # a bare size: the reference's mix
+        return [_split(gguf_weights(job.spec, job.quant, job.spec.family in FUSED_QKV, size), split, layers)]
     if dtype not in WEIGHT_FORMATS:
         size = dtype_bytes(dtype)
         item = LineItem(Item.WEIGHTS, f"Model weights ({dtype})", round(size * job.params),
@@ -86,10 +87,10 @@ def _format_weights(job: DetailedJob) -> tuple[LineItem, LineItem]:
     fmt = FORMATS[job.quant]
     covered = covered_params(job.spec, job.counts.attention, job.counts.mlp, fmt.experts_only)
     other = job.params - covered
-    what = "MoE experts" if fmt.experts_only and job.spec.num_experts else "blocks' matrices"
+    what = "the MoE experts" if fmt.experts_only and job.spec.num_experts else "the blocks' matrices"
     size = fmt.value_bits / 8
     weights = LineItem(
-        Item.WEIGHTS, f"Model weights ({job.quant} {what}, the rest 16-bit)", round(size * covered + 2 * other),
+        Item.WEIGHTS, f"Model weights ({job.quant}: {what}, the rest 16-bit)", round(size * covered + 2 * other),
         f"{size:g} B/param x quantised_params + 2 B/param x other_params",
         {"quantised_params": covered, "other_params": other}, fmt.source)
     scales = formula_item(Item.QUANT_OVERHEAD, f"{job.quant} scales", formula(f"({fmt.scale_bits})/8*quantised_params"),
