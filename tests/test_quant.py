@@ -14,6 +14,7 @@ import vram
 from vram import catalog
 from vram.catalog.params import count_parameters
 from vram.errors import ConflictError, UnknownWordError, UnsupportedError
+from vram.formula import formula
 from vram.memory.quant import FORMATS, KV_BYTES, Tensor, ggml_bytes, gguf_bytes, tensor_type, tensors
 from vram.request.enums import Dtype, Item
 from vram.request.quant import QUANT_DTYPES, KvDtype
@@ -107,6 +108,20 @@ def test_gguf_median_error_is_small():
     assert statistics.median(errors) < 0.003
 
 
+#: llama-quantize's file types from smallest to largest (its QUANT_OPTIONS list, by bits a weight).
+BY_SIZE = ("q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k", "q8_0")
+
+
+# Separate q, k, v only: a fused attn_qkv takes attn_v's rule whole (q6_K in half the layers for
+# Q4_K_M), so GPT-2's Q4_K_M outgrows its Q5_K_S, as llama.cpp's rules make it.
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "llama-3.2-1b", "qwen2.5-7b", "gemma-2-9b", "mixtral-8x7b",
+                                   "qwen3-30b-a3b", "llama-3.1-70b", "mistral-7b"])
+def test_a_larger_file_type_never_takes_fewer_bytes(model):
+    spec = catalog.find_model(model)
+    sizes = [sum(s for _, s in gguf_bytes(spec, name, False).values()) for name in BY_SIZE]
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
+
+
 def test_gguf_refuses_latent_attention():
     with pytest.raises(UnsupportedError, match="MLA"):
         tensors(catalog.find_model("deepseek-v3"), fused_qkv=False)
@@ -122,7 +137,7 @@ def test_gguf_refuses_latent_attention():
 ])
 def test_gpu_format_bits(name, bits):
     fmt = FORMATS[name]
-    assert fmt.value_bits + eval(fmt.scale_bits) == pytest.approx(bits)  # the formula text is arithmetic
+    assert fmt.value_bits + formula(fmt.scale_bits).value({}) == pytest.approx(bits)
 
 
 @pytest.mark.parametrize("model, gib", [
@@ -205,6 +220,7 @@ def test_quant_errors(fields, error, says):
     ("infer llama-3.1-8b q4_k_m kv q8_0", dict(kv_dtype="q8_0", quant="q4_k_m")),
     ("infer llama-3.1-8b --cache-type-k q8_0", dict(kv_dtype="q8_0")),
     ("infer llama-3.1-8b --kv-cache-dtype fp8", dict(kv_dtype="fp8")),
+    ("infer llama-3.1-8b --kv-cache-dtype fp8_e5m2", dict(kv_dtype="fp8")),
 ])
 def test_words_name_the_format(query, want):
     got = vram.parse(query).to_dict()

@@ -51,7 +51,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("dtype", D.FP32, "fp32", "float32", "f32", "32bit", "32-bit", "32 bit", "full precision"),
     **_all("dtype", D.FP16, "fp16", "float16", "f16", "half", "16bit", "16-bit", "16 bit"),
     **_all("dtype", D.BF16, "bf16", "bfloat16"),
-    **_all("dtype", D.FP8, "fp8", "float8", "e4m3"),
+    **_all("dtype", D.FP8, "fp8", "float8", "e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2"),  # vLLM --kv-cache-dtype values
     **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16", "load_in_8bit", "bnb 8bit",
            "bnb int8", "llm.int8"),
     **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16"),
