@@ -89,6 +89,12 @@ def _types(model: str, file_type: str, category: str) -> list[str]:
     ("mixtral-8x7b", "q4_k_m", "attn_v", {"q8_0": 32}),  # 8 experts: attn_v and attn_k in q8_0
     ("mixtral-8x7b", "q4_k_m", "attn_output", {"q5_k": 32}),
     ("qwen2.5-0.5b", "q4_k_m", "attn_q", {"q5_0": 24}),  # rows of 896 do not split into 256s
+    # Falcon's branches: the output always q8_0; Q4_K_M's ffn_down q6_K in the first 32/16 layers,
+    # q5_K where use_more_bits; Q3_K_M's attn_output not lifted
+    ("falcon-7b", "q4_k_m", "output", {"q8_0": 1}),
+    ("falcon-7b", "q4_k_m", "ffn_down", {"q6_k": 2, "q5_k": 14, "q4_k": 16}),
+    ("falcon-40b", "q3_k_m", "attn_output", {"q3_k": 60}),
+    ("falcon-7b", "q3_k_m", "attn_output", {"q4_0": 32}),  # rows of 4544: q3_K falls back to q4_0
 ])
 def test_k_quant_mix(model, file_type, category, want):
     got = _types(model, file_type, category)

@@ -92,6 +92,21 @@ MIXES: dict[str, dict[str, Rules]] = {
     "iq4_nl": {"attn_v": (("gqa_4", "q5_k"),), "ffn_down": (("first_eighth", "q5_k"),)},
 }
 
+#: Falcon's own branches (LLM_ARCH_FALCON in the same function), over MIXES: its ffn_down and
+#: attn_output rules, where an empty tuple is "no bump".
+FAMILY_MIXES: dict[str, dict[str, dict[str, Rules]]] = {
+    "falcon": {
+        "q2_k": {"attn_output": ()},
+        "q3_k_m": {"ffn_down": (("first_sixteenth", "q5_k"), ("more_bits", "q4_k"), ("all", "q3_k")),
+                   "attn_output": ()},
+        "q3_k_l": {"ffn_down": (("all", "q4_k"),), "attn_output": (("all", "q4_k"),)},
+        "q4_k_m": {"ffn_down": (("first_sixteenth", "q6_k"), ("more_bits", "q5_k"))},
+        "q4_k_s": {"ffn_down": ()},
+    },
+}
+#: Families whose output matrix is always q8_0 (arch == LLM_ARCH_FALCON).
+OUTPUT_Q8_0 = frozenset({"falcon"})
+
 #: 8-expert models (Mixtral): attn_v and attn_k in q8_0 whatever the type ("bumping this to Q8_0
 #: trades just ~128MB"), attn_output in q5_K for these file types.
 EIGHT_EXPERT_OUTPUT = frozenset({"q2_k", "q3_k_s", "q3_k_m", "iq4_nl", "q4_k_s", "q4_k_m", "iq4_xs"})
@@ -155,7 +170,8 @@ def tensor_type(tensor: Tensor, file_type: str, spec: ModelSpec) -> str:
     """The ggml type llama.cpp's quantizer gives ``tensor`` in ``file_type``."""
     default = FILE_TYPES[file_type]
     if tensor.category == "output":  # also a tied token embedding
-        chosen = "q8_0" if file_type == "q8_0" or tensor.row % GGML_TYPES[default][0] else "q6_k"
+        plain = file_type != "q8_0" and spec.family not in OUTPUT_Q8_0 and not tensor.row % GGML_TYPES[default][0]
+        chosen = "q6_k" if plain else "q8_0"
     elif tensor.category == "token_embd":
         chosen = default
     else:
@@ -170,7 +186,8 @@ def _mixed(tensor: Tensor, file_type: str, spec: ModelSpec) -> str | None:
         return "q8_0"
     if spec.num_experts == 8 and tensor.category == "attn_output":
         return "q5_k" if file_type in EIGHT_EXPERT_OUTPUT else None
-    rules = MIXES.get(file_type, {}).get(tensor.category, ())
+    mix = {**MIXES.get(file_type, {}), **FAMILY_MIXES.get(spec.family, {}).get(file_type, {})}
+    rules = mix.get(tensor.category, ())
     chosen = next((t for c, t in rules if CONDITIONS[c](tensor.layer, spec.num_layers, spec)), None)
     # src/models/llama.cpp: 80 layers with grouped KV heads is LLM_TYPE_70B, whose attn_v (8x
     # smaller than attn_q) goes up from q3_K/q4_K to q5_K
