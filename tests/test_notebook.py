@@ -79,7 +79,7 @@ def test_sweep_prints_per_batch(executed):
 
 def test_the_committed_notebook_shows_its_outputs_as_they_are_now(executed):
     # GitHub and nbviewer show the committed outputs: they must be there, and not stale. After a
-    # change to the answers, run the notebook again (nbclient, as above) and commit it.
+    # change to the answers, run `python examples/run_notebook.py` and commit the notebook.
     committed = [cell for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"]
     assert all(cell.outputs for cell in committed if cell.source.strip() != "%load_ext vram")
     for old, new in zip(committed, executed):
