@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from vram import messages
 from vram.catalog.index import Gpu, ModelSpec
 from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
 from vram.request.enums import Item, Method
@@ -110,8 +111,8 @@ def render_json(estimate: Estimate) -> str:
     return json.dumps(to_json_document(estimate), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:
-    """The answer as an aligned table, in GB (1e9 bytes) or GiB."""
+def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lang: str = messages.DEFAULT) -> str:
+    """The answer as an aligned table, in GB (1e9 bytes) or GiB; the verdicts in ``lang``."""
     lines = [f"Query:  {estimate.request.to_query()}"]
     if estimate.solution is not None:
         lines.append(f"Answer: {solution_text(estimate.solution)}")
@@ -122,7 +123,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     ]
     lines += _phases(estimate, unit)
     if estimate.fit:
-        lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
+        lines += ["", "Fit:", *(f"  {fit_line(fit, unit, lang)}" for fit in estimate.fit)]
         if len(estimate.fit) == 1:
             lines.append(f"  ({usable_line(estimate.fit[0], unit)})")
     if estimate.strategies:
@@ -202,19 +203,24 @@ class FitParts:
     style: VerdictStyle
 
 
-def fit_parts(fit: Fit, unit: str = "GB") -> FitParts:
+def verdict_words(verdict: Verdict, lang: str = messages.DEFAULT) -> str:
+    """A verdict's words in ``lang`` (the message catalogs' ``verdict.*``); English is the style's own."""
+    return VERDICT_STYLES[verdict].words if lang == messages.DEFAULT else messages.text(f"verdict.{verdict}", lang)
+
+
+def fit_parts(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> FitParts:
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
     detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
               f"usable, {fit.utilisation:.0%} used, {margin}")
     style = VERDICT_STYLES[fit.verdict]
-    return FitParts(f"{fit.gpu_count}x {fit.gpu}", style.words, detail, margin, style)
+    return FitParts(f"{fit.gpu_count}x {fit.gpu}", verdict_words(fit.verdict, lang), detail, margin, style)
 
 
-def fit_line(fit: Fit, unit: str = "GB") -> str:
+def fit_line(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> str:
     """One verdict: ``8x a100-80gb: does not fit: needs 98.77 of 85.44 GB usable, 116% used, 13.33 GB over``."""
-    parts = fit_parts(fit, unit)
+    parts = fit_parts(fit, unit, lang)
     return f"{parts.where}: {parts.words}: {parts.detail}"
 
 

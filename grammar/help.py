@@ -1,28 +1,48 @@
-"""The query language by example: what ``vram help`` answers."""
+"""The query language by example: what ``vram help`` (``帮助``) answers, in the query's language."""
 
 from __future__ import annotations
 
-#: One line a kind of question, each a query that reads as written (tests/test_reading.py checks each).
-EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("serve a model", "infer llama-3-8b fp16 on a 4090"),
-    ("with context and concurrency", "serve qwen2.5-72b int4 seq 32k batch 8 on 2x h100"),
-    ("a quantised KV cache", "infer llama-3.1-70b fp8 kv fp8 on h100"),
-    ("train in full", "train chatglm-6b adamw bf16 selective on 8x a100"),
-    ("shard the training", "train llama-3-8b bf16 adamw fsdp seq 4096 batch 4 on 8x h100"),
-    ("fine-tune with adapters", "lora llama-3-8b bf16 rank 16 on 3090"),
-    ("4-bit adapters", "qlora llama-2-70b rank 64 on a6000"),
-    ("a size alone", "train 7b bf16 adamw"),
-    ("a Hub id (or a config.json path)", "infer Qwen/Qwen2.5-7B-Instruct bf16"),
-    ("launch flags", "infer llama-3-8b --max-model-len 8192 --tensor-parallel-size 2 on 2x a100"),
-    ("what fits", "max batch infer llama-3-8b fp16 seq 4096 on a100"),
-    ("how many GPUs", "min gpus train llama-3-70b bf16 adamw zero 3 on h100"),
-    ("which GPUs", "which gpus lora llama-3-8b bf16"),
-)
+import unicodedata
 
-QUERY_LANGUAGE = "\n".join((
-    "vram answers how much GPU memory a job needs; say the job in one line, in any order:",
-    *(f"  {what + ':':<30} {query}" for what, query in EXAMPLES),
-    "words: a task (train, infer, lora, qlora), a model (llama-3-8b, a Hub id, a config.json path) or a size "
-    "(7b), a dtype (bf16, int8, int4), an optimizer (adamw), settings (seq 4096, batch 8, tp 2, zero 3, "
-    "rank 16, recompute selective, kv fp8, offload) and GPUs (on 8x a100, on 2 h100, on a 24gb card)",
-))
+from vram import messages
+
+#: One line a kind of question (its label: ``help.example.<id>`` in the message catalogs), each a
+#: query that reads as written (tests/test_reading.py checks each).
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("serve", "infer llama-3-8b fp16 on a 4090"),
+    ("context", "serve qwen2.5-72b int4 seq 32k batch 8 on 2x h100"),
+    ("kv", "infer llama-3.1-70b fp8 kv fp8 on h100"),
+    ("train", "train chatglm-6b adamw bf16 selective on 8x a100"),
+    ("shard", "train llama-3-8b bf16 adamw fsdp seq 4096 batch 4 on 8x h100"),
+    ("lora", "lora llama-3-8b bf16 rank 16 on 3090"),
+    ("qlora", "qlora llama-2-70b rank 64 on a6000"),
+    ("size", "train 7b bf16 adamw"),
+    ("hub", "infer Qwen/Qwen2.5-7B-Instruct bf16"),
+    ("flags", "infer llama-3-8b --max-model-len 8192 --tensor-parallel-size 2 on 2x a100"),
+    ("fits", "max batch infer llama-3-8b fp16 seq 4096 on a100"),
+    ("gpus", "min gpus train llama-3-70b bf16 adamw zero 3 on h100"),
+    ("which", "which gpus lora llama-3-8b bf16"),
+)
+#: Examples shown first to a Chinese query: the same questions as a Chinese-speaking engineer types them.
+ZH_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("zh_serve", "单卡4090能跑qwen2.5-7b吗"),
+    ("zh_train", "8卡a100全参微调llama-3-8b bf16 梯度检查点"),
+    ("zh_lora", "lora微调qwen2.5-7b 秩 16 两张3090"),
+)
+#: The display width of the label column (a CJK character takes two columns of a terminal).
+LABEL_COLUMNS = 30
+
+
+def query_language(lang: str = messages.DEFAULT) -> str:
+    """The help: what vram answers, one example a kind of question, and the words a query is made of."""
+    examples = (ZH_EXAMPLES + EXAMPLES) if lang != messages.DEFAULT else EXAMPLES
+    return "\n".join((
+        messages.text("help.intro", lang),
+        *(f"  {_padded(messages.text(f'help.example.{what}', lang) + ':')} {query}" for what, query in examples),
+        messages.text("help.words", lang),
+    ))
+
+
+def _padded(label: str) -> str:
+    width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in label)
+    return label + " " * max(0, LABEL_COLUMNS - width)
