@@ -196,15 +196,19 @@ def _targets(meanings: list[Meaning], fields: _Fields) -> None:
 
 
 def _magnitudes(meanings: list[Meaning]) -> None:
-    """'7 billion': the word is the number's suffix."""
+    """'7 billion': the word is the number's suffix; '70亿': the number times 10^8."""
     for index, word in enumerate(meanings):
         if word.kind != "magnitude":
             continue
         number = meanings[index - 1] if index else None
         if number is None or number.kind != "number" or number.value[1]:
             raise QueryError(f"'{word.text}' needs a number before it, as in '7 {word.text}'", position=word.pos)
-        number.value, number.text = (number.value[0], word.value), f"{number.text} {word.text}"
-        word.kind = "filler"
+        if word.value.startswith("e"):  # "70亿": a power of ten the number is multiplied by, not a suffix
+            number.value, number.text = (number.value[0].scaleb(int(word.value[1:])), ""), number.text + word.text
+        else:
+            number.value, number.text = (number.value[0], word.value), f"{number.text} {word.text}"
+        word.kind = "merged"
+    meanings[:] = [m for m in meanings if m.kind != "merged"]  # "7 billion params": the key sees the number
 
 
 def _families(meanings: list[Meaning], fields: _Fields) -> None:
@@ -283,6 +287,8 @@ def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:
             meaning.used = True  # "2 a100", "2 张 a100"
             fields.put("gpu_count", scaled("gpu_count", *meaning.value, meaning.pos), meaning)
         elif meaning.kind == "gpu":
+            if meaning.text.isdigit() and _measured(meanings, i):  # "4090张": a count's form, a GPU's number
+                _not_a_gpu_name(meaning)
             _count_after(meanings, i, fields)
 
 

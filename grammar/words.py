@@ -229,8 +229,8 @@ def _quantised_name(model: Meaning) -> list[Meaning]:
     lower = model.text.lower()
     for suffix, dtype in NAME_QUANT:
         if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it))*$", lower):
-            note = (f"'{model.text}' is a checkpoint quantised as {suffix.upper()}: its weights taken as "
-                    f"{dtype.value} ({model.value})")
+            note = Note("note.quantised_name", text=model.text, format=suffix.upper(), dtype=dtype.value,
+                        model=model.value)
             return [Meaning("set", model.pos, model.text, "dtype", dtype, note=note)]
     return []
 
