@@ -38,12 +38,13 @@ __version__ = "1.3.1"
 #
 #
 
-from abc import ABC, abstractmethod
 from copy import deepcopy
+from abc import ABC, abstractmethod
 from types import ModuleType
 from typing import (
-    IO, TYPE_CHECKING, Any, Callable, ClassVar, Collection, Dict, FrozenSet, Generic, Iterable, Iterator,
-    List, Mapping, Optional, Pattern as REPattern, Sequence, Set, Tuple, Type, TypeVar, Union, overload
+    TypeVar, Generic, Type, Tuple, List, Dict, Iterator, Collection, Callable, Optional, FrozenSet, Any,
+    Union, Iterable, IO, TYPE_CHECKING, overload, Sequence,
+    Pattern as REPattern, ClassVar, Set, Mapping
 )
 
 
@@ -279,11 +280,10 @@ class MissingVariableError(LarkError):
     pass
 
 
+import sys, re
 import logging
-import re
-import sys
 from dataclasses import dataclass
-from typing import AnyStr, Generic
+from typing import Generic, AnyStr
 
 logger: logging.Logger = logging.getLogger("lark")
 logger.addHandler(logging.StreamHandler())
@@ -393,11 +393,11 @@ class SerializeMemoizer(Serialize):
 _has_regex = False  # vram: query.lark needs no `regex` (see the header)
 
 if sys.version_info >= (3, 11):
-    import re._constants as sre_constants
     import re._parser as sre_parse
+    import re._constants as sre_constants
 else:
-    import sre_constants
     import sre_parse
+    import sre_constants
 
 categ_pattern = re.compile(r'\\p{[A-Za-z_]+}')
 
@@ -612,7 +612,7 @@ class Tree(Generic[_Leaf_T]):
         return self.find_pred(lambda t: t.data == data)
 
 
-from functools import update_wrapper, wraps
+from functools import wraps, update_wrapper
 from inspect import getmembers, getmro
 
 _Return_T = TypeVar('_Return_T')
@@ -3567,10 +3567,7 @@ class PythonIndenter(Indenter):
     tab_len = 8
 
 
-import base64
-import pickle
-import zlib
-
+import pickle, zlib, base64
 DATA = (
 {'parser': {'lexer_conf': {'terminals': [{'@': 0}, {'@': 1}, {'@': 2}, {'@': 3}, {'@': 4}, {'@': 5}], 'ignore': ['SEPARATOR'], 'g_regex_flags': 0, 'use_bytes': False, 'lexer_type': 'contextual', '__type__': 'LexerConf'}, 'parser_conf': {'rules': [{'@': 6}, {'@': 7}, {'@': 8}, {'@': 9}, {'@': 10}, {'@': 11}, {'@': 12}, {'@': 13}, {'@': 14}, {'@': 15}, {'@': 16}, {'@': 17}, {'@': 18}, {'@': 19}, {'@': 20}, {'@': 21}, {'@': 22}], 'start': ['start'], 'parser_type': 'lalr', '__type__': 'ParserConf'}, 'parser': {'tokens': {0: 'EQUAL', 1: 'NUMBER', 2: 'NAME', 3: '$END', 4: 'COUNT', 5: 'FLAG', 6: 'count', 7: '_atom', 8: 'word', 9: 'setting', 10: 'number', 11: 'flag', 12: '__start_star_0', 13: 'start'}, 'states': {0: {0: (0, 13), 1: (1, {'@': 17}), 2: (1, {'@': 17}), 3: (1, {'@': 17}), 4: (1, {'@': 17}), 5: (1, {'@': 17})}, 1: {1: (1, {'@': 15}), 2: (1, {'@': 15}), 3: (1, {'@': 15}), 4: (1, {'@': 15}), 5: (1, {'@': 15})}, 2: {1: (1, {'@': 12}), 2: (1, {'@': 12}), 3: (1, {'@': 12}), 4: (1, {'@': 12}), 5: (1, {'@': 12})}, 3: {2: (0, 14), 5: (0, 0), 6: (0, 12), 7: (0, 19), 8: (0, 2), 4: (0, 7), 9: (0, 9), 10: (0, 18), 1: (0, 5), 11: (0, 17), 3: (1, {'@': 6})}, 4: {2: (0, 14), 5: (0, 0), 6: (0, 12), 12: (0, 3), 8: (0, 2), 4: (0, 7), 9: (0, 9), 7: (0, 8), 10: (0, 18), 13: (0, 10), 1: (0, 5), 11: (0, 17), 3: (1, {'@': 7})}, 5: {1: (1, {'@': 19}), 2: (1, {'@': 19}), 3: (1, {'@': 19}), 4: (1, {'@': 19}), 5: (1, {'@': 19})}, 6: {1: (1, {'@': 16}), 2: (1, {'@': 16}), 3: (1, {'@': 16}), 4: (1, {'@': 16}), 5: (1, {'@': 16})}, 7: {1: (1, {'@': 18}), 2: (1, {'@': 18}), 3: (1, {'@': 18}), 4: (1, {'@': 18}), 5: (1, {'@': 18})}, 8: {1: (1, {'@': 21}), 2: (1, {'@': 21}), 3: (1, {'@': 21}), 4: (1, {'@': 21}), 5: (1, {'@': 21})}, 9: {1: (1, {'@': 8}), 2: (1, {'@': 8}), 3: (1, {'@': 8}), 4: (1, {'@': 8}), 5: (1, {'@': 8})}, 10: {}, 11: {2: (0, 15), 1: (0, 16)}, 12: {1: (1, {'@': 10}), 2: (1, {'@': 10}), 3: (1, {'@': 10}), 4: (1, {'@': 10}), 5: (1, {'@': 10})}, 13: {2: (0, 1), 1: (0, 6)}, 14: {0: (0, 11), 1: (1, {'@': 20}), 2: (1, {'@': 20}), 3: (1, {'@': 20}), 4: (1, {'@': 20}), 5: (1, {'@': 20})}, 15: {1: (1, {'@': 13}), 2: (1, {'@': 13}), 3: (1, {'@': 13}), 4: (1, {'@': 13}), 5: (1, {'@': 13})}, 16: {1: (1, {'@': 14}), 2: (1, {'@': 14}), 3: (1, {'@': 14}), 4: (1, {'@': 14}), 5: (1, {'@': 14})}, 17: {1: (1, {'@': 9}), 2: (1, {'@': 9}), 3: (1, {'@': 9}), 4: (1, {'@': 9}), 5: (1, {'@': 9})}, 18: {1: (1, {'@': 11}), 2: (1, {'@': 11}), 3: (1, {'@': 11}), 4: (1, {'@': 11}), 5: (1, {'@': 11})}, 19: {1: (1, {'@': 22}), 2: (1, {'@': 22}), 3: (1, {'@': 22}), 4: (1, {'@': 22}), 5: (1, {'@': 22})}}, 'start_states': {'start': 4}, 'end_states': {'start': 10}}, '__type__': 'ParsingFrontend'}, 'rules': [{'@': 6}, {'@': 7}, {'@': 8}, {'@': 9}, {'@': 10}, {'@': 11}, {'@': 12}, {'@': 13}, {'@': 14}, {'@': 15}, {'@': 16}, {'@': 17}, {'@': 18}, {'@': 19}, {'@': 20}, {'@': 21}, {'@': 22}], 'options': {'debug': False, 'strict': False, 'keep_all_tokens': False, 'tree_class': None, 'cache': False, 'cache_grammar': False, 'postlex': None, 'parser': 'lalr', 'lexer': 'contextual', 'transformer': None, 'start': ['start'], 'priority': 'normal', 'ambiguity': 'auto', 'regex': False, 'propagate_positions': False, 'lexer_callbacks': {}, 'maybe_placeholders': False, 'edit_terminals': None, 'g_regex_flags': 0, 'use_bytes': False, 'ordered_sets': True, 'import_paths': [], 'source_path': None, '_plugins': {}}, '__type__': 'Lark'}
 )
