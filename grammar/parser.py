@@ -105,6 +105,10 @@ def _segmented(atom: Atom) -> list[Atom]:
         if CJK.search(piece):
             found.append(Atom("word", piece, atom.pos + offset))
             continue
+        # a full-width colon after a label ("模型：qwen2.5-7b", NFKC-folded to ':') separates, as a space would
+        offset, piece = offset + len(piece) - len(piece.lstrip(":")), piece.strip(":")
+        if not piece:
+            continue
         try:
             relexed = _lark().parse(piece)
         except UnexpectedInput:
