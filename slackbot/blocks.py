@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit
+from vram.messages import DEFAULT, language_of
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
     range_line, solution_text, strategies_title, suggestions_title, table_lines
@@ -47,7 +48,8 @@ def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
     if estimate.phases and not formulas:
         body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
     if estimate.fit:
-        body.append(kit.section(kit.plain("\n".join(_fit_text(fit) for fit in estimate.fit))))
+        lang = language_of(query)  # a Chinese query reads its verdicts in Chinese
+        body.append(kit.section(kit.plain("\n".join(_fit_text(fit, lang) for fit in estimate.fit))))
     body += _advice(estimate)
     body.append(kit.context(kit.plain(_bullets("Assumptions:", estimate.assumptions))))
     if formulas:
@@ -150,8 +152,8 @@ def _bullets(title: str, lines: Sequence[str]) -> str:
     return "\n".join([title, *(f"• {line}" for line in lines)])
 
 
-def _fit_text(fit: Fit) -> str:
-    return f"{VERDICT_STYLES[fit.verdict].emoji} {fit_line(fit, UNIT)}"
+def _fit_text(fit: Fit, lang: str = DEFAULT) -> str:
+    return f"{VERDICT_STYLES[fit.verdict].emoji} {fit_line(fit, UNIT, lang)}"
 
 
 def _formula_blocks(estimate: Estimate) -> list[kit.Block]:

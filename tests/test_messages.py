@@ -6,6 +6,7 @@ close match), its help, its verdicts and the words it let go. English queries re
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import subprocess
@@ -21,6 +22,7 @@ from vram.grammar.parser import atoms
 from vram.memory.result import Verdict
 from vram.render import render_text
 from vram.request.vocabulary import EXPECTED_WORDS, OUTSIDE_MEMORY
+from vram.slackbot.blocks import answer_message
 
 ROOT = Path(__file__).parents[1]
 
@@ -192,6 +194,13 @@ def test_the_verdict_of_a_chinese_query_is_in_chinese(capsys, query, words):
     out = capsys.readouterr().out
     assert re.search(rf"^  1x \S+: {words}: needs", out, re.MULTILINE), out
     assert words in render_text(vram.ask(query), lang="zh")
+
+
+def test_slack_says_the_verdict_of_a_chinese_query_in_chinese():
+    query = "推理 llama-3-8b fp16 单卡a100"
+    shown = json.dumps(answer_message(vram.ask(query), query), ensure_ascii=False)
+    assert ": 放得下: needs" in shown
+    assert ": fits: needs" in json.dumps(answer_message(vram.ask("infer llama-3-8b fp16 on a100"), "infer"))
 
 
 def test_the_cli_says_a_chinese_error_in_chinese(capsys):
