@@ -247,7 +247,10 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             fields.notes.append(let_go(meaning.text))
             continue
         # a number after the key, else one before it ("32k context") unless that is a model size
-        number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
+        if i >= 2 and meanings[i - 1].text in LINK_WORDS:  # "32k的上下文": the number is the key's
+            number = _free_number(meanings, i - 2, meaning.field) or _free_number(meanings, i + 1)
+        else:
+            number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
         if number is None:
             raise MissingError.said("error.needs_number", text=meaning.text, position=meaning.pos)
         number.used = True
@@ -258,6 +261,10 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+
+
+#: Words that join a number to the key after it: "32k的上下文" is "32k context".
+LINK_WORDS = frozenset({"的"})
 
 
 def _free_number(meanings: list[Meaning], i: int, before_field: str | None = None) -> Meaning | None:
