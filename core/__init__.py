@@ -16,6 +16,7 @@ never imported) loads on the first ``parse`` or ``ask``, and IPython only with `
 
 from __future__ import annotations
 
+from vram import messages
 from vram.answer.pipeline import estimate
 from vram.answer.sweep import sweep
 from vram.catalog import policy as _policy
@@ -67,7 +68,13 @@ def ask(text: str, method: Method | str | None = None, *, policy: ResolvePolicy 
     vram.errors.UnsupportedError: './config.json' would be a file on the server, and files are not read here...
     """
     with _policy.using(policy):
-        return estimate(parse(text), method=method)
+        request = parse(text)
+        try:
+            return estimate(request, method=method)
+        except VramError as error:  # the resolver's and the model's errors, in the query's language too
+            if messages.language_of(text) == messages.DEFAULT:
+                raise
+            raise error.in_language(messages.language_of(text)) from None
 
 
 def load_ipython_extension(ipython) -> None:

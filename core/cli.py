@@ -9,7 +9,7 @@ import sys
 from typing import Sequence
 
 from vram.errors import HelpRequested, UnsupportedError, VramError
-from vram.grammar.help import QUERY_LANGUAGE
+from vram.grammar.help import query_language
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in vram, not in the query
@@ -23,10 +23,18 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """The query language is the help's epilog, read from the message catalog only when help is shown."""
+
+    def format_help(self) -> str:
+        self.epilog = f"{query_language()}\n\n{EXAMPLES}"
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vram", description="How much GPU memory a model takes to train or serve, and whether it fits.",
-        epilog=f"{QUERY_LANGUAGE}\n\n{EXAMPLES}", formatter_class=_formatter,
+        formatter_class=_formatter,
     )
     parser.add_argument("query", nargs="*", help="the question, e.g. 'train 7b adamw bf16 on 8xA100'")
     parser.add_argument("--json", action="store_true", help="print {request, estimate} as JSON")
@@ -115,6 +123,7 @@ def _list(what: str, args: argparse.Namespace) -> int:
 
 def _answer(text: str, args: argparse.Namespace) -> int:
     from vram import ask
+    from vram.messages import language_of
     from vram.render import render_json, render_text, to_json_document
 
     result = ask(text, method=args.method)
@@ -126,7 +135,7 @@ def _answer(text: str, args: argparse.Namespace) -> int:
         print(json.dumps({**to_json_document(result), "trace": traced.to_dict()}, indent=2, ensure_ascii=False,
                          allow_nan=False))
     else:
-        print(render_text(result, unit=unit, formulas=not args.no_formulas))
+        print(render_text(result, unit=unit, formulas=not args.no_formulas, lang=language_of(text)))
         if traced is not None:
             from vram.validation.trace import render_trace
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from vram import messages
+
 
 class VramError(ValueError):
     """Base of every error vram raises for bad input."""
@@ -45,7 +47,26 @@ class VramError(ValueError):
         self.expected = tuple(expected)  #: kinds of words that would have fitted
         self.suggestion = suggestion  #: a close match to what was typed, or None
         self.field = field  #: the request field at fault, when one is (lets a parser place it)
+        self.key: str | None = None  #: the message id in vram/messages/*.toml, when the reason has one
+        self.values: dict[str, Any] = {}  #: what fills the message's template
+        self.lang = messages.DEFAULT  #: the language the message is said in ("zh" for a Chinese query)
         super().__init__(self.message)
+
+    @classmethod
+    def said(cls, key: str, *, position: int | None = None, expected: Sequence[str] = (),
+             suggestion: str | None = None, field: str | None = None, **values: Any) -> VramError:
+        """The error whose reason is the catalogued message ``key`` (``error.unknown_gpu``), so it can
+        be said in the query's language."""
+        error = cls(messages.text(key, messages.DEFAULT, **values), position=position, expected=expected,
+                    suggestion=suggestion, field=field)
+        error.key, error.values = key, values
+        return error
+
+    def in_language(self, lang: str) -> VramError:
+        """The same error, its message said in ``lang`` (a reason with no message id stays English)."""
+        self.lang = lang
+        self.args = (self.message,)
+        return self
 
     @property
     def column(self) -> int | None:
@@ -54,6 +75,8 @@ class VramError(ValueError):
 
     @property
     def message(self) -> str:
+        if self.lang != messages.DEFAULT:
+            return self._message_in(self.lang)
         text = self.reason
         if self.position is not None:
             text = _insert_column(text, self.column)
@@ -61,6 +84,20 @@ class VramError(ValueError):
             text += f"; did you mean {self.suggestion}?"
         elif self.expected:
             text += "; expected " + _or_list(self.expected)
+        return text
+
+    def _message_in(self, lang: str) -> str:
+        text = messages.text(self.key, lang, **self.values) if self.key else self.reason
+        if self.position is not None:
+            head, sep, tail = text.partition(messages.text("frame.separator", lang))
+            text = head + messages.text("frame.column", lang, column=self.column) + sep + tail
+        if self.suggestion:
+            return text + messages.text("frame.did_you_mean", lang, suggestion=self.suggestion)
+        if self.expected:
+            words = [messages.translate_expected(w, lang) for w in self.expected]
+            joined = messages.text("frame.list_separator", lang).join(words[:-1])
+            joined = f"{joined}{messages.text('frame.or', lang)}{words[-1]}" if joined else words[-1]
+            return text + messages.text("frame.expected", lang, words=joined)
         return text
 
     def at(self, position: int | None) -> VramError:

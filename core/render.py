@@ -13,6 +13,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from vram import messages
 from vram.catalog.index import Gpu, ModelSpec
 from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
 from vram.request.enums import Item, Method
@@ -117,16 +118,17 @@ TEXT_WIDTH = 100
 HEAD_INDENT = 10
 
 
-def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:
+def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lang: str = messages.DEFAULT) -> str:
     """The answer in a terminal: the headline (the peak a GPU, the verdict and its reason, or the
-    solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB."""
-    sections = (headline_lines(estimate, unit), table_lines(estimate, unit, formulas),
+    solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB;
+    the verdicts in ``lang``."""
+    sections = (headline_lines(estimate, unit, lang), table_lines(estimate, unit, formulas),
                 phases_lines(estimate, unit), range_lines(estimate, unit), assumptions_lines(estimate),
                 advice_lines(estimate, unit))
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
 
 
-def headline_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+def headline_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEFAULT) -> list[str]:
     """What was asked, the solver's answer, the peak a GPU and the verdict on the GPUs named."""
     lines = _labelled("Query:", estimate.request.to_query())
     if estimate.solution is not None:
@@ -135,7 +137,7 @@ def headline_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
     if not estimate.fit:
         lines += _labelled("Verdict:", "no GPU named; add one, as in 'on 8xA100', to see whether it fits")
     for number, fit in enumerate(estimate.fit):
-        lines += _labelled("Verdict:" if number == 0 else "", fit_line(fit, unit))
+        lines += _labelled("Verdict:" if number == 0 else "", fit_line(fit, unit, lang))
     if len(estimate.fit) == 1:
         lines += _labelled("", f"({usable_line(estimate.fit[0], unit)})")
     lines += _labelled("Method:", f"{estimate.method.value} ({METHOD_BLURBS[estimate.method]})")
@@ -264,19 +266,24 @@ class FitParts:
     style: VerdictStyle
 
 
-def fit_parts(fit: Fit, unit: str = "GB") -> FitParts:
+def verdict_words(verdict: Verdict, lang: str = messages.DEFAULT) -> str:
+    """A verdict's words in ``lang`` (the message catalogs' ``verdict.*``); English is the style's own."""
+    return VERDICT_STYLES[verdict].words if lang == messages.DEFAULT else messages.text(f"verdict.{verdict}", lang)
+
+
+def fit_parts(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> FitParts:
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
     detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
               f"usable, {fit.utilisation:.0%} used, {margin}")
     style = VERDICT_STYLES[fit.verdict]
-    return FitParts(f"{fit.gpu_count}x {fit.gpu}", style.words, detail, margin, style)
+    return FitParts(f"{fit.gpu_count}x {fit.gpu}", verdict_words(fit.verdict, lang), detail, margin, style)
 
 
-def fit_line(fit: Fit, unit: str = "GB") -> str:
+def fit_line(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> str:
     """One verdict: ``8x a100-80gb: does not fit: needs 98.77 of 85.44 GB usable, 116% used, 13.33 GB over``."""
-    parts = fit_parts(fit, unit)
+    parts = fit_parts(fit, unit, lang)
     return f"{parts.where}: {parts.words}: {parts.detail}"
 
 

@@ -14,13 +14,16 @@ from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
+from vram.messages import Note
 from vram.request.enums import TRAINING_TASKS, Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import Request
-from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, NEGATED, PHRASES
+from vram.request.vocabulary import (
+    BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES
+)
 
 from . import suggest
-from .help import QUERY_LANGUAGE
+from .help import query_language
 from .numbers import PLAIN_PARAMS_FROM, SIZE_SUFFIXES, scaled
 from .parser import Atom
 from .words import Meaning, gpus_named, let_go, meanings as read_meanings
@@ -31,9 +34,6 @@ SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
 TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
                         "recompute")
-#: What a question outside memory is told: vram answers memory, and says so plainly.
-OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
-                   "as in 'infer llama-3-8b fp16 on a100'")
 
 
 def to_request(atoms: list[Atom]) -> Request:
@@ -68,21 +68,15 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     """'tokens per second', 'how long to train', 'cost': refused plainly; 'help' alone: the help."""
     for meaning in meanings:
         if meaning.kind == "outside":
-            raise UnsupportedError(OUTSIDE_MESSAGE.format(topic=meaning.value), position=meaning.pos)
+            raise UnsupportedError.said(f"error.outside_{meaning.value}", position=meaning.pos)
         if meaning.kind == "generated":
-            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say "
-                             "the whole context, prompt and generated tokens together, as in 'seq 6144'",
-                             position=meaning.pos)
+            raise QueryError.said("error.generated", text=meaning.text, position=meaning.pos)
     asks_help = any(m.kind == "help" for m in meanings)
     if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
-        raise HelpRequested(QUERY_LANGUAGE)
+        raise HelpRequested(query_language())
     for meaning in meanings:
         if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
             meaning.kind, meaning.note = "letgo", let_go(meaning.text)
-
-
-#: The settings negation switches off, as people name them, for the message when it cannot.
-NEGATABLE = "flash attention, checkpointing, zero, offload, sp or dropout"
 
 
 def _negate(meanings: list[Meaning]) -> None:
@@ -112,11 +106,8 @@ def _negatable(meaning: Meaning) -> bool:
 
 def _not_negatable(word: Meaning, beside: Meaning | None) -> QueryError:
     if beside is None:
-        return QueryError(f"'{word.text}' needs the setting it switches off beside it, as in 'no flash attention' "
-                          f"or 'checkpointing off' ({NEGATABLE})", position=word.pos)
-    return QueryError(f"'{word.text}' cannot switch off '{beside.text}'; negation takes {NEGATABLE}; for "
-                      f"anything else name what to use instead (as in 'adafactor', not 'no adamw')",
-                      position=word.pos)
+        return QueryError.said("error.negation_alone", text=word.text, position=word.pos)
+    return QueryError.said("error.negation_cannot", text=word.text, beside=beside.text, position=word.pos)
 
 
 def _full_fine_tune(meanings: list[Meaning]) -> None:
@@ -148,11 +139,9 @@ class _Fields:
         if field == "task" and old is not None and {old, value} <= TASK_SPECIFICITY.keys():
             value = max(old, value, key=TASK_SPECIFICITY.__getitem__)
         elif field in self.values and old != value:
-            raise ConflictError(
-                f"conflicting {field.replace('_', ' ')} '{meaning.text}'; '{self.texts[field]}' at column "
-                f"{self.positions[field] + 1} already set it, say only one",
-                position=meaning.pos, field=field,
-            )
+            raise ConflictError.said("error.conflict", name=field.replace("_", " "), text=meaning.text,
+                                     other=self.texts[field], column=self.positions[field] + 1,
+                                     position=meaning.pos, field=field)
         self.values[field] = value
         self.positions.setdefault(field, meaning.pos)
         self.texts.setdefault(field, meaning.text)
@@ -177,12 +166,13 @@ def _bind(meanings: list[Meaning]) -> None:
         takes = lambda m: m.kind == "set" and m.field in source and not m.used  # noqa: E731
         value = _neighbour(meanings, index, 1, takes) or _neighbour(meanings, index, -1, takes)
         if value is not None:
-            value.field, value.used = key.field, True
+            # a key of the value's own kind ("awq 量化版": dtype or format) leaves its field as it is
+            value.field, value.used = (value.field if key.field in source else key.field), True
             value.text = f"{key.text} {value.text}" if value.pos > key.pos else f"{value.text} {key.text}"
         elif key.field in BIND_DEFAULTS:
             key.kind, key.value = "set", BIND_DEFAULTS[key.field]
         else:
-            raise MissingError(f"'{key.text}' needs a value beside it, as in '{key.text} fp8'", position=key.pos)
+            raise MissingError.said("error.needs_value", text=key.text, position=key.pos)
 
 
 def _targets(meanings: list[Meaning], fields: _Fields) -> None:
@@ -209,15 +199,19 @@ def _targets(meanings: list[Meaning], fields: _Fields) -> None:
 
 
 def _magnitudes(meanings: list[Meaning]) -> None:
-    """'7 billion': the word is the number's suffix."""
+    """'7 billion': the word is the number's suffix; '70亿': the number times 10^8."""
     for index, word in enumerate(meanings):
         if word.kind != "magnitude":
             continue
         number = meanings[index - 1] if index else None
         if number is None or number.kind != "number" or number.value[1]:
             raise QueryError(f"'{word.text}' needs a number before it, as in '7 {word.text}'", position=word.pos)
-        number.value, number.text = (number.value[0], word.value), f"{number.text} {word.text}"
-        word.kind = "filler"
+        if word.value.startswith("e"):  # "70亿": a power of ten the number is multiplied by, not a suffix
+            number.value, number.text = (number.value[0].scaleb(int(word.value[1:])), ""), number.text + word.text
+        else:
+            number.value, number.text = (number.value[0], word.value), f"{number.text} {word.text}"
+        word.kind = "merged"
+    meanings[:] = [m for m in meanings if m.kind != "merged"]  # "7 billion params": the key sees the number
 
 
 def _families(meanings: list[Meaning], fields: _Fields) -> None:
@@ -274,20 +268,27 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
         if meaning.kind not in ("key", "ignored"):
             continue
         if meaning.kind == "ignored" and meaning.value is not None:  # "lr=1e-4"
-            fields.notes.append(f"'{meaning.text}' does not change memory: ignored")
+            fields.notes.append(let_go(meaning.text))
             continue
         # a number after the key, else one before it ("32k context") unless that is a model size
-        number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
+        if i >= 2 and meanings[i - 1].text in LINK_WORDS:  # "32k的上下文": the number is the key's
+            number = _free_number(meanings, i - 2, meaning.field) or _free_number(meanings, i + 1)
+        else:
+            number = _free_number(meanings, i + 1) or _free_number(meanings, i - 1, meaning.field)
         if number is None:
-            raise MissingError(f"'{meaning.text}' needs a number, as in '{meaning.text} 8'", position=meaning.pos)
+            raise MissingError.said("error.needs_number", text=meaning.text, position=meaning.pos)
         number.used = True
         if meaning.field == "gpu_count":
             _not_a_gpu_name(number)
         if meaning.kind == "ignored":
-            fields.notes.append(f"'{meaning.text} {number.text}' does not change memory: ignored")
+            fields.notes.append(let_go(f"{meaning.text} {number.text}"))
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+
+
+#: Words that join a number to the key after it: "32k的上下文" is "32k context".
+LINK_WORDS = frozenset({"的"})
 
 
 def _free_number(meanings: list[Meaning], i: int, before_field: str | None = None) -> Meaning | None:
@@ -303,19 +304,22 @@ def _pair_counts(meanings: list[Meaning], fields: _Fields) -> None:
         follows = meanings[i + 1] if i + 1 < len(meanings) else None
         if meaning.kind == "count":
             if follows is None or follows.kind != "gpu":
-                raise QueryError(f"'{meaning.text}' should be followed by a GPU, as in '{meaning.text} a100'",
-                                 position=meaning.pos, expected=("a GPU name",))
+                raise QueryError.said("error.count_needs_gpu", text=meaning.text, position=meaning.pos,
+                                      expected=("a GPU name",))
             fields.put("gpu_count", meaning.value, meaning)
         elif meaning.kind == "postcount":
             if i == 0 or meanings[i - 1].kind != "gpu":
-                raise QueryError(f"'{meaning.text}' should follow a GPU, as in 'a100 {meaning.text}'",
-                                 position=meaning.pos)
+                raise QueryError.said("error.count_follows_gpu", text=meaning.text, position=meaning.pos)
             fields.put("gpu_count", meaning.value, meaning)
+        elif meaning.kind == "number" and not meaning.used and not meaning.value[1] and _measured(meanings, i):
+            _count_by_measure(meanings, i, fields)
         elif meaning.kind == "number" and not meaning.used and not meaning.value[1] and _gpu_follows(meanings, i):
             _not_a_gpu_name(meaning)
             meaning.used = True  # "2 a100", "2 张 a100"
             fields.put("gpu_count", scaled("gpu_count", *meaning.value, meaning.pos), meaning)
         elif meaning.kind == "gpu":
+            if meaning.text.isdigit() and _measured(meanings, i):  # "4090张": a count's form, a GPU's number
+                _not_a_gpu_name(meaning)
             _count_after(meanings, i, fields)
 
 
@@ -323,14 +327,39 @@ def _not_a_gpu_name(number: Meaning) -> None:
     """A count is a count by its form ('2x', 'on 4 h100'), never a GPU's model number ('2080')."""
     named = gpus_named(number.text) if len(number.text) >= 4 and number.text.isdigit() else []
     if named:
-        raise QueryError(f"'{number.text}' is a GPU's model number, not a count of GPUs; name the card "
-                         f"({', '.join(sorted(g.id for g in named)[:3])}) and give a count by its form "
-                         f"('2x {named[0].id}')", position=number.pos)
+        raise QueryError.said("error.model_number", text=number.text, cards=", ".join(sorted(g.id for g in named)[:3]),
+                              card=named[0].id, position=number.pos)
 
 
 #: Words that may stand between a count and its GPU: Chinese measure words ("2 张 a100"), and the
 #: 'x' of "2 x 3090" (the lexer leaves a spaced 'x' before a number as a word).
 COUNT_GAP_WORDS = frozenset({"张", "块", "个", "x", "×", "*"})
+
+
+def _measured(meanings: list[Meaning], i: int) -> bool:
+    """'8卡', '两张', '4 张': a number right before a measure word is a count of GPUs, by its form."""
+    return i + 1 < len(meanings) and meanings[i + 1].text in MEASURE_WORDS
+
+
+def _count_by_measure(meanings: list[Meaning], i: int, fields: _Fields) -> None:
+    """'8卡', '两张4090': that many GPUs; '2台8卡': 2 machines of 8; '2台' alone: 2 GPUs, said so."""
+    number, measure = meanings[i], meanings[i + 1]
+    _not_a_gpu_name(number)
+    number.used = True
+    count = scaled("gpu_count", *number.value, number.pos)
+    if measure.text in MACHINE_MEASURE_WORDS:
+        each = meanings[i + 2] if i + 2 < len(meanings) else None
+        if each is not None and each.kind == "number" and not each.value[1] and _measured(meanings, i + 2) \
+                and meanings[i + 3].text not in MACHINE_MEASURE_WORDS:
+            each.used = True
+            per_machine = scaled("gpu_count", *each.value, each.pos)
+            text = f"{number.text}{measure.text}{each.text}{meanings[i + 3].text}"
+            fields.notes.append(Note("note.machines", text=text, total=count * per_machine, machines=count,
+                                     each=per_machine))
+            count *= per_machine
+        else:
+            fields.notes.append(Note("note.machines_alone", text=f"{number.text}{measure.text}", count=count))
+    fields.put("gpu_count", count, Meaning("set", number.pos, f"{number.text}{measure.text}"))
 
 
 def _gpu_follows(meanings: list[Meaning], i: int) -> bool:
@@ -363,11 +392,7 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
             fields.put("seq_len", scaled("seq_len", mantissa, suffix, meaning.pos), meaning)
             fields.notes.append(f"'{meaning.text}' taken as the context length (say 'seq {meaning.text}')")
         else:
-            raise QueryError(
-                f"number '{meaning.text}' without a name; a model size takes a suffix (7b, 350m), other "
-                f"numbers a name (seq {meaning.text}, batch {meaning.text}, on {meaning.text} a100)",
-                position=meaning.pos,
-            )
+            raise QueryError.said("error.number_alone", text=meaning.text, position=meaning.pos)
 
 
 def _runtime(fields: _Fields) -> None:
@@ -384,15 +409,14 @@ def _default_task(fields: _Fields) -> None:
     if "task" in fields.values:
         return
     if "model" not in fields.values and "params" not in fields.values:
-        raise MissingError("say what the job does and with which model",
-                           expected=("'infer llama-3-8b'", "'train 7b bf16 adamw'", "'lora llama-2-13b'"))
+        raise MissingError.said("error.missing_job",
+                                expected=("'infer llama-3-8b'", "'train 7b bf16 adamw'", "'lora llama-2-13b'"))
     training = [f for f in TRAINING_ONLY_FIELDS if fields.values.get(f, Offload.NONE) != Offload.NONE]
     if training:  # "deepspeed zero 3 with cpu offload for 13b": only a training job has these
         first = min(training, key=fields.positions.__getitem__)
         fields.values["task"] = PHRASES["train"][1]
-        fields.notes.append(f"no task named: taken as training, which '{fields.texts[first]}' is a setting of "
-                            "(say infer, lora or qlora otherwise)")
+        fields.notes.append(Note("note.task_training", text=fields.texts[first]))
         return
     fields.values["task"] = PHRASES["infer"][1]
-    fields.notes.append("no task named: taken as inference (say train, lora or qlora otherwise)")
+    fields.notes.append(Note("note.task_inference"))
 

@@ -12,8 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from vram.errors import QueryError
+from vram.messages import CJK
 from vram.request.vocabulary import EXPECTED_WORDS
 
+from . import segment
 from .query_standalone import (
     Lark, Lark_StandAlone, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
     UnexpectedToken
@@ -82,7 +84,7 @@ def atoms(text: str) -> list[Atom]:
         raise QueryError("the query is empty", expected=EXPECTED_WORDS)
     text = normalise_text(text)
     try:
-        return _lark().parse(text)
+        found = _lark().parse(text)
     except UnexpectedCharacters as error:
         char = text[error.pos_in_stream]
         hint = ("options such as --json go outside the quoted query" if text.startswith("--", error.pos_in_stream)
@@ -90,6 +92,34 @@ def atoms(text: str) -> list[Atom]:
         raise QueryError(f"unexpected character {char!r}; {hint}", position=error.pos_in_stream) from None
     except (UnexpectedToken, UnexpectedEOF) as error:
         raise QueryError(_explain(error, text), position=_position(error, text)) from None
+    return [piece for atom in found for piece in _segmented(atom)]
+
+
+def _segmented(atom: Atom) -> list[Atom]:
+    """A word glued of Chinese words and names ('8卡a100训练') as its words (segment.py); the names
+    and numbers in it read by the grammar as the same text standing alone would be."""
+    if atom.kind != "word" or not CJK.search(atom.text):
+        return [atom]
+    found = []
+    for offset, piece in segment.pieces(atom.text):
+        if CJK.search(piece):
+            found.append(Atom("word", piece, atom.pos + offset))
+            continue
+        # a full-width colon after a label ("模型：qwen2.5-7b", NFKC-folded to ':') separates, as a space would
+        offset, piece = offset + len(piece) - len(piece.lstrip(":")), piece.strip(":")
+        if not piece:
+            continue
+        try:
+            relexed = _lark().parse(piece)
+        except UnexpectedInput:
+            relexed = [Atom("word", piece, 0)]
+        found += [_moved(a, atom.pos + offset) for a in relexed]
+    return found
+
+
+def _moved(atom: Atom, by: int) -> Atom:
+    value_pos = None if atom.value_pos is None else atom.value_pos + by
+    return Atom(atom.kind, atom.text, atom.pos + by, atom.value, value_pos)
 
 
 #: Dashes people paste from documents (hyphen, non-breaking hyphen, figure, en and em dashes, minus).

@@ -20,15 +20,15 @@ def unknown(meaning: Meaning, meanings: list[Meaning]) -> UnknownWordError:
     if where_a_gpu_goes(meanings, index):
         return unknown_gpu(meaning)
     kind, suggestion = _closest(word)
-    return UnknownWordError(f"unknown {kind} '{word}'", position=meaning.pos, suggestion=suggestion,
-                            expected=EXPECTED_WORDS)
+    return UnknownWordError.said(f"error.unknown_{kind.lower()}", word=word, position=meaning.pos,
+                                 suggestion=suggestion, expected=EXPECTED_WORDS)
 
 
 def unknown_gpu(meaning: Meaning) -> UnknownWordError:
     # stricter than for other words: "3080" is not a mistyped 3090, it is a card the catalog lacks
     suggestion = catalog.gpus().close_match(meaning.text, cutoff=0.8)
-    return UnknownWordError(f"unknown GPU '{meaning.text}'", position=meaning.pos,
-                            suggestion=_unless_same(meaning.text, suggestion), expected=GPU_EXPECTED)
+    return UnknownWordError.said("error.unknown_gpu", word=meaning.text, position=meaning.pos,
+                                 suggestion=_unless_same(meaning.text, suggestion), expected=GPU_EXPECTED)
 
 
 def where_a_gpu_goes(meanings: list[Meaning], index: int) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from vram import catalog
 from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
+from vram.messages import Note
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GGUF_SHORT,
     GLUED_KEYS, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS,
@@ -219,9 +220,9 @@ def _named_otherwise(words: list[str], gpu_id: str) -> bool:
 
 def _sized_gpu_note(text: str, gpu_id: str) -> str:
     if gpu_id.startswith("gpu-"):
-        return (f"'{text}': no {text.rsplit(' ', 1)[0]} in the catalog has that memory; read as one GPU of "
-                f"{text.rsplit(' ', 1)[1]} (a modded card)")
-    return f"'{text}' read as {gpu_id}, the card of that name with that memory"
+        name, size = text.rsplit(" ", 1)
+        return Note("note.modded_gpu", text=text, name=name, size=size)
+    return Note("note.sized_gpu", text=text, gpu=gpu_id)
 
 
 def _quantised_name(model: Meaning) -> list[Meaning]:
@@ -232,9 +233,8 @@ def _quantised_name(model: Meaning) -> list[Meaning]:
     lower = model.text.lower()
     for suffix, field, value in NAME_QUANT:
         if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it|gguf))*$", lower):
-            taken = "stored as" if field == "quant" else "taken as"
-            note = (f"'{model.text}' is a checkpoint quantised as {suffix.upper()}: its weights {taken} "
-                    f"{value} ({model.value})")
+            note = Note("note.quantised_name", text=model.text, format=suffix.upper(), dtype=str(value),
+                        model=model.value)
             return [Meaning("set", model.pos, model.text, field, value, note=note)]
     return []
 
@@ -282,7 +282,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
 
 def let_go(text: str) -> str:
     """The assumption that lists a word let go: the words of a query are never dropped unsaid."""
-    return f"'{text}' does not change memory: ignored"
+    return Note("note.let_go", text=text)
 
 
 def _flag_word(field: str, word: str) -> tuple[str, Any]:

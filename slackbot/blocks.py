@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit
+from vram.messages import DEFAULT, language_of
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
     range_line, solution_text, strategies_title, suggestions_title, total_label
@@ -42,7 +43,8 @@ def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
                    shareable: bool = False, shared_by: str | None = None) -> Message:
     """The answer, in the order of every frontend: the headline (what was understood, the peak, the
     verdict), the breakdown in short lines, phases, range, assumptions, advice."""
-    body = [_headline(estimate), kit.lines_section(breakdown_lines(estimate))]
+    lang = language_of(query)  # a Chinese query reads its verdicts in Chinese
+    body = [_headline(estimate, lang), kit.lines_section(breakdown_lines(estimate))]
     if estimate.phases and not formulas:
         body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
     notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
@@ -122,13 +124,13 @@ def _advice(estimate: Estimate) -> list[kit.Block]:
     return blocks
 
 
-def _headline(estimate: Estimate) -> kit.Block:
+def _headline(estimate: Estimate, lang: str = DEFAULT) -> kit.Block:
     """The query as understood, the solver's answer, the peak a GPU and the verdict on each GPU."""
     lines = [f"`{kit.escape(estimate.request.to_query())}`"]
     if estimate.solution is not None:
         lines.append(f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
     lines.append(_total_text(estimate))
-    lines += [kit.escape(_fit_text(fit)) for fit in estimate.fit] or ["No GPU named: add one (on 8xA100) to see whether it fits."]
+    lines += [kit.escape(_fit_text(fit, lang)) for fit in estimate.fit] or ["No GPU named: add one (on 8xA100) to see whether it fits."]
     return kit.section(kit.mrkdwn("\n".join(lines)))
 
 
@@ -164,8 +166,8 @@ def _bullets(title: str, lines: Sequence[str]) -> str:
     return "\n".join([title, *(f"• {line}" for line in lines)])
 
 
-def _fit_text(fit: Fit) -> str:
-    return f"{VERDICT_STYLES[fit.verdict].emoji} {fit_line(fit, UNIT)}"
+def _fit_text(fit: Fit, lang: str = DEFAULT) -> str:
+    return f"{VERDICT_STYLES[fit.verdict].emoji} {fit_line(fit, UNIT, lang)}"
 
 
 def _formula_blocks(estimate: Estimate) -> list[kit.Block]:

@@ -144,10 +144,8 @@ class Request:
 
     def _check_model(self) -> None:
         if self.model is None and self.params is None:
-            raise MissingError(
-                "say which model or how big",
-                expected=("a model name (llama-3-8b, chatglm-6b)", "a size (7b, 350m)"),
-            )
+            raise MissingError.said("error.missing_model",
+                                    expected=("a model name (llama-3-8b, chatglm-6b)", "a size (7b, 350m)"))
         if self.model is not None and self.params is not None:
             raise ConflictError(
                 f"both a model ({self.model}) and a size ({format_count(self.params)}) were given; "

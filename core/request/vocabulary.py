@@ -272,9 +272,8 @@ OUTSIDE_MEMORY: dict[str, str] = {
                             "samples per second", "it/s")},
     **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
-    **{p: "running on the CPU (host memory alone)" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only",
-                                                             "cpu inference", "on my cpu", "without a gpu",
-                                                             "without gpu", "no gpu")},
+    **{p: "cpu" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only", "cpu inference", "on my cpu",
+                          "without a gpu", "without gpu", "no gpu")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -404,6 +403,99 @@ EXPECTED_WORDS = (
     "a setting (seq 4096, batch 8, tp 2, zero 3)",
     "GPUs (on 8x a100)",
 )
+
+# --- Chinese (issue 15): the words a Chinese-speaking engineer types, beside the English ones above.
+# Glued text ("单卡4090D能跑qwen3-32b的awq量化版吗") is split against these tables by
+# vram.grammar.segment before any of them is looked up, so every entry here is also a word the
+# segmenter knows; entries with a space join words the segmenter splits ("卸载 到 cpu").
+PHRASES |= {
+    **_all("task", T.TRAINING, "全参", "全参微调", "全参数微调", "全参数", "全参训练", "全参数训练", "全量训练",
+           "全量", "从头", "从零", "从头开始", "从零开始", "从头预训练", "从头训练", "从零训练", "从零预训练", "从零开始训练", "从头开始训练",
+           "继续预训练", "增量预训练", "二次预训练", "指令微调", "监督微调", "有监督微调"),
+    **_all("optimizer", O.ADAM8BIT, "8位 adam", "8位 adamw", "8比特 adam", "8比特 adamw", "8位优化器"),
+    **_all("task", T.INFERENCE, "服务", "推理服务", "在线推理", "在线服务", "上线", "本地部署", "私有化部署",
+           "部署推理", "生成", "对话"),
+    **_all("dtype", D.FP32, "单精度", "全精度", "32位", "32比特"),
+    **_all("dtype", D.FP16, "半精度", "16位", "16比特"),
+    **_all("dtype", D.INT8, "8位", "8比特"),
+    **_all("dtype", D.INT4, "4位", "4比特"),
+    **_all("mixed_precision", True, "混合精度"),
+    **_all("recompute", R.FULL, "梯度检查点", "激活检查点", "全量重计算", "完全重计算", "全重计算", "完全"),
+    **_all("recompute", R.SELECTIVE, "选择性重计算", "选择性检查点", "选择性"),
+    **_all("sp", True, "序列并行"),
+    **_all("offload", Offload.OPTIMIZER, "卸载", "优化器卸载", "卸载 到 cpu", "offload 到 cpu", "cpu 卸载",
+           "优化器 卸载 到 cpu", "优化器 offload 到 cpu"),
+    **_all("offload", Offload.PARAMS, "参数卸载", "参数 卸载 到 cpu", "参数 offload 到 cpu"),
+    # a count said with a word, not a number: one card, two cards
+    **_all("gpu_count", 1, "单卡", "单张", "单块"),
+    **_all("gpu_count", 2, "双卡"),
+    **_all("solve", Solve.MAX_BATCH_SIZE, "最大批大小", "最大 batch", "最大并发", "最大并发数", "最多并发"),
+    **_all("solve", Solve.MAX_SEQ_LEN, "最大上下文", "最长上下文", "最大序列长度", "最长序列"),
+    **_all("solve", Solve.MIN_GPU_COUNT, "几张", "几张卡", "几块", "几块卡", "多少张卡", "多少张", "多少卡",
+           "最少几张卡", "至少几张卡", "最少需要几张卡", "几卡"),
+    **_all("solve", Solve.GPUS, "哪些显卡", "什么显卡", "哪张卡", "哪种卡", "什么卡", "哪些卡", "哪款显卡"),
+    **_all("suggest", True, "建议", "优化建议"),
+}
+KEYS |= {
+    **{k: "seq_len" for k in ("序列长度", "序列长", "上下文长度", "上下文窗口", "最大长度", "长度", "文本长度",
+                              "输入长度", "序列")},
+    **{k: "batch_size" for k in ("batch 大小", "bs 大小", "批次大小", "批量大小", "批量", "批次", "微批", "微批大小", "并发", "并发数",
+                                 "并发量", "并发请求", "用户数", "同时在线")},
+    **{k: "tp" for k in ("张量并行",)},
+    **{k: "pp" for k in ("流水线并行", "流水并行")},
+    **{k: "ep" for k in ("专家并行",)},
+    **{k: "lora_rank" for k in ("秩",)},
+    **{k: "gpu_count" for k in ("卡数", "显卡数", "显卡数量", "卡的数量")},
+    **{k: "params" for k in ("参数", "参数量")},
+    **{k: "hidden_size" for k in ("隐藏层大小", "隐层维度", "隐藏维度")},
+    **{k: "num_layers" for k in ("层数",)},
+    **{k: "num_heads" for k in ("头数", "注意力头数")},
+}
+#: "awq量化版", "4bit 量化", "int8量化": the quantisation word names the dtype beside it; alone it
+#: says no width, and the query is asked for one (a 4-bit and an 8-bit model differ by 2x).
+BIND_KEYS |= {**{k: "dtype" for k in ("量化", "量化版", "量化版本", "量化后", "量化模型")},
+              **{k: "kv_dtype" for k in ("kv 缓存", "kv缓存", "缓存")},
+              **{k: "recompute" for k in ("重计算", "激活重计算")}}
+BIND_SOURCES |= {"dtype": ("dtype", "quant")}
+IGNORED_KEYS |= {"学习率", "轮数", "训练轮数", "epoch数", "步数", "训练步数", "梯度累积", "梯度累积步数",
+                 "温度", "随机种子", "全局批大小", "全局 batch", "warmup步数"}
+GENERATED_TOKEN_KEYS |= {"输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数"}
+FINE_TUNE_WORDS |= {"全参微调", "全参数微调", "指令微调", "监督微调", "有监督微调"}
+NUMBER_WORDS |= {"三": 3, "五": 5, "六": 6, "七": 7, "九": 9, "十": 10, "十二": 12, "十六": 16, "三十二": 32,
+                 "六十四": 64}
+#: Chinese counts large numbers in 10^4 and 10^8 ("70亿参数" is 7e9): the power of ten, as "e8".
+MAGNITUDE_WORDS |= {"亿": "e8"}
+#: Measure words after a count of GPUs ("8卡", "两张", "4张a100", "2 块 3090"): the number before one
+#: is a count by its form, as "8x" is; "台" counts machines, so "2台8卡" is 2 x 8 GPUs.
+MEASURE_WORDS: frozenset[str] = frozenset({"张", "块", "卡", "台"})
+MACHINE_MEASURE_WORDS: frozenset[str] = frozenset({"台"})
+FILLERS |= MEASURE_WORDS
+NEGATION_BEFORE |= {"不使用", "禁用", "不加", "不做", "去掉", "没有", "不带"}
+NEGATION_AFTER |= {"关掉", "禁用", "不开"}
+OUTSIDE_MEMORY |= {
+    **{p: "speed" for p in ("速度", "多快", "吞吐", "吞吐量", "延迟", "每秒", "每秒token数", "首字延迟", "推理速度",
+                            "训练速度")},
+    **{p: "time" for p in ("多久", "多长时间", "要多久", "训练时间", "耗时", "几天", "几个小时", "多少小时",
+                           "多少天")},
+    **{p: "cost" for p in ("成本", "多少钱", "价格", "费用", "花费", "租金")},
+}
+HELP_WORDS |= {"帮助", "用法", "怎么用", "使用说明", "示例", "例子", "说明"}
+#: Chinese questions and politeness: let go, and listed with the answer as the English ones are.
+QUESTION_WORDS |= {
+    "请问", "你好", "您好", "谢谢", "麻烦", "帮我", "帮忙", "帮我算一下", "算一下", "算算", "估算一下", "估计一下",
+    "学生党", "新手", "大概", "大约", "左右", "约", "够不够", "够吗", "够用吗", "够用", "能不能", "能不能跑", "能跑", "能跑吗",
+    "跑得动", "跑得动吗", "跑得起来", "跑得起来吗", "跑", "可不可以", "可以吗", "行不行", "行吗", "有没有可能",
+    "是否可以", "本地", "家用", "自己的", "服务器", "装得下吗", "放得下吗", "能放下吗", "一下",
+}
+#: Chinese words with no meaning in a query, as the English fillers (particles, "GPU", "model", "use").
+FILLERS |= {
+    "显卡", "模型", "内存", "和", "跟", "与", "及", "以及", "并且", "进行", "做", "来", "要", "得", "了", "呢", "吧",
+    "啊", "呀", "么", "一个", "我", "我的", "我们", "你", "用于", "使用", "采用", "开启", "打开", "启用", "开", "中",
+    "时", "的话", "情况下", "够", "能", "可以", "能否", "是否", "大小", "并行", "优化器", "精度", "注意力", "权重",
+    "机器", "节点", "集群", "单机", "多大", "占用", "占", "消耗", "放得下", "装得下", "放下", "每", "每张卡",
+    "总共", "一共", "如果", "那么", "这个", "显存占用", "版", "版本", "下", "想",
+    "我想", "打算", "准备", "需", "任务", "数据类型", "型号", "是", "有", "我有", "手上有", "手里有", "需要多少显存", "显存需求", 
+}
 
 #: Longest phrase, in words, in any table above.
 MAX_PHRASE_WORDS = max(len(p.split()) for p in (*PHRASES, *KEYS))
