@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework, PRE_ALLOCATING,
-    Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype,
+    Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.query_text import request_to_query

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vram.request.enums import Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+from vram.request.enums import (
+    Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+)
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
