@@ -90,7 +90,7 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
 def not_covered(request: Request) -> str | None:
     """What of ``request`` the detailed method cannot answer yet (None when it can)."""
     if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1) and request.engine not in PRE_ALLOCATING:
-        return "tensor or pipeline parallel inference (the serving engines vllm, sglang and tgi model it)"
+        return "tensor or pipeline parallel inference"
     return None
 
 
