@@ -229,7 +229,7 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         concurrency = max(pool, 0) / per_request
         tokens = int(concurrency * job.seq_len)
     refusal = _refusal(job, engine, token_layer, layers, pool, per_request, tokens)
-    return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=pool, kv_cache_tokens=tokens,
+    return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=max(pool, 0), kv_cache_tokens=tokens,
                    max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal)
 
 
