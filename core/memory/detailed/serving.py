@@ -128,8 +128,10 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     if engine.cuda_total is None:
         said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
                  "and the concurrency it holds")
-    said.say("CUDA graphs are captured after the pool is sized, in the memory the fraction leaves "
-             "(vllm/v1/worker/gpu_worker.py compile_or_warm_up_model runs after initialize_kv_cache)")
+    said.say(f"{job.runtime.name}'s CUDA graphs are not counted: captured after the pool is sized, they live in "
+             "the memory the fraction leaves (vllm/v1/worker/gpu_worker.py: compile_or_warm_up_model after "
+             "initialize_kv_cache); vLLM 0.21 and later estimate them first and take them from the pool, a few "
+             "tenths of a GiB in published logs (vllm-project/vllm#30515: 0.26 GiB; gpustack/runner#251: 0.36 GiB)")
     keys = [item.key for item in items]
     phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
                     "weights in place"),
