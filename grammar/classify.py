@@ -49,6 +49,8 @@ def to_request(atoms: list[Atom]) -> Request:
     _bind(meanings)
     _magnitudes(meanings)
     _families(meanings, fields)
+    _generate_count(meanings, fields)
+    _prompt_in(meanings)
     for meaning in meanings:
         if meaning.kind in ("set", "model", "gpu"):
             fields.put(meaning.field or meaning.kind, meaning.value, meaning)
@@ -67,10 +69,6 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "outside":
             raise UnsupportedError(OUTSIDE_MESSAGE.format(topic=meaning.value), position=meaning.pos)
-        if meaning.kind == "generated":
-            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say "
-                             "the whole context, prompt and generated tokens together, as in 'seq 6144'",
-                             position=meaning.pos)
     asks_help = any(m.kind == "help" for m in meanings)
     if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
         raise HelpRequested(QUERY_LANGUAGE)
@@ -244,6 +242,38 @@ def _examples(family: str, params: float | None) -> list[str]:
     if params is not None:
         specs.sort(key=lambda s: abs(s.nominal_params - params))
     return [s.id for s in specs[:6]]
+
+
+#: The task word that also takes the number of tokens to generate after it ("generate 2048").
+GENERATE_WORD = "generate"
+#: "in 4k out 1k", "4k in / 1k out": 'in' is the prompt only beside a number and with an 'out'.
+IN_WORD, OUT_WORD = "in", "out"
+TOKENS_WORD = "tokens"
+
+
+def _generate_count(meanings: list[Meaning], fields: _Fields) -> None:
+    """'generate 2048': the task word, then the tokens to generate (a count, not a model size)."""
+    for i, meaning in enumerate(meanings):
+        if meaning.kind != "set" or meaning.text.lower() != GENERATE_WORD:
+            continue
+        number = _free_number(meanings, i + 1, "new_tokens")
+        if number is not None and number.value[1] not in SIZE_SUFFIXES:
+            number.used = True
+            unit = meanings[i + 2] if i + 2 < len(meanings) else None
+            if unit is not None and unit.kind == "key" and unit.text.lower() == TOKENS_WORD:
+                unit.kind = "filler"  # "generate 2048 tokens": the count's unit, not a context length
+            fields.put("new_tokens", scaled("new_tokens", *number.value, number.pos),
+                       Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+
+
+def _prompt_in(meanings: list[Meaning]) -> None:
+    """'in' (a filler elsewhere: "in bf16") is the prompt's key beside a number when 'out' is said."""
+    if not any(m.kind == "key" and m.text.lower() == OUT_WORD for m in meanings):
+        return
+    for i, meaning in enumerate(meanings):
+        if meaning.kind == "filler" and meaning.text.lower() == IN_WORD and (
+                _free_number(meanings, i + 1, "seq_len") or _free_number(meanings, i - 1, "seq_len")):
+            meaning.kind, meaning.field = "key", "seq_len"
 
 
 def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:

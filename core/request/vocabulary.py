@@ -112,6 +112,13 @@ KEYS: dict[str, str] = {
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
                                  "concurrent users", "users", "requests", "parallel requests", "批大小")},
+    # the prompt is the context a sequence starts with; the tokens generated after it are new_tokens
+    # (transformers' GenerationConfig.max_new_tokens; "output" as serving benchmarks say it)
+    **{k: "seq_len" for k in ("prompt", "prompt tokens", "prompt length", "input", "input tokens",
+                              "input length")},
+    **{k: "new_tokens" for k in ("max new tokens", "max_new_tokens", "new tokens", "output", "out",
+                                 "output tokens", "generated tokens", "output length", "max output tokens",
+                                 "max_output_tokens", "completion tokens", "generation length")},
     **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
@@ -151,14 +158,6 @@ IGNORED_KEYS: frozenset[str] = frozenset({
     "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
-#: Tokens to generate: they fill the KV cache as the prompt does, so they change memory and are
-#: never let go; until serving is modelled with prompt and output apart, the query says the whole
-#: context (prompt + generated) as seq.
-GENERATED_TOKEN_KEYS: frozenset[str] = frozenset({
-    "max new tokens", "max_new_tokens", "output tokens", "new tokens", "generated tokens", "output length",
-    "max output tokens", "max_output_tokens", "completion tokens",
-})
-
 #: Settings written as launch flags in the spelling of the engines and trainers people paste them
 #: from (vLLM's ``vllm serve --help``, Megatron-LM's arguments.py, Hugging Face TrainingArguments,
 #: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets.
@@ -168,6 +167,7 @@ FLAG_KEYS: dict[str, str] = {
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
+    "max_new_tokens": "new_tokens",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
@@ -309,6 +309,7 @@ FILLERS: frozenset[str] = frozenset({
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",
+    "/",  # "4k in / 1k out": a slash standing alone separates the prompt from the output
 })
 
 #: Words each field is written with in canonical query text (Request.to_query()).
@@ -321,7 +322,7 @@ CANONICAL: dict[str, str] = {
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
-    "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
+    "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method",
 }
