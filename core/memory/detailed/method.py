@@ -15,7 +15,6 @@ import operator
 from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
-from vram.errors import UnsupportedError
 from vram.memory.detailed import parallel
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
@@ -30,11 +29,6 @@ from vram.request.request import Request
 def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Estimate:
     """Memory of a resolved request by the detailed model; ``comparisons``: other methods' figures to
     show beside it (the answer pipeline's, computed when shown)."""
-    request = resolved.request
-    uncovered = not_covered(request)
-    if uncovered:
-        raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
-                               "method=article answers it", field="method")
     key = _job_key(resolved)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
@@ -65,13 +59,6 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
 
 
-def not_covered(request: Request) -> str | None:
-    """What of ``request`` the detailed method cannot answer yet (None when it can)."""
-    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1):
-        return "tensor or pipeline parallel inference"
-    return None
-
-
 # -- sweeps: the same job at another batch size or context -----------------------------------------
 #
 # A sweep varies batch and context over one job; everything else of the estimate (the model, its
@@ -98,7 +85,7 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
     if request.tp > 1 or request.pp > 1:
-        return None  # tensor-parallel activations are shares of the items, not their formulas
+        return None  # a split model's items are shares of the formulas (or, inference, per-GPU symbols)
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 
