@@ -64,8 +64,10 @@ def test_the_issue_query_no_longer_fits():
     assert not any("does not model" in a for a in est.assumptions)
 
 
-@pytest.mark.parametrize("query", ["infer llama-3.1-70b bf16 tp 4 on 4x a100", "infer llama-3.1-8b bf16 pp 2 on 2x a100",
-                                   "infer mixtral-8x7b int4 tp 2 on 2x a100", "infer gemma-2-9b bf16 tp 2 pp 2 on 4x h100"])
+@pytest.mark.parametrize("query", ["infer llama-3.1-70b bf16 tp 4 on 4x a100",
+                                   "infer llama-3.1-8b bf16 pp 2 on 2x a100",
+                                   "infer mixtral-8x7b int4 tp 2 on 2x a100",
+                                   "infer gemma-2-9b bf16 tp 2 pp 2 on 4x h100"])
 def test_the_default_method_answers_parallel_inference(query):
     assert vram.ask(query).method == "detailed"
 
@@ -102,7 +104,8 @@ def test_kv_heads_replicate_only_when_tp_is_a_multiple_of_them():
 
 
 def test_more_tensor_parallel_gpus_never_hold_more():
-    sizes = [detailed(f"infer llama-3.1-70b bf16 tp {t} seq 8k batch 8 on {t}x h100").total_bytes for t in (2, 4, 8, 16)]
+    sizes = [detailed(f"infer llama-3.1-70b bf16 tp {t} seq 8k batch 8 on {t}x h100").total_bytes
+             for t in (2, 4, 8, 16)]
     assert sizes == sorted(sizes, reverse=True)
 
 
@@ -113,7 +116,8 @@ def test_replicas_beyond_the_group_change_nothing_a_gpu_holds():
     assert any("4 replicas of tp 2" in a for a in replicated.assumptions)
 
 
-@pytest.mark.parametrize("query", ["infer llama-3.1-8b bf16 seq 4k on a100", "infer llama-3.1-8b bf16 seq 4k on 2x a100",
+@pytest.mark.parametrize("query", ["infer llama-3.1-8b bf16 seq 4k on a100",
+                                   "infer llama-3.1-8b bf16 seq 4k on 2x a100",
                                    "infer gemma-2-9b bf16 seq 8k", "infer deepseek-v2-lite bf16"])
 def test_without_tp_pp_or_generated_tokens_the_formulas_are_as_before(query):
     kv = detailed(query).item("kv_cache")
