@@ -11,7 +11,7 @@ import pytest
 
 import vram
 from vram import catalog
-from vram.memory.detailed.sharding import kv_heads_per_gpu
+from vram.memory.detailed.sharding import kv_heads_per_gpu, stage_layers
 
 
 def detailed(query: str) -> vram.Estimate:
@@ -41,6 +41,9 @@ GOLDEN = [
     ("infer llama-3.1-70b bf16 tp 16 seq 8k on 16x h100", 8_989_458_432, 2 * 80 * 1 * 128 * 8192 * 2),
     ("infer llama-3.1-8b bf16 pp 4 seq 4k on 4x a100", 4_540_467_200, 2 * 8 * 8 * 128 * 4096 * 2),
     ("infer llama-3.2-1b bf16 pp 2 seq 4k on 2x a100", 1_498_482_688, 2 * 8 * 8 * 64 * 4096 * 2),
+    # pp 3 over 32 layers: vLLM's 11, 11, 10; the first stage (11 layers and the embedding) is the
+    # heaviest: 218,103,808 x 11 + 266,240 x 11/32 + 525,336,576 = 2,924,569,984 parameters
+    ("infer llama-3.1-8b bf16 pp 3 seq 4k on 3x a100", 2 * 2_924_569_984, 2 * 11 * 8 * 128 * 4096 * 2),
     # tp 2 and pp 2: half of the 8b stage's matrices, 4 KV heads; the head / 2 on the last stage
     ("infer llama-3.1-8b bf16 tp 2 pp 2 seq 4k generate 1k on 4x a100",
      2 * ((2 * 4096**2 // 2 + 2 * 4096 * 1024 // 2 + 3 * 4096 * 14336 // 2) * 16 + 65 * 4096 // 2
@@ -79,6 +82,19 @@ def test_tensor_parallelism_splits_the_prefill_working_set_per_head_and_column()
     # the MLP's: 4 hidden-size tensors replicated, 3 of the MLP width split 4 ways
     assert four.bytes == 4 * 2 * v["s"] * v["h"] + 3 * 2 * v["s"] * v["f"] // 4
     assert four.values["ag"] == v["a"] / 4 and four.values["kg"] == v["k"] / 4
+
+
+@pytest.mark.parametrize("layers, pp, stages", [(32, 3, [11, 11, 10]), (32, 5, [6, 6, 7, 7, 6]),
+                                                 (80, 4, [20, 20, 20, 20]), (27, 2, [14, 13])])
+def test_uneven_stages_split_as_vllm_does(layers, pp, stages):
+    assert stage_layers(layers, pp) == stages
+
+
+def test_stages_are_whole_layers_for_inference_and_equal_for_training():
+    with pytest.raises(vram.VramError, match="pp 40 exceeds the model's 32 layers"):
+        vram.ask("infer llama-3.1-8b bf16 pp 40 on 40x a100")
+    with pytest.raises(vram.VramError, match="pp 3 does not divide the model's 32 layers"):
+        vram.ask("train llama-3.1-8b bf16 adamw pp 3 on 3x a100")
 
 
 def test_mla_latent_cache_is_whole_on_every_tensor_parallel_gpu():

@@ -103,8 +103,11 @@ def _layout(job: DetailedJob, stage: sharding.Stage) -> str:
                      f"embedding and head, {spec.num_heads // tp} of the {spec.num_heads} query heads and {heads}; "
                      "norms replicated")
     if job.pp > 1:
-        which = {"first": "the first, with the embedding", "last": "the last, with the head and the logits"}
-        parts.append(f"pp {job.pp}: stages of {stage.layers} layers; the most loaded is {which[stage.name]}")
+        which = {"first": "the first, with the embedding", "last": "the last, with the head and the logits",
+                 "middle": "a middle one"}
+        layers = sharding.stage_layers(job.spec.num_layers, job.pp)
+        parts.append(f"pp {job.pp}: stages of {', '.join(map(str, layers))} layers; the most loaded is "
+                     f"{which[stage.name]}, with {stage.layers}")
     replicas = job.gpu_count // (tp * job.pp)
     if replicas > 1:
         parts.append(f"{replicas} replicas of tp {tp} x pp {job.pp}, each running the batch of {job.batch_size}")

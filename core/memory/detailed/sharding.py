@@ -15,8 +15,8 @@ Layouts, as the engines and Megatron-LM build them:
 - MLA (DeepSeek-V2/V3) caches one latent a token with no head dimension to split: every
   tensor-parallel GPU keeps the whole latent cache (vLLM's MLA attention backends, which run with
   one KV head whatever the TP size).
-- pipeline parallelism p: each stage runs L/p consecutive layers (vLLM distributed/utils.py
-  get_pp_indices; Megatron's pipeline schedule); the first stage holds the embedding, the last the
+- pipeline parallelism p: each stage runs L/p consecutive layers, the remainder one more on the
+  stages before the last (vLLM distributed/utils.py get_pp_indices); the first stage holds the embedding, the last the
   final norm, the head and the logits; with tied embeddings the last stage keeps its own copy of
   the embedding matrix for the head (vLLM LlamaModel: embed_tokens built on the first rank, and on
   the last when tie_word_embeddings).
@@ -25,6 +25,7 @@ Layouts, as the engines and Megatron-LM build them:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ PP_SOURCE = "vLLM distributed/utils.py get_pp_indices; Megatron-LM pipeline stag
 class Stage:
     """One pipeline stage, as its most-loaded GPU sees it."""
 
-    name: str  #: "first", "last", or "only" (no pipeline)
+    name: str  #: "first", "middle", "last", or "only" (no pipeline)
     layers: int  #: transformer layers the stage runs
     embedding: bool  #: holds the (vocabulary-parallel) embedding
     head: bool  #: holds the final norm, the head and computes the logits
@@ -63,13 +64,24 @@ class GpuParams:
         return self.block + self.other
 
 
+def stage_layers(layers: int, pp: int) -> list[int]:
+    """Layers of each pipeline stage as vLLM splits them (distributed/utils.py get_pp_indices):
+    L // p each, the remainder one a stage to the stages before the last, nearest it first."""
+    partitions = [layers // pp] * pp
+    for i in range(2, layers % pp + 2):
+        partitions[-i] += 1
+    return partitions
+
+
 def stages(spec: ModelSpec, pp: int) -> tuple[Stage, ...]:
-    """The stages that can be the most loaded: the first (embedding) and the last (head)."""
-    layers = -(-spec.num_layers // pp)
+    """The stages that can be the most loaded: the first (embedding), the last (head), and the
+    middle stage with the most layers."""
     if pp == 1:
-        return (Stage("only", layers, embedding=True, head=True),)
-    return (Stage("first", layers, embedding=True, head=False),
-            Stage("last", layers, embedding=spec.tie_embeddings, head=True))
+        return (Stage("only", spec.num_layers, embedding=True, head=True),)
+    layers = stage_layers(spec.num_layers, pp)
+    ends = (Stage("first", layers[0], embedding=True, head=False),
+            Stage("last", layers[-1], embedding=spec.tie_embeddings, head=True))
+    return ends + ((Stage("middle", max(layers[1:-1]), embedding=False, head=False),) if pp > 2 else ())
 
 
 def kv_heads_per_gpu(spec: ModelSpec, tp: int) -> int:
@@ -121,8 +133,7 @@ def windowed_on_stage(spec: ModelSpec, pp: int) -> int:
     so the largest cache), counted by the model's layer pattern over each stage's run of layers."""
     if spec.sliding_window is None:
         return 0
-    per_stage = -(-spec.num_layers // pp)
-    bounds = [min(i * per_stage, spec.num_layers) for i in range(pp + 1)]
+    bounds = list(itertools.accumulate(stage_layers(spec.num_layers, pp), initial=0))
     return min(_windowed_before(spec, end) - _windowed_before(spec, start) for start, end in zip(bounds, bounds[1:]))
 
 
