@@ -7,14 +7,14 @@ Layouts, as the engines and Megatron-LM build them:
   ways (vLLM model_executor/layers/linear.py: ColumnParallelLinear for QKV and gate-up,
   RowParallelLinear for the output and down projections; Megatron-LM core/tensor_parallel/layers.py,
   Shoeybi et al. 2019 section 3); K and V keep max(1, kv_heads/t) heads a GPU, replicated when
-  there are fewer KV heads than GPUs (vLLM QKVParallelLinear.__init__: num_kv_heads =
-  max(1, total_num_kv_heads // tp_size), num_kv_head_replicas = tp_size // total_num_kv_heads;
-  the attention layer's get_num_kv_heads); embedding and output head are vocabulary-parallel
+  there are fewer KV heads than GPUs (vLLM QKVParallelLinear.__init__: num_kv_heads = 1 and
+  num_kv_head_replicas = tp_size / total_num_kv_heads when tp_size >= total_num_kv_heads, else
+  total_num_kv_heads / tp_size; https://github.com/vllm-project/vllm/blob/8c94938cfb92cc00b244ae4a933c5f60dbc1139f/vllm/model_executor/layers/linear.py#L1027-L1045); embedding and output head are vocabulary-parallel
   (vLLM vocab_parallel_embedding.py VocabParallelEmbedding / ParallelLMHead; Megatron
   VocabParallelEmbedding); norms are replicated on every GPU.
 - MLA (DeepSeek-V2/V3) caches one latent a token with no head dimension to split: every
-  tensor-parallel GPU keeps the whole latent cache (vLLM's MLA attention backends, which run with
-  one KV head whatever the TP size).
+  tensor-parallel GPU keeps the whole latent cache (vLLM's MLA attention builds its impl and its
+  MLAAttentionSpec with num_kv_heads=1 whatever the TP size).
 - pipeline parallelism p: each stage runs L/p consecutive layers, the remainder one more on the
   stages before the last (vLLM distributed/utils.py get_pp_indices); the first stage holds the embedding, the last the
   final norm, the head and the logits; with tied embeddings the last stage keeps its own copy of
