@@ -140,7 +140,7 @@ def normalise(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", name.lower())
 
 
-def _load_toml(filename: str) -> dict[str, Any]:
+def load_toml(filename: str) -> dict[str, Any]:
     # TOML is the source; its parse is cached as JSON (a few times faster to load at a cold start)
     with open(os.path.join(DATA_DIR, filename), "rb") as f:
         source = f.read()
@@ -234,13 +234,13 @@ def _confusable_variants(key: str) -> list[str]:
 
 @functools.cache
 def models() -> _Index:
-    data = _load_toml("models.toml")
+    data = load_toml("models.toml")
     return _Index("model", (_record(ModelSpec, e, f"models.toml {e.get('id')}") for e in data.get("model", [])))
 
 
 @functools.cache
 def gpus() -> _Index:
-    data = _load_toml("gpus.toml")
+    data = load_toml("gpus.toml")
     return _Index("GPU", (_gpu_record(e) for e in data.get("gpu", [])))
 
 

@@ -19,6 +19,7 @@ from vram import catalog
 from vram.catalog import architecture, policy
 from vram.catalog.architecture import Architecture
 from vram.catalog.index import MIN_GENERIC_GPU_GB, Gpu, ModelSpec
+from vram.catalog.runtimes import Runtime, runtime_of
 from vram.errors import InvalidRequestError, RangeError, UnknownWordError, UnsupportedError, VramError
 from vram.request.enums import Task
 from vram.request.request import Request
@@ -105,6 +106,7 @@ class Resolved:
     arch: Architecture  #: the model's (or, for a bare size, the typical one's) architecture
     checkpoint: Checkpoint | None  #: a local checkpoint's header, when one was named
     gpu: Gpu | None  #: the GPU named, if any
+    runtime: Runtime  #: the engine or framework that runs the job (design.md section 8)
 
     def changed(self, request: Request) -> Resolved:
         """The same job asked differently (advice, solvers, sweeps): checked again against the
@@ -114,7 +116,7 @@ class Resolved:
         gpu = self.gpu if request.gpu == self.request.gpu else _gpu(request)
         request = _canonical(request, None, gpu)
         _check_against(request, self.arch)
-        return Resolved(request, self.arch, self.checkpoint, gpu)
+        return Resolved(request, self.arch, self.checkpoint, gpu, runtime_of(request))
 
 
 def resolve_request(request: Request) -> Resolved:
@@ -152,7 +154,7 @@ def _resolved(request: Request, rules: policy.ResolvePolicy) -> Resolved:
     gpu = _gpu(request)
     request = _canonical(request, spec_id, gpu)
     _check_against(request, arch)
-    return Resolved(request, arch, checkpoint, gpu)
+    return Resolved(request, arch, checkpoint, gpu, runtime_of(request))
 
 
 def _model_fields(request: Request) -> tuple:

@@ -129,6 +129,9 @@ class _Job(Job):
 def _job(resolved: Resolved, said: Said) -> _Job:
     fields = job_fields(resolved, said)
     request = resolved.request
+    if request.engine is not None or request.framework is not None:
+        said.say(f"the article's rules do not depend on the runtime: {resolved.runtime.name} is not "
+                 "modelled by them (the detailed method models it)")
     recompute, flash = None, False
     if request.task is not Task.INFERENCE:
         recompute = said.default("recompute", request.recompute, DEFAULT_RECOMPUTE[request.task])

@@ -13,6 +13,7 @@ from typing import Any
 from vram.catalog.architecture import Architecture
 from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
+from vram.catalog.runtimes import Runtime
 from vram.request.enums import Dtype, Optimizer, Task
 from vram.request.request import Request
 
@@ -63,6 +64,7 @@ class Job:
     pp: int
     dp: int  #: data-parallel groups: the GPUs over tp x pp
     optimizer: Optimizer | None  #: None for inference
+    runtime: Runtime  #: resolved.runtime: the engine or framework running the job (design.md section 8)
 
 
 def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] | None = None,
@@ -82,7 +84,16 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
     return dict(resolved=resolved, request=request, arch=arch, dtype=dtype, seq_len=seq_len, batch_size=batch_size,
                 gpu_count=gpu_count, tp=request.tp, pp=request.pp, dp=gpu_count // (request.tp * request.pp),
-                optimizer=optimizer)
+                optimizer=optimizer, runtime=resolved.runtime)
+
+
+def runtime_said(runtime: Runtime, named: object) -> str:
+    """The assumption that says which runtime runs the job."""
+    if named is not None:
+        return f"{runtime.kind} {runtime.name} ({runtime.source})"
+    other = "say vllm, sglang, tgi, llama.cpp or ollama" if runtime.kind == "engine" else \
+        "say deepspeed, megatron, torchtune, torchtitan or unsloth"
+    return f"{runtime.kind} {runtime.name} (default; {other})"
 
 
 def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]:

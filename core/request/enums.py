@@ -76,6 +76,30 @@ class Offload(StrEnum):
     PARAMS = "params"  #: the optimizer and, with ZeRO-3, the parameters too
 
 
+class Engine(StrEnum):
+    """What serves an inference job (design.md section 8); None in a request means transformers."""
+
+    TRANSFORMERS = "transformers"  #: Hugging Face transformers' generate: the default, as before engines
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    TGI = "tgi"  #: Hugging Face text-generation-inference
+    LLAMA_CPP = "llama.cpp"
+    OLLAMA = "ollama"
+
+
+class Framework(StrEnum):
+    """What runs a training job (design.md section 8); None in a request means transformers."""
+
+    TRANSFORMERS = "transformers"  #: Hugging Face Trainer, PEFT, TRL, Accelerate: the default
+    DEEPSPEED = "deepspeed"
+    MEGATRON = "megatron"
+    TORCHTUNE = "torchtune"
+    TORCHTITAN = "torchtitan"
+    UNSLOTH = "unsloth"
+    AXOLOTL = "axolotl"  #: transformers underneath, with its own defaults
+    LLAMA_FACTORY = "llama-factory"  #: transformers underneath, with its own defaults
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)

@@ -20,6 +20,9 @@ def request_to_query(request: Request) -> str:
     words = [CANONICAL[f"solve:{request.solve.value}"]] if request.solve else []
     words.append(CANONICAL[f"task:{request.task.value}"])
     words.append(request.model if request.model else format_count(request.params))
+    for name in ("engine", "framework"):  # each runtime's id is a word of its own ("vllm", "torchtune")
+        if getattr(request, name) is not None:
+            words.append(getattr(request, name).value)
     for name in ("dtype", "optimizer", "recompute"):
         value = getattr(request, name)
         if value is not None:

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Method, Offload,
-    Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework,
+    Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.query_text import request_to_query
@@ -50,6 +50,7 @@ RANGES: dict[str, tuple[float, float]] = {
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
     "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve, "offload": Offload,
+    "engine": Engine, "framework": Framework,
 }
 
 #: Yes/no fields.
@@ -57,7 +58,7 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach")
+                 "optimizer_foreach", "framework")
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -96,6 +97,8 @@ class Request:
     kv_dtype: Dtype | None = None  #: KV cache data type (inference); None: the compute dtype
     dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
+    engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
+    framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -167,6 +170,12 @@ class Request:
                 )
 
     def _check_task(self) -> None:
+        if self.engine is not None and self.task in TRAINING_TASKS:
+            raise ConflictError(f"{self.engine} serves models: an engine applies to inference, not to {self.task} "
+                                "(a training job names a framework, as in 'with torchtune')", field="engine")
+        if self.framework is not None and self.task not in TRAINING_TASKS:
+            raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
+                                "(an inference job names an engine, as in 'vllm')", field="framework")
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
@@ -365,7 +374,7 @@ _LABELS = {
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
-    "offload": "CPU offload", "ep": "ep",
+    "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vram.request.enums import Dtype, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+from vram.request.enums import Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
@@ -45,7 +45,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
     **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
-           "fp32 master weights", "megatron", "deepspeed", "megatron mixed precision"),
+           "fp32 master weights", "megatron mixed precision"),
     **_all("kv_dtype", D.FP8, "kv8"),
     **_all("optimizer_foreach", True, "foreach", "foreach optimizer", "foreach adamw"),
     **_all("optimizer_foreach", False, "fused", "fused optimizer", "fused adamw", "adamw_torch_fused"),
@@ -98,6 +98,30 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "parameter offload", "offload_param", "offload everything",
            "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu"),
     **_all("offload", Offload.NONE, "no offload", "without offload"),
+    # Runtimes (design.md section 8), as their users name them and as their launch commands start
+    # ("vllm serve ...", "python -m sglang.launch_server ...", "llama-server -m ...", "ollama run ...",
+    # "tune run ..."): the engine that serves, or the framework that trains.
+    **_all("engine", Engine.VLLM, "vllm", "vllm serve", "vllm.entrypoints.openai.api_server", "vllm-openai"),
+    **_all("engine", Engine.SGLANG, "sglang", "sglang.launch_server", "sgl", "sglang serve"),
+    **_all("engine", Engine.TGI, "tgi", "text-generation-inference", "text generation inference",
+           "text-generation-launcher"),
+    **_all("engine", Engine.LLAMA_CPP, "llama.cpp", "llamacpp", "llama-cpp", "llama_cpp", "llama cpp",
+           "llama-server", "llama-cli", "llama-cpp-python", "ggml"),
+    **_all("engine", Engine.OLLAMA, "ollama", "ollama run", "ollama serve"),
+    **_all("framework", Framework.DEEPSPEED, "deepspeed"),
+    **_all("framework", Framework.MEGATRON, "megatron", "megatron-lm", "megatron lm", "megatron-core",
+           "megatron core", "mcore", "nemo"),
+    **_all("framework", Framework.TORCHTUNE, "torchtune", "tune run"),
+    **_all("framework", Framework.TORCHTITAN, "torchtitan"),
+    **_all("framework", Framework.UNSLOTH, "unsloth"),
+    **_all("framework", Framework.AXOLOTL, "axolotl"),
+    **_all("framework", Framework.LLAMA_FACTORY, "llama-factory", "llamafactory", "llama factory",
+           "llamafactory-cli", "llama_factory"),
+    # transformers both serves (generate) and trains (Trainer): the task decides which (grammar)
+    **_all("runtime", "transformers", "transformers", "hf transformers", "huggingface transformers",
+           "hugging face transformers", "hf generate", "model.generate"),
+    **_all("framework", Framework.TRANSFORMERS, "hf trainer", "trainer", "huggingface trainer", "trl", "peft trainer",
+           "accelerate", "accelerate launch", "sfttrainer"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -177,7 +201,7 @@ FLAG_KEYS: dict[str, str] = {
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
-    "model": "model", "model_name_or_path": "model", "dtype": "dtype", "torch_dtype": "dtype",
+    "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype", "torch_dtype": "dtype",
     "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
 }
@@ -199,6 +223,17 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "total", "rough", "exactly", "possible", "possibly", "able", "am i able", "is it possible", "budget",
     "some", "help me", "could you", "can you", "would you", "i want to", "i need to", "let me know",
     "locally", "local", "at home", "home", "my own", "own", "setup", "box", "rig", "workstation", "server",
+    # conversation around the question ("quick q: i have a 4070, can it handle ...")
+    "quick", "q", "quick q", "quick question", "question", "have", "i have", "i've", "ive", "i've got", "got",
+    "there", "anyone", "anybody", "does anyone know", "know", "wondering", "curious", "just wondering", "really",
+    "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
+    "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
+    "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
+    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "mac studio", "mac mini", "imac",
+    # a part of the answer asked by name: the answer shows every part, that one among them
+    "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
+    "gradient memory",
 })
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
@@ -211,6 +246,9 @@ OUTSIDE_MEMORY: dict[str, str] = {
                             "samples per second", "it/s")},
     **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
+    **{p: "running on the CPU (host memory alone)" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only",
+                                                             "cpu inference", "on my cpu", "without a gpu",
+                                                             "without gpu", "no gpu")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -269,7 +307,8 @@ WORD_KEYS: dict[str, str] = {
     "flash_attention": "flash_attention", "mixed": "mixed_precision",
     "mixed_precision": "mixed_precision", "regime": "precision_regime",
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
-    "kv_cache": "kv_dtype", "dropout": "dropout",
+    "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
+    "runtime": "runtime",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
@@ -305,9 +344,9 @@ FILLERS: frozenset[str] = frozenset({
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
     "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
-    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
-    "transformers", "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
+    "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",
     "/",  # "4k in / 1k out": a slash standing alone separates the prompt from the output
 })

@@ -19,7 +19,7 @@ from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
     BlockOptions, backward_terms, joined, layer_terms, outside_terms
 )
-from vram.memory.job import Job, Said, beyond as _beyond, job_fields
+from vram.memory.job import Job, Said, beyond as _beyond, job_fields, runtime_said
 from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
 from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
@@ -77,6 +77,7 @@ def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
                      if resolved.checkpoint is not None and request.task is Task.INFERENCE else None)
     # the context beyond the trained one is said last, by assembled(): it alone depends on the context
     fields = job_fields(resolved, said, dtype_default, say_beyond=False)
+    said.say(runtime_said(resolved.runtime, request.engine or request.framework))
     spec = _model_spec(resolved, said)
     counts = count_parameters(spec)
     named = resolved.arch.spec is not None

@@ -15,6 +15,7 @@ import operator
 from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
+from vram.errors import UnsupportedError
 from vram.memory.detailed import parallel
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
@@ -44,9 +45,26 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
     return result
 
 
+#: The runtimes (design.md section 8) the detailed method models, by (kind, id); a runtime based
+#: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
+MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("framework", "transformers"),
+                               ("framework", "deepspeed"), ("framework", "megatron")})
+
+
+def _check_runtime(resolved: Resolved) -> None:
+    runtime = resolved.runtime
+    if (runtime.kind, runtime.id) in MODELLED_RUNTIMES or (runtime.kind, runtime.based_on) in MODELLED_RUNTIMES:
+        return
+    modelled = ", ".join(sorted(i for k, i in MODELLED_RUNTIMES if k == runtime.kind))
+    raise UnsupportedError(f"{runtime.name}'s memory is not modelled yet; the detailed method models {modelled} "
+                           f"({'leave the engine out' if runtime.kind == 'engine' else 'leave the framework out'} "
+                           "for the transformers answer, or say method=article)", field=runtime.kind)
+
+
 def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Estimate, tuple[str, ...]]:
     """The estimate, and what it assumed less what depends on the context (a kept job says that anew)."""
     request = resolved.request
+    _check_runtime(resolved)
     said = Said()
     job = detailed_job(resolved, said)
     host_bytes = 0

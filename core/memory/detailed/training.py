@@ -42,9 +42,13 @@ def _regime(job: DetailedJob, said: Said) -> Regime:
     request = job.request
     if request.precision_regime is not None:
         return request.precision_regime
+    mixed_by_framework = job.runtime.precision_regime
     mixed = request.mixed_precision if request.mixed_precision is not None else mixed_by_default(job.dtype)
     if not mixed:
         return Regime.PURE
+    if mixed_by_framework is not None:
+        said.say(f"{job.runtime.name}'s mixed precision: {mixed_by_framework} ({job.runtime.source})")
+        return mixed_by_framework
     if request.zero or request.tp > 1 or request.pp > 1:  # DeepSpeed's and Megatron's mixed precision
         who = "ZeRO (DeepSpeed)" if request.zero else "Megatron-style tensor/pipeline parallelism"
         said.say(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "

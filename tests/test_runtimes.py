@@ -1,0 +1,103 @@
+"""Runtimes (design.md section 8): the engine or framework a request names, read, resolved and said."""
+
+from __future__ import annotations
+
+import pytest
+
+import vram
+from vram.catalog.runtimes import runtime_of, runtimes
+from vram.errors import ConflictError, UnsupportedError
+from vram.memory.detailed.method import MODELLED_RUNTIMES
+from vram.request.enums import Engine, Framework
+
+# query -> (task, engine, framework) as read
+READS = [
+    ("infer llama-3-8b vllm on h100", "inference", "vllm", None),
+    ("vllm serve meta-llama/Llama-3.1-8B-Instruct", "inference", "vllm", None),
+    ("sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct", "inference", "sglang", None),
+    ("text-generation-launcher --model-id mistralai/Mistral-7B-Instruct-v0.3", "inference", "tgi", None),
+    ("llama-server llama-3-8b", "inference", "llama.cpp", None),
+    ("ollama run llama-3.1-8b", "inference", "ollama", None),
+    ("infer 7b with hf transformers", "inference", "transformers", None),
+    ("engine=sglang infer 7b", "inference", "sglang", None),
+    ("train llama-3-8b with torchtune on 8x h100", "training", None, "torchtune"),
+    ("torchtitan llama-3-8b bf16", "training", None, "torchtitan"),
+    ("lora llama-3-8b unsloth", "lora", None, "unsloth"),
+    ("qlora 7b with axolotl", "qlora", None, "axolotl"),
+    ("sft qwen2.5-7b llama-factory", "training", None, "llama-factory"),
+    ("train 7b deepspeed zero 3", "training", None, "deepspeed"),
+    ("train llama-3-8b megatron-lm tp 2 on 8x h100", "training", None, "megatron"),
+    ("train 7b transformers", "training", None, "transformers"),
+    ("train 7b framework=torchtune", "training", None, "torchtune"),
+]
+
+
+@pytest.mark.parametrize("query, task, engine, framework", READS)
+def test_runtime_words(query, task, engine, framework):
+    request = vram.parse(query)
+    assert (request.task, request.engine, request.framework) == (task, engine, framework)
+    assert vram.parse(request.to_query()) == request
+    assert request.to_dict()["engine" if engine else "framework"] == (engine or framework)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("train 7b vllm", "engine"),
+    ("lora llama-3-8b ollama", "engine"),
+    ("infer 7b torchtune", "framework"),
+    ("infer 7b framework=unsloth", "framework"),
+])
+def test_a_runtime_of_the_other_kind_is_a_conflict(query, field):
+    with pytest.raises(ConflictError) as caught:
+        vram.parse(query)
+    assert caught.value.field == field and caught.value.position is not None
+
+
+@pytest.mark.parametrize("kind, enum", [("engine", Engine), ("framework", Framework)])
+def test_every_runtime_has_a_sourced_row_and_one_default(kind, enum):
+    rows = [r for (k, _), r in runtimes().items() if k == kind]
+    assert sorted(r.id for r in rows) == sorted(m.value for m in enum)
+    assert all(r.source.startswith("https://") for r in rows)
+    assert [r.id for r in rows if r.default] == ["transformers"]
+
+
+@pytest.mark.parametrize("query, runtime", [
+    ("infer 7b", ("engine", "transformers")),
+    ("train 7b", ("framework", "transformers")),
+    ("qlora 7b", ("framework", "transformers")),
+    ("infer 7b vllm", ("engine", "vllm")),
+    ("train 7b deepspeed", ("framework", "deepspeed")),
+])
+def test_runtime_of(query, runtime):
+    found = runtime_of(vram.parse(query))
+    assert (found.kind, found.id) == runtime
+
+
+@pytest.mark.parametrize("query, said", [
+    ("infer 7b", "engine Hugging Face transformers (generate) (default; say vllm"),
+    ("train 7b", "framework Hugging Face transformers (Trainer, PEFT, TRL, Accelerate) (default; say deepspeed"),
+    ("train 7b deepspeed zero 2 on 8x a100", "framework DeepSpeed (https://www.deepspeed.ai/docs/config-json/)"),
+])
+def test_the_answer_says_which_runtime(query, said):
+    assert any(line.startswith(said) for line in vram.ask(query).assumptions)
+
+
+def test_a_framework_sets_its_precision_regime():
+    # DeepSpeed and Megatron keep 16-bit weights and gradients with an fp32 master copy in the
+    # optimizer: without zero or tp the word alone decides it, where transformers' default is AMP
+    base, framework = (vram.ask(q) for q in ("train llama-3-8b bf16 adamw", "train llama-3-8b bf16 adamw megatron"))
+    assert any("Megatron-LM / Megatron-Core's mixed precision: master" in a for a in framework.assumptions)
+    assert {i.key: i.bytes for i in framework.items}["weights"] * 2 == {i.key: i.bytes for i in base.items}["weights"]
+
+
+UNMODELLED = [(k, i) for (k, i), r in runtimes().items()
+              if (k, i) not in MODELLED_RUNTIMES and (k, r.based_on) not in MODELLED_RUNTIMES]
+
+
+@pytest.mark.parametrize("kind, name", UNMODELLED)
+def test_a_runtime_not_modelled_yet_is_refused_by_name(kind, name):
+    query = f"infer llama-3-8b {kind}={name}" if kind == "engine" else f"train llama-3-8b {kind}={name}"
+    with pytest.raises(UnsupportedError) as caught:
+        vram.ask(query)
+    assert "not modelled yet" in str(caught.value) and caught.value.field == kind
+    article = vram.ask(query + " method=article")  # the rule of thumb answers, and says it ignores the runtime
+    assert any("do not depend on the runtime" in a for a in article.assumptions)
