@@ -166,6 +166,10 @@ def test_without_a_gpu_the_answer_is_what_starting_needs():
     assert serving.kv_cache_bytes is None and serving.request_kv_bytes == 8192 * 2 * 32 * 8 * 128 * 2
 
 
+def test_prompt_and_generated_tokens_make_the_model_length():
+    assert _serving("vllm llama-3-8b prompt 6144 generate 2048 on h100").max_model_len == 8192
+
+
 def test_json_carries_serving():
     document = ask("vllm llama-3-8b on h100").to_dict()["serving"]
     assert {"engine", "kv_cache_bytes", "kv_cache_tokens", "max_concurrency", "max_model_len"} <= document.keys()
