@@ -235,7 +235,7 @@ def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
     max_model_len sequence."""
     row = job.runtime.settings
     if pool <= 0:
-        return row["refusal_no_memory"]
+        return row["refusal_no_memory"].format(batched_tokens=engine.batched_tokens)
     if per_request <= pool or "refusal_too_short" not in row:
         return None
     longest = _longest(job, engine, token_layer, layers, pool)
