@@ -123,7 +123,8 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lan
     solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB;
     the verdicts in ``lang``."""
     sections = (headline_lines(estimate, unit, lang), table_lines(estimate, unit, formulas),
-                phases_lines(estimate, unit), range_lines(estimate, unit), assumptions_lines(estimate),
+                phases_lines(estimate, unit), serving_lines(estimate, unit), range_lines(estimate, unit),
+                assumptions_lines(estimate),
                 advice_lines(estimate, unit))
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
 
@@ -168,6 +169,28 @@ def wrap(text: str, first: str, rest: str, width: int = TEXT_WIDTH) -> list[str]
     formulas break at their spaces, never inside a name."""
     return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
                          break_on_hyphens=False) or [first.rstrip()]
+
+
+def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """A pre-allocating engine's start-up: its KV pool, the concurrency it holds, or its refusal."""
+    serving = estimate.serving
+    if serving is None:
+        return []
+    head = (f"Serving ({serving.engine_name}, {serving.memory_fraction_flag} {serving.memory_fraction:g}, "
+            f"max_model_len {serving.max_model_len}, one GPU):")
+    if serving.kv_cache_bytes is None:
+        return [head, f"  one sequence's KV cache: {format_bytes(serving.request_kv_bytes, unit)} {unit}; "
+                "name a GPU for the pool and the concurrency it holds"]
+    lines = [head,
+             f"  KV pool: {format_bytes(serving.kv_cache_bytes, unit)} {unit}, "
+             f"{serving.kv_cache_tokens:,} tokens (blocks of {serving.block_size})",
+             f"  max concurrency at {serving.max_model_len} tokens a request: {serving.max_concurrency:g}x"]
+    if serving.refusal is not None:
+        lines.append(f"  does not start; {serving.engine_name} prints: {serving.refusal}")
+    elif serving.concurrency_asked > 1:
+        holds = "holds" if serving.max_concurrency >= serving.concurrency_asked else "does not hold"
+        lines.append(f"  {holds} the {serving.concurrency_asked} concurrent requests asked")
+    return lines
 
 
 def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:

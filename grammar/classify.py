@@ -15,11 +15,12 @@ from typing import Any
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import TRAINING_TASKS, Offload, Recompute, Task
+from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
-from vram.request.request import Request
+from vram.request.request import ENGINE_FIELDS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS,
+    NEGATED, PHRASES, SERVE_WORDS
 )
 
 from . import suggest
@@ -50,6 +51,8 @@ def to_request(atoms: list[Atom]) -> Request:
     _bind(meanings)
     _magnitudes(meanings)
     _families(meanings, fields)
+    _generate_count(meanings, fields)
+    _prompt_in(meanings)
     for meaning in meanings:
         if meaning.kind in ("set", "model", "gpu"):
             fields.put(meaning.field or meaning.kind, meaning.value, meaning)
@@ -69,8 +72,6 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "outside":
             raise UnsupportedError.said(f"error.outside_{meaning.value}", position=meaning.pos)
-        if meaning.kind == "generated":
-            raise QueryError.said("error.generated", text=meaning.text, position=meaning.pos)
     asks_help = any(m.kind == "help" for m in meanings)
     if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
         raise HelpRequested(query_language())
@@ -263,6 +264,38 @@ def _examples(family: str, params: float | None) -> list[str]:
     return [s.id for s in specs[:6]]
 
 
+#: The task word that also takes the number of tokens to generate after it ("generate 2048").
+GENERATE_WORD = "generate"
+#: "in 4k out 1k", "4k in / 1k out": 'in' is the prompt only beside a number and with an 'out'.
+IN_WORD, OUT_WORD = "in", "out"
+TOKENS_WORD = "tokens"
+
+
+def _generate_count(meanings: list[Meaning], fields: _Fields) -> None:
+    """'generate 2048': the task word, then the tokens to generate (a count, not a model size)."""
+    for i, meaning in enumerate(meanings):
+        if meaning.kind != "set" or meaning.text.lower() != GENERATE_WORD:
+            continue
+        number = _free_number(meanings, i + 1, "new_tokens")
+        if number is not None and number.value[1] not in SIZE_SUFFIXES:
+            number.used = True
+            unit = meanings[i + 2] if i + 2 < len(meanings) else None
+            if unit is not None and unit.kind == "key" and unit.text.lower() == TOKENS_WORD:
+                unit.kind = "filler"  # "generate 2048 tokens": the count's unit, not a context length
+            fields.put("new_tokens", scaled("new_tokens", *number.value, number.pos),
+                       Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+
+
+def _prompt_in(meanings: list[Meaning]) -> None:
+    """'in' (a filler elsewhere: "in bf16") is the prompt's key beside a number when 'out' is said."""
+    if not any(m.kind == "key" and m.text.lower() == OUT_WORD for m in meanings):
+        return
+    for i, meaning in enumerate(meanings):
+        if meaning.kind == "filler" and meaning.text.lower() == IN_WORD and (
+                _free_number(meanings, i + 1, "seq_len") or _free_number(meanings, i - 1, "seq_len")):
+            meaning.kind, meaning.field = "key", "seq_len"
+
+
 def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
     for i, meaning in enumerate(meanings):
         if meaning.kind not in ("key", "ignored"):
@@ -396,12 +429,26 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
 
 
 def _runtime(fields: _Fields) -> None:
-    """'transformers' both serves (generate) and trains (Trainer): the task says which it is."""
-    if "runtime" not in fields.values:
+    """'transformers' both serves (generate) and trains (Trainer): the task says which it is. 'serve'
+    and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine."""
+    if "runtime" in fields.values:
+        name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
+        fields.values[name] = fields.values.pop("runtime")
+        fields.positions[name] = fields.positions.pop("runtime")
+    if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
-    name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
-    fields.values[name] = fields.values.pop("runtime")
-    fields.positions[name] = fields.positions.pop("runtime")
+    said = [f for f in ENGINE_FIELDS if f in fields.values]
+    if said:
+        text = fields.texts[said[0]]
+        spelling = text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_").replace(" ", "_")
+        engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
+        fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
+        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif fields.texts.get("task", "").lower() in SERVE_WORDS:
+        text = fields.texts["task"]
+        fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
+        fields.notes.append(f"'{text}' with no engine named: served by vLLM (say sglang, tgi, llama.cpp, ollama "
+                            "or transformers otherwise)")
 
 
 def _default_task(fields: _Fields) -> None:

@@ -12,7 +12,10 @@ from vram import messages
 EXAMPLES: tuple[tuple[str, str], ...] = (
     ("serve", "infer llama-3-8b fp16 on a 4090"),
     ("context", "serve qwen2.5-72b int4 seq 32k batch 8 on 2x h100"),
+    ("generate", "infer llama-3-8b bf16 prompt 6144 generate 2048 on a100"),
     ("kv", "infer llama-3.1-70b fp8 kv fp8 on h100"),
+    ("engine", "vllm llama-3.1-8b max-model-len 32k gpu-memory-utilization 0.9"),
+    ("users", "how many users vllm llama-3.1-8b seq 8k on a100"),
     ("train", "train chatglm-6b adamw bf16 selective on 8x a100"),
     ("shard", "train llama-3-8b bf16 adamw fsdp seq 4096 batch 4 on 8x h100"),
     ("lora", "lora llama-3-8b bf16 rank 16 on 3090"),

@@ -28,7 +28,7 @@ _OTHER = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 @functools.cache
 def dictionary() -> frozenset[str]:
     """Every Chinese word of the vocabulary; a phrase with spaces gives each of its words."""
-    tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.GENERATED_TOKEN_KEYS, v.NUMBER_WORDS,
+    tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.NUMBER_WORDS,
               v.NEGATION_BEFORE, v.NEGATION_AFTER, v.OUTSIDE_MEMORY, v.HELP_WORDS, v.QUESTION_WORDS,
               v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS)
     return frozenset(w for table in tables for phrase in table for w in phrase.split() if CJK.search(w))

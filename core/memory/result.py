@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
@@ -136,6 +137,43 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """A pre-allocating serving engine's start-up (vLLM, SGLang, TGI): its settings, and on a GPU
+    the KV pool it sizes, the concurrency that holds, and whether it starts (design.md section 8)."""
+
+    engine: str  #: runtime id ("vllm")
+    engine_name: str
+    max_model_len: int
+    memory_fraction: float  #: the share of CUDA's memory the engine takes
+    memory_fraction_flag: str  #: the engine's name for it ("gpu_memory_utilization")
+    block_size: int  #: tokens a KV block holds
+    max_num_batched_tokens: int  #: tokens of the profiled forward pass
+    max_num_seqs: int
+    kv_bytes_per_token: int  #: one token's K and V on one GPU, all its layers
+    wiggle: float  #: share of what is left the pool takes
+    rest_bytes: int  #: one GPU's bytes before the pool (weights, profiled peak, buffers)
+    request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
+    concurrency_asked: int
+    cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
+    kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
+    kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
+    max_concurrency: float | None = None  #: max_model_len sequences the pool holds at once
+    starts: bool | None = None
+    refusal: str | None = None  #: what the engine prints when it does not start
+
+    def usable_bytes(self, cuda_total: int) -> int:
+        """The engine's share of a GPU with ``cuda_total`` bytes."""
+        return math.floor(self.memory_fraction * cuda_total)
+
+    def need_bytes(self) -> int:
+        """What one GPU needs for the concurrency asked to fit the engine's share."""
+        return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class Estimate:
     """Memory of one job: what the most-loaded GPU holds, item by item.
 
@@ -162,6 +200,7 @@ class Estimate:
     #: other methods' totals for the same request (the article's beside a detailed answer); the
     #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
     comparisons: Sequence[Comparison] = ()
+    serving: Serving | None = None  #: a pre-allocating engine's pool and concurrency
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
@@ -197,4 +236,5 @@ class Estimate:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "strategies": [a.to_dict() for a in self.strategies],
             "suggestions": [a.to_dict() for a in self.suggestions],
+            **({"serving": self.serving.to_dict()} if self.serving is not None else {}),
         }

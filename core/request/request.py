@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework, Method,
-    Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine,
+    Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.quant import QUANT_DTYPES, KvDtype
@@ -34,6 +34,7 @@ from vram.units import format_count, format_value
 RANGES: dict[str, tuple[float, float]] = {
     "params": (1, 1e15),
     "seq_len": (1, 2**24),
+    "new_tokens": (1, 2**24),
     "batch_size": (1, 2**20),
     "tp": (1, 2**16),
     "pp": (1, 2**16),
@@ -44,7 +45,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 2**20),
     "num_layers": (1, 2**16),
     "num_heads": (1, 2**16),
+    # a serving engine's share of the GPU (vLLM rejects gpu_memory_utilization outside (0, 1]:
+    # vllm/config/cache.py CacheConfig, gt=0, le=1)
+    "memory_fraction": (0.01, 1.0),
+    "max_num_batched_tokens": (1, 2**24),
 }
+
+#: Fields only a serving engine that pre-allocates its KV pool reads.
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
 
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
@@ -79,7 +87,8 @@ class Request:
     mixed_precision: bool | None = None  #: 16-bit compute with fp32 master weights (training)
     optimizer: Optimizer | None = None
     recompute: Recompute | None = None  #: activation recomputation
-    seq_len: int | None = None  #: tokens per sequence
+    seq_len: int | None = None  #: tokens per sequence (with new_tokens: the prompt's)
+    new_tokens: int | None = None  #: tokens generated a sequence after the prompt (inference only)
     batch_size: int | None = None  #: sequences per GPU (micro-batch)
     tp: int = 1  #: tensor-parallel degree
     pp: int = 1  #: pipeline-parallel degree
@@ -101,6 +110,12 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
+    #: a serving engine's share of CUDA's memory (vLLM's gpu_memory_utilization, SGLang's
+    #: mem_fraction_static, TGI's cuda_memory_fraction); None: the engine's default
+    memory_fraction: float | None = None
+    #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
+    #: TGI's max_batch_prefill_tokens); None: the engine's default
+    max_num_batched_tokens: int | None = None
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -196,6 +211,10 @@ class Request:
         if self.framework is not None and self.task not in TRAINING_TASKS:
             raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
                                 "(an inference job names an engine, as in 'vllm')", field="framework")
+        for name in ENGINE_FIELDS:
+            if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
+                raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
+                                    "(vllm, sglang or tgi)", field=name)
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
@@ -206,6 +225,9 @@ class Request:
             return
         if self.kv_dtype is not None:
             raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
+        if self.new_tokens is not None:
+            raise ConflictError(f"generated tokens apply to inference, not to {self.task}; a training "
+                                "sequence is all in seq", field="new_tokens")
         if self.lora_targets is not None:
             self._check_targets()
         if self.offload not in (None, Offload.NONE) and not self.zero:
@@ -343,7 +365,7 @@ def _check_number(name: str, value: Any) -> Any:
     if value is None:
         return None
     low, high = RANGES[name]
-    integral = name != "params"
+    integral = name not in ("params", "memory_fraction")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
         value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
@@ -382,6 +404,7 @@ def _plain(value: Any) -> Any:
 
 _LABELS = {
     "params": "parameter count", "seq_len": "sequence length", "batch_size": "batch size",
+    "new_tokens": "generated tokens",
     "lora_rank": "LoRA rank", "gpu_count": "GPU count", "mixed_precision": "mixed precision",
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
@@ -389,6 +412,8 @@ _LABELS = {
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "quant": "weight format",
+    "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
+    "max_num_batched_tokens": "max_num_batched_tokens",
 }
 
 

@@ -107,7 +107,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("zero", 1, "zero-1"),
     **_all("zero", 0, "ddp", "no zero"),
     **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
-           "biggest batch", "max bs", "max micro batch"),
+           "biggest batch", "max bs", "max micro batch", "max concurrency", "maximum concurrency",
+           "how many users", "how many concurrent users", "how many requests", "how many concurrent requests"),
     **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
            "max sequence length", "max context length", "longest context", "max tokens", "max ctx"),
     **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
@@ -160,7 +161,15 @@ KEYS: dict[str, str] = {
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
-                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小",
+                                 "max num seqs", "max_num_seqs", "max-num-seqs", "max concurrent requests")},
+    # the prompt is the context a sequence starts with; the tokens generated after it are new_tokens
+    # (transformers' GenerationConfig.max_new_tokens; "output" as serving benchmarks say it)
+    **{k: "seq_len" for k in ("prompt", "prompt tokens", "prompt length", "input", "input tokens",
+                              "input length")},
+    **{k: "new_tokens" for k in ("max new tokens", "max_new_tokens", "new tokens", "output", "out",
+                                 "output tokens", "generated tokens", "output length", "max output tokens",
+                                 "max_output_tokens", "completion tokens", "generation length")},
     **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
@@ -168,6 +177,17 @@ KEYS: dict[str, str] = {
     **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
+    # a serving engine's share of the GPU, in each engine's spelling (vLLM, SGLang, TGI) and ours
+    **{k: "memory_fraction" for k in ("memory fraction", "memory_fraction", "memory-fraction",
+                                      "gpu memory utilization", "gpu_memory_utilization",
+                                      "gpu-memory-utilization", "gpu util", "mem fraction static",
+                                      "mem_fraction_static", "mem-fraction-static", "cuda memory fraction",
+                                      "cuda_memory_fraction", "cuda-memory-fraction")},
+    **{k: "max_num_batched_tokens" for k in ("max num batched tokens", "max_num_batched_tokens",
+                                             "max-num-batched-tokens", "chunked prefill size",
+                                             "chunked_prefill_size", "chunked-prefill-size",
+                                             "max batch prefill tokens", "max_batch_prefill_tokens",
+                                             "max-batch-prefill-tokens")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
@@ -200,14 +220,6 @@ IGNORED_KEYS: frozenset[str] = frozenset({
     "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
-#: Tokens to generate: they fill the KV cache as the prompt does, so they change memory and are
-#: never let go; until serving is modelled with prompt and output apart, the query says the whole
-#: context (prompt + generated) as seq.
-GENERATED_TOKEN_KEYS: frozenset[str] = frozenset({
-    "max new tokens", "max_new_tokens", "output tokens", "new tokens", "generated tokens", "output length",
-    "max output tokens", "max_output_tokens", "completion tokens",
-})
-
 #: Settings written as launch flags in the spelling of the engines and trainers people paste them
 #: from (vLLM's ``vllm serve --help``, Megatron-LM's arguments.py, Hugging Face TrainingArguments,
 #: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets.
@@ -217,12 +229,25 @@ FLAG_KEYS: dict[str, str] = {
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
+    "max_new_tokens": "new_tokens",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
     "zero_stage": "zero", "hidden_size": "hidden_size", "num_layers": "num_layers",
     "num_attention_heads": "num_heads",
+    "gpu_memory_utilization": "memory_fraction", "mem_fraction_static": "memory_fraction",
+    "cuda_memory_fraction": "memory_fraction", "max_num_batched_tokens": "max_num_batched_tokens",
+    "chunked_prefill_size": "max_num_batched_tokens", "max_batch_prefill_tokens": "max_num_batched_tokens",
+}
+
+#: The verbs that say a serving engine runs the job; with none named, vLLM is taken (and said).
+SERVE_WORDS: frozenset[str] = frozenset({"serve", "serving"})
+#: Engine settings in one engine's own spelling: a query with one and no engine named is that
+#: engine's (SGLang's server_args.py, TGI's launcher); any other engine setting is vLLM's.
+ENGINE_SPELLINGS: dict[str, Engine] = {
+    "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
+    "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
@@ -377,6 +402,7 @@ FILLERS: frozenset[str] = frozenset({
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",
+    "/",  # "4k in / 1k out": a slash standing alone separates the prompt from the output
 })
 
 #: Words each field is written with in canonical query text (Request.to_query()).
@@ -389,9 +415,10 @@ CANONICAL: dict[str, str] = {
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
-    "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
+    "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
-    "gpu_count": "gpus", "method": "method",
+    "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
+    "max_num_batched_tokens": "max-num-batched-tokens",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.
@@ -459,7 +486,7 @@ BIND_KEYS |= {**{k: "dtype" for k in ("量化", "量化版", "量化版本", "�
 BIND_SOURCES |= {"dtype": ("dtype", "quant")}
 IGNORED_KEYS |= {"学习率", "轮数", "训练轮数", "epoch数", "步数", "训练步数", "梯度累积", "梯度累积步数",
                  "温度", "随机种子", "全局批大小", "全局 batch", "warmup步数"}
-GENERATED_TOKEN_KEYS |= {"输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数"}
+KEYS |= {k: "new_tokens" for k in ("输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数")}
 FINE_TUNE_WORDS |= {"全参微调", "全参数微调", "指令微调", "监督微调", "有监督微调"}
 NUMBER_WORDS |= {"三": 3, "五": 5, "六": 6, "七": 7, "九": 9, "十": 10, "十二": 12, "十六": 16, "三十二": 32,
                  "六十四": 64}

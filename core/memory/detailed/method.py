@@ -20,21 +20,17 @@ from vram.memory.detailed import parallel
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
+from vram.memory.detailed.serving import serving_items
 from vram.memory.detailed.training import training_items
 from vram.memory.job import Said
 from vram.memory.result import Comparison, Estimate, LineItem, Phase
-from vram.request.enums import Task
+from vram.request.enums import PRE_ALLOCATING, Task
 from vram.request.request import Request
 
 
 def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Estimate:
     """Memory of a resolved request by the detailed model; ``comparisons``: other methods' figures to
     show beside it (the answer pipeline's, computed when shown)."""
-    request = resolved.request
-    uncovered = not_covered(request)
-    if uncovered:
-        raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
-                               "method=article answers it", field="method")
     key = _job_key(resolved)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
@@ -52,8 +48,8 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
 
 #: The runtimes (design.md section 8) the detailed method models, by (kind, id); a runtime based
 #: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
-MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("framework", "transformers"),
-                               ("framework", "deepspeed"), ("framework", "megatron")})
+MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("engine", "vllm"), ("engine", "sglang"), ("engine", "tgi"),
+                               ("framework", "transformers"), ("framework", "deepspeed"), ("framework", "megatron")})
 
 
 def _check_runtime(resolved: Resolved) -> None:
@@ -73,20 +69,17 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     said = Said()
     job = detailed_job(resolved, said)
     host_bytes = 0
-    if request.task is Task.INFERENCE:
+    serving = None
+    if request.task is Task.INFERENCE and job.runtime.pre_allocates:
+        items, phases, serving = serving_items(job, said)
+    elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
         items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
         if parallel.is_parallel(job):
             items, phases, host_bytes = parallel.apply(job, items, phases, said)
-    return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
-
-
-def not_covered(request: Request) -> str | None:
-    """What of ``request`` the detailed method cannot answer yet (None when it can)."""
-    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1):
-        return "tensor or pipeline parallel inference"
-    return None
+    result = finish(job, items, phases, said, host_bytes, comparisons)
+    return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
 
 
 # -- sweeps: the same job at another batch size or context -----------------------------------------
@@ -114,8 +107,8 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
-    if request.tp > 1 or request.pp > 1:
-        return None  # tensor-parallel activations are shares of the items, not their formulas
+    if request.tp > 1 or request.pp > 1 or request.engine in PRE_ALLOCATING:
+        return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 
