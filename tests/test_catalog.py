@@ -159,7 +159,7 @@ def test_a_catalog_header_documents_every_field(filename, table, record, stored_
     ("microsoft/Phi-3-medium-128k-instruct", "phi-3-medium-128k", dict(num_kv_heads=10)),
     ("qwen2.5 coder 32b", "qwen2.5-coder-32b", dict(max_seq_len=32768, qkv_bias=True)),
     ("gemma 2b", "gemma-2b", dict(num_kv_heads=1, head_dim=256)),
-    ("tinyllama", "tinyllama-1.1b", dict(num_layers=22, num_kv_heads=4)),
+    ("tinyllama 1.1b", "tinyllama-1.1b", dict(num_layers=22, num_kv_heads=4)),
     ("yi 1.5 9b", "yi-1.5-9b", dict(num_layers=48)),
     ("01-ai/Yi-1.5-34B-Chat", "yi-34b", dict(hidden_size=7168)),
     ("internlm2.5-7b", "internlm2-7b", dict(vocab_size=92544)),
@@ -176,7 +176,7 @@ def test_todays_models(name, model_id, facts):
 @pytest.mark.parametrize("name, gpu_id, mib, vendor", [
     ("2080 ti", "rtx-2080-ti", 11264, "nvidia"), ("3060", "rtx-3060", 12288, "nvidia"),
     ("rtx 3060 8gb", "rtx-3060-8gb", 8192, "nvidia"), ("3080", "rtx-3080", 10240, "nvidia"),
-    ("3080 12gb", "rtx-3080-12gb", 12288, "nvidia"), ("4060 ti 16gb", "rtx-4060-ti-16gb", 16 * 1024, "nvidia"),
+    ("3080 12gb", "rtx-3080-12gb", 12288, "nvidia"), ("4060 ti 16gb", "rtx-4060-ti-16gb", 16380, "nvidia"),
     ("4090d", "rtx-4090d", 24564, "nvidia"), ("h800", "h800", 81559, "nvidia"), ("a5000", "rtx-a5000", 24564, "nvidia"),
     ("colab", "t4", 15360, "nvidia"), ("kaggle", "t4", 15360, "nvidia"),
     ("mi250x", "mi250x", 64 * 1024, "amd"), ("910b", "ascend-910b", 64 * 1024, "huawei"),
