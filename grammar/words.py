@@ -196,6 +196,11 @@ def _sized_gpu(words: tuple[str, ...]) -> str | None:
         return exact.id
     if len(same) == 1:
         return same[0].id
+    # several cards of that name and size ("v100 32g": the V100 32GB and the V100S): the one whose
+    # own name is the name and the size ("V100 32GB")
+    spelled = catalog.find_gpu(f"{' '.join(words[:-1])} {size[1]}gb")
+    if spelled is not None and spelled in same:
+        return spelled.id
     generic = catalog.find_gpu(words[-1])
     return None if generic is None else generic.id
 

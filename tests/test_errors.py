@@ -65,7 +65,7 @@ MORE_BAD = {
     "infer llama 70b": (vram.QueryError, "llama 70b could be llama-2-70b, llama-3-70b", 6, None),
     "infer llama": (vram.QueryError, "which llama?", 6, None),
     "infer qwen 9b": (vram.QueryError, "qwen 9b is not in the catalog", 6, None),
-    "infer 7b on 1080": (vram.UnknownWordError, "unknown GPU '1080'", 12, None),  # 3080 is in the catalog now
+    "infer 7b on 1030": (vram.UnknownWordError, "unknown GPU '1030'", 12, None),  # 3080 and 1080 are in the catalog now
     "infer 7b billion": (vram.QueryError, "'billion' needs a number before it", 9, None),
     "train 7b bf16 adamw kv": (vram.MissingError, "'kv' needs a value beside it", 20, None),
     "infer 7b fp16 x8": (vram.QueryError, "'x8' should follow a GPU", 14, None),

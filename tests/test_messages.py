@@ -91,8 +91,7 @@ ENGLISH_ERRORS = [
                                            "much memory a job needs, as in 'infer llama-3-8b fp16 on a100'"),
     ("infer llama-3-8b seq", "'seq' needs a number, as in 'seq 8' (column 18)"),
     ("train 7b bf16 fp16", "conflicting dtype 'fp16' (column 15); 'bf16' at column 10 already set it, say only one"),
-    ("infer llama-3-8b 2080 gpus", "'2080' is a GPU's model number, not a count of GPUs (column 18); name the card "
-                                   "(rtx-2080-ti) and give a count by its form ('2x rtx-2080-ti')"),
+    ("infer llama-3-8b 2080 gpus", "'gpus' needs a number, as in 'gpus 8' (column 23)"),
     ("infer llama-3-8b no adamw", "'no' cannot switch off 'adamw' (column 18); negation takes flash attention, "
                                   "checkpointing, zero, offload, sp or dropout; for anything else name what to use "
                                   "instead (as in 'adafactor', not 'no adamw')"),
