@@ -17,7 +17,7 @@ from vram import catalog
 from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
     HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
     NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
     TARGET_KEYS, WORD_KEYS
@@ -255,7 +255,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         return [Meaning("help", atom.pos, atom.text)], 1
     if key in GENERATED_TOKEN_KEYS or spaced in GENERATED_TOKEN_KEYS:
         return [Meaning("generated", atom.pos, atom.text)], 1
-    phrase = PHRASES.get(key) or PHRASES.get(spaced)
+    phrase = FLAG_SWITCHES.get(key) or PHRASES.get(key) or PHRASES.get(spaced)
     if phrase is None and key in FRONTEND_OPTIONS:
         raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "
                                f"such as --json go outside the quoted query", position=atom.pos)
@@ -321,6 +321,10 @@ def setting(atom: Atom) -> Meaning:
     key = atom.text.lower().replace("-", "_")
     field = (KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
              or BIND_KEYS.get(key) or FLAG_KEYS.get(key))
+    if field is None and key in FLAG_SWITCHES and atom.value.lower() in BOOLEANS:  # "OLLAMA_FLASH_ATTENTION=1"
+        name, on = FLAG_SWITCHES[key]
+        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", name, on if BOOLEANS[atom.value.lower()]
+                       else not on)
     if field is None and key in FLAG_WORD_KEYS:  # "--dtype=bfloat16"
         field, value = _flag_word(FLAG_WORD_KEYS[key], atom.value)
         return Meaning("set", atom.pos, f"{atom.text}={atom.value}", field, value)

@@ -15,7 +15,7 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     # the detailed method counts the CUDA context with the job; here it belongs to the card's side
     # (and TPUs and Apple GPUs have none), so it leaves the need
     need = runtime.without_context(estimate.total_bytes, estimate.items)
-    usable = gpu.memory_bytes - sum(d.bytes for d in deductions)
+    usable = runtime.usable_bytes(gpu)
     if need > usable:
         verdict = Verdict.DOES_NOT_FIT
     elif need > TIGHT_ABOVE * usable:
@@ -34,8 +34,9 @@ def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:
     if gpu.memory_bytes % MIB == 0:
         size += f" ({gpu.memory_bytes // MIB} MiB)"
     runtime_note = "" if gpu.vendor in runtime.CONTEXT_VENDORS else "; no CUDA context on this kind of device"
-    if gpu.vendor == "apple":
-        runtime_note += "; macOS lets the GPU wire only part of unified memory (less than this total)"
+    if gpu.working_set_fraction is not None:
+        runtime_note += (f"; macOS lets the GPU wire {format_bytes(gpu.working_memory_bytes)} GB of it "
+                         f"({gpu.working_set_fraction:.4g}: Metal's recommendedMaxWorkingSetSize)")
     if dtype == "bf16" and gpu.bf16_tflops == 0 and gpu.vendor == "nvidia" and gpu.compute_capability:
         runtime_note += f"; the {gpu.name} has no bf16: it would run in fp16 or fp32"
     return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source}){runtime_note}"

@@ -125,6 +125,37 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """What a serving engine makes of the GPUs: its KV cache and the sequences it holds (issue 16).
+
+    Figures as the engine counts them: ``kv_cache_tokens`` is the cache of one replica in tokens
+    (llama.cpp: its cells, all sequences), ``max_concurrency`` the sequences of ``max_model_len``
+    tokens it holds at once. llama.cpp and Ollama also place layers: ``gpu_layers`` of
+    ``total_layers`` (the blocks and the output layer, as llama.cpp counts ``-ngl``) are on the GPUs,
+    the rest in ``host_bytes`` of host memory.
+    """
+
+    engine: str  #: the runtime's id ("llama.cpp", "vllm")
+    kv_cache_bytes: int  #: one GPU's KV cache
+    kv_cache_tokens: int
+    max_concurrency: float
+    max_model_len: int
+    gpu_layers: int | None = None  #: layers offloaded (llama.cpp/Ollama)
+    total_layers: int | None = None
+    host_bytes: int = 0  #: host memory the engine takes for what is not offloaded
+
+    @property
+    def partial_offload(self) -> bool:
+        return self.gpu_layers is not None and self.gpu_layers < self.total_layers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "kv_cache_bytes": self.kv_cache_bytes, "kv_cache_tokens": self.kv_cache_tokens,
+                "max_concurrency": self.max_concurrency, "max_model_len": self.max_model_len,
+                "gpu_layers": self.gpu_layers, "total_layers": self.total_layers, "host_bytes": self.host_bytes,
+                "partial_offload": self.partial_offload}
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
@@ -162,6 +193,7 @@ class Estimate:
     #: other methods' totals for the same request (the article's beside a detailed answer); the
     #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
     comparisons: Sequence[Comparison] = ()
+    serving: Serving | None = None  #: a serving engine's KV cache and concurrency (None: transformers, training)
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
@@ -197,4 +229,5 @@ class Estimate:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "strategies": [a.to_dict() for a in self.strategies],
             "suggestions": [a.to_dict() for a in self.suggestions],
+            "serving": self.serving.to_dict() if self.serving is not None else None,
         }

@@ -79,3 +79,9 @@ def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
                        "cublas + cublaslt", {"cublas": CUBLAS_WORKSPACE, "cublaslt": lt},
                        f"PyTorch default CUBLAS_WORKSPACE_CONFIG :4096:2:16:8; {LT_WORKSPACE_SOURCE}")
     return (cuda_context_item(), reserve)
+
+
+def usable_bytes(gpu: Gpu) -> int:
+    """The memory a job can use on ``gpu``: what the driver lets the GPU have (Apple: the wired
+    working set macOS allows, catalog ``working_set_fraction``) less what the runtime takes first."""
+    return gpu.working_memory_bytes - sum(d.bytes for d in deductions(gpu))

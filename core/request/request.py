@@ -43,6 +43,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 2**20),
     "num_layers": (1, 2**16),
     "num_heads": (1, 2**16),
+    "gpu_layers": (0, 2**16),
+    "parallel": (1, 2**16),
+    "ubatch": (1, 2**20),
 }
 
 #: Enum type of each enumerated field.
@@ -58,6 +61,10 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
                  "optimizer_foreach", "framework")
+
+#: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
+ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch")
+GGML_ENGINES = frozenset({Engine.LLAMA_CPP, Engine.OLLAMA})
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -97,6 +104,10 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
+    #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
+    gpu_layers: int | None = None
+    parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
+    ubatch: int | None = None  #: llama.cpp: tokens a graph runs at once (-ub, n_ubatch)
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -174,6 +185,7 @@ class Request:
         if self.framework is not None and self.task not in TRAINING_TASKS:
             raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
                                 "(an inference job names an engine, as in 'vllm')", field="framework")
+        self._check_engine_settings()
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
@@ -210,6 +222,12 @@ class Request:
                     f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
+
+    def _check_engine_settings(self) -> None:
+        given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
+        if given is not None and self.engine not in GGML_ENGINES:
+            raise ConflictError(f"{_label(given)} is a llama.cpp/Ollama setting: name the engine (llama.cpp, "
+                                "llama-server, ollama)", field=given)
 
     def _check_targets(self) -> None:
         if self.task not in ADAPTER_TASKS:
@@ -368,7 +386,8 @@ _LABELS = {
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
-    "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
+    "offload": "CPU offload", "ep": "ep", "gpu_layers": "n_gpu_layers", "parallel": "parallel sequences",
+    "ubatch": "n_ubatch", "engine": "a serving engine", "framework": "a training framework",
 }
 
 

@@ -147,6 +147,14 @@ KEYS: dict[str, str] = {
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
                                 "attention heads")},
+    # llama.cpp's own names (tools/server/README.md: -ngl, -np, -ub) and Ollama's (docs/faq.md: num_ctx,
+    # OLLAMA_NUM_PARALLEL, OLLAMA_CONTEXT_LENGTH; docs/modelfile.md: num_gpu)
+    **{k: "gpu_layers" for k in ("ngl", "n_gpu_layers", "gpu layers", "gpu_layers", "num_gpu", "layers on gpu",
+                                 "offloaded layers", "n gpu layers")},
+    **{k: "parallel" for k in ("parallel", "n_parallel", "num_parallel", "ollama_num_parallel", "slots",
+                               "parallel slots", "parallel sequences")},
+    **{k: "ubatch" for k in ("ubatch", "n_ubatch", "ubatch_size", "ubatch size")},
+    **{k: "seq_len" for k in ("num_ctx", "n_ctx", "ctx_size", "ctx size", "ollama_context_length")},
 }
 
 #: Words that name the field of the value beside them: "kv int8", "fp8 kv cache", "recompute
@@ -198,12 +206,26 @@ FLAG_KEYS: dict[str, str] = {
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
     "zero_stage": "zero", "hidden_size": "hidden_size", "num_layers": "num_layers",
     "num_attention_heads": "num_heads",
+    # llama.cpp's short flags (common/arg.cpp): -c/--ctx-size, -ngl/--n-gpu-layers, -np/--parallel,
+    # -ub/--ubatch-size
+    "c": "seq_len", "ctx_size": "seq_len", "ngl": "gpu_layers", "n_gpu_layers": "gpu_layers",
+    "gpu_layers": "gpu_layers", "np": "parallel", "parallel": "parallel", "ub": "ubatch", "ubatch_size": "ubatch",
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
     "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype", "torch_dtype": "dtype",
     "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
+    # llama.cpp -m/--model, -ctk/--cache-type-k, -ctv/--cache-type-v (common/arg.cpp); Ollama's
+    # OLLAMA_KV_CACHE_TYPE (docs/faq.md)
+    "m": "model", "ctk": "kv_dtype", "ctv": "kv_dtype", "cache_type_k": "kv_dtype", "cache_type_v": "kv_dtype",
+    "ollama_kv_cache_type": "kv_dtype",
+}
+#: Flags that switch a setting on, with an optional on/off value after them (llama.cpp's -fa,
+#: --flash-attn [on|off|auto]; Ollama's OLLAMA_FLASH_ATTENTION=1).
+FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
+    "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
+    "ollama_flash_attention": ("flash_attention", True),
 }
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
 FLAG_OFF: dict[str, tuple[str, Any]] = {
@@ -348,7 +370,7 @@ CANONICAL: dict[str, str] = {
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
-    "gpu_count": "gpus", "method": "method",
+    "gpu_count": "gpus", "method": "method", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

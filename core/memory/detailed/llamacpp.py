@@ -1,0 +1,325 @@
+"""llama.cpp and Ollama as their users run them: llama.cpp's buffers, device by device.
+
+llama.cpp allocates on each GPU a model buffer (the layers it was given), a KV buffer (the K and V
+rows of those layers' cache cells) and a compute buffer (the ggml scheduler's reserve for the
+worst-case graph at ``n_ubatch`` tokens); what is not offloaded stays in host memory (CPU_Mapped),
+with the token embedding, which is always read on the CPU. Ollama runs the same buffers with its
+own defaults, and decides the layers it offloads by its own estimate (llm/memory.go).
+
+Offload (llama.cpp src/llama-model.cpp, load_tensors): of ``n_layer`` blocks, the last
+``min(n_gpu_layers, n_layer)`` go to the GPUs, the output layer too when ``n_gpu_layers > n_layer``
+(so ``-ngl 99`` offloads everything), and ``token_embd`` stays on the CPU (``dev_input``). With no
+``-ngl`` llama.cpp fits what it can (common/common.h: ``n_gpu_layers = -1`` is auto, ``fit_params``
+leaves 1 GiB free a device, first shrinking a context the user did not set down to 4096, then layers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vram.catalog.headers import GGML_BLOCKS
+from vram.catalog.index import Gpu
+from vram.catalog.params import NORM_VECTORS
+from vram.errors import UnsupportedError
+from vram.formula import Formula
+from vram.memory.detailed.common import DetailedJob
+from vram.memory.job import Said
+from vram.memory.result import LineItem, Serving, formula_item
+from vram.request.enums import Dtype, Engine, Item
+from vram.units import MIB
+
+LOAD_TENSORS = ("llama.cpp src/llama-model.cpp load_tensors: blocks il >= n_layer - n_gpu_layers on the GPUs, "
+                "the output layer when n_gpu_layers > n_layer, token_embd on the CPU")
+KV_SOURCE = ("llama.cpp src/llama-kv-cache.cpp: each layer ggml_row_size(type_k, n_head_kv x head_dim) x cells, the "
+             "same for V; cells = n_ctx padded to 256 (src/llama-context.cpp); sliding-window layers keep "
+             "pad(min(n_ctx, n_swa x seqs + n_ubatch), 256) cells (src/llama-kv-cache-iswa.cpp)")
+GRAPH_SOURCE = ("ollama fs/ggml/ggml.go GraphSize (its fit of llama.cpp's compute buffer by family); the logits "
+                "term 4 x n_ubatch x (n_vocab + n_embd) is llama.cpp's CUDA0 compute buffer for llama-3-8b exactly "
+                "(258.50 MiB at n_ubatch 512); flash attention (llama-graph.cpp build_attn_mha, "
+                "ggml_flash_attn_ext) keeps no n_kv x n_head scores")
+HOST_SOURCE = ("llama.cpp src/llama-graph.cpp inputs (token embeddings by get_rows on the CPU, the KQ mask, token, "
+               "position and output ids) and src/llama-context.cpp output_reserve: n_vocab floats a sequence")
+
+#: A weight dtype's ggml type when the query names a dtype, not a GGUF file type: 16- and 32-bit
+#: as they are, int8 as Q8_0 and int4 as Q4_K, the base type of Q4_K_M, Ollama's default tags
+#: (the K-quant mixes per tensor are vram.memory.quant's, when it is merged).
+GGML_TYPE_OF: dict[Dtype, str] = {Dtype.FP32: "F32", Dtype.FP16: "F16", Dtype.BF16: "BF16", Dtype.INT8: "Q8_0",
+                                  Dtype.INT4: "Q4_K"}
+#: llama-quant.cpp llama_tensor_get_type: a K-quant file keeps output.weight (and a tied
+#: token_embd, stored once as the output) in Q6_K.
+OUTPUT_TYPE: dict[str, str] = {"Q4_K": "Q6_K"}
+#: --cache-type-k/-v (common/arg.cpp kv_cache_types) by the request's KV dtype.
+KV_TYPE_OF: dict[str, str] = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_0": "Q4_0",
+                              "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
+_BLOCKS = {name: (block, size) for name, block, size in GGML_BLOCKS.values()}
+
+#: Compute buffer on a GPU by model family (GraphSize's cases), fully and partially offloaded. u is
+#: n_ubatch, n the cache cells, S the heads whose n-long scores are kept (a; 0 with flash attention).
+GRAPHS: dict[str, tuple[Formula, Formula]] = {
+    "llama": (Formula("max(4*u*(v + h), 4*u*(1 + 4*h + n*(1 + S)))"),
+              Formula("4*u*h + max(4*u*(1 + h + max(n, h)) + h*h*9/16 + 4*n*(u*S + d*k), "
+                      "4*u*(h + v) + h*v*105/128)")),
+    "qwen2": (Formula("max(4*u*(h + v), 4*u*(1 + 2*h + n + n*S))"),
+              Formula("max(4*u*(h + v) + h*v*105/128, 4*(u*(1 + 2*h + n*(1 + S)) + h*(1 + n)))")),
+}
+HOST_COMPUTE = Formula("4*u*h + m*u*n + 3*4*u")
+OUTPUT_BUFFER = Formula("4*v*q")
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """llama.cpp's buffers for one placement: the most-loaded GPU's and the host's."""
+
+    offloaded: int  #: blocks on the GPUs
+    output_on_gpu: bool
+    items: tuple[LineItem, ...]  #: the most-loaded GPU's model, KV and compute buffers
+    host_bytes: int  #: CPU_Mapped weights, host KV, host compute and output buffers
+    cells: int  #: KV cells of a full-attention layer (all sequences)
+    seqs: int
+
+    @property
+    def gpu_bytes(self) -> int:
+        return sum(item.bytes for item in self.items)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a llama.cpp/Ollama launch is sized by."""
+
+    n_ctx: int  #: the whole cache, all sequences (cells before padding)
+    seqs: int
+    unified: bool
+    ubatch: int
+    type_k: str
+    type_v: str
+    weight_type: str
+    flash: bool
+
+
+def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
+    """The buffers with ``layers`` of the ``llama.cpp`` order offloaded (n_gpu_layers; beyond the
+    blocks, the output layer too), the most-loaded of ``job.gpu_count`` GPUs answered."""
+    spec, gpus = job.spec, max(job.gpu_count, 1)
+    blocks = min(layers, spec.num_layers)
+    output_on_gpu = layers > spec.num_layers
+    held = math.ceil(blocks / gpus)
+    layer, embd, output = _weights(job, setup.weight_type)
+    cells, swa_cells = _cells(job, setup)
+    windowed = spec.windowed_layers if spec.sliding_window is not None else 0
+    kv_row = spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
+    kv_layers = [swa_cells if i < windowed else cells for i in range(spec.num_layers)]
+    kv_held = round(kv_row * sum(sorted(kv_layers, reverse=True)[:held]))  # the GPU with the most full layers
+    u = min(setup.ubatch, cells)
+    values = {"u": u, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "a": spec.num_heads,
+              "S": 0 if setup.flash else spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    graph = full if output_on_gpu and gpus == 1 else partial
+    items = (
+        LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
+                 f"{setup.weight_type})", held * layer + output_on_gpu * output,
+                 "held x layer_bytes + output_bytes", {"held": held, "layer_bytes": layer,
+                                                         "output_bytes": output * output_on_gpu}, LOAD_TENSORS),
+        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, V {setup.type_v.lower()})",
+                 kv_held, "kv_row x cells, each layer held", {"kv_row": kv_row, "cells": cells, "swa_cells": swa_cells,
+                                                               "held": held}, KV_SOURCE),
+        formula_item(Item.ACTIVATIONS, f"Compute buffer (n_ubatch {u}, {'full' if graph is full else 'partial'} "
+                     "offload)", graph, values, GRAPH_SOURCE),
+    )
+    if blocks == 0 and not output_on_gpu:
+        items = items[2:]  # nothing offloaded: no GPU buffers but the scheduler's (llama.cpp still reserves it)
+    host_weights = embd + (spec.num_layers - blocks) * layer + (not output_on_gpu) * output
+    host_kv = round(kv_row * sum(sorted(kv_layers)[: spec.num_layers - blocks]))
+    host_values = {"u": u, "n": cells, "h": spec.hidden_size, "m": 2 if setup.flash else 4}
+    host_compute = HOST_COMPUTE.bytes(host_values) + (full.bytes(values) if blocks < spec.num_layers else 0)
+    host = host_weights + host_kv + host_compute + OUTPUT_BUFFER.bytes({"v": spec.vocab_size, "q": setup.seqs})
+    return Buffers(blocks, output_on_gpu, items, host, cells, setup.seqs)
+
+
+def _bytes(type_name: str) -> float:
+    block, size = _BLOCKS[type_name]
+    return size / block
+
+
+def _weights(job: DetailedJob, weight_type: str) -> tuple[int, int, int]:
+    """Bytes of one block (its norms in f32), of token_embd, and of the output layer with its norm."""
+    spec, counts = job.spec, job.counts
+    norms = 2 * NORM_VECTORS[spec.norm] * spec.hidden_size
+    layer = round((counts.attention + counts.mlp) / spec.num_layers * _bytes(weight_type)) + 4 * norms
+    out_type = OUTPUT_TYPE.get(weight_type, weight_type)
+    table = spec.vocab_size * spec.hidden_size
+    embd = round(table * _bytes(out_type if spec.tie_embeddings else weight_type))
+    # a tied model's output is token_embd duplicated onto the output's device (TENSOR_DUPLICATED)
+    output = round(table * _bytes(out_type)) + 4 * NORM_VECTORS[spec.norm] * spec.hidden_size
+    return layer, embd, output
+
+
+def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
+    """KV cells of a full-attention layer and of a sliding-window one, all sequences together."""
+    pad = 256
+    if setup.unified:
+        cells = _pad(setup.n_ctx, pad)
+        per_seq = cells
+        swa_seqs = setup.seqs
+    else:  # n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (src/llama-context.cpp)
+        per_seq = _pad(setup.n_ctx // setup.seqs, pad)
+        cells = per_seq * setup.seqs
+        swa_seqs = 1
+    window = job.spec.sliding_window
+    if window is None:
+        return cells, cells
+    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), pad)
+    return cells, swa * (1 if setup.unified else setup.seqs)
+
+
+def _pad(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+# -- the launch: settings, defaults and the layers that fit -------------------------------------------
+
+
+def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
+    """The launch's settings, each default said, from the request and the engine's row."""
+    request, row = job.request, job.runtime.settings
+    ollama = request.engine is Engine.OLLAMA
+    seqs = said.default("parallel", request.parallel, row["n_parallel"],
+                        "OLLAMA_NUM_PARALLEL" if ollama else "llama-server's auto: 4 slots sharing one cache")
+    unified = row["unified_by_default"] and request.parallel is None
+    if request.seq_len is not None:
+        per = request.seq_len
+    elif row["n_ctx"] == "model":
+        per = job.spec.max_seq_len
+        said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
+    else:
+        per = row["n_ctx"]
+        said.say(f"num_ctx {per} (default: Ollama's; OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
+    n_ctx = per * seqs if row["ctx_times_parallel"] else per
+    if row["ctx_times_parallel"] and seqs > 1:
+        said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
+    ubatch = said.default("n_ubatch", request.ubatch, row["n_ubatch"], "tokens a graph runs at once")
+    kv = request.kv_dtype.value if request.kv_dtype is not None else "fp16"
+    if kv not in KV_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp does not store a KV cache in {kv}; its cache types are "
+                               f"{', '.join(sorted(KV_TYPE_OF))}", field="kv_dtype")
+    flash = job.request.flash_attention
+    flash = said.default("flash_attention", flash, True, "llama.cpp's -fa auto turns it on where the backend has it")
+    if not flash and KV_TYPE_OF[kv] not in ("F32", "F16", "BF16"):
+        raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
+                               "cache", field="kv_dtype")
+    if job.dtype not in GGML_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp stores weights as GGUF types, not {job.dtype}: say int4 (Q4_K), int8 "
+                               "(Q8_0), fp16 or bf16", field="dtype")
+    weight_type = GGML_TYPE_OF[job.dtype]
+    return Setup(n_ctx, seqs, unified, ubatch, KV_TYPE_OF[kv], KV_TYPE_OF[kv], weight_type, flash)
+
+
+def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> Serving:
+    kv = next((i.bytes for i in placed.items if i.key is Item.KV_CACHE), 0)
+    # a unified cache lets one sequence take every cell (n_ctx_seq = n_ctx); split, each its share
+    per_seq = placed.cells if setup.unified else placed.cells // placed.seqs
+    return Serving(engine=job.runtime.id, kv_cache_bytes=kv, kv_cache_tokens=placed.cells,
+                   max_concurrency=placed.cells / per_seq, max_model_len=per_seq,
+                   gpu_layers=placed.offloaded + placed.output_on_gpu, total_layers=job.spec.num_layers + 1,
+                   host_bytes=placed.host_bytes)
+
+
+def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
+    """What the engine keeps free on each GPU when it places layers itself."""
+    row = job.runtime.settings
+    if job.request.engine is Engine.OLLAMA:
+        return (row["metal_reserve_mib"] if gpu.vendor == "apple" else row["gpu_reserve_mib"]) * MIB
+    return row["fit_margin_mib"] * MIB
+
+
+def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
+    """The most layers (blocks, then the output: n_gpu_layers) whose GPU buffers fit ``capacity``."""
+    low, high = 0, job.spec.num_layers + 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if buffers(job, setup, mid).gpu_bytes <= capacity:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int) -> int:
+    """Ollama's own placement on one GPU (llm/memory.go estimateGPULayers, to f560bd07): a block's
+    weights and KV a layer, placed from the last block down while the GPU's free memory exceeds the
+    reserve, one block as a buffer, the layers so far and the larger graph; then the output layer."""
+    spec = job.spec
+    layer, _, output = _weights(job, setup.weight_type)
+    cells, _ = _cells(job, setup)
+    kv = cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
+    values = {"u": min(setup.ubatch, cells), "n": cells, "h": spec.hidden_size, "v": spec.vocab_size,
+              "a": spec.num_heads, "S": spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    graph = max(f.bytes(values) for f in GRAPHS.get(spec.family, GRAPHS["llama"]))
+    used = reserve + layer + kv  # "add one layer worth of memory as a buffer"
+    placed = 0
+    while placed < spec.num_layers and available > used + graph + layer + kv:
+        used += layer + kv
+        placed += 1
+    if placed == spec.num_layers and available > used + graph + output:
+        placed += 1
+    return placed
+
+
+def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: int | None) -> tuple[Buffers, Setup]:
+    """The buffers of the launch: layers as asked (-ngl), else as the engine fits them on ``gpu``
+    (``capacity``: its memory less what the driver and runtime take first)."""
+    request, spec = job.request, job.spec
+    setup = setup_of(job, said, gpu)
+    total = spec.num_layers + 1
+    if request.gpu_layers is not None:
+        layers = request.gpu_layers
+    elif gpu is None or capacity is None:
+        layers = total
+        said.say(f"n_gpu_layers {total} (all: no GPU named to fit them on)")
+    elif request.engine is Engine.OLLAMA:
+        layers = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu))
+        said.say(f"num_gpu {layers} of {total} layers: Ollama's fit (llm/memory.go), "
+                 f"{reserve_bytes(job, gpu) // MIB} MiB kept free on the GPU")
+    else:
+        setup, layers = _llama_fit(job, setup, capacity - reserve_bytes(job, gpu), said)
+    placed = buffers(job, setup, layers)
+    if placed.offloaded + placed.output_on_gpu < total:
+        said.say(f"partial offload: {placed.offloaded + placed.output_on_gpu} of {total} layers on the GPU, the "
+                 "rest in host memory and run by the CPU: it runs, more slowly")
+    return placed, setup
+
+
+def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[Setup, int]:
+    """llama.cpp's --fit (common/common.h fit_params, on by default): everything when it fits; else a
+    context the user did not set shrinks towards fit_params_min_ctx 4096; then fewer layers."""
+    total = job.spec.num_layers + 1
+    if buffers(job, setup, total).gpu_bytes <= room:
+        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
+        return setup, total
+    if job.request.seq_len is None and setup.n_ctx > MIN_FIT_CTX:
+        low, high = MIN_FIT_CTX // 256, setup.n_ctx // 256
+        while low < high:
+            mid = (low + high + 1) // 2
+            if buffers(job, _with_ctx(setup, mid * 256), total).gpu_bytes <= room:
+                low = mid
+            else:
+                high = mid - 1
+        setup = _with_ctx(setup, low * 256)
+        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, to 4096 at least)")
+        if buffers(job, setup, total).gpu_bytes <= room:
+            return setup, total
+    layers = fitted_layers(job, setup, room)
+    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, 1 GiB kept free")
+    return setup, layers
+
+
+#: common/common.h fit_params_min_ctx: the fit shrinks a context no further.
+MIN_FIT_CTX = 4096
+
+
+def _with_ctx(setup: Setup, n_ctx: int) -> Setup:
+    return Setup(n_ctx, setup.seqs, setup.unified, setup.ubatch, setup.type_k, setup.type_v, setup.weight_type,
+                 setup.flash)
+
+
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
