@@ -172,8 +172,8 @@ def _bind(meanings: list[Meaning]) -> None:
     for index, key in enumerate(meanings):
         if key.kind != "bind":
             continue
-        source = BIND_SOURCES[key.field]
-        takes = lambda m: m.kind == "set" and m.field == source and not m.used  # noqa: E731
+        source = BIND_SOURCES[key.field]  # the fields whose words it takes
+        takes = lambda m: m.kind == "set" and m.field in source and not m.used  # noqa: E731
         value = _neighbour(meanings, index, 1, takes) or _neighbour(meanings, index, -1, takes)
         if value is not None:
             value.field, value.used = key.field, True
