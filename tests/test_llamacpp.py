@@ -19,8 +19,8 @@ LOGS = {row["id"]: row for row in tomllib.loads(
 MIB = 2**20
 
 BLLOSSOM = LOGS["llamacpp-bllossom-8b-q4km-rtx3070"]
-#: the launch of that log: Q4_K_M (weights by Q4_K, its base type), n_ctx 512, one sequence, no flash attention
-BLLOSSOM_QUERY = "infer llama-3-8b int4 llama.cpp -ngl 99 -c 512 -np 1 -ub 512 eager on rtx-3070"
+#: the launch of that log: Q4_K_M, n_ctx 512, one sequence, no flash attention
+BLLOSSOM_QUERY = "infer llama-3-8b q4_k_m llama.cpp -ngl 99 -c 512 -np 1 -ub 512 eager on rtx-3070"
 
 
 def _item(estimate, key):
@@ -28,6 +28,7 @@ def _item(estimate, key):
 
 
 @pytest.mark.parametrize(("key", "logged"), [
+    ("weights", "cuda0_model_buffer_mib"),  # 32 blocks in the Q4_K_M mix, output (q6_K) and its norm
     ("kv_cache", "cuda0_kv_buffer_mib"),  # 32 layers x 1024 x 512 cells x (2 + 2) B
     ("activations", "cuda0_compute_buffer_mib"),  # 4 x 512 x (128256 + 4096): logits and the final norm
 ])
@@ -45,14 +46,6 @@ def test_bllossom_host_buffers_match_the_log():
     assert host == pytest.approx(expected, abs=0.02)
 
 
-def test_bllossom_model_buffer_is_the_q4_k_base_below_the_mix():
-    """The GPU's model buffer by Q4_K alone is below the log's Q4_K_M (q6_K attn_v, ffn_down and output
-    in the mix): within 6 %, and below, until the per-tensor mix (vram.memory.quant) sizes it."""
-    model = _item(vram.ask(BLLOSSOM_QUERY), "weights")
-    logged = BLLOSSOM["logged"]["cuda0_model_buffer_mib"]
-    assert 0.94 * logged < model < logged
-
-
 def test_bllossom_serving_record():
     serving = vram.ask(BLLOSSOM_QUERY).serving
     assert (serving.engine, serving.gpu_layers, serving.total_layers) == ("llama.cpp", 33, 33)
@@ -68,7 +61,7 @@ def _qwen2_job():
     from vram.memory.detailed.common import detailed_job
     from vram.memory.job import Said
 
-    request = vram.parse("infer qwen2-72b int4 ollama num_ctx 2048")
+    request = vram.parse("infer qwen2-72b q4_k_s ollama num_ctx 2048")
     said = Said()
     job = detailed_job(resolve_request(request), said)
     return job, llamacpp.setup_of(job, said, None)
@@ -80,19 +73,30 @@ def test_ollama_qwen2_kv_and_graphs_match_its_estimate():
     logged = OLLAMA_QWEN2["logged"]
     full = llamacpp.buffers(job, setup, job.spec.num_layers + 1)
     assert full.items[1].bytes / MIB == pytest.approx(logged["required_kv_mib"], abs=0.05)
-    eager = llamacpp.Setup(setup.n_ctx, 1, False, 512, "F16", "F16", "Q4_K", flash=False)
+    eager = llamacpp.Setup(setup.n_ctx, 1, False, 512, "F16", "F16", "q4_k_s", flash=False)
     graphs = [llamacpp.buffers(job, eager, layers).items[-1].bytes for layers in (81, 43)]
     assert graphs[0] / MIB == pytest.approx(logged["graph_full_mib"], abs=0.05)
     assert graphs[1] / 2**30 == pytest.approx(logged["graph_partial_gib"], abs=0.05)
 
 
+@pytest.mark.parametrize(("figure", "logged", "tolerance"), [
+    ("weights_repeating_gib", 38.9, 0.01),  # memory.weights.repeating: 39.19 GiB here
+    ("weights_nonrepeating_mib", 974.6, 0.001),  # output (q6_K) and its norm
+])
+def test_ollama_qwen2_weights_match_its_estimate(figure, logged, tolerance):
+    job, setup = _qwen2_job()
+    blocks, _, output = llamacpp.layout(job.spec, setup.weight_type)
+    ours = sum(blocks) / 2**30 if figure.endswith("gib") else output / MIB
+    assert OLLAMA_QWEN2["logged"][figure] == logged
+    assert ours == pytest.approx(logged, rel=tolerance)
+
+
 def test_ollama_qwen2_partial_offload_layers():
-    """Ollama offloaded 43 of 81 layers into 24.0 GiB; its fit here, with Q4_K weights where the file is
-    Q4_K_S (ffn_down falls back to q5_0: 29568 is no multiple of 256), offloads within 5 % of that."""
+    """Ollama offloaded 43 of 81 layers into 24.0 GiB (memory.go's fit with its 457 MiB minimum)."""
     job, setup = _qwen2_job()
     layers = llamacpp.ollama_layers(job, setup, int(OLLAMA_QWEN2["logged"]["memory_available_gib"] * 2**30),
                                     457 * MIB)
-    assert abs(layers - OLLAMA_QWEN2["logged"]["layers_offload"]) <= 0.05 * 81
+    assert layers == OLLAMA_QWEN2["logged"]["layers_offload"]
 
 
 # -- llama.cpp's code: padding, slots, sliding windows, placement ---------------------------------------
@@ -151,7 +155,7 @@ def _job(query):
 ])
 def test_placement_by_n_gpu_layers(ngl, gpu_layers, host_has_output):
     """The output layer joins the GPU only when -ngl exceeds the 32 blocks; token_embd never does."""
-    estimate = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl {ngl} -c 4096")
+    estimate = vram.ask(f"infer llama-3-8b q4_k_m llama.cpp -ngl {ngl} -c 4096")
     assert estimate.serving.gpu_layers == gpu_layers
     embd = 128256 * 4096 * 144 // 256
     output = 128256 * 4096 * 210 // 256

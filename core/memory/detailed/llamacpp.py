@@ -15,18 +15,21 @@ leaves 1 GiB free a device, first shrinking a context the user did not set down 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
-from vram.catalog.headers import GGML_BLOCKS
-from vram.catalog.index import Gpu
+from vram.catalog.index import Gpu, ModelSpec
 from vram.catalog.params import NORM_VECTORS
 from vram.errors import UnsupportedError
 from vram.formula import Formula
+from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.job import Said
+from vram.memory.quant import GGML_TYPES, tensor_type, tensors
 from vram.memory.result import LineItem, Serving, formula_item
 from vram.request.enums import Dtype, Engine, Item
+from vram.request.quant import GGUF_TYPES
 from vram.units import MIB
 
 LOAD_TENSORS = ("llama.cpp src/llama-model.cpp load_tensors: blocks il >= n_layer - n_gpu_layers on the GPUs, "
@@ -42,17 +45,13 @@ HOST_SOURCE = ("llama.cpp src/llama-graph.cpp inputs (token embeddings by get_ro
                "position and output ids) and src/llama-context.cpp output_reserve: n_vocab floats a sequence")
 
 #: A weight dtype's ggml type when the query names a dtype, not a GGUF file type: 16- and 32-bit
-#: as they are, int8 as Q8_0 and int4 as Q4_K, the base type of Q4_K_M, Ollama's default tags
-#: (the K-quant mixes per tensor are vram.memory.quant's, when it is merged).
+#: as they are, int8 as Q8_0 and int4 as Q4_K, the base type of Q4_K_M (a file type named, q4_k_m,
+#: is sized tensor by tensor by its mix: vram.memory.quant).
 GGML_TYPE_OF: dict[Dtype, str] = {Dtype.FP32: "F32", Dtype.FP16: "F16", Dtype.BF16: "BF16", Dtype.INT8: "Q8_0",
                                   Dtype.INT4: "Q4_K"}
-#: llama-quant.cpp llama_tensor_get_type: a K-quant file keeps output.weight (and a tied
-#: token_embd, stored once as the output) in Q6_K.
-OUTPUT_TYPE: dict[str, str] = {"Q4_K": "Q6_K"}
 #: --cache-type-k/-v (common/arg.cpp kv_cache_types) by the request's KV dtype.
 KV_TYPE_OF: dict[str, str] = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_0": "Q4_0",
                               "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
-_BLOCKS = {name: (block, size) for name, block, size in GGML_BLOCKS.values()}
 
 #: Compute buffer on a GPU by model family (GraphSize's cases), fully and partially offloaded. u is
 #: n_ubatch, n the cache cells, S the heads whose n-long scores are kept (a; 0 with flash attention).
@@ -93,7 +92,7 @@ class Setup:
     ubatch: int
     type_k: str
     type_v: str
-    weight_type: str
+    weight_type: str  #: a GGUF file type (q4_k_m: llama.cpp's mix per tensor) or one ggml type (F16)
     flash: bool
 
 
@@ -104,7 +103,10 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     blocks = min(layers, spec.num_layers)
     output_on_gpu = layers > spec.num_layers
     held = math.ceil(blocks / gpus)
-    layer, embd, output = _weights(job, setup.weight_type)
+    layers_bytes, embd, output = layout(spec, setup.weight_type)
+    on_gpu = layers_bytes[spec.num_layers - blocks:]  # the last blocks are offloaded
+    # the most-loaded GPU: the heaviest run of ``held`` consecutive offloaded blocks
+    held_bytes = max((sum(on_gpu[i:i + held]) for i in range(0, max(len(on_gpu) - held, 0) + 1)), default=0)
     cells, swa_cells = _cells(job, setup)
     windowed = spec.windowed_layers if spec.sliding_window is not None else 0
     kv_row = spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
@@ -117,9 +119,10 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
         LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
-                 f"{setup.weight_type})", held * layer + output_on_gpu * output,
-                 "held x layer_bytes + output_bytes", {"held": held, "layer_bytes": layer,
-                                                         "output_bytes": output * output_on_gpu}, LOAD_TENSORS),
+                 f"{setup.weight_type.upper()})", held_bytes + output_on_gpu * output,
+                 "held_layers_bytes + output_bytes", {"held": held, "held_layers_bytes": held_bytes,
+                                                       "output_bytes": output * output_on_gpu},
+                 f"{LOAD_TENSORS}; {MIX_SOURCE}"),
         LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, V {setup.type_v.lower()})",
                  kv_held, "kv_row x cells, each layer held", {"kv_row": kv_row, "cells": cells, "swa_cells": swa_cells,
                                                                "held": held}, KV_SOURCE),
@@ -128,7 +131,7 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     )
     if blocks == 0 and not output_on_gpu:
         items = items[2:]  # nothing offloaded: no GPU buffers but the scheduler's (llama.cpp still reserves it)
-    host_weights = embd + (spec.num_layers - blocks) * layer + (not output_on_gpu) * output
+    host_weights = embd + sum(layers_bytes[: spec.num_layers - blocks]) + (not output_on_gpu) * output
     host_kv = round(kv_row * sum(sorted(kv_layers)[: spec.num_layers - blocks]))
     host_values = {"u": u, "n": cells, "h": spec.hidden_size, "m": 2 if setup.flash else 4}
     host_compute = HOST_COMPUTE.bytes(host_values) + (full.bytes(values) if blocks < spec.num_layers else 0)
@@ -137,21 +140,37 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
 
 
 def _bytes(type_name: str) -> float:
-    block, size = _BLOCKS[type_name]
+    block, size = GGML_TYPES[type_name.lower()]
     return size / block
 
 
-def _weights(job: DetailedJob, weight_type: str) -> tuple[int, int, int]:
-    """Bytes of one block (its norms in f32), of token_embd, and of the output layer with its norm."""
-    spec, counts = job.spec, job.counts
-    norms = 2 * NORM_VECTORS[spec.norm] * spec.hidden_size
-    layer = round((counts.attention + counts.mlp) / spec.num_layers * _bytes(weight_type)) + 4 * norms
-    out_type = OUTPUT_TYPE.get(weight_type, weight_type)
-    table = spec.vocab_size * spec.hidden_size
-    embd = round(table * _bytes(out_type if spec.tie_embeddings else weight_type))
-    # a tied model's output is token_embd duplicated onto the output's device (TENSOR_DUPLICATED)
-    output = round(table * _bytes(out_type)) + 4 * NORM_VECTORS[spec.norm] * spec.hidden_size
-    return layer, embd, output
+MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
+              "norms and biases f32")
+
+
+@functools.lru_cache(maxsize=256)
+def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int]:
+    """Bytes of each block (its norms and biases in f32), of token_embd, and of the output layer with
+    its norm, as a GGUF of ``weight_type`` stores them."""
+    found, flat = tensors(spec, spec.family in FUSED_QKV)
+    final_norm = NORM_VECTORS[spec.norm] * spec.hidden_size
+    per_layer_flat = 4 * (flat - final_norm) // spec.num_layers
+    blocks = [per_layer_flat] * spec.num_layers
+    embd = output = 0
+    for tensor in found:
+        name = tensor_type(tensor, weight_type, spec) if weight_type in GGUF_TYPES else weight_type.lower()
+        block, size = GGML_TYPES[name]
+        stored = tensor.rows * (tensor.row // block) * size
+        if tensor.layer >= 0:
+            blocks[tensor.layer] += stored
+        elif tensor.category == "token_embd":
+            embd += stored
+        else:
+            output += stored
+    # a tied model stores token_embd once (typed as the output); llama.cpp reads it on the CPU and
+    # duplicates it onto the output layer's device (TENSOR_DUPLICATED)
+    embd = embd or output
+    return tuple(blocks), embd, output + 4 * final_norm
 
 
 def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
@@ -207,11 +226,27 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     if not flash and KV_TYPE_OF[kv] not in ("F32", "F16", "BF16"):
         raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
                                "cache", field="kv_dtype")
-    if job.dtype not in GGML_TYPE_OF:
-        raise UnsupportedError(f"llama.cpp stores weights as GGUF types, not {job.dtype}: say int4 (Q4_K), int8 "
-                               "(Q8_0), fp16 or bf16", field="dtype")
-    weight_type = GGML_TYPE_OF[job.dtype]
+    weight_type = _weight_type(job, said)
     return Setup(n_ctx, seqs, unified, ubatch, KV_TYPE_OF[kv], KV_TYPE_OF[kv], weight_type, flash)
+
+
+def _weight_type(job: DetailedJob, said: Said) -> str:
+    """The GGUF file type the model is served in: the one named, Ollama's default tag's, or a ggml type
+    for a dtype."""
+    quant, row = job.quant, job.runtime.settings
+    if quant is None and job.request.dtype is None and row.get("default_quant"):
+        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b, are Q4_K_M; "
+                 "name a tag's quant or q8_0/fp16 to change)")
+        return row["default_quant"]
+    if quant in GGUF_TYPES:
+        return quant
+    if quant is not None:
+        raise UnsupportedError(f"llama.cpp serves GGUF files; {quant} is a GPU checkpoint format: name a GGUF type "
+                               "(q4_k_m, q8_0, f16)", field="quant")
+    if job.dtype not in GGML_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp stores weights as GGUF types, not {job.dtype}: say q4_k_m, q8_0, fp16 "
+                               "or bf16", field="dtype")
+    return GGML_TYPE_OF[job.dtype]
 
 
 def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> Serving:
@@ -249,16 +284,16 @@ def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int) 
     weights and KV a layer, placed from the last block down while the GPU's free memory exceeds the
     reserve, one block as a buffer, the layers so far and the larger graph; then the output layer."""
     spec = job.spec
-    layer, _, output = _weights(job, setup.weight_type)
+    blocks, _, output = layout(spec, setup.weight_type)
     cells, _ = _cells(job, setup)
-    kv = cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
+    kv = round(cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v)))
     values = {"u": min(setup.ubatch, cells), "n": cells, "h": spec.hidden_size, "v": spec.vocab_size,
               "a": spec.num_heads, "S": spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
     graph = max(f.bytes(values) for f in GRAPHS.get(spec.family, GRAPHS["llama"]))
-    used = reserve + layer + kv  # "add one layer worth of memory as a buffer"
+    used = reserve + blocks[0] + kv  # "add one layer worth of memory as a buffer"
     placed = 0
-    while placed < spec.num_layers and available > used + graph + layer + kv:
-        used += layer + kv
+    while placed < spec.num_layers and available > used + graph + blocks[-1 - placed] + kv:
+        used += blocks[-1 - placed] + kv
         placed += 1
     if placed == spec.num_layers and available > used + graph + output:
         placed += 1
