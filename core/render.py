@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from vram.catalog.index import Gpu, ModelSpec
-from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
+from vram.memory.result import (
+    Alternative, Comparison, Estimate, Fit, LayerServing, LineItem, Solution, Verdict
+)
 from vram.request.enums import Item, Method
 from vram.units import format_bytes, format_count, format_value
 
@@ -121,6 +123,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
         *table_lines(estimate, unit, formulas),
     ]
     lines += _phases(estimate, unit)
+    lines += serving_lines(estimate, unit)
     if estimate.fit:
         lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
         if len(estimate.fit) == 1:
@@ -135,6 +138,42 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
                       f"     query: {alt.request.to_query()}"]
     lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
     return "\n".join(lines)
+
+
+def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """A pre-allocating engine's start-up: its KV pool, the concurrency it holds, or its refusal."""
+    serving = estimate.serving
+    if serving is None:
+        return []
+    if isinstance(serving, LayerServing):
+        return _layer_serving_lines(serving, unit)
+    head = (f"Serving ({serving.engine_name}, {serving.memory_fraction_flag} {serving.memory_fraction:g}, "
+            f"max_model_len {serving.max_model_len}, one GPU):")
+    if serving.kv_cache_bytes is None:
+        return ["", head, f"  one sequence's KV cache: {format_bytes(serving.request_kv_bytes, unit)} {unit}; "
+                "name a GPU for the pool and the concurrency it holds"]
+    lines = ["", head,
+             f"  KV pool: {format_bytes(max(serving.kv_cache_bytes, 0), unit)} {unit}, "
+             f"{serving.kv_cache_tokens:,} tokens (blocks of {serving.block_size})",
+             f"  max concurrency at {serving.max_model_len} tokens a request: {serving.max_concurrency:g}x"]
+    if serving.refusal is not None:
+        lines.append(f"  does not start; {serving.engine_name} prints: {serving.refusal}")
+    elif serving.concurrency_asked > 1:
+        holds = "holds" if serving.max_concurrency >= serving.concurrency_asked else "does not hold"
+        lines.append(f"  {holds} the {serving.concurrency_asked} concurrent requests asked")
+    return lines
+
+
+def _layer_serving_lines(serving: LayerServing, unit: str) -> list[str]:
+    """llama.cpp's placement: the layers on the GPUs, the cache, the host memory the rest takes."""
+    lines = ["", f"Serving ({serving.engine_name}):",
+             f"  layers on the GPU: {serving.gpu_layers} of {serving.total_layers} (n_gpu_layers)",
+             f"  KV cache: {format_bytes(serving.kv_cache_bytes, unit)} {unit} on the GPU, {serving.kv_cache_tokens:,} "
+             f"cells; {serving.max_concurrency:g} sequence(s) of {serving.max_model_len:,} tokens",
+             f"  host memory: {format_bytes(serving.host_bytes, unit)} {unit} (the rest of the model, buffers)"]
+    if serving.partial_offload:
+        lines.append("  partial offload: it runs, more slowly (the CPU runs the layers left in host memory)")
+    return lines
 
 
 def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:

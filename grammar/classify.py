@@ -14,10 +14,13 @@ from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
-from vram.request.enums import TRAINING_TASKS, Offload, Recompute, Task
+from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Task
 from vram.request.lora import TARGET_ALIASES
-from vram.request.request import Request
-from vram.request.vocabulary import BIND_DEFAULTS, BIND_SOURCES, FINE_TUNE_WORDS, NEGATED, PHRASES
+from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
+from vram.request.vocabulary import (
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, NEGATED, PHRASES,
+    SERVE_WORDS
+)
 
 from . import suggest
 from .help import QUERY_LANGUAGE
@@ -349,12 +352,37 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
 
 
 def _runtime(fields: _Fields) -> None:
-    """'transformers' both serves (generate) and trains (Trainer): the task says which it is."""
-    if "runtime" not in fields.values:
+    """'transformers' both serves (generate) and trains (Trainer): the task says which it is. 'serve'
+    and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine."""
+    if "runtime" in fields.values:
+        name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
+        fields.values[name] = fields.values.pop("runtime")
+        fields.positions[name] = fields.positions.pop("runtime")
+    if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
-    name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
-    fields.values[name] = fields.values.pop("runtime")
-    fields.positions[name] = fields.positions.pop("runtime")
+    said = [f for f in ENGINE_FIELDS if f in fields.values]
+    if said:
+        text = fields.texts[said[0]]
+        spelling = text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_").replace(" ", "_")
+        engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
+        fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
+        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif ggml := [f for f in (*ENGINE_SETTINGS, "seq_len") if f in fields.values
+                  and _spelling(fields.texts[f]) in GGML_SPELLINGS]:
+        text = fields.texts[ggml[0]]
+        engine = GGML_SPELLINGS[_spelling(text)]
+        fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
+        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif fields.texts.get("task", "").lower() in SERVE_WORDS:
+        text = fields.texts["task"]
+        fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
+        fields.notes.append(f"'{text}' with no engine named: served by vLLM (say sglang, tgi, llama.cpp, ollama "
+                            "or transformers otherwise)")
+
+
+def _spelling(text: str) -> str:
+    """A setting's key as the tables spell it: '--n-gpu-layers 20' -> 'n_gpu_layers'."""
+    return text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_")
 
 
 def _default_task(fields: _Fields) -> None:

@@ -112,7 +112,8 @@ def _fields_used(filename: str, table: str) -> set[str]:
 
 @pytest.mark.parametrize("filename, table, record, stored_as", [
     ("models.toml", "model", catalog.ModelSpec, {}),
-    ("gpus.toml", "gpu", catalog.Gpu, {"memory_bytes": {"memory_mib", "memory_gib", "memory_gb"}}),
+    ("gpus.toml", "gpu", catalog.Gpu, {"memory_bytes": {"memory_mib", "memory_gib", "memory_gb"},
+                                        "cuda_total_bytes": {"cuda_total_gib"}}),
 ])
 def test_a_catalog_header_documents_every_field(filename, table, record, stored_as):
     accepted = set()

@@ -33,7 +33,7 @@ def test_usable_memory_of_an_a100_and_an_h100():
 def test_no_cuda_context_on_tpus_and_apple():
     for gpu in ("tpu-v4", "m2-ultra-192gb"):
         fit = vram.ask(f"infer 7b int4 on {gpu}").fit[0]
-        assert fit.deductions == ()
+        assert "cuda_context" not in [d.key for d in fit.deductions]
     tpu = vram.ask("infer 7b int4 on tpu-v4").fit[0]
     assert tpu.usable_bytes == tpu.capacity_bytes
 

@@ -186,8 +186,21 @@ def test_partial_offload_runs_and_says_so():
     assert any("partial offload" in line and "more slowly" in line for line in estimate.assumptions)
 
 
+@pytest.mark.parametrize(("query", "engine"), [
+    ("infer llama-3-8b -ngl 99 -c 8192", "llama.cpp"), ("infer llama-3-8b --n-gpu-layers 20", "llama.cpp"),
+    ("infer llama-3-8b num_ctx 8192", "ollama"), ("infer llama-3-8b OLLAMA_NUM_PARALLEL=2", "ollama"),
+])
+def test_an_engines_own_setting_names_it(query, engine):
+    request = vram.parse(query)
+    assert request.engine == engine and any("serves it" in note for note in request.notes)
+
+
+def test_a_request_with_llama_cpp_settings_and_another_engine_is_refused():
+    with pytest.raises(VramError, match="llama.cpp/Ollama setting"):
+        vram.Request(task="inference", model="llama-3-8b", engine="vllm", gpu_layers=99)
+
+
 @pytest.mark.parametrize("query", [
-    "infer llama-3-8b -ngl 99",  # a llama.cpp setting without the engine
     "infer llama-3-8b vllm -np 4",
     "infer llama-3-8b fp8 llama.cpp",  # llama.cpp has no fp8 weights
     "infer llama-3-8b llama.cpp kv int8",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from vram.request.enums import PhaseName
 from vram.units import format_count
 
+from . import serving
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
 
 
@@ -34,6 +35,8 @@ def render(cpu: dict, gpu: dict | None) -> str:
         *_misses(rows),
         "",
         *_breakdowns(rows),
+        "",
+        *serving.section_lines(),
         "",
         *_gpu_section(gpu),
     ]

@@ -5,12 +5,16 @@ from __future__ import annotations
 from vram import catalog
 from vram.catalog.index import Gpu
 from vram.memory import runtime
-from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, Verdict
+from vram.memory.detailed.serving import gpu_cuda_total
+from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, LineItem, Serving, Verdict
+from vram.request.enums import Item
 from vram.units import MIB, format_bytes
 
 
 def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     """The fit of ``estimate``'s most-loaded GPU on one ``gpu``."""
+    if isinstance(estimate.serving, Serving):  # llama.cpp's LayerServing is fitted like any job
+        return _engine_verdict(gpu, estimate, estimate.serving)
     deductions = runtime.deductions(gpu)
     # the detailed method counts the CUDA context with the job; here it belongs to the card's side
     # (and TPUs and Apple GPUs have none), so it leaves the need
@@ -22,6 +26,27 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
         verdict = Verdict.TIGHT
     else:
         verdict = Verdict.FITS
+    return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
+               need, usable, verdict)
+
+
+def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
+    """A pre-allocating engine takes its fraction of the memory CUDA reports and fills it: the job
+    fits when that share holds the weights, the profiled peak and the KV of the concurrency asked."""
+    cuda_total = gpu_cuda_total(gpu)
+    usable = serving.usable_bytes(cuda_total)
+    deductions = (
+        LineItem(Item.FRAMEWORK_RESERVE, "Not reported to CUDA (driver total less CUDA's)", gpu.memory_bytes - cuda_total,
+                 "driver_total - cuda_total", {"driver_total": gpu.memory_bytes, "cuda_total": cuda_total},
+                 gpu.cuda_total_source or "not in the catalog: none taken"),
+        LineItem(Item.FRAMEWORK_RESERVE, f"Left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
+                 cuda_total - usable, "(1 - fraction) x cuda_total",
+                 {"fraction": serving.memory_fraction, "cuda_total": cuda_total},
+                 f"{serving.engine_name}: the memory outside its share (CUDA graphs, the CUDA context)"),
+    )
+    need = serving.need_bytes()
+    verdict = (Verdict.DOES_NOT_FIT if need > usable else Verdict.TIGHT if need > TIGHT_ABOVE * usable
+               else Verdict.FITS)
     return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
                need, usable, verdict)
 

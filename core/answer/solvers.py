@@ -14,7 +14,7 @@ from vram import catalog
 from vram.catalog.architecture import Architecture
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
-from vram.request.enums import TRAINING_TASKS, Solve, Task
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Solve, Task
 from vram.request.request import RANGES, Request
 
 Estimator = Callable[[Request], Estimate]
@@ -85,6 +85,8 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
 
 
 def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    if request.engine in PRE_ALLOCATING and request.tp == 1 and request.pp == 1:
+        return _min_tensor_parallel(request, kind, counted)
     unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
     high = _most_gpus(request, counted.arch) // unit
 
@@ -123,6 +125,29 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
     fewer = (good - 1) * unit
     note = f"{_gpus_word(good * unit)} fit; {_gpus_word(fewer)} {'does' if fewer == 1 else 'do'} not"
     return Solution(kind, good * unit, note, 0), at(good)
+
+
+def tensor_parallel_sizes(heads: int, kv_heads: int, most: int) -> list[int]:
+    """The tensor-parallel sizes an engine takes for a model: the attention heads split evenly, and
+    the KV heads split evenly or replicated whole (vllm/config/model.py verify_with_parallel_config;
+    vllm/model_executor/layers/linear.py QKVParallelLinear)."""
+    return [t for t in range(1, most + 1) if heads % t == 0 and (kv_heads % t == 0 or t % kv_heads == 0)]
+
+
+def _min_tensor_parallel(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    """A serving engine spreads one replica over tp GPUs: the smallest tensor-parallel size that
+    starts with the concurrency asked (more replicas, data parallel, do not lower a GPU's bytes)."""
+    spec = counted.arch.spec
+    heads, kv = (spec.num_heads, spec.num_kv_heads) if spec is not None else (counted.arch.num_heads,) * 2
+    sizes = tensor_parallel_sizes(heads, kv, min(heads, 64))
+    for tp in sizes:
+        at = dataclasses.replace(request, tp=tp, gpu_count=tp)
+        if counted.fits(at):
+            smaller = [t for t in sizes if t < tp]
+            note = f"tp {tp} over {_gpus_word(tp)} starts" + (f"; tp {smaller[-1]} does not" if smaller else "")
+            return Solution(kind, tp, f"{note} (tensor-parallel sizes that divide the {heads} attention heads: "
+                            f"{', '.join(map(str, sizes))})", 0), at
+    return Solution(kind, None, f"does not start even at tp {sizes[-1]}", 0), request
 
 
 def _most_gpus(request: Request, arch: Architecture) -> int:

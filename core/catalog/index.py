@@ -131,6 +131,10 @@ class Gpu:
     #: Apple: the share of unified memory Metal lets the GPU wire (recommendedMaxWorkingSetSize /
     #: memory); None: all of it (a discrete card's memory is the GPU's own)
     working_set_fraction: float | None = None
+    #: the device memory CUDA reports (torch.cuda.mem_get_info's total), which serving engines size
+    #: their memory fraction by; None where the catalog has no published figure
+    cuda_total_bytes: int | None = None
+    cuda_total_source: str | None = None  #: where cuda_total_bytes is read from
 
     def __post_init__(self) -> None:
         _check_choice(self.id, "vendor", self.vendor, GPU_VENDORS)
@@ -190,7 +194,9 @@ def _gpu_record(entry: dict[str, Any]) -> Gpu:
     if len(given) != 1:
         raise ValueError(f"{where}: give exactly one of {sorted(sizes)}")
     key = given[0]
-    rest = {k: v for k, v in entry.items() if k != key}
+    rest = {k: v for k, v in entry.items() if k not in (key, "cuda_total_gib")}
+    if "cuda_total_gib" in entry:
+        rest["cuda_total_bytes"] = round(entry["cuda_total_gib"] * GIB)
     return _record(Gpu, {**rest, "memory_bytes": round(entry[key] * sizes[key])}, where)
 
 

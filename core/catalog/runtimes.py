@@ -36,6 +36,11 @@ class Runtime:
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
+    def pre_allocates(self) -> bool:
+        """A serving engine that sizes a KV pool from a share of the GPU at start-up (vLLM, SGLang, TGI)."""
+        return "memory_fraction" in self.settings
+
+    @property
     def precision_regime(self) -> Regime | None:
         value = self.settings.get("precision_regime")
         return None if value is None else Regime(value)

@@ -77,7 +77,7 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     request, arch = resolved.request, resolved.arch
     said.say(arch.basis)
     dtype = said.default("dtype", request.dtype, *(dtype_default or default_dtype(request, arch.spec)))
-    seq_len = request.seq_len or _default_seq_len(arch.spec, said)
+    seq_len = request.seq_len or _default_seq_len(arch.spec, said, resolved.runtime)
     if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
         said.say(beyond(seq_len, arch.spec))
     batch_size = said.default("batch_size", request.batch_size, 1, "one sequence a GPU")
@@ -117,7 +117,11 @@ def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]
     return DEFAULT_DTYPE[request.task], ""
 
 
-def _default_seq_len(spec: ModelSpec | None, said: Said) -> int:
+def _default_seq_len(spec: ModelSpec | None, said: Said, runtime: Runtime) -> int:
+    if runtime.pre_allocates and spec is not None:  # vLLM's ModelConfig takes max_model_len from config.json
+        said.say(f"max_model_len {spec.max_seq_len} (default: {spec.id}'s context, as {runtime.name} reads it from "
+                 "the model's config; say 'max-model-len 8k' to change)")
+        return spec.max_seq_len
     seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
     why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
     said.say(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
@@ -125,31 +126,33 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class Serving:
-    """What a serving engine makes of the GPUs: its KV cache and the sequences it holds (issue 16).
+class LayerServing:
+    """What llama.cpp or Ollama makes of the GPUs (issue 16): the layers placed, their KV cache, the
+    sequences it holds; the keys a pre-allocating engine's Serving has, and the placement.
 
-    Figures as the engine counts them: ``kv_cache_tokens`` is the cache of one replica in tokens
-    (llama.cpp: its cells, all sequences), ``max_concurrency`` the sequences of ``max_model_len``
-    tokens it holds at once. llama.cpp and Ollama also place layers: ``gpu_layers`` of
-    ``total_layers`` (the blocks and the output layer, as llama.cpp counts ``-ngl``) are on the GPUs,
-    the rest in ``host_bytes`` of host memory.
+    ``kv_cache_tokens`` is the cache in tokens as llama.cpp counts it (its cells, all sequences),
+    ``max_concurrency`` the sequences of ``max_model_len`` tokens it holds at once; ``gpu_layers`` of
+    ``total_layers`` (the blocks and the output layer, as ``-ngl`` counts them) are on the GPUs, the
+    rest in ``host_bytes`` of host memory.
     """
 
-    engine: str  #: the runtime's id ("llama.cpp", "vllm")
-    kv_cache_bytes: int  #: one GPU's KV cache
+    engine: str  #: the runtime's id ("llama.cpp", "ollama")
+    engine_name: str
+    kv_cache_bytes: int  #: the most-loaded GPU's KV buffer
     kv_cache_tokens: int
     max_concurrency: float
     max_model_len: int
-    gpu_layers: int | None = None  #: layers offloaded (llama.cpp/Ollama)
-    total_layers: int | None = None
-    host_bytes: int = 0  #: host memory the engine takes for what is not offloaded
+    gpu_layers: int
+    total_layers: int
+    host_bytes: int  #: host memory the engine takes for what is not offloaded
 
     @property
     def partial_offload(self) -> bool:
-        return self.gpu_layers is not None and self.gpu_layers < self.total_layers
+        return self.gpu_layers < self.total_layers
 
     def to_dict(self) -> dict[str, Any]:
-        return {"engine": self.engine, "kv_cache_bytes": self.kv_cache_bytes, "kv_cache_tokens": self.kv_cache_tokens,
+        return {"engine": self.engine, "engine_name": self.engine_name, "kv_cache_bytes": self.kv_cache_bytes,
+                "kv_cache_tokens": self.kv_cache_tokens,
                 "max_concurrency": self.max_concurrency, "max_model_len": self.max_model_len,
                 "gpu_layers": self.gpu_layers, "total_layers": self.total_layers, "host_bytes": self.host_bytes,
                 "partial_offload": self.partial_offload}
@@ -164,6 +167,43 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "total_bytes": self.total_bytes}
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A pre-allocating serving engine's start-up (vLLM, SGLang, TGI): its settings, and on a GPU
+    the KV pool it sizes, the concurrency that holds, and whether it starts (design.md section 8)."""
+
+    engine: str  #: runtime id ("vllm")
+    engine_name: str
+    max_model_len: int
+    memory_fraction: float  #: the share of CUDA's memory the engine takes
+    memory_fraction_flag: str  #: the engine's name for it ("gpu_memory_utilization")
+    block_size: int  #: tokens a KV block holds
+    max_num_batched_tokens: int  #: tokens of the profiled forward pass
+    max_num_seqs: int
+    kv_bytes_per_token: int  #: one token's K and V on one GPU, all its layers
+    wiggle: float  #: share of what is left the pool takes
+    rest_bytes: int  #: one GPU's bytes before the pool (weights, profiled peak, buffers)
+    request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
+    concurrency_asked: int
+    cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
+    kv_cache_bytes: int | None = None  #: the pool on one GPU (negative: the engine has none)
+    kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
+    max_concurrency: float | None = None  #: max_model_len sequences the pool holds at once
+    starts: bool | None = None
+    refusal: str | None = None  #: what the engine prints when it does not start
+
+    def usable_bytes(self, cuda_total: int) -> int:
+        """The engine's share of a GPU with ``cuda_total`` bytes."""
+        return math.floor(self.memory_fraction * cuda_total)
+
+    def need_bytes(self) -> int:
+        """What one GPU needs for the concurrency asked to fit the engine's share."""
+        return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -193,7 +233,9 @@ class Estimate:
     #: other methods' totals for the same request (the article's beside a detailed answer); the
     #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
     comparisons: Sequence[Comparison] = ()
-    serving: Serving | None = None  #: a serving engine's KV cache and concurrency (None: transformers, training)
+    #: a serving engine's KV cache and concurrency: a pre-allocating engine's pool (Serving), or
+    #: llama.cpp's layers and cache (LayerServing); None: transformers, training
+    serving: Serving | LayerServing | None = None
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
@@ -229,5 +271,5 @@ class Estimate:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "strategies": [a.to_dict() for a in self.strategies],
             "suggestions": [a.to_dict() for a in self.suggestions],
-            "serving": self.serving.to_dict() if self.serving is not None else None,
+            **({"serving": self.serving.to_dict()} if self.serving is not None else {}),
         }

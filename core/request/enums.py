@@ -87,6 +87,10 @@ class Engine(StrEnum):
     OLLAMA = "ollama"
 
 
+#: Engines that size a KV pool from a share of the GPU at start-up (design.md section 8).
+PRE_ALLOCATING = frozenset({Engine.VLLM, Engine.SGLANG, Engine.TGI})
+
+
 class Framework(StrEnum):
     """What runs a training job (design.md section 8); None in a request means transformers."""
 

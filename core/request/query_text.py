@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp",
-                  "lora_rank", "gpu_layers", "parallel", "ubatch")
+                  "lora_rank", "memory_fraction", "max_num_batched_tokens", "gpu_layers", "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:

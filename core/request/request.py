@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework, Method, Offload,
-    Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype,
+    Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.quant import QUANT_DTYPES, KvDtype
@@ -44,10 +44,17 @@ RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 2**20),
     "num_layers": (1, 2**16),
     "num_heads": (1, 2**16),
+    # a serving engine's share of the GPU (vLLM rejects gpu_memory_utilization outside (0, 1]:
+    # vllm/config/cache.py CacheConfig, gt=0, le=1)
+    "memory_fraction": (0.01, 1.0),
+    "max_num_batched_tokens": (1, 2**24),
     "gpu_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
 }
+
+#: Fields only a serving engine that pre-allocates its KV pool reads.
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
 
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
@@ -108,6 +115,12 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
+    #: a serving engine's share of CUDA's memory (vLLM's gpu_memory_utilization, SGLang's
+    #: mem_fraction_static, TGI's cuda_memory_fraction); None: the engine's default
+    memory_fraction: float | None = None
+    #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
+    #: TGI's max_batch_prefill_tokens); None: the engine's default
+    max_num_batched_tokens: int | None = None
     #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
     gpu_layers: int | None = None
     parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
@@ -209,6 +222,10 @@ class Request:
         if self.framework is not None and self.task not in TRAINING_TASKS:
             raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
                                 "(an inference job names an engine, as in 'vllm')", field="framework")
+        for name in ENGINE_FIELDS:
+            if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
+                raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
+                                    "(vllm, sglang or tgi)", field=name)
         self._check_engine_settings()
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank"):
@@ -363,7 +380,7 @@ def _check_number(name: str, value: Any) -> Any:
     if value is None:
         return None
     low, high = RANGES[name]
-    integral = name != "params"
+    integral = name not in ("params", "memory_fraction")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
         value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
@@ -407,9 +424,10 @@ _LABELS = {
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
-    "offload": "CPU offload", "ep": "ep", "gpu_layers": "n_gpu_layers", "parallel": "parallel sequences",
-    "ubatch": "n_ubatch", "engine": "a serving engine", "framework": "a training framework",
-    "quant": "weight format",
+    "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
+    "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
+    "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
+    "parallel": "parallel sequences", "ubatch": "n_ubatch", "quant": "weight format",
 }
 
 

@@ -105,7 +105,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("zero", 1, "zero-1"),
     **_all("zero", 0, "ddp", "no zero"),
     **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
-           "biggest batch", "max bs", "max micro batch"),
+           "biggest batch", "max bs", "max micro batch", "max concurrency", "maximum concurrency",
+           "how many users", "how many concurrent users", "how many requests", "how many concurrent requests"),
     **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
            "max sequence length", "max context length", "longest context", "max tokens", "max ctx"),
     **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
@@ -158,7 +159,8 @@ KEYS: dict[str, str] = {
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
-                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小",
+                                 "max num seqs", "max_num_seqs", "max-num-seqs", "max concurrent requests")},
     **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
@@ -166,6 +168,17 @@ KEYS: dict[str, str] = {
     **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
+    # a serving engine's share of the GPU, in each engine's spelling (vLLM, SGLang, TGI) and ours
+    **{k: "memory_fraction" for k in ("memory fraction", "memory_fraction", "memory-fraction",
+                                      "gpu memory utilization", "gpu_memory_utilization",
+                                      "gpu-memory-utilization", "gpu util", "mem fraction static",
+                                      "mem_fraction_static", "mem-fraction-static", "cuda memory fraction",
+                                      "cuda_memory_fraction", "cuda-memory-fraction")},
+    **{k: "max_num_batched_tokens" for k in ("max num batched tokens", "max_num_batched_tokens",
+                                             "max-num-batched-tokens", "chunked prefill size",
+                                             "chunked_prefill_size", "chunked-prefill-size",
+                                             "max batch prefill tokens", "max_batch_prefill_tokens",
+                                             "max-batch-prefill-tokens")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
@@ -233,6 +246,25 @@ FLAG_KEYS: dict[str, str] = {
     # -ub/--ubatch-size
     "c": "seq_len", "ctx_size": "seq_len", "ngl": "gpu_layers", "n_gpu_layers": "gpu_layers",
     "gpu_layers": "gpu_layers", "np": "parallel", "parallel": "parallel", "ub": "ubatch", "ubatch_size": "ubatch",
+    "gpu_memory_utilization": "memory_fraction", "mem_fraction_static": "memory_fraction",
+    "cuda_memory_fraction": "memory_fraction", "max_num_batched_tokens": "max_num_batched_tokens",
+    "chunked_prefill_size": "max_num_batched_tokens", "max_batch_prefill_tokens": "max_num_batched_tokens",
+}
+
+#: The verbs that say a serving engine runs the job; with none named, vLLM is taken (and said).
+SERVE_WORDS: frozenset[str] = frozenset({"serve", "serving"})
+#: Engine settings in one engine's own spelling: a query with one and no engine named is that
+#: engine's (SGLang's server_args.py, TGI's launcher); any other engine setting is vLLM's.
+ENGINE_SPELLINGS: dict[str, Engine] = {
+    "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
+    "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
+}
+#: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
+#: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
+GGML_SPELLINGS: dict[str, Engine] = {
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "np", "ub", "ubatch_size", "n_ubatch",
+                                     "ubatch", "ctx_size")},
+    **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
@@ -397,7 +429,8 @@ CANONICAL: dict[str, str] = {
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
-    "gpu_count": "gpus", "method": "method", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
+    "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
+    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -41,7 +41,7 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
                  "working set and the logits")
     working_set = formula(prefill_formula(block_options(job, said)))
     items = [
-        *_weights(job, split),
+        *weights_items(job, split),
         _split(_kv_cache(job, said, values), split, job.spec.num_layers),
         formula_item(Item.ACTIVATIONS, "Prefill working set (one layer)", working_set, values,
                      "no autograd: one layer's tensors are live at a time"),
@@ -62,7 +62,8 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
     return items, phases
 
 
-def _weights(job: DetailedJob, split: int) -> list[LineItem]:
+def weights_items(job: DetailedJob, split: int) -> list[LineItem]:
+    """The weights (and a quantised format's scales) as stored, the most-loaded of ``split`` GPUs' share."""
     if job.checkpoint is not None and job.request.dtype is None:
         return [_split(_stored_weights(job), split, job.spec.num_layers)]
     dtype, layers = job.dtype, job.spec.num_layers

@@ -27,7 +27,7 @@ from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.job import Said
 from vram.memory.quant import GGML_TYPES, tensor_type, tensors
-from vram.memory.result import LineItem, Serving, formula_item
+from vram.memory.result import LayerServing, LineItem, formula_item
 from vram.request.enums import Dtype, Engine, Item
 from vram.request.quant import GGUF_TYPES
 from vram.units import MIB
@@ -221,8 +221,7 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     if kv not in KV_TYPE_OF:
         raise UnsupportedError(f"llama.cpp does not store a KV cache in {kv}; its cache types are "
                                f"{', '.join(sorted(KV_TYPE_OF))}", field="kv_dtype")
-    flash = job.request.flash_attention
-    flash = said.default("flash_attention", flash, True, "llama.cpp's -fa auto turns it on where the backend has it")
+    flash = job.fused_attention  # said by detailed_job, with llama.cpp's reason
     if not flash and KV_TYPE_OF[kv] not in ("F32", "F16", "BF16"):
         raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
                                "cache", field="kv_dtype")
@@ -249,11 +248,11 @@ def _weight_type(job: DetailedJob, said: Said) -> str:
     return GGML_TYPE_OF[job.dtype]
 
 
-def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> Serving:
+def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> LayerServing:
     kv = next((i.bytes for i in placed.items if i.key is Item.KV_CACHE), 0)
     # a unified cache lets one sequence take every cell (n_ctx_seq = n_ctx); split, each its share
     per_seq = placed.cells if setup.unified else placed.cells // placed.seqs
-    return Serving(engine=job.runtime.id, kv_cache_bytes=kv, kv_cache_tokens=placed.cells,
+    return LayerServing(engine=job.runtime.id, engine_name=job.runtime.name, kv_cache_bytes=kv, kv_cache_tokens=placed.cells,
                    max_concurrency=placed.cells / per_seq, max_model_len=per_seq,
                    gpu_layers=placed.offloaded + placed.output_on_gpu, total_layers=job.spec.num_layers + 1,
                    host_bytes=placed.host_bytes)

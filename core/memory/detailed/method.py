@@ -20,11 +20,12 @@ from vram.memory.detailed import llamacpp, parallel
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
+from vram.memory.detailed.serving import serving_items
 from vram.memory.detailed.training import training_items
 from vram.memory.job import Said, beyond
 from vram.memory.result import Comparison, Estimate, LineItem, Phase
 from vram.memory.runtime import usable_bytes
-from vram.request.enums import Method, Task
+from vram.request.enums import PRE_ALLOCATING, Method, Task
 from vram.request.request import Request
 
 
@@ -53,9 +54,9 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
 
 #: The runtimes (design.md section 8) the detailed method models, by (kind, id); a runtime based
 #: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
-MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("framework", "transformers"),
-                               ("framework", "deepspeed"), ("framework", "megatron"), ("engine", "llama.cpp"),
-                               ("engine", "ollama")})
+MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("engine", "vllm"), ("engine", "sglang"), ("engine", "tgi"),
+                               ("engine", "llama.cpp"), ("engine", "ollama"), ("framework", "transformers"),
+                               ("framework", "deepspeed"), ("framework", "megatron")})
 #: Engines that run llama.cpp's buffers (Ollama on llama.cpp): answered by memory.detailed.llamacpp.
 GGML_RUNTIMES = frozenset({"llama.cpp", "ollama"})
 
@@ -79,13 +80,17 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     if resolved.runtime.kind == "engine" and resolved.runtime.id in GGML_RUNTIMES:
         return _ggml_estimate(resolved, job, said, comparisons), said.lines()
     host_bytes = 0
-    if request.task is Task.INFERENCE:
+    serving = None
+    if request.task is Task.INFERENCE and job.runtime.pre_allocates:
+        items, phases, serving = serving_items(job, said)
+    elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
         items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
         if parallel.is_parallel(job):
             items, phases, host_bytes = parallel.apply(job, items, phases, said)
-    return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
+    result = finish(job, items, phases, said, host_bytes, comparisons)
+    return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
 
 
 def _ggml_estimate(resolved: Resolved, job, said: Said, comparisons: Sequence[Comparison]) -> Estimate:
@@ -107,7 +112,7 @@ def _ggml_estimate(resolved: Resolved, job, said: Said, comparisons: Sequence[Co
 
 def not_covered(request: Request) -> str | None:
     """What of ``request`` the detailed method cannot answer yet (None when it can)."""
-    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1):
+    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1) and request.engine not in PRE_ALLOCATING:
         return "tensor or pipeline parallel inference"
     return None
 
@@ -137,8 +142,8 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
-    if request.tp > 1 or request.pp > 1:
-        return None  # tensor-parallel activations are shares of the items, not their formulas
+    if request.tp > 1 or request.pp > 1 or request.engine in PRE_ALLOCATING:
+        return None  # tensor-parallel activations are shares of the items; an engine's pool depends on all
     if request.engine is not None and request.engine.value in GGML_RUNTIMES:
         return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,

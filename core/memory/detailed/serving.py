@@ -1,0 +1,259 @@
+"""Serving engines that pre-allocate a KV pool: vLLM, SGLang, TGI (design.md section 8).
+
+Such an engine loads its weights (a tensor-parallel shard on each GPU), profiles one forward pass
+of ``max_num_batched_tokens`` tokens, and gives what its memory fraction of the GPU leaves to a KV
+pool counted in blocks. The answer is one GPU's items at the concurrency asked (one sequence of
+``max_model_len`` unless more are asked: the least the engine starts with), and, on a GPU, the
+pool in bytes and tokens, the concurrency it holds and whether the engine starts, with what it
+prints when it refuses. Each engine's defaults and behaviours are columns of its row in
+catalog/data/runtimes.toml; nothing here branches on an engine's name.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vram.catalog.index import Gpu
+from vram.catalog.runtimes import Runtime
+from vram.formula import Formula, formula
+from vram.memory.detailed.activations import prefill_formula
+from vram.memory.detailed.common import DetailedJob, block_options, phase
+from vram.memory.detailed.inference import MLA_SOURCE, weights_items
+from vram.memory.job import Said
+from vram.memory.result import LineItem, Phase, Serving, formula_item
+from vram.memory.rules import compute_dtype, dtype_bytes
+from vram.memory.runtime import cuda_context_item
+from vram.request.enums import Item, PhaseName
+from vram.units import GIB
+
+#: One layer's K and V for one token on this GPU: the KV heads of a tensor-parallel shard, at
+#: least one (vLLM ModelConfig.get_num_kv_heads, SGLang get_num_kv_heads: max(1, k // tp)).
+KV_TOKEN_LAYER = Formula("2*kg*d*e")
+#: MLA caches one latent and the rotary key a token a layer, the same on every tensor-parallel rank.
+KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
+#: The profile run's peak: one layer's working set at T tokens, or the sampler's fp32 logits and
+#: probabilities of max_num_seqs requests over the whole vocabulary, the larger
+#: (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
+SAMPLER = "8*q*v"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """One job's engine settings: what the request says, else the row's default (each said)."""
+
+    fraction: float
+    batched_tokens: int
+    max_num_seqs: int
+    block_size: int
+    cuda_total: int | None  #: the GPU's memory as CUDA reports it (None without a GPU)
+
+
+def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
+    runtime, request, gpu = job.runtime, job.request, job.resolved.gpu
+    row = runtime.settings
+    fraction = _fraction(row, request.tp)
+    flag = row["memory_fraction_flag"]
+    if request.memory_fraction is None:
+        said.say(f"{flag} {fraction:g} ({runtime.name}'s default)")
+    large = gpu is not None and _is_large(row, gpu)
+    batched = request.max_num_batched_tokens or row.get("batched_tokens_large" if large else "batched_tokens",
+                                                        row["batched_tokens"])
+    seqs = request.batch_size if request.batch_size and request.batch_size > 1 else \
+        row.get("max_num_seqs_large" if large else "max_num_seqs", row["max_num_seqs"])
+    if request.max_num_batched_tokens is None:
+        said.say(f"max_num_batched_tokens {batched} ({runtime.name}'s default"
+                 f"{' on a GPU this size' if 'batched_tokens_large' in row else ''}): the profiled forward pass")
+    cuda_total = None
+    if gpu is not None:
+        cuda_total = gpu_cuda_total(gpu)
+        if gpu.cuda_total_bytes is None:
+            said.say(f"{gpu.id}: CUDA's total memory is not in the catalog; the driver's "
+                     f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
+    return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total)
+
+
+def gpu_cuda_total(gpu: Gpu) -> int:
+    """The memory an engine sizes its fraction by: CUDA's total where the catalog has it."""
+    return gpu.cuda_total_bytes or gpu.memory_bytes
+
+
+def engine_fraction(runtime: Runtime, memory_fraction: float | None, tp: int) -> float:
+    return memory_fraction or _fraction(runtime.settings, tp)
+
+
+def _fraction(row, tp: int) -> float:
+    by_tp = row.get("memory_fraction_by_tp")
+    if by_tp is None:
+        return row["memory_fraction"]
+    return max((size, value) for size, value in by_tp if size <= tp)[1]
+
+
+def _is_large(row, gpu: Gpu) -> bool:
+    if "large_gpu_gib" not in row:
+        return False
+    name = f"{gpu.id} {gpu.name}".lower()
+    return gpu.memory_bytes >= row["large_gpu_gib"] * GIB and not any(x in name for x in row["large_gpu_excluded"])
+
+
+def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], Serving]:
+    """One GPU's items at the concurrency asked, the engine's phases, and the serving figures."""
+    row, spec, tp = job.runtime.settings, job.spec, job.tp
+    engine = settings_for(job, said)
+    layers = -(-spec.num_layers // job.pp)
+    kv_heads = max(1, spec.num_kv_heads // tp)
+    if spec.num_kv_heads < tp and spec.kv_lora_rank is None:
+        said.say(f"tp {tp} over {spec.num_kv_heads} KV heads: each GPU keeps a copy of one KV head (replicated)")
+    items = [*_sharded_weights(job, kv_heads, layers, said), _profile_peak(job, engine, kv_heads, said)]
+    outside = set()  # items the engine's share does not hold: they live in the memory it leaves
+    if not row["pool_takes_activations"]:
+        outside.add(Item.ACTIVATIONS)
+        said.say(f"{job.runtime.name}'s activations live in the memory {row['memory_fraction_flag']} leaves, "
+                 "outside its share")
+    non_torch = row["non_torch_gib_tp"] if tp * job.pp > 1 else row["non_torch_gib"]
+    if non_torch:
+        items.append(LineItem(Item.RUNTIME_OVERHEAD, "Non-torch memory (NCCL and all-reduce buffers)"
+                              if tp * job.pp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
+                              round(non_torch * GIB), "GiB x non_torch_gib", {"GiB": GIB, "non_torch_gib": non_torch},
+                              f"{job.runtime.name}: runtimes.toml non_torch_gib (median of published startup logs)"))
+    if row["pool_takes_context"]:
+        items.append(cuda_context_item())
+    pool_layer = _per_token_layer(job, kv_heads)
+    per_request = _request_bytes(job, engine, pool_layer, layers, job.seq_len)
+    asked = job.batch_size
+    items.append(LineItem(Item.KV_CACHE, f"KV cache: {asked} sequence{'s' if asked > 1 else ''} of max_model_len "
+                          f"{job.seq_len} in blocks of {engine.block_size}", asked * per_request.bytes,
+                          f"sequences x ({per_request.formula})", {"sequences": asked, **per_request.values},
+                          per_request.source))
+    if engine.cuda_total is None:
+        said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
+                 "and the concurrency it holds")
+    said.say("CUDA graphs are captured after the pool is sized, in the memory the fraction leaves "
+             "(vllm/v1/worker/gpu_worker.py compile_or_warm_up_model runs after initialize_kv_cache)")
+    keys = [item.key for item in items]
+    phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
+                    "weights in place"),
+              phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
+    rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
+    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes)
+    return items, phases, serving
+
+
+def _sharded_weights(job: DetailedJob, kv_heads: int, layers: int, said: Said) -> list[LineItem]:
+    """Each GPU's shard: attention and MLP split tp ways (K and V at the shard's KV heads),
+    embeddings and head split by vocabulary (VocabParallelEmbedding), norms whole; pp stages hold
+    their layers."""
+    counts, spec, tp = job.counts, job.spec, job.tp
+    heads, kv = spec.num_heads, spec.num_kv_heads
+    attention = counts.attention * (2 * heads / tp + 2 * kv_heads) / (2 * heads + 2 * kv)
+    blocks = (attention + counts.mlp / tp) * layers / spec.num_layers
+    # pp: the first stage holds the embedding, the last the head; the most loaded is counted
+    ends = counts.embedding + counts.head if job.pp == 1 else max(counts.embedding, counts.head)
+    share = (blocks + ends / tp + counts.norms) / counts.total
+    if share >= 1:
+        return weights_items(job, 1)
+    said.say(f"tp {tp}" + (f", pp {job.pp}" if job.pp > 1 else "") +
+             f": one GPU holds {share:.4f} of the weights (attention and MLP split tp ways, embeddings and head "
+             "by vocabulary, pp stages by layers)")
+    return [LineItem(item.key, f"{item.label}, one GPU's shard", round(item.bytes * share),
+                     f"({item.formula}) x shard", {**item.values, "shard": share}, item.source)
+            for item in weights_items(job, 1)]
+
+
+def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said: Said) -> LineItem:
+    values = job.values()
+    values.update(b=1, s=engine.batched_tokens, a=values["a"] / job.tp, k=kv_heads, f=values["f"] / job.tp,
+                  q=engine.max_num_seqs)
+    peak = formula(f"max({prefill_formula(block_options(job, said))}, {SAMPLER})")
+    return formula_item(Item.ACTIVATIONS, f"Activations: one forward pass of {engine.batched_tokens} tokens",
+                        peak, values, f"{job.runtime.settings['pool_source']}; one layer's working set at s = "
+                        "max_num_batched_tokens, or the sampler's fp32 logits of max_num_seqs requests")
+
+
+def _per_token_layer(job: DetailedJob, kv_heads: int) -> LineItem:
+    spec = job.spec
+    kv_dtype = job.request.kv_dtype or compute_dtype(job.dtype)
+    if spec.kv_lora_rank is not None:
+        return formula_item(Item.KV_CACHE, "MLA latent", KV_TOKEN_LAYER_MLA,
+                            {"dc": spec.kv_lora_rank, "dr": spec.qk_rope_head_dim, "e": dtype_bytes(kv_dtype)},
+                            MLA_SOURCE)
+    return formula_item(Item.KV_CACHE, "K and V", KV_TOKEN_LAYER,
+                        {"kg": kv_heads, "d": spec.head_dim, "e": dtype_bytes(kv_dtype)},
+                        "vLLM paper section 3 (PagedAttention): 2 x kv_heads x head_dim x bytes a token a layer")
+
+
+def _windowed(job: DetailedJob, engine: EngineSettings, seq_len: int) -> tuple[int, int] | None:
+    """(sliding layers, tokens each keeps) when the engine's pool keeps only their windows."""
+    spec = job.spec
+    if not job.runtime.settings["sliding_window_pool"] or not spec.sliding_window or not spec.windowed_layers:
+        return None
+    kept = min(spec.sliding_window - 1 + engine.batched_tokens, seq_len)
+    return (-(-spec.windowed_layers // job.pp), kept) if kept < seq_len else None
+
+
+def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int,
+                   seq_len: int) -> LineItem:
+    """One max_model_len sequence's KV on one GPU, in whole blocks (vLLM's max_memory_usage_bytes)."""
+    B = engine.block_size
+    values = {"B": B, "m": seq_len, "Lg": layers, "t": token_layer.bytes}
+    windowed = _windowed(job, engine, seq_len)
+    if windowed is None:
+        text = "ceil(m/B)*B*Lg*t"
+        source = f"{token_layer.source}; whole blocks of {B} tokens"
+    else:
+        values.update(W=windowed[0], w=windowed[1])
+        text = "(Lg - W)*ceil(m/B)*B*t + W*(ceil(w/B) + 1)*B*t"
+        source = (f"{token_layer.source}; sliding-window layers keep min(window - 1 + max_num_batched_tokens, "
+                  "max_model_len) tokens and a block more (vllm/v1/kv_cache_interface.py SlidingWindowSpec)")
+    return formula_item(Item.KV_CACHE, "one sequence", formula(text), values, source)
+
+
+def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
+             per_request: int) -> Serving:
+    row, runtime = job.runtime.settings, job.runtime
+    common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
+                  memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
+                  block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
+                  max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=token_layer.bytes * layers,
+                  wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
+                  concurrency_asked=job.batch_size)
+    if engine.cuda_total is None:
+        return Serving(**common)
+    pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
+    block_bytes = engine.block_size * token_layer.bytes * layers
+    if _windowed(job, engine, job.seq_len) is None:
+        blocks = max(pool, 0) // block_bytes
+        tokens = blocks * engine.block_size
+        concurrency = blocks / -(-job.seq_len // engine.block_size)
+    else:
+        concurrency = max(pool, 0) / per_request
+        tokens = int(concurrency * job.seq_len)
+    refusal = _refusal(job, engine, token_layer, layers, pool, per_request, tokens)
+    return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=pool, kv_cache_tokens=tokens,
+                   max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal)
+
+
+def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, pool: int,
+             per_request: int, tokens: int) -> str | None:
+    """What the engine prints when it will not start: no pool at all, or (where it checks) not one
+    max_model_len sequence."""
+    row = job.runtime.settings
+    if pool <= 0:
+        return row["refusal_no_memory"]
+    if per_request <= pool or "refusal_too_short" not in row:
+        return None
+    longest = _longest(job, engine, token_layer, layers, pool)
+    return row["refusal_too_short"].format(max_model_len=job.seq_len, need_gib=per_request / GIB,
+                                           pool_gib=pool / GIB, estimate=longest)
+
+
+def _longest(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, pool: int) -> int:
+    """The longest max_model_len one sequence of which fits ``pool`` (vLLM's estimate_max_model_len)."""
+    low, high = 0, job.seq_len
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _request_bytes(job, engine, token_layer, layers, middle).bytes <= pool:
+            low = middle
+        else:
+            high = middle
+    return low
