@@ -14,7 +14,7 @@ from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
-from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Task
+from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Solve, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
@@ -373,6 +373,11 @@ def _runtime(fields: _Fields) -> None:
         engine = GGML_SPELLINGS[_spelling(text)]
         fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
         fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif fields.values.get("solve") is Solve.GPU_LAYERS:
+        text = fields.texts["solve"]
+        fields.put("engine", Engine.LLAMA_CPP, Meaning("set", fields.positions["solve"], text, "engine",
+                                                       Engine.LLAMA_CPP))
+        fields.notes.append(f"no engine named: '{text}' is llama.cpp's question (n_gpu_layers), so llama.cpp serves it")
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
         text = fields.texts["task"]
         fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))

@@ -250,7 +250,11 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     if field is not None:
         return [Meaning("key", atom.pos, atom.text, field)], 1
     if (field := FLAG_WORD_KEYS.get(key) or WORD_KEYS.get(key)) is not None and value is not None:
-        return [Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))], 2
+        meaning = Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))
+        # '-m Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf': the model, and the format its file name says
+        named = _quantised_name(Meaning("model", value.pos, value.text, "model", meaning.value)) \
+            if meaning.field == "model" else []
+        return [meaning, *named], 2
     if key in IGNORED_SWITCHES:
         return [Meaning("letgo", atom.pos, atom.text, note=let_go(atom.text))], 1
     if key in IGNORED_KEYS or spaced in IGNORED_KEYS:

@@ -5,14 +5,18 @@ Each log row is tests/data/published_serving.toml's; the figures are what llama.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
 import pytest
 
 import vram
+from vram.catalog.resolve import resolve_request
 from vram.errors import VramError
 from vram.memory.detailed import llamacpp
+from vram.memory.detailed.common import detailed_job
+from vram.memory.job import Said
 
 LOGS = {row["id"]: row for row in tomllib.loads(
     (Path(__file__).parent / "data" / "published_serving.toml").read_text())["log"]}
@@ -57,10 +61,6 @@ OLLAMA_QWEN2 = LOGS["ollama-5913-dolphin-qwen2-72b-q4ks-rocm24"]
 
 
 def _qwen2_job():
-    from vram.catalog.resolve import resolve_request
-    from vram.memory.detailed.common import detailed_job
-    from vram.memory.job import Said
-
     request = vram.parse("infer qwen2-72b q4_k_s ollama num_ctx 2048")
     said = Said()
     job = detailed_job(resolve_request(request), said)
@@ -132,22 +132,15 @@ def test_gemma3_sliding_window_layers_keep_the_window_and_a_ubatch():
 
 @pytest.mark.parametrize(("kv", "ratio"), [("q8_0", 34 / 64), ("q4_0", 18 / 64)])
 def test_quantised_cache_types_by_their_blocks(kv, ratio):
+    """ggml-common.h: q8_0 is 34 bytes a block of 32, q4_0 18: against f16's 64."""
     f16 = vram.ask("infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa").item("kv_cache").bytes
-    # the KV dtype word for q8_0/q4_0 comes with the quant branch's KvDtype; the table is the engine's own
-    job, setup = _job("infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa")
-    quantised = llamacpp.Setup(setup.n_ctx, setup.seqs, setup.unified, setup.ubatch,
-                               llamacpp.KV_TYPE_OF[kv], llamacpp.KV_TYPE_OF[kv], setup.weight_type, True)
-    assert llamacpp.buffers(job, quantised, 33).items[1].bytes == pytest.approx(f16 * ratio, rel=1e-9)
+    quantised = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa -ctk {kv} -ctv {kv}")
+    assert quantised.item("kv_cache").bytes == pytest.approx(f16 * ratio, rel=1e-9)
 
 
-def _job(query):
-    from vram.catalog.resolve import resolve_request
-    from vram.memory.detailed.common import detailed_job
-    from vram.memory.job import Said
-
-    said = Said()
-    job = detailed_job(resolve_request(vram.parse(query)), said)
-    return job, llamacpp.setup_of(job, said, None)
+def test_a_quantised_v_cache_needs_flash_attention():
+    with pytest.raises(VramError, match="flash attention"):
+        vram.ask("infer llama-3-8b int4 llama.cpp -c 8192 -fa off -ctk q8_0 -ctv q8_0")
 
 
 @pytest.mark.parametrize(("ngl", "gpu_layers", "host_has_output"), [
@@ -208,3 +201,32 @@ def test_a_request_with_llama_cpp_settings_and_another_engine_is_refused():
 def test_refused_with_a_message(query):
     with pytest.raises(VramError):
         vram.ask(query)
+
+
+# -- the n_gpu_layers solver ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("query", "layers"), [
+    ("max layers llama-3-8b q4_k_m llama.cpp -c 4096 on rtx-4090", 33),  # everything fits
+    ("how many layers fit llama-3.1-70b q4_k_m on rtx-3090 -c 8192", None),  # a partial offload
+])
+def test_max_layers_is_the_largest_ngl_that_fits(query, layers):
+    estimate = vram.ask(query)
+    found = estimate.solution.value
+    assert found == layers if layers is not None else 0 < found < 81
+    base = vram.parse(query)
+    judge = lambda n: vram.estimate(dataclasses.replace(base, solve=None, gpu_layers=n)).fit[0].fits  # noqa: E731
+    assert judge(found) and (found == 81 or found == 33 or not judge(found + 1))
+    if found < 81 and layers is None:
+        assert estimate.host_bytes > 20e9 and "host memory" in estimate.solution.note
+
+
+def test_max_layers_names_llama_cpp_and_needs_a_gpu():
+    assert vram.parse("max layers llama-3-8b on rtx-4090").engine == "llama.cpp"
+    with pytest.raises(VramError):
+        vram.parse("max layers llama-3-8b llama.cpp")
+
+
+def test_a_missing_gguf_path_suggests_its_catalog_name():
+    with pytest.raises(VramError) as caught:
+        vram.ask("llama-server -m ./Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf -c 8192 -ngl 99")
+    assert caught.value.suggestion == "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"

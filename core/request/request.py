@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype,
-    Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine,
+    Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.quant import QUANT_DTYPES, KvDtype
@@ -317,7 +317,11 @@ class Request:
         if self.suggest and self.gpu is None:
             raise MissingError("suggestions need a GPU to fit on", expected=("a GPU, as in 'on a100'",),
                                field="suggest")
-        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT) and self.gpu is None:
+        if self.solve is Solve.GPU_LAYERS and self.engine not in GGML_ENGINES:
+            raise ConflictError("the layers a GPU holds (n_gpu_layers) are llama.cpp's and Ollama's: name the engine",
+                                field="solve")
+        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT, Solve.GPU_LAYERS) \
+                and self.gpu is None:
             raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
                                expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
 
