@@ -292,7 +292,7 @@ def let_go(text: str) -> str:
 def _flag_word(field: str, word: str) -> tuple[str, Any]:
     """A flag's word value, and the field it sets: '--optim adamw_torch_fused' says a fused optimizer."""
     phrase = PHRASES.get(word.lower())
-    if phrase is not None and phrase[0] != field and field not in ("kv_dtype", "model", "gpu"):
+    if phrase is not None and phrase[0] != field and field not in (*KV_FIELDS, "model", "gpu"):
         return phrase
     return field, _word_value(field, word)
 
@@ -351,6 +351,10 @@ def setting(atom: Atom) -> Meaning:
     return Meaning("set", atom.pos, text, field, number_for(field, atom.value, atom.value_pos))
 
 
+#: Fields whose value is a KV cache type, written with the dtype words ("f16", "q8_0").
+KV_FIELDS = ("kv_dtype", "cache_type_k", "cache_type_v")
+
+
 def _word_value(field: str, word: str) -> Any:
     if field == "model":
         found = catalog.find_model(word)
@@ -361,6 +365,6 @@ def _word_value(field: str, word: str) -> Any:
     if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
-    if meaning is not None and meaning[0] in (field, "dtype" if field == "kv_dtype" else field):
+    if meaning is not None and meaning[0] in (field, "dtype" if field in KV_FIELDS else field):
         return meaning[1]
     return word  # the Request names the allowed values when this one is not among them

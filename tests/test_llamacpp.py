@@ -138,6 +138,17 @@ def test_quantised_cache_types_by_their_blocks(kv, ratio):
     assert quantised.item("kv_cache").bytes == pytest.approx(f16 * ratio, rel=1e-9)
 
 
+@pytest.mark.parametrize(("flags", "k_bytes", "v_bytes"), [
+    ("-ctk q8_0", 34 / 32, 2),  # common/arg.cpp: -ctk sets the K cache only; V stays f16
+    ("-ctv q4_0", 2, 18 / 32),
+    ("-ctk q8_0 -ctv q4_0", 34 / 32, 18 / 32),
+    ("kv q8_0", 34 / 32, 34 / 32),  # ours: both
+])
+def test_k_and_v_cache_types_apart(flags, k_bytes, v_bytes):
+    estimate = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa {flags}")
+    assert estimate.item("kv_cache").bytes == round(32 * 1024 * 8192 * (k_bytes + v_bytes))
+
+
 def test_a_quantised_v_cache_needs_flash_attention():
     with pytest.raises(VramError, match="flash attention"):
         vram.ask("infer llama-3-8b int4 llama.cpp -c 8192 -fa off -ctk q8_0 -ctv q8_0")

@@ -59,7 +59,8 @@ ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": KvDtype, "solve": Solve, "offload": Offload,
+    "precision_regime": Regime, "kv_dtype": KvDtype, "cache_type_k": KvDtype, "cache_type_v": KvDtype,
+    "solve": Solve, "offload": Offload,
     "engine": Engine, "framework": Framework,
 }
 
@@ -71,7 +72,7 @@ TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime"
                  "optimizer_foreach", "framework")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
-ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch")
+ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
 GGML_ENGINES = frozenset({Engine.LLAMA_CPP, Engine.OLLAMA})
 
 #: Architecture fields a query may give for a model named by size only.
@@ -125,6 +126,9 @@ class Request:
     gpu_layers: int | None = None
     parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
     ubatch: int | None = None  #: llama.cpp: tokens a graph runs at once (-ub, n_ubatch)
+    #: llama.cpp: the K and V caches' types apart (-ctk, -ctv; each f16 unless given): kv_dtype sets both
+    cache_type_k: KvDtype | None = None
+    cache_type_v: KvDtype | None = None
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits

@@ -265,7 +265,7 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
 GGML_SPELLINGS: dict[str, Engine] = {
     **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "np", "ub", "ubatch_size", "n_ubatch",
-                                     "ubatch", "ctx_size")},
+                                     "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
     **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
@@ -275,7 +275,8 @@ FLAG_WORD_KEYS: dict[str, str] = {
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
     # llama.cpp -m/--model, -ctk/--cache-type-k, -ctv/--cache-type-v (common/arg.cpp); Ollama's
     # OLLAMA_KV_CACHE_TYPE (docs/faq.md)
-    "m": "model", "ctk": "kv_dtype", "ctv": "kv_dtype", "cache_type_k": "kv_dtype", "cache_type_v": "kv_dtype",
+    "m": "model", "ctk": "cache_type_k", "ctv": "cache_type_v", "cache_type_k": "cache_type_k",
+    "cache_type_v": "cache_type_v",
     "ollama_kv_cache_type": "kv_dtype",
 }
 #: Flags that switch a setting on, with an optional on/off value after them (llama.cpp's -fa,
@@ -377,6 +378,7 @@ WORD_KEYS: dict[str, str] = {
     "mixed_precision": "mixed_precision", "regime": "precision_regime",
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
+    "ctk": "cache_type_k", "ctv": "cache_type_v",
     "runtime": "runtime",
 }
 

@@ -217,16 +217,23 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     if row["ctx_times_parallel"] and seqs > 1:
         said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
     ubatch = said.default("n_ubatch", request.ubatch, row["n_ubatch"], "tokens a graph runs at once")
-    kv = request.kv_dtype.value if request.kv_dtype is not None else "fp16"
-    if kv not in KV_TYPE_OF:
-        raise UnsupportedError(f"llama.cpp does not store a KV cache in {kv}; its cache types are "
-                               f"{', '.join(sorted(KV_TYPE_OF))}", field="kv_dtype")
+    both = request.kv_dtype.value if request.kv_dtype is not None else "fp16"
+    type_k, type_v = (_cache_type(getattr(request, name), both, name) for name in ("cache_type_k", "cache_type_v"))
     flash = job.fused_attention  # said by detailed_job, with llama.cpp's reason
-    if not flash and KV_TYPE_OF[kv] not in ("F32", "F16", "BF16"):
+    if not flash and type_v not in ("F32", "F16", "BF16"):
         raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
-    return Setup(n_ctx, seqs, unified, ubatch, KV_TYPE_OF[kv], KV_TYPE_OF[kv], weight_type, flash)
+    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash)
+
+
+def _cache_type(given: object, both: str, field: str) -> str:
+    """The ggml type of one cache (K or V): its own -ctk/-ctv, else the KV dtype for both, else f16."""
+    name = given.value if given is not None else both
+    if name not in KV_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp does not store a KV cache in {name}; its cache types are "
+                               f"{', '.join(sorted(KV_TYPE_OF))}", field=field if given is not None else "kv_dtype")
+    return KV_TYPE_OF[name]
 
 
 def _weight_type(job: DetailedJob, said: Said) -> str:
