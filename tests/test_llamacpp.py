@@ -94,9 +94,28 @@ def test_ollama_qwen2_weights_match_its_estimate(figure, logged, tolerance):
 def test_ollama_qwen2_partial_offload_layers():
     """Ollama offloaded 43 of 81 layers into 24.0 GiB (memory.go's fit with its 457 MiB minimum)."""
     job, setup = _qwen2_job()
-    layers = llamacpp.ollama_layers(job, setup, int(OLLAMA_QWEN2["logged"]["memory_available_gib"] * 2**30),
-                                    457 * MIB)
-    assert layers == OLLAMA_QWEN2["logged"]["layers_offload"]
+    layers, split = llamacpp.ollama_layers(job, setup, int(OLLAMA_QWEN2["logged"]["memory_available_gib"] * 2**30),
+                                           457 * MIB)
+    assert layers == OLLAMA_QWEN2["logged"]["layers_offload"] and split == (43,)
+
+
+OLLAMA_GEMMA3 = LOGS["ollama-11162-gemma3-27b-fp16-2x5090"]
+
+
+def test_ollama_splits_blocks_over_two_gpus_in_turn():
+    """layers.split=31,31 on two RTX 5090s (30.9 and 30.8 GiB free): the 62 blocks alternate. Ollama then
+    leaves the output layer off (layers.offload=62 of 63): its last layer carries the vision projector too
+    (memory.go memoryLastLayer), which the text tower here does not; so here the output fits (63)."""
+    logged = OLLAMA_GEMMA3["logged"]
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer gemma-3-27b fp16 ollama on 2x rtx-5090")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    free = int(logged["memory_available_gpu1_gib"] * 2**30)
+    layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 2)  # ml/device.go MinimumMemory
+    blocks = sorted(split)
+    blocks[-1] -= layers - job.spec.num_layers  # the output layer, on the GPU it went to
+    assert blocks == [logged["layers_split_gpu0"], logged["layers_split_gpu1"]]
+    assert layers == logged["layers_offload"] + 1 == logged["layers_model"]
 
 
 # -- llama.cpp's code: padding, slots, sliding windows, placement ---------------------------------------

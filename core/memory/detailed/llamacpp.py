@@ -285,25 +285,41 @@ def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     return low
 
 
-def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int) -> int:
-    """Ollama's own placement on one GPU (llm/memory.go estimateGPULayers, to f560bd07): a block's
-    weights and KV a layer, placed from the last block down while the GPU's free memory exceeds the
-    reserve, one block as a buffer, the layers so far and the larger graph; then the output layer."""
+def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1) -> tuple[int, tuple[int, ...]]:
+    """Ollama's own placement over ``gpus`` alike GPUs of ``available`` bytes free (llm/memory.go
+    estimateGPULayers, to f560bd07): each GPU keeps its reserve and one block as a buffer; blocks, each
+    with its KV, go from the last down, block i to the (i mod n)-th GPU that still has room for the
+    larger graph and the block (a GPU without room leaves the rotation); then the output layer. The
+    layers it offloads, and how many each GPU holds."""
     spec = job.spec
     blocks, _, output = layout(spec, setup.weight_type)
     cells, _ = _cells(job, setup)
     kv = round(cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v)))
     values = {"u": min(setup.ubatch, cells), "n": cells, "h": spec.hidden_size, "v": spec.vocab_size,
               "a": spec.num_heads, "S": spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
-    graph = max(f.bytes(values) for f in GRAPHS.get(spec.family, GRAPHS["llama"]))
-    used = reserve + blocks[0] + kv  # "add one layer worth of memory as a buffer"
-    placed = 0
-    while placed < spec.num_layers and available > used + graph + blocks[-1 - placed] + kv:
-        used += blocks[-1 - placed] + kv
-        placed += 1
-    if placed == spec.num_layers and available > used + graph + output:
-        placed += 1
-    return placed
+    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    # "multigpu should always use the partial graph size"
+    graph = partial.bytes(values) if gpus > 1 else max(full.bytes(values), partial.bytes(values))
+    used = [reserve + blocks[0] + kv] * gpus  # "add one layer worth of memory as a buffer"
+    split = [0] * gpus
+    rotation = list(range(gpus))
+    for i in reversed(range(spec.num_layers)):
+        size = blocks[i] + kv
+        for j in range(len(rotation), 0, -1):
+            g = rotation[i % j]
+            if available > used[g] + graph + size:
+                used[g] += size
+                split[g] += 1
+                break
+            rotation.pop(i % j)
+    placed = sum(split)
+    for j in range(len(rotation), 0, -1):  # the output layer, where there is room
+        g = rotation[placed % j]
+        if available > used[g] + graph + output:
+            split[g] += 1
+            placed += 1
+            break
+    return placed, tuple(split)
 
 
 def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: int | None) -> tuple[Buffers, Setup]:
@@ -318,7 +334,7 @@ def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: i
         layers = total
         said.say(f"n_gpu_layers {total} (all: no GPU named to fit them on)")
     elif request.engine is Engine.OLLAMA:
-        layers = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu))
+        layers, _ = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu), max(job.gpu_count, 1))
         said.say(f"num_gpu {layers} of {total} layers: Ollama's fit (llm/memory.go), "
                  f"{reserve_bytes(job, gpu) // MIB} MiB kept free on the GPU")
     else:
