@@ -211,8 +211,7 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
         per = job.spec.max_seq_len
         said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
     else:
-        per = row["n_ctx"]
-        said.say(f"num_ctx {per} (default: Ollama's; OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
+        per = _ollama_ctx(job, gpu, said)
     n_ctx = per * seqs if row["ctx_times_parallel"] else per
     if row["ctx_times_parallel"] and seqs > 1:
         said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
@@ -225,6 +224,19 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
     return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash)
+
+
+def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
+    """Ollama's default num_ctx: by the GPUs' memory in all (server/routes.go), else 4096 (docs/faq.md);
+    never beyond the model's trained context."""
+    row, trained = job.runtime.settings, job.spec.max_seq_len
+    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / 2**30
+    tier = next((ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least), row["n_ctx"])
+    per = min(tier, trained)
+    why = (f"Ollama's for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "Ollama's, with no GPU named")
+    capped = f", capped at {job.spec.id}'s trained context" if tier > trained else ""
+    said.say(f"num_ctx {per} (default: {why}{capped}; OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
+    return per
 
 
 def _cache_type(given: object, both: str, field: str) -> str:
