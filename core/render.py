@@ -153,7 +153,7 @@ def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
         return ["", head, f"  one sequence's KV cache: {format_bytes(serving.request_kv_bytes, unit)} {unit}; "
                 "name a GPU for the pool and the concurrency it holds"]
     lines = ["", head,
-             f"  KV pool: {format_bytes(max(serving.kv_cache_bytes, 0), unit)} {unit}, "
+             f"  KV pool: {format_bytes(serving.kv_cache_bytes, unit)} {unit}, "
              f"{serving.kv_cache_tokens:,} tokens (blocks of {serving.block_size})",
              f"  max concurrency at {serving.max_model_len} tokens a request: {serving.max_concurrency:g}x"]
     if serving.refusal is not None:

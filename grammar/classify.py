@@ -32,7 +32,8 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
-TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework")
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
+                        "recompute")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
 OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
                    "as in 'infer llama-3-8b fp16 on a100'")
@@ -52,6 +53,8 @@ def to_request(atoms: list[Atom]) -> Request:
     _bind(meanings)
     _magnitudes(meanings)
     _families(meanings, fields)
+    _generate_count(meanings, fields)
+    _prompt_in(meanings)
     for meaning in meanings:
         if meaning.kind in ("set", "model", "gpu"):
             fields.put(meaning.field or meaning.kind, meaning.value, meaning)
@@ -71,10 +74,6 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "outside":
             raise UnsupportedError(OUTSIDE_MESSAGE.format(topic=meaning.value), position=meaning.pos)
-        if meaning.kind == "generated":
-            raise QueryError(f"'{meaning.text}': generated tokens fill the KV cache as the prompt does; say "
-                             "the whole context, prompt and generated tokens together, as in 'seq 6144'",
-                             position=meaning.pos)
     asks_help = any(m.kind == "help" for m in meanings)
     if asks_help and all(m.kind in ("help", "filler", "letgo") for m in meanings):
         raise HelpRequested(QUERY_LANGUAGE)
@@ -228,19 +227,40 @@ def _families(meanings: list[Meaning], fields: _Fields) -> None:
         if family.kind != "family":
             continue
         is_size = lambda m: m.kind == "number" and not m.used and m.value[1] in SIZE_SUFFIXES  # noqa: E731
-        size = _neighbour(meanings, index, 1, is_size) or _neighbour(meanings, index, -1, is_size)
+        # "llama 3 405b", "qwen 2.5 72b": a version between the family and the size narrows the family
+        # to the ids that start with it ("llama-3" holds llama-3.1-405b); the answer says which was taken
+        version = _neighbour(meanings, index, 1, _is_version)
+        if version is not None and (after := _neighbour(meanings, meanings.index(version), 1, is_size)):
+            size, version.used = after, True
+            version.kind = "filler"
+            named = f"{family.value}-{version.text}"
+        else:
+            size = _neighbour(meanings, index, 1, is_size) or _neighbour(meanings, index, -1, is_size)
+            named = family.value
         if size is None:
             raise QueryError(f"which {family.text}? name one with its size, as in "
                              f"'{_examples(family.value, None)[0]}'", position=family.pos)
         params = scaled("params", *size.value, size.pos)
-        found = catalog.models_of_family(family.value, params)
+        found = catalog.models_of_family(named, params)
+        exact = [m for m in found if m.id.startswith(named + "-")]  # "llama 3 70b": llama-3-70b, not 3.1
+        if len(found) > 1 and len(exact) == 1:
+            found = exact
+        if len(found) == 1 and named != family.value and not found[0].id.startswith(named + "-"):
+            fields.notes.append(f"'{family.text} {named.split('-')[-1]} {size.text}' read as {found[0].id}, "
+                                f"the catalog's {size.text} of that version")
         if len(found) != 1:
+            said = named.replace("-", " ")
             which = "could be " + ", ".join(m.id for m in found) if found else (
-                f"is not in the catalog (its {family.text} models: {', '.join(_examples(family.value, params))})")
-            raise QueryError(f"{family.text} {size.text} {which}; name one, or give the size alone",
+                f"is not in the catalog (its {said} models: {', '.join(_examples(named, params))})")
+            raise QueryError(f"{said} {size.text} {which}; name one, or give the size alone",
                              position=family.pos)
         size.used, family.kind = True, "model"
         family.field, family.value, family.text = "model", found[0].id, f"{family.text} {size.text}"
+
+
+def _is_version(meaning: Meaning) -> bool:
+    """A model version after a family word: a bare number below 10 (3, 2.5, 3.1), never a size."""
+    return meaning.kind == "number" and not meaning.used and meaning.value[1] == "" and 0 < meaning.value[0] < 10
 
 
 def _examples(family: str, params: float | None) -> list[str]:
@@ -248,6 +268,38 @@ def _examples(family: str, params: float | None) -> list[str]:
     if params is not None:
         specs.sort(key=lambda s: abs(s.nominal_params - params))
     return [s.id for s in specs[:6]]
+
+
+#: The task word that also takes the number of tokens to generate after it ("generate 2048").
+GENERATE_WORD = "generate"
+#: "in 4k out 1k", "4k in / 1k out": 'in' is the prompt only beside a number and with an 'out'.
+IN_WORD, OUT_WORD = "in", "out"
+TOKENS_WORD = "tokens"
+
+
+def _generate_count(meanings: list[Meaning], fields: _Fields) -> None:
+    """'generate 2048': the task word, then the tokens to generate (a count, not a model size)."""
+    for i, meaning in enumerate(meanings):
+        if meaning.kind != "set" or meaning.text.lower() != GENERATE_WORD:
+            continue
+        number = _free_number(meanings, i + 1, "new_tokens")
+        if number is not None and number.value[1] not in SIZE_SUFFIXES:
+            number.used = True
+            unit = meanings[i + 2] if i + 2 < len(meanings) else None
+            if unit is not None and unit.kind == "key" and unit.text.lower() == TOKENS_WORD:
+                unit.kind = "filler"  # "generate 2048 tokens": the count's unit, not a context length
+            fields.put("new_tokens", scaled("new_tokens", *number.value, number.pos),
+                       Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+
+
+def _prompt_in(meanings: list[Meaning]) -> None:
+    """'in' (a filler elsewhere: "in bf16") is the prompt's key beside a number when 'out' is said."""
+    if not any(m.kind == "key" and m.text.lower() == OUT_WORD for m in meanings):
+        return
+    for i, meaning in enumerate(meanings):
+        if meaning.kind == "filler" and meaning.text.lower() == IN_WORD and (
+                _free_number(meanings, i + 1, "seq_len") or _free_number(meanings, i - 1, "seq_len")):
+            meaning.kind, meaning.field = "key", "seq_len"
 
 
 def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:

@@ -12,10 +12,11 @@ from vram.request.request import out_of_range
 #: as model cards write them); every other count is decimal ("7b" = 7e9).
 DECIMAL_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 BINARY_SUFFIXES = {**DECIMAL_SUFFIXES, "k": 2**10, "m": 2**20}
-BINARY_FIELDS = frozenset({"seq_len", "max_num_batched_tokens"})
+BINARY_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens"})
 #: Suffixes that make a bare number a model size ("7b", "350m", "1t").
 SIZE_SUFFIXES = frozenset({"m", "b", "t"})
-INTEGER_FIELDS = frozenset({"seq_len", "max_num_batched_tokens", "batch_size", "tp", "pp", "zero", "lora_rank", "gpu_count",
+INTEGER_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens", "batch_size", "tp", "pp", "zero",
+                            "lora_rank", "gpu_count",
                             "hidden_size", "num_layers", "num_heads"})
 #: A bare number at least this large, with no suffix and no name, is a parameter count (7000000000).
 PLAIN_PARAMS_FROM = 10**6

@@ -17,10 +17,10 @@ from vram import catalog
 from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS,
-    GGUF_SHORT, GLUED_KEYS, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS,
-    MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES,
-    QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
+    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
+    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
+    TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -45,7 +45,7 @@ class Meaning:
     """What one atom (or a phrase of several) means."""
 
     kind: str  #: set, key, bind, targets, ignored, model, gpu, family, number, magnitude, count, postcount,
-    #: filler, generated (tokens to generate: refused, they fill the KV cache), letgo (a question word,
+    #: filler, letgo (a question word,
     #: listed in the answer), outside (a question about speed, time or cost),
     #: help, negation (value: (negates the word after, negates the word before)), unknown
     pos: int
@@ -151,8 +151,6 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "help", None, None
     if phrase in TARGET_KEYS:
         return "targets", "lora_targets", None
-    if phrase in GENERATED_TOKEN_KEYS:
-        return "generated", None, None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
         if phrase in table:
             entry = table[phrase]
@@ -262,8 +260,6 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         return [Meaning("ignored", atom.pos, text, value=text)], 1 + (value is not None)
     if key in HELP_WORDS:
         return [Meaning("help", atom.pos, atom.text)], 1
-    if key in GENERATED_TOKEN_KEYS or spaced in GENERATED_TOKEN_KEYS:
-        return [Meaning("generated", atom.pos, atom.text)], 1
     phrase = FLAG_SWITCHES.get(key) or PHRASES.get(key) or PHRASES.get(spaced)
     if phrase is None and key in FRONTEND_OPTIONS:
         raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "

@@ -72,9 +72,11 @@ def test_detailed_json_has_phases_range_and_the_article_beside_it(capsys):
     assert estimate["comparisons"] == [{"method": "article", "total_bytes": 103_985_954_816}]
 
 
-def test_detailed_method_refuses_what_it_does_not_model(capsys):
-    code, _, err = run(capsys, "infer llama-2-70b fp16 tp 4 on 4 a100", "--method", "detailed")
-    assert code == 2 and "does not model tensor or pipeline parallel inference yet" in err
+def test_detailed_method_answers_tensor_parallel_inference(capsys):
+    code, out, _ = run(capsys, "infer llama-2-70b fp16 tp 4 on 4 a100", "--method", "detailed", "--json")
+    estimate = json.loads(out)["estimate"]
+    assert code == 0 and estimate["method"] == "detailed"
+    assert [i["key"] for i in estimate["items"]][:2] == ["weights", "kv_cache"]
 
 
 def test_article_method_flag(capsys):

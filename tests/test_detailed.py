@@ -141,13 +141,10 @@ def test_the_article_figure_stands_beside_the_detailed_answer():
     assert "The article method gives 103.99 GB" in vram.render_text(est)
 
 
-def test_tensor_parallel_inference_falls_back_to_the_article_and_says_so():
-    query = "infer llama-2-70b fp16 tp 4 on 4 a100"
-    est = vram.ask(query)
-    assert est.method == "article"
-    assert est.assumptions[0].startswith("the detailed method does not model tensor or pipeline parallel inference")
-    with pytest.raises(vram.UnsupportedError, match="tensor or pipeline parallel inference"):
-        vram.ask(query, method="detailed")
+def test_tensor_parallel_inference_is_answered_by_the_detailed_method():
+    est = vram.ask("infer llama-2-70b fp16 tp 4 on 4 a100")  # tests/test_inference_parallel.py: the numbers
+    assert est.method == "detailed"
+    assert not any("does not model" in a for a in est.assumptions)
 
 
 def test_every_detailed_item_shows_its_work():

@@ -154,6 +154,8 @@ def test_sliding_window_layers_keep_their_window_in_vllm():
      "ValueError: To serve at least one request with the model's max seq len (29000)"),
     ("vllm llama-3.1-8b gpu-memory-utilization 0.5 on rtx-3090", "ValueError: No available memory for the cache"),
     ("sglang llama-3.1-8b mem-fraction-static 0.5 on rtx-3090", "RuntimeError: Not enough memory"),
+    # TGI flash_causal_lm.py FlashCausalLM.warmup
+    ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4096 prefill tokens"),
 ])
 def test_refusals_say_what_the_engine_prints(query, refusal):
     result = ask(query)
@@ -164,6 +166,10 @@ def test_refusals_say_what_the_engine_prints(query, refusal):
 def test_without_a_gpu_the_answer_is_what_starting_needs():
     serving = _serving("vllm llama-3-8b max-model-len 8k")
     assert serving.kv_cache_bytes is None and serving.request_kv_bytes == 8192 * 2 * 32 * 8 * 128 * 2
+
+
+def test_prompt_and_generated_tokens_make_the_model_length():
+    assert _serving("vllm llama-3-8b prompt 6144 generate 2048 on h100").max_model_len == 8192
 
 
 def test_json_carries_serving():

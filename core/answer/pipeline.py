@@ -28,8 +28,7 @@ def estimate(request: Request, method: Method | str | None = None) -> Estimate:
     """Estimate the GPU memory ``request`` needs, and whether it fits the GPUs it names.
 
     ``method`` overrides the request's own ``method`` field. With neither, the detailed method
-    answers, or the article's rules where the detailed method does not reach yet (the answer
-    says so). Every line item of the result shows its formula, numbers and source. When the job
+    answers. Every line item of the result shows its formula, numbers and source. When the job
     does not fit (or the request asks to ``suggest``), the answer lists changes that would make
     it fit, each with its own estimate; a request with ``solve`` set is answered by its solver.
 
@@ -113,14 +112,8 @@ def plain_estimate(resolved: Resolved, method: Method | None = None,
     ``comparisons`` go beside a detailed answer."""
     request = resolved.request
     chosen = method or request.method
-    if chosen is Method.DETAILED or chosen is None and (uncovered := detailed.not_covered(request)) is None:
-        result = detailed.estimate(resolved, comparisons)
-    elif chosen is not None:
-        result = METHODS[chosen](resolved)
-    else:  # the default method cannot answer this yet: the article's rules do, and say so
-        result = article.estimate(resolved)
-        note = f"the detailed method does not model {uncovered} yet: the article's rules answer"
-        result = dataclasses.replace(result, assumptions=(note, *result.assumptions))
+    chosen = chosen or DEFAULT_METHOD
+    result = detailed.estimate(resolved, comparisons) if chosen is Method.DETAILED else METHODS[chosen](resolved)
     if request.notes:
         result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
     if request.gpu is None:

@@ -195,8 +195,12 @@ def _check_against(request: Request, arch: Architecture) -> None:
             field="hidden_size" if request.hidden_size else "num_heads")
     for degree, name, count, what in ((request.tp, "tp", heads, "attention heads"),
                                       (request.pp, "pp", layers, "layers")):
-        if count % degree:
-            raise InvalidRequestError(f"{name} {degree} does not divide the model's {count} {what}", field=name)
+        # serving engines split layers unevenly over stages (vLLM distributed/utils.py
+        # get_pp_indices), a layer a stage at least; training's stages take equal shares
+        uneven = name == "pp" and request.task is Task.INFERENCE
+        if (degree > count) if uneven else (count % degree):
+            verb = "exceeds" if uneven else "does not divide"
+            raise InvalidRequestError(f"{name} {degree} {verb} the model's {count} {what}", field=name)
     # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
     # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
     # reference model's (the assumptions say which).

@@ -188,7 +188,7 @@ class Serving:
     request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
     concurrency_asked: int
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
-    kv_cache_bytes: int | None = None  #: the pool on one GPU (negative: the engine has none)
+    kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
     max_concurrency: float | None = None  #: max_model_len sequences the pool holds at once
     starts: bool | None = None

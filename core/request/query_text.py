@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from vram.request.request import Request
 
 #: Fields written as "key value", in this order.
-_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp",
+_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp",
                   "lora_rank", "memory_fraction", "max_num_batched_tokens", "gpu_layers", "parallel", "ubatch")
 
 

@@ -34,6 +34,7 @@ from vram.units import format_count, format_value
 RANGES: dict[str, tuple[float, float]] = {
     "params": (1, 1e15),
     "seq_len": (1, 2**24),
+    "new_tokens": (1, 2**24),
     "batch_size": (1, 2**20),
     "tp": (1, 2**16),
     "pp": (1, 2**16),
@@ -94,7 +95,8 @@ class Request:
     mixed_precision: bool | None = None  #: 16-bit compute with fp32 master weights (training)
     optimizer: Optimizer | None = None
     recompute: Recompute | None = None  #: activation recomputation
-    seq_len: int | None = None  #: tokens per sequence
+    seq_len: int | None = None  #: tokens per sequence (with new_tokens: the prompt's)
+    new_tokens: int | None = None  #: tokens generated a sequence after the prompt (inference only)
     batch_size: int | None = None  #: sequences per GPU (micro-batch)
     tp: int = 1  #: tensor-parallel degree
     pp: int = 1  #: pipeline-parallel degree
@@ -241,6 +243,9 @@ class Request:
             return
         if self.kv_dtype is not None:
             raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
+        if self.new_tokens is not None:
+            raise ConflictError(f"generated tokens apply to inference, not to {self.task}; a training "
+                                "sequence is all in seq", field="new_tokens")
         if self.lora_targets is not None:
             self._check_targets()
         if self.offload not in (None, Offload.NONE) and not self.zero:
@@ -427,6 +432,7 @@ def _plain(value: Any) -> Any:
 
 _LABELS = {
     "params": "parameter count", "seq_len": "sequence length", "batch_size": "batch size",
+    "new_tokens": "generated tokens",
     "lora_rank": "LoRA rank", "gpu_count": "GPU count", "mixed_precision": "mixed precision",
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",

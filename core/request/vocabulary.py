@@ -163,6 +163,13 @@ KEYS: dict[str, str] = {
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
                                  "concurrent users", "users", "requests", "parallel requests", "批大小",
                                  "max num seqs", "max_num_seqs", "max-num-seqs", "max concurrent requests")},
+    # the prompt is the context a sequence starts with; the tokens generated after it are new_tokens
+    # (transformers' GenerationConfig.max_new_tokens; "output" as serving benchmarks say it)
+    **{k: "seq_len" for k in ("prompt", "prompt tokens", "prompt length", "input", "input tokens",
+                              "input length")},
+    **{k: "new_tokens" for k in ("max new tokens", "max_new_tokens", "new tokens", "output", "out",
+                                 "output tokens", "generated tokens", "output length", "max output tokens",
+                                 "max_output_tokens", "completion tokens", "generation length")},
     **{k: "tp" for k in ("tp", "tensor parallel", "tensor parallelism", "tensor-parallel")},
     **{k: "pp" for k in ("pp", "pipeline parallel", "pipeline parallelism", "pipeline-parallel")},
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
@@ -221,14 +228,6 @@ IGNORED_KEYS: frozenset[str] = frozenset({
     "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
-#: Tokens to generate: they fill the KV cache as the prompt does, so they change memory and are
-#: never let go; until serving is modelled with prompt and output apart, the query says the whole
-#: context (prompt + generated) as seq.
-GENERATED_TOKEN_KEYS: frozenset[str] = frozenset({
-    "max new tokens", "max_new_tokens", "output tokens", "new tokens", "generated tokens", "output length",
-    "max output tokens", "max_output_tokens", "completion tokens",
-})
-
 #: Settings written as launch flags in the spelling of the engines and trainers people paste them
 #: from (vLLM's ``vllm serve --help``, Megatron-LM's arguments.py, Hugging Face TrainingArguments,
 #: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets.
@@ -238,6 +237,7 @@ FLAG_KEYS: dict[str, str] = {
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
+    "max_new_tokens": "new_tokens",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
@@ -303,6 +303,17 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "total", "rough", "exactly", "possible", "possibly", "able", "am i able", "is it possible", "budget",
     "some", "help me", "could you", "can you", "would you", "i want to", "i need to", "let me know",
     "locally", "local", "at home", "home", "my own", "own", "setup", "box", "rig", "workstation", "server",
+    # conversation around the question ("quick q: i have a 4070, can it handle ...")
+    "quick", "q", "quick q", "quick question", "question", "have", "i have", "i've", "ive", "i've got", "got",
+    "there", "anyone", "anybody", "does anyone know", "know", "wondering", "curious", "just wondering", "really",
+    "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
+    "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
+    "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
+    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "mac studio", "mac mini", "imac",
+    # a part of the answer asked by name: the answer shows every part, that one among them
+    "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
+    "gradient memory",
 })
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
@@ -315,6 +326,9 @@ OUTSIDE_MEMORY: dict[str, str] = {
                             "samples per second", "it/s")},
     **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
+    **{p: "running on the CPU (host memory alone)" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only",
+                                                             "cpu inference", "on my cpu", "without a gpu",
+                                                             "without gpu", "no gpu")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -415,10 +429,11 @@ FILLERS: frozenset[str] = frozenset({
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
     "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
-    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",
+    "/",  # "4k in / 1k out": a slash standing alone separates the prompt from the output
 })
 
 #: Words each field is written with in canonical query text (Request.to_query()).
@@ -430,8 +445,9 @@ CANONICAL: dict[str, str] = {
     "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused", "lora_targets": "targets",
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
-    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "solve:gpu_layers": "max layers", "suggest:True": "suggest",
-    "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
+    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "solve:gpu_layers": "max layers",
+    "suggest:True": "suggest",
+    "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
     "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",

@@ -215,13 +215,17 @@ def _range_reasons(slack_label: str) -> tuple[str, str]:
             f"transient tensors again ({slack_label.lower()})")
 
 
-def quantised_weights(job: DetailedJob, what: str, constants: str) -> tuple[LineItem, LineItem]:
+def quantised_weights(job: DetailedJob, what: str, constants: str,
+                      on_gpu: tuple[float, float] | None = None) -> tuple[LineItem, LineItem]:
     """A quantised model's weights (inference and a QLoRA base alike): the blocks' matrices in the
     dtype's format (rules.WEIGHT_FORMATS), embeddings and head in 16 bits, and the format's scales
-    as their own item; ``what`` and ``constants`` name the two items."""
+    as their own item; ``what`` and ``constants`` name the two items; ``on_gpu``: the block and
+    other parameters one GPU holds, when the model is split (all of them otherwise)."""
     dtype, fmt = job.dtype, WEIGHT_FORMATS[job.dtype]
     quantised = job.counts.attention + job.counts.mlp
     other = job.params - quantised
+    if on_gpu is not None:
+        quantised, other = on_gpu
     size = dtype_bytes(dtype)
     weights = LineItem(
         Item.WEIGHTS, f"{what} ({dtype} blocks, 16-bit embeddings and head)", round(size * quantised + 2 * other),

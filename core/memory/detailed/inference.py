@@ -2,12 +2,16 @@
 
 Phases: load (weights, CUDA context), prefill (the whole context as one prompt, the worst case:
 KV cache for every token, one layer's working set, the last token's logits) and decode (the
-cache, one token at a time). The peak is prefill's.
+cache, one token at a time). The peak is prefill's. With tokens to generate (``new_tokens``) the
+prompt is ``seq_len``: its working set is prefill's, and the cache holds prompt and generated
+tokens. Split over GPUs: layers over the GPUs as device_map='auto' does, or with tp/pp the
+most-loaded GPU of the tensor x pipeline group (sharding.py).
 """
 
 from __future__ import annotations
 
 from vram.formula import Formula, formula
+from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import FUSED_QKV, prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase, quantised_weights
 from vram.memory.job import Said
@@ -20,46 +24,151 @@ from vram.request.quant import KvDtype
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
-KV_FULL = Formula("2*L*k*d*s*b*e")
-#: MLA in the paper's symbols: d_c the compressed KV latent (kv_lora_rank), d_h^R the decoupled
-#: rotary key's head dim (qk_rope_head_dim), one of each a token a layer.
-KV_LATENT = Formula("L*(dc + dr)*s*b*e")
-KV_WINDOWED = Formula("2*(L - W)*k*d*s*b*e + 2*W*k*d*min(s, w)*b*e")
+#: The cache's formulas, over {L} layers, {k} KV heads and {T} tokens a sequence (a split model
+#: writes a GPU's layers and heads; generation the prompt's s and the generated g). MLA in the
+#: paper's symbols: d_c the compressed KV latent (kv_lora_rank), d_h^R the decoupled rotary key's
+#: head dim (qk_rope_head_dim), one of each a token a layer.
+KV_TEXTS = {
+    "full": "2*{L}*{k}*d*{T}*b*e",
+    "latent": "{L}*(dc + dr)*{T}*b*e",
+    "windowed": "2*({L} - {W})*{k}*d*{T}*b*e + 2*{W}*{k}*d*min({T}, w)*b*e",
+}
+WHOLE = {"L": "L", "k": "k", "W": "W"}
+#: transformers' generate: the cache grows by each generated token (DynamicCache.update), so it
+#: ends holding the prompt and every generated token.
+TOKENS = {False: "s", True: "(s + g)"}
 
 #: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
-#: generate computes only the last position: logits_to_keep=1).
+#: generate computes only the last position: logits_to_keep=1, in prefill and at each decode step).
 PREFILL_LOGITS = Formula("(c + 4)*b*v")
 
 
 def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
     values = job.values()
+    generated = job.request.new_tokens is not None
+    if generated:
+        values["g"] = job.request.new_tokens
+        said.say(f"generate {job.request.new_tokens}: the KV cache ends holding the prompt's {job.seq_len} "
+                 f"tokens and the {job.request.new_tokens} generated; prefill's working set is the prompt's")
+    if job.tp * job.pp > 1:
+        return _most_loaded(job, said, values, _kv_dtype(job, said))
     split = job.gpu_count
     if split > 1:
         held = -(-job.spec.num_layers // split)
         said.say(f"{split} GPUs split the {job.spec.num_layers} layers (device_map='auto' style); "
                  f"the most-loaded holds {held}, with their weights and KV cache, one layer's "
                  "working set and the logits")
+    kv_dtype = _kv_dtype(job, said)
     working_set = formula(prefill_formula(block_options(job, said)))
     items = [
         *weights_items(job, split),
-        _split(_kv_cache(job, said, values), split, job.spec.num_layers),
-        formula_item(Item.ACTIVATIONS, "Prefill working set (one layer)", working_set, values,
-                     "no autograd: one layer's tensors are live at a time"),
-        formula_item(Item.LOGITS, "Logits of the last token", PREFILL_LOGITS, values,
-                     "transformers generate: logits_to_keep=1, fp32 for sampling"),
+        _split(_kv_cache(job, values, kv_dtype, WHOLE), split, job.spec.num_layers),
+        _working_set(working_set, values, ""),
+        _logits(values),
         cuda_context_item(),
     ]
+    return _with_phases(items, generated)
+
+
+def _kv_dtype(job: DetailedJob, said: Said) -> KvDtype:
+    return said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), "the compute dtype")
+
+
+def _most_loaded(job: DetailedJob, said: Said, values: dict[str, float],
+                 kv_dtype: KvDtype) -> tuple[list[LineItem], list[Phase]]:
+    """The most-loaded GPU of a tensor x pipeline parallel group (sharding.py: what each holds)."""
+    text = prefill_formula(block_options(job, said))
+    working_set = formula(sharding.per_gpu_text(text, ("a", "k", "f")) if job.tp > 1 else text)
+    symbols = {name: sharding.SHARDED_SYMBOLS[name] if job.tp > 1 or name != "k" else name for name in WHOLE}
+    answers = []
+    for stage in sharding.stages(job.spec, job.pp):
+        shard = {**values, **sharding.per_gpu_values(job, stage, job.tp)}
+        items = [*gpu_weights(job, stage), _kv_cache(job, shard, kv_dtype, symbols),
+                 _working_set(working_set, shard, ", one GPU's share" if job.tp > 1 else "")]
+        items += [_logits(values)] if stage.head else []
+        items.append(cuda_context_item())
+        answers.append((stage, *_with_phases(items, job.request.new_tokens is not None)))
+    stage, items, phases = max(answers, key=lambda answer: max(p.bytes for p in answer[2]))
+    said.say(_layout(job, stage))
+    return items, phases
+
+
+def _layout(job: DetailedJob, stage: sharding.Stage) -> str:
+    spec, tp = job.spec, job.tp
+    parts = []
+    if tp > 1:
+        kv = sharding.kv_heads_per_gpu(spec, tp)
+        heads = ("the whole MLA latent cache (it has no heads to split)" if spec.kv_lora_rank is not None
+                 else f"{kv} of the {spec.num_kv_heads} KV heads"
+                 + (f" (replicated: fewer KV heads than tp {tp})" if spec.num_kv_heads < tp else ""))
+        parts.append(f"tp {tp}: each GPU holds 1/{tp} of the attention and MLP matrices, of the vocabulary-parallel "
+                     f"embedding and head, {spec.num_heads // tp} of the {spec.num_heads} query heads and {heads}; "
+                     "norms replicated")
+    if job.pp > 1:
+        which = {"first": "the first, with the embedding", "last": "the last, with the head and the logits",
+                 "middle": "a middle one"}
+        layers = sharding.stage_layers(job.spec.num_layers, job.pp)
+        parts.append(f"pp {job.pp}: stages of {', '.join(map(str, layers))} layers; the most loaded is "
+                     f"{which[stage.name]}, with {stage.layers}")
+    replicas = job.gpu_count // (tp * job.pp)
+    if replicas > 1:
+        parts.append(f"{replicas} replicas of tp {tp} x pp {job.pp}, each running the batch of {job.batch_size}")
+    return "; ".join(parts)
+
+
+def _with_phases(items: list[LineItem], generated: bool) -> tuple[list[LineItem], list[Phase]]:
     items = [item for item in items if item.bytes]
     keys = [item.key for item in items]
     weights = [k for k in keys if k in (Item.WEIGHTS, Item.QUANT_OVERHEAD)]
+    prefill = (PREFILL_GENERATE if generated else PREFILL_WHOLE)
     phases = [
         phase(PhaseName.LOAD, items, weights + [Item.CUDA_CONTEXT], "weights in place"),
-        phase(PhaseName.PREFILL, items, keys,
-              "the whole context as one prompt: every token's K and V, one layer's working set"),
+        phase(PhaseName.PREFILL, items, keys, prefill),
         phase(PhaseName.DECODE, items, [k for k in keys if k != Item.ACTIVATIONS],
               "one new token a step against the full cache"),
     ]
     return items, phases
+
+
+PREFILL_WHOLE = "the whole context as one prompt: every token's K and V, one layer's working set"
+#: Counted with the cache at its final size: transformers' StaticCache allocates it at once; the
+#: default DynamicCache reaches it during decode, where the working set is gone (an upper bound).
+PREFILL_GENERATE = ("the prompt as one batch, one layer's working set, beside the cache at its final size "
+                    "(prompt + generated: a static cache allocates it at once)")
+
+
+def _working_set(working_set: Formula, values: dict[str, float], share: str) -> LineItem:
+    return formula_item(Item.ACTIVATIONS, f"Prefill working set (one layer{share})", working_set, values,
+                        "no autograd: one layer's tensors are live at a time" + (f"; {sharding.TP_SOURCE}"
+                                                                                  if share else ""))
+
+
+def _logits(values: dict[str, float]) -> LineItem:
+    # a split head's logits are gathered whole before sampling (transformers' tp_plan lm_head
+    # "colwise_rep"; vLLM LogitsProcessor._gather_logits): one GPU holds all of the vocabulary's
+    return formula_item(Item.LOGITS, "Logits of the last token", PREFILL_LOGITS, values,
+                        "transformers generate: logits_to_keep=1, fp32 for sampling")
+
+
+def gpu_weights(job: DetailedJob, stage: sharding.Stage) -> list[LineItem]:
+    """One GPU's share of the weights: sharding.gpu_params of each kind of parameter."""
+    held = sharding.gpu_params(job, stage, job.tp)
+    source = f"{sharding.TP_SOURCE}; {sharding.PP_SOURCE}"
+    if job.checkpoint is not None and job.request.dtype is None:
+        stored = _stored_weights(job)
+        share = held.total / job.params
+        return [LineItem(Item.WEIGHTS, f"{stored.label}, one GPU's share", round(stored.bytes * share),
+                         "stored_bytes x gpu_params / params",
+                         {"stored_bytes": stored.bytes, "gpu_params": round(held.total), "params": job.params},
+                         f"{stored.source}; {source}")]
+    if job.dtype in WEIGHT_FORMATS:
+        weights, scales = quantised_weights(job, "Model weights, one GPU's share", "Quantisation scales and zeros",
+                                            (held.block, held.other))
+        return [weights, scales]
+    size = dtype_bytes(job.dtype)
+    return [LineItem(Item.WEIGHTS, f"Model weights ({job.dtype}), one GPU's share", round(size * held.total),
+                     f"{size:g} B/param x gpu_params", {"gpu_params": round(held.total)},
+                     f"{job.dtype}: {size:g} bytes a parameter; {source}")]
 
 
 def weights_items(job: DetailedJob, split: int) -> list[LineItem]:
@@ -108,21 +217,24 @@ def _stored_weights(job: DetailedJob) -> LineItem:
         f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
 
-def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineItem:
+def _kv_cache(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype, symbols: dict[str, str]) -> LineItem:
+    """The KV cache over the layers and KV heads ``symbols`` name (the whole model's, or one GPU's)."""
     spec = job.spec
-    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), "the compute dtype")
     values = {**values, "e": KV_BYTES[kv_dtype]}
+    tokens = TOKENS["g" in values]
     if spec.kv_lora_rank is not None:
         values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
-        formula, source = KV_LATENT, MLA_SOURCE
+        kind, source = "latent", MLA_SOURCE
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
-        windowed = spec.windowed_layers
-        values.update(W=windowed, w=spec.sliding_window)
-        formula = KV_WINDOWED
+        values.update(W=spec.windowed_layers, w=spec.sliding_window)
+        kind = "windowed"
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
     else:
-        formula, source = KV_FULL, KV_SOURCE
-    return formula_item(Item.KV_CACHE, f"KV cache ({kv_dtype})", formula, values, source)
+        kind, source = "full", KV_SOURCE
+    if symbols is not WHOLE:
+        source = f"{source}; {sharding.TP_SOURCE}; {sharding.PP_SOURCE}"
+    text = KV_TEXTS[kind].format(T=tokens, **symbols)
+    return formula_item(Item.KV_CACHE, f"KV cache ({kv_dtype})", formula(text), values, source)
 
 
 def _split(item: LineItem, ways: int, layers: int) -> LineItem:

@@ -32,11 +32,6 @@ from vram.request.request import Request
 def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Estimate:
     """Memory of a resolved request by the detailed model; ``comparisons``: other methods' figures to
     show beside it (the answer pipeline's, computed when shown)."""
-    request = resolved.request
-    uncovered = not_covered(request)
-    if uncovered:
-        raise UnsupportedError(f"the detailed method does not model {uncovered} yet; "
-                               "method=article answers it", field="method")
     key = _job_key(resolved)
     kept = _KEPT.get(key) if key is not None else None
     if kept is not None:
@@ -110,13 +105,6 @@ def _ggml_estimate(resolved: Resolved, job, said: Said, comparisons: Sequence[Co
                     serving=llamacpp.serving(job, setup, placed))
 
 
-def not_covered(request: Request) -> str | None:
-    """What of ``request`` the detailed method cannot answer yet (None when it can)."""
-    if request.task is Task.INFERENCE and (request.tp > 1 or request.pp > 1) and request.engine not in PRE_ALLOCATING:
-        return "tensor or pipeline parallel inference"
-    return None
-
-
 # -- sweeps: the same job at another batch size or context -----------------------------------------
 #
 # A sweep varies batch and context over one job; everything else of the estimate (the model, its
@@ -143,7 +131,7 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
     if request.tp > 1 or request.pp > 1 or request.engine in PRE_ALLOCATING:
-        return None  # tensor-parallel activations are shares of the items; an engine's pool depends on all
+        return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
     if request.engine is not None and request.engine.value in GGML_RUNTIMES:
         return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,

@@ -11,15 +11,17 @@ catalog/data/runtimes.toml; nothing here branches on an engine's name.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
 from vram.catalog.runtimes import Runtime
 from vram.formula import Formula, formula
+from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
-from vram.memory.detailed.inference import MLA_SOURCE, weights_items
+from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, weights_items
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, Serving, formula_item
 from vram.memory.rules import compute_dtype, dtype_bytes
@@ -98,13 +100,21 @@ def _is_large(row, gpu: Gpu) -> bool:
 
 def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], Serving]:
     """One GPU's items at the concurrency asked, the engine's phases, and the serving figures."""
+    if job.request.new_tokens:  # a request's prompt and what it generates share its blocks
+        job = dataclasses.replace(job, seq_len=job.seq_len + job.request.new_tokens)
+        said.say(f"max_model_len {job.seq_len}: the prompt and the {job.request.new_tokens} tokens generated after it")
     row, spec, tp = job.runtime.settings, job.spec, job.tp
     engine = settings_for(job, said)
-    layers = -(-spec.num_layers // job.pp)
-    kv_heads = max(1, spec.num_kv_heads // tp)
-    if spec.num_kv_heads < tp and spec.kv_lora_rank is None:
-        said.say(f"tp {tp} over {spec.num_kv_heads} KV heads: each GPU keeps a copy of one KV head (replicated)")
-    items = [*_sharded_weights(job, kv_heads, layers, said), _profile_peak(job, engine, kv_heads, said)]
+    stage = _stage(job)
+    layers = stage.layers
+    kv_heads = sharding.kv_heads_per_gpu(spec, tp)
+    if tp * job.pp > 1:
+        said.say(f"tp {tp}" + (f", pp {job.pp} (this GPU's stage: {stage.name}, {layers} layers)" if job.pp > 1 else "")
+                 + f": each GPU holds its share of the weights and {kv_heads} KV head{'s' if kv_heads > 1 else ''} "
+                 + ("(replicated: fewer KV heads than tp)" if spec.num_kv_heads < tp and spec.kv_lora_rank is None
+                    else "") + f" ({sharding.TP_SOURCE})")
+    items = [*(gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1)),
+             _profile_peak(job, engine, kv_heads, said)]
     outside = set()  # items the engine's share does not hold: they live in the memory it leaves
     if not row["pool_takes_activations"]:
         outside.add(Item.ACTIVATIONS)
@@ -128,8 +138,10 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     if engine.cuda_total is None:
         said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
                  "and the concurrency it holds")
-    said.say("CUDA graphs are captured after the pool is sized, in the memory the fraction leaves "
-             "(vllm/v1/worker/gpu_worker.py compile_or_warm_up_model runs after initialize_kv_cache)")
+    said.say(f"{job.runtime.name}'s CUDA graphs are not counted: captured after the pool is sized, they live in "
+             "the memory the fraction leaves (vllm/v1/worker/gpu_worker.py: compile_or_warm_up_model after "
+             "initialize_kv_cache); vLLM 0.21 and later estimate them first and take them from the pool, a few "
+             "tenths of a GiB in published logs (vllm-project/vllm#30515: 0.26 GiB; gpustack/runner#251: 0.36 GiB)")
     keys = [item.key for item in items]
     phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
                     "weights in place"),
@@ -139,25 +151,9 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     return items, phases, serving
 
 
-def _sharded_weights(job: DetailedJob, kv_heads: int, layers: int, said: Said) -> list[LineItem]:
-    """Each GPU's shard: attention and MLP split tp ways (K and V at the shard's KV heads),
-    embeddings and head split by vocabulary (VocabParallelEmbedding), norms whole; pp stages hold
-    their layers."""
-    counts, spec, tp = job.counts, job.spec, job.tp
-    heads, kv = spec.num_heads, spec.num_kv_heads
-    attention = counts.attention * (2 * heads / tp + 2 * kv_heads) / (2 * heads + 2 * kv)
-    blocks = (attention + counts.mlp / tp) * layers / spec.num_layers
-    # pp: the first stage holds the embedding, the last the head; the most loaded is counted
-    ends = counts.embedding + counts.head if job.pp == 1 else max(counts.embedding, counts.head)
-    share = (blocks + ends / tp + counts.norms) / counts.total
-    if share >= 1:
-        return weights_items(job, 1)
-    said.say(f"tp {tp}" + (f", pp {job.pp}" if job.pp > 1 else "") +
-             f": one GPU holds {share:.4f} of the weights (attention and MLP split tp ways, embeddings and head "
-             "by vocabulary, pp stages by layers)")
-    return [LineItem(item.key, f"{item.label}, one GPU's shard", round(item.bytes * share),
-                     f"({item.formula}) x shard", {**item.values, "shard": share}, item.source)
-            for item in weights_items(job, 1)]
+def _stage(job: DetailedJob) -> sharding.Stage:
+    """The pipeline stage whose GPU holds the most weights (sharding.stages: first, last, the fullest middle)."""
+    return max(sharding.stages(job.spec, job.pp), key=lambda stage: sharding.gpu_params(job, stage, job.tp).total)
 
 
 def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said: Said) -> LineItem:
@@ -188,7 +184,7 @@ def _windowed(job: DetailedJob, engine: EngineSettings, seq_len: int) -> tuple[i
     if not job.runtime.settings["sliding_window_pool"] or not spec.sliding_window or not spec.windowed_layers:
         return None
     kept = min(spec.sliding_window - 1 + engine.batched_tokens, seq_len)
-    return (-(-spec.windowed_layers // job.pp), kept) if kept < seq_len else None
+    return (sharding.windowed_on_stage(spec, job.pp), kept) if kept < seq_len else None
 
 
 def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int,
@@ -229,7 +225,7 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         concurrency = max(pool, 0) / per_request
         tokens = int(concurrency * job.seq_len)
     refusal = _refusal(job, engine, token_layer, layers, pool, per_request, tokens)
-    return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=pool, kv_cache_tokens=tokens,
+    return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=max(pool, 0), kv_cache_tokens=tokens,
                    max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal)
 
 
@@ -239,7 +235,7 @@ def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
     max_model_len sequence."""
     row = job.runtime.settings
     if pool <= 0:
-        return row["refusal_no_memory"]
+        return row["refusal_no_memory"].format(batched_tokens=engine.batched_tokens)
     if per_request <= pool or "refusal_too_short" not in row:
         return None
     longest = _longest(job, engine, token_layer, layers, pool)
