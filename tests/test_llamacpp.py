@@ -124,11 +124,17 @@ def test_ollama_splits_blocks_over_two_gpus_in_turn():
     ("-c 8192", 8192, 8192),  # llama-server's auto: 4 slots, one unified cache of n_ctx
     ("-c 8000", 8192, 8192),  # GGML_PAD(n_ctx, 256)
     ("-c 8192 -np 4", 8192, 2048),  # explicit slots: n_ctx_seq = n_ctx / 4, each its own stream
-    ("-c 8000 -np 3", 8448, 2816),  # pad(8000 / 3, 256) = 2816 a slot
+    ("-c 8000 -np 3", 8448, 2816),  # pad(pad(8000, 256) / 3, 256) = 2816 a slot
+    ("-c 100 -np 4", 1024, 256),  # n_ctx padded to 256 first, then 64 a slot padded to 256
 ])
 def test_llama_cpp_cells(query, cells, max_model_len):
     serving = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 {query}").serving
     assert (serving.kv_cache_tokens, serving.max_model_len) == (cells, max_model_len)
+
+
+def test_prompt_and_generated_tokens_size_the_context():
+    serving = vram.ask("infer llama-3-8b q4_k_m llama.cpp prompt 6144 generate 2048 -np 1 on rtx-4090").serving
+    assert serving.kv_cache_tokens == serving.max_model_len == 8192
 
 
 @pytest.mark.parametrize(("query", "tokens"), [
@@ -224,6 +230,7 @@ def test_a_request_with_llama_cpp_settings_and_another_engine_is_refused():
 
 
 @pytest.mark.parametrize("query", [
+    "infer llama-3-8b llama.cpp -c 256 -np 300",  # n_ctx_seq == 0: llama.cpp throws
     "infer llama-3-8b vllm -np 4",
     "infer llama-3-8b fp8 llama.cpp",  # llama.cpp has no fp8 weights
     "infer llama-3-8b llama.cpp kv int8",

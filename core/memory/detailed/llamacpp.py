@@ -180,8 +180,11 @@ def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
         cells = _pad(setup.n_ctx, pad)
         per_seq = cells
         swa_seqs = setup.seqs
-    else:  # n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (src/llama-context.cpp)
-        per_seq = _pad(setup.n_ctx // setup.seqs, pad)
+    else:  # n_ctx padded, then n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (llama-context.cpp)
+        per_seq = _pad(_pad(setup.n_ctx, pad) // setup.seqs, pad)
+        if per_seq == 0:
+            raise UnsupportedError(f"llama.cpp refuses {setup.seqs} sequences in a {setup.n_ctx}-token context "
+                                   "(n_ctx_seq == 0): give each sequence room, -c at least 256 x -np", field="parallel")
         cells = per_seq * setup.seqs
         swa_seqs = 1
     window = job.spec.sliding_window
@@ -206,7 +209,10 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
                         "OLLAMA_NUM_PARALLEL" if ollama else "llama-server's auto: 4 slots sharing one cache")
     unified = row["unified_by_default"] and request.parallel is None
     if request.seq_len is not None:
-        per = request.seq_len
+        per = request.seq_len + (request.new_tokens or 0)
+        if request.new_tokens:
+            said.say(f"n_ctx {per}: the prompt's {request.seq_len} and the {request.new_tokens} generated tokens "
+                     "a sequence")
     elif row["n_ctx"] == "model":
         per = job.spec.max_seq_len
         said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
