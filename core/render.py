@@ -15,7 +15,9 @@ from typing import Any, Callable, Sequence
 
 from vram import messages
 from vram.catalog.index import Gpu, ModelSpec
-from vram.memory.result import Alternative, Comparison, Estimate, Fit, LineItem, Solution, Verdict
+from vram.memory.result import (
+    Alternative, Comparison, Estimate, Fit, LayerServing, LineItem, Solution, Verdict
+)
 from vram.request.enums import Item, Method
 from vram.units import format_bytes, format_count, format_value
 
@@ -176,6 +178,8 @@ def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
     serving = estimate.serving
     if serving is None:
         return []
+    if isinstance(serving, LayerServing):
+        return _layer_serving_lines(serving, unit)
     head = (f"Serving ({serving.engine_name}, {serving.memory_fraction_flag} {serving.memory_fraction:g}, "
             f"max_model_len {serving.max_model_len}, one GPU):")
     if serving.kv_cache_bytes is None:
@@ -190,6 +194,18 @@ def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
     elif serving.concurrency_asked > 1:
         holds = "holds" if serving.max_concurrency >= serving.concurrency_asked else "does not hold"
         lines.append(f"  {holds} the {serving.concurrency_asked} concurrent requests asked")
+    return lines
+
+
+def _layer_serving_lines(serving: LayerServing, unit: str) -> list[str]:
+    """llama.cpp's placement: the layers on the GPUs, the cache, the host memory the rest takes."""
+    lines = ["", f"Serving ({serving.engine_name}):",
+             f"  layers on the GPU: {serving.gpu_layers} of {serving.total_layers} (n_gpu_layers)",
+             f"  KV cache: {format_bytes(serving.kv_cache_bytes, unit)} {unit} on the GPU, {serving.kv_cache_tokens:,} "
+             f"cells; {serving.max_concurrency:g} sequence(s) of {serving.max_model_len:,} tokens",
+             f"  host memory: {format_bytes(serving.host_bytes, unit)} {unit} (the rest of the model, buffers)"]
+    if serving.partial_offload:
+        lines.append("  partial offload: it runs, more slowly (the CPU runs the layers left in host memory)")
     return lines
 
 

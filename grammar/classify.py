@@ -15,12 +15,12 @@ from typing import Any
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Task
+from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Solve, Task
 from vram.request.lora import TARGET_ALIASES
-from vram.request.request import ENGINE_FIELDS, Request
+from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS,
-    NEGATED, PHRASES, SERVE_WORDS
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
+    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS
 )
 
 from . import suggest
@@ -444,11 +444,27 @@ def _runtime(fields: _Fields) -> None:
         engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
         fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
         fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif ggml := [f for f in (*ENGINE_SETTINGS, "seq_len") if f in fields.values
+                  and _spelling(fields.texts[f]) in GGML_SPELLINGS]:
+        text = fields.texts[ggml[0]]
+        engine = GGML_SPELLINGS[_spelling(text)]
+        fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
+        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+    elif fields.values.get("solve") is Solve.GPU_LAYERS:
+        text = fields.texts["solve"]
+        fields.put("engine", Engine.LLAMA_CPP, Meaning("set", fields.positions["solve"], text, "engine",
+                                                       Engine.LLAMA_CPP))
+        fields.notes.append(f"no engine named: '{text}' is llama.cpp's question (n_gpu_layers), so llama.cpp serves it")
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
         text = fields.texts["task"]
         fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
         fields.notes.append(f"'{text}' with no engine named: served by vLLM (say sglang, tgi, llama.cpp, ollama "
                             "or transformers otherwise)")
+
+
+def _spelling(text: str) -> str:
+    """A setting's key as the tables spell it: '--n-gpu-layers 20' -> 'n_gpu_layers'."""
+    return text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_")
 
 
 def _default_task(fields: _Fields) -> None:

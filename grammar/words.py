@@ -18,9 +18,10 @@ from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.messages import Note
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS, HELP_WORDS,
-    IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER,
-    NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
+    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
+    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
+    TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -252,7 +253,11 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     if field is not None:
         return [Meaning("key", atom.pos, atom.text, field)], 1
     if (field := FLAG_WORD_KEYS.get(key) or WORD_KEYS.get(key)) is not None and value is not None:
-        return [Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))], 2
+        meaning = Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))
+        # '-m Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf': the model, and the format its file name says
+        named = _quantised_name(Meaning("model", value.pos, value.text, "model", meaning.value)) \
+            if meaning.field == "model" else []
+        return [meaning, *named], 2
     if key in IGNORED_SWITCHES:
         return [Meaning("letgo", atom.pos, atom.text, note=let_go(atom.text))], 1
     if key in IGNORED_KEYS or spaced in IGNORED_KEYS:
@@ -260,7 +265,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         return [Meaning("ignored", atom.pos, text, value=text)], 1 + (value is not None)
     if key in HELP_WORDS:
         return [Meaning("help", atom.pos, atom.text)], 1
-    phrase = PHRASES.get(key) or PHRASES.get(spaced)
+    phrase = FLAG_SWITCHES.get(key) or PHRASES.get(key) or PHRASES.get(spaced)
     if phrase is None and key in FRONTEND_OPTIONS:
         raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "
                                f"such as --json go outside the quoted query", position=atom.pos)
@@ -288,7 +293,7 @@ def let_go(text: str) -> str:
 def _flag_word(field: str, word: str) -> tuple[str, Any]:
     """A flag's word value, and the field it sets: '--optim adamw_torch_fused' says a fused optimizer."""
     phrase = PHRASES.get(word.lower())
-    if phrase is not None and phrase[0] != field and field not in ("kv_dtype", "model", "gpu"):
+    if phrase is not None and phrase[0] != field and field not in (*KV_FIELDS, "model", "gpu"):
         return phrase
     return field, _word_value(field, word)
 
@@ -326,6 +331,10 @@ def setting(atom: Atom) -> Meaning:
     key = atom.text.lower().replace("-", "_")
     field = (KEYS.get(key) or KEYS.get(key.replace("_", " ")) or SHORT_KEYS.get(key) or WORD_KEYS.get(key)
              or BIND_KEYS.get(key) or FLAG_KEYS.get(key))
+    if field is None and key in FLAG_SWITCHES and atom.value.lower() in BOOLEANS:  # "OLLAMA_FLASH_ATTENTION=1"
+        name, on = FLAG_SWITCHES[key]
+        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", name, on if BOOLEANS[atom.value.lower()]
+                       else not on)
     if field is None and key in FLAG_WORD_KEYS:  # "--dtype=bfloat16"
         field, value = _flag_word(FLAG_WORD_KEYS[key], atom.value)
         return Meaning("set", atom.pos, f"{atom.text}={atom.value}", field, value)
@@ -343,6 +352,10 @@ def setting(atom: Atom) -> Meaning:
     return Meaning("set", atom.pos, text, field, number_for(field, atom.value, atom.value_pos))
 
 
+#: Fields whose value is a KV cache type, written with the dtype words ("f16", "q8_0").
+KV_FIELDS = ("kv_dtype", "cache_type_k", "cache_type_v")
+
+
 def _word_value(field: str, word: str) -> Any:
     if field == "model":
         found = catalog.find_model(word)
@@ -353,6 +366,6 @@ def _word_value(field: str, word: str) -> Any:
     if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
-    if meaning is not None and meaning[0] in (field, "dtype" if field == "kv_dtype" else field):
+    if meaning is not None and meaning[0] in (field, "dtype" if field in KV_FIELDS else field):
         return meaning[1]
     return word  # the Request names the allowed values when this one is not among them

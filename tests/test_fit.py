@@ -33,7 +33,24 @@ def test_usable_memory_of_an_a100_and_an_h100():
 def test_no_cuda_context_on_tpus_and_apple():
     for gpu in ("tpu-v4", "m2-ultra-192gb"):
         fit = vram.ask(f"infer 7b int4 on {gpu}").fit[0]
-        assert fit.deductions == () and fit.usable_bytes == fit.capacity_bytes
+        assert "cuda_context" not in [d.key for d in fit.deductions]
+    tpu = vram.ask("infer 7b int4 on tpu-v4").fit[0]
+    assert tpu.usable_bytes == tpu.capacity_bytes
+
+
+#: Metal's recommendedMaxWorkingSetSize as llama.cpp/Ollama logged it (ggml_metal_init, "MB" = MiB).
+APPLE_WORKING_SETS = [
+    ("m2-max-32gb", 21845.34, "https://github.com/ollama/ollama/issues/434"),
+    ("m1-max-32gb", 21845.34, "https://github.com/ggml-org/llama.cpp/pull/2011"),
+    ("m2-max-96gb", 73728.00, "https://github.com/ggml-org/llama.cpp/issues/3213"),
+]
+
+
+@pytest.mark.parametrize(("gpu", "logged_mib", "source"), APPLE_WORKING_SETS)
+def test_apple_gpus_use_the_working_set_metal_allows(gpu, logged_mib, source):
+    fit = vram.ask(f"infer 7b int4 on {gpu}").fit[0]
+    assert fit.usable_bytes / 2**20 == pytest.approx(logged_mib, abs=0.05)
+    assert fit.usable_bytes < fit.capacity_bytes
 
 
 def test_the_context_is_not_counted_twice():

@@ -224,7 +224,7 @@ def test_quant_errors(fields, error, says):
     ("infer llama-3.1-8b kv q8_0", dict(kv_dtype="q8_0", quant=None)),
     ("infer llama-3.1-8b q4_0 kv cache", dict(kv_dtype="q4_0", quant=None)),
     ("infer llama-3.1-8b q4_k_m kv q8_0", dict(kv_dtype="q8_0", quant="q4_k_m")),
-    ("infer llama-3.1-8b --cache-type-k q8_0", dict(kv_dtype="q8_0")),
+    ("infer llama-3.1-8b --cache-type-k q8_0", dict(cache_type_k="q8_0", engine="llama.cpp")),  # K only
     ("infer llama-3.1-8b --kv-cache-dtype fp8", dict(kv_dtype="fp8")),
     ("infer llama-3.1-8b --kv-cache-dtype fp8_e5m2", dict(kv_dtype="fp8")),
 ])

@@ -13,13 +13,13 @@ from vram.units import MIB, format_bytes
 
 def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     """The fit of ``estimate``'s most-loaded GPU on one ``gpu``."""
-    if estimate.serving is not None:
+    if isinstance(estimate.serving, Serving):  # llama.cpp's LayerServing is fitted like any job
         return _engine_verdict(gpu, estimate, estimate.serving)
     deductions = runtime.deductions(gpu)
     # the detailed method counts the CUDA context with the job; here it belongs to the card's side
     # (and TPUs and Apple GPUs have none), so it leaves the need
     need = runtime.without_context(estimate.total_bytes, estimate.items)
-    usable = gpu.memory_bytes - sum(d.bytes for d in deductions)
+    usable = runtime.usable_bytes(gpu)
     if need > usable:
         verdict = Verdict.DOES_NOT_FIT
     elif need > TIGHT_ABOVE * usable:
@@ -59,8 +59,9 @@ def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:
     if gpu.memory_bytes % MIB == 0:
         size += f" ({gpu.memory_bytes // MIB} MiB)"
     runtime_note = "" if gpu.vendor in runtime.CONTEXT_VENDORS else "; no CUDA context on this kind of device"
-    if gpu.vendor == "apple":
-        runtime_note += "; macOS lets the GPU wire only part of unified memory (less than this total)"
+    if gpu.working_set_fraction is not None:
+        runtime_note += (f"; macOS lets the GPU wire {format_bytes(gpu.working_memory_bytes)} GB of it "
+                         f"({gpu.working_set_fraction:.4g}: Metal's recommendedMaxWorkingSetSize)")
     if dtype == "bf16" and gpu.bf16_tflops == 0 and gpu.vendor == "nvidia" and gpu.compute_capability:
         runtime_note += f"; the {gpu.name} has no bf16: it would run in fp16 or fp32"
     return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source}){runtime_note}"

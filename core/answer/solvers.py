@@ -16,6 +16,7 @@ from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
 from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Solve, Task
 from vram.request.request import RANGES, Request
+from vram.units import format_bytes
 
 Estimator = Callable[[Request], Estimate]
 Judge = Callable[[Estimate], Fit | None]
@@ -172,11 +173,30 @@ def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, R
     return Solution(kind, fitting, note, 0), request
 
 
+def _gpu_layers(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    """llama.cpp's -ngl that fits: every layer, else the most blocks (the output layer last: a full
+    offload's graph is smaller, so it is tried first), and the host memory the rest takes."""
+    total = counted.arch.num_layers + 1
+
+    def at(n: int) -> Request:
+        return dataclasses.replace(request, gpu_layers=n)
+
+    if counted.fits(at(total)):
+        return Solution(kind, total, f"all {total} layers fit (-ngl {total})", 0), at(total)
+    good = _largest(lambda n: counted.fits(at(n)), total - 1)
+    if good is None:
+        return Solution(kind, 0 if counted.fits(at(0)) else None, "not one layer fits: the CPU runs it all", 0), at(0)
+    host = counted.seen[at(good)].host_bytes
+    return Solution(kind, good, f"-ngl {good} of {total} fits, {good + 1} does not; the other {total - good} layers "
+                    f"take {format_bytes(host)} GB of host memory with the buffers (partial offload: slower)", 0), at(good)
+
+
 SOLVERS = {
     Solve.MAX_BATCH_SIZE: _max_of("batch_size", "batch"),
     Solve.MAX_SEQ_LEN: _max_of("seq_len", "context"),
     Solve.MIN_GPU_COUNT: _min_gpus,
     Solve.GPUS: _gpus,
+    Solve.GPU_LAYERS: _gpu_layers,
 }
 
 

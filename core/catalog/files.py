@@ -25,7 +25,7 @@ from vram.catalog.headers import (
     MAX_HEADER_BYTES, GgufArray, HeaderTotals, open_error, parse_json, read_bounded, read_gguf,
     read_safetensors, shown
 )
-from vram.catalog.index import ModelSpec
+from vram.catalog.index import ModelSpec, find_model
 from vram.catalog.params import count_parameters
 from vram.errors import InvalidRequestError
 
@@ -57,6 +57,13 @@ def looks_like_path(name: str) -> bool:
     return home or name.startswith(("./", "../", "/")) or name.endswith((".json", ".safetensors", ".gguf"))
 
 
+def _by_file_name(file_name: str) -> str | None:
+    """The catalog's model a missing file's name spells ('Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf'), named
+    without its folder so the name is read instead of the file."""
+    spec = find_model(file_name)
+    return file_name if spec is not None else None
+
+
 @functools.lru_cache(maxsize=64)
 def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
     """The architecture (and checkpoint, if any) at a local path; a clear error when unreadable."""
@@ -68,7 +75,8 @@ def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
         mode = os.stat(path).st_mode
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise InvalidRequestError(f"no file or folder at '{name}'", field="model") from None
+            raise InvalidRequestError(f"no file or folder at '{name}'", field="model",
+                                      suggestion=_by_file_name(path.name)) from None
         raise open_error(name, error) from None
     if stat.S_ISDIR(mode):
         return _read_folder(path, name)

@@ -128,6 +128,9 @@ class Gpu:
     aliases: tuple[str, ...] = ()
     compute_capability: float | None = None  #: NVIDIA only
     notes: str | None = None
+    #: Apple: the share of unified memory Metal lets the GPU wire (recommendedMaxWorkingSetSize /
+    #: memory); None: all of it (a discrete card's memory is the GPU's own)
+    working_set_fraction: float | None = None
     #: the device memory CUDA reports (torch.cuda.mem_get_info's total), which serving engines size
     #: their memory fraction by; None where the catalog has no published figure
     cuda_total_bytes: int | None = None
@@ -135,6 +138,15 @@ class Gpu:
 
     def __post_init__(self) -> None:
         _check_choice(self.id, "vendor", self.vendor, GPU_VENDORS)
+        if self.working_set_fraction is not None and not 0 < self.working_set_fraction <= 1:
+            raise ValueError(f"{self.id}: working_set_fraction must be in (0, 1], not {self.working_set_fraction}")
+
+    @property
+    def working_memory_bytes(self) -> int:
+        """The memory the GPU may use: all of a card's, the wired working set of Apple's unified memory."""
+        if self.working_set_fraction is None:
+            return self.memory_bytes
+        return round(self.memory_bytes * self.working_set_fraction)
 
 
 def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None:

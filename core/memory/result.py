@@ -126,6 +126,39 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class LayerServing:
+    """What llama.cpp or Ollama makes of the GPUs (issue 16): the layers placed, their KV cache, the
+    sequences it holds; the keys a pre-allocating engine's Serving has, and the placement.
+
+    ``kv_cache_tokens`` is the cache in tokens as llama.cpp counts it (its cells, all sequences),
+    ``max_concurrency`` the sequences of ``max_model_len`` tokens it holds at once; ``gpu_layers`` of
+    ``total_layers`` (the blocks and the output layer, as ``-ngl`` counts them) are on the GPUs, the
+    rest in ``host_bytes`` of host memory.
+    """
+
+    engine: str  #: the runtime's id ("llama.cpp", "ollama")
+    engine_name: str
+    kv_cache_bytes: int  #: the most-loaded GPU's KV buffer
+    kv_cache_tokens: int
+    max_concurrency: float
+    max_model_len: int
+    gpu_layers: int
+    total_layers: int
+    host_bytes: int  #: host memory the engine takes for what is not offloaded
+
+    @property
+    def partial_offload(self) -> bool:
+        return self.gpu_layers < self.total_layers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "engine_name": self.engine_name, "kv_cache_bytes": self.kv_cache_bytes,
+                "kv_cache_tokens": self.kv_cache_tokens,
+                "max_concurrency": self.max_concurrency, "max_model_len": self.max_model_len,
+                "gpu_layers": self.gpu_layers, "total_layers": self.total_layers, "host_bytes": self.host_bytes,
+                "partial_offload": self.partial_offload}
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Another method's total for the same request, for "how far apart are they"."""
 
@@ -200,7 +233,9 @@ class Estimate:
     #: other methods' totals for the same request (the article's beside a detailed answer); the
     #: answer pipeline fills it, lazily, so an estimate nobody shows never computes them
     comparisons: Sequence[Comparison] = ()
-    serving: Serving | None = None  #: a pre-allocating engine's pool and concurrency
+    #: a serving engine's KV cache and concurrency: a pre-allocating engine's pool (Serving), or
+    #: llama.cpp's layers and cache (LayerServing); None: transformers, training
+    serving: Serving | LayerServing | None = None
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:

@@ -63,7 +63,12 @@ def cublaslt_workspace(gpu: Gpu) -> int:
 
 
 def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
-    """What the runtime takes from ``gpu`` before the job: context and the framework's reserve."""
+    """What the runtime takes from ``gpu`` before the job: context and the framework's reserve; on
+    Apple's unified memory, what macOS does not let the GPU wire."""
+    if gpu.working_set_fraction is not None:
+        return (LineItem(Item.FRAMEWORK_RESERVE, "Outside Metal's working set", gpu.memory_bytes - gpu.working_memory_bytes,
+                         "(1 - fraction) x memory", {"fraction": gpu.working_set_fraction, "memory": gpu.memory_bytes},
+                         "Metal recommendedMaxWorkingSetSize as llama.cpp logs it (catalog working_set_fraction)"),)
     if gpu.vendor not in CONTEXT_VENDORS:
         return ()
     lt = cublaslt_workspace(gpu)
@@ -79,3 +84,9 @@ def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
                        "cublas + cublaslt", {"cublas": CUBLAS_WORKSPACE, "cublaslt": lt},
                        f"PyTorch default CUBLAS_WORKSPACE_CONFIG :4096:2:16:8; {LT_WORKSPACE_SOURCE}")
     return (cuda_context_item(), reserve)
+
+
+def usable_bytes(gpu: Gpu) -> int:
+    """The memory a job can use on ``gpu``: what the driver lets the GPU have (Apple: the wired
+    working set macOS allows, catalog ``working_set_fraction``) less what the runtime takes first."""
+    return gpu.memory_bytes - sum(d.bytes for d in deductions(gpu))

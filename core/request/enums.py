@@ -66,6 +66,7 @@ class Solve(StrEnum):
     MAX_SEQ_LEN = "max_seq_len"  #: the longest context that fits
     MIN_GPU_COUNT = "min_gpu_count"  #: the fewest GPUs of the kind named that fit
     GPUS = "gpus"  #: the catalog's GPUs on which the job fits
+    GPU_LAYERS = "gpu_layers"  #: llama.cpp/Ollama: the most layers (n_gpu_layers) the GPUs hold
 
 
 class Offload(StrEnum):

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp",
-                  "lora_rank", "memory_fraction", "max_num_batched_tokens")
+                  "lora_rank", "memory_fraction", "max_num_batched_tokens", "gpu_layers", "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:
@@ -36,6 +36,9 @@ def request_to_query(request: Request) -> str:
         words += _precision_words(request)
     if request.kv_dtype is not None:
         words.append(f"kv={request.kv_dtype.value}")
+    for name, word in (("cache_type_k", "ctk"), ("cache_type_v", "ctv")):
+        if getattr(request, name) is not None:
+            words.append(f"{word}={getattr(request, name).value}")
     if request.lora_targets is not None:
         words += [CANONICAL["lora_targets"], *request.lora_targets]
     if request.offload is not None:

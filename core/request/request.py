@@ -49,6 +49,9 @@ RANGES: dict[str, tuple[float, float]] = {
     # vllm/config/cache.py CacheConfig, gt=0, le=1)
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
+    "gpu_layers": (0, 2**16),
+    "parallel": (1, 2**16),
+    "ubatch": (1, 2**20),
 }
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
@@ -57,7 +60,8 @@ ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": KvDtype, "solve": Solve, "offload": Offload,
+    "precision_regime": Regime, "kv_dtype": KvDtype, "cache_type_k": KvDtype, "cache_type_v": KvDtype,
+    "solve": Solve, "offload": Offload,
     "engine": Engine, "framework": Framework,
 }
 
@@ -67,6 +71,10 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
                  "optimizer_foreach", "framework")
+
+#: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
+ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
+GGML_ENGINES = frozenset({Engine.LLAMA_CPP, Engine.OLLAMA})
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -116,6 +124,13 @@ class Request:
     #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
     #: TGI's max_batch_prefill_tokens); None: the engine's default
     max_num_batched_tokens: int | None = None
+    #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
+    gpu_layers: int | None = None
+    parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
+    ubatch: int | None = None  #: llama.cpp: tokens a graph runs at once (-ub, n_ubatch)
+    #: llama.cpp: the K and V caches' types apart (-ctk, -ctv; each f16 unless given): kv_dtype sets both
+    cache_type_k: KvDtype | None = None
+    cache_type_v: KvDtype | None = None
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -215,6 +230,7 @@ class Request:
             if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
                                     "(vllm, sglang or tgi)", field=name)
+        self._check_engine_settings()
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
@@ -251,6 +267,12 @@ class Request:
                     f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
+
+    def _check_engine_settings(self) -> None:
+        given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
+        if given is not None and self.engine not in GGML_ENGINES:
+            raise ConflictError(f"{_label(given)} is a llama.cpp/Ollama setting: name the engine (llama.cpp, "
+                                "llama-server, ollama)", field=given)
 
     def _check_targets(self) -> None:
         if self.task not in ADAPTER_TASKS:
@@ -302,7 +324,11 @@ class Request:
         if self.suggest and self.gpu is None:
             raise MissingError("suggestions need a GPU to fit on", expected=("a GPU, as in 'on a100'",),
                                field="suggest")
-        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT) and self.gpu is None:
+        if self.solve is Solve.GPU_LAYERS and self.engine not in GGML_ENGINES:
+            raise ConflictError("the layers a GPU holds (n_gpu_layers) are llama.cpp's and Ollama's: name the engine",
+                                field="solve")
+        if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT, Solve.GPU_LAYERS) \
+                and self.gpu is None:
             raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
                                expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
 
@@ -413,7 +439,8 @@ _LABELS = {
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
-    "max_num_batched_tokens": "max_num_batched_tokens",
+    "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
+    "parallel": "parallel sequences", "ubatch": "n_ubatch",
 }
 
 

@@ -115,6 +115,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "fewest gpus", "how many gpus", "how many"),
     **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
            "which card"),
+    **_all("solve", Solve.GPU_LAYERS, "max layers", "max gpu layers", "max ngl", "max n_gpu_layers",
+           "how many layers", "how many gpu layers", "how many layers fit", "layers that fit"),
     **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
     **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
            "offload_optimizer", "zero offload", "zero-offload", "offload optimizer to cpu", "offload to cpu",
@@ -192,6 +194,14 @@ KEYS: dict[str, str] = {
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
                                 "attention heads")},
+    # llama.cpp's own names (tools/server/README.md: -ngl, -np, -ub) and Ollama's (docs/faq.md: num_ctx,
+    # OLLAMA_NUM_PARALLEL, OLLAMA_CONTEXT_LENGTH; docs/modelfile.md: num_gpu)
+    **{k: "gpu_layers" for k in ("ngl", "n_gpu_layers", "gpu layers", "gpu_layers", "num_gpu", "layers on gpu",
+                                 "offloaded layers", "n gpu layers")},
+    **{k: "parallel" for k in ("parallel", "n_parallel", "num_parallel", "ollama_num_parallel", "slots",
+                               "parallel slots", "parallel sequences")},
+    **{k: "ubatch" for k in ("ubatch", "n_ubatch", "ubatch_size", "ubatch size")},
+    **{k: "seq_len" for k in ("num_ctx", "n_ctx", "ctx_size", "ctx size", "ollama_context_length")},
 }
 
 #: Words that name the field of the value beside them: "kv int8", "fp8 kv cache", "recompute
@@ -236,6 +246,10 @@ FLAG_KEYS: dict[str, str] = {
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
     "zero_stage": "zero", "hidden_size": "hidden_size", "num_layers": "num_layers",
     "num_attention_heads": "num_heads",
+    # llama.cpp's short flags (common/arg.cpp): -c/--ctx-size, -ngl/--n-gpu-layers, -np/--parallel,
+    # -ub/--ubatch-size
+    "c": "seq_len", "ctx_size": "seq_len", "ngl": "gpu_layers", "n_gpu_layers": "gpu_layers",
+    "gpu_layers": "gpu_layers", "np": "parallel", "parallel": "parallel", "ub": "ubatch", "ubatch_size": "ubatch",
     "gpu_memory_utilization": "memory_fraction", "mem_fraction_static": "memory_fraction",
     "cuda_memory_fraction": "memory_fraction", "max_num_batched_tokens": "max_num_batched_tokens",
     "chunked_prefill_size": "max_num_batched_tokens", "max_batch_prefill_tokens": "max_num_batched_tokens",
@@ -249,12 +263,30 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
     "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
     "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
 }
+#: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
+#: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
+GGML_SPELLINGS: dict[str, Engine] = {
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "np", "ub", "ubatch_size", "n_ubatch",
+                                     "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
+    **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
+}
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
     "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype",
-    "torch_dtype": "dtype", "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "cache_type_k": "kv_dtype",
-    "cache_type_v": "kv_dtype", "ctk": "kv_dtype", "ctv": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
+    "torch_dtype": "dtype", "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer",
+    "optimizer": "optimizer",
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
+    # llama.cpp -m/--model, -ctk/--cache-type-k, -ctv/--cache-type-v (common/arg.cpp); Ollama's
+    # OLLAMA_KV_CACHE_TYPE (docs/faq.md)
+    "m": "model", "ctk": "cache_type_k", "ctv": "cache_type_v", "cache_type_k": "cache_type_k",
+    "cache_type_v": "cache_type_v",
+    "ollama_kv_cache_type": "kv_dtype",
+}
+#: Flags that switch a setting on, with an optional on/off value after them (llama.cpp's -fa,
+#: --flash-attn [on|off|auto]; Ollama's OLLAMA_FLASH_ATTENTION=1).
+FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
+    "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
+    "ollama_flash_attention": ("flash_attention", True),
 }
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
 FLAG_OFF: dict[str, tuple[str, Any]] = {
@@ -362,6 +394,7 @@ WORD_KEYS: dict[str, str] = {
     "mixed_precision": "mixed_precision", "regime": "precision_regime",
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
+    "ctk": "cache_type_k", "ctv": "cache_type_v",
     "runtime": "runtime",
 }
 
@@ -414,11 +447,12 @@ CANONICAL: dict[str, str] = {
     "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused", "lora_targets": "targets",
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
-    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
+    "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "solve:gpu_layers": "max layers",
+    "suggest:True": "suggest",
     "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
-    "max_num_batched_tokens": "max-num-batched-tokens",
+    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -47,6 +47,13 @@ HF_LOSS = ("transformers ForCausalLMLoss: logits upcast to fp32 before cross_ent
 TRAINING_LOGITS = Formula("(4 + 4 + 4)*b*s*v")
 
 
+#: Why flash attention is on by default, by runtime where it is not transformers' sdpa.
+FLASH_DEFAULTS: dict[str, str] = {
+    **dict.fromkeys(("llama.cpp", "ollama"), "llama.cpp's -fa auto (common/common.h LLAMA_FLASH_ATTN_TYPE_AUTO) turns "
+                    "it on where the backend has it"),
+}
+
+
 @dataclass(frozen=True)
 class DetailedJob(Job):
     """The request with the detailed method's defaults, and the model's exact architecture."""
@@ -88,7 +95,7 @@ def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
     else:  # a bare size: the reference's shares, at the size given
         counts = counts.scaled_to(params)
     fused = said.default("flash_attention", request.flash_attention, True,
-                         f"{HF_SDPA}, which keeps no s x s scores")
+                         FLASH_DEFAULTS.get(resolved.runtime.id, f"{HF_SDPA}, which keeps no s x s scores"))
     return DetailedJob(**fields, checkpoint=resolved.checkpoint, spec=spec, counts=counts, params=params,
                        fused_attention=fused, compute_bytes=compute_bytes(fields["dtype"]))
 

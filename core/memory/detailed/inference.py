@@ -19,7 +19,7 @@ from vram.memory.quant import FORMATS, KV_BYTES, covered_params, gguf_weights
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes
 from vram.memory.runtime import cuda_context_item
-from vram.request.enums import Dtype, Item, PhaseName
+from vram.request.enums import Item, PhaseName
 from vram.request.quant import KvDtype
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"

@@ -16,15 +16,16 @@ from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
 from vram.errors import UnsupportedError
-from vram.memory.detailed import parallel
+from vram.memory.detailed import llamacpp, parallel
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
 from vram.memory.detailed.serving import serving_items
 from vram.memory.detailed.training import training_items
-from vram.memory.job import Said
+from vram.memory.job import Said, beyond
 from vram.memory.result import Comparison, Estimate, LineItem, Phase
-from vram.request.enums import PRE_ALLOCATING, Task
+from vram.memory.runtime import usable_bytes
+from vram.request.enums import PRE_ALLOCATING, Method, Task
 from vram.request.request import Request
 
 
@@ -49,7 +50,10 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
 #: The runtimes (design.md section 8) the detailed method models, by (kind, id); a runtime based
 #: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
 MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("engine", "vllm"), ("engine", "sglang"), ("engine", "tgi"),
-                               ("framework", "transformers"), ("framework", "deepspeed"), ("framework", "megatron")})
+                               ("engine", "llama.cpp"), ("engine", "ollama"), ("framework", "transformers"),
+                               ("framework", "deepspeed"), ("framework", "megatron")})
+#: Engines that run llama.cpp's buffers (Ollama on llama.cpp): answered by memory.detailed.llamacpp.
+GGML_RUNTIMES = frozenset({"llama.cpp", "ollama"})
 
 
 def _check_runtime(resolved: Resolved) -> None:
@@ -68,6 +72,8 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     _check_runtime(resolved)
     said = Said()
     job = detailed_job(resolved, said)
+    if resolved.runtime.kind == "engine" and resolved.runtime.id in GGML_RUNTIMES:
+        return _ggml_estimate(resolved, job, said, comparisons), said.lines()
     host_bytes = 0
     serving = None
     if request.task is Task.INFERENCE and job.runtime.pre_allocates:
@@ -80,6 +86,23 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
             items, phases, host_bytes = parallel.apply(job, items, phases, said)
     result = finish(job, items, phases, said, host_bytes, comparisons)
     return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
+
+
+def _ggml_estimate(resolved: Resolved, job, said: Said, comparisons: Sequence[Comparison]) -> Estimate:
+    """llama.cpp's buffers on the most-loaded GPU, the rest in host memory (memory.detailed.llamacpp)."""
+    gpu = resolved.gpu
+    capacity = None if gpu is None else usable_bytes(gpu)
+    placed, setup = llamacpp.estimate_llamacpp(job, said, gpu, capacity)
+    request = resolved.request
+    assumptions = said.lines()
+    spec = job.spec
+    if request.seq_len and request.seq_len > spec.max_seq_len:
+        assumptions += (beyond(request.seq_len, spec),)
+    total = placed.gpu_bytes
+    return Estimate(request=request, method=Method.DETAILED, items=placed.items, assumptions=assumptions,
+                    gpu_count=job.gpu_count, job_total_bytes=total * job.gpu_count, total_bytes=total,
+                    host_bytes=placed.host_bytes, comparisons=comparisons,
+                    serving=llamacpp.serving(job, setup, placed))
 
 
 # -- sweeps: the same job at another batch size or context -----------------------------------------
@@ -109,6 +132,8 @@ def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
     if request.tp > 1 or request.pp > 1 or request.engine in PRE_ALLOCATING:
         return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
+    if request.engine is not None and request.engine.value in GGML_RUNTIMES:
+        return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 

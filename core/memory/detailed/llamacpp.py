@@ -1,0 +1,400 @@
+"""llama.cpp and Ollama as their users run them: llama.cpp's buffers, device by device.
+
+llama.cpp allocates on each GPU a model buffer (the layers it was given), a KV buffer (the K and V
+rows of those layers' cache cells) and a compute buffer (the ggml scheduler's reserve for the
+worst-case graph at ``n_ubatch`` tokens); what is not offloaded stays in host memory (CPU_Mapped),
+with the token embedding, which is always read on the CPU. Ollama runs the same buffers with its
+own defaults, and decides the layers it offloads by its own estimate (llm/memory.go).
+
+Offload (llama.cpp src/llama-model.cpp, load_tensors): of ``n_layer`` blocks, the last
+``min(n_gpu_layers, n_layer)`` go to the GPUs, the output layer too when ``n_gpu_layers > n_layer``
+(so ``-ngl 99`` offloads everything), and ``token_embd`` stays on the CPU (``dev_input``). With no
+``-ngl`` llama.cpp fits what it can (common/common.h: ``n_gpu_layers = -1`` is auto, ``fit_params``
+leaves 1 GiB free a device, first shrinking a context the user did not set down to 4096, then layers).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from vram.catalog.index import Gpu, ModelSpec
+from vram.catalog.params import NORM_VECTORS
+from vram.errors import UnsupportedError
+from vram.formula import Formula
+from vram.memory.detailed.activations import FUSED_QKV
+from vram.memory.detailed.common import DetailedJob
+from vram.memory.job import Said
+from vram.memory.quant import GGML_TYPES, tensor_type, tensors
+from vram.memory.result import LayerServing, LineItem, formula_item
+from vram.request.enums import Dtype, Engine, Item
+from vram.request.quant import GGUF_TYPES
+from vram.units import MIB
+
+LOAD_TENSORS = ("llama.cpp src/llama-model.cpp load_tensors: blocks il >= n_layer - n_gpu_layers on the GPUs, "
+                "the output layer when n_gpu_layers > n_layer, token_embd on the CPU")
+KV_SOURCE = ("llama.cpp src/llama-kv-cache.cpp: each layer ggml_row_size(type_k, n_head_kv x head_dim) x cells, the "
+             "same for V; cells = n_ctx padded to 256 (src/llama-context.cpp); sliding-window layers keep "
+             "pad(min(n_ctx, n_swa x seqs + n_ubatch), 256) cells (src/llama-kv-cache-iswa.cpp)")
+GRAPH_SOURCE = ("ollama fs/ggml/ggml.go GraphSize (its fit of llama.cpp's compute buffer by family); the logits "
+                "term 4 x n_ubatch x (n_vocab + n_embd) is llama.cpp's CUDA0 compute buffer for llama-3-8b exactly "
+                "(258.50 MiB at n_ubatch 512); flash attention (llama-graph.cpp build_attn_mha, "
+                "ggml_flash_attn_ext) keeps no n_kv x n_head scores")
+HOST_SOURCE = ("llama.cpp src/llama-graph.cpp inputs (token embeddings by get_rows on the CPU, the KQ mask, token, "
+               "position and output ids) and src/llama-context.cpp output_reserve: n_vocab floats a sequence")
+
+#: A weight dtype's ggml type when the query names a dtype, not a GGUF file type: 16- and 32-bit
+#: as they are, int8 as Q8_0 and int4 as Q4_K, the base type of Q4_K_M (a file type named, q4_k_m,
+#: is sized tensor by tensor by its mix: vram.memory.quant).
+GGML_TYPE_OF: dict[Dtype, str] = {Dtype.FP32: "F32", Dtype.FP16: "F16", Dtype.BF16: "BF16", Dtype.INT8: "Q8_0",
+                                  Dtype.INT4: "Q4_K"}
+#: --cache-type-k/-v (common/arg.cpp kv_cache_types) by the request's KV dtype.
+KV_TYPE_OF: dict[str, str] = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_0": "Q4_0",
+                              "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
+
+#: Compute buffer on a GPU by model family (GraphSize's cases), fully and partially offloaded. u is
+#: n_ubatch, n the cache cells, S the heads whose n-long scores are kept (a; 0 with flash attention).
+GRAPHS: dict[str, tuple[Formula, Formula]] = {
+    "llama": (Formula("max(4*u*(v + h), 4*u*(1 + 4*h + n*(1 + S)))"),
+              Formula("4*u*h + max(4*u*(1 + h + max(n, h)) + h*h*9/16 + 4*n*(u*S + d*k), "
+                      "4*u*(h + v) + h*v*105/128)")),
+    "qwen2": (Formula("max(4*u*(h + v), 4*u*(1 + 2*h + n + n*S))"),
+              Formula("max(4*u*(h + v) + h*v*105/128, 4*(u*(1 + 2*h + n*(1 + S)) + h*(1 + n)))")),
+}
+HOST_COMPUTE = Formula("4*u*h + m*u*n + 3*4*u")
+OUTPUT_BUFFER = Formula("4*v*q")
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """llama.cpp's buffers for one placement: the most-loaded GPU's and the host's."""
+
+    offloaded: int  #: blocks on the GPUs
+    output_on_gpu: bool
+    items: tuple[LineItem, ...]  #: the most-loaded GPU's model, KV and compute buffers
+    host_bytes: int  #: CPU_Mapped weights, host KV, host compute and output buffers
+    cells: int  #: KV cells of a full-attention layer (all sequences)
+    seqs: int
+
+    @property
+    def gpu_bytes(self) -> int:
+        return sum(item.bytes for item in self.items)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a llama.cpp/Ollama launch is sized by."""
+
+    n_ctx: int  #: the whole cache, all sequences (cells before padding)
+    seqs: int
+    unified: bool
+    ubatch: int
+    type_k: str
+    type_v: str
+    weight_type: str  #: a GGUF file type (q4_k_m: llama.cpp's mix per tensor) or one ggml type (F16)
+    flash: bool
+
+
+def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
+    """The buffers with ``layers`` of the ``llama.cpp`` order offloaded (n_gpu_layers; beyond the
+    blocks, the output layer too), the most-loaded of ``job.gpu_count`` GPUs answered."""
+    spec, gpus = job.spec, max(job.gpu_count, 1)
+    blocks = min(layers, spec.num_layers)
+    output_on_gpu = layers > spec.num_layers
+    held = math.ceil(blocks / gpus)
+    layers_bytes, embd, output = layout(spec, setup.weight_type)
+    on_gpu = layers_bytes[spec.num_layers - blocks:]  # the last blocks are offloaded
+    # the most-loaded GPU: the heaviest run of ``held`` consecutive offloaded blocks
+    held_bytes = max((sum(on_gpu[i:i + held]) for i in range(0, max(len(on_gpu) - held, 0) + 1)), default=0)
+    cells, swa_cells = _cells(job, setup)
+    windowed = spec.windowed_layers if spec.sliding_window is not None else 0
+    kv_row = spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
+    kv_layers = [swa_cells if i < windowed else cells for i in range(spec.num_layers)]
+    kv_held = round(kv_row * sum(sorted(kv_layers, reverse=True)[:held]))  # the GPU with the most full layers
+    u = min(setup.ubatch, cells)
+    values = {"u": u, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "a": spec.num_heads,
+              "S": 0 if setup.flash else spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    graph = full if output_on_gpu and gpus == 1 else partial
+    items = (
+        LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
+                 f"{setup.weight_type.upper()})", held_bytes + output_on_gpu * output,
+                 "held_layers_bytes + output_bytes", {"held": held, "held_layers_bytes": held_bytes,
+                                                       "output_bytes": output * output_on_gpu},
+                 f"{LOAD_TENSORS}; {MIX_SOURCE}"),
+        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, V {setup.type_v.lower()})",
+                 kv_held, "kv_row x cells, each layer held", {"kv_row": kv_row, "cells": cells, "swa_cells": swa_cells,
+                                                               "held": held}, KV_SOURCE),
+        formula_item(Item.ACTIVATIONS, f"Compute buffer (n_ubatch {u}, {'full' if graph is full else 'partial'} "
+                     "offload)", graph, values, GRAPH_SOURCE),
+    )
+    if blocks == 0 and not output_on_gpu:
+        items = items[2:]  # nothing offloaded: no GPU buffers but the scheduler's (llama.cpp still reserves it)
+    host_weights = embd + sum(layers_bytes[: spec.num_layers - blocks]) + (not output_on_gpu) * output
+    host_kv = round(kv_row * sum(sorted(kv_layers)[: spec.num_layers - blocks]))
+    host_values = {"u": u, "n": cells, "h": spec.hidden_size, "m": 2 if setup.flash else 4}
+    host_compute = HOST_COMPUTE.bytes(host_values) + (full.bytes(values) if blocks < spec.num_layers else 0)
+    host = host_weights + host_kv + host_compute + OUTPUT_BUFFER.bytes({"v": spec.vocab_size, "q": setup.seqs})
+    return Buffers(blocks, output_on_gpu, items, host, cells, setup.seqs)
+
+
+def _bytes(type_name: str) -> float:
+    block, size = GGML_TYPES[type_name.lower()]
+    return size / block
+
+
+MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
+              "norms and biases f32")
+
+
+@functools.lru_cache(maxsize=256)
+def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int]:
+    """Bytes of each block (its norms and biases in f32), of token_embd, and of the output layer with
+    its norm, as a GGUF of ``weight_type`` stores them."""
+    found, flat = tensors(spec, spec.family in FUSED_QKV)
+    final_norm = NORM_VECTORS[spec.norm] * spec.hidden_size
+    per_layer_flat = 4 * (flat - final_norm) // spec.num_layers
+    blocks = [per_layer_flat] * spec.num_layers
+    embd = output = 0
+    for tensor in found:
+        name = tensor_type(tensor, weight_type, spec) if weight_type in GGUF_TYPES else weight_type.lower()
+        block, size = GGML_TYPES[name]
+        stored = tensor.rows * (tensor.row // block) * size
+        if tensor.layer >= 0:
+            blocks[tensor.layer] += stored
+        elif tensor.category == "token_embd":
+            embd += stored
+        else:
+            output += stored
+    # a tied model stores token_embd once (typed as the output); llama.cpp reads it on the CPU and
+    # duplicates it onto the output layer's device (TENSOR_DUPLICATED)
+    embd = embd or output
+    return tuple(blocks), embd, output + 4 * final_norm
+
+
+def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
+    """KV cells of a full-attention layer and of a sliding-window one, all sequences together."""
+    pad = 256
+    if setup.unified:
+        cells = _pad(setup.n_ctx, pad)
+        per_seq = cells
+        swa_seqs = setup.seqs
+    else:  # n_ctx padded, then n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (llama-context.cpp)
+        per_seq = _pad(_pad(setup.n_ctx, pad) // setup.seqs, pad)
+        if per_seq == 0:
+            raise UnsupportedError(f"llama.cpp refuses {setup.seqs} sequences in a {setup.n_ctx}-token context "
+                                   "(n_ctx_seq == 0): give each sequence room, -c at least 256 x -np", field="parallel")
+        cells = per_seq * setup.seqs
+        swa_seqs = 1
+    window = job.spec.sliding_window
+    if window is None:
+        return cells, cells
+    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), pad)
+    return cells, swa * (1 if setup.unified else setup.seqs)
+
+
+def _pad(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+# -- the launch: settings, defaults and the layers that fit -------------------------------------------
+
+
+def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
+    """The launch's settings, each default said, from the request and the engine's row."""
+    request, row = job.request, job.runtime.settings
+    ollama = request.engine is Engine.OLLAMA
+    seqs = said.default("parallel", request.parallel, row["n_parallel"],
+                        "OLLAMA_NUM_PARALLEL" if ollama else "llama-server's auto: 4 slots sharing one cache")
+    unified = row["unified_by_default"] and request.parallel is None
+    if request.seq_len is not None:
+        per = request.seq_len + (request.new_tokens or 0)
+        if request.new_tokens:
+            said.say(f"n_ctx {per}: the prompt's {request.seq_len} and the {request.new_tokens} generated tokens "
+                     "a sequence")
+    elif row["n_ctx"] == "model":
+        per = job.spec.max_seq_len
+        said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
+    else:
+        per = _ollama_ctx(job, gpu, said)
+    n_ctx = per * seqs if row["ctx_times_parallel"] else per
+    if row["ctx_times_parallel"] and seqs > 1:
+        said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
+    ubatch = said.default("n_ubatch", request.ubatch, row["n_ubatch"], "tokens a graph runs at once")
+    both = request.kv_dtype.value if request.kv_dtype is not None else "fp16"
+    type_k, type_v = (_cache_type(getattr(request, name), both, name) for name in ("cache_type_k", "cache_type_v"))
+    flash = job.fused_attention  # said by detailed_job, with llama.cpp's reason
+    if not flash and type_v not in ("F32", "F16", "BF16"):
+        raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
+                               "cache", field="kv_dtype")
+    weight_type = _weight_type(job, said)
+    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash)
+
+
+def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
+    """Ollama's default num_ctx: by the GPUs' memory in all (server/routes.go), else 4096 (docs/faq.md);
+    never beyond the model's trained context."""
+    row, trained = job.runtime.settings, job.spec.max_seq_len
+    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / 2**30
+    tier = next((ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least), row["n_ctx"])
+    per = min(tier, trained)
+    why = (f"Ollama's for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "Ollama's, with no GPU named")
+    capped = f", capped at {job.spec.id}'s trained context" if tier > trained else ""
+    said.say(f"num_ctx {per} (default: {why}{capped}; OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
+    return per
+
+
+def _cache_type(given: object, both: str, field: str) -> str:
+    """The ggml type of one cache (K or V): its own -ctk/-ctv, else the KV dtype for both, else f16."""
+    name = given.value if given is not None else both
+    if name not in KV_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp does not store a KV cache in {name}; its cache types are "
+                               f"{', '.join(sorted(KV_TYPE_OF))}", field=field if given is not None else "kv_dtype")
+    return KV_TYPE_OF[name]
+
+
+def _weight_type(job: DetailedJob, said: Said) -> str:
+    """The GGUF file type the model is served in: the one named, Ollama's default tag's, or a ggml type
+    for a dtype."""
+    quant, row = job.quant, job.runtime.settings
+    if quant is None and job.request.dtype is None and row.get("default_quant"):
+        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b, are Q4_K_M; "
+                 "name a tag's quant or q8_0/fp16 to change)")
+        return row["default_quant"]
+    if quant in GGUF_TYPES:
+        return quant
+    if quant is not None:
+        raise UnsupportedError(f"llama.cpp serves GGUF files; {quant} is a GPU checkpoint format: name a GGUF type "
+                               "(q4_k_m, q8_0, f16)", field="quant")
+    if job.dtype not in GGML_TYPE_OF:
+        raise UnsupportedError(f"llama.cpp stores weights as GGUF types, not {job.dtype}: say q4_k_m, q8_0, fp16 "
+                               "or bf16", field="dtype")
+    return GGML_TYPE_OF[job.dtype]
+
+
+def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> LayerServing:
+    kv = next((i.bytes for i in placed.items if i.key is Item.KV_CACHE), 0)
+    # a unified cache lets one sequence take every cell (n_ctx_seq = n_ctx); split, each its share
+    per_seq = placed.cells if setup.unified else placed.cells // placed.seqs
+    return LayerServing(engine=job.runtime.id, engine_name=job.runtime.name, kv_cache_bytes=kv, kv_cache_tokens=placed.cells,
+                   max_concurrency=placed.cells / per_seq, max_model_len=per_seq,
+                   gpu_layers=placed.offloaded + placed.output_on_gpu, total_layers=job.spec.num_layers + 1,
+                   host_bytes=placed.host_bytes)
+
+
+def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
+    """What the engine keeps free on each GPU when it places layers itself."""
+    row = job.runtime.settings
+    if job.request.engine is Engine.OLLAMA:
+        return (row["metal_reserve_mib"] if gpu.vendor == "apple" else row["gpu_reserve_mib"]) * MIB
+    return row["fit_margin_mib"] * MIB
+
+
+def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
+    """The most layers (blocks, then the output: n_gpu_layers) whose GPU buffers fit ``capacity``."""
+    low, high = 0, job.spec.num_layers + 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if buffers(job, setup, mid).gpu_bytes <= capacity:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1) -> tuple[int, tuple[int, ...]]:
+    """Ollama's own placement over ``gpus`` alike GPUs of ``available`` bytes free (llm/memory.go
+    estimateGPULayers, to f560bd07): each GPU keeps its reserve and one block as a buffer; blocks, each
+    with its KV, go from the last down, block i to the (i mod n)-th GPU that still has room for the
+    larger graph and the block (a GPU without room leaves the rotation); then the output layer. The
+    layers it offloads, and how many each GPU holds."""
+    spec = job.spec
+    blocks, _, output = layout(spec, setup.weight_type)
+    cells, _ = _cells(job, setup)
+    kv = round(cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v)))
+    values = {"u": min(setup.ubatch, cells), "n": cells, "h": spec.hidden_size, "v": spec.vocab_size,
+              "a": spec.num_heads, "S": spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    # "multigpu should always use the partial graph size"
+    graph = partial.bytes(values) if gpus > 1 else max(full.bytes(values), partial.bytes(values))
+    used = [reserve + blocks[0] + kv] * gpus  # "add one layer worth of memory as a buffer"
+    split = [0] * gpus
+    rotation = list(range(gpus))
+    for i in reversed(range(spec.num_layers)):
+        size = blocks[i] + kv
+        for j in range(len(rotation), 0, -1):
+            g = rotation[i % j]
+            if available > used[g] + graph + size:
+                used[g] += size
+                split[g] += 1
+                break
+            rotation.pop(i % j)
+    placed = sum(split)
+    for j in range(len(rotation), 0, -1):  # the output layer, where there is room
+        g = rotation[placed % j]
+        if available > used[g] + graph + output:
+            split[g] += 1
+            placed += 1
+            break
+    return placed, tuple(split)
+
+
+def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: int | None) -> tuple[Buffers, Setup]:
+    """The buffers of the launch: layers as asked (-ngl), else as the engine fits them on ``gpu``
+    (``capacity``: its memory less what the driver and runtime take first)."""
+    request, spec = job.request, job.spec
+    setup = setup_of(job, said, gpu)
+    total = spec.num_layers + 1
+    if request.gpu_layers is not None:
+        layers = request.gpu_layers
+    elif gpu is None or capacity is None:
+        layers = total
+        said.say(f"n_gpu_layers {total} (all: no GPU named to fit them on)")
+    elif request.engine is Engine.OLLAMA:
+        layers, _ = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu), max(job.gpu_count, 1))
+        said.say(f"num_gpu {layers} of {total} layers: Ollama's fit (llm/memory.go), "
+                 f"{reserve_bytes(job, gpu) // MIB} MiB kept free on the GPU")
+    else:
+        setup, layers = _llama_fit(job, setup, capacity - reserve_bytes(job, gpu), said)
+    placed = buffers(job, setup, layers)
+    if placed.offloaded + placed.output_on_gpu < total:
+        said.say(f"partial offload: {placed.offloaded + placed.output_on_gpu} of {total} layers on the GPU, the "
+                 "rest in host memory and run by the CPU: it runs, more slowly")
+    return placed, setup
+
+
+def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[Setup, int]:
+    """llama.cpp's --fit (common/common.h fit_params, on by default): everything when it fits; else a
+    context the user did not set shrinks towards fit_params_min_ctx 4096; then fewer layers."""
+    total = job.spec.num_layers + 1
+    if buffers(job, setup, total).gpu_bytes <= room:
+        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
+        return setup, total
+    if job.request.seq_len is None and setup.n_ctx > MIN_FIT_CTX:
+        low, high = MIN_FIT_CTX // 256, setup.n_ctx // 256
+        while low < high:
+            mid = (low + high + 1) // 2
+            if buffers(job, _with_ctx(setup, mid * 256), total).gpu_bytes <= room:
+                low = mid
+            else:
+                high = mid - 1
+        setup = _with_ctx(setup, low * 256)
+        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, to 4096 at least)")
+        if buffers(job, setup, total).gpu_bytes <= room:
+            return setup, total
+    layers = fitted_layers(job, setup, room)
+    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, 1 GiB kept free")
+    return setup, layers
+
+
+#: common/common.h fit_params_min_ctx: the fit shrinks a context no further.
+MIN_FIT_CTX = 4096
+
+
+def _with_ctx(setup: Setup, n_ctx: int) -> Setup:
+    return Setup(n_ctx, setup.seqs, setup.unified, setup.ubatch, setup.type_k, setup.type_v, setup.weight_type,
+                 setup.flash)
+
+
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_layers", "reserve_bytes", "serving", "setup_of"]

@@ -1,0 +1,269 @@
+"""llama.cpp and Ollama (issue 16): buffers pinned to llama.cpp's code and to published start-up logs.
+
+Each log row is tests/data/published_serving.toml's; the figures are what llama.cpp or Ollama printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import vram
+from vram.catalog.resolve import resolve_request
+from vram.errors import VramError
+from vram.memory.detailed import llamacpp
+from vram.memory.detailed.common import detailed_job
+from vram.memory.job import Said
+
+LOGS = {row["id"]: row for row in tomllib.loads(
+    (Path(__file__).parent / "data" / "published_serving.toml").read_text())["log"]}
+MIB = 2**20
+
+BLLOSSOM = LOGS["llamacpp-bllossom-8b-q4km-rtx3070"]
+#: the launch of that log: Q4_K_M, n_ctx 512, one sequence, no flash attention
+BLLOSSOM_QUERY = "infer llama-3-8b q4_k_m llama.cpp -ngl 99 -c 512 -np 1 -ub 512 eager on rtx-3070"
+
+
+def _item(estimate, key):
+    return estimate.item(key).bytes / MIB
+
+
+@pytest.mark.parametrize(("key", "logged"), [
+    ("weights", "cuda0_model_buffer_mib"),  # 32 blocks in the Q4_K_M mix, output (q6_K) and its norm
+    ("kv_cache", "cuda0_kv_buffer_mib"),  # 32 layers x 1024 x 512 cells x (2 + 2) B
+    ("activations", "cuda0_compute_buffer_mib"),  # 4 x 512 x (128256 + 4096): logits and the final norm
+])
+def test_bllossom_gpu_buffers_match_the_log(key, logged):
+    estimate = vram.ask(BLLOSSOM_QUERY)
+    assert _item(estimate, key) == pytest.approx(BLLOSSOM["logged"][logged], abs=0.005)
+
+
+def test_bllossom_host_buffers_match_the_log():
+    """CPU_Mapped token_embd (Q4_K: 128256 x 4096 x 144/256 B) + CUDA_Host compute + output buffers."""
+    logged = BLLOSSOM["logged"]
+    host = vram.ask(BLLOSSOM_QUERY).host_bytes / MIB
+    expected = logged["cpu_model_buffer_mib"] + logged["cuda_host_compute_buffer_mib"] + \
+        logged["cuda_host_output_buffer_mib"]
+    assert host == pytest.approx(expected, abs=0.02)
+
+
+def test_bllossom_serving_record():
+    serving = vram.ask(BLLOSSOM_QUERY).serving
+    assert (serving.engine, serving.gpu_layers, serving.total_layers) == ("llama.cpp", 33, 33)
+    assert (serving.kv_cache_tokens, serving.max_model_len, serving.max_concurrency) == (512, 512, 1)
+    assert not serving.partial_offload
+
+
+OLLAMA_QWEN2 = LOGS["ollama-5913-dolphin-qwen2-72b-q4ks-rocm24"]
+
+
+def _qwen2_job():
+    request = vram.parse("infer qwen2-72b q4_k_s ollama num_ctx 2048")
+    said = Said()
+    job = detailed_job(resolve_request(request), said)
+    return job, llamacpp.setup_of(job, said, None)
+
+
+def test_ollama_qwen2_kv_and_graphs_match_its_estimate():
+    """memory.required.kv 640.0 MiB, memory.graph.full 313.0 MiB, memory.graph.partial 1.3 GiB."""
+    job, setup = _qwen2_job()
+    logged = OLLAMA_QWEN2["logged"]
+    full = llamacpp.buffers(job, setup, job.spec.num_layers + 1)
+    assert full.items[1].bytes / MIB == pytest.approx(logged["required_kv_mib"], abs=0.05)
+    eager = llamacpp.Setup(setup.n_ctx, 1, False, 512, "F16", "F16", "q4_k_s", flash=False)
+    graphs = [llamacpp.buffers(job, eager, layers).items[-1].bytes for layers in (81, 43)]
+    assert graphs[0] / MIB == pytest.approx(logged["graph_full_mib"], abs=0.05)
+    assert graphs[1] / 2**30 == pytest.approx(logged["graph_partial_gib"], abs=0.05)
+
+
+@pytest.mark.parametrize(("figure", "logged", "tolerance"), [
+    ("weights_repeating_gib", 38.9, 0.01),  # memory.weights.repeating: 39.19 GiB here
+    ("weights_nonrepeating_mib", 974.6, 0.001),  # output (q6_K) and its norm
+])
+def test_ollama_qwen2_weights_match_its_estimate(figure, logged, tolerance):
+    job, setup = _qwen2_job()
+    blocks, _, output = llamacpp.layout(job.spec, setup.weight_type)
+    ours = sum(blocks) / 2**30 if figure.endswith("gib") else output / MIB
+    assert OLLAMA_QWEN2["logged"][figure] == logged
+    assert ours == pytest.approx(logged, rel=tolerance)
+
+
+def test_ollama_qwen2_partial_offload_layers():
+    """Ollama offloaded 43 of 81 layers into 24.0 GiB (memory.go's fit with its 457 MiB minimum)."""
+    job, setup = _qwen2_job()
+    layers, split = llamacpp.ollama_layers(job, setup, int(OLLAMA_QWEN2["logged"]["memory_available_gib"] * 2**30),
+                                           457 * MIB)
+    assert layers == OLLAMA_QWEN2["logged"]["layers_offload"] and split == (43,)
+
+
+OLLAMA_GEMMA3 = LOGS["ollama-11162-gemma3-27b-fp16-2x5090"]
+
+
+def test_ollama_splits_blocks_over_two_gpus_in_turn():
+    """layers.split=31,31 on two RTX 5090s (30.9 and 30.8 GiB free): the 62 blocks alternate. Ollama then
+    leaves the output layer off (layers.offload=62 of 63): its last layer carries the vision projector too
+    (memory.go memoryLastLayer), which the text tower here does not; so here the output fits (63)."""
+    logged = OLLAMA_GEMMA3["logged"]
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer gemma-3-27b fp16 ollama on 2x rtx-5090")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    free = int(logged["memory_available_gpu1_gib"] * 2**30)
+    layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 2)  # ml/device.go MinimumMemory
+    blocks = sorted(split)
+    blocks[-1] -= layers - job.spec.num_layers  # the output layer, on the GPU it went to
+    assert blocks == [logged["layers_split_gpu0"], logged["layers_split_gpu1"]]
+    assert layers == logged["layers_offload"] + 1 == logged["layers_model"]
+
+
+# -- llama.cpp's code: padding, slots, sliding windows, placement ---------------------------------------
+
+@pytest.mark.parametrize(("query", "cells", "max_model_len"), [
+    ("-c 8192", 8192, 8192),  # llama-server's auto: 4 slots, one unified cache of n_ctx
+    ("-c 8000", 8192, 8192),  # GGML_PAD(n_ctx, 256)
+    ("-c 8192 -np 4", 8192, 2048),  # explicit slots: n_ctx_seq = n_ctx / 4, each its own stream
+    ("-c 8000 -np 3", 8448, 2816),  # pad(pad(8000, 256) / 3, 256) = 2816 a slot
+    ("-c 100 -np 4", 1024, 256),  # n_ctx padded to 256 first, then 64 a slot padded to 256
+])
+def test_llama_cpp_cells(query, cells, max_model_len):
+    serving = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 {query}").serving
+    assert (serving.kv_cache_tokens, serving.max_model_len) == (cells, max_model_len)
+
+
+def test_prompt_and_generated_tokens_size_the_context():
+    serving = vram.ask("infer llama-3-8b q4_k_m llama.cpp prompt 6144 generate 2048 -np 1 on rtx-4090").serving
+    assert serving.kv_cache_tokens == serving.max_model_len == 8192
+
+
+@pytest.mark.parametrize(("query", "tokens"), [
+    ("num_ctx 2048", 2048), ("num_ctx 2048 OLLAMA_NUM_PARALLEL=4", 8192),  # docs/faq.md: num_ctx x num_parallel
+    ("", 4096),  # docs/faq.md: 4096 by default
+])
+def test_ollama_context_times_parallel(query, tokens):
+    assert vram.ask(f"infer llama-3-8b int4 ollama {query}").serving.kv_cache_tokens == tokens
+
+
+def test_gemma3_sliding_window_layers_keep_the_window_and_a_ubatch():
+    """Five of six Gemma 3 layers keep pad(min(n_ctx, 1024 + 512), 256) = 1536 cells (llama-kv-cache-iswa.cpp)."""
+    estimate = vram.ask("infer gemma-3-27b int4 llama.cpp -ngl 99 -c 32768 -np 1")
+    spec = vram.catalog.find_model("gemma-3-27b")
+    windowed = spec.windowed_layers
+    row = spec.num_kv_heads * spec.head_dim * 4
+    expected = row * (windowed * 1536 + (spec.num_layers - windowed) * 32768)
+    assert estimate.item("kv_cache").bytes == expected
+
+
+@pytest.mark.parametrize(("kv", "ratio"), [("q8_0", 34 / 64), ("q4_0", 18 / 64)])
+def test_quantised_cache_types_by_their_blocks(kv, ratio):
+    """ggml-common.h: q8_0 is 34 bytes a block of 32, q4_0 18: against f16's 64."""
+    f16 = vram.ask("infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa").item("kv_cache").bytes
+    quantised = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa -ctk {kv} -ctv {kv}")
+    assert quantised.item("kv_cache").bytes == pytest.approx(f16 * ratio, rel=1e-9)
+
+
+@pytest.mark.parametrize(("flags", "k_bytes", "v_bytes"), [
+    ("-ctk q8_0", 34 / 32, 2),  # common/arg.cpp: -ctk sets the K cache only; V stays f16
+    ("-ctv q4_0", 2, 18 / 32),
+    ("-ctk q8_0 -ctv q4_0", 34 / 32, 18 / 32),
+    ("kv q8_0", 34 / 32, 34 / 32),  # ours: both
+])
+def test_k_and_v_cache_types_apart(flags, k_bytes, v_bytes):
+    estimate = vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl 99 -c 8192 -fa {flags}")
+    assert estimate.item("kv_cache").bytes == round(32 * 1024 * 8192 * (k_bytes + v_bytes))
+
+
+def test_a_quantised_v_cache_needs_flash_attention():
+    with pytest.raises(VramError, match="flash attention"):
+        vram.ask("infer llama-3-8b int4 llama.cpp -c 8192 -fa off -ctk q8_0 -ctv q8_0")
+
+
+@pytest.mark.parametrize(("ngl", "gpu_layers", "host_has_output"), [
+    (99, 33, False), (33, 33, False), (32, 32, True), (16, 16, True), (0, 0, True),
+])
+def test_placement_by_n_gpu_layers(ngl, gpu_layers, host_has_output):
+    """The output layer joins the GPU only when -ngl exceeds the 32 blocks; token_embd never does."""
+    estimate = vram.ask(f"infer llama-3-8b q4_k_m llama.cpp -ngl {ngl} -c 4096")
+    assert estimate.serving.gpu_layers == gpu_layers
+    embd = 128256 * 4096 * 144 // 256
+    output = 128256 * 4096 * 210 // 256
+    assert (estimate.host_bytes > embd + output) is host_has_output
+    assert estimate.serving.partial_offload is (gpu_layers < 33)
+
+
+def test_more_blocks_never_need_less_gpu_memory():
+    """Over the blocks (partial offload) the GPU's need grows with each layer; the last step, the output
+    layer, may need less: a full offload's graph no longer copies the CPU's output matrix (h x V x 105/128
+    in GraphSize's partial case)."""
+    totals = [vram.ask(f"infer llama-3-8b int4 llama.cpp -ngl {n} -c 4096").total_bytes for n in range(1, 33)]
+    assert totals == sorted(totals)
+
+
+def test_llama_cpp_fit_shrinks_an_unset_context_then_keeps_every_layer():
+    """llama-3.1-8b's trained 131072 context does not fit a 12 GB card: the fit shrinks it (>= 4096)."""
+    estimate = vram.ask("infer llama-3.1-8b int4 llama.cpp on rtx-3060")
+    assert estimate.serving.gpu_layers == 33 and 4096 <= estimate.serving.kv_cache_tokens < 131072
+    assert any("reduced" in line for line in estimate.assumptions)
+    assert estimate.fit[0].fits
+
+
+def test_partial_offload_runs_and_says_so():
+    estimate = vram.ask("infer qwen2-72b int4 ollama num_ctx 2048 on rtx-4090")
+    assert estimate.serving.partial_offload and estimate.fit[0].fits
+    assert estimate.host_bytes > 15e9
+    assert any("partial offload" in line and "more slowly" in line for line in estimate.assumptions)
+
+
+@pytest.mark.parametrize(("query", "engine"), [
+    ("infer llama-3-8b -ngl 99 -c 8192", "llama.cpp"), ("infer llama-3-8b --n-gpu-layers 20", "llama.cpp"),
+    ("infer llama-3-8b num_ctx 8192", "ollama"), ("infer llama-3-8b OLLAMA_NUM_PARALLEL=2", "ollama"),
+])
+def test_an_engines_own_setting_names_it(query, engine):
+    request = vram.parse(query)
+    assert request.engine == engine and any("serves it" in note for note in request.notes)
+
+
+def test_a_request_with_llama_cpp_settings_and_another_engine_is_refused():
+    with pytest.raises(VramError, match="llama.cpp/Ollama setting"):
+        vram.Request(task="inference", model="llama-3-8b", engine="vllm", gpu_layers=99)
+
+
+@pytest.mark.parametrize("query", [
+    "infer llama-3-8b llama.cpp -c 256 -np 300",  # n_ctx_seq == 0: llama.cpp throws
+    "infer llama-3-8b vllm -np 4",
+    "infer llama-3-8b fp8 llama.cpp",  # llama.cpp has no fp8 weights
+    "infer llama-3-8b llama.cpp kv int8",
+])
+def test_refused_with_a_message(query):
+    with pytest.raises(VramError):
+        vram.ask(query)
+
+
+# -- the n_gpu_layers solver ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("query", "layers"), [
+    ("max layers llama-3-8b q4_k_m llama.cpp -c 4096 on rtx-4090", 33),  # everything fits
+    ("how many layers fit llama-3.1-70b q4_k_m on rtx-3090 -c 8192", None),  # a partial offload
+])
+def test_max_layers_is_the_largest_ngl_that_fits(query, layers):
+    estimate = vram.ask(query)
+    found = estimate.solution.value
+    assert found == layers if layers is not None else 0 < found < 81
+    base = vram.parse(query)
+    judge = lambda n: vram.estimate(dataclasses.replace(base, solve=None, gpu_layers=n)).fit[0].fits  # noqa: E731
+    assert judge(found) and (found == 81 or found == 33 or not judge(found + 1))
+    if found < 81 and layers is None:
+        assert estimate.host_bytes > 20e9 and "host memory" in estimate.solution.note
+
+
+def test_max_layers_names_llama_cpp_and_needs_a_gpu():
+    assert vram.parse("max layers llama-3-8b on rtx-4090").engine == "llama.cpp"
+    with pytest.raises(VramError):
+        vram.parse("max layers llama-3-8b llama.cpp")
+
+
+def test_a_missing_gguf_path_suggests_its_catalog_name():
+    with pytest.raises(VramError) as caught:
+        vram.ask("llama-server -m ./Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf -c 8192 -ngl 99")
+    assert caught.value.suggestion == "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf"
