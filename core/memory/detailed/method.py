@@ -15,6 +15,7 @@ import operator
 from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
+from vram.catalog.runtimes import Keeps
 from vram.errors import UnsupportedError
 from vram.memory.detailed import parallel
 from vram.memory.detailed.adapters import lora_items
@@ -53,7 +54,8 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
 #: The runtimes (design.md section 8) the detailed method models, by (kind, id); a runtime based
 #: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
 MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("framework", "transformers"),
-                               ("framework", "deepspeed"), ("framework", "megatron")})
+                               ("framework", "deepspeed"), ("framework", "megatron"), ("framework", "torchtune"),
+                               ("framework", "torchtitan"), ("framework", "unsloth")})
 
 
 def _check_runtime(resolved: Resolved) -> None:
@@ -76,9 +78,11 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     if request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
-        items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
+        items, phases, host_each = (lora_items if request.task in (Task.LORA, Task.QLORA) else training_items)(job, said)
+        host_bytes = host_each * job.gpu_count
         if parallel.is_parallel(job):
-            items, phases, host_bytes = parallel.apply(job, items, phases, said)
+            items, phases, offloaded = parallel.apply(job, items, phases, said)
+            host_bytes += offloaded
     return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
 
 
@@ -116,6 +120,8 @@ def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
     if request.tp > 1 or request.pp > 1:
         return None  # tensor-parallel activations are shares of the items, not their formulas
+    if request.task is not Task.INFERENCE and Keeps.LAYER_INPUT_ON_HOST in resolved.runtime.terms.keeps.values():
+        return None  # the host memory of offloaded layer inputs grows with batch and context
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 
