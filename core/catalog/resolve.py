@@ -122,6 +122,10 @@ class Resolved:
 def resolve_request(request: Request) -> Resolved:
     """``request`` resolved under the policy in effect; errors point at the word that named it."""
     try:
+        if request.framework_config is not None:
+            from vram.catalog.framework_files import with_framework_config
+
+            request = with_framework_config(request)
         resolved = _resolved(request, policy.current())
     except VramError as error:
         raise error.at(dict(request.positions).get(error.field)) from None

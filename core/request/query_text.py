@@ -23,6 +23,8 @@ def request_to_query(request: Request) -> str:
     for name in ("engine", "framework"):  # each runtime's id is a word of its own ("vllm", "torchtune")
         if getattr(request, name) is not None:
             words.append(getattr(request, name).value)
+    if request.framework_config is not None:
+        words.append(request.framework_config)
     for name in ("dtype", "optimizer", "recompute"):
         value = getattr(request, name)
         if value is not None:

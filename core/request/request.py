@@ -57,7 +57,7 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework")
+                 "optimizer_foreach", "framework", "framework_config")
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -97,6 +97,8 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
+    #: a framework's own config (DeepSpeed JSON, torchtune YAML), a local path read when resolved
+    framework_config: str | None = None
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
