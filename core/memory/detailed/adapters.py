@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     DetailedJob, activations_item, backward_layer_item, block_options, default_recompute as _recompute,
-    host_activation_bytes, kept, logits_item, phase, quantised_weights
+    host_activation_bytes, kept, logits_item, phase, quantised_weights, say_loss
 )
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
@@ -64,6 +64,7 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
     """The settings of ``job``'s adapter training; each default is said in ``said``."""
     request = job.request
     recompute = default_recompute(job, said)
+    say_loss(job, said)
     options = block_options(job, said)  # the base runs in its own 16-bit dtype: no autocast copies of it
     rank = said.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
     trained, targets = adapter_params(job.spec, request.task, rank, request.lora_targets)

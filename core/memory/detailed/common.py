@@ -145,6 +145,13 @@ def default_recompute(job: DetailedJob, said: Said, task_default: Recompute = Re
     return said.default("recompute", job.request.recompute, task_default, why)
 
 
+def say_loss(job: DetailedJob, said: Said) -> None:
+    """Say the framework's loss where it is not transformers' whole fp32 logits."""
+    terms = job.runtime.terms
+    if "loss" in terms.sources:
+        said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
+
+
 def kept(job: DetailedJob, recompute: Recompute) -> Keeps:
     """What ``recompute`` keeps in the job's framework (a word it has no mode for is refused)."""
     terms = job.runtime.terms

@@ -16,7 +16,7 @@ from vram.formula import Formula, formula
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     DetailedJob, activations_item, backward_layer_item, block_options, default_recompute,
-    host_activation_bytes, kept, logits_item, phase
+    host_activation_bytes, kept, logits_item, phase, say_loss
 )
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
@@ -86,6 +86,7 @@ def training_settings(job: DetailedJob, said: Said) -> TrainingSettings:
     regime = _regime(job, said)
     recompute = default_recompute(job, said)
     keeps = kept(job, recompute)
+    say_loss(job, said)
     foreach = said.default("optimizer_foreach", job.request.optimizer_foreach, False,
                           "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
     autocast = regime is Regime.AMP and job.runtime.terms.autocast
