@@ -69,8 +69,8 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.BACKWARD_LAYER: ItemStyle("Backward layer", "#d4a6c8"),
     Item.TIED_GRADIENTS: ItemStyle("Tied grads", "#ffbe7d"),
     Item.DDP_BUCKETS: ItemStyle("DDP buckets", "#b6992d"),
-    Item.REDUCE_BUCKET: ItemStyle("Reduce bucket", "#c9ad3f"),
     Item.ZERO3_GATHER: ItemStyle("ZeRO-3 gather", "#86bcb6"),
+    Item.REDUCE_BUCKET: ItemStyle("Reduce bucket", "#c9ad3f"),
     Item.FRAMEWORK_RESERVE: ItemStyle("Workspaces", "#79706e"),
 }
 
