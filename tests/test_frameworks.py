@@ -42,6 +42,8 @@ PINNED = [
     ("megatron", "gradient_bytes", 4, "accumulate_allreduce_grads_in_fp32"),
     ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
     ("deepspeed", "reduce_bucket_elements", 500_000_000, "reduce_bucket_size = 5e8"),
+    ("torchtune", "zero_default", 3, "training.shard_model"),
+    ("torchtitan", "zero_default", 3, "data_parallel_shard_degree = -1"),
     ("deepspeed", "gathered_units", 1, "largest_layer_memory = 4 * largest_layer_params"),
     ("deepspeed", "gathered_bytes", 4, None),
 ]
@@ -155,6 +157,21 @@ def test_megatron_accumulates_gradients_in_fp32_and_shards_only_the_optimizer():
     params, dp = 8_030_261_248, 8
     items = _items("train llama-3.1-8b bf16 adamw zero1 seq 4096 on 8x h100 megatron")
     assert items["weights"] + items["gradients"] + items["optimizer"] == pytest.approx(params * (6 + 12 / dp), abs=2)
+
+
+@pytest.mark.parametrize("query, zero", [
+    ("train llama-3-8b torchtune on 8x h100", 3),  # torchtune's distributed recipes always shard
+    ("train llama-3-8b torchtitan bf16 adamw on 8x h100", 3),
+    ("train llama-3-8b torchtune on 1x h100", 0),  # one GPU: nothing to shard over
+    ("train llama-3-8b torchtune tp 8 on 8x h100", 0),  # no data-parallel GPUs left
+    ("train llama-3-8b torchtune zero 2 on 8x h100", 2),  # a stage the query names stays
+    ("train llama-3-8b on 8x h100", 0),  # transformers: DDP unless the query says zero or fsdp
+])
+def test_a_framework_that_always_shards_runs_fsdp(query, zero):
+    estimate = vram.ask(query)
+    assert estimate.request.zero == zero
+    assert any("torchtune's way" in a or "torchtitan's way" in a for a in estimate.assumptions) is (
+        zero == 3)
 
 
 def test_deepspeed_zero2_keeps_a_reduce_bucket():

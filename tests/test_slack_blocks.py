@@ -66,6 +66,8 @@ def test_the_table_shows_the_clis_numbers(query):
     expected = [item.bytes for item in estimate.items] + [estimate.total_bytes]
     if estimate.gpu_count > 1:
         expected.append(estimate.job_total_bytes)
+    if estimate.host_bytes:  # what offload keeps in host memory (ZeRO offload, offloaded checkpoints)
+        expected.append(estimate.host_bytes)
     assert shown_numbers(reply_to(query)) == [format_bytes(b) for b in expected]
 
 

@@ -174,6 +174,9 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
 
 
 def _sharder(job: DetailedJob) -> str:
+    terms = job.runtime.terms
+    if terms.zero_default and terms.zero_default == job.request.zero:
+        return f"FSDP2 full shard, {job.runtime.name}'s way on several GPUs: {terms.sources['zero_default']}"
     if job.request.framework is not None:  # the framework named shards its own way
         return job.runtime.name
     return "FSDP full shard" if job.request.zero == 3 else "DeepSpeed"
