@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print {request, estimate} as JSON")
     parser.add_argument("--gib", action="store_true", help="show GiB (2**30 bytes) instead of GB (1e9)")
     parser.add_argument("--method", choices=("article", "detailed"), help="estimation method")
-    parser.add_argument("--no-formulas", action="store_true", help="leave the formula column out")
+    parser.add_argument("--no-formulas", action="store_true", help="leave out the formula under each item")
     parser.add_argument("--trace", action="store_true",
                         help="also run the job on fake tensors and show the traced peak (pip install 'vram[trace]')")
     parser.add_argument("--list", choices=("models", "gpus"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -111,66 +112,127 @@ def render_json(estimate: Estimate) -> str:
     return json.dumps(to_json_document(estimate), indent=2, ensure_ascii=False, allow_nan=False)
 
 
+#: The text answer is read in a terminal: no line wider than this; formulas wrap under their item.
+TEXT_WIDTH = 100
+#: The headline's labels ("Verdict:  ") and the indent that continues them.
+HEAD_INDENT = 10
+
+
 def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> str:
-    """The answer as an aligned table, in GB (1e9 bytes) or GiB."""
-    lines = [f"Query:  {estimate.request.to_query()}"]
+    """The answer in a terminal: the headline (the peak a GPU, the verdict and its reason, or the
+    solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB."""
+    sections = (headline_lines(estimate, unit), table_lines(estimate, unit, formulas),
+                phases_lines(estimate, unit), range_lines(estimate, unit), assumptions_lines(estimate),
+                advice_lines(estimate, unit))
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
+
+
+def headline_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """What was asked, the solver's answer, the peak a GPU and the verdict on the GPUs named."""
+    lines = _labelled("Query:", estimate.request.to_query())
     if estimate.solution is not None:
-        lines.append(f"Answer: {solution_text(estimate.solution)}")
-    lines += [
-        f"Method: {estimate.method.value} ({METHOD_BLURBS[estimate.method]})",
-        "",
-        *table_lines(estimate, unit, formulas),
-    ]
-    lines += _phases(estimate, unit)
-    if estimate.fit:
-        lines += ["", "Fit:", *(f"  {fit_line(fit, unit)}" for fit in estimate.fit)]
-        if len(estimate.fit) == 1:
-            lines.append(f"  ({usable_line(estimate.fit[0], unit)})")
-    if estimate.strategies:
-        lines += ["", f"{strategies_title(estimate)}:",
-                  *(f"  {alternative_line(alt, unit)}" for alt in estimate.strategies)]
-    if estimate.suggestions:
-        lines += ["", f"{suggestions_title(estimate)}:"]
-        for number, alt in enumerate(estimate.suggestions, 1):
-            lines += [f"  {number}. {alternative_line(alt, unit)}", f"     trade-off: {alt.tradeoff}",
-                      f"     query: {alt.request.to_query()}"]
-    lines += ["", "Assumptions:", *(f"  - {text}" for text in estimate.assumptions)]
-    return "\n".join(lines)
+        lines += _labelled("Answer:", solution_text(estimate.solution))
+    lines += _labelled(f"{_total_word(estimate)}:", peak_text(estimate, unit))
+    if not estimate.fit:
+        lines += _labelled("Verdict:", "no GPU named; add one, as in 'on 8xA100', to see whether it fits")
+    for number, fit in enumerate(estimate.fit):
+        lines += _labelled("Verdict:" if number == 0 else "", fit_line(fit, unit))
+    if len(estimate.fit) == 1:
+        lines += _labelled("", f"({usable_line(estimate.fit[0], unit)})")
+    lines += _labelled("Method:", f"{estimate.method.value} ({METHOD_BLURBS[estimate.method]})")
+    return lines
+
+
+def _total_word(estimate: Estimate) -> str:
+    return "Peak" if estimate.phases else "Total"
+
+
+def peak_text(estimate: Estimate, unit: str = "GB") -> str:
+    """``103.50 GB a GPU, at the tied embedding gradient sum`` or ``7.20 GB``."""
+    text = f"{format_bytes(estimate.total_bytes, unit)} {unit}"
+    if estimate.gpu_count > 1:
+        text += " a GPU"
+    if estimate.peak_phase is not None:
+        text += f", at the {estimate.peak_phase.name}"
+    return text
+
+
+def _labelled(label: str, text: str) -> list[str]:
+    """``text`` after a headline label, continued under it."""
+    return wrap(text, f"{label:<{HEAD_INDENT}}", " " * HEAD_INDENT)
+
+
+def wrap(text: str, first: str, rest: str, width: int = TEXT_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width``, the first after ``first``, the others after ``rest``;
+    formulas break at their spaces, never inside a name."""
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False) or [first.rstrip()]
 
 
 def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> list[str]:
-    """The breakdown as aligned lines: a header, one line an item, a rule, the totals."""
-    rows = [(item.label, format_bytes(item.bytes, unit), formula_text(item) if formulas else "")
-            for item in estimate.items]
-    totals = [(total_label(estimate), format_bytes(estimate.total_bytes, unit), "")]
+    """The breakdown as aligned lines: a header, one line an item (its formula wrapped below it), a
+    rule, the totals."""
+    rows = [(item.label, format_bytes(item.bytes, unit)) for item in estimate.items]
+    totals = [(total_label(estimate), format_bytes(estimate.total_bytes, unit))]
     if estimate.gpu_count > 1:
-        totals.append((f"Job total ({estimate.gpu_count} GPUs)",
-                       format_bytes(estimate.job_total_bytes, unit), ""))
+        totals.append((f"Job total ({estimate.gpu_count} GPUs)", format_bytes(estimate.job_total_bytes, unit)))
     if estimate.host_bytes:
-        totals.append(("Host memory, offloaded (job)", format_bytes(estimate.host_bytes, unit), ""))
+        totals.append(("Host memory, offloaded (job)", format_bytes(estimate.host_bytes, unit)))
     label_width = max(len(row[0]) for row in rows + totals)
     number_width = max(len(unit), *(len(row[1]) for row in rows + totals))
-    header = f"  {'Item'.ljust(label_width)}  {unit.rjust(number_width)}" + ("  Formula" if formulas else "")
-    body = [f"  {label.ljust(label_width)}  {number.rjust(number_width)}" + (f"  {text}" if text else "")
-            for label, number, text in rows]
+    header = f"  {'Item'.ljust(label_width)}  {unit.rjust(number_width)}"
+    body = []
+    for item, (label, number) in zip(estimate.items, rows):
+        body.append(f"  {label.ljust(label_width)}  {number.rjust(number_width)}")
+        if formulas:
+            body += wrap(formula_text(item), "      ", "        ")
     rule = "  " + "-" * (label_width + 2 + number_width)
-    foot = [f"  {label.ljust(label_width)}  {number.rjust(number_width)}" for label, number, _ in totals]
+    foot = [f"  {label.ljust(label_width)}  {number.rjust(number_width)}" for label, number in totals]
     return [header, *body, rule, *foot]
 
 
-def _phases(estimate: Estimate, unit: str) -> list[str]:
+def phases_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """Each phase of a step with what is live in it, and why (detailed method only)."""
+    if not estimate.phases:
+        return []
+    lines = ["Phases (the peak is the answer; the article sums every item):"]
+    width = max(len(p.name) for p in estimate.phases)
+    for p in estimate.phases:
+        lines += wrap(f"{format_bytes(p.bytes, unit)} {unit}: {', '.join(p.live)}",
+                      f"  {p.name.ljust(width)}  ", " " * (width + 4))
+        if p.note:
+            lines += wrap(f"({p.note})", " " * (width + 4), " " * (width + 5))
+    return lines
+
+
+def range_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """The range and its reasons, and the other method's total beside this one."""
     lines = []
-    if estimate.phases:
-        lines += ["", "Phases (the peak is the answer; the article sums every item):"]
-        width = max(len(p.name) for p in estimate.phases)
-        for p in estimate.phases:
-            lines.append(f"  {p.name.ljust(width)}  {format_bytes(p.bytes, unit)} {unit}: {', '.join(p.live)}")
-            if p.note:
-                lines.append(f"  {''.ljust(width)}  ({p.note})")
     if estimate.low_bytes is not None:
-        lines += ["", range_line(estimate, unit), *(f"  - {reason}" for reason in estimate.range_reasons)]
-    for other in estimate.comparisons:
-        lines += ["", comparison_line(estimate, other, unit)]
+        lines.append(range_line(estimate, unit))
+        lines += [line for reason in estimate.range_reasons for line in wrap(reason, "  - ", "    ")]
+    lines += [line for other in estimate.comparisons for line in wrap(comparison_line(estimate, other, unit), "", "")]
+    return lines
+
+
+def assumptions_lines(estimate: Estimate) -> list[str]:
+    """Every default and catalog value the answer took, a bullet each."""
+    return ["Assumptions:", *(line for text in estimate.assumptions for line in wrap(text, "  - ", "    "))]
+
+
+def advice_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+    """Sharded strategies beside plain data parallelism, then what would make it fit."""
+    lines = []
+    if estimate.strategies:
+        lines += [f"{strategies_title(estimate)}:",
+                  *(line for alt in estimate.strategies for line in wrap(alternative_line(alt, unit), "  ", "    "))]
+    if estimate.suggestions:
+        lines += [""] if lines else []
+        lines.append(f"{suggestions_title(estimate)}:")
+        for number, alt in enumerate(estimate.suggestions, 1):
+            lines += wrap(alternative_line(alt, unit), f"  {number}. ", "     ")
+            lines += wrap(f"trade-off: {alt.tradeoff}", "     ", "       ")
+            lines += wrap(f"query: {alt.request.to_query()}", "     ", "       ")
     return lines
 
 

@@ -30,7 +30,7 @@ TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
 TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
-                        "framework_config")
+                        "framework_config", "recompute")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
 OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
                    "as in 'infer llama-3-8b fp16 on a100'")
@@ -173,8 +173,8 @@ def _bind(meanings: list[Meaning]) -> None:
     for index, key in enumerate(meanings):
         if key.kind != "bind":
             continue
-        source = BIND_SOURCES[key.field]
-        takes = lambda m: m.kind == "set" and m.field == source and not m.used  # noqa: E731
+        source = BIND_SOURCES[key.field]  # the fields whose words it takes
+        takes = lambda m: m.kind == "set" and m.field in source and not m.used  # noqa: E731
         value = _neighbour(meanings, index, 1, takes) or _neighbour(meanings, index, -1, takes)
         if value is not None:
             value.field, value.used = key.field, True
@@ -226,19 +226,40 @@ def _families(meanings: list[Meaning], fields: _Fields) -> None:
         if family.kind != "family":
             continue
         is_size = lambda m: m.kind == "number" and not m.used and m.value[1] in SIZE_SUFFIXES  # noqa: E731
-        size = _neighbour(meanings, index, 1, is_size) or _neighbour(meanings, index, -1, is_size)
+        # "llama 3 405b", "qwen 2.5 72b": a version between the family and the size narrows the family
+        # to the ids that start with it ("llama-3" holds llama-3.1-405b); the answer says which was taken
+        version = _neighbour(meanings, index, 1, _is_version)
+        if version is not None and (after := _neighbour(meanings, meanings.index(version), 1, is_size)):
+            size, version.used = after, True
+            version.kind = "filler"
+            named = f"{family.value}-{version.text}"
+        else:
+            size = _neighbour(meanings, index, 1, is_size) or _neighbour(meanings, index, -1, is_size)
+            named = family.value
         if size is None:
             raise QueryError(f"which {family.text}? name one with its size, as in "
                              f"'{_examples(family.value, None)[0]}'", position=family.pos)
         params = scaled("params", *size.value, size.pos)
-        found = catalog.models_of_family(family.value, params)
+        found = catalog.models_of_family(named, params)
+        exact = [m for m in found if m.id.startswith(named + "-")]  # "llama 3 70b": llama-3-70b, not 3.1
+        if len(found) > 1 and len(exact) == 1:
+            found = exact
+        if len(found) == 1 and named != family.value and not found[0].id.startswith(named + "-"):
+            fields.notes.append(f"'{family.text} {named.split('-')[-1]} {size.text}' read as {found[0].id}, "
+                                f"the catalog's {size.text} of that version")
         if len(found) != 1:
+            said = named.replace("-", " ")
             which = "could be " + ", ".join(m.id for m in found) if found else (
-                f"is not in the catalog (its {family.text} models: {', '.join(_examples(family.value, params))})")
-            raise QueryError(f"{family.text} {size.text} {which}; name one, or give the size alone",
+                f"is not in the catalog (its {said} models: {', '.join(_examples(named, params))})")
+            raise QueryError(f"{said} {size.text} {which}; name one, or give the size alone",
                              position=family.pos)
         size.used, family.kind = True, "model"
         family.field, family.value, family.text = "model", found[0].id, f"{family.text} {size.text}"
+
+
+def _is_version(meaning: Meaning) -> bool:
+    """A model version after a family word: a bare number below 10 (3, 2.5, 3.1), never a size."""
+    return meaning.kind == "number" and not meaning.used and meaning.value[1] == "" and 0 < meaning.value[0] < 10
 
 
 def _examples(family: str, params: float | None) -> list[str]:

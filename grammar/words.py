@@ -18,10 +18,10 @@ from vram.catalog.framework_files import looks_like_framework_config
 from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
-    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
-    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
-    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
-    TARGET_KEYS, WORD_KEYS
+    BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GGUF_SHORT,
+    GLUED_KEYS, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS,
+    NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS,
+    SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -136,6 +136,9 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
         meaning.note = _sized_gpu_note(text, value)
     if kind == "letgo":
         meaning.note = let_go(text)
+    if text.lower() in GGUF_SHORT:
+        name, why = GGUF_SHORT[text.lower()]
+        meaning.note = f"'{text}' read as GGUF {name.upper()} ({why})"
     return meaning
 
 
@@ -225,15 +228,17 @@ def _sized_gpu_note(text: str, gpu_id: str) -> str:
 
 
 def _quantised_name(model: Meaning) -> list[Meaning]:
-    """'Qwen/Qwen2.5-32B-Instruct-AWQ': the catalog's model, and the dtype its name says it is stored in."""
+    """'Qwen/Qwen2.5-32B-Instruct-AWQ', 'Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf': the catalog's
+    model, and the format (or dtype) its name says it is stored in."""
     if model.kind != "model" or " " in model.text or model.value == model.text:
         return []
     lower = model.text.lower()
-    for suffix, dtype in NAME_QUANT:
-        if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it))*$", lower):
-            note = (f"'{model.text}' is a checkpoint quantised as {suffix.upper()}: its weights taken as "
-                    f"{dtype.value} ({model.value})")
-            return [Meaning("set", model.pos, model.text, "dtype", dtype, note=note)]
+    for suffix, field, value in NAME_QUANT:
+        if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it|gguf))*$", lower):
+            taken = "stored as" if field == "quant" else "taken as"
+            note = (f"'{model.text}' is a checkpoint quantised as {suffix.upper()}: its weights {taken} "
+                    f"{value} ({model.value})")
+            return [Meaning("set", model.pos, model.text, field, value, note=note)]
     return []
 
 

@@ -1,34 +1,44 @@
-"""Inline styles that survive JupyterLab's sanitiser and read on light and dark themes.
+"""The notebook's look: one small stylesheet of classes, and inline styles only where a value is the
+element's own (a bar segment's width and colour, a capacity line's place, a verdict's colour).
 
-Untrusted notebooks lose ``<style>`` elements, scripts and SVG, and keep only inline ``style``
-declarations from an allowlist (``packages/apputils/src/sanitizer.ts``): colours must be hex,
-``rgb()``/``rgba()`` or names (no ``currentColor``, no ``var()``). So every rule is inline; text
-colour is never set, and borders give no colour so that they take the text's colour, which the
-theme picks. Host stylesheets right-align and centre tables, so alignment is always explicit.
-The colours of items and verdicts are the core's (``vram.render``), the same in every frontend.
+Why the split: an answer used to carry every rule inline, 10-21 KB an answer. Repeated rules (cell
+padding, alignment, sizes) are now classes of one ``<style>`` a output. Untrusted notebooks and
+GitHub drop ``<style>`` elements (JupyterLab's ``packages/apputils/src/sanitizer.ts`` allows no
+``style`` tag; GitHub strips styles too), so what carries meaning stays inline, where JupyterLab
+keeps it (colours must be hex, ``rgb()``/``rgba()`` or names: no ``currentColor``, no ``var()``),
+and the markup is semantic (headings, paragraphs, tables with head cells) so that an answer with
+no styles at all still reads top to bottom. Text colour is never set and borders name no colour,
+so they take the theme's text colour (light or dark). Host stylesheets right-align and centre
+tables, so the stylesheet's alignment is explicit.
 """
 
 from __future__ import annotations
 
-#: The box around one answer: left-aligned whatever the host does with outputs.
-BOX = {"text-align": "left", "line-height": "1.4", "max-width": "64em", "margin": "0.2em 0"}
-#: Host tables are centred (margin auto) and fixed-layout; ours hug the left and size to content.
-TABLE = {"margin": "0.4em 0", "border-collapse": "collapse", "table-layout": "auto", "width": "auto"}
-MUTED = {"opacity": "0.7"}
-SMALL = {"font-size": "0.85em"}
+#: The stylesheet every answer carries once, its rules scoped under ``.vram``.
+STYLESHEET = """<style>
+.vram { text-align: left; line-height: 1.4; max-width: 64em; margin: 0.2em 0; }
+.vram h4 { margin: 0.6em 0 0.2em 0; font-size: 1em; }
+.vram p { margin: 0.15em 0; }
+.vram table { margin: 0.3em 0; border-collapse: collapse; table-layout: auto; width: auto; }
+.vram td, .vram th { text-align: left; vertical-align: top; padding: 0.2em 0.45em; white-space: normal; }
+.vram th { vertical-align: bottom; }
+.vram .num { text-align: right; white-space: nowrap; }
+.vram .label { white-space: nowrap; }
+.vram .total td { border-top: 1px solid; font-weight: bold; }
+.vram .small { font-size: 0.85em; }
+.vram .muted { opacity: 0.7; }
+.vram .headline { font-size: 1.15em; }
+.vram ul { margin: 0.2em 0; padding-left: 1.5em; }
+.vram details { margin-top: 0.3em; }
+.vram-comparison { max-width: none; overflow-x: auto; }
+.vram-comparison table { font-size: 0.9em; }
+.vram-comparison .vram-query { min-width: 14em; }
+.vram .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em;
+  vertical-align: middle; }
+</style>"""
 
 
-def css(*rules: dict[str, str], **props: str) -> str:
-    """A ``style="..."`` attribute from rule dicts and keyword properties (``_`` for ``-``)."""
-    merged: dict[str, str] = {}
-    for rule in rules:
-        merged.update(rule)
-    merged.update({name.replace("_", "-"): value for name, value in props.items()})
-    return ' style="' + "; ".join(f"{name}: {value}" for name, value in merged.items()) + '"'
-
-
-def cell(align: str = "left", **props: str) -> str:
-    """A table cell's style: explicit alignment and padding (hosts right-align and pad 0.5em)."""
-    return css({"text-align": align, "vertical-align": "top", "padding": "0.25em 0.45em",
-                "white-space": "nowrap" if align == "right" else "normal"}, **props)
-
+def css(**props: str) -> str:
+    """A ``style="..."`` attribute from keyword properties (``_`` for ``-``): for values that are
+    the element's own."""
+    return ' style="' + "; ".join(f"{name.replace('_', '-')}: {value}" for name, value in props.items()) + '"'

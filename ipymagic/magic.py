@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 import vram
 from vram import Estimate, VramError
+from vram.render import render_text
 
 from .compare import Estimates
+from .render import render_html
+
+#: The magics' own options, before the query: ``--gib`` (GiB instead of GB) and ``--method NAME``.
+METHODS = ("article", "detailed")
 
 
 @magics_class
@@ -30,14 +37,14 @@ class VramMagics(Magics):
 
           In [2]: %vram infer 6b int8 method=article
           Out[2]:
-          Query:  infer 6b int8 method article
-          Method: article (the seed article's rules: every line item summed)
+          Query:    infer 6b int8 method article
+          Total:    7.20 GB
+          Verdict:  no GPU named; add one, as in 'on 8xA100', to see whether it fits
+          Method:   article (the seed article's rules: every line item summed)
 
-            Item                       GB  Formula
-            Model weights (int8)     6.00  1 B/param x params   [params=6e9]
-            Runtime overhead (20 %)  1.20  0.2 x weights   [weights=6e9]
-            -----------------------------
-            Total                    7.20
+            Item                       GB
+            Model weights (int8)     6.00
+                1 B/param x params   [params=6e9]
           ...
 
           In [3]: est = %vram train chatglm-6b adamw bf16 selective on 8xA100
@@ -49,11 +56,16 @@ class VramMagics(Magics):
 
           In [6]: %vram infer llama-3-70b int4 on {n}x rtx-4090
 
-        ``%%vram?`` compares several queries; ``vram.ask(text)`` is the same in plain Python.
+          In [7]: %vram --gib --method article train 7b bf16 adamw
+
+        Options before the query: ``--gib`` shows GiB (2**30 bytes) instead of GB (1e9), and
+        ``--method article|detailed`` picks the method. ``%%vram?`` compares several queries; ``vram.ask(text)`` is the same in plain Python.
         """
-        if not line.strip():
+        options, query = split_options(line)
+        if not query.strip():
             raise UsageError("%vram needs a query, as in: %vram infer llama-2-7b int8 on a100")
-        return ask(line)
+        est = ask(query, options.method)
+        return InUnit(est, options.unit) if options.unit != "GB" else est
 
     @cell_magic("vram")
     def vram_cell(self, line: str, cell: str) -> Estimates:
@@ -67,18 +79,24 @@ class VramMagics(Magics):
              ...: train chatglm-6b adamw bf16 selective zero3 on 8xA100
              ...: train chatglm-6b adamw bf16 full zero3 on 8xA100
           Out[1]:
-          Query                                                         Weights  ...  Total GB  Fit
-          train chatglm-6b bf16 adamw selective on 8x a100-80gb           24.69  ...     99.22  does not fit ... (13.32 GB over)
-          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb     1.50  ...     19.99  fits ... (65.91 GB to spare)
-          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb          1.50  ...     12.47  fits ... (73.43 GB to spare)
+          Query                                                         Peak GB  Fit                                          ...
+          train chatglm-6b bf16 adamw selective on 8x a100-80gb          128.19  does not fit on 8x a100-80gb (42.30 GB over)  ...
+          train chatglm-6b bf16 adamw selective zero 3 on 8x a100-80gb    24.15  fits on 8x a100-80gb (61.73 GB to spare)      ...
+          train chatglm-6b bf16 adamw full zero 3 on 8x a100-80gb         17.10  fits on 8x a100-80gb (68.79 GB to spare)      ...
 
           In [2]: sizes[1].fit[0].fits
           Out[2]: True
+
+          In [3]: sizes.to_frame()  # a pandas DataFrame, a row a query (needs pandas)
+
+        ``%%vram --gib --method article sizes`` takes the options of ``%vram``.
         """
-        name = line.strip()
+        options, name = split_options(line)
+        name = name.strip()
         if name and not name.isidentifier():
-            raise UsageError(f"%%vram takes at most a variable name to keep the result in, not {name!r}")
-        comparison = Estimates(tuple(_ask_lines(expand(cell, self.shell.user_ns))))
+            raise UsageError(f"%%vram takes options and at most a variable name to keep the result in, not {name!r}")
+        asked = tuple(_ask_lines(expand(cell, self.shell.user_ns), options.method))
+        comparison = Estimates(asked, options.unit)
         if not comparison.estimates:
             raise UsageError("%%vram needs one query a line in the cell, as in: infer llama-2-7b int8 on a100")
         if name:
@@ -93,10 +111,54 @@ last_error: BaseException | None = None
 _VARIABLE = re.compile(r"\{([^\W\d]\w*)\}|\$([^\W\d]\w*)")
 
 
-def ask(text: str) -> Estimate:
+@dataclass(frozen=True)
+class Options:
+    """The options a magic's line starts with."""
+
+    unit: str = "GB"  #: GB (1e9 bytes) or GiB (2**30)
+    method: str | None = None  #: article or detailed; None: the query's or the default
+
+
+def split_options(line: str) -> tuple[Options, str]:
+    """``--gib`` and ``--method NAME`` (or ``--method=NAME``) at the start of ``line``, and the rest;
+    a query's own flags (``--max-model-len``) come after its first word and are left to it."""
+    words, unit, method = line.split(), "GB", None
+    while words and words[0].startswith("--"):
+        flag, _, value = words.pop(0).partition("=")
+        if flag == "--gib":
+            unit = "GiB"
+        elif flag == "--method":
+            method = value or (words.pop(0) if words else "")
+            if method not in METHODS:
+                raise UsageError(f"--method takes {' or '.join(METHODS)}, not {method!r}")
+        else:
+            raise UsageError(f"unknown option {flag!r}: %vram takes --gib and --method article|detailed")
+    return Options(unit, method), " ".join(words)
+
+
+@dataclass(frozen=True)
+class InUnit:
+    """An Estimate shown in another unit (``%vram --gib``); its attributes are the Estimate's."""
+
+    estimate: Estimate
+    unit: str
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle ask before ``estimate`` is set
+            raise AttributeError(name)
+        return getattr(self.estimate, name)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.estimate, self.unit)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(render_text(self.estimate, unit=self.unit))
+
+
+def ask(text: str, method: str | None = None) -> Estimate:
     """``vram.ask(text)``, with every error as IPython's UsageError: one line, no traceback."""
     with _one_line():
-        return vram.ask(text)
+        return vram.ask(text, method=method)
 
 
 @contextlib.contextmanager
@@ -121,10 +183,10 @@ def expand(text: str, namespace: dict) -> str:
     return _VARIABLE.sub(value, text)
 
 
-def _ask_lines(cell: str):
+def _ask_lines(cell: str, method: str | None = None):
     # Numbered as the notebook shows them: the %%vram line is line 1.
     for number, text in enumerate(cell.splitlines(), start=2):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         with _one_line(f"line {number} ({text.strip()!r}): "):
-            yield vram.ask(text)
+            yield vram.ask(text, method=method)

@@ -72,23 +72,25 @@ def page(host: str, body: str) -> str:
     tables = _TABLES % theme if theme["tables"] else ""
     if theme.get("strip"):
         body = re.sub(r' style="[^"]*"', "", body)
+        body = re.sub(r"<style>.*?</style>", "", body, flags=re.DOTALL)
     return (f"<!doctype html><meta charset='utf-8'><style>body {{ background: {theme['bg']}; "
             f"color: {theme['text']}; font: 14px/1.5 system-ui, sans-serif; margin: 16px; }}"
             f"{tables}</style><div class='out'>{body}</div>")
 
 
-def screenshot(chromium: str, html_file: Path, png_file: Path, height: int) -> None:
+def screenshot(chromium: str, html_file: Path, png_file: Path, width: int, height: int) -> None:
     with tempfile.TemporaryDirectory() as profile:  # a fresh profile each time
         subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
                         "--disable-background-networking", "--disable-component-update",
                         "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-                        f"--window-size=1000,{height}", f"--screenshot={png_file}",
+                        f"--window-size={width},{height}", f"--screenshot={png_file}",
                         html_file.as_uri()], check=True, capture_output=True, timeout=120)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/screenshots"))
+    parser.add_argument("--width", type=int, default=900, help="window width in pixels (a notebook's output area)")
     parser.add_argument("--height", type=int, default=1900, help="window height in pixels")
     args = parser.parse_args(argv)
     chromium = next((found for name in CHROMIUMS if (found := shutil.which(name))), None)
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         html_file = args.out / f"{host}.html"
         html_file.write_text(page(host, body), encoding="utf-8")
         if chromium:
-            screenshot(chromium, html_file.resolve(), (args.out / f"{host}.png").resolve(), args.height)
+            screenshot(chromium, html_file.resolve(), (args.out / f"{host}.png").resolve(), args.width, args.height)
     print(f"wrote {args.out}/*.html" + (" and *.png" if chromium else "; no Chromium found, no PNGs"))
     return 0
 

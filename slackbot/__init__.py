@@ -4,7 +4,8 @@ Thin over the core: ``question`` reads Slack's text, the grammar and core answer
 renders Block Kit, ``app`` wires Bolt listeners, ``server`` runs it (``vram-slack``).
 
 ``create_app`` builds the Bolt app for any server; importing this package does not import
-slack_bolt until it is used, so the renderers work without it.
+slack_bolt until it is used. The renderers (``blocks``) build slack_sdk's block models, which
+check Slack's limits; slack_sdk comes with slack-bolt (the ``slack`` extra).
 """
 
 from __future__ import annotations

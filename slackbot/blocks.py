@@ -7,14 +7,13 @@ shows to the hundredth what ``vram`` prints.
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any, Sequence
 
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
-    range_line, solution_text, strategies_title, suggestions_title, table_lines
+    range_line, solution_text, strategies_title, suggestions_title, total_label
 )
 from vram.units import format_bytes
 
@@ -41,20 +40,39 @@ EXAMPLES = (
 
 def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
                    shareable: bool = False, shared_by: str | None = None) -> Message:
-    """The answer: what was understood, the table, the total, the fit, the assumptions."""
-    table = textwrap.dedent("\n".join(table_lines(estimate, UNIT, formulas=False))).splitlines()
-    body = [_summary(estimate), kit.code_section(table)]
+    """The answer, in the order of every frontend: the headline (what was understood, the peak, the
+    verdict), the breakdown in short lines, phases, range, assumptions, advice."""
+    body = [_headline(estimate), kit.lines_section(breakdown_lines(estimate))]
     if estimate.phases and not formulas:
         body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
-    if estimate.fit:
-        body.append(kit.section(kit.plain("\n".join(_fit_text(fit) for fit in estimate.fit))))
-    body += _advice(estimate)
+    notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
+    notes += [comparison_line(estimate, other, UNIT) for other in estimate.comparisons]
+    notes.append(f"{estimate.method.value} method ({METHOD_BLURBS[estimate.method]})")
+    body.append(kit.context(kit.plain(" · ".join(notes))))
     body.append(kit.context(kit.plain(_bullets("Assumptions:", estimate.assumptions))))
+    body += _advice(estimate)
     if formulas:
         body += [kit.divider(), *_workings(estimate), *_formula_blocks(estimate)]
     if shared_by:
         body.append(kit.context(kit.mrkdwn(f"Shared by <@{shared_by}>")))
     return kit.message(_fallback(estimate), body, _buttons(query, formulas, shareable))
+
+
+def breakdown_lines(estimate: Estimate) -> list[str]:
+    """A line an item, its size first in a fixed-width span so the numbers line up, the label after:
+    short enough to read on a phone, where a table's long rows would wrap."""
+    rows = [(format_bytes(item.bytes, UNIT), kit.escape(item.label)) for item in estimate.items]
+    totals = [(format_bytes(estimate.total_bytes, UNIT), kit.escape(total_label(estimate)))]
+    if estimate.gpu_count > 1:
+        totals.append((format_bytes(estimate.job_total_bytes, UNIT), f"Job total ({estimate.gpu_count} GPUs)"))
+    if estimate.host_bytes:
+        totals.append((format_bytes(estimate.host_bytes, UNIT), "Host memory, offloaded (job)"))
+    width = max(len(number) for number, _ in rows + totals)
+    lines = [f"*Breakdown* ({UNIT})"]
+    lines += [f"`{number:>{width}}` {label}" for number, label in rows]
+    lines.append(f"*`{totals[0][0]:>{width}}` {totals[0][1]}*")
+    lines += [f"`{number:>{width}}` {label}" for number, label in totals[1:]]
+    return lines
 
 
 def error_message(error: VramError, query: str) -> Message:
@@ -104,15 +122,13 @@ def _advice(estimate: Estimate) -> list[kit.Block]:
     return blocks
 
 
-def _summary(estimate: Estimate) -> kit.Block:
-    lines = [f"`{kit.escape(estimate.request.to_query())}`", _total_text(estimate)]
+def _headline(estimate: Estimate) -> kit.Block:
+    """The query as understood, the solver's answer, the peak a GPU and the verdict on each GPU."""
+    lines = [f"`{kit.escape(estimate.request.to_query())}`"]
     if estimate.solution is not None:
-        lines.insert(1, f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
-    notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
-    notes += [comparison_line(estimate, other, UNIT) for other in estimate.comparisons]
-    if notes:
-        lines.append(kit.escape(" · ".join(notes)))
-    lines.append(f"{estimate.method.value} method ({kit.escape(METHOD_BLURBS[estimate.method])})")
+        lines.append(f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
+    lines.append(_total_text(estimate))
+    lines += [kit.escape(_fit_text(fit)) for fit in estimate.fit] or ["No GPU named: add one (on 8xA100) to see whether it fits."]
     return kit.section(kit.mrkdwn("\n".join(lines)))
 
 
@@ -122,8 +138,6 @@ def _total_text(estimate: Estimate) -> str:
         text += " per GPU"
     if estimate.peak_phase is not None:
         text += f" at its peak ({kit.escape(estimate.peak_phase.name)})"
-    if estimate.gpu_count > 1:
-        text += f"; {format_bytes(estimate.job_total_bytes, UNIT)} {UNIT} for the {estimate.gpu_count}-GPU job"
     return text
 
 

@@ -16,9 +16,9 @@ import logging
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from typing import Any, NoReturn, Sequence
 
+from .manifest import manifest_text
 from .settings import EXIT_CONFIG, ConfigError, Mode, Settings
 
 logger = logging.getLogger("vram.slackbot")
@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"answers worked out at once (default 16); {BACKLOG_PER_THREAD} per thread "
                              "more may wait, past that users are told the bot is busy")
     parser.add_argument("--manifest", action="store_true", help="print the Slack app manifest and exit")
+    parser.add_argument("--request-url", metavar="URL",
+                        help="with --manifest: the manifest for HTTP mode, Slack's requests sent to URL "
+                             "(https://HOST/slack/events)")
     return parser
 
 
@@ -72,8 +75,10 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.request_url and not args.manifest:
+            raise ConfigError("--request-url goes with --manifest: vram-slack --manifest --request-url URL")
         if args.manifest:
-            print(resources.files(__package__).joinpath("manifest.yml").read_text(encoding="utf-8"), end="")
+            print(manifest_text(args.request_url), end="")
             return 0
         check_args(args)
         settings = Settings.from_env()

@@ -12,7 +12,9 @@ from html.parser import HTMLParser
 #: What JupyterLab's sanitiser keeps for untrusted notebooks (packages/apputils/src/sanitizer.ts),
 #: narrowed to what these renderings need: a tag or property outside it would be stripped.
 SAFE_TAGS = {"div", "span", "strong", "code", "br", "table", "thead", "tbody", "tr", "th", "td",
-             "details", "summary", "ul", "li"}
+             "details", "summary", "ul", "li", "h4", "p"}
+#: The one stylesheet an answer carries: the sanitiser drops it, and the answer must read without it.
+STYLESHEET = re.compile(r"<style>.*?</style>", re.DOTALL)
 SAFE_ATTRIBUTES = {"class", "style", "title"}
 SAFE_PROPERTIES = {
     "background-color", "border-collapse", "border-left", "border-top", "color", "display",
@@ -33,7 +35,7 @@ class Markup(HTMLParser):
         self.tags: set[str] = set()
         self.attributes: set[str] = set()
         self.declarations: list[tuple[str, str]] = []
-        self.feed(html)
+        self.feed(STYLESHEET.sub("", html))
 
     def handle_starttag(self, tag, attrs):
         self.tags.add(tag)
@@ -79,12 +81,12 @@ def row_bytes(document: dict) -> list[int]:
 
 
 def estimate_bytes(document: dict) -> list[int]:
-    """The numbers of one answer in the order the HTML shows them, from the JSON: each phase
-    (the chart), the table (items, total, job total), the range, other methods' totals."""
+    """The numbers of one answer in the order the HTML shows them, from the JSON: the headline's
+    total, each phase (the chart), the table (items, total, job total), the range, other methods' totals."""
     estimate = document["estimate"]
     phases = [phase["bytes"] for phase in estimate.get("phases", [])]
     job = [estimate["job_total_bytes"]] if estimate["gpu_count"] > 1 else []
     span = estimate.get("range") or {}
     low_high = [span["low_bytes"], span["high_bytes"]] if span else []
     others = [other["total_bytes"] for other in estimate.get("comparisons", [])]
-    return phases + row_bytes(document) + job + low_high + others
+    return [estimate["total_bytes"]] + phases + row_bytes(document) + job + low_high + others

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -190,9 +191,9 @@ def mention_event(text: str, channel: str, ts: str, **extra: Any) -> dict[str, A
 # --- reading answers back ----------------------------------------------------------------------
 
 def shown_numbers(message: dict[str, Any]) -> list[str]:
-    """The numbers of an answer's table (second block), top to bottom: items, then totals."""
-    table = message["blocks"][1]["text"]["text"].strip("`").splitlines()
-    return [line.split()[-1] for line in table[1:] if not line.startswith("-")]
+    """The numbers of an answer's breakdown (second block), top to bottom: items, then totals."""
+    lines = message["blocks"][1]["text"]["text"].splitlines()
+    return [re.match(r"\*?` *([^`]+)`", line)[1] for line in lines[1:]]
 
 
 # --- raw HTTP, for requests no well-behaved client would send --------------------------------------

@@ -186,6 +186,7 @@ def test_a_gpu_vendor_outside_the_table_is_refused():
     ("gemma-2-9b", 21),  # alternate
     ("command-a", 48),  # 3:1
     ("gpt-oss-20b", 12),  # alternate
+    ("llama-4-scout", 36),  # 48 layers, 3 chunked : 1 global (Llama4TextConfig no_rope_layer_interval 4)
     ("mistral-7b-v0.1", 32),  # v0.1: every layer
     ("mistral-7b", 0),  # v0.3, the bare name: v0.2 dropped the window
     ("mistral-7b-v0.2", 0),
@@ -199,3 +200,10 @@ def test_gemma3_local_layers_keep_only_their_window():
     # issue 16: at 128k, 52 of 62 layers keep 1024 tokens; the 10 global ones the whole context
     kv = vram.ask("infer gemma-3-27b bf16 seq 128k").item("kv_cache").bytes
     assert kv == 2 * 10 * 16 * 128 * 131072 * 2 + 2 * 52 * 16 * 128 * 1024 * 2  # 11.17 GB
+
+
+def test_llama4_chunked_layers_keep_one_chunk():
+    # 36 of Scout's 48 layers attend within chunks of 8192 tokens (attention_chunk_size): at 128k
+    # they hold one chunk, the 12 global layers the whole context
+    kv = vram.ask("infer llama-4-scout bf16 seq 128k").item("kv_cache").bytes
+    assert kv == 2 * 12 * 8 * 128 * 131072 * 2 + 2 * 36 * 8 * 128 * 8192 * 2  # 7.65 GB, not 19.3

@@ -138,7 +138,7 @@ def test_the_magic_shows_an_internal_error_in_one_line(monkeypatch):
 
     from vram.ipymagic import magic
 
-    monkeypatch.setattr(vram, "ask", lambda text: {}["boom"])
+    monkeypatch.setattr(vram, "ask", lambda text, **options: {}["boom"])
     with pytest.raises(UsageError) as caught:
         magic.ask("infer 7b")
     assert "\n" not in str(caught.value) and "last_error" in str(caught.value)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from html import escape
+from html import escape, unescape
 
 import pytest
 
@@ -19,7 +20,8 @@ from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
 import vram  # noqa: E402
 from vram.ipymagic import Estimates, render_html  # noqa: E402
-from vram.ipymagic.chart import limit_bytes
+from vram.ipymagic.chart import tick_step  # noqa: E402
+from vram.render import fit_parts  # noqa: E402
 from vram.units import format_bytes  # noqa: E402
 
 TRAIN = "train chatglm-6b adamw bf16 selective on 8xA100"
@@ -98,7 +100,8 @@ def test_html_has_the_items_the_chart_and_the_total(shell, method):
     total = "Peak per GPU (" if est.phases else "Total per GPU"
     assert total in html and f'title="{est.total_bytes} bytes">{format_bytes(est.total_bytes)}<' in html
     [fit] = est.fit
-    assert f"a100-80gb usable {format_bytes(limit_bytes(fit))} GB" in html
+    assert f"a100-80gb: {format_bytes(fit.usable_bytes)} GB usable" in html  # the verdict's figure
+    assert f"of {format_bytes(fit.usable_bytes)} GB usable" in html
     assert "border-left: 2px solid" in html  # the capacity line
     assert "does not fit</strong> on 8x a100-80gb" in html and f"{format_bytes(-fit.headroom_bytes)} GB over" in html
     assert f"Assumptions ({len(est.assumptions)})" in html
@@ -142,7 +145,7 @@ def test_cell_magic_compares_one_query_a_line(shell):
 def test_cell_magic_text_is_a_table(shell):
     comparison = run(shell, f"%%vram\n{CELL}").result
     lines = bundle(shell, comparison)["text/plain"].splitlines()
-    assert lines[0].split()[:2] == ["Query", "Weights"] and lines[0].endswith("Total GB  Fit")
+    assert lines[0].split()[:4] == ["Query", "Peak", "GB", "Fit"]  # the peak and the verdict first
     assert len(lines) == 1 + len(comparison)
     for line, est in zip(lines[1:], comparison):
         assert line.startswith(est.request.to_query()) and format_bytes(est.total_bytes) in line
@@ -193,3 +196,104 @@ def test_import_vram_does_not_import_ipython():
     code = "import sys, vram; print('IPython' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_headline_and_verdict_come_before_the_first_item(query):
+    est = vram.ask(query)
+    html = render_html(est)
+    first_item = html.index(escape(est.items[0].label))
+    assert html.index(f'title="{est.total_bytes} bytes"') < html.index("vram-chart") < first_item
+    if est.fit:
+        assert html.index(fit_parts(est.fit[0]).detail) < first_item
+    else:
+        assert html.index("No GPU named") < first_item
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_with_every_style_stripped_the_answer_still_reads_in_order(query):
+    est = vram.ask(query)
+    text = stripped_text(render_html(est))
+    order = [est.request.to_query(), format_bytes(est.total_bytes),
+             fit_parts(est.fit[0]).words if est.fit else "No GPU named", "Item", est.items[0].label,
+             "Assumptions"]
+    at = [text.index(piece) for piece in order]
+    assert at == sorted(at)
+    assert "{" not in text  # no stylesheet left as text
+
+
+def test_the_comparison_gives_peak_and_fit_before_the_items():
+    estimates = [vram.ask(q) for q in QUERIES]
+    html = Estimates(tuple(estimates))._repr_html_()
+    heads = re.findall(r"<th[^>]*>(?:<span[^>]*></span>)?([^<]*)</th>", html)
+    assert heads[:4] == ["Query", "Peak GB", "Fit", "Breakdown"]
+    for row, est in zip(comparison_rows(html), estimates):
+        assert exact_bytes(row)[0] == est.total_bytes  # the peak before every item
+
+
+def test_the_chart_has_a_scale_in_the_unit():
+    est = vram.ask(TRAIN)
+    axis = re.search(r'class="vram-axis[^>]*>(.*?)</div>', render_html(est)).group(1)
+    ticks = re.findall(r">([\d.]+)(?: GB)? </span>", axis)
+    assert ticks[0] == "0" and axis.rstrip().endswith("GB </span>") and len(ticks) >= 3
+    steps = {float(b) - float(a) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1  # evenly spaced
+
+
+@pytest.mark.parametrize("scale, step", [(1, 0.2), (7.2, 1), (103.5, 20), (128.19, 20), (831.9, 200), (1.4e4, 2000)])
+def test_scale_steps_are_round(scale, step):
+    assert tick_step(scale) == pytest.approx(step)
+
+
+def test_the_capacity_line_says_the_verdicts_usable_figure():
+    est = vram.ask(TRAIN)
+    [fit] = est.fit
+    html = render_html(est)
+    usable = format_bytes(fit.usable_bytes)
+    assert f"needs {format_bytes(fit.need_bytes)} of {usable} GB usable" in html
+    labels = re.findall(r"(\d+\.\d\d) GB usable", html)
+    assert set(labels) == {usable}
+
+
+def test_options_set_the_unit_and_the_method(shell):
+    est = run(shell, f"%vram --gib --method article {TRAIN}").result
+    assert est.estimate == vram.ask(TRAIN, method="article") and est.fit == est.estimate.fit
+    data = bundle(shell, est)
+    assert data["text/plain"] == vram.render_text(est.estimate, unit="GiB")
+    assert f">{format_bytes(est.total_bytes, 'GiB')}<" in data["text/html"] and "GiB" in data["text/html"]
+    kept = run(shell, "%%vram --gib --method=article sized\ninfer 6b int8\n").result
+    assert shell.user_ns["sized"] is kept and kept[0].method.value == "article"
+    assert "Peak GiB" in bundle(shell, kept)["text/plain"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("%vram --gb infer 6b", "unknown option '--gb'"), ("%vram --method guess infer 6b", "--method takes article"),
+])
+def test_bad_options_are_usage_errors(shell, line, message):
+    result = run(shell, line)
+    assert type(result.error_in_exec) is UsageError and message in str(result.error_in_exec)
+
+
+def test_a_query_keeps_its_own_flags(shell):
+    est = run(shell, "%vram infer llama-3-8b --max-model-len 8192 on a100").result
+    assert est.request.seq_len == 8192
+
+
+def test_to_frame_is_a_row_a_query():
+    estimates = Estimates(tuple(vram.ask(q) for q in QUERIES))
+    frame = estimates.to_frame()
+    assert list(frame.columns[:6]) == ["query", "method", "gpu", "gpu_count", "peak_bytes", "verdict"]
+    assert frame["peak_bytes"].tolist() == [est.total_bytes for est in estimates]
+    assert frame.loc[0, "weights"] == estimates[0].item("weights").bytes
+
+
+def test_to_frame_names_pandas_when_it_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="needs pandas.*pip install pandas"):
+        Estimates((vram.ask("infer 6b int8"),)).to_frame()
+
+
+def stripped_text(html: str) -> str:
+    """What a host that drops every style (GitHub) shows: the text, without the stylesheet."""
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
+    return unescape(re.sub(r"<[^>]+>", " ", html))

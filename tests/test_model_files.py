@@ -204,7 +204,8 @@ TINY = Path(__file__).with_name("data") / "models"
 @pytest.mark.parametrize("folder, facts", [
     ("tiny-gpt-oss", dict(family="gpt_oss", num_experts=8, qkv_bias=True, sliding_window=128, sliding_window_layers="alternate")),
     ("tiny-llama4", dict(family="llama4_text", num_experts=4, moe_intermediate_size=32, intermediate_size=128,
-                         num_shared_experts=1, first_dense_layers=2)),
+                         num_shared_experts=1, first_dense_layers=2, sliding_window=64,
+                         sliding_window_layers="3:1")),  # chunked attention: a chunk a layer, every 4th global
     ("tiny-gemma3", dict(family="gemma3_text", num_layers=12, tie_embeddings=True, sliding_window=512,
                          sliding_window_layers="5:1")),
     ("tiny-qwen3-moe", dict(family="qwen3_moe", num_experts=8, moe_intermediate_size=32, sliding_window=None)),

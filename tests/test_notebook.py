@@ -30,7 +30,7 @@ def executed():
 def rich_outputs(cells, kind: str) -> list[dict]:
     """MIME bundles of the outputs that show a vram answer of ``kind`` (estimate, comparison)."""
     bundles = [out["data"] for cell in cells for out in cell.outputs if "data" in out]
-    return [data for data in bundles if f'class="vram-{kind}"' in data.get("text/html", "")]
+    return [data for data in bundles if f'vram-{kind}"' in data.get("text/html", "")]
 
 
 def test_every_code_cell_ran(executed):
@@ -75,3 +75,13 @@ def test_sweep_prints_per_batch(executed):
                       if out["output_type"] == "stream" and out["name"] == "stdout")
     assert re.search(r"batch  1: +[\d.]+ GB per GPU, fits: True", printed)
     assert "batch 16:" in printed
+
+
+def test_the_committed_notebook_shows_its_outputs_as_they_are_now(executed):
+    # GitHub and nbviewer show the committed outputs: they must be there, and not stale. After a
+    # change to the answers, run `python examples/run_notebook.py` and commit the notebook.
+    committed = [cell for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"]
+    assert all(cell.outputs for cell in committed if cell.source.strip() != "%load_ext vram")
+    for old, new in zip(committed, executed):
+        assert [out.get("data", out.get("text")) for out in old.outputs] == \
+            [out.get("data", out.get("text")) for out in new.outputs], old.source

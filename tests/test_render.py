@@ -119,7 +119,7 @@ def test_every_frontend_says_the_verdict_in_its_words(verdict, query):
     html = render_html(est)
     assert f'<strong style="color: {style.colour}">{style.mark} {style.words}</strong> on {where}' in html
     row = render_comparison_text(Estimates((est,))).splitlines()[1]
-    assert row.endswith(f"  {style.words} on {where} ({fit_parts(est.fit[0]).margin})")
+    assert f"  {style.words} on {where} ({fit_parts(est.fit[0]).margin})" in row
 
 
 @pytest.mark.parametrize("query, title", [
@@ -134,7 +134,7 @@ def test_advice_titles_are_said_once_for_every_frontend(query, title):
     assert suggestions_title(est) == title
     assert f"\n{title}:\n" in render_text(est)
     assert f"{title}:\\n•" in str(answer_message(est, query)["blocks"])
-    assert f"<strong>{title}:</strong>" in render_html(est)
+    assert f"<h4>{title}</h4>" in render_html(est)
 
 
 def test_strategies_title_is_the_same_in_every_frontend():

@@ -9,15 +9,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 from conftest import read_jsonl, read_lines
 from slack_fakes import shown_numbers
+from slack_sdk.errors import SlackObjectFormationError
 
 import vram
 from vram.catalog import files as model_files
 from vram.memory.result import LineItem
+from vram.render import fit_parts
 from vram.slackbot import kit
 from vram.slackbot.answer import reply_to
 from vram.slackbot.blocks import EXAMPLES, answer_message
@@ -73,7 +76,7 @@ def test_the_table_shows_the_clis_numbers(query):
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_the_help_examples_are_answered(example):
-    assert reply_to(example)["blocks"][1]["text"]["text"].startswith("```Item")
+    assert reply_to(example)["blocks"][1]["text"]["text"].startswith("*Breakdown* (GB)\n`")
 
 
 @pytest.mark.parametrize("query, path, column", [
@@ -164,3 +167,38 @@ def assert_within_limits(message):
         assert all(len(b["value"]) <= kit.MAX_BUTTON_VALUE_CHARS for b in buttons)
         if block["type"] == "context":
             assert len(block["elements"]) <= 10
+
+
+#: A phone shows some 40 characters a line: a code block's table wraps mid-row there. The
+#: breakdown is a line an item instead, its number first in a fixed-width span (so numbers line
+#: up and a long label wraps on its own), no wider than the longest label allows.
+PHONE_QUERIES = ["train chatglm-6b adamw bf16 selective on 8xA100", "infer 6b int8",
+                 "qlora llama-2-70b seq 4096 on 1x a100-80gb", "train chatglm-6b adamw bf16 zero2 offload optimizer on 8xA100",
+                 "max batch size train llama-3-8b bf16 on 1x a100-80gb"]
+
+
+@pytest.mark.parametrize("query", PHONE_QUERIES)
+def test_the_breakdown_reads_on_a_phone(query):
+    message = reply_to(query)
+    breakdown = message["blocks"][1]["text"]["text"]
+    assert "```" not in breakdown
+    spans = [re.match(r"\*?`([^`]+)` ", line) for line in breakdown.splitlines()[1:]]
+    assert all(spans) and len({len(span[1]) for span in spans}) == 1  # one width: the numbers line up
+    assert not any("```" in str(block) for block in message["blocks"])
+
+
+@pytest.mark.parametrize("query", PHONE_QUERIES)
+def test_the_headline_comes_first(query):
+    estimate = vram.ask(query)
+    [headline, breakdown, *rest] = reply_to(query)["blocks"]
+    text = headline["text"]["text"]
+    assert text.startswith(f"`{estimate.request.to_query()}`")
+    assert f"*{format_bytes(estimate.total_bytes)} GB*" in text
+    assert all(fit_parts(fit).words in text for fit in estimate.fit)
+    assert "Assumptions:" in str(rest) and "Assumptions:" not in str([headline, breakdown])
+
+
+def test_the_block_models_catch_a_limit_the_text_does_not_cut():
+    with pytest.raises(SlackObjectFormationError):
+        kit.message("x", [kit.actions(kit.button("a label far longer than seventy-five characters, "
+                                                 "which is the most a button's label may have", "act", "v"))])

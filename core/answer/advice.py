@@ -15,6 +15,7 @@ from vram.errors import VramError
 from vram.memory.result import Alternative, Estimate
 from vram.memory.rules import DTYPE_BITS
 from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
+from vram.request.quant import KvDtype
 from vram.request.request import Request
 
 #: How an estimate is made for a changed request (the plain path: no advice of its own).
@@ -56,9 +57,13 @@ def _adam8bit(r: Request) -> Request | None:
     return None
 
 
+#: KV cache types an fp8 cache would shrink (None: the compute dtype, 16 bits).
+_WIDER_THAN_FP8_KV = frozenset({None, KvDtype.FP32, KvDtype.FP16, KvDtype.BF16})
+
+
 def _fp8_kv(r: Request) -> Request | None:
-    if r.task is Task.INFERENCE and r.kv_dtype is not Dtype.FP8:
-        return dataclasses.replace(r, kv_dtype=Dtype.FP8)
+    if r.task is Task.INFERENCE and r.kv_dtype in _WIDER_THAN_FP8_KV:
+        return dataclasses.replace(r, kv_dtype=KvDtype.FP8)
     return None
 
 
@@ -68,7 +73,7 @@ def _weights(dtype: Dtype) -> Callable[[Request], Request | None]:
 
     def change(r: Request) -> Request | None:
         if r.task is Task.INFERENCE and (r.dtype is None or r.dtype in wider):
-            return dataclasses.replace(r, dtype=dtype)
+            return dataclasses.replace(r, dtype=dtype, quant=None)  # the format named goes with its dtype
         return None
     return change
 

@@ -147,8 +147,8 @@ MODEL_TYPES: dict[str, BlockLayout] = {
     "gemma3": BlockLayout(sliding_window_layers="5:1"),  # Gemma 3 report: 5 local layers to 1 global
     "gemma3_text": BlockLayout(sliding_window_layers="5:1"),
     "gpt_oss": BlockLayout(qkv_bias=True, sliding_window_layers="alternate"),  # banded/dense alternate
-    "llama4": BlockLayout(),
-    "llama4_text": BlockLayout(),
+    "llama4": BlockLayout(sliding_window_layers="3:1"),  # 3 chunked layers to 1 global (NoPE) one
+    "llama4_text": BlockLayout(sliding_window_layers="3:1"),
     "mistral3": BlockLayout(),
     "olmo2": BlockLayout(),
     "smollm3": BlockLayout(),
@@ -194,7 +194,10 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "qk_rope_head_dim": ("qk_rope_head_dim",),
     "qk_nope_head_dim": ("qk_nope_head_dim",),
     "v_head_dim": ("v_head_dim",),
-    "sliding_window": ("sliding_window",),
+    # Llama 4's chunked local attention keeps at most one chunk of keys and values a layer, as a
+    # window of that size does (transformers' HybridChunkedCache sizes those layers by
+    # attention_chunk_size; vLLM runs them as ChunkedLocalAttention)
+    "sliding_window": ("sliding_window", "attention_chunk_size"),
 }
 
 
@@ -253,6 +256,7 @@ KEY_RULES: dict[str, Rule] = {
     **{key: SPEC_RULES[field] for field, keys in CONFIG_KEYS.items() for key in keys},
     "model_type": TEXT, "text_config": OBJECT, "multi_query": FLAG, "use_sliding_window": FLAG,
     "layer_types": Rule((list,), what="a list of layer kinds"), "sliding_window_pattern": _whole(2**10, low=2),
+    "no_rope_layer_interval": _whole(2**10, low=2),
     "intermediate_size_mlp": SPEC_RULES["intermediate_size"], "interleave_moe_layer_step": _whole(2**14),
     "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
     **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
@@ -337,7 +341,9 @@ def _window_layers(values: _Config) -> str | None:
         if not full:
             return "all"
         return "alternate" if local == full else (f"{local // full}:1" if local and local % full == 0 else None)
-    pattern = values.get("sliding_window_pattern")  # every pattern-th layer is global (Gemma 3, Cohere2)
+    # every pattern-th layer is global (Gemma 3, Cohere2; Llama 4's NoPE layers, the global ones
+    # beside its chunked layers: transformers Llama4TextConfig no_rope_layer_interval)
+    pattern = values.get("sliding_window_pattern") or values.get("no_rope_layer_interval")
     if pattern:
         return "alternate" if pattern == 2 else f"{pattern - 1}:1"
     return None

@@ -38,7 +38,8 @@ SAFETENSORS_DTYPE_BITS: dict[str, int] = {
 }
 
 #: GGML tensor types: (name, elements a block, bytes a block), from ggml's block structs
-#: (ggml-common.h: block_q4_0 = fp16 scale + 16 bytes of nibbles for 32 weights, ...).
+#: (ggml-common.h: block_q4_0 = fp16 scale + 16 bytes of nibbles for 32 weights, ...; block_mxfp4 = an
+#: e8m0 scale + 16 bytes for 32, block_nvfp4 = four ue4m3 scales + 32 bytes for 64; ids from ggml.h).
 GGML_BLOCKS: dict[int, tuple[str, int, int]] = {
     0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
     6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
@@ -47,7 +48,7 @@ GGML_BLOCKS: dict[int, tuple[str, int, int]] = {
     18: ("IQ3_XXS", 256, 98), 19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
     22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
     26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56), 30: ("BF16", 1, 2),
-    34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
+    34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36),
 }
 
 #: GGUF metadata value types: struct format of the fixed-size ones (ggml/docs/gguf.md).

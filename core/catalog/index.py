@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from vram.catalog import cache
+from vram.request.quant import QUANT_DTYPES
 from vram.units import GB, GIB, MIB
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")  # os.path: pathlib costs a cold start 5 ms
@@ -68,6 +69,7 @@ class ModelSpec:
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
     dropout: bool = False  #: config.json sets attention/residual dropout above 0
     native_dtype: str | None = None  #: the released checkpoint's weight dtype when not 16-bit (fp8)
+    native_quant: str | None = None  #: the released checkpoint's weight format (vram.request.quant: mxfp4)
     notes: str | None = None
 
     def __post_init__(self) -> None:
@@ -83,6 +85,8 @@ class ModelSpec:
         _check_choice(self.id, "mlp", self.mlp, {"plain", "gated"})
         _check_choice(self.id, "norm", self.norm, {"layernorm", "rmsnorm"})
         _check_choice(self.id, "position", self.position, {"rope", "learned", "alibi"})
+        if self.native_quant is not None:
+            _check_choice(self.id, "native_quant", self.native_quant, set(QUANT_DTYPES))
         if self.sliding_window_layers is not None and not WINDOW_LAYERS.fullmatch(self.sliding_window_layers):
             raise ValueError(f"model {self.id}: sliding_window_layers must be 'all', 'alternate' or 'N:1' "
                              f"(N local layers to each global one), not {self.sliding_window_layers!r}")
@@ -244,10 +248,11 @@ def gpus() -> _Index:
     return _Index("GPU", (_gpu_record(e) for e in data.get("gpu", [])))
 
 
-#: Variant suffixes that name the same architecture ("-Instruct", "-chat-hf", "-AWQ"). Versions
-#: ("-v0.2") are not among them: they change architectures (Mistral 7B v0.2 drops the sliding window).
-_VARIANT = re.compile(r"(?:[-_.](?:instruct|chat|hf|base|it|awq|gptq|gguf|fp16|bf16|int4|int8|4bit|8bit|fp8|"
-                      r"dynamic|bnb|nf4|w4a16|w8a8))+$",
+#: Variant suffixes that name the same architecture ("-Instruct", "-chat-hf", "-AWQ", a GGUF
+#: file's "-Q4_K_M.gguf"). Versions ("-v0.2") are not among them: they change architectures
+#: (Mistral 7B v0.2 drops the sliding window).
+_VARIANT = re.compile(r"(?:[-_.](?:instruct|chat|hf|base|it|awq|gptq|gguf|fp16|bf16|f16|int4|int8|4bit|8bit|fp8|"
+                      r"dynamic|bnb|nf4|w4a16|w8a8|mxfp4|nvfp4|q[2-8]_(?:[01]|k(?:_[sml])?)|iq4_(?:xs|nl)))+$",
                       re.IGNORECASE)
 
 
@@ -267,6 +272,8 @@ def find_model(name: str, variants: bool = True) -> ModelSpec | None:
 
 
 def _variants(name: str) -> list[str]:
+    if name.startswith(("./", "../", "/", "~")):
+        return []  # a path names its own file, never a catalog model
     base = name.split("/", 1)[1] if name.count("/") == 1 else name
     base = base.replace(":", "-")
     stripped = _VARIANT.sub("", base)

@@ -15,6 +15,7 @@ from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
 from vram.catalog.runtimes import Runtime
 from vram.request.enums import Dtype, Optimizer, Task
+from vram.request.quant import QUANT_DTYPES
 from vram.request.request import Request
 
 #: Weight dtype when the query names none.
@@ -65,6 +66,7 @@ class Job:
     dp: int  #: data-parallel groups: the GPUs over tp x pp
     optimizer: Optimizer | None  #: None for inference
     runtime: Runtime  #: resolved.runtime: the engine or framework running the job (design.md section 8)
+    quant: str | None  #: the weights' stored format (vram.request.quant), stated or the checkpoint's own
 
 
 def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] | None = None,
@@ -84,7 +86,8 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
     return dict(resolved=resolved, request=request, arch=arch, dtype=dtype, seq_len=seq_len, batch_size=batch_size,
                 gpu_count=gpu_count, tp=request.tp, pp=request.pp, dp=gpu_count // (request.tp * request.pp),
-                optimizer=optimizer, runtime=resolved.runtime)
+                optimizer=optimizer, runtime=resolved.runtime,
+                quant=request.quant or _native_quant(request, arch.spec, said))
 
 
 def runtime_said(runtime: Runtime, named: object) -> str:
@@ -96,9 +99,19 @@ def runtime_said(runtime: Runtime, named: object) -> str:
     return f"{runtime.kind} {runtime.name} (default; {other})"
 
 
+def _native_quant(request: Request, spec: ModelSpec | None, said: Said) -> str | None:
+    """The released checkpoint's format when the query names no dtype (gpt-oss: MXFP4 experts)."""
+    if request.task is not Task.INFERENCE or request.dtype is not None or spec is None or not spec.native_quant:
+        return None
+    said.say(f"weights as {spec.id}'s released checkpoint stores them: {spec.native_quant}")
+    return spec.native_quant
+
+
 def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]:
     """The weight dtype when the query names none, and why (a model served as released: its
     checkpoint's dtype, fp8 for DeepSeek-V3)."""
+    if request.task is Task.INFERENCE and spec is not None and spec.native_quant:
+        return QUANT_DTYPES[spec.native_quant], f"{spec.id}'s released checkpoint is {spec.native_quant}"
     if request.task is Task.INFERENCE and spec is not None and spec.native_dtype:
         return Dtype(spec.native_dtype), f"{spec.id}'s released checkpoint"
     return DEFAULT_DTYPE[request.task], ""

@@ -105,9 +105,6 @@ class Method(StrEnum):
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)
 
 
-#: Data types a KV cache can be stored in.
-KV_DTYPES = frozenset({Dtype.FP32, Dtype.FP16, Dtype.BF16, Dtype.FP8, Dtype.INT8})
-
 TRAINING_TASKS = frozenset({Task.TRAINING, Task.LORA, Task.QLORA})
 ADAPTER_TASKS = frozenset({Task.LORA, Task.QLORA})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vram.request.enums import mixed_by_default
+from vram.request.quant import QUANT_DTYPES
 from vram.request.vocabulary import CANONICAL
 from vram.units import format_count
 
@@ -25,9 +26,11 @@ def request_to_query(request: Request) -> str:
             words.append(getattr(request, name).value)
     if request.framework_config is not None:
         words.append(request.framework_config)
+    if request.quant is not None:
+        words.append(request.quant)  # it implies the dtype
     for name in ("dtype", "optimizer", "recompute"):
         value = getattr(request, name)
-        if value is not None:
+        if value is not None and not (name == "dtype" and request.quant and QUANT_DTYPES[request.quant] is value):
             words.append(value.value)
     if request.precision_regime is not None:
         words.append(request.precision_regime.value)

@@ -21,10 +21,11 @@ from typing import Any, Mapping
 
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
-    ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework,
-    Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    ADAPTER_TASKS, FOUR_BIT_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework, Method,
+    Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
+from vram.request.quant import QUANT_DTYPES, KvDtype
 from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
 
@@ -48,7 +49,7 @@ RANGES: dict[str, tuple[float, float]] = {
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve, "offload": Offload,
+    "precision_regime": Regime, "kv_dtype": KvDtype, "solve": Solve, "offload": Offload,
     "engine": Engine, "framework": Framework,
 }
 
@@ -92,7 +93,10 @@ class Request:
     gpu: str | None = None  #: catalog id
     gpu_count: int | None = None
     precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
-    kv_dtype: Dtype | None = None  #: KV cache data type (inference); None: the compute dtype
+    kv_dtype: KvDtype | None = None  #: KV cache data type (inference); None: the compute dtype
+    #: the weights' stored format when the dtype alone does not say it (vram.request.quant:
+    #: q4_k_m, awq, mxfp4, ...); it implies the dtype
+    quant: str | None = None
     dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
@@ -129,6 +133,7 @@ class Request:
                 continue
             self._set(name, _check_number(name, value))
         self._check_model()
+        self._check_quant()
         self._check_task()
         self._check_gpus()
         self._check_parallelism()
@@ -169,6 +174,25 @@ class Request:
                     f"hidden size {self.hidden_size} is not a multiple of {self.num_heads} heads", field="num_heads"
                 )
 
+    def _check_quant(self) -> None:
+        if self.quant is None:
+            return
+        name = self.quant.lower() if isinstance(self.quant, str) else self.quant
+        if name not in QUANT_DTYPES:
+            import difflib  # only for a mistake
+
+            close = difflib.get_close_matches(str(name), list(QUANT_DTYPES), n=1)
+            raise UnknownWordError(f"unknown weight format '{self.quant}'", suggestion=close[0] if close else None,
+                                   expected=sorted(QUANT_DTYPES), field="quant")
+        self._set("quant", name)
+        if self.task is not Task.INFERENCE:
+            raise ConflictError(f"a {name} checkpoint is served, not trained: {name} applies to inference, "
+                                f"not to {self.task}", field="quant")
+        implied = QUANT_DTYPES[name]
+        if self.dtype is not None and self.dtype is not implied:
+            raise ConflictError(f"conflicting dtype: {name} stores {implied} weights, not {self.dtype}", field="dtype")
+        self._set("dtype", implied)
+
     def _check_task(self) -> None:
         if self.engine is not None and self.task in TRAINING_TASKS:
             raise ConflictError(f"{self.engine} serves models: an engine applies to inference, not to {self.task} "
@@ -180,9 +204,6 @@ class Request:
             for name in (*TRAINING_ONLY, "lora_rank"):
                 if getattr(self, name) is not None:
                     raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
-            if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
-                raise ConflictError(f"a KV cache is not stored in {self.kv_dtype}",
-                                    expected=sorted(d.value for d in KV_DTYPES), field="kv_dtype")
             if self.zero or self.sp:
                 name = "zero" if self.zero else "sp"
                 raise ConflictError(f"{name} applies to training, not to inference", field=name)
@@ -371,6 +392,7 @@ _LABELS = {
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
+    "quant": "weight format",
 }
 
 

@@ -10,9 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from vram.request.enums import Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+from vram.request.enums import (
+    Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+)
+from vram.request.quant import QUANT_DTYPES
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
+
+#: GGUF types as people shorten them, to the file type they mean, with why. llama.cpp's own
+#: aliases (tools/quantize/quantize.cpp QUANT_OPTIONS: "Q4_K" is "alias for Q4_K_M", likewise Q3_K
+#: and Q5_K); "gguf q4"/"q4 gguf" is the 4-bit type llama.cpp's quantize README recommends and
+#: Ollama's default tags ship (ollama.com/library/llama3.1: the 8b tag is Q4_K_M).
+GGUF_SHORT: dict[str, tuple[str, str]] = {
+    "q4_k": ("q4_k_m", "llama.cpp's alias"), "q5_k": ("q5_k_m", "llama.cpp's alias"),
+    "q3_k": ("q3_k_m", "llama.cpp's alias"),
+    **{f"{a} {b}": (name, "the usual GGUF type of that width; Ollama ships q4_k_m")
+       for bits, name in (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
+                          ("q8", "q8_0"))
+       for a, b in (("gguf", bits), (bits, "gguf"))},
+}
+GGUF_SHORT_PHRASES = {phrase: ("quant", name) for phrase, (name, _) in GGUF_SHORT.items()}
 
 
 def _all(field: str, value: Any, *phrases: str) -> dict[str, tuple[str, Any]]:
@@ -36,10 +53,18 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("dtype", D.FP32, "fp32", "float32", "f32", "32bit", "32-bit", "32 bit", "full precision"),
     **_all("dtype", D.FP16, "fp16", "float16", "f16", "half", "16bit", "16-bit", "16 bit"),
     **_all("dtype", D.BF16, "bf16", "bfloat16"),
-    **_all("dtype", D.FP8, "fp8", "float8", "e4m3"),
+    **_all("dtype", D.FP8, "fp8", "float8", "e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2"),  # vLLM --kv-cache-dtype values
     **_all("dtype", D.INT8, "int8", "8bit", "8-bit", "8 bit", "w8", "w8a16", "load_in_8bit", "bnb 8bit",
            "bnb int8", "llm.int8"),
-    **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16", "gptq", "awq"),
+    **_all("dtype", D.INT4, "int4", "4bit", "4-bit", "4 bit", "w4", "w4a16"),
+    **{name: ("quant", name) for name in QUANT_DTYPES},
+    **_all("quant", "awq", "autoawq", "awq int4", "awq 4bit", "awq-int4"),
+    **_all("quant", "gptq", "autogptq", "gptq int4", "gptq 4bit", "gptq-int4"),
+    **_all("quant", "fp8-block", "fp8 block", "fp8 blockwise", "fp8 block-wise", "block fp8", "blockwise fp8",
+           "fp8_block"),
+    **_all("quant", "mxfp4", "mx fp4", "mxfp4 moe", "mxfp4_moe"),
+    **_all("quant", "nvfp4", "nv fp4"),
+    **GGUF_SHORT_PHRASES,
     **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit"),
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
@@ -159,7 +184,7 @@ BIND_KEYS: dict[str, str] = {
 #: The value a binding key takes when no value word stands beside it ("recompute" alone).
 BIND_DEFAULTS: dict[str, Any] = {"recompute": R.FULL}
 #: The field whose words a binding key takes over (a KV dtype is written with the dtype words).
-BIND_SOURCES: dict[str, str] = {"kv_dtype": "dtype", "recompute": "recompute"}
+BIND_SOURCES: dict[str, tuple[str, ...]] = {"kv_dtype": ("dtype", "quant"), "recompute": ("recompute",)}
 
 #: Settings that do not change memory: accepted with their number, and the answer says so.
 IGNORED_KEYS: frozenset[str] = frozenset({
@@ -201,8 +226,9 @@ FLAG_KEYS: dict[str, str] = {
 }
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
-    "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype", "torch_dtype": "dtype",
-    "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
+    "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype",
+    "torch_dtype": "dtype", "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "cache_type_k": "kv_dtype",
+    "cache_type_v": "kv_dtype", "ctk": "kv_dtype", "ctv": "kv_dtype", "optim": "optimizer", "optimizer": "optimizer",
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
 }
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
@@ -223,6 +249,17 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "total", "rough", "exactly", "possible", "possibly", "able", "am i able", "is it possible", "budget",
     "some", "help me", "could you", "can you", "would you", "i want to", "i need to", "let me know",
     "locally", "local", "at home", "home", "my own", "own", "setup", "box", "rig", "workstation", "server",
+    # conversation around the question ("quick q: i have a 4070, can it handle ...")
+    "quick", "q", "quick q", "quick question", "question", "have", "i have", "i've", "ive", "i've got", "got",
+    "there", "anyone", "anybody", "does anyone know", "know", "wondering", "curious", "just wondering", "really",
+    "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
+    "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
+    "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
+    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "mac studio", "mac mini", "imac",
+    # a part of the answer asked by name: the answer shows every part, that one among them
+    "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
+    "gradient memory",
 })
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
@@ -235,6 +272,9 @@ OUTSIDE_MEMORY: dict[str, str] = {
                             "samples per second", "it/s")},
     **{p: "time" for p in ("how long", "how many hours", "how many days", "training time", "time to train",
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
+    **{p: "running on the CPU (host memory alone)" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only",
+                                                             "cpu inference", "on my cpu", "without a gpu",
+                                                             "without gpu", "no gpu")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -245,15 +285,19 @@ HELP_WORDS: frozenset[str] = frozenset({
 })
 
 #: Quantised checkpoints carry their format in their name ("Qwen2.5-32B-Instruct-AWQ",
-#: "Qwen2.5-7B-Instruct-GPTQ-Int4", "Llama-3.1-8B-Instruct-FP8", "llama-3-8b-bnb-4bit"): the
-#: name's suffix to the dtype its weights are stored in, longest suffix first. Sources: the AutoAWQ
-#: and AutoGPTQ model cards (4-bit groups unless -Int8 says otherwise), bitsandbytes' NF4 for -bnb-4bit.
-NAME_QUANT: tuple[tuple[str, Dtype], ...] = (
-    ("gptq-int8", Dtype.INT8), ("gptq-int4", Dtype.INT4), ("awq-int4", Dtype.INT4), ("bnb-4bit", Dtype.NF4),
-    ("fp8-dynamic", Dtype.FP8), ("w8a8-fp8", Dtype.FP8), ("awq", Dtype.INT4), ("gptq", Dtype.INT4),
-    ("fp8", Dtype.FP8), ("int4", Dtype.INT4), ("w4a16", Dtype.INT4), ("int8", Dtype.INT8),
-    ("w8a8", Dtype.INT8),
-    ("nf4", Dtype.NF4), ("4bit", Dtype.INT4), ("8bit", Dtype.INT8),
+#: "Qwen2.5-7B-Instruct-GPTQ-Int4", "Llama-3.1-8B-Instruct-FP8", "llama-3-8b-bnb-4bit", a GGUF file
+#: "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", an Ollama tag "llama3.1:8b-instruct-q4_K_M"): the
+#: name's suffix to the field it sets (a weight format, or the dtype where no format is named) and
+#: its value, longest suffix first. Sources: the AutoAWQ and AutoGPTQ model cards (4-bit groups of
+#: 128 unless -Int8 says otherwise), bitsandbytes' NF4 for -bnb-4bit, llama.cpp's file type names.
+NAME_QUANT: tuple[tuple[str, str, Dtype | str], ...] = (
+    *(((name, "quant", name) for name in sorted(QUANT_DTYPES, key=len, reverse=True) if name[0] in "qi")),
+    ("gptq-int8", "dtype", Dtype.INT8), ("gptq-int4", "quant", "gptq"), ("awq-int4", "quant", "awq"),
+    ("bnb-4bit", "dtype", Dtype.NF4), ("fp8-dynamic", "dtype", Dtype.FP8), ("w8a8-fp8", "dtype", Dtype.FP8),
+    ("awq", "quant", "awq"), ("gptq", "quant", "gptq"), ("mxfp4", "quant", "mxfp4"), ("nvfp4", "quant", "nvfp4"),
+    ("fp8", "dtype", Dtype.FP8), ("int4", "dtype", Dtype.INT4), ("w4a16", "dtype", Dtype.INT4),
+    ("int8", "dtype", Dtype.INT8), ("w8a8", "dtype", Dtype.INT8), ("nf4", "dtype", Dtype.NF4),
+    ("4bit", "dtype", Dtype.INT4), ("8bit", "dtype", Dtype.INT8),
 )
 
 #: Task words that say fine-tuning: beside them a bare "full" means a full fine-tune (every weight
@@ -330,7 +374,7 @@ FILLERS: frozenset[str] = frozenset({
     "want", "calculate", "tell", "across", "over", "x", "mode", "precision", "weights", "optimizer",
     "attention", "parallel", "parallelism", "checkpoint", "checkpoints", "machine", "node",
     "nodes", "cluster", "ram", "hbm", "up", "×", "*", "method", "single", "a single", "just", "only", "s",
-    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple", "for inference", "for training",
+    "tesla", "nvidia", "geforce", "amd", "instinct", "google", "apple",
     "under", "within", "into", "inside", "all", "get", "i'd", "do i", "id", "hf", "huggingface",
     "pytorch", "torch", "with pytorch", "gpu?", "在", "上", "张", "块", "用", "显存", "多少",
     "需要", "的", "个", "卡", "吗", "?",

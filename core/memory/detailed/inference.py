@@ -8,13 +8,15 @@ cache, one token at a time). The peak is prefill's.
 from __future__ import annotations
 
 from vram.formula import Formula, formula
-from vram.memory.detailed.activations import prefill_formula
+from vram.memory.detailed.activations import FUSED_QKV, prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase, quantised_weights
 from vram.memory.job import Said
+from vram.memory.quant import FORMATS, KV_BYTES, covered_params, gguf_weights
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Item, PhaseName
+from vram.request.quant import KvDtype
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
@@ -64,6 +66,11 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
     if job.checkpoint is not None and job.request.dtype is None:
         return [_split(_stored_weights(job), split, job.spec.num_layers)]
     dtype, layers = job.dtype, job.spec.num_layers
+    if job.quant in FORMATS:
+        return [_split(item, split, layers) for item in _format_weights(job)]
+    if job.quant is not None:  # a GGUF file type
+        size = None if job.arch.spec is not None else job.params  # a bare size: the reference's mix
+        return [_split(gguf_weights(job.spec, job.quant, job.spec.family in FUSED_QKV, size), split, layers)]
     if dtype not in WEIGHT_FORMATS:
         size = dtype_bytes(dtype)
         item = LineItem(Item.WEIGHTS, f"Model weights ({dtype})", round(size * job.params),
@@ -72,6 +79,23 @@ def _weights(job: DetailedJob, split: int) -> list[LineItem]:
         return [_split(item, split, layers)]
     weights, scales = quantised_weights(job, "Model weights", "Quantisation scales and zeros")
     return [_split(weights, split, layers), _split(scales, split, layers)]
+
+
+def _format_weights(job: DetailedJob) -> tuple[LineItem, LineItem]:
+    """Weights in a GPU format (vram.memory.quant.FORMATS): the matrices it covers at its value bits,
+    the rest in 16 bits, and its scales as their own item."""
+    fmt = FORMATS[job.quant]
+    covered = covered_params(job.spec, job.counts.attention, job.counts.mlp, fmt.experts_only)
+    other = job.params - covered
+    what = "the MoE experts" if fmt.experts_only and job.spec.num_experts else "the blocks' matrices"
+    size = fmt.value_bits / 8
+    weights = LineItem(
+        Item.WEIGHTS, f"Model weights ({job.quant}: {what}, the rest 16-bit)", round(size * covered + 2 * other),
+        f"{size:g} B/param x quantised_params + 2 B/param x other_params",
+        {"quantised_params": covered, "other_params": other}, fmt.source)
+    scales = formula_item(Item.QUANT_OVERHEAD, f"{job.quant} scales", formula(f"({fmt.scale_bits})/8*quantised_params"),
+                          {"quantised_params": covered}, fmt.source)
+    return weights, scales
 
 
 def _stored_weights(job: DetailedJob) -> LineItem:
@@ -85,8 +109,8 @@ def _stored_weights(job: DetailedJob) -> LineItem:
 
 def _kv_cache(job: DetailedJob, said: Said, values: dict[str, float]) -> LineItem:
     spec = job.spec
-    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, compute_dtype(job.dtype), "the compute dtype")
-    values = {**values, "e": dtype_bytes(kv_dtype)}
+    kv_dtype = said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), "the compute dtype")
+    values = {**values, "e": KV_BYTES[kv_dtype]}
     if spec.kv_lora_rank is not None:
         values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
         formula, source = KV_LATENT, MLA_SOURCE
