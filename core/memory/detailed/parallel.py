@@ -181,7 +181,8 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
         label = "ZeRO-3: the largest layer, gathered" if units == 1 else \
             f"ZeRO-3 / FSDP: {units} of the largest layer gathered (running, prefetched)"
         extra.append(LineItem(Item.ZERO3_GATHER, label, math.ceil(units * size * largest),
-                              f"{units} x {size} B/param x largest_layer_params",
+                              f"{units} x {size} B/param x largest_layer_params" if units > 1 else
+                              f"{size} B/param x largest_layer_params",
                               {"largest_layer_params": round(largest)},
                               terms.sources.get("gathered_units", DEEPSPEED_GATHER)))
     if job.request.zero in (1, 2) and job.dp > 1 and terms.reduce_bucket_elements and Item.GRADIENTS in by_key:
