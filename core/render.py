@@ -74,6 +74,7 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.TIED_GRADIENTS: ItemStyle("Tied grads", "#ffbe7d"),
     Item.DDP_BUCKETS: ItemStyle("DDP buckets", "#b6992d"),
     Item.ZERO3_GATHER: ItemStyle("ZeRO-3 gather", "#86bcb6"),
+    Item.REDUCE_BUCKET: ItemStyle("Reduce bucket", "#c9ad3f"),
     Item.FRAMEWORK_RESERVE: ItemStyle("Workspaces", "#79706e"),
 }
 

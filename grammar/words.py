@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from vram import catalog
+from vram.catalog.framework_files import looks_like_framework_config
 from vram.catalog.resolve import could_be_model
 from vram.errors import UnknownWordError
 from vram.messages import Note
@@ -178,6 +179,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "gpu", "gpu", gpu.id
     if len(words) > 1 and (sized := _sized_gpu(words)) is not None:
         return "gpu", "gpu", sized
+    if len(words) == 1 and looks_like_framework_config(words[0]):
+        return "set", "framework_config", words[0]  # read when the request is resolved
     if len(words) == 1 and could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None

@@ -7,6 +7,7 @@ import pytest
 import vram
 from vram.catalog.runtimes import runtime_of, runtimes
 from vram.errors import ConflictError, UnsupportedError
+from vram.memory.detailed import method
 from vram.memory.detailed.method import MODELLED_RUNTIMES
 from vram.request.enums import Engine, Framework
 
@@ -89,12 +90,16 @@ def test_a_framework_sets_its_precision_regime():
     assert {i.key: i.bytes for i in framework.items}["weights"] * 2 == {i.key: i.bytes for i in base.items}["weights"]
 
 
-UNMODELLED = [(k, i) for (k, i), r in runtimes().items()
-              if (k, i) not in MODELLED_RUNTIMES and (k, r.based_on) not in MODELLED_RUNTIMES]
+def test_every_runtime_in_the_catalog_is_modelled():
+    unmodelled = [(k, i) for (k, i), r in runtimes().items()
+                  if (k, i) not in MODELLED_RUNTIMES and (k, r.based_on) not in MODELLED_RUNTIMES]
+    assert not unmodelled
 
 
-@pytest.mark.parametrize("kind, name", UNMODELLED)
-def test_a_runtime_not_modelled_yet_is_refused_by_name(kind, name):
+@pytest.mark.parametrize("kind, name", [("engine", "sglang"), ("framework", "unsloth")])
+def test_a_runtime_row_without_a_model_is_refused_by_name(monkeypatch, kind, name):
+    # a runtime added to the catalog before the memory model knows it: refused by name, not guessed
+    monkeypatch.setattr(method, "MODELLED_RUNTIMES", method.MODELLED_RUNTIMES - {(kind, name)})
     query = f"infer llama-3-8b {kind}={name}" if kind == "engine" else f"train llama-3-8b {kind}={name}"
     with pytest.raises(UnsupportedError) as caught:
         vram.ask(query)

@@ -69,7 +69,7 @@ def test_the_table_shows_the_clis_numbers(query):
     expected = [item.bytes for item in estimate.items] + [estimate.total_bytes]
     if estimate.gpu_count > 1:
         expected.append(estimate.job_total_bytes)
-    if estimate.host_bytes:  # render.py's "Host memory, offloaded" row (llama.cpp's layers left on the CPU)
+    if estimate.host_bytes:  # render.py's host-memory row: offloaded layers, ZeRO offload, offloaded checkpoints
         expected.append(estimate.host_bytes)
     assert shown_numbers(reply_to(query)) == [format_bytes(b) for b in expected]
 

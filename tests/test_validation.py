@@ -56,6 +56,12 @@ CASES = [
     (f"train {tiny('qwen2')} bf16 adamw pure flash seq 256 batch 2", True),
     (f"train {tiny('qwen2')} bf16 sgd amp flash seq 256 batch 2", True),
     (f"train {tiny('mixtral')} bf16 adamw pure flash seq 256 batch 2", True),
+    # frameworks' own terms (issue 17): torchtitan's per-op selective checkpointing, torchtune's
+    # chunked head-and-loss with and without its layer checkpointing
+    (f"train {tiny('llama')} bf16 adamw pure selective seq 256 batch 2 torchtitan", True),
+    (f"train {tiny('llama-gqa')} bf16 adamw pure selective seq 256 batch 2 torchtitan", False),
+    (f"train {tiny('qwen2')} bf16 adamw pure full seq 256 batch 2 torchtune", True),
+    (f"train {tiny('llama')} bf16 adamw pure no recompute seq 256 batch 2 torchtune", False),
     (f"infer {tiny('gpt2')} fp16 seq 256 batch 4", True),
     (f"infer {tiny('llama-gqa')} bf16 seq 256 batch 4 eager", True),
     (f"infer {tiny('qwen2')} bf16 seq 512 batch 4", True),
@@ -135,6 +141,12 @@ def test_what_cannot_run_on_the_cpu_says_why():
         measure(vram.parse(f"train {tiny('llama')} bf16 adamw master seq 64"))
     with pytest.raises(UnsupportedRun, match="dropout"):
         measure(vram.parse(f"train {tiny('gpt2')} bf16 adamw pure flash dropout seq 64"), fake=False)
+    with pytest.raises(UnsupportedRun, match="needs FSDP"):
+        measure(vram.parse(f"train {tiny('llama')} bf16 adamw seq 64 torchtitan"))
+    with pytest.raises(UnsupportedRun, match="host memory"):
+        measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure full seq 64 unsloth"))
+    with pytest.raises(UnsupportedRun, match="Triton"):
+        measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure no recompute seq 64 unsloth"))
 
 
 def test_trace_on_the_command_line(capsys):

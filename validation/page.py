@@ -5,7 +5,7 @@ from __future__ import annotations
 from vram.request.enums import PhaseName
 from vram.units import format_count
 
-from . import serving
+from . import published, serving
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
 
 
@@ -39,8 +39,10 @@ def render(cpu: dict, gpu: dict | None) -> str:
         *serving.section_lines(),
         "",
         *_gpu_section(gpu),
+        "",
+        *published.section_lines(),
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _summary_table(rows: list[Row], gpu: dict | None) -> list[str]:

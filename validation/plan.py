@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vram.catalog.files import looks_like_path
 from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import resolve_model, resolve_request
+from vram.catalog.runtimes import Keeps, Loss
 from vram.memory.detailed.adapters import adapter_settings
 from vram.memory.detailed.common import detailed_job
 from vram.memory.detailed.training import training_settings
@@ -44,6 +45,8 @@ class Plan:
     seq_len: int
     lora_rank: int | None = None
     lora_targets: tuple[str, ...] = ()  #: the block matrices (Llama-style names) that get adapters
+    per_op: bool = False  #: per-op selective checkpointing of each layer (torchtitan's SelectiveAC)
+    loss_chunks: int = 0  #: head and cross-entropy a chunk of tokens at a time (torchtune); 0: whole logits
 
     @property
     def needs_gpu(self) -> bool:
@@ -74,9 +77,27 @@ def plan(request: Request) -> Plan:
     if settings.regime is Regime.MASTER:
         raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
                              "plain PyTorch (amp or pure)")
+    if settings.regime is Regime.AMP and not settings.autocast:
+        raise UnsupportedRun("FSDP2's mixed precision (fp32 shards, 16-bit gathered copies) needs FSDP; say pure")
+    per_op = settings.keeps is Keeps.PER_OP
     return Plan(Task.TRAINING, amp=settings.regime is Regime.AMP, optimizer=job.optimizer,
-                foreach=settings.foreach, recompute=_runnable(settings.recompute, job.fused_attention),
-                dropout=settings.options.dropout, **common)
+                foreach=settings.foreach,
+                recompute=Recompute.NONE if per_op else _runnable(_kept(settings.keeps, settings.recompute),
+                                                                  job.fused_attention),
+                dropout=settings.options.dropout, per_op=per_op, loss_chunks=_loss_chunks(job), **common)
+
+
+def _kept(keeps: Keeps, recompute: Recompute) -> Recompute:
+    if keeps is Keeps.LAYER_INPUT_ON_HOST:
+        raise UnsupportedRun("layer inputs offloaded to host memory: the CPU harness has no second memory")
+    return recompute
+
+
+def _loss_chunks(job) -> int:
+    terms = job.runtime.terms
+    if terms.loss is Loss.FUSED_LINEAR:
+        raise UnsupportedRun("a fused head-and-loss kernel (Triton) does not run on the CPU")
+    return terms.loss_chunks if terms.loss is Loss.CHUNKED_LINEAR else 0
 
 
 def _runnable(recompute: Recompute, fused_attention: bool) -> Recompute:

@@ -20,6 +20,7 @@ its phase, and what was live there by kind. On the CPU the CUDA behaviours of
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from dataclasses import dataclass, field
 from typing import Callable
@@ -146,6 +147,8 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
         model.gradient_checkpointing_enable()
         if job.task in (Task.LORA, Task.QLORA):
             model.enable_input_require_grads()  # PEFT's recipe: checkpointed blocks need a grad input
+    if job.per_op:
+        per_op_checkpointing(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(job, trainable, fake)
     compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
@@ -153,7 +156,8 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
         for _ in range(2):
             memory.set_phase("forward")
             with autocast(compute) if job.amp else contextlib.nullcontext():
-                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                loss = (chunked_loss(model, ids, job.loss_chunks) if job.loss_chunks
+                        else model(input_ids=ids, labels=ids, use_cache=False).loss)
             memory.set_phase("backward")
             loss.backward()
             del loss
@@ -167,6 +171,46 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
                         memory.classify(value, "optimizer")
             optimizer.zero_grad(set_to_none=True)
             memory.set_phase("between steps")
+
+
+#: The ops per-op selective checkpointing saves (torchtitan parallelize_llama.py _save_list at
+#: 9dec370, the Dec 2024 benchmarks' commit; the CPU flash kernel in CUDA's place).
+PER_OP_SAVE = frozenset({torch.ops.aten.mm.default, torch.ops.aten._scaled_dot_product_flash_attention.default,
+                         torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+                         torch.ops.aten._scaled_dot_product_efficient_attention.default,
+                         torch.ops.aten.abs.default, torch.ops.aten.max.default})
+
+
+def per_op_checkpointing(model: torch.nn.Module) -> None:
+    """Wrap each decoder layer as torchtitan's SelectiveAC does: the save list's outputs kept, every
+    second matmul of the layer recomputed, the rest recomputed in backward."""
+    from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
+
+    def context():
+        counts = {"forward": 0, "recompute": 0}
+
+        def policy(ctx, func, *args, **kwargs):
+            mode = "recompute" if ctx.is_recompute else "forward"
+            if func == torch.ops.aten.mm.default:
+                counts[mode] += 1
+            if func in PER_OP_SAVE and not (func == torch.ops.aten.mm.default and counts[mode] % 2 == 0):
+                return CheckpointPolicy.MUST_SAVE
+            return CheckpointPolicy.PREFER_RECOMPUTE
+        return create_selective_checkpoint_contexts(policy)
+
+    for layer in model.model.layers:
+        forward = layer.forward
+        layer.forward = functools.partial(checkpoint, forward, use_reentrant=False, context_fn=context)
+
+
+def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torch.Tensor:
+    """torchtune's LinearCrossEntropyLoss: the head and an fp32 cross-entropy a chunk of tokens at a time."""
+    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
+    labels = ids[:, 1:]
+    total = sum(torch.nn.functional.cross_entropy(model.lm_head(h).float().flatten(0, 1), y.flatten(),
+                                                  reduction="sum")
+                for h, y in zip(hidden.chunk(chunks, dim=1), labels.chunk(chunks, dim=1)))
+    return total / labels.numel()
 
 
 def _optimizer(job: Plan, parameters: list[torch.nn.Parameter], fake: bool) -> torch.optim.Optimizer:

@@ -21,7 +21,7 @@ from vram.catalog.architecture import Architecture
 from vram.catalog.index import MIN_GENERIC_GPU_GB, Gpu, ModelSpec
 from vram.catalog.runtimes import Runtime, runtime_of
 from vram.errors import InvalidRequestError, RangeError, UnknownWordError, UnsupportedError, VramError
-from vram.request.enums import Task
+from vram.request.enums import TRAINING_TASKS, Task
 from vram.request.request import Request
 
 if TYPE_CHECKING:
@@ -122,6 +122,10 @@ class Resolved:
 def resolve_request(request: Request) -> Resolved:
     """``request`` resolved under the policy in effect; errors point at the word that named it."""
     try:
+        if request.framework_config is not None:
+            from vram.catalog.framework_files import with_framework_config
+
+            request = with_framework_config(request)
         resolved = _resolved(request, policy.current())
     except VramError as error:
         raise error.at(dict(request.positions).get(error.field)) from None
@@ -182,7 +186,18 @@ def _canonical(request: Request, model_id: str | None, gpu: Gpu | None) -> Reque
         changes["model"] = model_id
     if gpu is not None and request.gpu != gpu.id:
         changes["gpu"] = gpu.id
+    changes.update(_sharded_by_framework(request))
     return dataclasses.replace(request, **changes) if changes else request
+
+
+def _sharded_by_framework(request: Request) -> dict[str, int]:
+    """A framework that always shards its data-parallel GPUs (torchtune's distributed recipes,
+    torchtitan) runs ZeRO-3 / FSDP where the query names no stage (its row's zero_default)."""
+    if request.task not in TRAINING_TASKS or request.framework is None or request.zero:
+        return {}
+    data_parallel = (request.gpu_count or 1) // (request.tp * request.pp)
+    stage = runtime_of(request).terms.zero_default
+    return {"zero": stage} if stage and data_parallel > 1 else {}
 
 
 def _check_against(request: Request, arch: Architecture) -> None:

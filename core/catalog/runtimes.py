@@ -10,12 +10,57 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from vram.catalog.index import load_toml
-from vram.request.enums import TRAINING_TASKS, Engine, Framework, Regime
+from vram.request.enums import TRAINING_TASKS, Engine, Framework, Recompute, Regime
 from vram.request.request import Request
+
+
+class Keeps(StrEnum):
+    """What a framework's recompute word keeps of each layer for backward (the rest is recomputed)."""
+
+    ALL = "all"  #: no recompute: every saved tensor
+    ALL_BUT_CORE_ATTENTION = "all_but_core_attention"  #: Megatron selective: the s x s attention part recomputed
+    PER_OP = "per_op"  #: per-op SAC: the layer input, every other matmul's output and the attention kernel's
+    LAYER_INPUT = "layer_input"  #: checkpointing: each layer's input only
+    LAYER_INPUT_ON_HOST = "layer_input_on_host"  #: checkpointing with each layer's input offloaded to host memory
+    NOT_OFFERED = "not_offered"  #: the framework has no such mode: the word is refused, not misread
+
+
+class Loss(StrEnum):
+    """How a framework computes the language-model loss."""
+
+    FP32_LOGITS = "fp32_logits"  #: the whole b x s x vocab logits upcast to fp32, then cross-entropy
+    CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens (``loss_chunks``)
+    FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size (``loss_chunk_cap_gib``)
+
+
+@dataclass(frozen=True)
+class TrainingTerms:
+    """A training framework's own terms (its row's columns; absent columns: transformers' terms)."""
+
+    recompute_default: Recompute  #: what the framework does when the query says nothing
+    keeps: Mapping[Recompute, Keeps]  #: what each recompute word keeps
+    loss: Loss
+    loss_chunks: int  #: CHUNKED_LINEAR: chunks of tokens
+    loss_chunk_cap_gib: float  #: FUSED_LINEAR: the largest fp32 logits chunk
+    autocast: bool  #: an "amp" regime runs under torch.autocast (else FSDP2's param_dtype casts)
+    gradient_bytes: int | None  #: bytes of a gradient when the framework accumulates them wider than its weights
+    gathered_units: int  #: ZeRO-3 / FSDP: sharded units gathered at once (the one running, the one prefetched)
+    gathered_bytes: int  #: bytes a parameter of a gathered unit
+    reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
+    zero_default: int  #: the ZeRO stage on several data-parallel GPUs when the query names none (3: FSDP)
+    sources: Mapping[str, str]  #: column -> where the framework's code or docs say it
+
+
+#: transformers' terms: what every framework row starts from (Hugging Face Trainer's defaults).
+TRANSFORMERS_TERMS = dict(
+    recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
+    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None,
+    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, zero_default=0)
 
 #: The fields every row has; any other column goes to ``settings``.
 _FIELDS = ("id", "name", "source", "default", "based_on", "notes")
@@ -45,6 +90,44 @@ class Runtime:
         value = self.settings.get("precision_regime")
         return None if value is None else Regime(value)
 
+    @functools.cached_property
+    def terms(self) -> TrainingTerms:
+        """The framework's terms: its columns over transformers' (a framework row only)."""
+        return training_terms(self.settings)
+
+
+def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
+    """Terms from a row's columns; an unknown column or value is a catalog error."""
+    columns = {k: v for k, v in settings.items() if k != "precision_regime" and not k.startswith("source_")}
+    unknown = set(columns) - set(TRANSFORMERS_TERMS)
+    if unknown:
+        raise ValueError(f"runtimes.toml: unknown framework columns {sorted(unknown)}")
+    row = {**TRANSFORMERS_TERMS, **columns}
+    return TrainingTerms(
+        recompute_default=Recompute(row["recompute_default"]),
+        keeps=MappingProxyType({Recompute.NONE: Keeps.ALL, Recompute.SELECTIVE: Keeps(row["keep_selective"]),
+                                Recompute.FULL: Keeps(row["keep_full"])}),
+        loss=Loss(row["loss"]), loss_chunks=_positive(row, "loss_chunks"),
+        loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]), autocast=bool(row["autocast"]),
+        gradient_bytes=row["gradient_bytes"], gathered_units=_positive(row, "gathered_units"),
+        gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
+        zero_default=_stage(row["zero_default"]),
+        sources=MappingProxyType({k.removeprefix("source_"): v for k, v in settings.items()
+                                  if k.startswith("source_")}))
+
+
+def _stage(value: Any) -> int:
+    if value not in (0, 1, 2, 3) or type(value) is not int:
+        raise ValueError(f"runtimes.toml: zero_default must be a ZeRO stage 0-3, not {value!r}")
+    return value
+
+
+def _positive(row: Mapping[str, Any], name: str) -> int:
+    value = row[name]
+    if type(value) is not int or value < 1:
+        raise ValueError(f"runtimes.toml: {name} must be a whole number from 1, not {value!r}")
+    return value
+
 
 @functools.cache
 def runtimes() -> MappingProxyType:
@@ -57,6 +140,8 @@ def runtimes() -> MappingProxyType:
             runtime = Runtime(kind, **{k: v for k, v in row.items() if k in _FIELDS},
                               settings=MappingProxyType({k: v for k, v in row.items() if k not in _FIELDS}))
             enum(runtime.id)  # a row the request cannot name is a catalog error
+            if kind == "framework":
+                runtime.terms  # noqa: B018 - a bad column is a catalog error at load, not at a query
             found[kind, runtime.id] = runtime
         missing = {member.value for member in enum} - {i for k, i in found if k == kind}
         defaults = [r.id for (k, _), r in found.items() if k == kind and r.default]
@@ -76,4 +161,4 @@ def runtime_of(request: Request) -> Runtime:
     return next(r for (k, _), r in table.items() if k == kind and r.default)
 
 
-__all__ = ["Runtime", "runtime_of", "runtimes"]
+__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "runtime_of", "runtimes", "training_terms"]

@@ -137,6 +137,7 @@ class Item(StrEnum):
     TIED_GRADIENTS = "tied_gradients"  #: a tied embedding's two gradient halves being summed
     DDP_BUCKETS = "ddp_buckets"  #: DDP's all-reduce buckets, a copy of the gradients
     ZERO3_GATHER = "zero3_gather"  #: ZeRO-3's largest layer, gathered while it runs
+    REDUCE_BUCKET = "reduce_bucket"  #: ZeRO-1/2's gradient reduce bucket (DeepSpeed reduce_bucket_size)
     FRAMEWORK_RESERVE = "framework_reserve"  #: cuBLAS / hipBLAS workspaces: a fit deduction, not a job item
 
 

@@ -70,7 +70,7 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework")
+                 "optimizer_foreach", "framework", "framework_config")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
 ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
@@ -131,6 +131,8 @@ class Request:
     #: llama.cpp: the K and V caches' types apart (-ctk, -ctv; each f16 unless given): kv_dtype sets both
     cache_type_k: KvDtype | None = None
     cache_type_v: KvDtype | None = None
+    #: a framework's own config (DeepSpeed JSON, torchtune YAML), a local path read when resolved
+    framework_config: str | None = None
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits

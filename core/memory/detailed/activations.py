@@ -173,6 +173,36 @@ def _eager_attention(options: BlockOptions) -> list[Term]:
     return terms
 
 
+#: Per-op selective checkpointing (torchtitan's SelectiveAC, torchtitan/distributed/activation_checkpoint.py,
+#: _get_default_save_ops and _get_custom_policy; parallelize_llama.py _save_list at the Dec 2024
+#: benchmarks' commit 9dec370): a checkpointed layer keeps its input and the outputs of the ops in
+#: its save list, the attention kernel's and every matmul's but every second one (the count starts
+#: again in each layer, recomputed matmuls are the 2nd, 4th ...); norms, rotary, activations and
+#: products are recomputed in backward.
+PER_OP_ATTENTION = Term("attention kernel output and log-sum-exp (saved op)", "c*b*s*a*d + 4*b*a*s")
+
+
+def per_op_terms(options: BlockOptions) -> list[Term]:
+    """What one layer keeps under per-op selective checkpointing: its input, the attention kernel's
+    output and the outputs of the layer's odd-numbered matmuls in forward order."""
+    matmuls = _matmuls(options)
+    kept = matmuls[0::2]
+    names = ", ".join(name for name, _ in kept)
+    return [LAYER_INPUT, PER_OP_ATTENTION,
+            Term(f"outputs of the 1st, 3rd ... matmuls ({names})", f"c*b*s*({' + '.join(o for _, o in kept)})")]
+
+
+def _matmuls(options: BlockOptions) -> list[tuple[str, str]]:
+    """A block's matmuls in forward order with their output widths."""
+    attention = [("qkv", "(a + 2*k)*d")] if options.fused_qkv else [("q", "a*d"), ("k", "k*d"), ("v", "k*d")]
+    attention.append(("o", "h"))
+    if options.mlp == "plain":
+        mlp = [("up", "f")]
+    else:
+        mlp = [("gate_up", "2*f")] if options.fused_gate_up else [("gate", "f"), ("up", "f")]
+    return attention + mlp + [("down", "h")]
+
+
 def outside_terms(options: BlockOptions) -> list[Term]:
     """Saved outside the layers: embedding dropout, the final norm and the head's input."""
     terms = [EMBEDDING_DROPOUT] if options.dropout else []

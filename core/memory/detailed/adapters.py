@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
-    HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase,
-    quantised_weights
+    DetailedJob, activations_item, backward_layer_item, block_options, default_recompute as _recompute,
+    host_activation_bytes, kept, logits_item, phase, quantised_weights, say_loss
 )
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
@@ -64,6 +64,7 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
     """The settings of ``job``'s adapter training; each default is said in ``said``."""
     request = job.request
     recompute = default_recompute(job, said)
+    say_loss(job, said)
     options = block_options(job, said)  # the base runs in its own 16-bit dtype: no autocast copies of it
     rank = said.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
     trained, targets = adapter_params(job.spec, request.task, rank, request.lora_targets)
@@ -108,8 +109,7 @@ def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: Line
 
 
 def default_recompute(job: DetailedJob, said: Said) -> Recompute:
-    return said.default("recompute", job.request.recompute, Recompute.FULL,
-                       "gradient checkpointing, as LoRA and QLoRA recipes turn it on")
+    return _recompute(job, said, Recompute.FULL, "gradient checkpointing, as LoRA and QLoRA recipes turn it on")
 
 
 def _base_weights(job: DetailedJob) -> list[LineItem]:
@@ -120,11 +120,11 @@ def _base_weights(job: DetailedJob) -> list[LineItem]:
     return list(quantised_weights(job, "Frozen base", "Quantisation constants"))
 
 
-def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
+def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], int]:
+    """The step's items and phases, and the host memory its offloaded activations take."""
     settings = adapter_settings(job, said)
-    recompute, options = settings.recompute, settings.options
+    keeps, options = kept(job, settings.recompute), settings.options
     values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
-    return adapter_items(job, settings, activations_item(options, recompute, values),
-                         formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
-                                      values, HF_LOSS),
-                         backward_layer_item(options, recompute, values))
+    items, phases = adapter_items(job, settings, activations_item(options, keeps, values), logits_item(job, values),
+                                  backward_layer_item(options, keeps, values))
+    return items, phases, host_activation_bytes(keeps, values)

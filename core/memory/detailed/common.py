@@ -14,10 +14,12 @@ from vram import catalog
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
 from vram.catalog.resolve import Resolved
+from vram.catalog.runtimes import Keeps, Loss
+from vram.errors import UnsupportedError
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
-    BlockOptions, backward_terms, joined, layer_terms, outside_terms
+    BlockOptions, backward_terms, joined, layer_terms, outside_terms, per_op_terms
 )
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields, runtime_said
 from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
@@ -135,39 +137,106 @@ def block_options(job: DetailedJob, said: Said, autocast: bool = False) -> Block
                         qk_norm=spec.family in QK_NORM_FAMILIES)
 
 
-def activations_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
-    text, why = _activations_formula(options, recompute)
-    label = f"Activations ({recompute} recompute, {'flash/sdpa' if options.fused_attention else 'eager'})"
+#: How each kept set reads in a label.
+KEEPS_LABEL = {Keeps.ALL: "none recompute", Keeps.ALL_BUT_CORE_ATTENTION: "selective recompute",
+               Keeps.PER_OP: "selective recompute, per op", Keeps.LAYER_INPUT: "full recompute",
+               Keeps.LAYER_INPUT_ON_HOST: "full recompute, layer inputs in host memory"}
+
+
+def default_recompute(job: DetailedJob, said: Said, task_default: Recompute = Recompute.NONE,
+                      why: str = "Hugging Face's gradient_checkpointing is off by default") -> Recompute:
+    """The recompute the query says, else the framework's default (transformers': ``task_default``)."""
+    terms = job.runtime.terms
+    if "recompute_default" in terms.sources:
+        task_default, why = terms.recompute_default, f"{job.runtime.name}: {terms.sources['recompute_default']}"
+    return said.default("recompute", job.request.recompute, task_default, why)
+
+
+def say_loss(job: DetailedJob, said: Said) -> None:
+    """Say the framework's loss where it is not transformers' whole fp32 logits."""
+    terms = job.runtime.terms
+    if "loss" in terms.sources:
+        said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
+
+
+def kept(job: DetailedJob, recompute: Recompute) -> Keeps:
+    """What ``recompute`` keeps in the job's framework (a word it has no mode for is refused)."""
+    terms = job.runtime.terms
+    keeps = terms.keeps[recompute]
+    if keeps is Keeps.NOT_OFFERED:
+        offered = " or ".join(r.value for r, k in terms.keeps.items() if k is not Keeps.NOT_OFFERED)
+        raise UnsupportedError(f"{job.runtime.name} has no {recompute} recompute ({terms.sources.get(f'keep_{recompute}', '')}); "
+                               f"say recompute {offered}", field="recompute")
+    if keeps is Keeps.PER_OP and (job.spec.num_experts is not None or not job.fused_attention):
+        raise UnsupportedError(f"per-op selective checkpointing ({job.runtime.name}) is modelled for dense models with "
+                               "flash/sdpa attention; say recompute full", field="recompute")
+    return keeps
+
+
+def activations_item(options: BlockOptions, keeps: Keeps, values: dict[str, float]) -> LineItem:
+    text, why = _activations_formula(options, keeps)
+    label = f"Activations ({KEEPS_LABEL[keeps]}, {'flash/sdpa' if options.fused_attention else 'eager'})"
     return formula_item(Item.ACTIVATIONS, label, formula(text), values, f"{KORTHIKANTI}; {MEASURED}; {why}")
 
 
 @functools.lru_cache(maxsize=256)
-def _activations_formula(options: BlockOptions, recompute: Recompute) -> tuple[str, str]:
-    """The activations' formula text for a block and a recompute policy (built once for each)."""
-    layer = joined(layer_terms(options, drop_quadratic=recompute is Recompute.SELECTIVE))
+def _activations_formula(options: BlockOptions, keeps: Keeps) -> tuple[str, str]:
+    """The activations' formula text for a block and what its recompute keeps (built once for each)."""
     outside = joined(outside_terms(options))
-    if recompute is Recompute.FULL:
-        text = f"L*{LAYER_INPUT.formula} + {outside}"
-        why = ("checkpointing keeps each layer's input; the layer recomputed in backward is counted "
-               "where backward reaches it")
-    else:
-        text = f"L*({layer}) + {outside}"
-        why = f"every layer's saved tensors ({recompute} recompute)"
-    return text, why
+    if keeps is Keeps.LAYER_INPUT:
+        return (f"L*{LAYER_INPUT.formula} + {outside}",
+                "checkpointing keeps each layer's input; the layer recomputed in backward is counted "
+                "where backward reaches it")
+    if keeps is Keeps.LAYER_INPUT_ON_HOST:
+        return (f"{LAYER_INPUT.formula} + {outside}",
+                "checkpointing with each layer's input copied to host memory: one on its way at a time")
+    if keeps is Keeps.PER_OP:
+        return f"L*({joined(per_op_terms(options))}) + {outside}", "per-op selective checkpointing"
+    layer = joined(layer_terms(options, drop_quadratic=keeps is Keeps.ALL_BUT_CORE_ATTENTION))
+    return f"L*({layer}) + {outside}", f"every layer's saved tensors ({KEEPS_LABEL[keeps]})"
 
 
-def backward_layer_item(options: BlockOptions, recompute: Recompute, values: dict[str, float]) -> LineItem:
+def host_activation_bytes(keeps: Keeps, values: dict[str, float]) -> int:
+    """Host memory the kept activations take (every layer's input, where they are offloaded)."""
+    return formula(f"L*{LAYER_INPUT.formula}").bytes(values) if keeps is Keeps.LAYER_INPUT_ON_HOST else 0
+
+
+def backward_layer_item(options: BlockOptions, keeps: Keeps, values: dict[str, float]) -> LineItem:
     return formula_item(Item.BACKWARD_LAYER, "Backward through one layer (its tensors, its MLP's gradients)",
-                         _backward_formula(options, recompute), values,
+                         _backward_formula(options, keeps), values,
                          f"{MEASURED}: the first layer's backward, the last to run, with every other gradient made")
 
 
 @functools.lru_cache(maxsize=256)
-def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
+def _backward_formula(options: BlockOptions, keeps: Keeps) -> Formula:
     terms = backward_terms(options)
-    if recompute is Recompute.SELECTIVE:
+    if keeps is Keeps.ALL_BUT_CORE_ATTENTION:
         terms = [t for t in terms if not t.quadratic]
     return formula(joined(terms))
+
+
+#: The loss at its largest, by how the framework computes it (symbols: N chunks of tokens, cap the
+#: largest fp32 chunk of logits in bytes).
+#: - fp32 logits: TRAINING_LOGITS.
+#: - chunked linear (torchtune LinearCrossEntropyLoss): each chunk's head output is upcast and
+#:   cross_entropy saves its fp32 log_softmax, so every chunk's (4bsv in all) is live at the start
+#:   of backward, beside the chunk at hand's nll and logits gradients (8bsv/N).
+#: - fused linear (Unsloth's fused CE): no whole logits; the largest chunk's fp32 logits and their
+#:   gradient, computed together in forward, and the gradient of the hidden states it accumulates.
+LOSSES: dict[Loss, tuple[str, str]] = {
+    Loss.FP32_LOGITS: ("Logits and loss, start of backward (fp32)", TRAINING_LOGITS.text),
+    Loss.CHUNKED_LINEAR: ("Loss in N chunks of tokens (fp32 log-softmax of each)", "(4 + 8/N)*b*s*v"),
+    Loss.FUSED_LINEAR: ("Fused head and loss (largest chunk, fp32)", "2*min(4*b*s*v, cap) + c*b*s*h"),
+}
+
+
+def logits_item(job: DetailedJob, values: dict[str, float]) -> LineItem:
+    """The training loss as the job's framework computes it."""
+    terms = job.runtime.terms
+    label, text = LOSSES[terms.loss]
+    source = HF_LOSS if terms.loss is Loss.FP32_LOGITS and "loss" not in terms.sources else terms.sources["loss"]
+    values = {**values, "N": terms.loss_chunks, "cap": round(terms.loss_chunk_cap_gib * 2**30)}
+    return formula_item(Item.LOGITS, label, formula(text), values, source)
 
 
 def phase(name: PhaseName, items: list[LineItem], keys: list[Item], note: str) -> Phase:

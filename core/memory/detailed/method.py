@@ -15,6 +15,7 @@ import operator
 from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
+from vram.catalog.runtimes import Keeps
 from vram.errors import UnsupportedError
 from vram.memory.detailed import llamacpp, parallel
 from vram.memory.detailed.adapters import lora_items
@@ -51,7 +52,8 @@ def estimate(resolved: Resolved, comparisons: Sequence[Comparison] = ()) -> Esti
 #: on another (axolotl and LLaMA-Factory on transformers) is modelled as that one with its defaults.
 MODELLED_RUNTIMES = frozenset({("engine", "transformers"), ("engine", "vllm"), ("engine", "sglang"), ("engine", "tgi"),
                                ("engine", "llama.cpp"), ("engine", "ollama"), ("framework", "transformers"),
-                               ("framework", "deepspeed"), ("framework", "megatron")})
+                               ("framework", "deepspeed"), ("framework", "megatron"), ("framework", "torchtune"),
+                               ("framework", "torchtitan"), ("framework", "unsloth")})
 #: Engines that run llama.cpp's buffers (Ollama on llama.cpp): answered by memory.detailed.llamacpp.
 GGML_RUNTIMES = frozenset({"llama.cpp", "ollama"})
 
@@ -81,9 +83,11 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
-        items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
+        items, phases, host_each = (lora_items if request.task in (Task.LORA, Task.QLORA) else training_items)(job, said)
+        host_bytes = host_each * job.gpu_count
         if parallel.is_parallel(job):
-            items, phases, host_bytes = parallel.apply(job, items, phases, said)
+            items, phases, offloaded = parallel.apply(job, items, phases, said)
+            host_bytes += offloaded
     result = finish(job, items, phases, said, host_bytes, comparisons)
     return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
 
@@ -134,6 +138,8 @@ def _job_key(resolved: Resolved) -> tuple | None:
         return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
     if request.engine is not None and request.engine.value in GGML_RUNTIMES:
         return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
+    if request.task is not Task.INFERENCE and Keeps.LAYER_INPUT_ON_HOST in resolved.runtime.terms.keeps.values():
+        return None  # the host memory of offloaded layer inputs grows with batch and context
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 

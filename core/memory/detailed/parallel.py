@@ -110,7 +110,8 @@ def _expert_share(job: DetailedJob, said: Said) -> float:
 def _live(item: LineItem, phase: Phase) -> bool:
     # buckets stay allocated from the first backward on; a ZeRO-3 gather lives while layers run
     return item.key == Item.DDP_BUCKETS or (item.key == Item.ZERO3_GATHER
-                                            and phase.name != PhaseName.OPTIMIZER_STEP)
+                                            and phase.name != PhaseName.OPTIMIZER_STEP) or (
+        item.key == Item.REDUCE_BUCKET and phase.name != PhaseName.START_OF_BACKWARD)
 
 
 def _stage_share(job) -> tuple[float, str]:
@@ -173,9 +174,20 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
         grads = by_key[Item.GRADIENTS]
         extra.append(LineItem(Item.DDP_BUCKETS, "DDP all-reduce buckets (a copy of the gradients)", grads.bytes,
                               "gradients", {"gradients": grads.bytes}, DDP_BUCKETS))
+    terms = job.runtime.terms
     if job.request.zero == 3 and job.dp > 1:
         largest = max(job.counts.embedding, (job.counts.attention + job.counts.mlp) / job.spec.num_layers) / job.tp
-        extra.append(LineItem(Item.ZERO3_GATHER, "ZeRO-3: the largest layer, gathered", math.ceil(4 * largest),
-                              "4 B/param x largest_layer_params", {"largest_layer_params": round(largest)},
-                              DEEPSPEED_GATHER))
+        units, size = terms.gathered_units, terms.gathered_bytes
+        label = "ZeRO-3: the largest layer, gathered" if units == 1 else \
+            f"ZeRO-3 / FSDP: {units} of the largest layer gathered (running, prefetched)"
+        extra.append(LineItem(Item.ZERO3_GATHER, label, math.ceil(units * size * largest),
+                              f"{units} x {size} B/param x largest_layer_params" if units > 1 else
+                              f"{size} B/param x largest_layer_params",
+                              {"largest_layer_params": round(largest)},
+                              terms.sources.get("gathered_units", DEEPSPEED_GATHER)))
+    if job.request.zero in (1, 2) and job.dp > 1 and terms.reduce_bucket_elements and Item.GRADIENTS in by_key:
+        size = job.compute_bytes  # the bucket is in the optimizer's (the model's 16-bit) dtype
+        extra.append(LineItem(Item.REDUCE_BUCKET, "ZeRO gradient reduce bucket", size * terms.reduce_bucket_elements,
+                              f"{size} B x reduce_bucket_size", {"reduce_bucket_size": terms.reduce_bucket_elements},
+                              terms.sources["reduce_bucket_elements"]))
     return extra

@@ -8,12 +8,15 @@ PyTorch job, each one said.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from vram.catalog.runtimes import Keeps
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
-    HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase
+    DetailedJob, activations_item, backward_layer_item, block_options, default_recompute,
+    host_activation_bytes, kept, logits_item, phase, say_loss
 )
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
@@ -66,6 +69,8 @@ class TrainingSettings:
 
     regime: Regime
     recompute: Recompute
+    keeps: Keeps  #: what the recompute word keeps in the job's framework
+    autocast: bool  #: the AMP regime under torch.autocast (FSDP2's mixed precision casts parameters instead)
     foreach: bool  #: torch.optim foreach step (full-size temporaries) rather than fused
     options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
 
@@ -77,21 +82,41 @@ def training_settings(job: DetailedJob, said: Said) -> TrainingSettings:
                  "(DDP); say zero1-3 or fsdp to shard the model states")
     elif job.dp > 1:
         said.say(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
-                 f"({'FSDP full shard' if job.request.zero == 3 else 'DeepSpeed'})")
+                 f"({_sharder(job)})")
     regime = _regime(job, said)
-    recompute = said.default("recompute", job.request.recompute, Recompute.NONE,
-                            "Hugging Face's gradient_checkpointing is off by default")
+    recompute = default_recompute(job, said)
+    keeps = kept(job, recompute)
+    say_loss(job, said)
     foreach = said.default("optimizer_foreach", job.request.optimizer_foreach, False,
                           "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
-    return TrainingSettings(regime, recompute, foreach, block_options(job, said, autocast=regime is Regime.AMP))
+    autocast = regime is Regime.AMP and job.runtime.terms.autocast
+    if regime is Regime.AMP and not autocast:
+        said.say(f"{job.runtime.name}: fp32 sharded weights, gradients and states; layers compute on 16-bit "
+                 f"gathered copies, without autocast ({job.runtime.terms.sources['autocast']})")
+    return TrainingSettings(regime, recompute, keeps, autocast, foreach, block_options(job, said, autocast=autocast))
 
 
-def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
+def _framework_states(job: DetailedJob, settings: TrainingSettings, said: Said):
+    """The regime's bytes a parameter as the framework holds them."""
+    states = state_bytes(settings.regime, job.dtype)
+    terms = job.runtime.terms
+    if settings.regime is Regime.AMP and not settings.autocast:  # the 16-bit copies are the gathered units
+        states = dataclasses.replace(states, weight_casts=0)
+    if terms.gradient_bytes is not None and terms.gradient_bytes != states.gradients:
+        said.say(f"{job.runtime.name}: gradients accumulated in {terms.gradient_bytes} bytes a parameter "
+                 f"({terms.sources['gradient_bytes']})")
+        states = dataclasses.replace(states, gradients=terms.gradient_bytes,
+                                     source=f"{states.source}; {terms.sources['gradient_bytes']}")
+    return states
+
+
+def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], int]:
+    """The step's items and phases, and the host memory its offloaded activations take."""
     settings = training_settings(job, said)
-    regime, recompute, options = settings.regime, settings.recompute, settings.options
-    states = state_bytes(regime, job.dtype)
+    regime, keeps, options = settings.regime, settings.keeps, settings.options
+    states = _framework_states(job, settings, said)
     values = job.values()
-    if regime is Regime.AMP:
+    if settings.autocast:
         values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
         values["u"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
     params, param_values = job.params, {"params": job.params}
@@ -113,9 +138,9 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                  f"{temporaries:g} B/param x params", param_values,
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
-        activations_item(options, recompute, values),
-        formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS, values, HF_LOSS),
-        backward_layer_item(options, recompute, values),
+        activations_item(options, keeps, values),
+        logits_item(job, values),
+        backward_layer_item(options, keeps, values),
         formula_item(Item.TIED_GRADIENTS, "Tied embedding: both gradient halves, being summed",
                       TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
         cuda_context_item(),
@@ -143,9 +168,18 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                                live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.TIED_GRADIENTS),
                                "autograd sums the head's and the embedding's gradient of the shared matrix "
                                "out of place"))
-    return items, phases
+    return items, phases, host_activation_bytes(keeps, values)
 
 
+
+
+def _sharder(job: DetailedJob) -> str:
+    terms = job.runtime.terms
+    if terms.zero_default and terms.zero_default == job.request.zero:
+        return f"FSDP2 full shard, {job.runtime.name}'s way on several GPUs: {terms.sources['zero_default']}"
+    if job.request.framework is not None:  # the framework named shards its own way
+        return job.runtime.name
+    return "FSDP full shard" if job.request.zero == 3 else "DeepSpeed"
 
 
 def _regime_label(regime: Regime, dtype: Dtype) -> str:

@@ -1,0 +1,239 @@
+"""A training framework's own config as input (issue 17): a DeepSpeed JSON or a torchtune recipe
+YAML, read once when the request is resolved, under the resolve policy (local files only where
+they are the user's own: never from Slack), within a bounded size, into the request's fields.
+
+Each file key that sets a request field is a row of a table below, with what it sets; a key that
+matters to memory but that vram does not model is said, never silently dropped. A query word and
+the file that disagree are a conflict, not a choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from vram import catalog
+from vram.catalog import policy
+from vram.errors import ConflictError, InvalidRequestError, UnsupportedError
+from vram.request.enums import Framework, Offload, Recompute, Task
+from vram.request.request import Request
+
+#: A framework config is a few kilobytes; this is far above any real one.
+MAX_FRAMEWORK_CONFIG_BYTES = 1 * 2**20
+#: DeepSpeed's config names as people write them: a word of the file name ("ds", "deepspeed", "zero3",
+#: "ds_config"), the words split at _ - and .
+_DEEPSPEED_NAME = re.compile(r"(^|[_\-.])(ds|deepspeed|zero[_\-]?[0-3]?|ds_?config)([_\-.]|$)", re.IGNORECASE)
+
+
+def looks_like_framework_config(word: str) -> bool:
+    """A word that names a framework's config: a .yaml/.yml recipe, or a .json named like
+    DeepSpeed's (ds_config.json, ds.json, zero3.json, deepspeed*.json)."""
+    name = os.path.basename(word)
+    if name.lower().endswith((".yaml", ".yml")):
+        return True
+    return name.lower().endswith(".json") and bool(_DEEPSPEED_NAME.search(name[: -len(".json")]))
+
+
+def with_framework_config(request: Request) -> Request:
+    """``request`` with the settings of the framework config it names (read under the policy)."""
+    from vram.catalog.headers import (  # only when a file is named: a cold start skips it
+        parse_json, read_bounded
+    )
+
+    path = request.framework_config
+    if not policy.current().local_files:
+        raise UnsupportedError(f"'{path}' would be a file on the server, and files are not read here; say the "
+                               "settings in the query (zero3, bf16, batch 4, full recompute)", field="framework_config")
+    try:
+        data = read_bounded(Path(path).expanduser(), MAX_FRAMEWORK_CONFIG_BYTES, "framework config")
+    except InvalidRequestError as error:
+        raise InvalidRequestError(str(error), field="framework_config") from None
+    except RuntimeError:  # "~someone/x" where no user someone exists
+        raise InvalidRequestError(f"no home folder for '{path.split('/')[0]}' in '{path}'",
+                                  field="framework_config") from None
+    if path.lower().endswith((".yaml", ".yml")):
+        framework, found, notes = Framework.TORCHTUNE, _torchtune(_yaml(data, path), path), []
+    else:
+        framework, (found, notes) = Framework.DEEPSPEED, _deepspeed(parse_json(data, path, "DeepSpeed config"), path)
+    found = {"framework": framework, **found}
+    return _merged(request, found, tuple(notes) + (f"read {path}: " + ", ".join(
+        f"{k} {getattr(v, 'value', v)}" for k, v in found.items()),))
+
+
+def _merged(request: Request, found: dict[str, Any], notes: tuple[str, ...]) -> Request:
+    """The file's settings where the query says nothing; where both say, they must agree."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Request)}
+    changes = {}
+    for name, value in found.items():
+        said = getattr(request, name)
+        if said in (None, defaults[name]) or name == "task" and said is Task.TRAINING:
+            changes[name] = value
+        elif said != value:
+            raise ConflictError(f"the query says {name} {getattr(said, 'value', said)} and "
+                                f"{request.framework_config} says {getattr(value, 'value', value)}", field=name)
+    return dataclasses.replace(request, **changes, notes=request.notes + notes)
+
+
+# -- DeepSpeed ---------------------------------------------------------------------------------------
+#
+# Keys from https://www.deepspeed.ai/docs/config-json/ and deepspeed/runtime/zero/config.py;
+# "auto" (the Hugging Face integration's placeholder) leaves the field to the query and the defaults.
+
+def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
+    if not isinstance(config, dict):
+        raise InvalidRequestError(f"'{path}' is not a DeepSpeed config (a JSON object)", field="framework_config")
+    if "model_type" in config or "hidden_size" in config:
+        raise InvalidRequestError(f"'{path}' is a model's config.json, not a DeepSpeed config; name it as the model",
+                                  field="framework_config")
+    found: dict[str, Any] = {}
+    zero = _object(config, "zero_optimization", path)
+    stage = zero.get("stage")
+    if stage is not None:
+        found["zero"] = _whole(stage, path, "zero_optimization.stage", 0, 3)
+    offload = [name for name, key in (("params", "offload_param"), ("optimizer", "offload_optimizer"))
+               if _object(zero, key, path).get("device") in ("cpu", "nvme")]
+    if offload:
+        found["offload"] = Offload(offload[0])
+    precisions = [name for name in ("bf16", "fp16") if _object(config, name, path).get("enabled") is True]
+    if len(precisions) > 1:
+        raise ConflictError(f"'{path}' enables both bf16 and fp16", field="dtype")
+    if precisions:
+        found["dtype"] = precisions[0]
+    micro = config.get("train_micro_batch_size_per_gpu")
+    if micro not in (None, "auto"):
+        found["batch_size"] = _whole(micro, path, "train_micro_batch_size_per_gpu", 1, 1 << 20)
+    buckets = [f"{key} {zero[key]}" for key in ("reduce_bucket_size", "allgather_bucket_size",
+                                                "stage3_prefetch_bucket_size", "stage3_max_live_parameters")
+               if key in zero and zero[key] != "auto"]
+    notes = [f"{path}: {', '.join(buckets)} read but not modelled: vram counts DeepSpeed's defaults"] if buckets else []
+    if config.get("activation_checkpointing"):
+        notes.append(f"{path}: activation_checkpointing applies to models that call deepspeed.checkpointing; "
+                     "say full recompute for gradient checkpointing")
+    return found, notes
+
+
+def _object(config: dict, key: str, path: str) -> dict:
+    value = config.get(key, {})
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"'{path}': {key} must be an object", field="framework_config")
+    return value
+
+
+def _whole(value: Any, path: str, key: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidRequestError(f"'{path}': {key} must be a whole number from {low} to {high}, not {value!r:.40}",
+                                  field="framework_config")
+    return value
+
+
+# -- torchtune ---------------------------------------------------------------------------------------
+#
+# A recipe config (recipes/configs/*/*.yaml at github.com/pytorch/torchtune): the model and
+# optimizer are components named by _component_; the rest plain keys of the recipe.
+
+#: torchtune's optimizer components (configs of recipes/configs at bd2a0fc) -> vram's optimizer.
+TORCHTUNE_OPTIMIZERS = {
+    "torch.optim.AdamW": "adamw", "torch.optim.Adam": "adamw", "torch.optim.SGD": "sgd_momentum",
+    "bitsandbytes.optim.PagedAdamW8bit": "adam8bit", "bitsandbytes.optim.AdamW8bit": "adam8bit",
+    "torchao.optim.AdamW8bit": "adam8bit", "torchao.prototype.low_bit_optim.AdamW8bit": "adam8bit",
+}
+#: torchtune's LoRA builder prefixes: lora_llama3_1_8b, qlora_llama3_1_8b.
+_ADAPTER_PREFIXES = {"lora_": Task.LORA, "qlora_": Task.QLORA}
+TORCHTUNE_DTYPES = {"bf16": "bf16", "fp32": "fp32"}
+
+
+def _yaml(data: bytes, path: str) -> dict[str, Any]:
+    try:
+        import yaml
+    except ImportError:
+        raise UnsupportedError("reading a torchtune YAML needs PyYAML: pip install 'vram[configs]'",
+                               field="framework_config") from None
+    try:
+        config = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidRequestError(f"cannot read '{path}' as a torchtune recipe ({str(error)[:120]})",
+                                  field="framework_config") from None
+    if not isinstance(config, dict):
+        raise InvalidRequestError(f"'{path}' is not a torchtune recipe (a YAML mapping)", field="framework_config")
+    return config
+
+
+def _torchtune(config: dict[str, Any], path: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, read in _TORCHTUNE_KEYS.items():
+        if config.get(key) is not None:
+            found.update(read(config[key], path))
+    return found
+
+
+def _model(value: Any, path: str) -> dict[str, Any]:
+    component = _component(value, path, "model")
+    name = component.rsplit(".", 1)[-1]
+    found: dict[str, Any] = {}
+    for prefix, task in _ADAPTER_PREFIXES.items():
+        if name.startswith(prefix):
+            name, found["task"] = name[len(prefix):], task
+    spec = catalog.find_model(re.sub(r"(\d)_(\d)", r"\1.\2", name)) or catalog.find_model(name)
+    if spec is None:
+        raise UnsupportedError(f"'{path}': model {component} is not in the catalog; name the model in the query",
+                               field="framework_config")
+    found["model"] = spec.id
+    if isinstance(value, dict) and value.get("lora_rank") is not None:
+        found["lora_rank"] = _whole(value["lora_rank"], path, "model.lora_rank", 1, 65536)
+    return found
+
+
+def _optimizer(value: Any, path: str) -> dict[str, Any]:
+    component = _component(value, path, "optimizer")
+    if component not in TORCHTUNE_OPTIMIZERS:
+        raise UnsupportedError(f"'{path}': optimizer {component} is not modelled; say the optimizer in the query",
+                               field="framework_config")
+    found: dict[str, Any] = {"optimizer": TORCHTUNE_OPTIMIZERS[component]}
+    if isinstance(value, dict) and value.get("fused") is True:
+        found["optimizer_foreach"] = False
+    return found
+
+
+def _component(value: Any, path: str, key: str) -> str:
+    component = value.get("_component_") if isinstance(value, dict) else None
+    if not isinstance(component, str) or len(component) > 200:
+        raise InvalidRequestError(f"'{path}': {key} needs a _component_ name", field="framework_config")
+    return component
+
+
+def _flag(field: str, on: Any, off: Any) -> Callable[[Any, str], dict[str, Any]]:
+    def read(value: Any, path: str) -> dict[str, Any]:
+        if type(value) is not bool:
+            raise InvalidRequestError(f"'{path}': expected true or false, not {value!r:.40}", field="framework_config")
+        return {field: on if value else off}
+    return read
+
+
+def _activation_offloading(value: Any, path: str) -> dict[str, Any]:
+    if value is True:
+        raise UnsupportedError(f"'{path}': enable_activation_offloading is not modelled yet; set it false for "
+                               "an answer that keeps the activations on the GPU", field="framework_config")
+    return {}
+
+
+#: Recipe keys that set request fields, each with how it reads.
+_TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    "model": _model,
+    "optimizer": _optimizer,
+    "batch_size": lambda v, p: {"batch_size": _whole(v, p, "batch_size", 1, 1 << 20)},
+    "dtype": lambda v, p: {"dtype": TORCHTUNE_DTYPES.get(v) or _unsupported(p, "dtype", v)},
+    "enable_activation_checkpointing": _flag("recompute", Recompute.FULL, Recompute.NONE),
+    "enable_activation_offloading": _activation_offloading,
+    "tokenizer": lambda v, p: ({"seq_len": _whole(v["max_seq_len"], p, "tokenizer.max_seq_len", 1, 1 << 24)}
+                               if isinstance(v, dict) and v.get("max_seq_len") is not None else {}),
+}
+
+
+def _unsupported(path: str, key: str, value: Any) -> Any:
+    raise UnsupportedError(f"'{path}': {key} {value!r:.40} is not one vram models", field="framework_config")
+
+
+__all__ = ["MAX_FRAMEWORK_CONFIG_BYTES", "looks_like_framework_config", "with_framework_config"]

@@ -1,0 +1,200 @@
+"""Training frameworks' own terms (issue 17): each pinned to the framework's code, and read by the
+detailed method from the runtime catalog's columns, never from a framework's name."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+import vram
+from vram.catalog.runtimes import TRANSFORMERS_TERMS, Keeps, Loss, runtimes, training_terms
+from vram.errors import UnsupportedError
+from vram.request.enums import Recompute
+
+GB = 1e9
+
+
+def terms(framework: str):
+    return runtimes()["framework", framework].terms
+
+
+# framework -> (column, value, words its source must hold): each term pinned to the file and
+# function of the framework's own code it was read from
+PINNED = [
+    ("torchtitan", "keep_selective", Keeps.PER_OP, "activation_checkpoint.py SelectiveAC"),
+    ("torchtitan", "keep_full", Keeps.LAYER_INPUT, "FullAC"),
+    ("torchtitan", "recompute_default", Recompute.SELECTIVE, "SelectiveAC"),
+    ("torchtitan", "autocast", False, "mixed_precision_param = bfloat16"),
+    ("torchtitan", "loss", Loss.FP32_LOGITS, "cross_entropy(pred.float())"),
+    ("torchtitan", "gathered_units", 2, "fully_shard"),
+    ("torchtune", "loss", Loss.CHUNKED_LINEAR, "LinearCrossEntropyLoss(num_output_chunks=8)"),
+    ("torchtune", "loss_chunks", 8, None),
+    ("torchtune", "recompute_default", Recompute.FULL, "enable_activation_checkpointing: True"),
+    ("torchtune", "keep_selective", Keeps.NOT_OFFERED, "whole layers"),
+    ("torchtune", "gathered_units", 2, "FSDP2 fully_shard"),
+    ("torchtune", "gathered_bytes", 2, None),
+    ("unsloth", "keep_full", Keeps.LAYER_INPUT_ON_HOST, "Unsloth_Offloaded_Gradient_Checkpointer"),
+    ("unsloth", "loss", Loss.FUSED_LINEAR, "_get_chunk_multiplier"),
+    ("unsloth", "loss_chunk_cap_gib", 4.0, None),
+    ("unsloth", "recompute_default", Recompute.FULL, "use_gradient_checkpointing = 'unsloth'"),
+    ("megatron", "gradient_bytes", 4, "accumulate_allreduce_grads_in_fp32"),
+    ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
+    ("deepspeed", "reduce_bucket_elements", 500_000_000, "reduce_bucket_size = 5e8"),
+    ("torchtune", "zero_default", 3, "training.shard_model"),
+    ("torchtitan", "zero_default", 3, "data_parallel_shard_degree = -1"),
+    ("deepspeed", "gathered_units", 1, "largest_layer_memory = 4 * largest_layer_params"),
+    ("deepspeed", "gathered_bytes", 4, None),
+]
+_ATTRIBUTES = {"keep_selective": lambda t: t.keeps[Recompute.SELECTIVE], "keep_full": lambda t: t.keeps[Recompute.FULL]}
+
+
+@pytest.mark.parametrize("framework, column, value, source", PINNED)
+def test_each_term_is_pinned_to_the_frameworks_code(framework, column, value, source):
+    found = terms(framework)
+    assert _ATTRIBUTES.get(column, lambda t: getattr(t, column))(found) == value
+    if source is not None:
+        assert source in found.sources[column]
+
+
+@pytest.mark.parametrize("framework", ["transformers", "axolotl", "llama-factory"])
+def test_frameworks_on_transformers_keep_its_terms(framework):
+    assert terms(framework) == training_terms({})
+    assert terms(framework).keeps[Recompute.SELECTIVE] is Keeps.ALL_BUT_CORE_ATTENTION
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"loss": "chunky"}, "chunky"),
+    ({"keep_full": "everything"}, "everything"),
+    ({"loss_chunks": 0}, "loss_chunks"),
+    ({"gathered_units": 1.5}, "gathered_units"),
+    ({"prefetch": 2}, "unknown framework columns"),
+])
+def test_a_bad_column_is_a_catalog_error(settings, message):
+    with pytest.raises(ValueError, match=message):
+        training_terms(settings)
+
+
+#: Columns whose source is their partner's (a count and its unit, a loss and its chunking).
+SOURCED_WITH = {"gathered_bytes": "gathered_units", "loss_chunks": "loss", "loss_chunk_cap_gib": "loss"}
+
+
+@pytest.mark.parametrize("framework", [i for (kind, i) in runtimes() if kind == "framework"])
+def test_every_column_a_row_sets_has_its_source(framework):
+    row = runtimes()["framework", framework]
+    columns = {k for k in row.settings if not k.startswith("source_") and k != "precision_regime"}
+    assert {SOURCED_WITH.get(c, c) for c in columns} <= set(row.terms.sources)
+
+
+def test_every_framework_column_has_a_default():
+    assert set(TRANSFORMERS_TERMS) >= {k for (kind, _), r in runtimes().items() if kind == "framework"
+                                       for k in r.settings if k != "precision_regime" and not k.startswith("source_")}
+
+
+def _items(query: str) -> dict[str, int]:
+    return {item.key: item.bytes for item in vram.ask(query).items}
+
+
+LLAMA_8B = dict(L=32, h=4096, a=32, k=8, d=128, f=14336, v=128256)
+
+
+def test_torchtitan_per_op_checkpointing_keeps_every_other_matmul():
+    # SelectiveAC on a Llama block: wq (1st) kept, wk (2nd) recomputed, wv (3rd) kept, wo (4th)
+    # recomputed, w1 (5th) kept, w3 (6th) recomputed, w2 (7th) kept; the SDPA output and its
+    # log-sum-exp kept; the block's input kept by the checkpoint
+    m, b, s = LLAMA_8B, 2, 8192
+    per_token = 2 * (m["h"] + m["a"] * m["d"] + m["k"] * m["d"] + m["f"] + m["h"] + m["a"] * m["d"]) + 4 * m["a"]
+    outside = (4 + 2) * b * s * m["h"] + 4 * b * s + 2 * b * s * m["h"]  # final RMSNorm and the head's input
+    items = _items("train llama-3.1-8b bf16 adamw fsdp selective seq 8192 batch 2 on 8x h100 torchtitan")
+    assert items["activations"] == m["L"] * per_token * b * s + outside
+    # FSDP2 mixed precision: fp32 sharded weights, gradients and states, no autocast copies
+    assert "weight_casts" not in items
+    assert items["weights"] == math.ceil(4 * 8_030_261_248 / 8)
+    assert items["zero3_gather"] == math.ceil(2 * 2 * 525_336_576)  # two bf16 units of the largest (the embedding)
+
+
+def test_torchtitan_defaults_to_per_op_and_says_so():
+    estimate = vram.ask("train llama-3.1-8b bf16 adamw fsdp seq 8192 batch 2 on 8x h100 torchtitan")
+    assert any(a.startswith("recompute selective (default: torchtitan") for a in estimate.assumptions)
+    assert "per op" in estimate.item("activations").label
+    assert any("without autocast" in a for a in estimate.assumptions)
+
+
+def test_per_op_checkpointing_is_refused_where_not_modelled():
+    with pytest.raises(UnsupportedError, match="dense models with flash/sdpa") as caught:
+        vram.ask("train llama-3.1-8b bf16 adamw selective eager seq 2048 torchtitan")
+    assert caught.value.field == "recompute"
+
+
+def test_torchtune_chunked_loss_and_pure_bf16():
+    b, s, v = 2, 4096, 128256
+    items = _items("train llama-3.2-3b bf16 adamw seq 4096 batch 2 on a100 torchtune")
+    assert items["logits"] == round((4 + 8 / 8) * b * s * v)
+    base = _items("train llama-3.2-3b bf16 adamw full seq 4096 batch 2 on a100")
+    assert base["logits"] == 12 * b * s * v  # transformers: the whole fp32 logits
+    assert items["weights"] * 2 == base["weights"]  # torchtune's bf16 weights beside AMP's fp32
+
+
+def test_a_recompute_word_the_framework_lacks_is_refused():
+    with pytest.raises(UnsupportedError, match="torchtune has no selective recompute") as caught:
+        vram.ask("train llama-3.2-3b bf16 adamw selective on a100 torchtune")
+    assert "say recompute none or full" in str(caught.value) and caught.value.field == "recompute"
+
+
+def test_unsloth_offloads_layer_inputs_to_host_and_fuses_the_loss():
+    b, s, h, v, L = 2, 2048, 4096, 128256, 32
+    estimate = vram.ask("lora llama-3.1-8b seq 2048 batch 2 on a100 unsloth")
+    items = {i.key: i.bytes for i in estimate.items}
+    assert estimate.host_bytes == L * 2 * b * s * h  # every layer's bf16 input
+    assert items["logits"] == 2 * min(4 * b * s * v, 4 * 2**30) + 2 * b * s * h
+    plain = _items("lora llama-3.1-8b seq 2048 batch 2 on a100")
+    assert items["activations"] == plain["activations"] - (L - 1) * 2 * b * s * h
+
+
+def test_megatron_accumulates_gradients_in_fp32_and_shards_only_the_optimizer():
+    # Megatron's theoretical_memory_usage.py: 6 + 12/dp bytes a parameter with the distributed optimizer
+    params, dp = 8_030_261_248, 8
+    items = _items("train llama-3.1-8b bf16 adamw zero1 seq 4096 on 8x h100 megatron")
+    assert items["weights"] + items["gradients"] + items["optimizer"] == pytest.approx(params * (6 + 12 / dp), abs=2)
+
+
+@pytest.mark.parametrize("query, zero", [
+    ("train llama-3-8b torchtune on 8x h100", 3),  # torchtune's distributed recipes always shard
+    ("train llama-3-8b torchtitan bf16 adamw on 8x h100", 3),
+    ("train llama-3-8b torchtune on 1x h100", 0),  # one GPU: nothing to shard over
+    ("train llama-3-8b torchtune tp 8 on 8x h100", 0),  # no data-parallel GPUs left
+    ("train llama-3-8b torchtune zero 2 on 8x h100", 2),  # a stage the query names stays
+    ("train llama-3-8b on 8x h100", 0),  # transformers: DDP unless the query says zero or fsdp
+])
+def test_a_framework_that_always_shards_runs_fsdp(query, zero):
+    estimate = vram.ask(query)
+    assert estimate.request.zero == zero
+    assert any("torchtune's way" in a or "torchtitan's way" in a for a in estimate.assumptions) is (
+        zero == 3)
+
+
+def test_deepspeed_zero2_keeps_a_reduce_bucket():
+    items = _items("train llama-3.1-8b bf16 adamw zero2 on 8x a100 deepspeed")
+    assert items["reduce_bucket"] == 2 * 500_000_000
+    assert "reduce_bucket" not in _items("train llama-3.1-8b bf16 adamw zero2 on 8x a100")  # a row without one
+
+
+def test_the_model_reads_columns_not_names():
+    # a framework row is only its columns: transformers with torchtitan's terms answers as torchtitan
+    import vram.catalog.runtimes as catalog_runtimes
+
+    titan = runtimes()["framework", "torchtitan"]
+    hf = runtimes()["framework", "transformers"]
+    disguised = dataclasses.replace(hf, settings=titan.settings)
+    disguised.__dict__.pop("terms", None)
+    table = dict(runtimes())
+    table["framework", "transformers"] = disguised
+    query = "train llama-3.1-8b bf16 adamw fsdp selective seq 8192 batch 2 on 8x h100"
+    original = catalog_runtimes.runtimes
+    try:
+        catalog_runtimes.runtimes = lambda: table
+        as_disguised = _items(query)
+    finally:
+        catalog_runtimes.runtimes = original
+    assert as_disguised == _items(query + " torchtitan")
