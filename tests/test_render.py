@@ -123,7 +123,7 @@ def test_every_frontend_says_the_verdict_in_its_words(verdict, query):
 
 @pytest.mark.parametrize("query, title", [
     ("train chatglm-6b adamw bf16 selective on 8xA100", "What would make it fit"),
-    ("train 70b fp32 adamw on 1x t4", "No single change makes it fit; the closest"),
+    ("train 70b fp32 adamw seq 32768 batch 64 on 1x t4", "No single change makes it fit; the closest"),
 ])
 def test_advice_titles_are_said_once_for_every_frontend(query, title):
     from vram.ipymagic import render_html
