@@ -43,6 +43,8 @@ class Optimizer(StrEnum):
     SGD_PLAIN = "sgd_plain"  #: SGD without momentum: no state
     ADAFACTOR = "adafactor"  #: factored second moment (Shazeer & Stern 2018)
     LION = "lion"  #: one momentum buffer (Chen et al. 2023)
+    MUON = "muon"  #: one momentum buffer on the blocks' matrices, AdamW on the rest (Keller Jordan 2024)
+    ADAM_MINI = "adam_mini"  #: Adam's first moment, one second moment a block (Zhang et al. 2024)
 
 
 class Recompute(StrEnum):

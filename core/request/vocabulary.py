@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vram.request.enums import Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+from vram.request.enums import (
+    Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+)
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
 
@@ -62,6 +64,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "sgd no momentum", "sgd_plain"),
     **_all("optimizer", O.ADAFACTOR, "adafactor"),
     **_all("optimizer", O.LION, "lion"),
+    **_all("optimizer", O.MUON, "muon", "moonlight muon"),
+    **_all("optimizer", O.ADAM_MINI, "adam-mini", "adam_mini", "adammini", "adam mini"),
     **_all("recompute", R.NONE, "none", "no recompute", "no recomputation", "no checkpointing",
            "without checkpointing", "no gradient checkpointing", "without gradient checkpointing",
            "no activation checkpointing"),
