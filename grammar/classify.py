@@ -29,7 +29,8 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
-TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework")
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
+                        "objective")
 #: What a question outside memory is told: vram answers memory, and says so plainly.
 OUTSIDE_MESSAGE = ("{topic} is not modelled yet (vram answers memory); ask how much memory a job needs, "
                    "as in 'infer llama-3-8b fp16 on a100'")

@@ -339,13 +339,13 @@ def setting(atom: Atom) -> Meaning:
 
 
 def _word_value(field: str, word: str) -> Any:
-    if field == "model":
+    if field in ("model", "teacher"):
         found = catalog.find_model(word)
         return found.id if found is not None else word  # else the resolver says what is close
     if field == "gpu":
         gpu = catalog.find_gpu(word)
         return gpu.id if gpu is not None else word
-    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
+    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout", "reference"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
     if meaning is not None and meaning[0] in (field, "dtype" if field == "kv_dtype" else field):

@@ -37,6 +37,8 @@ COVERING_QUERIES = [
     "infer 6b int8", "infer 6b int8 method=article", "infer llama-3-70b int4 on 2x rtx-4090",
     "qlora llama-2-70b seq 4096 on 1x a100-80gb", "lora llama-3-8b on 1x a100-40gb",
     "lora 7b method=article",
+    "train llama-3-8b ppo on 8x h100 zero3", "train qwen2.5-7b grpo colocate on h100",
+    "train llama-3.2-1b distill teacher=llama-3.1-8b",
 ]
 
 

@@ -102,6 +102,17 @@ class Framework(StrEnum):
     LLAMA_FACTORY = "llama-factory"  #: transformers underneath, with its own defaults
 
 
+class Objective(StrEnum):
+    """What a training job optimises beyond next-token prediction (post-training); None in a
+    request means supervised fine-tuning or pre-training, one model and its labels."""
+
+    DPO = "dpo"  #: direct preference optimisation: chosen and rejected answers, a frozen reference
+    PPO = "ppo"  #: policy, value, reference and reward models (InstructGPT's RLHF)
+    GRPO = "grpo"  #: group relative policy optimisation: several generations a prompt, no value model
+    RM = "rm"  #: reward modelling: a scalar head scoring chosen against rejected
+    DISTILL = "distill"  #: distillation: a frozen teacher's logits as the target
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)
@@ -133,6 +144,13 @@ class Item(StrEnum):
     LOGITS = "logits"  #: logits and loss (training), or the last token's logits (inference)
     RUNTIME_OVERHEAD = "runtime_overhead"  #: the article's 20 % on top of inference weights
     CUDA_CONTEXT = "cuda_context"  #: the driver's context and kernels, outside PyTorch's allocator
+    REFERENCE_MODEL = "reference_model"  #: post-training: a frozen copy of the policy (DPO, PPO, GRPO's KL)
+    VALUE_MODEL = "value_model"  #: PPO: the value model's weights, gradients and optimizer states
+    REWARD_MODEL = "reward_model"  #: PPO: the frozen reward model
+    TEACHER = "teacher"  #: distillation: the frozen teacher's weights
+    ROLLOUT_ENGINE = "rollout_engine"  #: GRPO/PPO: a colocated vLLM generating the rollouts
+    VALUE_ACTIVATIONS = "value_activations"  #: PPO: the value model's saved activations
+    TEACHER_LOGITS = "teacher_logits"  #: distillation: the teacher's logits and log-probabilities
     BACKWARD_LAYER = "backward_layer"  #: one layer's tensors and gradients while backward runs it
     TIED_GRADIENTS = "tied_gradients"  #: a tied embedding's two gradient halves being summed
     DDP_BUCKETS = "ddp_buckets"  #: DDP's all-reduce buckets, a copy of the gradients

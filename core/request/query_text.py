@@ -35,6 +35,15 @@ def request_to_query(request: Request) -> str:
         words.append(f"kv={request.kv_dtype.value}")
     if request.lora_targets is not None:
         words += [CANONICAL["lora_targets"], *request.lora_targets]
+    if request.objective is not None:
+        words.append(request.objective.value)
+    if request.reference is not None:
+        words.append(CANONICAL[f"reference:{request.reference}"])
+    if request.teacher is not None:
+        words.append(CANONICAL["teacher"] + request.teacher)
+    for name in ("generations", "rollout_fraction"):
+        if getattr(request, name) is not None:
+            words += [CANONICAL[name], f"{getattr(request, name):g}"]
     if request.offload is not None:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework,
-    Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import TARGET_NAMES
 from vram.request.query_text import request_to_query
@@ -43,21 +43,33 @@ RANGES: dict[str, tuple[float, float]] = {
     "hidden_size": (1, 2**20),
     "num_layers": (1, 2**16),
     "num_heads": (1, 2**16),
+    "generations": (1, 2**16),
+    "rollout_fraction": (0.01, 1),
 }
+#: Numeric fields that take fractions (the rest are whole numbers).
+FRACTION_FIELDS = frozenset({"params", "rollout_fraction"})
 
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
     "precision_regime": Regime, "kv_dtype": Dtype, "solve": Solve, "offload": Offload,
-    "engine": Engine, "framework": Framework,
+    "engine": Engine, "framework": Framework, "objective": Objective,
 }
 
 #: Yes/no fields.
-BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest")
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework")
+                 "optimizer_foreach", "framework", "objective")
+
+#: Post-training fields, each with the objectives it applies to.
+OBJECTIVE_FIELDS: dict[str, frozenset[Objective]] = {
+    "reference": frozenset({Objective.DPO, Objective.PPO, Objective.GRPO}),
+    "generations": frozenset({Objective.GRPO}),
+    "rollout_fraction": frozenset({Objective.GRPO, Objective.PPO}),
+    "teacher": frozenset({Objective.DISTILL}),
+}
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -97,6 +109,11 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
+    objective: Objective | None = None  #: post-training objective; None: supervised (one model, labels)
+    reference: bool | None = None  #: a frozen reference model on the GPU (DPO, PPO, GRPO); None: the objective's default
+    generations: int | None = None  #: GRPO: completions sampled a prompt (num_generations)
+    rollout_fraction: float | None = None  #: GRPO/PPO: a colocated vLLM's gpu_memory_utilization
+    teacher: str | None = None  #: distillation: the teacher's catalog id
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -123,7 +140,7 @@ class Request:
             _check_bool(name, getattr(self, name))
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
-            if value is None or (type(value) is int and low <= value <= high and name != "params"):
+            if value is None or (type(value) is int and low <= value <= high and name not in FRACTION_FIELDS):
                 continue
             self._set(name, _check_number(name, value))
         self._check_model()
@@ -175,7 +192,7 @@ class Request:
             raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
                                 "(an inference job names an engine, as in 'vllm')", field="framework")
         if self.task not in TRAINING_TASKS:
-            for name in (*TRAINING_ONLY, "lora_rank"):
+            for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS):
                 if getattr(self, name) is not None:
                     raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
             if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
@@ -189,6 +206,7 @@ class Request:
             raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
         if self.lora_targets is not None:
             self._check_targets()
+        self._check_objective()
         if self.offload not in (None, Offload.NONE) and not self.zero:
             raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
         if self.offload is Offload.PARAMS and self.zero != 3:
@@ -220,6 +238,16 @@ class Request:
                 raise UnknownWordError(f"unknown adapter target '{name}'", expected=sorted(TARGET_NAMES),
                                        field="lora_targets")
         self._set("lora_targets", tuple(dict.fromkeys(targets)))
+
+    def _check_objective(self) -> None:
+        for name, objectives in OBJECTIVE_FIELDS.items():
+            if getattr(self, name) is not None and self.objective not in objectives:
+                named = " or ".join(sorted(o.value for o in objectives))
+                raise ConflictError(f"{_label(name)} applies to {named} training"
+                                    f"{'' if self.objective is None else f', not to {self.objective}'}", field=name)
+        if self.objective is Objective.DISTILL and self.teacher is None:
+            raise MissingError("distillation needs a teacher: name it, as in 'teacher=llama-3.1-70b'",
+                               expected=("teacher=<a catalog model>",), field="teacher")
 
     def _check_training_precision(self) -> None:
         if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
@@ -324,7 +352,7 @@ def _check_number(name: str, value: Any) -> Any:
     if value is None:
         return None
     low, high = RANGES[name]
-    integral = name != "params"
+    integral = name not in FRACTION_FIELDS
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
         value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
@@ -369,6 +397,8 @@ _LABELS = {
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
     "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
+    "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
+    "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
 }
 
 

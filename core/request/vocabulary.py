@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vram.request.enums import (
-    Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+    Dtype, Engine, Framework, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task
 )
 
 T, D, O, R = Task, Dtype, Optimizer, Recompute
@@ -126,6 +126,24 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "hugging face transformers", "hf generate", "model.generate"),
     **_all("framework", Framework.TRANSFORMERS, "hf trainer", "trainer", "huggingface trainer", "trl", "peft trainer",
            "accelerate", "accelerate launch", "sfttrainer"),
+    # Post-training objectives, as TRL names its trainers (DPOTrainer, PPOTrainer, GRPOTrainer,
+    # RewardTrainer, GKDTrainer) and their papers name the methods
+    **_all("objective", Objective.DPO, "dpo", "dpotrainer", "direct preference optimization",
+           "direct preference optimisation", "preference tuning"),
+    **_all("objective", Objective.PPO, "ppo", "ppotrainer", "rlhf", "rlhf ppo"),
+    **_all("objective", Objective.GRPO, "grpo", "grpotrainer"),
+    **_all("objective", Objective.RM, "rm", "reward model", "reward modelling", "reward modeling", "rewardtrainer"),
+    **_all("objective", Objective.DISTILL, "distill", "distillation", "knowledge distillation", "gkd",
+           "gkdtrainer", "distil"),
+    **_all("reference", True, "reference model", "with reference", "ref model", "with ref model",
+           "with a reference model"),
+    **_all("reference", False, "no reference", "no reference model", "without reference", "reference free",
+           "reference-free", "precomputed reference", "precompute_ref_log_probs", "precomputed ref log probs",
+           "precompute ref log probs"),
+    # TRL GRPOConfig(use_vllm=True, vllm_mode="colocate"): vLLM in the training process at its
+    # vllm_gpu_memory_utilization, 0.3 by default (trl/trainer/grpo_config.py)
+    **_all("rollout_fraction", 0.3, "colocate", "colocated", "vllm_mode colocate", "colocated vllm",
+           "vllm colocate", "colocate vllm"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -146,6 +164,10 @@ KEYS: dict[str, str] = {
     **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
     **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
+    **{k: "generations" for k in ("generations", "num generations", "num_generations", "generations per prompt",
+                                  "completions per prompt", "group size", "rollouts per prompt")},
+    **{k: "rollout_fraction" for k in ("gpu_memory_utilization", "vllm_gpu_memory_utilization",
+                                       "gpu memory utilization", "vllm gpu memory utilization")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
@@ -196,6 +218,7 @@ FLAG_KEYS: dict[str, str] = {
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
+    "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
@@ -298,7 +321,8 @@ WORD_KEYS: dict[str, str] = {
     "mixed_precision": "mixed_precision", "regime": "precision_regime",
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
-    "runtime": "runtime",
+    "runtime": "runtime", "objective": "objective", "teacher": "teacher", "teacher_model": "teacher",
+    "reference": "reference",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
@@ -352,7 +376,9 @@ CANONICAL: dict[str, str] = {
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "suggest:True": "suggest",
     "seq_len": "seq", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
-    "gpu_count": "gpus", "method": "method",
+    "gpu_count": "gpus", "method": "method", "reference:True": "reference model",
+    "reference:False": "no reference", "generations": "generations", "rollout_fraction": "gpu_memory_utilization",
+    "teacher": "teacher=",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -34,8 +34,13 @@ STATE_CATEGORIES: dict[Item, str] = {
     Item.QUANT_OVERHEAD: "weights",
     Item.GRADIENTS: "gradients", Item.TIED_GRADIENTS: "gradients",
     Item.OPTIMIZER: "optimizer", Item.OPTIMIZER_TEMP: "optimizer",
+    # post-training's other models: frozen ones are weights (ZeRO-3 shards them as it does the
+    # policy's; TRL prepares them with the same DeepSpeed config); the value model's states are
+    # mostly optimizer states, sharded from stage 1 on
+    Item.REFERENCE_MODEL: "weights", Item.REWARD_MODEL: "weights", Item.TEACHER: "weights",
+    Item.VALUE_MODEL: "optimizer",
 }
-ACTIVATION_KEYS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER})
+ACTIVATION_KEYS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.VALUE_ACTIVATIONS})
 KORTHIKANTI_TP = "Korthikanti et al. 2022, Table 2: tensor / sequence parallel activations"
 DDP_BUCKETS = "PyTorch DistributedDataParallel docs: all-reduce buckets hold a copy of the gradients " \
               "(gradient_as_bucket_view=False, the default)"
