@@ -43,7 +43,7 @@ class Plan:
     batch_size: int
     seq_len: int
     lora_rank: int | None = None
-    lora_targets: tuple[str, ...] = ()  #: the block matrices (Llama-style names) that get adapters
+    lora_targets: tuple[str, ...] = ()  #: the layers that get adapters, by the model family's own names
 
     @property
     def needs_gpu(self) -> bool:

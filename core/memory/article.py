@@ -100,6 +100,9 @@ def estimate(resolved: Resolved) -> Estimate:
     if request.objective is not None:
         raise UnsupportedError(f"the article's rules count one model; {request.objective} training runs more: "
                                "the detailed method answers it", field="method")
+    if request.task in ADAPTER_TASKS and request.mixed_precision is not None:
+        raise UnsupportedError("the article's rules keep adapters in one precision; for pure or mixed adapters "
+                               "the detailed method answers", field="method")
     said = Said()
     job = _job(resolved, said)
     build: Callable[[_Job, Said], list[LineItem]] = _BUILDERS[request.task]

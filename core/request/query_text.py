@@ -74,7 +74,8 @@ def _precision_words(request: Request) -> list[str]:
     # write the word only where the dtype alone would not give the same value back.
     if request.mixed_precision is None:
         return []
-    implied = None if request.dtype is None else mixed_by_default(request.dtype)
+    # adapters have no implied precision: only the words set it (pure: 16-bit adapters, mixed: fp32)
+    implied = None if request.dtype is None or request.task.value != "training" else mixed_by_default(request.dtype)
     if request.mixed_precision == implied:
         return []
     return [CANONICAL[f"mixed_precision:{request.mixed_precision}"]]

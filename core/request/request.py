@@ -216,9 +216,11 @@ class Request:
         if self.task is Task.TRAINING:
             self._check_training_precision()
         else:
-            if self.mixed_precision is not None or self.precision_regime is not None:
+            # for adapters, pure means 16-bit adapters (torchtune) and mixed fp32 adapters (PEFT)
+            if self.precision_regime is not None:
                 raise ConflictError(
-                    f"mixed/pure precision applies to full training, not to {self.task}", field="mixed_precision"
+                    f"{self.precision_regime} precision applies to full training, not to {self.task}; for the "
+                    "adapters say pure (16-bit adapters) or mixed (fp32 adapters)", field="precision_regime"
                 )
             allowed = FOUR_BIT_DTYPES if self.task is Task.QLORA else TRAINABLE_DTYPES | {Dtype.INT8}
             if self.dtype is not None and self.dtype not in allowed:

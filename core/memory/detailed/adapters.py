@@ -2,15 +2,19 @@
 
 A frozen base (16-bit for LoRA; for QLoRA NF4 with double quantisation on the blocks' matrices,
 Dettmers et al. 2023, embeddings and head left in 16 bits as bitsandbytes leaves them), low-rank
-adapters r x (d_in + d_out) on each target matrix (Hu et al. 2021), kept in fp32 by PEFT with
-their fp32 gradients and optimizer states, and the activations of the same block with gradient
-checkpointing, as LoRA recipes turn it on. Only the adapters get gradients and optimizer states.
+adapters r x (d_in + d_out) on each target layer (Hu et al. 2021) named as the model's family names
+its layers (catalog/data/lora_modules.toml: a fused layer takes one adapter), kept in fp32 by PEFT
+with their fp32 gradients and optimizer states or in the model's 16 bits by torchtune ('pure'), and
+the activations of the same block with gradient checkpointing, as LoRA recipes turn it on. Only
+the adapters get gradients and optimizer states.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vram.catalog.modules import modules_of
+from vram.errors import InvalidRequestError
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase,
@@ -18,34 +22,82 @@ from vram.memory.detailed.common import (
 )
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
-from vram.memory.rules import WEIGHT_FORMATS, dtype_bytes, optimizer_bytes, state_bytes
+from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes, optimizer_bytes, state_bytes
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime, Task
-from vram.request.lora import DEFAULT_RANK, DEFAULT_TARGETS
+from vram.request.lora import BLOCK_MATRICES, DEFAULT_RANK, DEFAULT_TARGETS, OUTSIDE_BLOCKS
 
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
 PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
+TORCHTUNE_16BIT = ("torchtune lora recipes: the model, adapters included, built in the recipe's dtype "
+                   "(training.set_default_dtype(cfg.dtype)), bf16 gradients and states")
 
 #: PEFT keeps the adapters in fp32 and trains them as plain fp32 parameters: no master copy, fp32
 #: optimizer states (bitsandbytes 8-bit: its own format), the shared rules' pure fp32 regime.
 ADAPTER_STATES = state_bytes(Regime.PURE, Dtype.FP32)
 
+#: Whether a framework keeps the adapters in fp32 when the query does not say (pure: in the
+#: model's 16-bit dtype; mixed: fp32), with the source; the rest run PEFT's fp32 adapters.
+ADAPTER_FP32: dict[str, tuple[bool, str]] = {
+    "transformers": (True, PEFT_FP32),
+    "torchtune": (False, TORCHTUNE_16BIT),
+}
+
 
 def target_shapes(spec) -> dict[str, tuple[int, int]]:
-    """(d_in, d_out) of each linear matrix of a block, by its usual name."""
+    """(d_in, d_out) of each linear matrix of a block, by its usual name, and of the layers outside
+    the blocks (the head h -> v; the embedding's adapter r x (v + h), PEFT's lora_embedding_A/B)."""
     h, q, kv, f = spec.hidden_size, spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim, \
         spec.moe_intermediate_size or spec.intermediate_size
     shapes = {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-              "up_proj": (h, f), "down_proj": (f, h)}
+              "up_proj": (h, f), "down_proj": (f, h), "lm_head": (h, spec.vocab_size),
+              "embed_tokens": (spec.vocab_size, h)}
     if spec.mlp == "gated":
         shapes["gate_proj"] = (h, f)
     return shapes
 
 
-def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
+def target_layers(spec, names: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """The linear layers ``names`` put adapters on, each (its name, the matrices it fuses), by the
+    model family's own names (catalog/data/lora_modules.toml); a Llama-style name on a family that
+    fuses it (q_proj on GPT-2) takes the layer that holds it (c_attn), as the whole layer gets one
+    adapter. A name the family does not have is refused with the names it has."""
+    table = modules_of(spec.family)
     shapes = target_shapes(spec)
-    targets = tuple(t for t in (chosen or DEFAULT_TARGETS[task]) if t in shapes)
-    return spec.num_layers * sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets), targets
+    layers: dict[tuple[str, tuple[str, ...]], None] = {}
+    for name in names:
+        if name in OUTSIDE_BLOCKS:
+            layers[name, (name,)] = None
+        elif table is not None and name in table.modules:
+            layers.update(dict.fromkeys((name, group) for group in table.modules[name]))
+        elif name in BLOCK_MATRICES and table is not None:
+            layers.update(dict.fromkeys((own, group) for own, groups in table.modules.items()
+                                        for group in groups if name in group and name in shapes))
+        elif name in BLOCK_MATRICES:
+            if name in shapes:
+                layers[name, (name,)] = None
+        else:
+            has = ", ".join(table.modules if table is not None else BLOCK_MATRICES)
+            raise InvalidRequestError(f"{spec.id} has no layer named '{name}': its linear layers are {has}, "
+                                      "lm_head and embed_tokens", field="lora_targets")
+    return list(layers)
+
+
+def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
+    """Trainable adapter parameters, and the layer names they go on: r x (d_in + d_out) a layer
+    (a fused layer's outputs add up), on every block (every expert for a per-expert name)."""
+    table = modules_of(spec.family)
+    if chosen is None:
+        chosen = table.peft_default if table is not None and task is Task.LORA else DEFAULT_TARGETS[task]
+    shapes = target_shapes(spec)
+    experts = table.experts if table is not None else frozenset()
+    total = 0
+    for name, group in target_layers(spec, chosen):
+        group = tuple(m for m in group if m in shapes)  # a plain MLP's dense_h_to_4h is up_proj alone
+        d_in, d_out = shapes[group[0]][0], sum(shapes[m][1] for m in group)
+        copies = 1 if name in OUTSIDE_BLOCKS else spec.num_layers * (spec.num_experts if name in experts else 1)
+        total += copies * rank * (d_in + d_out)
+    return total, tuple(dict.fromkeys(name for name, _ in target_layers(spec, chosen)))
 
 
 @dataclass(frozen=True)
@@ -56,8 +108,10 @@ class AdapterSettings:
     recompute: Recompute
     options: BlockOptions  #: the block as it runs: norm, MLP, attention kernel, dropout
     rank: int
-    targets: tuple[str, ...]  #: the block matrices that get adapters
+    targets: tuple[str, ...]  #: the layers that get adapters, by the model family's names
     trained: int  #: trainable (adapter) parameters
+    adapter_dtype: Dtype = Dtype.FP32  #: the adapters' weights, gradients and states
+    precision_source: str = PEFT_FP32
 
 
 def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
@@ -70,25 +124,44 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
     if request.lora_targets is None:
         said.say(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
                  "(say 'targets q_proj v_proj' or 'targets all-linear')")
-    said.say(f"adapters on {', '.join(targets)} of every layer: {trained:,} trainable parameters "
+    said.say(f"adapters on {', '.join(targets)}: {trained:,} trainable parameters "
              f"({trained / job.params:.2%} of the model)")
-    return AdapterSettings(recompute, options, rank, targets, trained)
+    table = modules_of(job.spec.family)
+    if table is not None and set(targets) & table.experts:
+        said.say(f"an adapter on each expert's {', '.join(sorted(set(targets) & table.experts))}, as transformers "
+                 f"4.x holds the experts (an nn.Linear an expert; {table.source})")
+    dtype, source = _adapter_dtype(job, said)
+    return AdapterSettings(recompute, options, rank, targets, trained, dtype, source)
+
+
+def _adapter_dtype(job: DetailedJob, said: Said) -> tuple[Dtype, str]:
+    """fp32 adapters (PEFT) or adapters in the model's 16-bit compute dtype (torchtune, or 'pure')."""
+    runtime = job.runtime
+    fp32, source = ADAPTER_FP32.get(runtime.id) or ADAPTER_FP32.get(runtime.based_on or "", (True, PEFT_FP32))
+    if job.request.mixed_precision is not None:
+        fp32 = job.request.mixed_precision
+        source = PEFT_FP32 if fp32 else TORCHTUNE_16BIT
+    else:
+        said.say(f"adapters in {'fp32' if fp32 else 'the model dtype'} ({runtime.name}'s default: {source}; "
+                 f"say {'pure for 16-bit' if fp32 else 'mixed for fp32'} adapters)")
+    return (Dtype.FP32 if fp32 else compute_dtype(job.dtype)), source
 
 
 def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: LineItem, logits: LineItem,
                   backward_layer: LineItem) -> tuple[list[LineItem], list[Phase]]:
     """Line items and phases of a LoRA or QLoRA step; ``activations``, ``logits`` and
     ``backward_layer`` are built by the training model (with the settings' recompute)."""
-    rank, trained = settings.rank, settings.trained
-    per_param = optimizer_bytes(job.optimizer, ADAPTER_STATES)
+    rank, trained, dtype, source = settings.rank, settings.trained, settings.adapter_dtype, settings.precision_source
+    per_param = optimizer_bytes(job.optimizer, state_bytes(Regime.PURE, dtype))
+    size = dtype_bytes(dtype)
     items = _base_weights(job)
     items += [
-        LineItem(Item.ADAPTERS, f"LoRA adapters (r={rank}, fp32)", 4 * trained, "4 B/param x adapter_params",
-                 {"adapter_params": trained}, f"{LORA}; {PEFT_FP32}"),
-        LineItem(Item.GRADIENTS, "Gradients (adapters only, fp32)", 4 * trained, "4 B/param x adapter_params",
-                 {"adapter_params": trained}, PEFT_FP32),
+        LineItem(Item.ADAPTERS, f"LoRA adapters (r={rank}, {dtype})", round(size * trained),
+                 f"{size:g} B/param x adapter_params", {"adapter_params": trained}, f"{LORA}; {source}"),
+        LineItem(Item.GRADIENTS, f"Gradients (adapters only, {dtype})", round(size * trained),
+                 f"{size:g} B/param x adapter_params", {"adapter_params": trained}, source),
         LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters only)", round(per_param * trained),
-                 f"{per_param:g} B/param x adapter_params", {"adapter_params": trained}, PEFT_FP32),
+                 f"{per_param:g} B/param x adapter_params", {"adapter_params": trained}, source),
         activations, logits, backward_layer, cuda_context_item(),
     ]
     keys = [item.key for item in items]
@@ -123,7 +196,7 @@ def _base_weights(job: DetailedJob) -> list[LineItem]:
 def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
     settings = adapter_settings(job, said)
     recompute, options = settings.recompute, settings.options
-    values = {**job.values(), "g": 4}  # the adapters' gradients are fp32
+    values = {**job.values(), "g": dtype_bytes(settings.adapter_dtype)}  # the adapters' gradients
     return adapter_items(job, settings, activations_item(options, recompute, values),
                          formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
                                       values, HF_LOSS),
