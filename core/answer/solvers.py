@@ -134,7 +134,7 @@ RESCUES: tuple[tuple[str, str, Callable[[Request], Request | None]], ...] = (
 
 
 def _fewest(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
-    unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
+    unit = request.tp * request.pp * request.cp * request.ep  # whole tp x pp x cp groups, ep of them
     high = _most_gpus(request, counted.arch) // unit
 
     def at(k: int) -> Request:

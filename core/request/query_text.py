@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from vram.request.request import Request
 
 #: Fields written as "key value", in this order.
-_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp",
-                  "lora_rank")
+_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "batch_size", "tp", "pp", "cp", "dp", "vpp",
+                  "global_batch", "grad_accum", "lora_rank")
 
 
 def request_to_query(request: Request) -> str:
@@ -53,7 +53,7 @@ def request_to_query(request: Request) -> str:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     for name in _NUMBER_FIELDS:
         value = getattr(request, name)
-        if value is not None and not (name in ("tp", "pp") and value == 1):
+        if value is not None and not (name in ("tp", "pp", "cp") and value == 1):
             words += [CANONICAL[name], str(value)]
     if request.sp:
         words.append(CANONICAL["sp:True"])

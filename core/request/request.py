@@ -44,6 +44,11 @@ RANGES: dict[str, tuple[float, float]] = {
     "num_layers": (1, 2**16),
     "num_heads": (1, 2**16),
     "generations": (1, 2**16),
+    "dp": (1, 2**20),
+    "cp": (1, 2**16),
+    "vpp": (1, 2**10),
+    "global_batch": (1, 2**30),
+    "grad_accum": (1, 2**20),
     "rollout_fraction": (0.01, 1),
 }
 #: Numeric fields that take fractions (the rest are whole numbers).
@@ -61,7 +66,7 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework", "objective")
+                 "optimizer_foreach", "framework", "objective", "dp", "vpp", "global_batch", "grad_accum")
 
 #: Post-training fields, each with the objectives it applies to.
 OBJECTIVE_FIELDS: dict[str, frozenset[Objective]] = {
@@ -101,6 +106,11 @@ class Request:
     lora_targets: tuple[str, ...] | None = None  #: matrices the adapters go on (None: the task's default)
     offload: Offload | None = None  #: ZeRO CPU offload of the optimizer, or of the parameters too
     ep: int = 1  #: expert-parallel degree (MoE): the experts split over ep GPUs
+    cp: int = 1  #: context-parallel degree: each sequence's tokens split over cp GPUs (Megatron, torchtitan)
+    dp: int | None = None  #: data-parallel replicas; None: the GPUs over tp x pp x cp
+    vpp: int | None = None  #: virtual pipeline stages a GPU (interleaved 1F1B schedule)
+    global_batch: int | None = None  #: sequences an optimizer step: micro-batch x accumulation x data-parallel size
+    grad_accum: int | None = None  #: micro-batches accumulated an optimizer step
     gpu: str | None = None  #: catalog id
     gpu_count: int | None = None
     precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
@@ -198,8 +208,8 @@ class Request:
             if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
                 raise ConflictError(f"a KV cache is not stored in {self.kv_dtype}",
                                     expected=sorted(d.value for d in KV_DTYPES), field="kv_dtype")
-            if self.zero or self.sp:
-                name = "zero" if self.zero else "sp"
+            if self.zero or self.sp or self.cp > 1:
+                name = "zero" if self.zero else "sp" if self.sp else "cp"
                 raise ConflictError(f"{name} applies to training, not to inference", field=name)
             return
         if self.kv_dtype is not None:
@@ -277,14 +287,28 @@ class Request:
 
     def _check_gpus(self) -> None:
         if self.gpu is not None and self.gpu_count is None:
-            # one GPU, or the smallest group that holds the tp/pp/ep named
-            self._set("gpu_count", self.tp * self.pp * self.ep)
+            # one GPU, or the smallest group that holds the tp/pp/cp/ep (or dp) named
+            self._set("gpu_count", self.tp * self.pp * self.cp * (self.dp or self.ep))
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
             raise InvalidRequestError(
                 "sequence parallelism splits over the tensor-parallel group; give tp > 1 with sp", field="sp"
             )
+        if self.vpp is not None and self.pp == 1:
+            raise InvalidRequestError("virtual pipeline stages interleave a pipeline: give pp > 1 with vpp", field="vpp")
+        group = self.tp * self.pp * self.cp
+        if self.dp is not None and self.gpu_count is not None and self.gpu_count != group * self.dp:
+            raise ConflictError(f"dp {self.dp} x tp {self.tp} x pp {self.pp} x cp {self.cp} = {group * self.dp} GPUs, "
+                                f"not the {self.gpu_count} named", field="dp")
+        if self.dp is not None and self.dp % self.ep:
+            raise InvalidRequestError(f"ep {self.ep} does not divide dp {self.dp}: experts split within the "
+                                      "data-parallel GPUs", field="ep")
+        replicas = self.dp or (self.gpu_count // group if self.gpu_count else None)
+        if self.global_batch is not None and self.batch_size is not None and self.grad_accum is not None \
+                and replicas and self.global_batch != self.batch_size * self.grad_accum * replicas:
+            raise ConflictError(f"global batch {self.global_batch} is not micro-batch {self.batch_size} x accumulation "
+                                f"{self.grad_accum} x {replicas} data-parallel replicas", field="global_batch")
     def _check_solve(self) -> None:
         if self.solve is Solve.GPUS and self.gpu is not None:
             raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
@@ -401,6 +425,8 @@ _LABELS = {
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
+    "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",
+    "grad_accum": "gradient accumulation",
 }
 
 

@@ -163,6 +163,15 @@ KEYS: dict[str, str] = {
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
     **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
     **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
+    **{k: "dp" for k in ("dp", "data parallel", "data parallelism", "data-parallel", "dp_size", "dp size")},
+    **{k: "cp" for k in ("cp", "context parallel", "context parallelism", "context-parallel", "cp_size")},
+    **{k: "vpp" for k in ("vpp", "virtual pipeline", "virtual pipeline stages", "virtual stages", "interleaved",
+                          "interleaved pipeline", "virtual_pipeline_model_parallel_size")},
+    # Megatron-LM arguments.py: --global-batch-size = micro batch x data-parallel size x accumulation
+    **{k: "global_batch" for k in ("global batch", "global batch size", "global_batch_size", "global-batch-size",
+                                   "gbs", "total batch", "total batch size", "effective batch", "effective batch size")},
+    **{k: "grad_accum" for k in ("gradient accumulation", "grad accum", "gradient accumulation steps",
+                                 "gradient_accumulation_steps", "accumulation steps", "grad_accum", "ga")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
     **{k: "generations" for k in ("generations", "num generations", "num_generations", "generations per prompt",
                                   "completions per prompt", "group size", "rollouts per prompt")},
@@ -190,14 +199,8 @@ BIND_SOURCES: dict[str, str] = {"kv_dtype": "dtype", "recompute": "recompute"}
 #: Settings that do not change memory: accepted with their number, and the answer says so.
 IGNORED_KEYS: frozenset[str] = frozenset({
     "lr", "learning rate", "learning_rate", "epochs", "epoch", "num_train_epochs", "warmup", "warmup steps",
-    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "gradient accumulation",
-    "grad accum", "gradient accumulation steps", "gradient_accumulation_steps", "accumulation steps",
-    "grad_accum", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
+    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
     "top_k", "lora dropout", "lora_dropout",
-    # Megatron and DeepSpeed size a step by its micro batch; the global batch is micro batch x
-    # data-parallel size x accumulation steps, so memory follows the micro batch alone
-    # (Megatron-LM arguments.py: --micro-batch-size, --global-batch-size).
-    "global batch", "global batch size", "global_batch_size", "global-batch-size", "gbs",
     "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
@@ -216,6 +219,9 @@ FLAG_KEYS: dict[str, str] = {
     "tensor_parallel_size": "tp", "tensor_model_parallel_size": "tp", "tp_size": "tp",
     "pipeline_parallel_size": "pp", "pipeline_model_parallel_size": "pp", "pp_size": "pp",
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
+    "data_parallel_size": "dp", "context_parallel_size": "cp", "context_parallel_degree": "cp",
+    "virtual_pipeline_model_parallel_size": "vpp", "global_batch_size": "global_batch",
+    "gradient_accumulation_steps": "grad_accum", "data_parallel_shard_degree": "dp",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
     "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
@@ -308,7 +314,7 @@ SHORT_KEYS: dict[str, str] = {
 
 #: Keys that may be glued to their number: "tp2", "zero3", "bs8", "r16", "pp4".
 GLUED_KEYS: dict[str, str] = {
-    "tp": "tp", "pp": "pp", "ep": "ep", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
+    "tp": "tp", "pp": "pp", "ep": "ep", "dp": "dp", "cp": "cp", "vpp": "vpp", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
     "rank": "lora_rank", "seq": "seq_len", "ctx": "seq_len",
 }
 
@@ -378,7 +384,8 @@ CANONICAL: dict[str, str] = {
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "gpu_memory_utilization",
-    "teacher": "teacher=",
+    "teacher": "teacher=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
+    "grad_accum": "grad accum",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from vram.catalog.resolve import Resolved
 from vram.errors import UnsupportedError
-from vram.memory.detailed import parallel, post_training
+from vram.memory.detailed import parallel, post_training, scale
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
@@ -76,11 +76,12 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     if request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
-        job = post_training.shaped(job, said)
+        job = post_training.shaped(scale.shaped(job, said), said)
         items, phases = lora_items(job, said) if request.task in (Task.LORA, Task.QLORA) else training_items(job, said)
         items, phases = post_training.added(job, items, phases, said)
         if parallel.is_parallel(job):
             items, phases, host_bytes = parallel.apply(job, items, phases, said)
+        items, phases = scale.apply(job, items, phases, said)
     return finish(job, items, phases, said, host_bytes, comparisons), said.lines()
 
 
@@ -116,8 +117,10 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
-    if request.tp > 1 or request.pp > 1:
+    if request.tp > 1 or request.pp > 1 or request.cp > 1:
         return None  # tensor-parallel activations are shares of the items, not their formulas
+    if request.global_batch is not None or request.grad_accum is not None:
+        return None  # the accumulation depends on the micro-batch
     if request.objective is not None:
         return None  # the objective sizes the batch itself (a preference pair is two sequences)
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,

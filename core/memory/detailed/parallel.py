@@ -128,7 +128,9 @@ def _stage_share(job) -> tuple[float, str]:
     first = layers * per_layer + counts.embedding
     last = layers * per_layer + counts.head + counts.norms / (2 * spec.num_layers + 1)
     heaviest, which = max((first, "first"), (last, "last"))
-    note = (f"pipeline stages of {layers} layers; the {which} stage, with the "
+    uneven = f" (uneven: {spec.num_layers} layers on {job.pp} stages, the most loaded counted)" \
+        if spec.num_layers % job.pp else ""
+    note = (f"pipeline stages of {layers} layers{uneven}; the {which} stage, with the "
             f"{'embedding' if which == 'first' else 'output head'}, holds the most")
     return heaviest / counts.total, note
 
