@@ -165,6 +165,7 @@ class PhaseName(StrEnum):
     PREFILL = "prefill"  #: inference: the whole context as one prompt
     DECODE = "decode"  #: inference: one new token a step against the full cache
     START_OF_BACKWARD = "start of backward"  #: training: every saved activation and the loss's gradient
+    BACKWARD_LAST_LAYER = "backward, last layer"  #: training with checkpoints: the first layer backward runs, all checkpoints live
     BACKWARD_FIRST_LAYER = "backward, first layer"  #: training: the last layer backward reaches
     TIED_GRADIENT_SUM = "tied embedding gradient sum"  #: training: a tied embedding's gradients summed
     OPTIMIZER_STEP = "optimizer step"  #: training: activations freed, the states updated

@@ -170,6 +170,11 @@ def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: Line
         phase(PhaseName.START_OF_BACKWARD, items,
               frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS, Item.CUDA_CONTEXT],
               "adapter states from the step before; the checkpointed layer inputs; the loss's gradient"),
+        *([phase(PhaseName.BACKWARD_LAST_LAYER, items,
+                 frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.CUDA_CONTEXT],
+                 "the last layer's backward, the first to run: every layer's checkpointed input still live, "
+                 "this layer recomputed and its MLP's gradients (its adapters' gradients, one layer's, left out)")]
+          if settings.recompute is Recompute.FULL else []),
         phase(PhaseName.BACKWARD_FIRST_LAYER, items,
               frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER, Item.CUDA_CONTEXT],
               "the adapters' gradients made; one layer's tensors, recomputed under checkpointing"),

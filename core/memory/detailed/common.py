@@ -17,7 +17,7 @@ from vram.catalog.resolve import Resolved
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
-    BlockOptions, backward_terms, joined, layer_terms, outside_terms
+    BlockOptions, backward_formula, joined, layer_terms, outside_terms
 )
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields, runtime_said
 from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
@@ -157,10 +157,8 @@ def backward_layer_item(options: BlockOptions, recompute: Recompute, values: dic
 
 @functools.lru_cache(maxsize=256)
 def _backward_formula(options: BlockOptions, recompute: Recompute) -> Formula:
-    terms = backward_terms(options)
-    if recompute is Recompute.SELECTIVE:
-        terms = [t for t in terms if not t.quadratic]
-    return formula(joined(terms))
+    # selective recompute saves no scores; the softmax's backward still runs on recomputed ones
+    return formula(backward_formula(options, drop_quadratic=recompute is Recompute.SELECTIVE))
 
 
 def phase(name: PhaseName, items: list[LineItem], keys: list[Item], note: str) -> Phase:
