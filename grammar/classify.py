@@ -205,7 +205,7 @@ def _targets(meanings: list[Meaning], fields: _Fields) -> None:
                              expected=sorted(TARGET_ALIASES))
         targets = tuple(dict.fromkeys(m for n in names for m in TARGET_ALIASES[n.lower()]))
         key.kind = "filler"
-        fields.put("lora_targets", targets, key)
+        fields.put(key.field, targets, key)
 
 
 def _magnitudes(meanings: list[Meaning]) -> None:

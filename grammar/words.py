@@ -19,8 +19,8 @@ from vram.errors import UnknownWordError
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_WORD_KEYS, GENERATED_TOKEN_KEYS, GLUED_KEYS,
     HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
-    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
-    TARGET_KEYS, WORD_KEYS
+    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS,
+    SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -148,6 +148,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "help", None, None
     if phrase in TARGET_KEYS:
         return "targets", "lora_targets", None
+    if phrase in SAVE_KEYS:
+        return "targets", "modules_to_save", None
     if phrase in GENERATED_TOKEN_KEYS:
         return "generated", None, None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
@@ -327,6 +329,8 @@ def setting(atom: Atom) -> Meaning:
     text = f"{atom.text}={atom.value}"
     if key in TARGET_KEYS or key.replace("_", " ") in TARGET_KEYS:
         return Meaning("targets", atom.pos, text, "lora_targets", [atom.value])
+    if key in SAVE_KEYS or key.replace("_", " ") in SAVE_KEYS:
+        return Meaning("targets", atom.pos, text, "modules_to_save", [atom.value])
     if field is None and (key in IGNORED_KEYS or key.replace("_", " ") in IGNORED_KEYS):
         return Meaning("ignored", atom.pos, text, value=atom.value)
     if field is None:
@@ -345,7 +349,8 @@ def _word_value(field: str, word: str) -> Any:
     if field == "gpu":
         gpu = catalog.find_gpu(word)
         return gpu.id if gpu is not None else word
-    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout", "reference"):
+    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout", "reference",
+                                                 "dora"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
     if meaning is not None and meaning[0] in (field, "dtype" if field == "kv_dtype" else field):

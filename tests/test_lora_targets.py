@@ -93,3 +93,34 @@ def test_frameworks_adapter_precision_rows_cite_their_source():
 def test_refused(query, error, words):
     with pytest.raises(error, match=words):
         vram.ask(query)
+
+
+def test_dora_trains_a_magnitude_an_output_and_keeps_each_targets_output():
+    # q_proj (4096 outputs) and v_proj (1024) on 32 layers: 163,840 magnitudes beside the LoRA factors
+    plain, dora = vram.ask("lora llama-3-8b"), vram.ask("lora llama-3-8b dora")
+    assert adapter_params("lora llama-3-8b dora") == adapter_params("lora llama-3-8b") + 32 * (4096 + 1024)
+    v = dora.item("backward_layer").values
+    assert v["D"] == 4096 + 1024
+    assert dora.item("backward_layer").bytes == plain.item("backward_layer").bytes + 2 * v["b"] * v["s"] * v["D"]
+    assert dora.item("activations").bytes == plain.item("activations").bytes  # checkpointed: recomputed
+    kept = vram.ask("lora llama-3-8b dora no recompute").item("activations")
+    assert kept.bytes == vram.ask("lora llama-3-8b no recompute").item("activations").bytes + 32 * 2 * 2048 * 5120
+
+
+def test_modules_to_save_train_a_copy_in_the_models_dtype():
+    est = vram.ask("lora llama-3-8b bf16 modules_to_save lm_head embed_tokens")
+    trained = est.item("adapters").values["adapter_params"]
+    saved = 2 * 128_256 * 4096
+    assert est.item("adapters").values["saved_params"] == saved
+    assert est.item("adapters").bytes == 4 * trained + 2 * saved
+    assert est.item("gradients").bytes == 4 * trained + 2 * saved
+    assert est.item("optimizer").bytes == 8 * trained + 4 * saved  # AdamW's two states in bf16
+
+
+@pytest.mark.parametrize("query, words", [
+    ("lora llama-3-8b modules_to_save q_proj", "'q_proj' is not a layer trained in full"),
+    ("train llama-3-8b dora", "DoRA applies to lora or qlora"),
+])
+def test_adapter_extras_refused(query, words):
+    with pytest.raises(vram.VramError, match=words):
+        vram.ask(query)

@@ -35,6 +35,10 @@ def request_to_query(request: Request) -> str:
         words.append(f"kv={request.kv_dtype.value}")
     if request.lora_targets is not None:
         words += [CANONICAL["lora_targets"], *request.lora_targets]
+    if request.modules_to_save is not None:
+        words += [CANONICAL["modules_to_save"], *request.modules_to_save]
+    if request.dora is not None:
+        words.append(CANONICAL[f"dora:{request.dora}"])
     if request.objective is not None:
         words.append(request.objective.value)
     if request.reference is not None:

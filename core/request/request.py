@@ -24,7 +24,7 @@ from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, KV_DTYPES, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine, Framework,
     Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
-from vram.request.lora import TARGET_NAMES
+from vram.request.lora import OUTSIDE_BLOCKS, TARGET_NAMES
 from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
 
@@ -62,7 +62,8 @@ ENUM_FIELDS: dict[str, type[StrEnum]] = {
 }
 
 #: Yes/no fields.
-BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference")
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference",
+               "dora")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
@@ -104,6 +105,8 @@ class Request:
     flash_attention: bool | None = None  #: attention without the s x s score matrix
     lora_rank: int | None = None
     lora_targets: tuple[str, ...] | None = None  #: matrices the adapters go on (None: the task's default)
+    modules_to_save: tuple[str, ...] | None = None  #: layers trained in full beside the adapters (lm_head, embed_tokens)
+    dora: bool | None = None  #: DoRA: a trained magnitude a target layer's output (Liu et al. 2024)
     offload: Offload | None = None  #: ZeRO CPU offload of the optimizer, or of the parameters too
     ep: int = 1  #: expert-parallel degree (MoE): the experts split over ep GPUs
     cp: int = 1  #: context-parallel degree: each sequence's tokens split over cp GPUs (Megatron, torchtitan)
@@ -202,7 +205,7 @@ class Request:
             raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
                                 "(an inference job names an engine, as in 'vllm')", field="framework")
         if self.task not in TRAINING_TASKS:
-            for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS):
+            for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
                 if getattr(self, name) is not None:
                     raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
             if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
@@ -216,6 +219,7 @@ class Request:
             raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
         if self.lora_targets is not None:
             self._check_targets()
+        self._check_adapter_extras()
         self._check_objective()
         if self.offload not in (None, Offload.NONE) and not self.zero:
             raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
@@ -240,6 +244,18 @@ class Request:
                     f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
+
+    def _check_adapter_extras(self) -> None:
+        for name in ("modules_to_save", "dora"):
+            if getattr(self, name) is not None and self.task not in ADAPTER_TASKS:
+                raise ConflictError(f"{_label(name)} applies to lora or qlora", field=name)
+        if self.modules_to_save is not None:
+            saved = (self.modules_to_save,) if isinstance(self.modules_to_save, str) else tuple(self.modules_to_save)
+            for name in saved:
+                if name not in OUTSIDE_BLOCKS:
+                    raise UnknownWordError(f"'{name}' is not a layer trained in full beside adapters",
+                                           expected=list(OUTSIDE_BLOCKS), field="modules_to_save")
+            self._set("modules_to_save", tuple(dict.fromkeys(saved)))
 
     def _check_targets(self) -> None:
         if self.task not in ADAPTER_TASKS:
@@ -426,7 +442,7 @@ _LABELS = {
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
     "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",
-    "grad_accum": "gradient accumulation",
+    "grad_accum": "gradient accumulation", "modules_to_save": "modules_to_save", "dora": "DoRA",
 }
 
 

@@ -144,6 +144,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     # vllm_gpu_memory_utilization, 0.3 by default (trl/trainer/grpo_config.py)
     **_all("rollout_fraction", 0.3, "colocate", "colocated", "vllm_mode colocate", "colocated vllm",
            "vllm colocate", "colocate vllm"),
+    # DoRA (Liu et al. 2024), PEFT's LoraConfig(use_dora=True)
+    **_all("dora", True, "dora", "use_dora", "with dora", "weight-decomposed lora"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -328,12 +330,15 @@ WORD_KEYS: dict[str, str] = {
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
     "runtime": "runtime", "objective": "objective", "teacher": "teacher", "teacher_model": "teacher",
-    "reference": "reference",
+    "reference": "reference", "dora": "dora",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
 TARGET_KEYS: frozenset[str] = frozenset({"targets", "target", "target modules", "target_modules", "lora targets",
                                          "lora_targets"})
+
+#: Words that start a list of layers trained in full beside the adapters (PEFT's modules_to_save).
+SAVE_KEYS: frozenset[str] = frozenset({"modules_to_save", "modules to save", "save modules", "train in full"})
 
 #: Values of yes/no settings written as ``key=value``.
 BOOLEANS: dict[str, bool] = {
@@ -385,7 +390,7 @@ CANONICAL: dict[str, str] = {
     "gpu_count": "gpus", "method": "method", "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "gpu_memory_utilization",
     "teacher": "teacher=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
-    "grad_accum": "grad accum",
+    "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from vram.catalog.modules import modules_of
 from vram.errors import InvalidRequestError
+from vram.formula import formula
 from vram.memory.detailed.activations import BlockOptions
 from vram.memory.detailed.common import (
     HF_LOSS, TRAINING_LOGITS, DetailedJob, activations_item, backward_layer_item, block_options, phase,
@@ -29,6 +30,9 @@ from vram.request.lora import BLOCK_MATRICES, DEFAULT_RANK, DEFAULT_TARGETS, OUT
 
 LORA = "Hu et al. 2021 (LoRA): r x (d_in + d_out) a target matrix"
 PEFT_FP32 = "PEFT: adapter weights kept in fp32 (autocast_adapter_dtype), with fp32 gradients and states"
+DORA = ("Liu et al. 2024 (DoRA), section 4.3: the weight norm detached; PEFT DoraLinearLayer: a magnitude a "
+        "layer output, the base layer's output scaled by magnitude / norm (kept for its gradient)")
+PEFT_SAVED = "PEFT modules_to_save (ModulesToSaveWrapper): a trainable copy of the layer beside the frozen original"
 TORCHTUNE_16BIT = ("torchtune lora recipes: the model, adapters included, built in the recipe's dtype "
                    "(training.set_default_dtype(cfg.dtype)), bf16 gradients and states")
 
@@ -83,21 +87,35 @@ def target_layers(spec, names: tuple[str, ...]) -> list[tuple[str, tuple[str, ..
     return list(layers)
 
 
-def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
-    """Trainable adapter parameters, and the layer names they go on: r x (d_in + d_out) a layer
-    (a fused layer's outputs add up), on every block (every expert for a per-expert name)."""
+def _layer_dims(spec, task: Task, chosen: tuple[str, ...] | None) -> list[tuple[str, int, int, int]]:
+    """(name, d_in, d_out, copies) of each linear layer that gets an adapter: a fused layer's
+    outputs add up; copies: every block, every expert for a per-expert name, once outside the blocks."""
     table = modules_of(spec.family)
     if chosen is None:
         chosen = table.peft_default if table is not None and task is Task.LORA else DEFAULT_TARGETS[task]
     shapes = target_shapes(spec)
     experts = table.experts if table is not None else frozenset()
-    total = 0
+    dims = []
     for name, group in target_layers(spec, chosen):
         group = tuple(m for m in group if m in shapes)  # a plain MLP's dense_h_to_4h is up_proj alone
-        d_in, d_out = shapes[group[0]][0], sum(shapes[m][1] for m in group)
         copies = 1 if name in OUTSIDE_BLOCKS else spec.num_layers * (spec.num_experts if name in experts else 1)
-        total += copies * rank * (d_in + d_out)
-    return total, tuple(dict.fromkeys(name for name, _ in target_layers(spec, chosen)))
+        dims.append((name, shapes[group[0]][0], sum(shapes[m][1] for m in group), copies))
+    return dims
+
+
+def adapter_params(spec, task: Task, rank: int, chosen: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
+    """Trainable adapter parameters, r x (d_in + d_out) a layer, and the layer names they go on."""
+    dims = _layer_dims(spec, task, chosen)
+    return sum(copies * rank * (d_in + d_out) for _, d_in, d_out, copies in dims), \
+        tuple(dict.fromkeys(name for name, *_ in dims))
+
+
+def dora_sizes(spec, task: Task, chosen: tuple[str, ...] | None) -> tuple[int, int]:
+    """DoRA's magnitude parameters (one a target layer's output) and the outputs of one block's
+    target layers, which DoRA's forward keeps for the magnitude's gradient."""
+    dims = _layer_dims(spec, task, chosen)
+    block = sum(d_out * copies // spec.num_layers for name, _, d_out, copies in dims if name not in OUTSIDE_BLOCKS)
+    return sum(copies * d_out for _, _, d_out, copies in dims), block
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,8 @@ class AdapterSettings:
     trained: int  #: trainable (adapter) parameters
     adapter_dtype: Dtype = Dtype.FP32  #: the adapters' weights, gradients and states
     precision_source: str = PEFT_FP32
+    dora_outputs: int = 0  #: DoRA: the outputs of one block's target layers, kept for the magnitude's gradient
+    saved: int = 0  #: parameters of the layers trained in full beside the adapters (modules_to_save)
 
 
 def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
@@ -131,7 +151,17 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
         said.say(f"an adapter on each expert's {', '.join(sorted(set(targets) & table.experts))}, as transformers "
                  f"4.x holds the experts (an nn.Linear an expert; {table.source})")
     dtype, source = _adapter_dtype(job, said)
-    return AdapterSettings(recompute, options, rank, targets, trained, dtype, source)
+    dora_outputs = 0
+    if request.dora:
+        magnitude, dora_outputs = dora_sizes(job.spec, request.task, request.lora_targets)
+        trained += magnitude
+        said.say(f"DoRA: a trained magnitude for each output of the target layers, {magnitude:,} parameters; the "
+                 f"forward keeps each target layer's base output for the magnitude's gradient ({DORA})")
+    saved = len(request.modules_to_save or ()) * job.spec.vocab_size * job.spec.hidden_size
+    if saved:
+        said.say(f"{', '.join(request.modules_to_save)} trained in full beside the adapters: a trainable copy in the "
+                 f"model's dtype, with its gradients and optimizer states ({PEFT_SAVED})")
+    return AdapterSettings(recompute, options, rank, targets, trained, dtype, source, dora_outputs, saved)
 
 
 def _adapter_dtype(job: DetailedJob, said: Said) -> tuple[Dtype, str]:
@@ -154,14 +184,27 @@ def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: Line
     rank, trained, dtype, source = settings.rank, settings.trained, settings.adapter_dtype, settings.precision_source
     per_param = optimizer_bytes(job.optimizer, state_bytes(Regime.PURE, dtype))
     size = dtype_bytes(dtype)
+    # layers trained in full (modules_to_save): a copy in the model's dtype, its gradients and states
+    c, saved = job.compute_bytes, settings.saved
+    saved_states = optimizer_bytes(job.optimizer, state_bytes(Regime.PURE, compute_dtype(job.dtype)))
+
+    def states(per: float, per_saved: float) -> tuple[int, str, dict[str, float]]:
+        if not saved:
+            return round(per * trained), f"{per:g} B/param x adapter_params", {"adapter_params": trained}
+        return (round(per * trained + per_saved * saved), f"{per:g} B/param x adapter_params + {per_saved:g} B/param "
+                f"x saved_params", {"adapter_params": trained, "saved_params": saved})
+
+    also = f"; {PEFT_SAVED}" if saved else ""
     items = _base_weights(job)
     items += [
-        LineItem(Item.ADAPTERS, f"LoRA adapters (r={rank}, {dtype})", round(size * trained),
-                 f"{size:g} B/param x adapter_params", {"adapter_params": trained}, f"{LORA}; {source}"),
-        LineItem(Item.GRADIENTS, f"Gradients (adapters only, {dtype})", round(size * trained),
-                 f"{size:g} B/param x adapter_params", {"adapter_params": trained}, source),
-        LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters only)", round(per_param * trained),
-                 f"{per_param:g} B/param x adapter_params", {"adapter_params": trained}, source),
+        LineItem(Item.ADAPTERS, f"LoRA adapters (r={rank}, {dtype})"
+                 + (f" and layers trained in full ({compute_dtype(job.dtype)})" if saved else ""),
+                 *states(size, c), f"{LORA}; {source}{also}"),
+        LineItem(Item.GRADIENTS, f"Gradients (adapters, {dtype}; layers trained in full, {compute_dtype(job.dtype)})"
+                 if saved else f"Gradients (adapters only, {dtype})",
+                 *states(size, c), f"{source}{also}"),
+        LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer}, adapters{'' if saved else ' only'})",
+                 *states(per_param, saved_states), f"{source}{also}"),
         activations, logits, backward_layer, cuda_context_item(),
     ]
     keys = [item.key for item in items]
@@ -202,7 +245,20 @@ def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase
     settings = adapter_settings(job, said)
     recompute, options = settings.recompute, settings.options
     values = {**job.values(), "g": dtype_bytes(settings.adapter_dtype)}  # the adapters' gradients
-    return adapter_items(job, settings, activations_item(options, recompute, values),
+    activations, backward_layer = activations_item(options, recompute, values), backward_layer_item(options, recompute,
+                                                                                                     values)
+    if settings.dora_outputs:  # each target layer's base output, saved in every layer kept for backward
+        values["D"] = settings.dora_outputs
+        backward_layer = _plus(backward_layer, "c*b*s*D", values)
+        if recompute is not Recompute.FULL:
+            activations = _plus(activations, "L*c*b*s*D", values)
+    return adapter_items(job, settings, activations,
                          formula_item(Item.LOGITS, "Logits and loss, start of backward (fp32)", TRAINING_LOGITS,
                                       values, HF_LOSS),
-                         backward_layer_item(options, recompute, values))
+                         backward_layer)
+
+
+def _plus(item: LineItem, term: str, values: dict[str, float]) -> LineItem:
+    """``item`` with DoRA's saved outputs added to its formula."""
+    return formula_item(item.key, f"{item.label} + DoRA's saved outputs", formula(f"{item.formula} + {term}"),
+                        values, f"{item.source}; {DORA}")
