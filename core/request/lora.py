@@ -20,7 +20,8 @@ TARGET_ALIASES: dict[str, tuple[str, ...]] = {
     "qkv": ("q_proj", "k_proj", "v_proj"), "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
     "mlp": ("gate_proj", "up_proj", "down_proj"), "gate": ("gate_proj",), "up": ("up_proj",),
     "down": ("down_proj",), "all": BLOCK_MATRICES, "all-linear": BLOCK_MATRICES, "all_linear": BLOCK_MATRICES,
-    # torchtune's names: lora_attn_modules output_proj, apply_lora_to_output (torchtune/models/llama3_1/_component_builders.py)
+    # torchtune's names: lora_attn_modules output_proj, apply_lora_to_output
+    # (torchtune/models/llama3_1/_component_builders.py)
     "output_proj": ("o_proj",), "output": ("lm_head",),
 }
 #: What a Request's lora_targets may hold.

@@ -38,12 +38,14 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.request.enums import ADAPTER_TASKS, Item, Objective
 
-TRL_DPO = "TRL DPOTrainer: concatenated_forward runs chosen and rejected as one batch; ref_model, precompute_ref_log_probs"
+TRL_DPO = ("TRL DPOTrainer: concatenated_forward runs chosen and rejected as one batch; ref_model, "
+           "precompute_ref_log_probs")
 TRL_PPO = "TRL PPOTrainer: policy and value_model trained (PolicyAndValueWrapper), ref_policy and reward_model frozen"
 TRL_GRPO = "TRL GRPOConfig: num_generations 8, beta 0.0 (no reference model loaded), vllm_gpu_memory_utilization 0.3"
 TRL_RM = "TRL RewardTrainer: AutoModelForSequenceClassification (num_labels=1), chosen and rejected as one batch"
 TRL_GKD = "TRL GKDTrainer: teacher forward under no_grad, generalized_jsd_loss takes log_softmax of both logits"
-VLLM_FRACTION = "vLLM: gpu_memory_utilization is the fraction of the GPU's memory the engine takes (weights and KV pool)"
+VLLM_FRACTION = ("vLLM: gpu_memory_utilization is the fraction of the GPU's memory the engine takes "
+                 "(weights and KV pool)")
 PEFT_REFERENCE = "TRL with a PEFT policy: the reference is the base with the adapters disabled (no second copy)"
 
 
@@ -192,7 +194,8 @@ def _rollout(job, said: Said) -> list[LineItem]:
     if gpu is not None:
         said.say(f"a colocated vLLM for the rollouts takes {fraction:g} of {gpu.id}'s memory "
                  f"(gpu_memory_utilization; {VLLM_FRACTION})")
-        return [LineItem(Item.ROLLOUT_ENGINE, "Rollout engine (vLLM, colocated)", math.ceil(fraction * gpu.memory_bytes),
+        return [LineItem(Item.ROLLOUT_ENGINE, "Rollout engine (vLLM, colocated)",
+                         math.ceil(fraction * gpu.memory_bytes),
                          "gpu_memory_utilization x gpu_memory",
                          {"gpu_memory_utilization": fraction, "gpu_memory": gpu.memory_bytes},
                          f"{VLLM_FRACTION}; {TRL_GRPO}")]

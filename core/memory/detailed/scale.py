@@ -57,7 +57,8 @@ def shaped(job, said: Said):
     per_step = request.grad_accum * replicas(job)
     if request.global_batch % per_step:
         raise InvalidRequestError(f"global batch {request.global_batch} does not split into accumulation "
-                                  f"{request.grad_accum} x {replicas(job)} data-parallel replicas", field="global_batch")
+                                  f"{request.grad_accum} x {replicas(job)} data-parallel replicas",
+                                  field="global_batch")
     batch = request.global_batch // per_step
     said.say(f"micro-batch {batch}: global batch {request.global_batch} / ({request.grad_accum} accumulation steps "
              f"x {replicas(job)} data-parallel replicas) ({MEGATRON_BATCH})")
@@ -104,7 +105,8 @@ def _factors(job, steps: int | None, said: Said) -> dict[str, tuple[float, froze
     factors = {}
     cp = job.request.cp
     if cp > 1:
-        said.say(f"context parallel {cp}: each GPU holds {job.seq_len // cp if job.seq_len % cp == 0 else job.seq_len / cp:g} "
+        share = job.seq_len // cp if job.seq_len % cp == 0 else job.seq_len / cp
+        said.say(f"context parallel {cp}: each GPU holds {share:g} "
                  f"of each sequence's {job.seq_len} tokens of activations ({CONTEXT_PARALLEL})")
         factors["1/cp"] = (1 / cp, TOKEN_ITEMS, CONTEXT_PARALLEL)
     p = job.pp
