@@ -15,7 +15,7 @@ from typing import Any
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import TRAINING_TASKS, Engine, Offload, Recompute, Solve, Task
+from vram.request.enums import TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
@@ -34,7 +34,7 @@ TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
 TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
-                        "framework_config", "recompute")
+                        "framework_config", "recompute", "objective")
 
 
 def to_request(atoms: list[Atom]) -> Request:
@@ -196,7 +196,7 @@ def _targets(meanings: list[Meaning], fields: _Fields) -> None:
                              expected=sorted(TARGET_ALIASES))
         targets = tuple(dict.fromkeys(m for n in names for m in TARGET_ALIASES[n.lower()]))
         key.kind = "filler"
-        fields.put("lora_targets", targets, key)
+        fields.put(key.field, targets, key)
 
 
 def _magnitudes(meanings: list[Meaning]) -> None:
@@ -428,9 +428,17 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
             raise QueryError.said("error.number_alone", text=meaning.text, position=meaning.pos)
 
 
+#: Objectives that generate with a colocated vLLM: their 'gpu_memory_utilization' is its share.
+ROLLOUT_OBJECTIVES = frozenset({Objective.GRPO, Objective.PPO})
+
+
 def _runtime(fields: _Fields) -> None:
     """'transformers' both serves (generate) and trains (Trainer): the task says which it is. 'serve'
-    and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine."""
+    and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine. In a
+    training job 'gpu_memory_utilization' is a colocated rollout vLLM's share (TRL's GRPOConfig)."""
+    if "memory_fraction" in fields.values and fields.values.get("objective") in ROLLOUT_OBJECTIVES:
+        for table in (fields.values, fields.positions, fields.texts):
+            table["rollout_fraction"] = table.pop("memory_fraction")
     if "runtime" in fields.values:
         name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
         fields.values[name] = fields.values.pop("runtime")

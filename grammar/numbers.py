@@ -16,8 +16,8 @@ BINARY_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens"})
 #: Suffixes that make a bare number a model size ("7b", "350m", "1t").
 SIZE_SUFFIXES = frozenset({"m", "b", "t"})
 INTEGER_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens", "batch_size", "tp", "pp", "zero",
-                            "lora_rank", "gpu_count",
-                            "hidden_size", "num_layers", "num_heads"})
+                            "lora_rank", "gpu_count", "hidden_size", "num_layers", "num_heads", "dp", "cp", "vpp",
+                            "global_batch", "grad_accum", "generations"})
 #: A bare number at least this large, with no suffix and no name, is a parameter count (7000000000).
 PLAIN_PARAMS_FROM = 10**6
 

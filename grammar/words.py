@@ -21,8 +21,8 @@ from vram.messages import Note
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
     HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
-    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SHORT_KEYS,
-    TARGET_KEYS, WORD_KEYS
+    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS,
+    SHORT_KEYS, TARGET_KEYS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -153,6 +153,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "help", None, None
     if phrase in TARGET_KEYS:
         return "targets", "lora_targets", None
+    if phrase in SAVE_KEYS:
+        return "targets", "modules_to_save", None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
         if phrase in table:
             entry = table[phrase]
@@ -344,6 +346,8 @@ def setting(atom: Atom) -> Meaning:
     text = f"{atom.text}={atom.value}"
     if key in TARGET_KEYS or key.replace("_", " ") in TARGET_KEYS:
         return Meaning("targets", atom.pos, text, "lora_targets", [atom.value])
+    if key in SAVE_KEYS or key.replace("_", " ") in SAVE_KEYS:
+        return Meaning("targets", atom.pos, text, "modules_to_save", [atom.value])
     if field is None and (key in IGNORED_KEYS or key.replace("_", " ") in IGNORED_KEYS):
         return Meaning("ignored", atom.pos, text, value=atom.value)
     if field is None:
@@ -360,13 +364,14 @@ KV_FIELDS = ("kv_dtype", "cache_type_k", "cache_type_v")
 
 
 def _word_value(field: str, word: str) -> Any:
-    if field == "model":
+    if field in ("model", "teacher"):
         found = catalog.find_model(word)
         return found.id if found is not None else word  # else the resolver says what is close
     if field == "gpu":
         gpu = catalog.find_gpu(word)
         return gpu.id if gpu is not None else word
-    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout"):
+    if word.lower() in BOOLEANS and field in ("sp", "flash_attention", "mixed_precision", "dropout", "reference",
+                                                 "dora"):
         return BOOLEANS[word.lower()]
     meaning = PHRASES.get(word.lower())
     if meaning is not None and meaning[0] in (field, "dtype" if field in KV_FIELDS else field):

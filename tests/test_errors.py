@@ -53,7 +53,8 @@ MORE_BAD = {
     "infer 7b fp16 on a100 h100": (vram.ConflictError, "conflicting gpu 'h100'", 22, None),
     "train 7b bf16 adamw sp": (vram.InvalidRequestError, "give tp > 1 with sp", 20, None),
     "train llama-2-7b bf16 adamw tp 2 on 3 a100": (vram.InvalidRequestError, "does not divide 3 GPUs", 36, None),
-    "train llama-2-7b bf16 adamw pp 3": (vram.InvalidRequestError, "pp 3 does not divide", 31, None),
+    # uneven stages are run (Megatron, torchtitan); more stages than layers are not
+    "train llama-2-7b bf16 adamw pp 64": (vram.InvalidRequestError, "pp 64 stages for the model's 32 layers", 31, None),
     "fp16 batch 8": (vram.MissingError, "say what the job does and with which model", None, None),
     "infer 7b seq 1.5": (vram.RangeError, "must be a whole number", 13, None),
     "infer 7b batch 99999999": (vram.RangeError, "batch size 99,999,999 is out of range", 15, None),

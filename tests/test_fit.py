@@ -221,3 +221,35 @@ def test_sweep_rejects_unknown_fields():
 def test_a_higher_zero_stage_never_needs_more():
     totals = [vram.ask(f"train 13b bf16 adamw zero{k} on 8 a100").total_bytes for k in (1, 2, 3)]
     assert totals == sorted(totals, reverse=True)
+
+
+#: Jobs no count of GPUs holds as asked: query -> (the rescue the answer names, its fewest GPUs).
+#: More GPUs shrink the sharded states, never one GPU's activations of its own micro-batch.
+RESCUED = {
+    # 70B, ZeRO-3, 4k, no recompute: activations alone pass 80 GB; with checkpointing the states
+    # (16 B/param / n) and the layer inputs fit on 15 (issue 17)
+    "min gpus train llama-3.1-70b bf16 adamw zero3 seq 4096 on h100": ("with full recompute", 15),
+    "min gpus train 7b adamw bf16 on a100": ("with ZeRO-3 / FSDP", 2),
+}
+
+
+@pytest.mark.parametrize("query", RESCUED)
+def test_fewest_gpus_names_the_rescue_it_took(query):
+    words, count = RESCUED[query]
+    est = vram.ask(query)
+    assert est.solution.note.startswith(f"{words} (not named") and est.solution.value == count
+    assert est.fit[0].fits and est.solution.estimates <= 60
+
+
+def test_advice_names_recompute_with_more_gpus_before_another_kind_of_fine_tune():
+    est = vram.ask("train llama-3.1-70b bf16 adamw zero3 seq 4096 on h100")
+    first = est.suggestions[0]
+    assert first.label == "15 GPUs instead of 1, with full recompute" and first.fit.fits
+    assert first.request.recompute == "full" and first.request.task == "training"
+    assert [alt.request.task for alt in est.suggestions][-1] == "qlora"
+
+
+def test_a_job_whose_activations_pass_the_gpu_stops_at_the_floor():
+    est = vram.ask("min gpus train llama-3.1-70b bf16 adamw zero3 full seq 131072 batch 8 on h100")
+    assert est.solution.value is None and "no longer shrink" in est.solution.note
+    assert est.solution.estimates <= 30

@@ -90,11 +90,13 @@ def test_uneven_stages_split_as_vllm_does(layers, pp, stages):
     assert stage_layers(layers, pp) == stages
 
 
-def test_stages_are_whole_layers_for_inference_and_equal_for_training():
-    with pytest.raises(vram.VramError, match="pp 40 exceeds the model's 32 layers"):
-        vram.ask("infer llama-3.1-8b bf16 pp 40 on 40x a100")
-    with pytest.raises(vram.VramError, match="pp 3 does not divide the model's 32 layers"):
-        vram.ask("train llama-3.1-8b bf16 adamw pp 3 on 3x a100")
+def test_stages_hold_a_layer_at_least():
+    # uneven stages are run in serving (vLLM get_pp_indices) and training (Megatron's first/last
+    # stage layers, torchtitan's split); more stages than layers is refused
+    for query in ("infer llama-3.1-8b bf16 pp 40 on 40x a100", "train llama-3.1-8b bf16 adamw pp 40 on 40x a100"):
+        with pytest.raises(vram.VramError, match="pp 40 stages for the model's 32 layers"):
+            vram.ask(query)
+    assert vram.ask("train llama-3.1-8b bf16 adamw pp 3 on 3x a100").total_bytes > 0
 
 
 def test_mla_latent_cache_is_whole_on_every_tensor_parallel_gpu():

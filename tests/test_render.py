@@ -38,6 +38,8 @@ COVERING_QUERIES = [
     "infer 6b int8", "infer 6b int8 method=article", "infer llama-3-70b int4 on 2x rtx-4090",
     "qlora llama-2-70b seq 4096 on 1x a100-80gb", "lora llama-3-8b on 1x a100-40gb",
     "lora 7b method=article",
+    "train llama-3-8b ppo on 8x h100 zero3", "train qwen2.5-7b grpo colocate on h100",
+    "train llama-3.2-1b distill teacher=llama-3.1-8b",
 ]
 
 
@@ -124,7 +126,7 @@ def test_every_frontend_says_the_verdict_in_its_words(verdict, query):
 
 @pytest.mark.parametrize("query, title", [
     ("train chatglm-6b adamw bf16 selective on 8xA100", "What would make it fit"),
-    ("train 70b fp32 adamw on 1x t4", "No single change makes it fit; the closest"),
+    ("train 70b fp32 adamw seq 32768 batch 64 on 1x t4", "No single change makes it fit; the closest"),
 ])
 def test_advice_titles_are_said_once_for_every_frontend(query, title):
     from vram.ipymagic import render_html

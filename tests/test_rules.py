@@ -33,6 +33,8 @@ def test_a_dtype_s_bytes_compute_bytes_and_mixed_default(dtype, stored, computed
     (Optimizer.SGD_PLAIN, 4, 0),
     (Optimizer.LION, 8, 4),
     (Optimizer.ADAFACTOR, 4, 0),
+    (Optimizer.MUON, 8, 4),  # one momentum buffer (KellerJordan/Muon muon.py)
+    (Optimizer.ADAM_MINI, 8, 4),  # Adam's m; v one value a block (Adam-mini README: 50 % of Adam's states)
 ])
 def test_optimizer_bytes_for_the_article_and_for_fp32_adapters(optimizer, article_bytes, adapter_bytes):
     assert article.OPTIMIZER_BYTES[optimizer] == article_bytes
@@ -71,3 +73,24 @@ def test_the_context_leaves_the_need_in_one_place(query, context):
     assert runtime.context_bytes(estimate.items) == context
     assert estimate.fit[0].need_bytes == runtime.without_context(estimate.total_bytes, estimate.items)
     assert estimate.fit[0].need_bytes == estimate.total_bytes - context
+
+
+#: Muon runs AdamW on what is not a block matrix (KellerJordan/Muon README): its bytes a parameter
+#: are the mean over both kinds. (share of block matrices, fp32 state bytes a parameter)
+@pytest.mark.parametrize("optimizer, share, pure_fp32", [
+    (Optimizer.MUON, 1.0, 4), (Optimizer.MUON, 0.0, 8), (Optimizer.MUON, 0.75, 5),
+    (Optimizer.ADAMW, 0.75, 8), (Optimizer.ADAM_MINI, 0.5, 4),
+])
+def test_an_optimizer_that_treats_the_matrices_apart(optimizer, share, pure_fp32):
+    assert rules.optimizer_bytes(optimizer, ADAPTER_STATES, matrix_share=share) == pure_fp32
+
+
+def test_muon_on_llama_3_8b_counts_adamw_on_embedding_and_head():
+    # llama-3-8b: 2 x 128,256 x 4,096 untied embedding and head, 8,192 x 2 + 4,096 norm values
+    est = vram.ask("train llama-3-8b bf16 muon")
+    item = next(i for i in est.items if i.key == "optimizer")
+    params = 8_030_261_248
+    other = 2 * 128_256 * 4_096 + 65 * 4_096
+    assert item.bytes == round((4 * params + 4 * other))  # AMP: fp32 momentum, and m, v on the rest
+    mini = vram.ask("train llama-3-8b bf16 adam-mini")
+    assert next(i for i in mini.items if i.key == "optimizer").bytes == 4 * params

@@ -44,7 +44,7 @@ class Plan:
     batch_size: int
     seq_len: int
     lora_rank: int | None = None
-    lora_targets: tuple[str, ...] = ()  #: the block matrices (Llama-style names) that get adapters
+    lora_targets: tuple[str, ...] = ()  #: the layers that get adapters, by the model family's own names
     per_op: bool = False  #: per-op selective checkpointing of each layer (torchtitan's SelectiveAC)
     loss_chunks: int = 0  #: head and cross-entropy a chunk of tokens at a time (torchtune); 0: whole logits
 

@@ -146,6 +146,8 @@ def suggestions(request: Request, estimator: Estimator, judge: Judge,
     extra = [_unless_error(more_gpus, request, "more GPUs", notes),
              _unless_error(lambda r: _bigger_gpu(r, estimator, judge), request, "a bigger GPU", notes)]
     found += [alt for alt in extra if alt is not None]
+    # the same job first: a change that trains another way (LoRA, QLoRA) after one that keeps it
+    found.sort(key=lambda alt: alt.request.task is not request.task)
     fitting = [alt for alt in found if alt.fit is not None and alt.fit.fits]
     if fitting:
         return tuple(fitting[:MAX_SUGGESTIONS])

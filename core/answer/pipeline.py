@@ -157,6 +157,11 @@ def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Arc
         return None
     at = dataclasses.replace(at, solve=None)
     estimate = plain(at)
-    return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}",
-                       f"{solution.value - (request.gpu_count or 1)} more {request.gpu}", at,
+    added = [what for what, changed in (("full recompute", at.recompute != request.recompute),
+                                        ("ZeRO-3 / FSDP", at.zero != request.zero)) if changed]
+    return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}"
+                       + (f", with {' and '.join(added)}" if added else ""),
+                       f"{solution.value - (request.gpu_count or 1)} more {request.gpu}"
+                       + ("; recomputes each layer's forward in backward: 30-40 % more step time "
+                          "(Korthikanti et al. 2022)" if "full recompute" in added else ""), at,
                        estimate.total_bytes, estimate.method, judge(estimate))

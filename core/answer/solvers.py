@@ -14,7 +14,7 @@ from vram import catalog
 from vram.catalog.architecture import Architecture
 from vram.errors import VramError
 from vram.memory.result import Estimate, Fit, Solution
-from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Solve, Task
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Recompute, Solve, Task
 from vram.request.request import RANGES, Request
 from vram.units import format_bytes
 
@@ -86,9 +86,58 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
 
 
 def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    """The fewest GPUs for ``request``; where no count fits it as asked, the same search with the
+    rescues below, least change first, and the answer says which it took."""
     if request.engine in PRE_ALLOCATING and request.tp == 1 and request.pp == 1:
         return _min_tensor_parallel(request, kind, counted)
-    unit = request.tp * request.pp * request.ep  # a count must hold whole tp x pp groups, ep of them
+    solution, at = _fewest(request, kind, counted)
+    if solution.value is not None or request.task not in TRAINING_TASKS:
+        return solution, at
+    for label, why, change in RESCUES:
+        changed = change(request)
+        if changed is None:
+            continue
+        try:
+            rescued, at_rescued = _fewest(changed, kind, counted)
+        except VramError:  # the method asked for does not model the change
+            continue
+        if rescued.value is not None:
+            return dataclasses.replace(rescued, note=f"with {label} (not named: {why}); {rescued.note}"), at_rescued
+    return solution, at
+
+
+def _with_recompute(request: Request) -> Request | None:
+    return None if request.recompute is Recompute.FULL else dataclasses.replace(request, recompute=Recompute.FULL)
+
+
+def _with_zero3(request: Request) -> Request | None:
+    if request.zero == 3 or request.tp * request.pp > 1:
+        return None
+    return dataclasses.replace(request, zero=3, precision_regime=None)
+
+
+def _with_both(request: Request) -> Request | None:
+    sharded = _with_zero3(request)
+    return None if sharded is None else _with_recompute(sharded)
+
+
+#: What the fewest-GPUs search adds when no count of GPUs holds the job as asked, least change
+#: first: (what, why it can be needed, the change). More GPUs shrink the sharded model states,
+#: never one GPU's activations of its own micro-batch, so recompute comes first (Korthikanti et
+#: al. 2022: full recompute keeps each layer's input only); plain data parallelism keeps a full
+#: replica on every GPU, so ZeRO-3 / FSDP (Rajbhandari et al. 2019) next, then both.
+RESCUES: tuple[tuple[str, str, Callable[[Request], Request | None]], ...] = (
+    ("full recompute", "each GPU keeps its own micro-batch's activations, which no number of GPUs shrinks; "
+                       "checkpointing keeps only each layer's input", _with_recompute),
+    ("ZeRO-3 / FSDP", "plain data parallelism keeps a full replica on every GPU, so no count of them fits",
+     _with_zero3),
+    ("ZeRO-3 / FSDP and full recompute", "plain data parallelism keeps a full replica on every GPU, and each "
+                                         "GPU its own micro-batch's activations", _with_both),
+)
+
+
+def _fewest(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
+    unit = request.tp * request.pp * request.cp * request.ep  # whole tp x pp x cp groups, ep of them
     high = _most_gpus(request, counted.arch) // unit
 
     def at(k: int) -> Request:
@@ -101,21 +150,14 @@ def _min_gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solutio
                         if at(1) in counted.seen else "cannot be estimated", 0), at(1)
     if not counted.fits(at(2)) and (at(2) not in counted.seen
                                     or counted.seen[at(2)].total_bytes >= counted.seen[at(1)].total_bytes):
-        if request.task in TRAINING_TASKS and request.zero == 0 and request.tp * request.pp == 1:
-            # plain data parallelism never shrinks a GPU's share: answer for ZeRO-3 / FSDP, and say so
-            try:
-                sharded, at_sharded = _min_gpus(dataclasses.replace(request, zero=3), kind, counted)
-            except VramError:  # the method asked for does not model ZeRO
-                sharded = Solution(kind, None, "", 0)
-            if sharded.value is not None:
-                note = (f"with ZeRO-3 / FSDP (not named: plain data parallelism keeps a full replica on every "
-                        f"GPU, so no count of them fits); {sharded.note}")
-                return dataclasses.replace(sharded, note=note), at_sharded
         note = ("more GPUs do not lower one GPU's bytes here (each holds a full replica); "
                 "name a sharded strategy: zero1-3, fsdp, tp or pp")
         return Solution(kind, None, note, 0), at(1)
     bad, good = 1, 2
     while good < high and not counted.fits(at(good)):
+        if _floor_reached(counted, at(good), at(bad)):
+            return Solution(kind, None, f"does not fit on any number of GPUs: at {good * unit} one GPU's bytes "
+                            "no longer shrink", 0), at(1)
         bad, good = good, good * 2
     good = min(good, high)  # the last step tries the bound itself, which need not be a power of 2
     if good <= bad or not counted.fits(at(good)):
@@ -149,6 +191,21 @@ def _min_tensor_parallel(request: Request, kind: Solve, counted: _Counted) -> tu
             return Solution(kind, tp, f"{note} (tensor-parallel sizes that divide the {heads} attention heads: "
                             f"{', '.join(map(str, sizes))})", 0), at
     return Solution(kind, None, f"does not start even at tp {sizes[-1]}", 0), request
+
+
+#: The share of the GPU's memory below which doubling the GPUs counts as no longer shrinking a
+#: GPU's bytes: the sharded states are then under 1/1000 of it and the rest (activations, the
+#: gathered layer) is what does not fit.
+FLOOR_STEP = 1e-3
+
+
+def _floor_reached(counted: _Counted, more: Request, fewer: Request) -> bool:
+    """Whether doubling the GPUs from ``fewer`` to ``more`` changed one GPU's bytes by less than
+    FLOOR_STEP of them: the search stops there instead of doubling up to a million GPUs."""
+    if more not in counted.seen or fewer not in counted.seen:
+        return False
+    now, before = counted.seen[more].total_bytes, counted.seen[fewer].total_bytes
+    return before - now < FLOOR_STEP * before
 
 
 def _most_gpus(request: Request, arch: Architecture) -> int:

@@ -208,14 +208,14 @@ def _check_against(request: Request, arch: Architecture) -> None:
             f"hidden {arch.hidden_size} does not split into {heads} attention heads of equal width; "
             f"give a hidden size that is a multiple of the heads, or heads that divide it",
             field="hidden_size" if request.hidden_size else "num_heads")
-    for degree, name, count, what in ((request.tp, "tp", heads, "attention heads"),
-                                      (request.pp, "pp", layers, "layers")):
-        # serving engines split layers unevenly over stages (vLLM distributed/utils.py
-        # get_pp_indices), a layer a stage at least; training's stages take equal shares
-        uneven = name == "pp" and request.task is Task.INFERENCE
-        if (degree > count) if uneven else (count % degree):
-            verb = "exceeds" if uneven else "does not divide"
-            raise InvalidRequestError(f"{name} {degree} {verb} the model's {count} {what}", field=name)
+    if heads % request.tp:
+        raise InvalidRequestError(f"tp {request.tp} does not divide the model's {heads} attention heads", field="tp")
+    # uneven stages are run (Megatron's --decoder-first/last-pipeline-num-layers, torchtitan's
+    # pipeline split; vLLM's get_pp_indices for serving); a stage needs a layer at least, a virtual
+    # stage too
+    if request.pp * (request.vpp or 1) > layers:
+        raise InvalidRequestError(f"pp {request.pp}{f' x vpp {request.vpp}' if request.vpp else ''} stages for the "
+                                  f"model's {layers} layers: a stage holds a layer at least", field="pp")
     # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
     # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
     # reference model's (the assumptions say which).
@@ -232,7 +232,9 @@ def _check_against(request: Request, arch: Architecture) -> None:
             raise InvalidRequestError(f"ep {request.ep} does not divide the model's {experts} experts", field="ep")
         if request.gpu_count is not None and (request.gpu_count // (request.tp * request.pp)) % request.ep:
             raise InvalidRequestError(f"ep {request.ep} does not divide the data-parallel GPUs", field="ep")
-    if request.gpu_count is not None and request.gpu_count % (request.tp * request.pp):
+    group = request.tp * request.pp * request.cp
+    if request.gpu_count is not None and request.gpu_count % group:
+        cp = f" x cp {request.cp}" if request.cp > 1 else ""
         raise InvalidRequestError(
-            f"tp {request.tp} x pp {request.pp} = {request.tp * request.pp} does not divide {request.gpu_count} GPUs",
+            f"tp {request.tp} x pp {request.pp}{cp} = {group} does not divide {request.gpu_count} GPUs",
             field="gpu_count")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vram.catalog.resolve import Resolved
-from vram.errors import VramError
+from vram.errors import UnsupportedError, VramError
 from vram.formula import Formula
 from vram.memory.job import Job, Said, job_fields
 from vram.memory.result import Estimate, LineItem, formula_item
@@ -97,6 +97,12 @@ DEFAULT_RECOMPUTE: dict[Task, Recompute] = {
 def estimate(resolved: Resolved) -> Estimate:
     """Memory of a resolved request by the article's rules."""
     request = resolved.request
+    if request.objective is not None:
+        raise UnsupportedError(f"the article's rules count one model; {request.objective} training runs more: "
+                               "the detailed method answers it", field="method")
+    if request.task in ADAPTER_TASKS and request.mixed_precision is not None:
+        raise UnsupportedError("the article's rules keep adapters in one precision; for pure or mixed adapters "
+                               "the detailed method answers", field="method")
     said = Said()
     job = _job(resolved, said)
     build: Callable[[_Job, Said], list[LineItem]] = _BUILDERS[request.task]

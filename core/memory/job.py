@@ -81,7 +81,7 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
         said.say(beyond(seq_len, arch.spec))
     batch_size = said.default("batch_size", request.batch_size, 1, "one sequence a GPU")
-    gpu_count = request.gpu_count or request.tp * request.pp
+    gpu_count = request.gpu_count or request.tp * request.pp * request.cp * (request.dp or 1)
     optimizer = (None if request.task is Task.INFERENCE
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
     return dict(resolved=resolved, request=request, arch=arch, dtype=dtype, seq_len=seq_len, batch_size=batch_size,

@@ -119,7 +119,23 @@ STATE_VALUES: dict[Optimizer, int] = {
     Optimizer.SGD_PLAIN: 0,
     Optimizer.LION: 1,
     Optimizer.ADAFACTOR: 0,
+    # Muon keeps one momentum buffer a matrix of the blocks (KellerJordan/Muon muon.py:
+    # state["momentum_buffer"] = zeros_like(grad)); the rest is AUX_STATE_VALUES' below
+    Optimizer.MUON: 1,
+    # Adam-mini keeps Adam's first moment and one second moment a block of the Hessian's
+    # partition (a head, a neuron, a token): ">99.9%" of v removed, "50% less memory" than Adam for
+    # every part of the model since v1.1.0 (zyushun/Adam-mini README; Zhang et al. 2024,
+    # arXiv:2406.16793): the blocks' few values are under 0.1 % of the weights, so none a parameter
+    Optimizer.ADAM_MINI: 1,
 }
+
+#: State values a parameter outside the blocks' matrices (embeddings, output head, norms and
+#: biases) for optimizers that treat those apart: Muon is "intended to optimize only the internal
+#: >=2D parameters"; embeddings, classifier heads, gains and biases "should be optimized using
+#: AdamW" (KellerJordan/Muon README, MuonWithAuxAdam; Moonlight, Liu et al. 2025, likewise).
+AUX_STATE_VALUES: dict[Optimizer, int] = {Optimizer.MUON: 2}
+MUON = "KellerJordan/Muon (muon.py, README): one momentum buffer a block matrix, AdamW's two moments on the rest"
+ADAM_MINI = "Zhang et al. 2024 (Adam-mini, arXiv:2406.16793; zyushun/Adam-mini README): Adam's m, v one value a block"
 
 #: bitsandbytes 8-bit Adam: one byte a state value, plus an fp32 absmax a 2048-value block.
 ADAM8BIT_STATE_BYTES = 1
@@ -138,17 +154,28 @@ STEP_TEMPORARIES: dict[Optimizer, int] = {
     Optimizer.SGD_PLAIN: 0,
     Optimizer.LION: 1,
     Optimizer.ADAFACTOR: 0,
+    # Muon orthogonalises one matrix's momentum at a time; Adam-mini updates block by block
+    Optimizer.MUON: 0,
+    Optimizer.ADAM_MINI: 0,
 }
 
 
-def optimizer_bytes(optimizer: Optimizer, states: StateBytes, block_scales: bool = True) -> float:
+def optimizer_bytes(optimizer: Optimizer, states: StateBytes, block_scales: bool = True,
+                    matrix_share: float = 1.0) -> float:
     """Optimizer bytes a parameter: master copy plus states (8-bit states with their block scales
-    unless ``block_scales`` is False, as the article counts them)."""
+    unless ``block_scales`` is False, as the article counts them). ``matrix_share``: the share of
+    the parameters in the blocks' matrices, for an optimizer that treats the rest apart
+    (AUX_STATE_VALUES; the mean over both is returned)."""
     value = states.state_value
     if optimizer is Optimizer.ADAM8BIT:
         value = ADAM8BIT_STATE_BYTES + (ADAM8BIT_BLOCK_SCALE_BYTES if block_scales else 0)
-    return states.master + STATE_VALUES[optimizer] * value
+    count = STATE_VALUES[optimizer]
+    count = matrix_share * count + (1 - matrix_share) * AUX_STATE_VALUES.get(optimizer, count)
+    return states.master + count * value
 
 
 def optimizer_source(optimizer: Optimizer, states: StateBytes) -> str:
-    return BNB_8BIT if optimizer is Optimizer.ADAM8BIT else f"{states.source}; {TORCH_OPTIM}"
+    if optimizer is Optimizer.ADAM8BIT:
+        return BNB_8BIT
+    own = {Optimizer.MUON: MUON, Optimizer.ADAM_MINI: ADAM_MINI}.get(optimizer, TORCH_OPTIM)
+    return f"{states.source}; {own}"

@@ -43,6 +43,8 @@ class Optimizer(StrEnum):
     SGD_PLAIN = "sgd_plain"  #: SGD without momentum: no state
     ADAFACTOR = "adafactor"  #: factored second moment (Shazeer & Stern 2018)
     LION = "lion"  #: one momentum buffer (Chen et al. 2023)
+    MUON = "muon"  #: one momentum buffer on the blocks' matrices, AdamW on the rest (Keller Jordan 2024)
+    ADAM_MINI = "adam_mini"  #: Adam's first moment, one second moment a block (Zhang et al. 2024)
 
 
 class Recompute(StrEnum):
@@ -105,6 +107,17 @@ class Framework(StrEnum):
     LLAMA_FACTORY = "llama-factory"  #: transformers underneath, with its own defaults
 
 
+class Objective(StrEnum):
+    """What a training job optimises beyond next-token prediction (post-training); None in a
+    request means supervised fine-tuning or pre-training, one model and its labels."""
+
+    DPO = "dpo"  #: direct preference optimisation: chosen and rejected answers, a frozen reference
+    PPO = "ppo"  #: policy, value, reference and reward models (InstructGPT's RLHF)
+    GRPO = "grpo"  #: group relative policy optimisation: several generations a prompt, no value model
+    RM = "rm"  #: reward modelling: a scalar head scoring chosen against rejected
+    DISTILL = "distill"  #: distillation: a frozen teacher's logits as the target
+
+
 class Method(StrEnum):
     ARTICLE = "article"  #: the seed article's rules (design.md 5.1)
     DETAILED = "detailed"  #: the exact-architecture model (design.md 5.2)
@@ -133,6 +146,13 @@ class Item(StrEnum):
     LOGITS = "logits"  #: logits and loss (training), or the last token's logits (inference)
     RUNTIME_OVERHEAD = "runtime_overhead"  #: the article's 20 % on top of inference weights
     CUDA_CONTEXT = "cuda_context"  #: the driver's context and kernels, outside PyTorch's allocator
+    REFERENCE_MODEL = "reference_model"  #: post-training: a frozen copy of the policy (DPO, PPO, GRPO's KL)
+    VALUE_MODEL = "value_model"  #: PPO: the value model's weights, gradients and optimizer states
+    REWARD_MODEL = "reward_model"  #: PPO: the frozen reward model
+    TEACHER = "teacher"  #: distillation: the frozen teacher's weights
+    ROLLOUT_ENGINE = "rollout_engine"  #: GRPO/PPO: a colocated vLLM generating the rollouts
+    VALUE_ACTIVATIONS = "value_activations"  #: PPO: the value model's saved activations
+    TEACHER_LOGITS = "teacher_logits"  #: distillation: the teacher's logits and log-probabilities
     BACKWARD_LAYER = "backward_layer"  #: one layer's tensors and gradients while backward runs it
     TIED_GRADIENTS = "tied_gradients"  #: a tied embedding's two gradient halves being summed
     DDP_BUCKETS = "ddp_buckets"  #: DDP's all-reduce buckets, a copy of the gradients
@@ -148,6 +168,7 @@ class PhaseName(StrEnum):
     PREFILL = "prefill"  #: inference: the whole context as one prompt
     DECODE = "decode"  #: inference: one new token a step against the full cache
     START_OF_BACKWARD = "start of backward"  #: training: every saved activation and the loss's gradient
+    BACKWARD_LAST_LAYER = "backward, last layer"  #: training with checkpoints: the first layer backward runs, all checkpoints live
     BACKWARD_FIRST_LAYER = "backward, first layer"  #: training: the last layer backward reaches
     TIED_GRADIENT_SUM = "tied embedding gradient sum"  #: training: a tied embedding's gradients summed
     OPTIMIZER_STEP = "optimizer step"  #: training: activations freed, the states updated

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from vram.request.request import Request
 
 #: Fields written as "key value", in this order.
-_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp",
-                  "lora_rank", "memory_fraction", "max_num_batched_tokens", "gpu_layers", "parallel", "ubatch")
+_NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp", "cp",
+                  "dp", "vpp", "global_batch", "grad_accum", "lora_rank", "memory_fraction", "max_num_batched_tokens",
+                  "gpu_layers", "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:
@@ -43,6 +44,19 @@ def request_to_query(request: Request) -> str:
             words.append(f"{word}={getattr(request, name).value}")
     if request.lora_targets is not None:
         words += [CANONICAL["lora_targets"], *request.lora_targets]
+    if request.modules_to_save is not None:
+        words += [CANONICAL["modules_to_save"], *request.modules_to_save]
+    if request.dora is not None:
+        words.append(CANONICAL[f"dora:{request.dora}"])
+    if request.objective is not None:
+        words.append(request.objective.value)
+    if request.reference is not None:
+        words.append(CANONICAL[f"reference:{request.reference}"])
+    if request.teacher is not None:
+        words.append(CANONICAL["teacher"] + request.teacher)
+    for name in ("generations", "rollout_fraction"):
+        if getattr(request, name) is not None:
+            words += [CANONICAL[name], f"{getattr(request, name):g}"]
     if request.offload is not None:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:
@@ -52,7 +66,7 @@ def request_to_query(request: Request) -> str:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     for name in _NUMBER_FIELDS:
         value = getattr(request, name)
-        if value is not None and not (name in ("tp", "pp") and value == 1):
+        if value is not None and not (name in ("tp", "pp", "cp") and value == 1):
             words += [CANONICAL[name], str(value)]
     if request.sp:
         words.append(CANONICAL["sp:True"])
@@ -73,7 +87,8 @@ def _precision_words(request: Request) -> list[str]:
     # write the word only where the dtype alone would not give the same value back.
     if request.mixed_precision is None:
         return []
-    implied = None if request.dtype is None else mixed_by_default(request.dtype)
+    # adapters have no implied precision: only the words set it (pure: 16-bit adapters, mixed: fp32)
+    implied = None if request.dtype is None or request.task.value != "training" else mixed_by_default(request.dtype)
     if request.mixed_precision == implied:
         return []
     return [CANONICAL[f"mixed_precision:{request.mixed_precision}"]]

@@ -22,9 +22,9 @@ from typing import Any, Mapping
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine,
-    Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    Framework, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
-from vram.request.lora import TARGET_NAMES
+from vram.request.lora import OUTSIDE_BLOCKS, TARGET_NAMES
 from vram.request.quant import QUANT_DTYPES, KvDtype
 from vram.request.query_text import request_to_query
 from vram.units import format_count, format_value
@@ -52,7 +52,16 @@ RANGES: dict[str, tuple[float, float]] = {
     "gpu_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
+    "generations": (1, 2**16),
+    "dp": (1, 2**20),
+    "cp": (1, 2**16),
+    "vpp": (1, 2**10),
+    "global_batch": (1, 2**30),
+    "grad_accum": (1, 2**20),
+    "rollout_fraction": (0.01, 1),
 }
+#: Numeric fields that take fractions (the rest are whole numbers).
+FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
@@ -62,19 +71,29 @@ ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
     "precision_regime": Regime, "kv_dtype": KvDtype, "cache_type_k": KvDtype, "cache_type_v": KvDtype,
     "solve": Solve, "offload": Offload,
-    "engine": Engine, "framework": Framework,
+    "engine": Engine, "framework": Framework, "objective": Objective,
 }
 
 #: Yes/no fields.
-BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest")
+BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference",
+               "dora")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework", "framework_config")
+                 "optimizer_foreach", "framework", "framework_config", "objective", "dp", "vpp", "global_batch",
+                 "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
 ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
 GGML_ENGINES = frozenset({Engine.LLAMA_CPP, Engine.OLLAMA})
+
+#: Post-training fields, each with the objectives it applies to.
+OBJECTIVE_FIELDS: dict[str, frozenset[Objective]] = {
+    "reference": frozenset({Objective.DPO, Objective.PPO, Objective.GRPO}),
+    "generations": frozenset({Objective.GRPO}),
+    "rollout_fraction": frozenset({Objective.GRPO, Objective.PPO}),
+    "teacher": frozenset({Objective.DISTILL}),
+}
 
 #: Architecture fields a query may give for a model named by size only.
 ARCH_FIELDS = ("hidden_size", "num_layers", "num_heads")
@@ -105,8 +124,15 @@ class Request:
     flash_attention: bool | None = None  #: attention without the s x s score matrix
     lora_rank: int | None = None
     lora_targets: tuple[str, ...] | None = None  #: matrices the adapters go on (None: the task's default)
+    modules_to_save: tuple[str, ...] | None = None  #: layers trained in full beside the adapters (lm_head, embed_tokens)
+    dora: bool | None = None  #: DoRA: a trained magnitude a target layer's output (Liu et al. 2024)
     offload: Offload | None = None  #: ZeRO CPU offload of the optimizer, or of the parameters too
     ep: int = 1  #: expert-parallel degree (MoE): the experts split over ep GPUs
+    cp: int = 1  #: context-parallel degree: each sequence's tokens split over cp GPUs (Megatron, torchtitan)
+    dp: int | None = None  #: data-parallel replicas; None: the GPUs over tp x pp x cp
+    vpp: int | None = None  #: virtual pipeline stages a GPU (interleaved 1F1B schedule)
+    global_batch: int | None = None  #: sequences an optimizer step: micro-batch x accumulation x data-parallel size
+    grad_accum: int | None = None  #: micro-batches accumulated an optimizer step
     gpu: str | None = None  #: catalog id
     gpu_count: int | None = None
     precision_regime: Regime | None = None  #: amp, pure or master (training); None: from the rest
@@ -133,6 +159,11 @@ class Request:
     cache_type_v: KvDtype | None = None
     #: a framework's own config (DeepSpeed JSON, torchtune YAML), a local path read when resolved
     framework_config: str | None = None
+    objective: Objective | None = None  #: post-training objective; None: supervised (one model, labels)
+    reference: bool | None = None  #: a frozen reference model on the GPU (DPO, PPO, GRPO); None: the objective's default
+    generations: int | None = None  #: GRPO: completions sampled a prompt (num_generations)
+    rollout_fraction: float | None = None  #: GRPO/PPO: a colocated vLLM's gpu_memory_utilization
+    teacher: str | None = None  #: distillation: the teacher's catalog id
     method: Method | None = None  #: estimation method; None means the default
     solve: Solve | None = None  #: a solver question about this job, instead of its bytes
     suggest: bool = False  #: list what would make it fit even when it fits
@@ -159,7 +190,7 @@ class Request:
             _check_bool(name, getattr(self, name))
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
-            if value is None or (type(value) is int and low <= value <= high and name != "params"):
+            if value is None or (type(value) is int and low <= value <= high and name not in FRACTION_FIELDS):
                 continue
             self._set(name, _check_number(name, value))
         self._check_model()
@@ -234,11 +265,11 @@ class Request:
                                     "(vllm, sglang or tgi)", field=name)
         self._check_engine_settings()
         if self.task not in TRAINING_TASKS:
-            for name in (*TRAINING_ONLY, "lora_rank"):
+            for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
                 if getattr(self, name) is not None:
                     raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
-            if self.zero or self.sp:
-                name = "zero" if self.zero else "sp"
+            if self.zero or self.sp or self.cp > 1:
+                name = "zero" if self.zero else "sp" if self.sp else "cp"
                 raise ConflictError(f"{name} applies to training, not to inference", field=name)
             return
         if self.kv_dtype is not None:
@@ -248,6 +279,8 @@ class Request:
                                 "sequence is all in seq", field="new_tokens")
         if self.lora_targets is not None:
             self._check_targets()
+        self._check_adapter_extras()
+        self._check_objective()
         if self.offload not in (None, Offload.NONE) and not self.zero:
             raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
         if self.offload is Offload.PARAMS and self.zero != 3:
@@ -257,9 +290,11 @@ class Request:
         if self.task is Task.TRAINING:
             self._check_training_precision()
         else:
-            if self.mixed_precision is not None or self.precision_regime is not None:
+            # for adapters, pure means 16-bit adapters (torchtune) and mixed fp32 adapters (PEFT)
+            if self.precision_regime is not None:
                 raise ConflictError(
-                    f"mixed/pure precision applies to full training, not to {self.task}", field="mixed_precision"
+                    f"{self.precision_regime} precision applies to full training, not to {self.task}; for the "
+                    "adapters say pure (16-bit adapters) or mixed (fp32 adapters)", field="precision_regime"
                 )
             allowed = FOUR_BIT_DTYPES if self.task is Task.QLORA else TRAINABLE_DTYPES | {Dtype.INT8}
             if self.dtype is not None and self.dtype not in allowed:
@@ -276,6 +311,18 @@ class Request:
             raise ConflictError(f"{_label(given)} is a llama.cpp/Ollama setting: name the engine (llama.cpp, "
                                 "llama-server, ollama)", field=given)
 
+    def _check_adapter_extras(self) -> None:
+        for name in ("modules_to_save", "dora"):
+            if getattr(self, name) is not None and self.task not in ADAPTER_TASKS:
+                raise ConflictError(f"{_label(name)} applies to lora or qlora", field=name)
+        if self.modules_to_save is not None:
+            saved = (self.modules_to_save,) if isinstance(self.modules_to_save, str) else tuple(self.modules_to_save)
+            for name in saved:
+                if name not in OUTSIDE_BLOCKS:
+                    raise UnknownWordError(f"'{name}' is not a layer trained in full beside adapters",
+                                           expected=list(OUTSIDE_BLOCKS), field="modules_to_save")
+            self._set("modules_to_save", tuple(dict.fromkeys(saved)))
+
     def _check_targets(self) -> None:
         if self.task not in ADAPTER_TASKS:
             raise ConflictError("adapter targets apply to lora or qlora", field="lora_targets")
@@ -285,6 +332,16 @@ class Request:
                 raise UnknownWordError(f"unknown adapter target '{name}'", expected=sorted(TARGET_NAMES),
                                        field="lora_targets")
         self._set("lora_targets", tuple(dict.fromkeys(targets)))
+
+    def _check_objective(self) -> None:
+        for name, objectives in OBJECTIVE_FIELDS.items():
+            if getattr(self, name) is not None and self.objective not in objectives:
+                named = " or ".join(sorted(o.value for o in objectives))
+                raise ConflictError(f"{_label(name)} applies to {named} training"
+                                    f"{'' if self.objective is None else f', not to {self.objective}'}", field=name)
+        if self.objective is Objective.DISTILL and self.teacher is None:
+            raise MissingError("distillation needs a teacher: name it, as in 'teacher=llama-3.1-70b'",
+                               expected=("teacher=<a catalog model>",), field="teacher")
 
     def _check_training_precision(self) -> None:
         if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
@@ -312,14 +369,28 @@ class Request:
 
     def _check_gpus(self) -> None:
         if self.gpu is not None and self.gpu_count is None:
-            # one GPU, or the smallest group that holds the tp/pp/ep named
-            self._set("gpu_count", self.tp * self.pp * self.ep)
+            # one GPU, or the smallest group that holds the tp/pp/cp/ep (or dp) named
+            self._set("gpu_count", self.tp * self.pp * self.cp * (self.dp or self.ep))
 
     def _check_parallelism(self) -> None:
         if self.sp and self.tp == 1:
             raise InvalidRequestError(
                 "sequence parallelism splits over the tensor-parallel group; give tp > 1 with sp", field="sp"
             )
+        if self.vpp is not None and self.pp == 1:
+            raise InvalidRequestError("virtual pipeline stages interleave a pipeline: give pp > 1 with vpp", field="vpp")
+        group = self.tp * self.pp * self.cp
+        if self.dp is not None and self.gpu_count is not None and self.gpu_count != group * self.dp:
+            raise ConflictError(f"dp {self.dp} x tp {self.tp} x pp {self.pp} x cp {self.cp} = {group * self.dp} GPUs, "
+                                f"not the {self.gpu_count} named", field="dp")
+        if self.dp is not None and self.dp % self.ep:
+            raise InvalidRequestError(f"ep {self.ep} does not divide dp {self.dp}: experts split within the "
+                                      "data-parallel GPUs", field="ep")
+        replicas = self.dp or (self.gpu_count // group if self.gpu_count else None)
+        if self.global_batch is not None and self.batch_size is not None and self.grad_accum is not None \
+                and replicas and self.global_batch != self.batch_size * self.grad_accum * replicas:
+            raise ConflictError(f"global batch {self.global_batch} is not micro-batch {self.batch_size} x accumulation "
+                                f"{self.grad_accum} x {replicas} data-parallel replicas", field="global_batch")
     def _check_solve(self) -> None:
         if self.solve is Solve.GPUS and self.gpu is not None:
             raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
@@ -393,7 +464,7 @@ def _check_number(name: str, value: Any) -> Any:
     if value is None:
         return None
     low, high = RANGES[name]
-    integral = name not in ("params", "memory_fraction")
+    integral = name not in FRACTION_FIELDS
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
         value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
@@ -443,6 +514,10 @@ _LABELS = {
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
     "parallel": "parallel sequences", "ubatch": "n_ubatch",
+    "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
+    "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
+    "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",
+    "grad_accum": "gradient accumulation", "modules_to_save": "modules_to_save", "dora": "DoRA",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vram.request.enums import (
-    Dtype, Engine, Framework, Method, Offload, Optimizer, Recompute, Regime, Solve, Task
+    Dtype, Engine, Framework, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task
 )
 from vram.request.quant import QUANT_DTYPES
 
@@ -87,6 +87,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "sgd no momentum", "sgd_plain"),
     **_all("optimizer", O.ADAFACTOR, "adafactor"),
     **_all("optimizer", O.LION, "lion"),
+    **_all("optimizer", O.MUON, "muon", "moonlight muon"),
+    **_all("optimizer", O.ADAM_MINI, "adam-mini", "adam_mini", "adammini", "adam mini"),
     **_all("recompute", R.NONE, "none", "no recompute", "no recomputation", "no checkpointing",
            "without checkpointing", "no gradient checkpointing", "without gradient checkpointing",
            "no activation checkpointing"),
@@ -150,6 +152,26 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "hugging face transformers", "hf generate", "model.generate"),
     **_all("framework", Framework.TRANSFORMERS, "hf trainer", "trainer", "huggingface trainer", "trl", "peft trainer",
            "accelerate", "accelerate launch", "sfttrainer"),
+    # Post-training objectives, as TRL names its trainers (DPOTrainer, PPOTrainer, GRPOTrainer,
+    # RewardTrainer, GKDTrainer) and their papers name the methods
+    **_all("objective", Objective.DPO, "dpo", "dpotrainer", "direct preference optimization",
+           "direct preference optimisation", "preference tuning"),
+    **_all("objective", Objective.PPO, "ppo", "ppotrainer", "rlhf", "rlhf ppo"),
+    **_all("objective", Objective.GRPO, "grpo", "grpotrainer"),
+    **_all("objective", Objective.RM, "rm", "reward model", "reward modelling", "reward modeling", "rewardtrainer"),
+    **_all("objective", Objective.DISTILL, "distill", "distillation", "knowledge distillation", "gkd",
+           "gkdtrainer", "distil"),
+    **_all("reference", True, "reference model", "with reference", "ref model", "with ref model",
+           "with a reference model"),
+    **_all("reference", False, "no reference", "no reference model", "without reference", "reference free",
+           "reference-free", "precomputed reference", "precompute_ref_log_probs", "precomputed ref log probs",
+           "precompute ref log probs"),
+    # TRL GRPOConfig(use_vllm=True, vllm_mode="colocate"): vLLM in the training process at its
+    # vllm_gpu_memory_utilization, 0.3 by default (trl/trainer/grpo_config.py)
+    **_all("rollout_fraction", 0.3, "colocate", "colocated", "vllm_mode colocate", "colocated vllm",
+           "vllm colocate", "colocate vllm"),
+    # DoRA (Liu et al. 2024), PEFT's LoraConfig(use_dora=True)
+    **_all("dora", True, "dora", "use_dora", "with dora", "weight-decomposed lora"),
     **_all("method", Method.ARTICLE, "article", "rule of thumb"),
     **_all("method", Method.DETAILED, "detailed"),
 }
@@ -177,7 +199,22 @@ KEYS: dict[str, str] = {
     **{k: "zero" for k in ("zero", "zero stage", "stage")},
     **{k: "lora_rank" for k in ("rank", "lora rank", "lora_rank", "lora-rank", "r")},
     **{k: "ep" for k in ("ep", "expert parallel", "expert parallelism", "expert-parallel", "ep_size")},
+    **{k: "dp" for k in ("dp", "data parallel", "data parallelism", "data-parallel", "dp_size", "dp size")},
+    **{k: "cp" for k in ("cp", "context parallel", "context parallelism", "context-parallel", "cp_size")},
+    **{k: "vpp" for k in ("vpp", "virtual pipeline", "virtual pipeline stages", "virtual stages", "interleaved",
+                          "interleaved pipeline", "virtual_pipeline_model_parallel_size")},
+    # Megatron-LM arguments.py: --global-batch-size = micro batch x data-parallel size x accumulation
+    **{k: "global_batch" for k in ("global batch", "global batch size", "global_batch_size", "global-batch-size",
+                                   "gbs", "total batch", "total batch size", "effective batch", "effective batch size")},
+    **{k: "grad_accum" for k in ("gradient accumulation", "grad accum", "gradient accumulation steps",
+                                 "gradient_accumulation_steps", "accumulation steps", "grad_accum", "ga")},
     **{k: "gpu_count" for k in ("gpus", "gpu count", "gpu_count", "cards", "devices")},
+    **{k: "generations" for k in ("generations", "num generations", "num_generations", "generations per prompt",
+                                  "completions per prompt", "group size", "rollouts per prompt")},
+    # a colocated rollout vLLM's share (TRL's vllm_gpu_memory_utilization); a plain
+    # "gpu_memory_utilization" is the serving engine's share, or in a training job the rollout's (grammar)
+    **{k: "rollout_fraction" for k in ("rollout fraction", "rollout_fraction", "rollout-fraction",
+                                       "vllm_gpu_memory_utilization", "vllm gpu memory utilization")},
     **{k: "params" for k in ("params", "parameters", "param", "parameter")},
     # a serving engine's share of the GPU, in each engine's spelling (vLLM, SGLang, TGI) and ours
     **{k: "memory_fraction" for k in ("memory fraction", "memory_fraction", "memory-fraction",
@@ -219,14 +256,8 @@ BIND_SOURCES: dict[str, tuple[str, ...]] = {"kv_dtype": ("dtype", "quant"), "rec
 #: Settings that do not change memory: accepted with their number, and the answer says so.
 IGNORED_KEYS: frozenset[str] = frozenset({
     "lr", "learning rate", "learning_rate", "epochs", "epoch", "num_train_epochs", "warmup", "warmup steps",
-    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "gradient accumulation",
-    "grad accum", "gradient accumulation steps", "gradient_accumulation_steps", "accumulation steps",
-    "grad_accum", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
+    "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
     "top_k", "lora dropout", "lora_dropout",
-    # Megatron and DeepSpeed size a step by its micro batch; the global batch is micro batch x
-    # data-parallel size x accumulation steps, so memory follows the micro batch alone
-    # (Megatron-LM arguments.py: --micro-batch-size, --global-batch-size).
-    "global batch", "global batch size", "global_batch_size", "global-batch-size", "gbs",
     "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
@@ -237,9 +268,13 @@ FLAG_KEYS: dict[str, str] = {
     "tensor_parallel_size": "tp", "tensor_model_parallel_size": "tp", "tp_size": "tp",
     "pipeline_parallel_size": "pp", "pipeline_model_parallel_size": "pp", "pp_size": "pp",
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
+    "data_parallel_size": "dp", "context_parallel_size": "cp", "context_parallel_degree": "cp",
+    "virtual_pipeline_model_parallel_size": "vpp", "global_batch_size": "global_batch",
+    "gradient_accumulation_steps": "grad_accum", "data_parallel_shard_degree": "dp",
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
     "max_new_tokens": "new_tokens",
+    "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
@@ -381,7 +416,7 @@ SHORT_KEYS: dict[str, str] = {
 
 #: Keys that may be glued to their number: "tp2", "zero3", "bs8", "r16", "pp4".
 GLUED_KEYS: dict[str, str] = {
-    "tp": "tp", "pp": "pp", "ep": "ep", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
+    "tp": "tp", "pp": "pp", "ep": "ep", "dp": "dp", "cp": "cp", "vpp": "vpp", "zero": "zero", "stage": "zero", "bs": "batch_size", "r": "lora_rank",
     "rank": "lora_rank", "seq": "seq_len", "ctx": "seq_len",
 }
 
@@ -395,12 +430,16 @@ WORD_KEYS: dict[str, str] = {
     "precision_regime": "precision_regime", "kv": "kv_dtype", "kv_dtype": "kv_dtype",
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
     "ctk": "cache_type_k", "ctv": "cache_type_v",
-    "runtime": "runtime",
+    "runtime": "runtime", "objective": "objective", "teacher": "teacher", "teacher_model": "teacher",
+    "reference": "reference", "dora": "dora",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
 TARGET_KEYS: frozenset[str] = frozenset({"targets", "target", "target modules", "target_modules", "lora targets",
                                          "lora_targets"})
+
+#: Words that start a list of layers trained in full beside the adapters (PEFT's modules_to_save).
+SAVE_KEYS: frozenset[str] = frozenset({"modules_to_save", "modules to save", "save modules", "train in full"})
 
 #: Values of yes/no settings written as ``key=value``.
 BOOLEANS: dict[str, bool] = {
@@ -453,6 +492,10 @@ CANONICAL: dict[str, str] = {
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
     "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
+    "reference:True": "reference model",
+    "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
+    "teacher": "teacher=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
+    "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.

@@ -209,9 +209,26 @@ def outside_terms(options: BlockOptions) -> list[Term]:
     return terms + [*NORM_TERMS[options.norm], NORMED_INPUT]
 
 
-def backward_terms(options: BlockOptions) -> list[Term]:
-    """The largest moment of one layer's backward: its saved tensors and its MLP's gradients."""
-    return [*layer_terms(options), MLP_BACKWARD[options.mlp]]
+#: Eager attention's own moment of a layer's backward: softmax's backward makes the scores'
+#: gradient in the softmax's dtype (fp32 in Llama-style models and under autocast, whose CUDA
+#: fp32 list has softmax) while the attention's saved tensors are live; the MLP's saved tensors
+#: are freed by then, its backward having run first. Its b a s^2 outgrows the MLP's moment at long
+#: context (issue 17, traced), so a layer's backward peaks at the larger of the two.
+SOFTMAX_BACKWARD = {True: Term("eager attention backward: the scores' gradient through the fp32 softmax", "4*b*a*s*s"),
+                    False: Term("eager attention backward: the scores' gradient through the softmax", "c*b*a*s*s")}
+
+
+def backward_formula(options: BlockOptions, drop_quadratic: bool = False) -> str:
+    """The largest moment of one layer's backward: the MLP's (its saved tensors and its
+    gradients), or with eager attention the larger of that and the softmax's backward (the
+    attention's saved tensors and the scores' gradient)."""
+    layer = layer_terms(options, drop_quadratic)
+    if options.fused_attention:
+        return joined([*layer, MLP_BACKWARD[options.mlp]])
+    mlp = _mlp_terms(options)
+    rest = [t for t in layer if t not in mlp]
+    softmax = SOFTMAX_BACKWARD[options.fp32_softmax or options.autocast]
+    return f"{joined(rest)} + max({joined([*mlp, MLP_BACKWARD[options.mlp]])}, {softmax.formula})"
 
 
 def joined(terms: list[Term]) -> str:

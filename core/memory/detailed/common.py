@@ -19,7 +19,7 @@ from vram.errors import UnsupportedError
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
     FAMILY_ACTIVATIONS, FUSED_GATE_UP, FUSED_QKV, KORTHIKANTI, LAYER_INPUT, MEASURED, QK_NORM_FAMILIES,
-    BlockOptions, backward_terms, joined, layer_terms, outside_terms, per_op_terms
+    BlockOptions, backward_formula, joined, layer_terms, outside_terms, per_op_terms
 )
 from vram.memory.job import Job, Said, beyond as _beyond, job_fields, runtime_said
 from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
@@ -209,10 +209,8 @@ def backward_layer_item(options: BlockOptions, keeps: Keeps, values: dict[str, f
 
 @functools.lru_cache(maxsize=256)
 def _backward_formula(options: BlockOptions, keeps: Keeps) -> Formula:
-    terms = backward_terms(options)
-    if keeps is Keeps.ALL_BUT_CORE_ATTENTION:
-        terms = [t for t in terms if not t.quadratic]
-    return formula(joined(terms))
+    # Megatron's selective keeps no scores; the softmax's backward still runs on recomputed ones
+    return formula(backward_formula(options, drop_quadratic=keeps is Keeps.ALL_BUT_CORE_ATTENTION))
 
 
 #: The loss at its largest, by how the framework computes it (symbols: N chunks of tokens, cap the

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from vram.catalog.resolve import Resolved
 from vram.catalog.runtimes import Keeps
 from vram.errors import UnsupportedError
-from vram.memory.detailed import llamacpp, parallel
+from vram.memory.detailed import llamacpp, parallel, post_training, scale
 from vram.memory.detailed.adapters import lora_items
 from vram.memory.detailed.common import assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
@@ -83,11 +83,14 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
+        job = post_training.shaped(scale.shaped(job, said), said)
         items, phases, host_each = (lora_items if request.task in (Task.LORA, Task.QLORA) else training_items)(job, said)
         host_bytes = host_each * job.gpu_count
+        items, phases = post_training.added(job, items, phases, said)
         if parallel.is_parallel(job):
             items, phases, offloaded = parallel.apply(job, items, phases, said)
             host_bytes += offloaded
+        items, phases = scale.apply(job, items, phases, said)
     result = finish(job, items, phases, said, host_bytes, comparisons)
     return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
 
@@ -134,12 +137,16 @@ _job_fields = operator.attrgetter(*_JOB_FIELDS)
 
 def _job_key(resolved: Resolved) -> tuple | None:
     request = resolved.request
-    if request.tp > 1 or request.pp > 1 or request.engine in PRE_ALLOCATING:
+    if request.tp > 1 or request.pp > 1 or request.cp > 1 or request.engine in PRE_ALLOCATING:
         return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
     if request.engine is not None and request.engine.value in GGML_RUNTIMES:
         return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
     if request.task is not Task.INFERENCE and Keeps.LAYER_INPUT_ON_HOST in resolved.runtime.terms.keeps.values():
         return None  # the host memory of offloaded layer inputs grows with batch and context
+    if request.global_batch is not None or request.grad_accum is not None:
+        return None  # the accumulation depends on the micro-batch
+    if request.objective is not None:
+        return None  # the objective sizes the batch itself (a preference pair is two sequences)
     return (_job_fields(request), resolved.arch, resolved.checkpoint, request.batch_size is None,
             request.seq_len is None)
 

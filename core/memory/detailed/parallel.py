@@ -34,8 +34,13 @@ STATE_CATEGORIES: dict[Item, str] = {
     Item.QUANT_OVERHEAD: "weights",
     Item.GRADIENTS: "gradients", Item.TIED_GRADIENTS: "gradients",
     Item.OPTIMIZER: "optimizer", Item.OPTIMIZER_TEMP: "optimizer",
+    # post-training's other models: frozen ones are weights (ZeRO-3 shards them as it does the
+    # policy's; TRL prepares them with the same DeepSpeed config); the value model's states are
+    # mostly optimizer states, sharded from stage 1 on
+    Item.REFERENCE_MODEL: "weights", Item.REWARD_MODEL: "weights", Item.TEACHER: "weights",
+    Item.VALUE_MODEL: "optimizer",
 }
-ACTIVATION_KEYS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER})
+ACTIVATION_KEYS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.VALUE_ACTIVATIONS})
 KORTHIKANTI_TP = "Korthikanti et al. 2022, Table 2: tensor / sequence parallel activations"
 DDP_BUCKETS = "PyTorch DistributedDataParallel docs: all-reduce buckets hold a copy of the gradients " \
               "(gradient_as_bucket_view=False, the default)"
@@ -124,7 +129,9 @@ def _stage_share(job) -> tuple[float, str]:
     first = layers * per_layer + counts.embedding
     last = layers * per_layer + counts.head + counts.norms / (2 * spec.num_layers + 1)
     heaviest, which = max((first, "first"), (last, "last"))
-    note = (f"pipeline stages of {layers} layers; the {which} stage, with the "
+    uneven = f" (uneven: {spec.num_layers} layers on {job.pp} stages, the most loaded counted)" \
+        if spec.num_layers % job.pp else ""
+    note = (f"pipeline stages of {layers} layers{uneven}; the {which} stage, with the "
             f"{'embedding' if which == 'first' else 'output head'}, holds the most")
     return heaviest / counts.total, note
 

@@ -121,7 +121,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
         values["u"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
     params, param_values = job.params, {"params": job.params}
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
-    opt_bytes = optimizer_bytes(job.optimizer, states)
+    opt_bytes = optimizer_bytes(job.optimizer, states, matrix_share=(job.counts.attention + job.counts.mlp) / params)
     temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
     tied = job.spec.tie_embeddings
     values["g"] = states.gradients
