@@ -207,7 +207,7 @@ def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
 
 def _layer_serving_lines(serving: LayerServing, unit: str) -> list[str]:
     """llama.cpp's placement: the layers on the GPUs, the cache, the host memory the rest takes."""
-    lines = ["", f"Serving ({serving.engine_name}):",
+    lines = [f"Serving ({serving.engine_name}):",
              f"  layers on the GPU: {serving.gpu_layers} of {serving.total_layers} (n_gpu_layers)",
              f"  KV cache: {format_bytes(serving.kv_cache_bytes, unit)} {unit} on the GPU, {serving.kv_cache_tokens:,} "
              f"cells; {serving.max_concurrency:g} sequence(s) of {serving.max_model_len:,} tokens",

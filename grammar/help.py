@@ -18,6 +18,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("users", "how many users vllm llama-3.1-8b seq 8k on a100"),
     ("train", "train chatglm-6b adamw bf16 selective on 8x a100"),
     ("shard", "train llama-3-8b bf16 adamw fsdp seq 4096 batch 4 on 8x h100"),
+    ("framework", "train llama-3-8b bf16 with torchtune on 8x h100"),
     ("lora", "lora llama-3-8b bf16 rank 16 on 3090"),
     ("qlora", "qlora llama-2-70b rank 64 on a6000"),
     ("off", "train llama-3-8b bf16 adamw no flash on a100"),

@@ -36,10 +36,10 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
     cuda_total = gpu_cuda_total(gpu)
     usable = serving.usable_bytes(cuda_total)
     deductions = (
-        LineItem(Item.FRAMEWORK_RESERVE, "Not reported to CUDA (driver total less CUDA's)", gpu.memory_bytes - cuda_total,
+        LineItem(Item.FRAMEWORK_RESERVE, "not reported to CUDA (driver total less CUDA's)", gpu.memory_bytes - cuda_total,
                  "driver_total - cuda_total", {"driver_total": gpu.memory_bytes, "cuda_total": cuda_total},
                  gpu.cuda_total_source or "not in the catalog: none taken"),
-        LineItem(Item.FRAMEWORK_RESERVE, f"Left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
+        LineItem(Item.FRAMEWORK_RESERVE, f"left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
                  cuda_total - usable, "(1 - fraction) x cuda_total",
                  {"fraction": serving.memory_fraction, "cuda_total": cuda_total},
                  f"{serving.engine_name}: the memory outside its share (CUDA graphs, the CUDA context)"),
