@@ -14,7 +14,7 @@ from vram.memory.result import Estimate, Fit
 from vram.messages import DEFAULT, language_of
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
-    range_line, solution_text, strategies_title, suggestions_title, total_label
+    peak_text, range_line, solution_text, strategies_title, suggestions_title, total_label
 )
 from vram.units import format_bytes
 
@@ -135,12 +135,9 @@ def _headline(estimate: Estimate, lang: str = DEFAULT) -> kit.Block:
 
 
 def _total_text(estimate: Estimate) -> str:
-    text = f"*{format_bytes(estimate.total_bytes, UNIT)} {UNIT}*"
-    if estimate.gpu_count > 1:
-        text += " per GPU"
-    if estimate.peak_phase is not None:
-        text += f" at its peak ({kit.escape(estimate.peak_phase.name)})"
-    return text
+    """The peak as the terminal's headline says it ("17.02 GB a GPU, at the prefill"), the figure bold."""
+    figure, _, rest = peak_text(estimate, UNIT).partition(f" {UNIT}")
+    return f"*{figure} {UNIT}*{kit.escape(rest)}"
 
 
 def _phases_in_brief(estimate: Estimate) -> str:
