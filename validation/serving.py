@@ -5,6 +5,7 @@ tests/test_serving.py holds the figures to their tolerances."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import tomllib
 from dataclasses import dataclass
@@ -96,10 +97,23 @@ def request_for(row: dict) -> Request | None:
         fields["kv_dtype"] = "fp8"
     if settings.get("quantization") in QUANTIZATION:
         fields["dtype"] = QUANTIZATION[settings["quantization"]]
+    if (version := replay_version(row)) is not None:
+        fields["engine_version"] = version
     if row["engine"] == "vllm" and not _is_v1(row) and "max_num_batched_tokens" not in fields:
         length = fields.get("seq_len") or catalog.find_model(row["catalog_model"]).max_seq_len
         fields["max_num_batched_tokens"] = V0_CHUNK if length >= V0_LONG_CONTEXT else max(length, V0_MIN_TOKENS)
     return Request(**fields)
+
+
+#: A release stated at the start of a row's engine_version ("0.19.0", "v0.4.8.post1 (image ...)").
+STATED_RELEASE = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)\b")
+
+
+def replay_version(row: dict) -> str | None:
+    """The release the launch's replay follows: the one its log states, else the newest the log can
+    come from (the row's replay_version); None: neither, the newest vram describes."""
+    stated = STATED_RELEASE.match(row["engine_version"])
+    return stated[1] if stated else row.get("replay_version")
 
 
 #: What only vLLM V1's logs print (vllm/v1/core/kv_cache_utils.py, vllm/v1/worker/gpu_model_runner.py).
