@@ -70,6 +70,7 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.LOGITS: ItemStyle("Logits", "#ff9da7"),
     Item.RUNTIME_OVERHEAD: ItemStyle("Runtime overhead", "#bab0ac"),
     Item.CUDA_CONTEXT: ItemStyle("CUDA context", "#8c8c8c"),
+    Item.CUDA_GRAPHS: ItemStyle("CUDA graphs", "#6f6f6f"),
     Item.REFERENCE_MODEL: ItemStyle("Reference", "#499894"),
     Item.VALUE_MODEL: ItemStyle("Value model", "#f1ce63"),
     Item.REWARD_MODEL: ItemStyle("Reward model", "#9d7660"),

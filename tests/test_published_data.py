@@ -25,7 +25,7 @@ REQUIRED = {
     "source": str,
     "note": str,
 }
-OPTIONAL = {"catalog_model": str, "refused_to_start": bool}
+OPTIONAL = {"catalog_model": str, "refused_to_start": bool, "replay_version": str}
 # Words an engine's refusal prints (vLLM's ValueError, llama.cpp's fit abort, a traceback).
 REFUSAL_WORDS = ("Error", "larger than", "abort", "Traceback")
 # A number as engines print it: optional sign, thousands separators (vLLM V1's "178,880").

@@ -39,7 +39,7 @@ COVERING_QUERIES = [
     "qlora llama-2-70b seq 4096 on 1x a100-80gb", "lora llama-3-8b on 1x a100-40gb",
     "lora 7b method=article",
     "train llama-3-8b ppo on 8x h100 zero3", "train qwen2.5-7b grpo colocate on h100",
-    "train llama-3.2-1b distill teacher=llama-3.1-8b",
+    "train llama-3.2-1b distill teacher=llama-3.1-8b", "serve llama-3-8b vllm max-model-len 8k on h100",
 ]
 
 

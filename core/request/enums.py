@@ -146,6 +146,7 @@ class Item(StrEnum):
     LOGITS = "logits"  #: logits and loss (training), or the last token's logits (inference)
     RUNTIME_OVERHEAD = "runtime_overhead"  #: the article's 20 % on top of inference weights
     CUDA_CONTEXT = "cuda_context"  #: the driver's context and kernels, outside PyTorch's allocator
+    CUDA_GRAPHS = "cuda_graphs"  #: a serving engine's captured CUDA graphs, where it takes them from its pool
     REFERENCE_MODEL = "reference_model"  #: post-training: a frozen copy of the policy (DPO, PPO, GRPO's KL)
     VALUE_MODEL = "value_model"  #: PPO: the value model's weights, gradients and optimizer states
     REWARD_MODEL = "reward_model"  #: PPO: the frozen reward model

@@ -25,6 +25,8 @@ def request_to_query(request: Request) -> str:
     for name in ("engine", "framework"):  # each runtime's id is a word of its own ("vllm", "torchtune")
         if getattr(request, name) is not None:
             words.append(getattr(request, name).value)
+    if request.engine_version is not None:
+        words.append(f"{CANONICAL['engine_version']}{request.engine_version}")
     if request.framework_config is not None:
         words.append(request.framework_config)
     if request.quant is not None:

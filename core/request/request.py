@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Mapping
@@ -64,7 +65,14 @@ RANGES: dict[str, tuple[float, float]] = {
 FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
-ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens")
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "engine_version")
+#: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
+RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A release as numbers that compare in release order ("0.9.2" before "0.10")."""
+    return tuple(int(part) for part in version.split("."))
 
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
@@ -150,6 +158,9 @@ class Request:
     #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
     #: TGI's max_batch_prefill_tokens); None: the engine's default
     max_num_batched_tokens: int | None = None
+    #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
+    #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
+    engine_version: str | None = None
     #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
     gpu_layers: int | None = None
     parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
@@ -264,6 +275,8 @@ class Request:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
                                     "(vllm, sglang or tgi)", field=name)
         self._check_engine_settings()
+        if self.engine_version is not None:
+            self._check_engine_version()
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
                 if getattr(self, name) is not None:
@@ -304,6 +317,13 @@ class Request:
                     f"{self.task} does not take {_a(self.dtype)} {self.dtype} base model{hint}",
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
+
+    def _check_engine_version(self) -> None:
+        match = RELEASE.fullmatch(str(self.engine_version).strip()) if isinstance(self.engine_version, str) else None
+        if match is None:
+            raise InvalidRequestError(f"engine version '{self.engine_version}' is not a release number; write it as "
+                                      "the engine numbers it, as in engine-version=0.10.1", field="engine_version")
+        self._set("engine_version", match[1])
 
     def _check_engine_settings(self) -> None:
         given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
@@ -513,7 +533,7 @@ _LABELS = {
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
-    "parallel": "parallel sequences", "ubatch": "n_ubatch",
+    "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
     "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",

@@ -432,6 +432,10 @@ WORD_KEYS: dict[str, str] = {
     "ctk": "cache_type_k", "ctv": "cache_type_v",
     "runtime": "runtime", "objective": "objective", "teacher": "teacher", "teacher_model": "teacher",
     "reference": "reference", "dora": "dora",
+    # the release an engine's answer follows: engine-version=0.10.1, as pip pins it (vllm==0.10.1 is
+    # the same words' meaning) or as a launch log prints it ("vLLM API server version 0.10.1")
+    "engine_version": "engine_version", "vllm_version": "engine_version", "sglang_version": "engine_version",
+    "tgi_version": "engine_version",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
@@ -494,7 +498,7 @@ CANONICAL: dict[str, str] = {
     "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
-    "teacher": "teacher=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
+    "teacher": "teacher=", "engine_version": "engine-version=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
     "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
 

@@ -16,11 +16,11 @@ import math
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
-from vram.catalog.runtimes import Runtime
 from vram.formula import Formula, formula
 from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
+from vram.memory.detailed.engine_defaults import by_gpu_memory, fixed_fraction, gpu_defaults, is_large
 from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
@@ -29,6 +29,7 @@ from vram.memory.rules import compute_dtype
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Item, PhaseName
 from vram.request.quant import KvDtype
+from vram.request.request import release
 from vram.units import GIB
 
 #: One layer's K and V for one token on this GPU: the KV heads of a tensor-parallel shard, at
@@ -55,19 +56,29 @@ class EngineSettings:
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     runtime, request, gpu = job.runtime, job.request, job.resolved.gpu
-    row = runtime.settings
-    fraction = _fraction(row, request.tp)
+    row, name = runtime.settings, runtime.name
     flag = row["memory_fraction_flag"]
-    if request.memory_fraction is None:
-        said.say(f"{flag} {fraction:g} ({runtime.name}'s default)")
-    large = gpu is not None and _is_large(row, gpu)
-    batched = request.max_num_batched_tokens or row.get("batched_tokens_large" if large else "batched_tokens",
-                                                        row["batched_tokens"])
+    large = gpu is not None and is_large(row, gpu)
     seqs = request.batch_size if request.batch_size and request.batch_size > 1 else \
         row.get("max_num_seqs_large" if large else "max_num_seqs", row["max_num_seqs"])
+    if gpu is not None and by_gpu_memory(row, request.engine_version):
+        defaults = gpu_defaults(row, gpu, job.tp, job.pp, request.max_num_batched_tokens)
+        fraction, batched = defaults.fraction, defaults.batched_tokens
+        release_said = request.engine_version or f"{row['by_gpu_since']} and later"
+        if request.memory_fraction is None:
+            said.say(f"{flag} {fraction:g} ({name} {release_said}'s default {defaults.reason}; "
+                     f"{row['by_gpu_source']})")
+    else:
+        fraction = fixed_fraction(row, request.tp)
+        batched = request.max_num_batched_tokens or row.get("batched_tokens_large" if large else "batched_tokens",
+                                                            row["batched_tokens"])
+        if request.memory_fraction is None:
+            said.say(f"{flag} {fraction:g} ({name}{' ' + request.engine_version if request.engine_version else ''}"
+                     "'s default)")
     if request.max_num_batched_tokens is None:
-        said.say(f"max_num_batched_tokens {batched} ({runtime.name}'s default"
-                 f"{' on a GPU this size' if 'batched_tokens_large' in row else ''}): the profiled forward pass")
+        said.say(f"max_num_batched_tokens {batched} ({name}'s default"
+                 f"{' on a GPU this size' if 'batched_tokens_large' in row or 'by_gpu_since' in row else ''}): "
+                 "the profiled forward pass")
     cuda_total = None
     if gpu is not None:
         cuda_total = gpu_cuda_total(gpu)
@@ -80,24 +91,6 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
 def gpu_cuda_total(gpu: Gpu) -> int:
     """The memory an engine sizes its fraction by: CUDA's total where the catalog has it."""
     return gpu.cuda_total_bytes or gpu.memory_bytes
-
-
-def engine_fraction(runtime: Runtime, memory_fraction: float | None, tp: int) -> float:
-    return memory_fraction or _fraction(runtime.settings, tp)
-
-
-def _fraction(row, tp: int) -> float:
-    by_tp = row.get("memory_fraction_by_tp")
-    if by_tp is None:
-        return row["memory_fraction"]
-    return max((size, value) for size, value in by_tp if size <= tp)[1]
-
-
-def _is_large(row, gpu: Gpu) -> bool:
-    if "large_gpu_gib" not in row:
-        return False
-    name = f"{gpu.id} {gpu.name}".lower()
-    return gpu.memory_bytes >= row["large_gpu_gib"] * GIB and not any(x in name for x in row["large_gpu_excluded"])
 
 
 def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], Serving]:
@@ -130,6 +123,9 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                               f"{job.runtime.name}: runtimes.toml non_torch_gib (median of published startup logs)"))
     if row["pool_takes_context"]:
         items.append(cuda_context_item())
+    graphs = _cuda_graphs(job, said)
+    if graphs is not None:
+        items.append(graphs)
     pool_layer = _per_token_layer(job, kv_heads)
     per_request = _request_bytes(job, engine, pool_layer, layers, job.seq_len)
     asked = job.batch_size
@@ -140,10 +136,6 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     if engine.cuda_total is None:
         said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
                  "and the concurrency it holds")
-    said.say(f"{job.runtime.name}'s CUDA graphs are not counted: captured after the pool is sized, they live in "
-             "the memory the fraction leaves (vllm/v1/worker/gpu_worker.py: compile_or_warm_up_model after "
-             "initialize_kv_cache); vLLM 0.21 and later estimate them first and take them from the pool, a few "
-             "tenths of a GiB in published logs (vllm-project/vllm#30515: 0.26 GiB; gpustack/runner#251: 0.36 GiB)")
     keys = [item.key for item in items]
     phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
                     "weights in place"),
@@ -151,6 +143,28 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
     serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes)
     return items, phases, serving
+
+
+def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
+    """The CUDA graph memory the engine takes from its pool, in the releases that do (runtimes.toml
+    cuda_graph_since); else None, and the answer says the graphs live in what the fraction leaves."""
+    row, name, version = job.runtime.settings, job.runtime.name, job.request.engine_version
+    since = row.get("cuda_graph_since")
+    if since is None or (version is not None and release(version) < release(since)):
+        said.say(f"{name}{' ' + version if version else ''}'s CUDA graphs are not counted: captured after the pool "
+                 f"is sized, they live in the memory {row['memory_fraction_flag']} leaves"
+                 + (f" (vllm/v1/worker/gpu_worker.py: compile_or_warm_up_model after initialize_kv_cache); from "
+                    f"{since} {name} estimates them first and takes them from the pool" if since else ""))
+        return None
+    said.say(f"{name} {version or f'{since} and later'} estimates its CUDA graphs before it sizes the pool and "
+             f"takes them from it: {row['cuda_graph_gib']:g} GiB, the median of published estimates "
+             "(VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 turns it off; an older release is read as in "
+             "engine-version=0.20)")
+    return LineItem(Item.CUDA_GRAPHS, "CUDA graphs (the engine's estimate)", round(row["cuda_graph_gib"] * GIB),
+                    "GiB x cuda_graph_gib", {"GiB": GIB, "cuda_graph_gib": row["cuda_graph_gib"]},
+                    f"{name} from {since}: vllm/v1/worker/gpu_worker.py determine_available_memory subtracts "
+                    "gpu_model_runner.py profile_cudagraph_memory's estimate; runtimes.toml cuda_graph_gib "
+                    "(median of published startup logs)")
 
 
 def _stage(job: DetailedJob) -> sharding.Stage:

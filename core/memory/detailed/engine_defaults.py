@@ -1,0 +1,67 @@
+"""A pre-allocating engine's default memory fraction and forward-pass tokens, by its release.
+
+SGLang from 0.5.3 derives both from the GPU's memory (python/sglang/srt/server_args.py
+ServerArgs._handle_gpu_memory_settings, PR #10975 and #11076): chunked_prefill_size and
+cuda_graph_max_bs by the memory nvidia-smi reports, then mem_fraction_static leaves room for the
+prefill's activations and the CUDA graphs. Earlier releases, and every other engine, take the row's
+fixed default (by tensor-parallel size where the row has one). The numbers are columns of the
+engine's row in catalog/data/runtimes.toml; nothing here branches on an engine's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from vram.catalog.index import Gpu
+from vram.request.request import release
+from vram.units import GIB, MIB
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The fraction and forward-pass tokens a launch that names neither gets, and why."""
+
+    fraction: float
+    batched_tokens: int
+    reason: str  #: how the engine arrived at them, for the answer's assumptions
+
+
+def by_gpu_memory(row: Mapping[str, Any], version: str | None) -> bool:
+    """Whether this release sizes its defaults by the GPU's memory (the row's by_gpu_since on)."""
+    since = row.get("by_gpu_since")
+    return since is not None and (version is None or release(version) >= release(since))
+
+
+def gpu_defaults(row: Mapping[str, Any], gpu: Gpu, tp: int, pp: int, batched_asked: int | None) -> Defaults:
+    """SGLang's _handle_gpu_memory_settings: the GPU's bucket gives chunked_prefill_size and
+    cuda_graph_max_bs; the reserve for them gives mem_fraction_static, rounded to 3 places."""
+    gpu_mib = gpu.memory_bytes / MIB
+    below, chunked, graphs_small_tp, graphs_large_tp = next(b for b in row["by_gpu_buckets"] if gpu_mib < b[0])
+    graphs = graphs_small_tp if tp < row["by_gpu_large_tp"] else graphs_large_tp
+    batched = batched_asked or chunked
+    reserved = (row["reserved_base_mib"] + row["reserved_per_prefill_token_mib"] * max(batched, row["reserved_min_tokens"])
+                + row["reserved_per_graph_seq_mib"] * graphs + row["reserved_per_gpu_mib"] * tp * pp)
+    if gpu_mib > row["reserved_floor_above_mib"]:
+        reserved = max(reserved, row["reserved_floor_mib"])
+    fraction = round((gpu_mib - reserved) / gpu_mib, 3)
+    reason = (f"on a {gpu_mib:,.0f} MiB GPU: chunked_prefill_size {chunked}, cuda_graph_max_bs {graphs}, "
+              f"{reserved:,.0f} MiB reserved for the prefill's activations and the CUDA graphs, "
+              f"round(({gpu_mib:,.0f} - {reserved:,.0f}) / {gpu_mib:,.0f}, 3)")
+    return Defaults(fraction, batched, reason)
+
+
+def fixed_fraction(row: Mapping[str, Any], tp: int) -> float:
+    """The row's default fraction: by tensor-parallel size where it has one (the largest size not above tp)."""
+    by_tp = row.get("memory_fraction_by_tp")
+    if by_tp is None:
+        return row["memory_fraction"]
+    return max((size, value) for size, value in by_tp if size <= tp)[1]
+
+
+def is_large(row: Mapping[str, Any], gpu: Gpu) -> bool:
+    """A GPU the row's large defaults apply to (large_gpu_gib and more, none of large_gpu_excluded)."""
+    if "large_gpu_gib" not in row:
+        return False
+    name = f"{gpu.id} {gpu.name}".lower()
+    return gpu.memory_bytes >= row["large_gpu_gib"] * GIB and not any(x in name for x in row["large_gpu_excluded"])
