@@ -231,3 +231,17 @@ def test_the_model_reads_columns_not_names():
     finally:
         catalog_runtimes.runtimes = original
     assert as_disguised == _items(query + " torchtitan")
+
+
+def test_activation_offloading_keeps_the_checkpointed_inputs_in_host_memory():
+    # torchtune's enable_activation_offloading with checkpointing: the layer inputs live on the host
+    query = "lora llama-3.2-3b bf16 full offload activations seq 4096 batch 2 on a100 torchtune"
+    offloaded, kept = vram.ask(query), vram.ask(query.replace(" offload activations", ""))
+    assert offloaded.item("activations").bytes < kept.item("activations").bytes
+    assert offloaded.host_bytes > 0 == kept.host_bytes
+    assert offloaded.total_bytes < kept.total_bytes
+
+
+def test_activation_offloading_without_checkpointing_is_refused():
+    with pytest.raises(vram.VramError, match="activation offloading is modelled with full recompute"):
+        vram.ask("train llama-3.2-3b bf16 no recompute offload activations on a100 torchtune")

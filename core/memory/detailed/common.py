@@ -173,7 +173,23 @@ def kept(job: DetailedJob, recompute: Recompute) -> Keeps:
     if keeps is Keeps.PER_OP and (job.spec.num_experts is not None or not job.fused_attention):
         raise UnsupportedError(f"per-op selective checkpointing ({job.runtime.name}) is modelled for dense models with "
                                "flash/sdpa attention; say recompute full", field="recompute")
+    if job.request.offload_activations:
+        return _offloaded_keeps(keeps)
     return keeps
+
+
+#: Activation offloading moves what checkpointing saves, each layer's input, to host memory
+#: (torchtune/training/_activation_offloading.py OffloadActivations: saved_tensors_hooks that copy
+#: each saved tensor to pinned CPU memory and back in backward; the recipes warn to use it with
+#: enable_activation_checkpointing). Without checkpointing every saved tensor would move: not modelled.
+OFFLOADED_KEEPS = {Keeps.LAYER_INPUT: Keeps.LAYER_INPUT_ON_HOST, Keeps.LAYER_INPUT_ON_HOST: Keeps.LAYER_INPUT_ON_HOST}
+
+
+def _offloaded_keeps(keeps: Keeps) -> Keeps:
+    if keeps not in OFFLOADED_KEEPS:
+        raise UnsupportedError("activation offloading is modelled with full recompute (the checkpointed layer inputs "
+                               "in host memory); say recompute full", field="offload_activations")
+    return OFFLOADED_KEEPS[keeps]
 
 
 def activations_item(options: BlockOptions, keeps: Keeps, values: dict[str, float]) -> LineItem:
