@@ -83,6 +83,7 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.DDP_BUCKETS: ItemStyle("DDP buckets", "#b6992d"),
     Item.ZERO3_GATHER: ItemStyle("ZeRO-3 gather", "#86bcb6"),
     Item.REDUCE_BUCKET: ItemStyle("Reduce bucket", "#c9ad3f"),
+    Item.STEP_GRADIENT: ItemStyle("Step grads", "#7f6d5f"),
     Item.FRAMEWORK_RESERVE: ItemStyle("Workspaces", "#79706e"),
 }
 

@@ -33,8 +33,8 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
-TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "framework",
-                        "framework_config", "recompute", "objective")
+TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "torch_compile",
+                        "offload_activations", "framework", "framework_config", "recompute", "objective")
 
 
 def to_request(atoms: list[Atom]) -> Request:

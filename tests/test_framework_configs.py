@@ -70,6 +70,10 @@ def test_deepspeed_flag_and_bucket_notes(folder):
     estimate = vram.ask("train llama-3.1-8b bf16 --deepspeed ds.json on 8x a100")
     assert estimate.request.zero == 2
     assert any("reduce_bucket_size 200000000.0 read but not modelled" in a for a in estimate.assumptions)
+    # ZeRO-3's step casts a sub-group at a time: a config's own sub_group_size is said, not silently dropped
+    (folder / "ds.json").write_text(json.dumps({"zero_optimization": {"stage": 3, "sub_group_size": 1e8}}))
+    estimate = vram.ask("train llama-3.1-8b bf16 --deepspeed ds.json on 8x a100")
+    assert any("sub_group_size 100000000.0 read but not modelled" in a for a in estimate.assumptions)
 
 
 def test_a_torchtune_recipe_sets_the_job(folder):

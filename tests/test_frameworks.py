@@ -11,7 +11,7 @@ import pytest
 import vram
 from vram.catalog.runtimes import TRANSFORMERS_TERMS, Keeps, Loss, runtimes, training_terms
 from vram.errors import UnsupportedError
-from vram.request.enums import Recompute
+from vram.request.enums import PhaseName, Recompute
 
 GB = 1e9
 
@@ -42,6 +42,7 @@ PINNED = [
     ("megatron", "gradient_bytes", 4, "accumulate_allreduce_grads_in_fp32"),
     ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
     ("deepspeed", "reduce_bucket_elements", 500_000_000, "reduce_bucket_size = 5e8"),
+    ("deepspeed", "step_grad_elements", 1_000_000_000, "_prepare_fp32_grad_for_sub_group"),
     ("torchtune", "zero_default", 3, "training.shard_model"),
     ("torchtitan", "zero_default", 3, "data_parallel_shard_degree = -1"),
     ("deepspeed", "gathered_units", 1, "largest_layer_memory = 4 * largest_layer_params"),
@@ -180,6 +181,38 @@ def test_deepspeed_zero2_keeps_a_reduce_bucket():
     assert "reduce_bucket" not in _items("train llama-3.1-8b bf16 adamw zero2 on 8x a100")  # a row without one
 
 
+@pytest.mark.parametrize("query, gpus, step_gradient", [
+    # ZeRO-3 with fp32 master weights casts one sub-group of this GPU's gradient partition to fp32
+    ("train llama-3.1-8b bf16 adamw zero3 on 16x a100 deepspeed", 16, "partition"),
+    ("train llama-3.1-8b bf16 adamw zero3 on 4x a100 deepspeed", 4, "sub_group"),  # 2.0e9 > sub_group_size
+    ("train llama-3.1-8b pure bf16 adamw zero3 on 4x a100 deepspeed", 4, None),  # no fp32 master: no cast
+    ("train llama-3.1-8b bf16 adamw zero2 on 4x a100 deepspeed", 4, None),
+    ("train llama-3.1-8b bf16 adamw zero3 on 4x a100", 4, None),  # FSDP (transformers' row): no sub-groups
+    ("train llama-3.1-8b bf16 adamw zero3 offload on 4x a100 deepspeed", 4, 0),  # the step runs on the host
+])
+def test_deepspeed_zero3_step_casts_a_sub_group_of_gradients_to_fp32(query, gpus, step_gradient):
+    estimate = vram.ask(query)
+    items = {item.key: item.bytes for item in estimate.items}
+    params = 8_030_261_248
+    expected = {"partition": round(4 * params / gpus), "sub_group": 4 * 1_000_000_000}.get(step_gradient, step_gradient)
+    assert items.get("step_gradient") == expected
+    if expected:
+        step = next(p for p in estimate.phases if p.name == PhaseName.OPTIMIZER_STEP)
+        assert "step_gradient" in step.live
+
+
+@pytest.mark.parametrize("query, on_gpu", [
+    # DeepSpeed offloads on one GPU too: the states (and with offload params the weights) leave it
+    ("train llama-2-7b bf16 adamw zero3 offload params seq 512 on a100 deepspeed", {"zero3_gather"}),
+    ("train llama-2-7b bf16 adamw zero2 offload seq 512 on a100 deepspeed", {"weights"}),
+])
+def test_zero_offload_applies_on_one_gpu(query, on_gpu):
+    items = _items(query)
+    assert items["optimizer"] == 0 and items["gradients"] == 0
+    assert all(items[key] > 0 for key in on_gpu)
+    assert items["weights"] == (0 if "offload params" in query else items["weights"])
+
+
 def test_the_model_reads_columns_not_names():
     # a framework row is only its columns: transformers with torchtitan's terms answers as torchtitan
     import vram.catalog.runtimes as catalog_runtimes
@@ -198,3 +231,17 @@ def test_the_model_reads_columns_not_names():
     finally:
         catalog_runtimes.runtimes = original
     assert as_disguised == _items(query + " torchtitan")
+
+
+def test_activation_offloading_keeps_the_checkpointed_inputs_in_host_memory():
+    # torchtune's enable_activation_offloading with checkpointing: the layer inputs live on the host
+    query = "lora llama-3.2-3b bf16 full offload activations seq 4096 batch 2 on a100 torchtune"
+    offloaded, kept = vram.ask(query), vram.ask(query.replace(" offload activations", ""))
+    assert offloaded.item("activations").bytes < kept.item("activations").bytes
+    assert offloaded.host_bytes > 0 == kept.host_bytes
+    assert offloaded.total_bytes < kept.total_bytes
+
+
+def test_activation_offloading_without_checkpointing_is_refused():
+    with pytest.raises(vram.VramError, match="activation offloading is modelled with full recompute"):
+        vram.ask("train llama-3.2-3b bf16 no recompute offload activations on a100 torchtune")

@@ -32,7 +32,7 @@ COVERING_QUERIES = [
     "train chatglm-6b adamw bf16 selective on 8xA100 method=article",
     "train chatglm-6b adamw bf16 selective zero3 on 8xA100",
     "train chatglm-6b adamw bf16 zero2 offload optimizer on 8xA100",
-    "train chatglm-6b adamw bf16 zero2 on 8xA100 deepspeed",
+    "train chatglm-6b adamw bf16 zero2 on 8xA100 deepspeed", "train chatglm-6b adamw bf16 zero3 on 8xA100 deepspeed",
     "train gpt2 adamw bf16 foreach on 1x rtx-3090",
     "train llama-3-8b bf16 adamw tp 2 pp 2 on 8xh100",
     "infer 6b int8", "infer 6b int8 method=article", "infer llama-3-70b int4 on 2x rtx-4090",

@@ -106,7 +106,8 @@ def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
     if micro not in (None, "auto"):
         found["batch_size"] = _whole(micro, path, "train_micro_batch_size_per_gpu", 1, 1 << 20)
     buckets = [f"{key} {zero[key]}" for key in ("reduce_bucket_size", "allgather_bucket_size",
-                                                "stage3_prefetch_bucket_size", "stage3_max_live_parameters")
+                                                "stage3_prefetch_bucket_size", "stage3_max_live_parameters",
+                                                "sub_group_size")
                if key in zero and zero[key] != "auto"]
     notes = [f"{path}: {', '.join(buckets)} read but not modelled: vram counts DeepSpeed's defaults"] if buckets else []
     if config.get("activation_checkpointing"):

@@ -52,6 +52,7 @@ class TrainingTerms:
     gathered_units: int  #: ZeRO-3 / FSDP: sharded units gathered at once (the one running, the one prefetched)
     gathered_bytes: int  #: bytes a parameter of a gathered unit
     reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
+    step_grad_elements: int  #: ZeRO-3 step: the most gradient elements cast to the master dtype at once; 0: none
     zero_default: int  #: the ZeRO stage on several data-parallel GPUs when the query names none (3: FSDP)
     sources: Mapping[str, str]  #: column -> where the framework's code or docs say it
 
@@ -60,7 +61,7 @@ class TrainingTerms:
 TRANSFORMERS_TERMS = dict(
     recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
     loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None,
-    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, zero_default=0)
+    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0)
 
 #: The fields every row has; any other column goes to ``settings``.
 _FIELDS = ("id", "name", "source", "default", "based_on", "notes")
@@ -111,6 +112,7 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
         loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]), autocast=bool(row["autocast"]),
         gradient_bytes=row["gradient_bytes"], gathered_units=_positive(row, "gathered_units"),
         gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
+        step_grad_elements=int(row["step_grad_elements"]),
         zero_default=_stage(row["zero_default"]),
         sources=MappingProxyType({k.removeprefix("source_"): v for k, v in settings.items()
                                   if k.startswith("source_")}))

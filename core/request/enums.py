@@ -159,6 +159,7 @@ class Item(StrEnum):
     DDP_BUCKETS = "ddp_buckets"  #: DDP's all-reduce buckets, a copy of the gradients
     ZERO3_GATHER = "zero3_gather"  #: ZeRO-3's largest layer, gathered while it runs
     REDUCE_BUCKET = "reduce_bucket"  #: ZeRO-1/2's gradient reduce bucket (DeepSpeed reduce_bucket_size)
+    STEP_GRADIENT = "step_gradient"  #: ZeRO-3's step: a sub-group's gradient cast to the fp32 master dtype
     FRAMEWORK_RESERVE = "framework_reserve"  #: cuBLAS / hipBLAS workspaces: a fit deduction, not a job item
 
 

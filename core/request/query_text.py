@@ -63,7 +63,7 @@ def request_to_query(request: Request) -> str:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:
         words += [CANONICAL["ep"], str(request.ep)]
-    for name in ("dropout", "optimizer_foreach"):
+    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations"):
         if getattr(request, name) is not None:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     for name in _NUMBER_FIELDS:

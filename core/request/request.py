@@ -84,11 +84,11 @@ ENUM_FIELDS: dict[str, type[StrEnum]] = {
 
 #: Yes/no fields.
 BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference",
-               "dora")
+               "dora", "torch_compile", "offload_activations")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "framework", "framework_config", "objective", "dp", "vpp", "global_batch",
+                 "optimizer_foreach", "torch_compile", "offload_activations", "framework", "framework_config", "objective", "dp", "vpp", "global_batch",
                  "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
@@ -150,6 +150,8 @@ class Request:
     quant: str | None = None
     dropout: bool | None = None  #: dropout active in training; None: as the model's config sets it
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
+    torch_compile: bool | None = None  #: torch.compile on (its fused loss is modelled where the framework compiles it)
+    offload_activations: bool | None = None  #: checkpointed layer inputs kept in host memory (torchtune's offloading)
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
     #: a serving engine's share of CUDA's memory (vLLM's gpu_memory_utilization, SGLang's
@@ -528,7 +530,7 @@ _LABELS = {
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
-    "optimizer_foreach": "foreach/fused optimizer", "solve": "solver", "lora_targets": "adapter targets",
+    "optimizer_foreach": "foreach/fused optimizer", "torch_compile": "torch.compile", "offload_activations": "activation offloading", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",

@@ -157,6 +157,9 @@ def say_loss(job: DetailedJob, said: Said) -> None:
     terms = job.runtime.terms
     if "loss" in terms.sources:
         said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
+    if job.request.torch_compile:
+        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR else "no compiled tensor"
+        said.say(f"torch.compile: {modelled}; the blocks' tensors are counted as eager PyTorch keeps them")
 
 
 def kept(job: DetailedJob, recompute: Recompute) -> Keeps:
@@ -170,7 +173,23 @@ def kept(job: DetailedJob, recompute: Recompute) -> Keeps:
     if keeps is Keeps.PER_OP and (job.spec.num_experts is not None or not job.fused_attention):
         raise UnsupportedError(f"per-op selective checkpointing ({job.runtime.name}) is modelled for dense models with "
                                "flash/sdpa attention; say recompute full", field="recompute")
+    if job.request.offload_activations:
+        return _offloaded_keeps(keeps)
     return keeps
+
+
+#: Activation offloading moves what checkpointing saves, each layer's input, to host memory
+#: (torchtune/training/_activation_offloading.py OffloadActivations: saved_tensors_hooks that copy
+#: each saved tensor to pinned CPU memory and back in backward; the recipes warn to use it with
+#: enable_activation_checkpointing). Without checkpointing every saved tensor would move: not modelled.
+OFFLOADED_KEEPS = {Keeps.LAYER_INPUT: Keeps.LAYER_INPUT_ON_HOST, Keeps.LAYER_INPUT_ON_HOST: Keeps.LAYER_INPUT_ON_HOST}
+
+
+def _offloaded_keeps(keeps: Keeps) -> Keeps:
+    if keeps not in OFFLOADED_KEEPS:
+        raise UnsupportedError("activation offloading is modelled with full recompute (the checkpointed layer inputs "
+                               "in host memory); say recompute full", field="offload_activations")
+    return OFFLOADED_KEEPS[keeps]
 
 
 def activations_item(options: BlockOptions, keeps: Keeps, values: dict[str, float]) -> LineItem:
@@ -228,9 +247,24 @@ LOSSES: dict[Loss, tuple[str, str]] = {
 }
 
 
+#: The chunked loss compiled (torchtune training.compile_loss compiles each chunk's cross-entropy):
+#: torch.compile's min-cut partitioner with inductor's decompositions saves cross_entropy(x.float())'s
+#: 16-bit input and two fp32 values a row (its max and log-sum), not the fp32 log-softmax
+#: (tests/test_compiled_loss.py reproduces it), so every chunk's 16-bit logits stay for backward,
+#: and one chunk's 16-bit gradient is made at a time: the upcast, softmax and its gradient fuse into
+#: the kernels around those reductions.
+COMPILED_CHUNKED = ("Loss in N chunks of tokens, compiled (16-bit logits of each)", "(c + c/N)*b*s*v")
+COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorch/partitioners.py "
+                   "min_cut_rematerialization_partition with torch/_inductor/decomposition.py (measured)")
+
+
 def logits_item(job: DetailedJob, values: dict[str, float]) -> LineItem:
     """The training loss as the job's framework computes it."""
     terms = job.runtime.terms
+    if job.request.torch_compile and terms.loss is Loss.CHUNKED_LINEAR:
+        label, text = COMPILED_CHUNKED
+        return formula_item(Item.LOGITS, label, formula(text), {**values, "N": terms.loss_chunks},
+                            f"{terms.sources['loss']}; {COMPILED_SOURCE}")
     label, text = LOSSES[terms.loss]
     source = HF_LOSS if terms.loss is Loss.FP32_LOGITS and "loss" not in terms.sources else terms.sources["loss"]
     values = {**values, "N": terms.loss_chunks, "cap": round(terms.loss_chunk_cap_gib * 2**30)}

@@ -141,7 +141,8 @@ def _job_key(resolved: Resolved) -> tuple | None:
         return None  # a split model's items are shares of the formulas; an engine's pool depends on all of them
     if request.engine is not None and request.engine.value in GGML_RUNTIMES:
         return None  # llama.cpp's buffers are sized by the placement, not by b and s alone
-    if request.task is not Task.INFERENCE and Keeps.LAYER_INPUT_ON_HOST in resolved.runtime.terms.keeps.values():
+    if request.task is not Task.INFERENCE and (request.offload_activations
+                                               or Keeps.LAYER_INPUT_ON_HOST in resolved.runtime.terms.keeps.values()):
         return None  # the host memory of offloaded layer inputs grows with batch and context
     if request.global_batch is not None or request.grad_accum is not None:
         return None  # the accumulation depends on the micro-batch

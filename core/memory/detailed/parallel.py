@@ -48,7 +48,13 @@ DEEPSPEED_GATHER = "DeepSpeed memory estimator (docs memory.rst): ZeRO-3 keeps 4
 
 
 def is_parallel(job) -> bool:
-    return job.gpu_count > 1 or job.tp > 1 or job.pp > 1
+    """Spread over GPUs, or ZeRO offloading to host memory (which DeepSpeed does on one GPU too)."""
+    return job.gpu_count > 1 or job.tp > 1 or job.pp > 1 or _offloads_params(job) or (
+        job.request.zero and job.request.offload not in (None, Offload.NONE))
+
+
+def _offloads_params(job) -> bool:
+    return job.request.zero == 3 and job.request.offload is Offload.PARAMS
 
 
 def apply(job: DetailedJob, items: list[LineItem], phases: list[Phase],
@@ -83,9 +89,9 @@ def apply(job: DetailedJob, items: list[LineItem], phases: list[Phase],
 #: offloading the parameters too keeps only the layer it gathers).
 OFFLOADED: dict[Offload, frozenset[str]] = {
     Offload.NONE: frozenset(),
-    Offload.OPTIMIZER: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS}),
-    Offload.PARAMS: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS, Item.WEIGHTS,
-                               Item.WEIGHT_CASTS}),
+    Offload.OPTIMIZER: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS, Item.STEP_GRADIENT}),
+    Offload.PARAMS: frozenset({Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.GRADIENTS, Item.STEP_GRADIENT,
+                               Item.WEIGHTS, Item.WEIGHT_CASTS}),
 }
 DEEPSPEED_OFFLOAD = "DeepSpeed memory estimator (docs memory.rst): offloaded states live in CPU memory"
 
@@ -182,7 +188,7 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
         extra.append(LineItem(Item.DDP_BUCKETS, "DDP all-reduce buckets (a copy of the gradients)", grads.bytes,
                               "gradients", {"gradients": grads.bytes}, DDP_BUCKETS))
     terms = job.runtime.terms
-    if job.request.zero == 3 and job.dp > 1:
+    if job.request.zero == 3 and (job.dp > 1 or _offloads_params(job)):  # on one GPU: brought in from the host
         largest = max(job.counts.embedding, (job.counts.attention + job.counts.mlp) / job.spec.num_layers) / job.tp
         units, size = terms.gathered_units, terms.gathered_bytes
         label = "ZeRO-3: the largest layer, gathered" if units == 1 else \

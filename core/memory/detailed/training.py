@@ -143,6 +143,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
         backward_layer_item(options, keeps, values),
         formula_item(Item.TIED_GRADIENTS, "Tied embedding: both gradient halves, being summed",
                       TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
+        _step_gradient_item(job, regime),
         cuda_context_item(),
     ]
     items = [item for item in items if item.bytes or item.key == Item.ACTIVATIONS]
@@ -160,7 +161,8 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
               live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER),
               "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
               "under full recompute) and its MLP's gradients"),
-        phase(PhaseName.OPTIMIZER_STEP, items, live(Item.WEIGHTS, Item.GRADIENTS, Item.OPTIMIZER, Item.OPTIMIZER_TEMP),
+        phase(PhaseName.OPTIMIZER_STEP, items,
+              live(Item.WEIGHTS, Item.GRADIENTS, Item.OPTIMIZER, Item.OPTIMIZER_TEMP, Item.STEP_GRADIENT),
               "activations freed; the first step allocates the states here"),
     ]
     if tied:
@@ -171,6 +173,22 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     return items, phases, host_activation_bytes(keeps, values)
 
 
+
+
+def _step_gradient_item(job: DetailedJob, regime: Regime) -> LineItem:
+    """ZeRO-3 with fp32 master weights: the step casts a sub-group's 16-bit gradient partition to fp32.
+
+    The 16-bit gradient buffer stays allocated beside it; the partition is this GPU's 1/(dp x tp) of
+    the parameters, cut into sub-groups of at most the framework's sub_group_size elements.
+    """
+    elements = job.runtime.terms.step_grad_elements
+    if job.request.zero != 3 or regime is not Regime.MASTER or not elements:
+        return LineItem(Item.STEP_GRADIENT, "", 0, "0", {}, "")
+    partition = job.params / (job.dp * job.tp)
+    return LineItem(Item.STEP_GRADIENT, "fp32 gradient of one sub-group at the step (ZeRO-3)",
+                    round(4 * min(partition, elements)), "4 B x min(params / (dp x tp), sub_group_size)",
+                    {"params": job.params, "dp": job.dp, "tp": job.tp, "sub_group_size": elements},
+                    job.runtime.terms.sources["step_grad_elements"])
 
 
 def _sharder(job: DetailedJob) -> str:
