@@ -418,7 +418,9 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
         mantissa, suffix = meaning.value
         # copy_abs, not abs(): abs() rounds to the decimal context and raises Overflow past 1e999999
         if suffix in SIZE_SUFFIXES or (not suffix and mantissa.copy_abs() >= PLAIN_PARAMS_FROM):
-            fields.put("params", scaled("params", mantissa, suffix, meaning.pos), meaning)
+            params = scaled("params", mantissa, suffix, meaning.pos)
+            if not _own_size(fields, params, meaning):
+                fields.put("params", params, meaning)
         elif suggest.where_a_gpu_goes(meanings, index):  # "on 3080": a number where a GPU goes
             raise suggest.unknown_gpu(meaning)
         elif suffix == "k":  # "llama-3-8b 8k": a context length, said so
@@ -426,6 +428,15 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
             fields.notes.append(f"'{meaning.text}' taken as the context length (say 'seq {meaning.text}')")
         else:
             raise QueryError.said("error.number_alone", text=meaning.text, position=meaning.pos)
+
+
+def _own_size(fields: _Fields, params: float, meaning: Meaning) -> bool:
+    """'deepseek-r1 671b': a size that restates the named model's own is let go, and said so."""
+    spec = catalog.find_model(fields.values["model"]) if isinstance(fields.values.get("model"), str) else None
+    if spec is None or spec.nominal_params != params:
+        return False
+    fields.notes.append(Note("note.own_size", text=meaning.text, model=spec.id))
+    return True
 
 
 #: Objectives that generate with a colocated vLLM: their 'gpu_memory_utilization' is its share.

@@ -30,7 +30,7 @@ def dictionary() -> frozenset[str]:
     """Every Chinese word of the vocabulary; a phrase with spaces gives each of its words."""
     tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.NUMBER_WORDS,
               v.NEGATION_BEFORE, v.NEGATION_AFTER, v.OUTSIDE_MEMORY, v.HELP_WORDS, v.QUESTION_WORDS,
-              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS)
+              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS, v.MODEL_FAMILY_WORDS)
     return frozenset(w for table in tables for phrase in table for w in phrase.split() if CJK.search(w))
 
 
@@ -47,7 +47,18 @@ def pieces(text: str) -> list[tuple[int, str]]:
         end = _word_at(text, pos) or _other_at(text, pos) or _unknown_at(text, pos)
         found.append((pos, text[pos:end]))
         pos = end
-    return found
+    return _named_families(found)
+
+
+def _named_families(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """'千问' glued to '2.5-7b' as 'qwen2.5-7b': a Chinese family name followed by its version."""
+    joined: list[tuple[int, str]] = []
+    for offset, piece in found:
+        if joined and joined[-1][1] in v.MODEL_FAMILY_WORDS and piece[:1].isdigit():
+            joined[-1] = (joined[-1][0], v.MODEL_FAMILY_WORDS[joined[-1][1]] + piece)
+        else:
+            joined.append((offset, piece))
+    return joined
 
 
 def _word_at(text: str, pos: int) -> int | None:
