@@ -4,7 +4,8 @@ Chinese puts no spaces between words, and people glue model and GPU names to the
 CJK character is cut into pieces: the longest word of the vocabulary that starts at each place
 (vram.request.vocabulary: every table's Chinese words), and else a run of other characters (a name,
 a number: 'qwen3-32b', '4090D', '8'), which the grammar then reads as it reads any text; CJK
-characters no word covers stay together as one piece, which the classifier refuses by name.
+characters no word covers stay together as one piece, which the classifier refuses by name. A
+Chinese family name glued to its version ('千问2.5-7b') becomes the catalog's spelling ('qwen2.5-7b').
 
 Why our own longest match and not a general segmenter (jieba): what must be found is exactly our
 vocabulary, and a general dictionary cuts differently ('梯度检查点', '张量并行', '量化版' are not its
