@@ -264,7 +264,7 @@ class Request:
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
                 if getattr(self, name) is not None:
-                    raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
+                    raise ConflictError.said("error.training_only", name=_label(name), field=name)
             if self.zero or self.sp or self.cp > 1:
                 name = "zero" if self.zero else "sp" if self.sp else "cp"
                 raise ConflictError.said("error.training_only", name=name, field=name)
