@@ -16,6 +16,8 @@ never imported) loads on the first ``parse`` or ``ask``, and IPython only with `
 
 from __future__ import annotations
 
+import dataclasses
+
 from vram import messages
 from vram.answer.pipeline import estimate
 from vram.answer.sweep import sweep
@@ -70,11 +72,16 @@ def ask(text: str, method: Method | str | None = None, *, policy: ResolvePolicy 
     with _policy.using(policy):
         request = parse(text)
         try:
-            return estimate(request, method=method)
+            result = estimate(request, method=method)
         except VramError as error:  # the resolver's and the model's errors, in the query's language too
             if messages.language_of(text) == messages.DEFAULT:
                 raise
             raise error.in_language(messages.language_of(text)) from None
+        lang = messages.language_of(text)
+        if lang == messages.DEFAULT:
+            return result
+        # the assumptions the model said from the catalogs, in the query's language
+        return dataclasses.replace(result, assumptions=tuple(messages.localise(a, lang) for a in result.assumptions))
 
 
 def load_ipython_extension(ipython) -> None:

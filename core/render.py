@@ -8,6 +8,7 @@ the catalog lists of ``vram --list``: tables with a head row, at most 80 columns
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import textwrap
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lan
     solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB;
     the verdicts in ``lang``."""
     sections = (headline_lines(estimate, unit, lang), table_lines(estimate, unit, formulas),
-                phases_lines(estimate, unit), serving_lines(estimate, unit), range_lines(estimate, unit),
+                phases_lines(estimate, unit), serving_lines(estimate, unit, lang), range_lines(estimate, unit),
                 assumptions_lines(estimate),
                 advice_lines(estimate, unit))
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
@@ -148,7 +149,7 @@ def headline_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DE
         lines += _labelled("Answer:", solution_text(estimate.solution))
     lines += _labelled(f"{_total_word(estimate)}:", peak_text(estimate, unit))
     if not estimate.fit:
-        lines += _labelled("Verdict:", "no GPU named; add one, as in 'on 8xA100', to see whether it fits")
+        lines += _labelled("Verdict:", messages.text("serving.no_gpu_named", lang))
     for number, fit in enumerate(estimate.fit):
         lines += _labelled("Verdict:" if number == 0 else "", fit_line(fit, unit, lang))
     if len(estimate.fit) == 1:
@@ -183,27 +184,31 @@ def wrap(text: str, first: str, rest: str, width: int = TEXT_WIDTH) -> list[str]
                          break_on_hyphens=False) or [first.rstrip()]
 
 
-def serving_lines(estimate: Estimate, unit: str = "GB") -> list[str]:
+def _said(lang: str, key: str, **values: object) -> str:
+    return messages.text(key, lang, **values)
+
+
+def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEFAULT) -> list[str]:
     """A pre-allocating engine's start-up: its KV pool, the concurrency it holds, or its refusal."""
     serving = estimate.serving
     if serving is None:
         return []
     if isinstance(serving, LayerServing):
         return _layer_serving_lines(serving, unit)
-    head = (f"Serving ({serving.engine_name}, {serving.memory_fraction_flag} {serving.memory_fraction:g}, "
-            f"max_model_len {serving.max_model_len}, one GPU):")
+    text = functools.partial(_said, lang)
+    head = text("serving.head", engine=serving.engine_name, flag=serving.memory_fraction_flag,
+                fraction=f"{serving.memory_fraction:g}", context=serving.max_model_len)
     if serving.kv_cache_bytes is None:
-        return [head, f"  one sequence's KV cache: {format_bytes(serving.request_kv_bytes, unit)} {unit}; "
-                "name a GPU for the pool and the concurrency it holds"]
+        return [head, text("serving.one_sequence", size=format_bytes(serving.request_kv_bytes, unit), unit=unit)]
     lines = [head,
-             f"  KV pool: {format_bytes(serving.kv_cache_bytes, unit)} {unit}, "
-             f"{serving.kv_cache_tokens:,} tokens (blocks of {serving.block_size})",
-             f"  max concurrency at {serving.max_model_len} tokens a request: {serving.max_concurrency:g}x"]
+             text("serving.pool", size=format_bytes(serving.kv_cache_bytes, unit), unit=unit,
+                  tokens=f"{serving.kv_cache_tokens:,}", block=serving.block_size),
+             text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}")]
     if serving.refusal is not None:
-        lines.append(f"  does not start; {serving.engine_name} prints: {serving.refusal}")
+        lines.append(text("serving.refused", engine=serving.engine_name, refusal=serving.refusal))
     elif serving.concurrency_asked > 1:
-        holds = "holds" if serving.max_concurrency >= serving.concurrency_asked else "does not hold"
-        lines.append(f"  {holds} the {serving.concurrency_asked} concurrent requests asked")
+        holds = serving.max_concurrency >= serving.concurrency_asked
+        lines.append(text("serving.holds" if holds else "serving.does_not_hold", asked=serving.concurrency_asked))
     return lines
 
 

@@ -20,7 +20,7 @@ from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
     BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
-    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS
+    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -60,6 +60,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
     _default_task(fields)
+    _unsaid_fine_tune(fields)
     _runtime(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
@@ -264,23 +265,25 @@ def _examples(family: str, params: float | None) -> list[str]:
     return [s.id for s in specs[:6]]
 
 
-#: The task word that also takes the number of tokens to generate after it ("generate 2048").
-GENERATE_WORD = "generate"
+#: The task words that also take the number of tokens to generate after them ("generate 2048",
+#: "生成1000个token").
+GENERATE_WORDS = frozenset({"generate", "生成"})
 #: "in 4k out 1k", "4k in / 1k out": 'in' is the prompt only beside a number and with an 'out'.
 IN_WORD, OUT_WORD = "in", "out"
-TOKENS_WORD = "tokens"
+TOKENS_WORDS = frozenset({"tokens", "token"})
 
 
 def _generate_count(meanings: list[Meaning], fields: _Fields) -> None:
     """'generate 2048': the task word, then the tokens to generate (a count, not a model size)."""
     for i, meaning in enumerate(meanings):
-        if meaning.kind != "set" or meaning.text.lower() != GENERATE_WORD:
+        if meaning.kind != "set" or meaning.text.lower() not in GENERATE_WORDS:
             continue
         number = _free_number(meanings, i + 1, "new_tokens")
         if number is not None and number.value[1] not in SIZE_SUFFIXES:
             number.used = True
-            unit = meanings[i + 2] if i + 2 < len(meanings) else None
-            if unit is not None and unit.kind == "key" and unit.text.lower() == TOKENS_WORD:
+            after = i + 2 + (i + 2 < len(meanings) and meanings[i + 2].text in LINK_WORDS)  # "1000个token"
+            unit = meanings[after] if after < len(meanings) else None
+            if unit is not None and unit.kind == "key" and unit.text.lower() in TOKENS_WORDS:
                 unit.kind = "filler"  # "generate 2048 tokens": the count's unit, not a context length
             fields.put("new_tokens", scaled("new_tokens", *number.value, number.pos),
                        Meaning("set", number.pos, f"{meaning.text} {number.text}"))
@@ -318,10 +321,14 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+        if meaning.field == "lora_rank" and meaning.text.lower().startswith(ADAPTER_KEY_PREFIX):
+            fields.put("task", Task.LORA, meaning)  # "微调 qwen lora rank 16": the key names the task too
 
 
-#: Words that join a number to the key after it: "32k的上下文" is "32k context".
-LINK_WORDS = frozenset({"的"})
+#: A rank key that names the adapter ("lora rank", "lora_rank") says the task is an adapter's.
+ADAPTER_KEY_PREFIX = "lora"
+#: Words that join a number to the key after it: "32k的上下文" is "32k context", "8个并发" "8 concurrent".
+LINK_WORDS = frozenset({"的", "个"})
 
 
 def _free_number(meanings: list[Meaning], i: int, before_field: str | None = None) -> Meaning | None:
@@ -418,7 +425,9 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
         mantissa, suffix = meaning.value
         # copy_abs, not abs(): abs() rounds to the decimal context and raises Overflow past 1e999999
         if suffix in SIZE_SUFFIXES or (not suffix and mantissa.copy_abs() >= PLAIN_PARAMS_FROM):
-            fields.put("params", scaled("params", mantissa, suffix, meaning.pos), meaning)
+            params = scaled("params", mantissa, suffix, meaning.pos)
+            if not _own_size(fields, params, meaning):
+                fields.put("params", params, meaning)
         elif suggest.where_a_gpu_goes(meanings, index):  # "on 3080": a number where a GPU goes
             raise suggest.unknown_gpu(meaning)
         elif suffix == "k":  # "llama-3-8b 8k": a context length, said so
@@ -426,6 +435,22 @@ def _take_sizes(meanings: list[Meaning], fields: _Fields) -> None:
             fields.notes.append(f"'{meaning.text}' taken as the context length (say 'seq {meaning.text}')")
         else:
             raise QueryError.said("error.number_alone", text=meaning.text, position=meaning.pos)
+
+
+def _unsaid_fine_tune(fields: _Fields) -> None:
+    """'微调 qwen2.5-7b': no adapter named, so a full fine-tune; said, with how to ask for LoRA."""
+    text = fields.texts.get("task", "")
+    if fields.values.get("task") is Task.TRAINING and text.lower() in UNSAID_FINE_TUNE_WORDS:
+        fields.notes.append(Note("note.full_fine_tune", text=text))
+
+
+def _own_size(fields: _Fields, params: float, meaning: Meaning) -> bool:
+    """'deepseek-r1 671b': a size that restates the named model's own is let go, and said so."""
+    spec = catalog.find_model(fields.values["model"]) if isinstance(fields.values.get("model"), str) else None
+    if spec is None or spec.nominal_params != params:
+        return False
+    fields.notes.append(Note("note.own_size", text=meaning.text, model=spec.id))
+    return True
 
 
 #: Objectives that generate with a colocated vLLM: their 'gpu_memory_utilization' is its share.
@@ -451,23 +476,22 @@ def _runtime(fields: _Fields) -> None:
         spelling = text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_").replace(" ", "_")
         engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
         fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
-        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
     elif ggml := [f for f in (*ENGINE_SETTINGS, "seq_len") if f in fields.values
                   and _spelling(fields.texts[f]) in GGML_SPELLINGS]:
         text = fields.texts[ggml[0]]
         engine = GGML_SPELLINGS[_spelling(text)]
         fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
-        fields.notes.append(f"no engine named: '{text}' is {engine}'s setting, so {engine} serves it")
+        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
     elif fields.values.get("solve") is Solve.GPU_LAYERS:
         text = fields.texts["solve"]
         fields.put("engine", Engine.LLAMA_CPP, Meaning("set", fields.positions["solve"], text, "engine",
                                                        Engine.LLAMA_CPP))
-        fields.notes.append(f"no engine named: '{text}' is llama.cpp's question (n_gpu_layers), so llama.cpp serves it")
+        fields.notes.append(Note("note.engine_by_question", text=text))
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
         text = fields.texts["task"]
         fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
-        fields.notes.append(f"'{text}' with no engine named: served by vLLM (say sglang, tgi, llama.cpp, ollama "
-                            "or transformers otherwise)")
+        fields.notes.append(Note("note.engine_by_verb", text=text))
 
 
 def _spelling(text: str) -> str:

@@ -4,7 +4,8 @@ Chinese puts no spaces between words, and people glue model and GPU names to the
 CJK character is cut into pieces: the longest word of the vocabulary that starts at each place
 (vram.request.vocabulary: every table's Chinese words), and else a run of other characters (a name,
 a number: 'qwen3-32b', '4090D', '8'), which the grammar then reads as it reads any text; CJK
-characters no word covers stay together as one piece, which the classifier refuses by name.
+characters no word covers stay together as one piece, which the classifier refuses by name. A
+Chinese family name glued to its version ('千问2.5-7b') becomes the catalog's spelling ('qwen2.5-7b').
 
 Why our own longest match and not a general segmenter (jieba): what must be found is exactly our
 vocabulary, and a general dictionary cuts differently ('梯度检查点', '张量并行', '量化版' are not its
@@ -30,7 +31,7 @@ def dictionary() -> frozenset[str]:
     """Every Chinese word of the vocabulary; a phrase with spaces gives each of its words."""
     tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.NUMBER_WORDS,
               v.NEGATION_BEFORE, v.NEGATION_AFTER, v.OUTSIDE_MEMORY, v.HELP_WORDS, v.QUESTION_WORDS,
-              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS)
+              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS, v.MODEL_FAMILY_WORDS)
     return frozenset(w for table in tables for phrase in table for w in phrase.split() if CJK.search(w))
 
 
@@ -47,7 +48,18 @@ def pieces(text: str) -> list[tuple[int, str]]:
         end = _word_at(text, pos) or _other_at(text, pos) or _unknown_at(text, pos)
         found.append((pos, text[pos:end]))
         pos = end
-    return found
+    return _named_families(found)
+
+
+def _named_families(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """'千问' glued to '2.5-7b' as 'qwen2.5-7b': a Chinese family name followed by its version."""
+    joined: list[tuple[int, str]] = []
+    for offset, piece in found:
+        if joined and joined[-1][1] in v.MODEL_FAMILY_WORDS and piece[:1].isdigit():
+            joined[-1] = (joined[-1][0], v.MODEL_FAMILY_WORDS[joined[-1][1]] + piece)
+        else:
+            joined.append((offset, piece))
+    return joined
 
 
 def _word_at(text: str, pos: int) -> int | None:

@@ -109,7 +109,8 @@ def _typo(run: list[Atom]) -> tuple[list[Meaning], int] | None:
         return None
     kind, known = found
     words = [known, *(a.text for a in run[1:])]
-    note = f"'{typed}' read as '{known}'" + (f" ({kind} in the catalog)" if kind != "word" else "")
+    note = (Note("note.typo", typed=typed, known=known) if kind == "word" else
+            Note("note.typo_catalog", typed=typed, known=known, kind=kind))
     for width in range(len(words), 0, -1):
         meaning = _lookup(words[:width], run[0], catalogs=True)
         if meaning is not None and meaning.kind not in ("filler", "letgo", "unknown"):

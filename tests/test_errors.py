@@ -48,7 +48,8 @@ MORE_BAD = {
     "train 7b fp32 mixed": (vram.ConflictError, "mixed precision computes in 16 bits", 14, None),
     "qlora 7b bf16": (vram.ConflictError, "qlora does not take a bf16 base", 9, None),
     "train 7b rank 8": (vram.ConflictError, "LoRA rank applies to lora", 14, None),
-    "infer llama-2-7b 7b fp16": (vram.ConflictError, "both a model", 17, None),
+    # a size that restates the model's own ("deepseek-r1 671b") is let go and said; another one conflicts
+    "infer llama-2-7b 13b fp16": (vram.ConflictError, "both a model", 17, None),
     "infer llama-2-7b hidden 4096": (vram.ConflictError, "architecture words apply", 24, None),
     "infer 7b fp16 on a100 h100": (vram.ConflictError, "conflicting gpu 'h100'", 22, None),
     "train 7b bf16 adamw sp": (vram.InvalidRequestError, "give tp > 1 with sp", 20, None),

@@ -7,6 +7,7 @@ from vram.catalog.index import Gpu
 from vram.memory import runtime
 from vram.memory.detailed.serving import gpu_cuda_total
 from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, LineItem, Serving, Verdict
+from vram.messages import Note
 from vram.request.enums import Item
 from vram.units import MIB, format_bytes
 
@@ -64,4 +65,4 @@ def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:
                          f"({gpu.working_set_fraction:.4g}: Metal's recommendedMaxWorkingSetSize)")
     if dtype == "bf16" and gpu.bf16_tflops == 0 and gpu.vendor == "nvidia" and gpu.compute_capability:
         runtime_note += f"; the {gpu.name} has no bf16: it would run in fp16 or fp32"
-    return f"{gpu.id} is the {gpu.name}: {size} of memory ({gpu.source}){runtime_note}"
+    return Note("note.gpu_card", gpu=gpu.id, name=gpu.name, size=size, source=gpu.source, more=runtime_note)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from vram import catalog
 from vram.catalog.index import ModelSpec
+from vram.messages import Note
 from vram.units import format_count
 
 
@@ -25,13 +26,10 @@ class Architecture:
 @functools.lru_cache(maxsize=1024)
 def of_model(spec: ModelSpec, in_catalog: bool) -> Architecture:
     """The architecture of a named model: the catalog's, or one read from its files or the Hub."""
-    how = "nominal" if in_catalog else "counted"
-    return Architecture(
-        spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec,
-        f"{spec.id}: {format_count(spec.nominal_params)} parameters ({how}), hidden {spec.hidden_size}, "
-        f"{spec.num_layers} layers, {spec.num_heads} heads ({'catalog: ' if in_catalog else ''}"
-        f"{spec.source})",
-    )
+    basis = Note("note.model_catalog" if in_catalog else "note.model_read", model=spec.id,
+                 params=format_count(spec.nominal_params), hidden=spec.hidden_size, layers=spec.num_layers,
+                 heads=spec.num_heads, source=spec.source)
+    return Architecture(spec.nominal_params, spec.hidden_size, spec.num_layers, spec.num_heads, spec, basis)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -49,6 +47,5 @@ def of_size(params: float, hidden_size: int | None = None, num_layers: int | Non
     else:
         taken = ", ".join(f"{name} {value}" for name, value in
                           (("hidden", h), ("layers", layers), ("heads", heads)) if given[name] is None)
-        basis = (f"{format_count(params)} given by size only: {taken} taken from {typical.id}, the catalog's "
-                 f"dense model nearest in size; name the model for exact numbers")
+        basis = Note("note.size_only", size=format_count(params), taken=taken, model=typical.id)
     return Architecture(params, h, layers, heads, None, basis)

@@ -145,8 +145,8 @@ def _resolved(request: Request, rules: policy.ResolvePolicy) -> Resolved:
     if request.model is not None:
         found = resolve_model(request.model)
         if found is None:
-            raise UnknownWordError(
-                f"unknown model '{request.model}'", suggestion=catalog.models().close_match(request.model),
+            raise UnknownWordError.said(
+                "error.unknown_model", word=request.model, suggestion=catalog.models().close_match(request.model),
                 expected=("a model from the catalog", "a size such as 7b",
                           "a config.json, .safetensors or .gguf path", "a Hugging Face repo id"),
                 field="model")
@@ -173,8 +173,8 @@ def _gpu(request: Request) -> Gpu | None:
         raise RangeError(f"a {gpu.marketed_gb:g} GB GPU is smaller than the CUDA context alone; a GPU named by "
                          f"its size takes at least {MIN_GENERIC_GPU_GB:g} GB", field="gpu")
     if gpu is None:
-        raise UnknownWordError(
-            f"unknown GPU '{request.gpu}'", suggestion=catalog.gpus().close_match(request.gpu),
+        raise UnknownWordError.said(
+            "error.unknown_gpu", word=request.gpu, suggestion=catalog.gpus().close_match(request.gpu),
             expected=("a GPU from the catalog (a100, h100, rtx-4090)",), field="gpu")
     return gpu
 
@@ -209,7 +209,7 @@ def _check_against(request: Request, arch: Architecture) -> None:
             f"give a hidden size that is a multiple of the heads, or heads that divide it",
             field="hidden_size" if request.hidden_size else "num_heads")
     if heads % request.tp:
-        raise InvalidRequestError(f"tp {request.tp} does not divide the model's {heads} attention heads", field="tp")
+        raise InvalidRequestError.said("error.tp_heads", tp=request.tp, heads=heads, field="tp")
     # uneven stages are run (Megatron's --decoder-first/last-pipeline-num-layers, torchtitan's
     # pipeline split; vLLM's get_pp_indices for serving); a stage needs a layer at least, a virtual
     # stage too
@@ -220,21 +220,18 @@ def _check_against(request: Request, arch: Architecture) -> None:
     # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
     # reference model's (the assumptions say which).
     if request.task is Task.INFERENCE and request.tp * request.pp == 1 and (request.gpu_count or 1) > layers:
-        raise InvalidRequestError(
-            f"{request.gpu_count} GPUs for {layers} layers: inference on several GPUs splits the model by "
-            f"whole layers, so more GPUs than layers leaves GPUs empty; name tensor parallelism (tp) "
-            f"or use at most {layers} GPUs", field="gpu_count")
+        raise InvalidRequestError.said("error.gpus_over_layers", count=request.gpu_count, layers=layers,
+                                       field="gpu_count")
     if request.ep > 1:
         experts = arch.spec.num_experts if arch.spec is not None else None
         if experts is None:
-            raise InvalidRequestError("expert parallelism (ep) applies to mixture-of-experts models", field="ep")
+            raise InvalidRequestError.said("error.ep_dense", field="ep")
         if experts % request.ep:
-            raise InvalidRequestError(f"ep {request.ep} does not divide the model's {experts} experts", field="ep")
+            raise InvalidRequestError.said("error.ep_experts", ep=request.ep, experts=experts, field="ep")
         if request.gpu_count is not None and (request.gpu_count // (request.tp * request.pp)) % request.ep:
             raise InvalidRequestError(f"ep {request.ep} does not divide the data-parallel GPUs", field="ep")
     group = request.tp * request.pp * request.cp
     if request.gpu_count is not None and request.gpu_count % group:
         cp = f" x cp {request.cp}" if request.cp > 1 else ""
-        raise InvalidRequestError(
-            f"tp {request.tp} x pp {request.pp}{cp} = {group} does not divide {request.gpu_count} GPUs",
-            field="gpu_count")
+        raise InvalidRequestError.said("error.group_gpus", tp=request.tp, pp=request.pp, cp=cp, group=group,
+                                       count=request.gpu_count, field="gpu_count")

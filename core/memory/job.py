@@ -14,6 +14,7 @@ from vram.catalog.architecture import Architecture
 from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
 from vram.catalog.runtimes import Runtime
+from vram.messages import Note
 from vram.request.enums import Dtype, Optimizer, Task
 from vram.request.quant import QUANT_DTYPES
 from vram.request.request import Request
@@ -43,7 +44,8 @@ class Said:
         """``given``, or ``default`` said as the default of ``name`` (with why) when nothing was given."""
         if given is not None:
             return given
-        self.say(f"{name} {default} (default{': ' + why if why else ''})")
+        self.say(Note("note.default_why", name=name, value=default, why=why) if why else
+                 Note("note.default", name=name, value=default))
         return default
 
     def lines(self) -> tuple[str, ...]:
@@ -80,7 +82,7 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     seq_len = request.seq_len or _default_seq_len(arch.spec, said, resolved.runtime)
     if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
         said.say(beyond(seq_len, arch.spec))
-    batch_size = said.default("batch_size", request.batch_size, 1, "one sequence a GPU")
+    batch_size = said.default("batch_size", request.batch_size, 1, Note("why.one_sequence"))
     gpu_count = request.gpu_count or request.tp * request.pp * request.cp * (request.dp or 1)
     optimizer = (None if request.task is Task.INFERENCE
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
@@ -94,9 +96,7 @@ def runtime_said(runtime: Runtime, named: object) -> str:
     """The assumption that says which runtime runs the job."""
     if named is not None:
         return f"{runtime.kind} {runtime.name} ({runtime.source})"
-    other = "say vllm, sglang, tgi, llama.cpp or ollama" if runtime.kind == "engine" else \
-        "say deepspeed, megatron, torchtune, torchtitan or unsloth"
-    return f"{runtime.kind} {runtime.name} (default; {other})"
+    return Note(f"note.default_{runtime.kind}", name=runtime.name)
 
 
 def _native_quant(request: Request, spec: ModelSpec | None, said: Said) -> str | None:
@@ -123,8 +123,8 @@ def _default_seq_len(spec: ModelSpec | None, said: Said, runtime: Runtime) -> in
                  "the model's config; say 'max-model-len 8k' to change)")
         return spec.max_seq_len
     seq = DEFAULT_SEQ_LEN if spec is None else min(DEFAULT_SEQ_LEN, spec.max_seq_len)
-    why = "the article's 2048" if seq == DEFAULT_SEQ_LEN else f"{spec.id}'s whole context"
-    said.say(f"seq_len {seq} (default: {why}; say 'seq 8k' to change)")
+    why = Note("why.article_seq") if seq == DEFAULT_SEQ_LEN else Note("why.whole_context", model=spec.id)
+    said.say(Note("note.default_seq", seq=seq, why=why))
     return seq
 
 

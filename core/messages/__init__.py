@@ -69,7 +69,8 @@ class Note(str):
         return note
 
     def to(self, lang: str) -> Note:
-        return Note(self.key, lang, **self.values)
+        """The same note in ``lang``; a value that is itself a Note (a default's reason) is said in it too."""
+        return Note(self.key, lang, **{k: v.to(lang) if isinstance(v, Note) else v for k, v in self.values.items()})
 
     def __reduce__(self):
         return str, (str(self),)

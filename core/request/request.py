@@ -223,10 +223,8 @@ class Request:
             raise MissingError.said("error.missing_model",
                                     expected=("a model name (llama-3-8b, chatglm-6b)", "a size (7b, 350m)"))
         if self.model is not None and self.params is not None:
-            raise ConflictError(
-                f"both a model ({self.model}) and a size ({format_count(self.params)}) were given; "
-                "a named model has its own size", field="params",
-            )
+            raise ConflictError.said("error.model_and_size", model=self.model, size=format_count(self.params),
+                                     field="params")
         given = [name for name in ARCH_FIELDS if getattr(self, name) is not None]
         if self.model is not None and given:
             raise ConflictError(
@@ -267,11 +265,10 @@ class Request:
 
     def _check_task(self) -> None:
         if self.engine is not None and self.task in TRAINING_TASKS:
-            raise ConflictError(f"{self.engine} serves models: an engine applies to inference, not to {self.task} "
-                                "(a training job names a framework, as in 'with torchtune')", field="engine")
+            raise ConflictError.said("error.engine_not_training", engine=self.engine, task=self.task, field="engine")
         if self.framework is not None and self.task not in TRAINING_TASKS:
-            raise ConflictError(f"{self.framework} trains models: a framework applies to training, not to {self.task} "
-                                "(an inference job names an engine, as in 'vllm')", field="framework")
+            raise ConflictError.said("error.framework_not_inference", framework=self.framework, task=self.task,
+                                     field="framework")
         for name in ENGINE_FIELDS:
             if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
@@ -282,13 +279,13 @@ class Request:
         if self.task not in TRAINING_TASKS:
             for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
                 if getattr(self, name) is not None:
-                    raise ConflictError(f"{_label(name)} applies to training, not to {self.task}", field=name)
+                    raise ConflictError.said("error.training_only", name=_label(name), field=name)
             if self.zero or self.sp or self.cp > 1:
                 name = "zero" if self.zero else "sp" if self.sp else "cp"
-                raise ConflictError(f"{name} applies to training, not to inference", field=name)
+                raise ConflictError.said("error.training_only", name=name, field=name)
             return
         if self.kv_dtype is not None:
-            raise ConflictError(f"a KV cache dtype applies to inference, not to {self.task}", field="kv_dtype")
+            raise ConflictError.said("error.kv_inference_only", task=self.task, field="kv_dtype")
         if self.new_tokens is not None:
             raise ConflictError(f"generated tokens apply to inference, not to {self.task}; a training "
                                 "sequence is all in seq", field="new_tokens")
@@ -297,11 +294,11 @@ class Request:
         self._check_adapter_extras()
         self._check_objective()
         if self.offload not in (None, Offload.NONE) and not self.zero:
-            raise InvalidRequestError("CPU offload is a ZeRO feature: name a stage (zero2, zero3)", field="offload")
+            raise InvalidRequestError.said("error.offload_needs_zero", field="offload")
         if self.offload is Offload.PARAMS and self.zero != 3:
-            raise InvalidRequestError("parameters are offloaded by ZeRO-3 only: say zero3", field="offload")
+            raise InvalidRequestError.said("error.offload_params_zero3", field="offload")
         if self.lora_rank is not None and self.task not in ADAPTER_TASKS:
-            raise ConflictError("a LoRA rank applies to lora or qlora, not to full training", field="lora_rank")
+            raise ConflictError.said("error.rank_adapters_only", field="lora_rank")
         if self.task is Task.TRAINING:
             self._check_training_precision()
         else:
@@ -367,11 +364,9 @@ class Request:
 
     def _check_training_precision(self) -> None:
         if self.dtype is not None and self.dtype not in TRAINABLE_DTYPES:
-            how = {Dtype.FP8: "fp8 training (Transformer Engine) is not modelled yet: train in bf16",
-                   Dtype.INT8: "fine-tune an int8 model with lora"}.get(self.dtype, f"fine-tune {_a(self.dtype)} "
-                                                                          f"{self.dtype} model with qlora")
-            raise InvalidRequestError(f"weights in {self.dtype} cannot be trained directly; {how}",
-                                      expected=("fp32", "bf16", "fp16"), field="dtype")
+            key = UNTRAINABLE_MESSAGES.get(self.dtype, "error.untrainable_quantised")
+            raise InvalidRequestError.said(key, dtype=self.dtype,
+                                           expected=("fp32", "bf16", "fp16"), field="dtype")
         if self.dtype is Dtype.FP32 and self.mixed_precision:
             raise ConflictError(
                 "mixed precision computes in 16 bits, but the dtype is fp32; say bf16 or fp16", field="mixed_precision"
@@ -424,8 +419,8 @@ class Request:
                                 field="solve")
         if self.solve in (Solve.MAX_BATCH_SIZE, Solve.MAX_SEQ_LEN, Solve.MIN_GPU_COUNT, Solve.GPU_LAYERS) \
                 and self.gpu is None:
-            raise MissingError(f"solving for the {self.solve.value.replace('_', ' ')} needs a GPU to fit on",
-                               expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
+            raise MissingError.said("error.solve_needs_gpu", what=self.solve.value.replace('_', ' '),
+                                    expected=("a GPU, as in 'on a100' or 'on 8x h100'",), field="solve")
 
     # -- conversions ---------------------------------------------------------------------------
 
@@ -482,6 +477,10 @@ def _check_bool(name: str, value: Any) -> None:
         raise InvalidRequestError(f"{_label(name)} must be true or false, not {value!r}", field=name)
 
 
+#: Why a dtype cannot be trained, by message id (a quantised format's: error.untrainable_quantised).
+UNTRAINABLE_MESSAGES = {Dtype.FP8: "error.untrainable_fp8", Dtype.INT8: "error.untrainable_int8"}
+
+
 def _check_number(name: str, value: Any) -> Any:
     if value is None:
         return None
@@ -490,8 +489,8 @@ def _check_number(name: str, value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**300:
         value = math.inf if value > 0 else -math.inf  # beyond float range: a range error, not an OverflowError
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not _whole(value)):
-        kind = "a whole number" if integral else "a number"
-        raise RangeError(f"{_label(name)} must be {kind}, not {value!r}", field=name)
+        raise RangeError.said("error.not_whole" if integral else "error.not_number", name=_label(name),
+                              value=repr(value), field=name)
     if not (math.isfinite(value) and low <= value <= high):
         raise out_of_range(name, (format_count if name == "params" else _show_number)(value))
     return int(value) if integral else float(value)
@@ -501,8 +500,8 @@ def out_of_range(name: str, shown: str) -> RangeError:
     """The error for ``name`` given as ``shown`` (the value, or the text typed) outside RANGES."""
     low, high = RANGES[name]
     show_high = format_count(high) if name == "params" else _show_number(high)
-    return RangeError(f"{_label(name)} {shown} is out of range; it must be between {_show_number(low)} and "
-                      f"{show_high}", field=name)
+    return RangeError.said("error.out_of_range", name=_label(name), shown=shown, low=_show_number(low),
+                           high=show_high, field=name)
 
 
 def _whole(value: float) -> bool:

@@ -544,8 +544,20 @@ PHRASES |= {
     # a count said with a word, not a number: one card, two cards
     **_all("gpu_count", 1, "单卡", "单张", "单块"),
     **_all("gpu_count", 2, "双卡"),
-    **_all("solve", Solve.MAX_BATCH_SIZE, "最大批大小", "最大 batch", "最大并发", "最大并发数", "最多并发"),
-    **_all("solve", Solve.MAX_SEQ_LEN, "最大上下文", "最长上下文", "最大序列长度", "最长序列"),
+    **_all("solve", Solve.MAX_BATCH_SIZE, "最大批大小", "最大 batch", "最大并发", "最大并发数", "最多并发",
+           "最大并发量", "最多多少并发", "最多支持多少并发", "能支持多少并发", "支持多少并发", "多少并发",
+           "最多几个并发", "最多多少用户", "多少用户", "最多多少路", "并发多少", "并发是多少", "能并发多少",
+           "多少个并发", "并发能到多少"),
+    **_all("solve", Solve.MAX_SEQ_LEN, "最大上下文", "最长上下文", "最大序列长度", "最长序列", "多长上下文",
+           "多长的上下文", "最长多少上下文", "上下文最长多少", "上下文最多多少"),
+    # Megatron-LM's --use-distributed-optimizer shards the fp32 master weights and optimizer states over
+    # the data-parallel ranks, ZeRO-1's split (docs/source/api-guide/dist_optimizer.md; megatron/core/
+    # optimizer/distrib_optimizer.py DistributedOptimizer)
+    **_all("zero", 1, "分布式优化器"),
+    # the post-training objectives, as the English words above name them (TRL's trainers)
+    **_all("objective", Objective.RM, "奖励模型", "奖励模型训练", "奖励建模"),
+    **_all("objective", Objective.DPO, "直接偏好优化", "偏好优化"),
+    **_all("objective", Objective.DISTILL, "知识蒸馏"),
     **_all("solve", Solve.MIN_GPU_COUNT, "几张", "几张卡", "几块", "几块卡", "多少张卡", "多少张", "多少卡",
            "最少几张卡", "至少几张卡", "最少需要几张卡", "几卡"),
     **_all("solve", Solve.GPUS, "哪些显卡", "什么显卡", "哪张卡", "哪种卡", "什么卡", "哪些卡", "哪款显卡"),
@@ -559,6 +571,18 @@ KEYS |= {
     **{k: "tp" for k in ("张量并行",)},
     **{k: "pp" for k in ("流水线并行", "流水并行")},
     **{k: "ep" for k in ("专家并行",)},
+    **{k: "dp" for k in ("数据并行",)},
+    **{k: "cp" for k in ("上下文并行",)},
+    **{k: "global_batch" for k in ("全局批大小", "全局 batch", "全局batch", "全局批次大小", "总批大小", "总 batch",
+                                   "有效批大小")},
+    **{k: "grad_accum" for k in ("梯度累积", "梯度累积步数", "梯度累加", "梯度累加步数", "累积步数")},
+    **{k: "memory_fraction" for k in ("显存利用率", "显存占比", "显存比例", "gpu显存利用率")},
+    # "vllm显存利用率": vLLM's share when serving; in a GRPO/PPO job the colocated rollout vLLM's (TRL's
+    # vllm_gpu_memory_utilization), as the grammar reads a plain "gpu_memory_utilization" there
+    **{k: "memory_fraction" for k in ("vllm 显存利用率", "vllm 显存占比")},
+    # LLaMA-Factory's own name for the sequence length (src/llamafactory/hparams/data_args.py: cutoff_len,
+    # "The cutoff length of the tokenized inputs in the dataset"), written as its users write it
+    **{k: "seq_len" for k in ("cutoff_len", "cutoff len", "cutoff-len")},
     **{k: "lora_rank" for k in ("秩",)},
     **{k: "gpu_count" for k in ("卡数", "显卡数", "显卡数量", "卡的数量")},
     **{k: "params" for k in ("参数", "参数量")},
@@ -572,10 +596,15 @@ BIND_KEYS |= {**{k: "dtype" for k in ("量化", "量化版", "量化版本", "�
               **{k: "kv_dtype" for k in ("kv 缓存", "kv缓存", "缓存")},
               **{k: "recompute" for k in ("重计算", "激活重计算")}}
 BIND_SOURCES |= {"dtype": ("dtype", "quant")}
-IGNORED_KEYS |= {"学习率", "轮数", "训练轮数", "epoch数", "步数", "训练步数", "梯度累积", "梯度累积步数",
-                 "温度", "随机种子", "全局批大小", "全局 batch", "warmup步数"}
-KEYS |= {k: "new_tokens" for k in ("输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数")}
+IGNORED_KEYS |= {"学习率", "轮数", "训练轮数", "epoch数", "步数", "训练步数", "温度", "随机种子", "warmup步数"}
+KEYS |= {k: "new_tokens" for k in ("输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数", "输出",
+                                   "输出tokens", "最大输出")}
+#: the prompt's tokens, as the English "input"/"prompt" words read them: "输入4k 输出1k"
+KEYS |= {k: "seq_len" for k in ("输入", "输入tokens", "输入token数", "提示词长度", "prompt长度")}
 FINE_TUNE_WORDS |= {"全参微调", "全参数微调", "指令微调", "监督微调", "有监督微调"}
+#: "微调" alone names no method: Chinese users mean LoRA as often as a full fine-tune. It is read as
+#: the full fine-tune (design.md section 4: full fine-tune is training), and the answer says so.
+UNSAID_FINE_TUNE_WORDS: frozenset[str] = frozenset({"微调", "指令微调", "监督微调", "有监督微调"})
 NUMBER_WORDS |= {"三": 3, "五": 5, "六": 6, "七": 7, "九": 9, "十": 10, "十二": 12, "十六": 16, "三十二": 32,
                  "六十四": 64}
 #: Chinese counts large numbers in 10^4 and 10^8 ("70亿参数" is 7e9): the power of ten, as "e8".
@@ -593,7 +622,16 @@ OUTSIDE_MEMORY |= {
     **{p: "time" for p in ("多久", "多长时间", "要多久", "训练时间", "耗时", "几天", "几个小时", "多少小时",
                            "多少天")},
     **{p: "cost" for p in ("成本", "多少钱", "价格", "费用", "花费", "租金")},
+    # "which model can my card run": choosing a model is not a memory question of one job
+    **{p: "model" for p in ("什么模型", "哪些模型", "哪个模型", "啥模型", "推荐模型", "推荐什么模型",
+                            "能跑什么", "能跑啥", "跑什么", "跑啥", "多大的模型", "多大模型", "多少b的模型",
+                            "多少b模型")},
+    # two jobs in one question ("fp16 和 int8 分别要多少", "哪个能跑"): one answer is one job
+    **{p: "compare" for p in ("分别", "分别是", "哪个", "哪一个", "哪个好", "对比", "比较", "相比")},
 }
+#: Chinese names of model families, glued to the version that follows ("千问2.5-7b" is qwen2.5-7b,
+#: "百川2-13b" baichuan2-13b); the segmenter writes the family's catalog spelling in their place.
+MODEL_FAMILY_WORDS: dict[str, str] = {"千问": "qwen", "通义千问": "qwen", "百川": "baichuan"}
 HELP_WORDS |= {"帮助", "用法", "怎么用", "使用说明", "示例", "例子", "说明"}
 #: Chinese questions and politeness: let go, and listed with the answer as the English ones are.
 QUESTION_WORDS |= {
@@ -601,6 +639,10 @@ QUESTION_WORDS |= {
     "学生党", "新手", "大概", "大约", "左右", "约", "够不够", "够吗", "够用吗", "够用", "能不能", "能不能跑", "能跑", "能跑吗",
     "跑得动", "跑得动吗", "跑得起来", "跑得起来吗", "跑", "可不可以", "可以吗", "行不行", "行吗", "有没有可能",
     "是否可以", "本地", "家用", "自己的", "服务器", "装得下吗", "放得下吗", "能放下吗", "一下",
+    # "满血" (full-blooded) is the full model as released, not a distill or a cut-down quant: the model
+    # name says which, so the word is let go and listed; "魔改" (modded) a card whose memory was
+    # enlarged: the size written beside it says the memory ("2080ti 22g魔改")
+    "满血", "满血版", "魔改", "魔改版", "只有", "我只有", "学生", "免费", "免费的",
 }
 #: Chinese words with no meaning in a query, as the English fillers (particles, "GPU", "model", "use").
 FILLERS |= {
@@ -609,7 +651,7 @@ FILLERS |= {
     "时", "的话", "情况下", "够", "能", "可以", "能否", "是否", "大小", "并行", "优化器", "精度", "注意力", "权重",
     "机器", "节点", "集群", "单机", "多大", "占用", "占", "消耗", "放得下", "装得下", "放下", "每", "每张卡",
     "总共", "一共", "如果", "那么", "这个", "显存占用", "版", "版本", "下", "想",
-    "我想", "打算", "准备", "需", "任务", "数据类型", "型号", "是", "有", "我有", "手上有", "手里有", "需要多少显存", "显存需求", 
+    "我想", "打算", "准备", "需", "任务", "个", "每个", "数据类型", "型号", "是", "有", "我有", "手上有", "手里有", "需要多少显存", "显存需求", 
 }
 
 #: Longest phrase, in words, in any table above.

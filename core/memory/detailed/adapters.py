@@ -25,6 +25,7 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes, optimizer_bytes, state_bytes
 from vram.memory.runtime import cuda_context_item
+from vram.messages import Note
 from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime, Task
 from vram.request.lora import BLOCK_MATRICES, DEFAULT_RANK, DEFAULT_TARGETS, OUTSIDE_BLOCKS
 
@@ -140,13 +141,12 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
     recompute = default_recompute(job, said)
     say_loss(job, said)
     options = block_options(job, said)  # the base runs in its own 16-bit dtype: no autocast copies of it
-    rank = said.default("lora_rank", request.lora_rank, DEFAULT_RANK, "PEFT's default r")
+    rank = said.default("lora_rank", request.lora_rank, DEFAULT_RANK, Note("why.peft_rank"))
     trained, targets = adapter_params(job.spec, request.task, rank, request.lora_targets)
     if request.lora_targets is None:
-        said.say(f"adapter targets: {'PEFT' if request.task is Task.LORA else 'QLoRA'}'s default "
-                 "(say 'targets q_proj v_proj' or 'targets all-linear')")
-    said.say(f"adapters on {', '.join(targets)}: {trained:,} trainable parameters "
-             f"({trained / job.params:.2%} of the model)")
+        said.say(Note("note.adapter_targets_default", who="PEFT" if request.task is Task.LORA else "QLoRA"))
+    said.say(Note("note.adapters_on", targets=", ".join(targets), trained=f"{trained:,}",
+                  share=f"{trained / job.params:.2%}"))
     table = modules_of(job.spec.family)
     if table is not None and set(targets) & table.experts:
         said.say(f"an adapter on each expert's {', '.join(sorted(set(targets) & table.experts))}, as transformers "
@@ -230,7 +230,7 @@ def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: Line
 
 
 def default_recompute(job: DetailedJob, said: Said) -> Recompute:
-    return _recompute(job, said, Recompute.FULL, "gradient checkpointing, as LoRA and QLoRA recipes turn it on")
+    return _recompute(job, said, Recompute.FULL, Note("why.adapter_checkpointing"))
 
 
 def _base_weights(job: DetailedJob) -> list[LineItem]:

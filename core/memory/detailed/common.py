@@ -25,6 +25,7 @@ from vram.memory.job import Job, Said, beyond as _beyond, job_fields, runtime_sa
 from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
 from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
+from vram.messages import Note
 from vram.request.enums import Dtype, Item, Method, PhaseName, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
@@ -92,12 +93,12 @@ def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
     named = resolved.arch.spec is not None
     params = counts.total if named else resolved.arch.params
     if named:
-        said.say(f"{spec.id} has {params:,} parameters counted from its architecture "
-                 f"(the article takes the nominal {format_count(spec.nominal_params)})")
+        said.say(Note("note.counted_params", model=spec.id, params=f"{params:,}",
+                      nominal=format_count(spec.nominal_params)))
     else:  # a bare size: the reference's shares, at the size given
         counts = counts.scaled_to(params)
     fused = said.default("flash_attention", request.flash_attention, True,
-                         FLASH_DEFAULTS.get(resolved.runtime.id, f"{HF_SDPA}, which keeps no s x s scores"))
+                         FLASH_DEFAULTS.get(resolved.runtime.id, Note("why.hf_sdpa", sdpa=HF_SDPA)))
     return DetailedJob(**fields, checkpoint=resolved.checkpoint, spec=spec, counts=counts, params=params,
                        fused_attention=fused, compute_bytes=compute_bytes(fields["dtype"]))
 
@@ -126,7 +127,7 @@ def block_options(job: DetailedJob, said: Said, autocast: bool = False) -> Block
     if dropout is None:
         dropout = spec.dropout
         if job.request.task is not Task.INFERENCE:
-            said.say(f"dropout {'on' if dropout else 'off'}, as {spec.id}'s config sets it")
+            said.say(Note(f"note.dropout_{'on' if dropout else 'off'}", model=spec.id))
     # Hugging Face's Llama-family eager attention (RMSNorm models) takes the softmax in fp32;
     # GPT-2, OPT and BLOOM take it in the compute dtype.
     return BlockOptions(norm=spec.norm, mlp=spec.mlp, fused_attention=job.fused_attention,
@@ -144,8 +145,9 @@ KEEPS_LABEL = {Keeps.ALL: "none recompute", Keeps.ALL_BUT_CORE_ATTENTION: "selec
 
 
 def default_recompute(job: DetailedJob, said: Said, task_default: Recompute = Recompute.NONE,
-                      why: str = "Hugging Face's gradient_checkpointing is off by default") -> Recompute:
+                      why: str | None = None) -> Recompute:
     """The recompute the query says, else the framework's default (transformers': ``task_default``)."""
+    why = why or Note("why.hf_no_checkpointing")
     terms = job.runtime.terms
     if "recompute_default" in terms.sources:
         task_default, why = terms.recompute_default, f"{job.runtime.name}: {terms.sources['recompute_default']}"

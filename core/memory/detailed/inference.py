@@ -19,6 +19,7 @@ from vram.memory.quant import FORMATS, KV_BYTES, covered_params, gguf_weights
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import WEIGHT_FORMATS, compute_dtype, dtype_bytes
 from vram.memory.runtime import cuda_context_item
+from vram.messages import Note
 from vram.request.enums import Item, PhaseName
 from vram.request.quant import KvDtype
 
@@ -55,9 +56,7 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
     split = job.gpu_count
     if split > 1:
         held = -(-job.spec.num_layers // split)
-        said.say(f"{split} GPUs split the {job.spec.num_layers} layers (device_map='auto' style); "
-                 f"the most-loaded holds {held}, with their weights and KV cache, one layer's "
-                 "working set and the logits")
+        said.say(Note("note.layers_split", count=split, layers=job.spec.num_layers, held=held))
     kv_dtype = _kv_dtype(job, said)
     working_set = formula(prefill_formula(block_options(job, said)))
     items = [
@@ -71,7 +70,7 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
 
 
 def _kv_dtype(job: DetailedJob, said: Said) -> KvDtype:
-    return said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), "the compute dtype")
+    return said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), Note("why.compute_dtype"))
 
 
 def _most_loaded(job: DetailedJob, said: Said, values: dict[str, float],

@@ -22,6 +22,7 @@ from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import STEP_TEMPORARIES, optimizer_bytes, optimizer_source, state_bytes
 from vram.memory.runtime import cuda_context_item
+from vram.messages import Note
 from vram.request.enums import Dtype, Item, PhaseName, Recompute, Regime, mixed_by_default
 
 #: A tied embedding's gradient reaches the shared matrix twice (the head's, then the embedding's):
@@ -57,9 +58,7 @@ def _regime(job: DetailedJob, said: Said) -> Regime:
         said.say(f"{who} mixed precision: 16-bit weights and gradients, fp32 master weights and "
                  "states in the optimizer (2 + 2 + 12 bytes for AdamW, the ZeRO paper's count)")
         return Regime.MASTER
-    said.say("PyTorch AMP (autocast): fp32 weights, gradients and optimizer states, 16-bit "
-             "compute, as Hugging Face's Trainer runs bf16=True on a model loaded in fp32; "
-             "say 'pure' for a model loaded in 16 bits, 'master' for DeepSpeed/Megatron")
+    said.say(Note("note.amp"))
     return Regime.AMP
 
 
@@ -78,17 +77,15 @@ class TrainingSettings:
 def training_settings(job: DetailedJob, said: Said) -> TrainingSettings:
     """The settings of ``job``'s training step; each default is said in ``said``."""
     if job.dp > 1 and job.request.zero == 0:
-        said.say(f"{job.dp} data-parallel GPU groups: each holds a full replica and its own batch "
-                 "(DDP); say zero1-3 or fsdp to shard the model states")
+        said.say(Note("note.ddp", dp=job.dp))
     elif job.dp > 1:
-        said.say(f"ZeRO stage {job.request.zero} over {job.dp} data-parallel GPU groups "
-                 f"({_sharder(job)})")
+        said.say(Note("note.zero_over", stage=job.request.zero, dp=job.dp, sharder=_sharder(job)))
     regime = _regime(job, said)
     recompute = default_recompute(job, said)
     keeps = kept(job, recompute)
     say_loss(job, said)
     foreach = said.default("optimizer_foreach", job.request.optimizer_foreach, False,
-                          "fused, as Hugging Face Trainer's adamw_torch_fused; say 'foreach' for torch.optim's default")
+                          Note("why.fused_adamw"))
     autocast = regime is Regime.AMP and job.runtime.terms.autocast
     if regime is Regime.AMP and not autocast:
         said.say(f"{job.runtime.name}: fp32 sharded weights, gradients and states; layers compute on 16-bit "
