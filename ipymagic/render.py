@@ -15,7 +15,7 @@ from html import escape
 from vram import Estimate, Fit, LineItem
 from vram.render import (
     ITEM_STYLES, METHOD_BLURBS, alternative_line, comparison_line, fit_parts, item_keys, peak_text,
-    solution_text, strategies_title, suggestions_title, total_label
+    serving_lines, solution_text, strategies_title, suggestions_title, total_label
 )
 from vram.request.enums import Item
 from vram.units import format_bytes, format_value
@@ -28,8 +28,8 @@ NO_GPU = "No GPU named: add one, as in <code>on 8xA100</code>, to see whether it
 
 def render_html(est: Estimate, unit: str = "GB") -> str:
     """The whole answer as one ``<div>``: what ``text/html`` shows for an Estimate."""
-    parts = (_headline(est, unit), breakdown_chart(est, unit), _items_table(est, unit), _range(est, unit),
-             _assumptions(est), _advice(est, unit))
+    parts = (_headline(est, unit), breakdown_chart(est, unit), _items_table(est, unit), _serving(est, unit),
+             _range(est, unit), _assumptions(est), _advice(est, unit))
     return f'<div class="vram vram-estimate">{STYLESHEET}{"".join(parts)}</div>'
 
 
@@ -103,6 +103,16 @@ def _advice(est: Estimate, unit: str) -> str:
                        f"<code>{escape(alt.request.to_query())}</code></span></li>" for alt in est.suggestions)
         parts.append(f'<h4>{escape(suggestions_title(est))}</h4><ul class="small">{rows}</ul>')
     return "".join(parts)
+
+
+def _serving(est: Estimate, unit: str) -> str:
+    """A serving engine's start-up (its KV pool, the concurrency it holds; llama.cpp's placement):
+    the lines the terminal shows, as a heading and a list."""
+    lines = serving_lines(est, unit)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines[1:])
+    return f'<section class="vram-serving"><p><strong>{escape(lines[0].rstrip(":"))}</strong></p><ul>{items}</ul></section>'
 
 
 def _range(est: Estimate, unit: str) -> str:

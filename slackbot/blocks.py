@@ -14,7 +14,7 @@ from vram.memory.result import Estimate, Fit
 from vram.messages import DEFAULT, language_of
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
-    peak_text, range_line, solution_text, strategies_title, suggestions_title, total_label
+    peak_text, range_line, serving_lines, solution_text, strategies_title, suggestions_title, total_label
 )
 from vram.units import format_bytes
 
@@ -45,6 +45,9 @@ def answer_message(estimate: Estimate, query: str, *, formulas: bool = False,
     verdict), the breakdown in short lines, phases, range, assumptions, advice."""
     lang = language_of(query)  # a Chinese query reads its verdicts in Chinese
     body = [_headline(estimate, lang), kit.lines_section(breakdown_lines(estimate))]
+    serving = serving_lines(estimate, UNIT, lang)  # an engine's KV pool and the concurrency it holds
+    if serving:
+        body.append(kit.section(kit.plain("\n".join(line.strip() for line in serving))))
     if estimate.phases and not formulas:
         body.append(kit.context(kit.plain(_phases_in_brief(estimate))))
     notes = [range_line(estimate, UNIT)] if estimate.low_bytes is not None else []
