@@ -19,8 +19,8 @@ from vram.request.enums import TRAINING_TASKS, Engine, Objective, Offload, Recom
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
-    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LORA_RANK_WORDS,
+    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS
 )
 
 from . import suggest
@@ -60,11 +60,22 @@ def to_request(atoms: list[Atom]) -> Request:
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
     _default_task(fields)
+    _offload_when_serving(fields)
     _runtime(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
         raise error.at(fields.positions.get(error.field)) from None
+
+
+def _offload_when_serving(fields: _Fields) -> None:
+    """'run llama 3 70b on a 4090 with cpu offload': offload is of a training job's optimizer or
+    parameters (DeepSpeed ZeRO-Offload); a model served partly from the CPU is llama.cpp's layers."""
+    if fields.values.get("task") == Task.INFERENCE and fields.values.get("offload") not in (None, Offload.NONE):
+        raise UnsupportedError(f"'{fields.texts['offload']}' offloads a training job's optimizer or parameters; "
+                               f"to serve a model partly from the CPU, run it with llama.cpp and ask for "
+                               f"'max layers' (the layers that fit on the GPU) or give -ngl N",
+                               position=fields.positions["offload"])
 
 
 def _asks_outside_memory(meanings: list[Meaning]) -> None:
@@ -114,7 +125,9 @@ def _not_negatable(word: Meaning, beside: Meaning | None) -> QueryError:
 def _full_fine_tune(meanings: list[Meaning]) -> None:
     """'sft llama-3.1-8b full bf16': beside a fine-tuning word, a bare 'full' is a full fine-tune
     (every weight trained), not full recompute; the answer says which reading was taken."""
-    fine_tune = [m for m in meanings if m.field == "task" and m.text.lower() in FINE_TUNE_WORDS]
+    # a post-training objective (dpo, grpo, reward model) fine-tunes a model too
+    fine_tune = [m for m in meanings if m.field == "task" and m.text.lower() in FINE_TUNE_WORDS
+                 or m.field == "objective" and m.kind == "set"]
     for meaning in meanings:
         if meaning.kind != "set" or meaning.field != "recompute" or meaning.text.lower() != "full":
             continue
@@ -318,6 +331,8 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
+        if meaning.text.lower().lstrip("-") in LORA_RANK_WORDS:  # "fine tune ... lora rank 32": a LoRA job
+            fields.put("task", Task.LORA, meaning)
 
 
 #: Words that join a number to the key after it: "32k的上下文" is "32k context".
