@@ -20,10 +20,10 @@ from vram.errors import UnknownWordError
 from vram.messages import Note
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
-    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, LAUNCH_WORDS, LET_GO_WORDS, MAGNITUDE_WORDS,
-    MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES,
-    QUESTION_WORDS, SAVE_KEYS, SCRIPT_SUFFIXES, SCRIPT_TASK_WORDS, SHORT_KEYS, TARGET_KEYS, TARGETS_ALONE,
-    TORCHTUNE_CONFIG_TASKS, WORD_KEYS
+    GPU_NAME_PREFIXES, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, LAUNCH_WORDS, LET_GO_WORDS,
+    MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS,
+    OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS, SCRIPT_SUFFIXES, SCRIPT_TASK_WORDS, SHORT_KEYS,
+    TARGET_KEYS, TARGETS_ALONE, TORCHTUNE_CONFIG_TASKS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -136,7 +136,8 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
     meaning = Meaning(kind, first.pos, text, field, list(value or ()) if kind == "targets" else value)
     if kind == "gpu" and catalog.find_gpu("-".join(words)) is None and _named_otherwise(
             list(_size_last(tuple(words))), value):
-        meaning.note = _sized_gpu_note(" ".join(_size_last(tuple(words))), value)
+        meaning.note = (f"'{text}' read as {value}" if _prefixed_gpu(tuple(words)) == value
+                        else _sized_gpu_note(" ".join(_size_last(tuple(words))), value))
     if kind == "letgo":
         meaning.note = let_go(text)
     elif text.lower().endswith(SCRIPT_SUFFIXES):
@@ -187,6 +188,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
     gpu = catalog.find_gpu(name)
     if gpu is not None:
         return "gpu", "gpu", gpu.id
+    if len(words) > 1 and (prefixed := _prefixed_gpu(words)) is not None:
+        return "gpu", "gpu", prefixed
     if len(words) > 1 and (sized := _sized_gpu(_size_last(words))) is not None:
         return "gpu", "gpu", sized
     if len(words) == 1 and looks_like_framework_config(words[0]):
@@ -194,6 +197,15 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
     if len(words) == 1 and could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
+
+
+def _prefixed_gpu(words: tuple[str, ...]) -> str | None:
+    """'gtx 1660': the maker's series prefix before a card the catalog names without it."""
+    if _SIZE_WORD.fullmatch(words[-1]):  # "rtx 4090 48gb": a name and a size, read by _sized_gpu
+        return None
+    maker = GPU_NAME_PREFIXES.get(words[0].lower())
+    gpu = catalog.find_gpu("-".join(words[1:])) if maker else None
+    return gpu.id if gpu is not None and gpu.vendor == maker else None
 
 
 def _size_last(words: tuple[str, ...]) -> tuple[str, ...]:

@@ -561,6 +561,13 @@ CANONICAL: dict[str, str] = {
     "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
 
+#: Makers' series prefixes and variant suffixes of consumer GPU names ("gtx 1660", "rx 6700 xt",
+#: "rtx 4070 super"): a card the catalog lacks is named whole in the refusal, not by its first word.
+#: The prefix to its maker: "gtx 1660" is the catalog's 1660 when that is an NVIDIA card.
+GPU_NAME_PREFIXES: dict[str, str] = {"gtx": "nvidia", "rtx": "nvidia", "quadro": "nvidia", "titan": "nvidia",
+                                     "rx": "amd", "radeon": "amd", "arc": "intel"}
+GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre", "laptop", "mobile", "max-q"})
+
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
     "a task (train, infer, lora, qlora)",
