@@ -20,7 +20,7 @@ from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
     BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LORA_RANK_WORDS,
-    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS
+    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS
 )
 
 from . import suggest
@@ -42,6 +42,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _asks_outside_memory(meanings)
     fields = _Fields()
     _targets(meanings, fields)
+    _teacher(meanings, fields)
     for meaning in meanings:
         if meaning.kind == "unknown":
             raise suggest.unknown(meaning, meanings)
@@ -89,6 +90,22 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
             meaning.kind, meaning.note = "letgo", let_go(meaning.text)
+
+
+def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
+    """'distill qwen2.5-7b from qwen2.5-72b': beside a distillation word, the model after 'from' (or
+    'teacher') is the teacher; elsewhere 'from' stays a word the query cannot place."""
+    if not any(m.field == "objective" and m.value == Objective.DISTILL for m in meanings):
+        return
+    for index, word in enumerate(meanings):
+        if word.kind != "unknown" or word.text.lower() not in TEACHER_WORDS:
+            continue
+        model = _neighbour(meanings, index, 1, lambda m: m.kind == "model")
+        if model is None:
+            raise MissingError(f"'{word.text}' needs the teacher model after it, as in 'distill qwen2.5-7b from "
+                               f"qwen2.5-72b'", position=word.pos)
+        word.kind, model.kind = "filler", "teacher"
+        fields.put("teacher", model.value, Meaning("set", word.pos, f"{word.text} {model.text}"))
 
 
 def _negate(meanings: list[Meaning]) -> None:

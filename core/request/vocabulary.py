@@ -410,6 +410,9 @@ SCRIPT_SUFFIXES: tuple[str, ...] = (".py", ".sh")
 SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
     "train", "training", "pretrain", "pretraining", "finetune", "sft", "lora", "qlora", "serve", "inference", "infer",
 })
+#: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
+#: only beside a distillation word; the model after them is the teacher, not a second student.
+TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
 #: Words naming LoRA beside a rank ("lora rank 16", "lora_r 8"): they say the task is LoRA.
 LORA_RANK_WORDS: frozenset[str] = frozenset({"lora rank", "lora_rank", "lora-rank", "lora_r"})
 
@@ -425,6 +428,14 @@ OUTSIDE_MEMORY: dict[str, str] = {
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
     **{p: "cpu" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only", "cpu inference", "on my cpu",
                           "without a gpu", "without gpu", "no gpu")},
+    # asked in English by the four kinds of user (issue 15): answered plainly, not guessed at
+    **{p: "which_model" for p in ("biggest model", "largest model", "best model", "what model", "which model",
+                                  "what models", "which models", "biggest llm", "largest llm")},
+    # PyTorch FSDP ShardingStrategy.HYBRID_SHARD: "FULL_SHARD within a node, and replicate parameters
+    # across nodes" (torch/distributed/fsdp/api.py): per GPU, ZeRO-3 over one node's GPUs
+    **{p: "hybrid_shard" for p in ("hybrid shard", "hybrid_shard", "hybrid sharding", "hsdp", "fsdp hybrid shard",
+                                   "hybrid-shard")},
+    **{p: "copies" for p in ("copies", "2 copies", "two copies", "copies of", "instances of", "replicas of")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
