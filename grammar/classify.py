@@ -19,8 +19,8 @@ from vram.request.enums import TRAINING_TASKS, Engine, Objective, Offload, Recom
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
-    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, UNSAID_FINE_TUNE_WORDS
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LORA_RANK_WORDS,
+    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -42,6 +42,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _asks_outside_memory(meanings)
     fields = _Fields()
     _targets(meanings, fields)
+    _teacher(meanings, fields)
     for meaning in meanings:
         if meaning.kind == "unknown":
             raise suggest.unknown(meaning, meanings)
@@ -61,11 +62,22 @@ def to_request(atoms: list[Atom]) -> Request:
     _take_sizes(meanings, fields)
     _default_task(fields)
     _unsaid_fine_tune(fields)
+    _offload_when_serving(fields)
     _runtime(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
         raise error.at(fields.positions.get(error.field)) from None
+
+
+def _offload_when_serving(fields: _Fields) -> None:
+    """'run llama 3 70b on a 4090 with cpu offload': offload is of a training job's optimizer or
+    parameters (DeepSpeed ZeRO-Offload); a model served partly from the CPU is llama.cpp's layers."""
+    if fields.values.get("task") == Task.INFERENCE and fields.values.get("offload") not in (None, Offload.NONE):
+        raise UnsupportedError(f"'{fields.texts['offload']}' offloads a training job's optimizer or parameters; "
+                               f"to serve a model partly from the CPU, run it with llama.cpp and ask for "
+                               f"'max layers' (the layers that fit on the GPU) or give -ngl N",
+                               position=fields.positions["offload"])
 
 
 def _asks_outside_memory(meanings: list[Meaning]) -> None:
@@ -79,6 +91,22 @@ def _asks_outside_memory(meanings: list[Meaning]) -> None:
     for meaning in meanings:
         if meaning.kind == "help":  # "help" inside a query that says more: not a word of the query
             meaning.kind, meaning.note = "letgo", let_go(meaning.text)
+
+
+def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
+    """'distill qwen2.5-7b from qwen2.5-72b': beside a distillation word, the model after 'from' (or
+    'teacher') is the teacher; elsewhere 'from' stays a word the query cannot place."""
+    if not any(m.field == "objective" and m.value == Objective.DISTILL for m in meanings):
+        return
+    for index, word in enumerate(meanings):
+        if word.kind != "unknown" or word.text.lower() not in TEACHER_WORDS:
+            continue
+        model = _neighbour(meanings, index, 1, lambda m: m.kind == "model")
+        if model is None:
+            raise MissingError(f"'{word.text}' needs the teacher model after it, as in 'distill qwen2.5-7b from "
+                               f"qwen2.5-72b'", position=word.pos)
+        word.kind, model.kind = "filler", "teacher"
+        fields.put("teacher", model.value, Meaning("set", word.pos, f"{word.text} {model.text}"))
 
 
 def _negate(meanings: list[Meaning]) -> None:
@@ -115,7 +143,9 @@ def _not_negatable(word: Meaning, beside: Meaning | None) -> QueryError:
 def _full_fine_tune(meanings: list[Meaning]) -> None:
     """'sft llama-3.1-8b full bf16': beside a fine-tuning word, a bare 'full' is a full fine-tune
     (every weight trained), not full recompute; the answer says which reading was taken."""
-    fine_tune = [m for m in meanings if m.field == "task" and m.text.lower() in FINE_TUNE_WORDS]
+    # a post-training objective (dpo, grpo, reward model) fine-tunes a model too
+    fine_tune = [m for m in meanings if m.field == "task" and m.text.lower() in FINE_TUNE_WORDS
+                 or m.field == "objective" and m.kind == "set"]
     for meaning in meanings:
         if meaning.kind != "set" or meaning.field != "recompute" or meaning.text.lower() != "full":
             continue
@@ -321,8 +351,9 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
-        if meaning.field == "lora_rank" and meaning.text.lower().startswith(ADAPTER_KEY_PREFIX):
-            fields.put("task", Task.LORA, meaning)  # "微调 qwen lora rank 16": the key names the task too
+        said = meaning.text.lower()
+        if meaning.field == "lora_rank" and (said.lstrip("-") in LORA_RANK_WORDS or said.startswith(ADAPTER_KEY_PREFIX)):
+            fields.put("task", Task.LORA, meaning)  # "fine tune ... lora rank 32", "微调 qwen lora rank 16": a LoRA job
 
 
 #: A rank key that names the adapter ("lora rank", "lora_rank") says the task is an adapter's.

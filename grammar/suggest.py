@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from vram import catalog
 from vram.errors import UnknownWordError
-from vram.request.vocabulary import EXPECTED_WORDS, FILLERS, KEYS, PHRASES
+from vram.request.vocabulary import (
+    EXPECTED_WORDS, FILLERS, GPU_NAME_PREFIXES, GPU_NAME_SUFFIXES, KEYS, PHRASES
+)
 
 from .words import Meaning
 
@@ -18,10 +20,26 @@ def unknown(meaning: Meaning, meanings: list[Meaning]) -> UnknownWordError:
     index = meanings.index(meaning)
     word = meaning.text
     if where_a_gpu_goes(meanings, index):
-        return unknown_gpu(meaning)
+        return unknown_gpu(_whole_gpu_name(meaning, meanings[index + 1:]))
+    if index and meanings[index - 1].kind == "gpu" and word.lower() in GPU_NAME_SUFFIXES:
+        # "rtx 4070 super": the card's name goes on; the catalog has the card without it only
+        before = meanings[index - 1]
+        return unknown_gpu(Meaning("unknown", before.pos, f"{before.text} {word}"))
     kind, suggestion = _closest(word)
     return UnknownWordError.said(f"error.unknown_{kind.lower()}", word=word, position=meaning.pos,
                                  suggestion=suggestion, expected=EXPECTED_WORDS)
+
+
+def _whole_gpu_name(meaning: Meaning, after: list[Meaning]) -> Meaning:
+    """'gtx 1660', 'rx 6700 xt': a maker's prefix and the model number after it name one card."""
+    if meaning.text.lower() not in GPU_NAME_PREFIXES:
+        return meaning
+    words = [meaning.text]
+    for word in after[:2]:
+        if word.kind not in ("number", "unknown") or (len(words) > 1 and word.text.lower() not in GPU_NAME_SUFFIXES):
+            break
+        words.append(word.text)
+    return Meaning("unknown", meaning.pos, " ".join(words))
 
 
 def unknown_gpu(meaning: Meaning) -> UnknownWordError:

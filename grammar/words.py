@@ -20,9 +20,10 @@ from vram.errors import UnknownWordError
 from vram.messages import Note
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
-    HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT,
-    NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS,
-    SHORT_KEYS, TARGET_KEYS, WORD_KEYS
+    GPU_NAME_PREFIXES, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, LAUNCH_WORDS, LET_GO_WORDS,
+    MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS,
+    OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS, SCRIPT_SUFFIXES, SCRIPT_TASK_WORDS, SHORT_KEYS,
+    TARGET_KEYS, TARGETS_ALONE, TORCHTUNE_CONFIG_TASKS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -39,7 +40,7 @@ FRONTEND_OPTIONS = frozenset({"json", "gib", "list", "no_formulas", "trace", "ve
 _SIZE_WORD = re.compile(r"(\d{1,4}(?:\.\d+)?)gb?", re.IGNORECASE)
 #: The longest phrase any table holds, in words.
 MAX_WORDS = max(MAX_PHRASE_WORDS, *(len(k.split()) for k in (*BIND_KEYS, *IGNORED_KEYS, *OUTSIDE_MEMORY,
-                                                               *QUESTION_WORDS, *HELP_WORDS)))
+                                                               *QUESTION_WORDS, *LAUNCH_WORDS, *LET_GO_WORDS, *HELP_WORDS)))
 
 
 @dataclass
@@ -133,11 +134,15 @@ def _lookup(words: list[str], first: Atom, catalogs: bool) -> Meaning | None:
         return None
     kind, field, value = found
     text = " ".join(words)
-    meaning = Meaning(kind, first.pos, text, field, [] if kind == "targets" else value)
-    if kind == "gpu" and catalog.find_gpu("-".join(words)) is None and _named_otherwise(words, value):
-        meaning.note = _sized_gpu_note(text, value)
+    meaning = Meaning(kind, first.pos, text, field, list(value or ()) if kind == "targets" else value)
+    if kind == "gpu" and catalog.find_gpu("-".join(words)) is None and _named_otherwise(
+            list(_size_last(tuple(words))), value):
+        meaning.note = (f"'{text}' read as {value}" if _prefixed_gpu(tuple(words)) == value
+                        else _sized_gpu_note(" ".join(_size_last(tuple(words))), value))
     if kind == "letgo":
         meaning.note = let_go(text)
+    elif text.lower().endswith(SCRIPT_SUFFIXES):
+        meaning.note = f"'{text}' read as {value.value} by its name (the script itself is not read)"
     if text.lower() in GGUF_SHORT:
         name, why = GGUF_SHORT[text.lower()]
         meaning.note = f"'{text}' read as GGUF {name.upper()} ({why})"
@@ -154,6 +159,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "help", None, None
     if phrase in TARGET_KEYS:
         return "targets", "lora_targets", None
+    if phrase in TARGETS_ALONE:  # "lora llama-3.1-8b all-linear": a target that can only be one
+        return "targets", "lora_targets", (phrase,)
     if phrase in SAVE_KEYS:
         return "targets", "modules_to_save", None
     for table, kind in ((PHRASES, "set"), (KEYS, "key"), (BIND_KEYS, "bind")):
@@ -165,8 +172,10 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return "ignored", None, None
     if phrase in FILLERS:
         return "filler", None, None
-    if phrase in QUESTION_WORDS:
+    if phrase in QUESTION_WORDS or phrase in LAUNCH_WORDS or phrase in LET_GO_WORDS:
         return "letgo", None, None
+    if len(words) == 1 and phrase.endswith(SCRIPT_SUFFIXES) and len(phrase) > 3:
+        return _script(phrase)
     if phrase in NEGATION_BEFORE or phrase in NEGATION_AFTER:
         return "negation", None, (phrase in NEGATION_BEFORE, phrase in NEGATION_AFTER)
     if not catalogs:
@@ -180,13 +189,39 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
     gpu = catalog.find_gpu(name)
     if gpu is not None:
         return "gpu", "gpu", gpu.id
-    if len(words) > 1 and (sized := _sized_gpu(words)) is not None:
+    if len(words) > 1 and (prefixed := _prefixed_gpu(words)) is not None:
+        return "gpu", "gpu", prefixed
+    if len(words) > 1 and (sized := _sized_gpu(_size_last(words))) is not None:
         return "gpu", "gpu", sized
     if len(words) == 1 and looks_like_framework_config(words[0]):
         return "set", "framework_config", words[0]  # read when the request is resolved
     if len(words) == 1 and could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
+
+
+def _prefixed_gpu(words: tuple[str, ...]) -> str | None:
+    """'gtx 1660': the maker's series prefix before a card the catalog names without it."""
+    if _SIZE_WORD.fullmatch(words[-1]):  # "rtx 4090 48gb": a name and a size, read by _sized_gpu
+        return None
+    maker = GPU_NAME_PREFIXES.get(words[0].lower())
+    gpu = catalog.find_gpu("-".join(words[1:])) if maker else None
+    return gpu.id if gpu is not None and gpu.vendor == maker else None
+
+
+def _size_last(words: tuple[str, ...]) -> tuple[str, ...]:
+    """'24gb 4090', '48gb a6000', '16gb 4060 ti': the memory said before the name, as after it."""
+    if _SIZE_WORD.fullmatch(words[0]) and not _SIZE_WORD.fullmatch(words[-1]):
+        return (*words[1:], words[0])
+    return words
+
+
+def _script(name: str) -> tuple[str, str | None, Any]:
+    """'train.py', 'pretrain_gpt.py', 'run_sft.sh': the script a pasted command runs says its task
+    when a word of its name is a task word; vram does not read the script, and says so."""
+    stem = re.split(r"[/.]", name)[-2]
+    tasks = {PHRASES[w] for w in re.split(r"[_-]", stem) if w in SCRIPT_TASK_WORDS}
+    return ("set", *tasks.pop()) if len(tasks) == 1 else ("letgo", None, None)
 
 
 def _sized_gpu(words: tuple[str, ...]) -> str | None:
@@ -258,6 +293,16 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     field = FLAG_KEYS.get(key) or KEYS.get(key) or KEYS.get(spaced)
     if field is not None:
         return [Meaning("key", atom.pos, atom.text, field)], 1
+    if key == "m" and value is not None and PHRASES.get(value.text.lower(), ("",))[0] in ("engine", "framework"):
+        # 'python -m sglang.launch_server': the module that runs, not llama.cpp's -m model file
+        return [Meaning("letgo", atom.pos, atom.text, note=let_go(atom.text)),
+                Meaning("set", value.pos, value.text, *PHRASES[value.text.lower()])], 2
+    if key == "config" and value is not None:
+        if tune := _torchtune_config(value):
+            return tune, 2
+        raise UnknownWordError(f"'--config {value.text}' is not a config vram reads", position=value.pos,
+                               expected=("a torchtune config such as llama3_1/8B_lora_single_device",
+                                         "the config's .yaml file", "the model and task in words (lora llama-3.1-8b)"))
     if (field := FLAG_WORD_KEYS.get(key) or WORD_KEYS.get(key)) is not None and value is not None:
         meaning = Meaning("set", atom.pos, f"{atom.text} {value.text}", *_flag_word(field, value.text))
         # '-m Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf': the model, and the format its file name says
@@ -289,6 +334,31 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         field, off = FLAG_OFF.get(phrase[0], (phrase[0], not phrase[1]))
         return [Meaning("set", atom.pos, f"{atom.text} {value.text}", field, off)], 2
     return [Meaning("set", atom.pos, atom.text, *phrase)], 1 + (switch is not None)
+
+
+#: A torchtune built-in config name: "llama3_1/8B_lora_single_device", "qwen2_5/7B_full".
+_TUNE_CONFIG = re.compile(r"([a-z]+\d*(?:_\d+)?)/(\d+(?:\.\d+)?[bm])_(\w+)", re.IGNORECASE)
+
+
+def _torchtune_config(value: Atom) -> list[Meaning]:
+    """'--config llama3_1/8B_lora_single_device' (torchtune): the model and the task its name says;
+    a file ('--config my.yaml') is read whole instead, and any other name is left to the caller."""
+    if looks_like_framework_config(value.text):
+        return [Meaning("set", value.pos, value.text, "framework_config", value.text)]
+    match = _TUNE_CONFIG.fullmatch(value.text)
+    if match is None:
+        return []
+    family = re.sub(r"(\d)_(\d)", r"\1.\2", match[1].lower())  # "llama3_1" is llama3.1
+    model = catalog.find_model(f"{family}-{match[2].lower()}")
+    if model is None:
+        return []
+    found = [Meaning("model", value.pos, value.text, "model", model.id,
+                     note=f"torchtune config '{value.text}' read as {model.id}")]
+    words = match[3].lower().split("_")
+    task = next((task for word, task in TORCHTUNE_CONFIG_TASKS if word in words), None)
+    if task is not None:
+        found.append(Meaning("set", value.pos, value.text, "task", task))
+    return found
 
 
 def let_go(text: str) -> str:

@@ -2,7 +2,8 @@
 
 Each row is a query and either ``want`` (the fields it must read to) with, when the reading let a
 word go or took a likelier reading, the ``note`` the answer's assumptions must carry; or ``error``
-(the VramError class) and ``says`` (words its message must hold).
+(the VramError class) and ``says`` (words its message must hold). ``who`` says which kind of user
+phrased it (issue 15: serving, finetune, pretrain, student in English; zh in Chinese or mixed).
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ def test_refusal_says_what_would_work(row):
     with pytest.raises(getattr(errors, row["error"])) as info:
         vram.ask(row["q"])
     assert row["says"] in info.value.message
+
+
+#: The phrasings the table must hold per kind of user (issue 15: 300+ by five kinds, 100+ Chinese).
+LEAST_ROWS_BY_WHO = {"serving": 60, "finetune": 60, "pretrain": 60, "student": 60, "zh": 100}
+
+
+@pytest.mark.parametrize("who, least", LEAST_ROWS_BY_WHO.items())
+def test_the_table_holds_each_kind_of_user(who, least):
+    assert sum(row.get("who") == who for row in ROWS) >= least
+
+
+def test_every_row_says_who_phrased_it():
+    assert {row.get("who") for row in ROWS} <= {*LEAST_ROWS_BY_WHO, None}
+    cjk = [row["q"] for row in ROWS if messages.CJK.search(row["q"])]
+    assert all(row.get("who") == "zh" for row in ROWS if row["q"] in cjk)
 
 
 @pytest.mark.parametrize("what, query", HELP_EXAMPLES)

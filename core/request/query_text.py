@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vram.request.enums import mixed_by_default
+from vram.request.enums import Recompute, mixed_by_default
 from vram.request.quant import QUANT_DTYPES
 from vram.request.vocabulary import CANONICAL
 from vram.units import format_count
@@ -34,7 +34,10 @@ def request_to_query(request: Request) -> str:
     for name in ("dtype", "optimizer", "recompute"):
         value = getattr(request, name)
         if value is not None and not (name == "dtype" and request.quant and QUANT_DTYPES[request.quant] is value):
-            words.append(value.value)
+            # beside a post-training objective a bare "full" reads as a full fine-tune (the grammar's
+            # _full_fine_tune), so there full recompute is written with its key
+            explicit = name == "recompute" and request.objective is not None and value is Recompute.FULL
+            words.append(f"recompute={value.value}" if explicit else value.value)
     if request.precision_regime is not None:
         words.append(request.precision_regime.value)
     else:

@@ -28,6 +28,10 @@ GGUF_SHORT: dict[str, tuple[str, str]] = {
        for bits, name in (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
                           ("q8", "q8_0"))
        for a, b in (("gguf", bits), (bits, "gguf"))},
+    # bare "q4", "q8" ("gemma 3 27b at q4"): the same GGUF types; the answer says which was taken
+    **{bits: (name, "the usual GGUF type of that width; Ollama ships q4_k_m")
+       for bits, name in (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
+                          ("q8", "q8_0"))},
 }
 GGUF_SHORT_PHRASES = {phrase: ("quant", name) for phrase, (name, _) in GGUF_SHORT.items()}
 
@@ -44,7 +48,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "full parameter", "full-parameter", "full parameters", "full param", "full params",
            "full-param", "full parameter finetune", "full parameter fine-tune", "full parameter fine-tuning",
            "full parameter training", "full weights",
-           "sft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch",
+           "sft", "ft", "fft", "full ft", "full-ft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch",
            "训练", "微调", "全量微调", "预训练"),
     **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
            "running", "generate", "generation", "deploy", "推理", "部署"),
@@ -111,13 +115,19 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "without flash attention"),
     **_all("zero", 3, "fsdp", "full shard", "zero-3", "zero-infinity"),
     **_all("zero", 2, "zero-2"),
-    **_all("zero", 1, "zero-1"),
+    # Megatron-LM's distributed optimizer shards the optimizer states (and fp32 master weights) over
+    # the data-parallel ranks, as ZeRO-1 does (docs/source/api-guide/dist_optimizer.md;
+    # --use-distributed-optimizer in megatron/training/arguments.py)
+    **_all("zero", 1, "zero-1", "distributed optimizer", "distributed optim", "use distributed optimizer",
+           "use_distributed_optimizer"),
     **_all("zero", 0, "ddp", "no zero"),
     **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
            "biggest batch", "max bs", "max micro batch", "max concurrency", "maximum concurrency",
            "how many users", "how many concurrent users", "how many requests", "how many concurrent requests"),
     **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
-           "max sequence length", "max context length", "longest context", "max tokens", "max ctx"),
+           "max sequence length", "max context length", "longest context", "max tokens", "max ctx",
+           "longest sequence", "longest seq", "longest context length", "max context window",
+           "largest context", "biggest context"),
     **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
            "fewest gpus", "how many gpus", "how many"),
     **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
@@ -131,7 +141,11 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "optimizer cpu offload", "offload optimizer states to cpu", "offload optimizer state to cpu"),
     **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
            "parameter offload", "offload_param", "offload everything",
-           "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu"),
+           "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu",
+           # ZeRO-Infinity moves parameters and optimizer states to NVMe (DeepSpeed config
+           # offload_param/offload_optimizer "device": "nvme"): off the GPU, as with the CPU
+           "nvme", "nvme offload", "offload to nvme", "offload params to nvme", "offload parameters to nvme",
+           "param offload to nvme"),
     **_all("offload", Offload.NONE, "no offload", "without offload"),
     # Runtimes (design.md section 8), as their users name them and as their launch commands start
     # ("vllm serve ...", "python -m sglang.launch_server ...", "llama-server -m ...", "ollama run ...",
@@ -147,6 +161,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("framework", Framework.MEGATRON, "megatron", "megatron-lm", "megatron lm", "megatron-core",
            "megatron core", "mcore", "nemo"),
     **_all("framework", Framework.TORCHTUNE, "torchtune", "tune run"),
+    # torchtune's recipes as "tune run RECIPE" names them (torchtune/_recipe_registry.py)
+    **_all("task", T.LORA, "lora_finetune_single_device", "lora_finetune_distributed", "lora_dpo_single_device",
+           "lora_dpo_distributed"),
+    **_all("task", T.TRAINING, "full_finetune_single_device", "full_finetune_distributed", "full_dpo_distributed"),
     **_all("framework", Framework.TORCHTITAN, "torchtitan"),
     **_all("framework", Framework.UNSLOTH, "unsloth"),
     **_all("framework", Framework.AXOLOTL, "axolotl"),
@@ -279,6 +297,9 @@ FLAG_KEYS: dict[str, str] = {
     "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
     "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
     "max_new_tokens": "new_tokens",
+    # TGI's launcher (text-generation-launcher --help): max-total-tokens is a request's prompt and
+    # output together, the context each sequence may fill
+    "max_total_tokens": "seq_len",
     "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
     "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
@@ -322,6 +343,14 @@ FLAG_WORD_KEYS: dict[str, str] = {
     "cache_type_v": "cache_type_v",
     "ollama_kv_cache_type": "kv_dtype",
 }
+#: torchtune's built-in configs, "--config llama3_1/8B_lora_single_device" (recipes/configs/ and
+#: torchtune/_recipe_registry.py): the folder names the model family and version ("llama3_1" is
+#: Llama 3.1), the name starts with the size and says the kind of fine-tune; a longest match of
+#: these words, first, gives the task. A config that is a file (.yaml) is read as a framework config.
+TORCHTUNE_CONFIG_TASKS: tuple[tuple[str, Task], ...] = (
+    ("qlora", T.QLORA), ("dora", T.LORA), ("lora", T.LORA), ("full", T.TRAINING),
+)
+
 #: Flags that switch a setting on, with an optional on/off value after them (llama.cpp's -fa,
 #: --flash-attn [on|off|auto]; Ollama's OLLAMA_FLASH_ATTENTION=1).
 FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
@@ -335,7 +364,7 @@ FLAG_OFF: dict[str, tuple[str, Any]] = {
 }
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
-    "trust_remote_code", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+    "trust_remote_code", "enforce_eager", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
 })
 
 #: Words of questions and politeness people wrap a query in ("whats the vram for ..., please?"):
@@ -357,7 +386,40 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     # a part of the answer asked by name: the answer shows every part, that one among them
     "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
     "gradient memory",
+    "kv cache memory", "kv cache size", "how much kv cache", "free", "lots", "lots of", "a lot of",
 })
+
+#: Words that are not questions but cannot change the answer either: let go, and listed as the
+#: question words are. Kept apart from QUESTION_WORDS because some are also part of longer names
+#: ("m2 max 96gb", "activation checkpointing"), where the longer reading wins.
+LET_GO_WORDS: frozenset[str] = frozenset({
+    "activations", "activation",  # a part of the answer asked by name: every part is shown
+    # a limit said before its value ("max 32k ctx", "up to 8k tokens"): the value is the setting
+    "max", "maximum", "up to",
+    # sequence packing fills each sequence to seq_len; the estimate already takes every sequence at
+    # seq_len, so packing cannot change it
+    "packing", "with packing", "sample packing", "sequence packing",
+    "nvlink", "with nvlink",  # the link between cards, not their memory
+})
+
+#: The launcher of a pasted command ("python -m sglang.launch_server ...", "torchrun ... train.py"):
+#: it starts the job and cannot change its memory, so it is let go and listed as a question word is.
+LAUNCH_WORDS: frozenset[str] = frozenset({
+    "python", "python3", "torchrun", "torch.distributed.run", "torch.distributed.launch", "srun", "mpirun",
+    "uv run", "bash", "sudo", "docker run", "nohup", "cuda_visible_devices", "launch",
+})
+#: Files a pasted command runs ("train.py", "run.sh"): vram does not read them, and says it let them go.
+SCRIPT_SUFFIXES: tuple[str, ...] = (".py", ".sh")
+#: Words of a script's name that say its task ("pretrain_gpt.py", "run_sft.sh", "serve.py"); not
+#: "run", which names scripts of every kind.
+SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
+    "train", "training", "pretrain", "pretraining", "finetune", "sft", "lora", "qlora", "serve", "inference", "infer",
+})
+#: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
+#: only beside a distillation word; the model after them is the teacher, not a second student.
+TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
+#: Words naming LoRA beside a rank ("lora rank 16", "lora_r 8"): they say the task is LoRA.
+LORA_RANK_WORDS: frozenset[str] = frozenset({"lora rank", "lora_rank", "lora-rank", "lora_r"})
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
 #: memory only, so these are refused plainly rather than read as a setting ("tokens per second"
@@ -371,6 +433,14 @@ OUTSIDE_MEMORY: dict[str, str] = {
                            "hours", "days", "wall clock", "wall-clock", "eta", "gpu hours", "gpu-hours")},
     **{p: "cpu" for p in ("on cpu", "on the cpu", "cpu only", "cpu-only", "cpu inference", "on my cpu",
                           "without a gpu", "without gpu", "no gpu")},
+    # asked in English by the four kinds of user (issue 15): answered plainly, not guessed at
+    **{p: "which_model" for p in ("biggest model", "largest model", "best model", "what model", "which model",
+                                  "what models", "which models", "biggest llm", "largest llm")},
+    # PyTorch FSDP ShardingStrategy.HYBRID_SHARD: "FULL_SHARD within a node, and replicate parameters
+    # across nodes" (torch/distributed/fsdp/api.py): per GPU, ZeRO-3 over one node's GPUs
+    **{p: "hybrid_shard" for p in ("hybrid shard", "hybrid_shard", "hybrid sharding", "hsdp", "fsdp hybrid shard",
+                                   "hybrid-shard")},
+    **{p: "copies" for p in ("copies", "2 copies", "two copies", "copies of", "instances of", "replicas of")},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -399,7 +469,7 @@ NAME_QUANT: tuple[tuple[str, str, Dtype | str], ...] = (
 #: Task words that say fine-tuning: beside them a bare "full" means a full fine-tune (every weight
 #: trained, as against LoRA), not full recompute.
 FINE_TUNE_WORDS: frozenset[str] = frozenset({
-    "sft", "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning", "微调",
+    "sft", "ft", "finetune", "fine-tune", "fine tune", "finetuning", "fine-tuning", "fine tuning", "微调",
 })
 
 #: Numbers written as words.
@@ -446,6 +516,10 @@ WORD_KEYS: dict[str, str] = {
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
 TARGET_KEYS: frozenset[str] = frozenset({"targets", "target", "target modules", "target_modules", "lora targets",
                                          "lora_targets"})
+
+#: Adapter targets that name nothing else, read as targets with no key before them (PEFT's
+#: target_modules="all-linear", peft/tuners/tuners_utils.py INCLUDE_LINEAR_LAYERS_SHORTHAND).
+TARGETS_ALONE: frozenset[str] = frozenset({"all-linear", "all_linear"})
 
 #: Words that start a list of layers trained in full beside the adapters (PEFT's modules_to_save).
 SAVE_KEYS: frozenset[str] = frozenset({"modules_to_save", "modules to save", "save modules", "train in full"})
@@ -508,6 +582,13 @@ CANONICAL: dict[str, str] = {
     "teacher": "teacher=", "engine_version": "engine-version=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
     "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
+
+#: Makers' series prefixes and variant suffixes of consumer GPU names ("gtx 1660", "rx 6700 xt",
+#: "rtx 4070 super"): a card the catalog lacks is named whole in the refusal, not by its first word.
+#: The prefix to its maker: "gtx 1660" is the catalog's 1660 when that is an NVIDIA card.
+GPU_NAME_PREFIXES: dict[str, str] = {"gtx": "nvidia", "rtx": "nvidia", "quadro": "nvidia", "titan": "nvidia",
+                                     "rx": "amd", "radeon": "amd", "arc": "intel"}
+GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre", "laptop", "mobile", "max-q"})
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
