@@ -15,7 +15,7 @@ from typing import Any
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
+from vram.request.enums import FOUR_BIT_DTYPES, TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
@@ -61,6 +61,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
     _default_task(fields)
+    _four_bit_lora(fields)
     _unsaid_fine_tune(fields)
     _offload_when_serving(fields)
     _runtime(fields)
@@ -544,5 +545,13 @@ def _default_task(fields: _Fields) -> None:
         fields.notes.append(Note("note.task_training", text=fields.texts[first]))
         return
     fields.values["task"] = PHRASES["infer"][1]
-    fields.notes.append(Note("note.task_inference"))
+    if "engine" not in fields.values:  # an engine named ("vllm serve ...") says serving: nothing assumed
+        fields.notes.append(Note("note.task_inference"))
+
+
+def _four_bit_lora(fields: _Fields) -> None:
+    """'lora ... 4bit': LoRA on a 4-bit base is QLoRA (Dettmers et al. 2023); read so, and said."""
+    if fields.values.get("task") is Task.LORA and fields.values.get("dtype") in FOUR_BIT_DTYPES:
+        fields.values["task"] = Task.QLORA
+        fields.notes.append(Note("note.four_bit_lora", dtype=str(fields.values["dtype"])))
 
