@@ -106,3 +106,16 @@ def test_a_runtime_row_without_a_model_is_refused_by_name(monkeypatch, kind, nam
     assert "not modelled yet" in str(caught.value) and caught.value.field == kind
     article = vram.ask(query + " method=article")  # the rule of thumb answers, and says it ignores the runtime
     assert any("do not depend on the runtime" in a for a in article.assumptions)
+
+
+@pytest.mark.parametrize("query, tp, said", [
+    ("vllm llama-3.1-70b bf16 on 4x h100", 4, True),  # 64 heads, 8 KV heads: tp 4 splits both
+    ("sglang qwen2.5-72b awq on 2x rtx 4090", 2, True),
+    ("vllm llama-3.1-8b on 3x a100", 1, False),  # 32 heads do not split over 3: left as asked
+    ("vllm llama-3.1-70b tp 2 on 4x h100", 2, False),  # parallelism named: as asked
+    ("infer llama-3.1-70b on 4x h100", 1, False),  # transformers' generate splits layers instead
+])
+def test_a_pre_allocating_engine_on_several_gpus_runs_one_tensor_parallel_replica(query, tp, said):
+    estimate = vram.ask(query)
+    assert estimate.request.tp == tp
+    assert any("one replica over all" in line for line in estimate.assumptions) is said

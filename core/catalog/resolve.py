@@ -21,7 +21,8 @@ from vram.catalog.architecture import Architecture
 from vram.catalog.index import MIN_GENERIC_GPU_GB, Gpu, ModelSpec
 from vram.catalog.runtimes import Runtime, runtime_of
 from vram.errors import InvalidRequestError, RangeError, UnknownWordError, UnsupportedError, VramError
-from vram.request.enums import TRAINING_TASKS, Task
+from vram.messages import Note
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Task
 from vram.request.request import Request
 
 if TYPE_CHECKING:
@@ -134,7 +135,25 @@ def resolve_request(request: Request) -> Resolved:
         # the cache matches requests for the same job; what was said reading this one is its own
         resolved = dataclasses.replace(resolved, request=dataclasses.replace(
             kept, notes=request.notes, positions=request.positions))
-    return resolved
+    return _engine_over_gpus(resolved)
+
+
+def _engine_over_gpus(resolved: Resolved) -> Resolved:
+    """A pre-allocating engine launched on several GPUs with no parallelism named ("vllm llama-70b on
+    4x h100"): one replica over all of them, tensor-parallel, as such a launch is written
+    (``--tensor-parallel-size 4``); vLLM's own default, tp 1, would use one GPU of the four. Taken
+    only where tp = the GPU count splits the attention heads (and the KV heads, or replicates
+    them, as vllm/config/model.py verify_with_parallel_config requires); the answer says so."""
+    request, arch = resolved.request, resolved.arch
+    count = request.gpu_count or 1
+    if (request.engine not in PRE_ALLOCATING or count == 1 or request.solve is not None
+            or request.tp * request.pp * request.ep != 1):
+        return resolved
+    heads, kv = (arch.spec.num_heads, arch.spec.num_kv_heads) if arch.spec is not None else (arch.num_heads,) * 2
+    if heads % count or not (kv % count == 0 or count % kv == 0):
+        return resolved
+    note = Note("note.engine_tensor_parallel", engine=str(request.engine), count=count)
+    return resolved.changed(dataclasses.replace(request, tp=count, notes=(*request.notes, note)))
 
 
 @functools.lru_cache(maxsize=8192)
