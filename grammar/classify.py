@@ -10,12 +10,15 @@ What the parse assumed is kept as the Request's notes, which the answer lists.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from vram import catalog
 from vram.errors import ConflictError, HelpRequested, MissingError, QueryError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import FOUR_BIT_DTYPES, TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
+from vram.request.enums import (
+    FOUR_BIT_DTYPES, TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
+)
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
@@ -62,6 +65,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _take_sizes(meanings, fields)
     _default_task(fields)
     _four_bit_lora(fields)
+    _laptop_gpu(meanings, fields)
     _unsaid_fine_tune(fields)
     _offload_when_serving(fields)
     _runtime(fields)
@@ -547,6 +551,25 @@ def _default_task(fields: _Fields) -> None:
     fields.values["task"] = PHRASES["infer"][1]
     if "engine" not in fields.values:  # an engine named ("vllm serve ...") says serving: nothing assumed
         fields.notes.append(Note("note.task_inference"))
+
+
+#: Words that say a GPU is a laptop's: its memory need not be the desktop card's (a laptop RTX 3060
+#: has 6 GB where the desktop card has 12; NVIDIA's GeForce laptop specifications).
+LAPTOP_WORDS = frozenset({"laptop", "notebook", "mobile", "max-q", "笔记本", "笔记本电脑"})
+
+
+def _laptop_gpu(meanings: list[Meaning], fields: _Fields) -> None:
+    """'laptop 3060': refused rather than read as the desktop card, whose memory may be larger."""
+    gpu = fields.values.get("gpu")
+    laptop = next((m for m in meanings if m.text.lower() in LAPTOP_WORDS), None)
+    if laptop is None or gpu is None:
+        return
+    card = catalog.find_gpu(gpu)
+    if card is None or card.vendor not in ("nvidia", "amd") or gpu.startswith("gpu-"):
+        return
+    if re.search(r"\d\s*gb?$", fields.texts.get("gpu", ""), re.IGNORECASE):
+        return  # its memory was said ("laptop 4060 8gb"): the card of that memory was taken
+    raise QueryError.said("error.laptop_gpu", gpu=gpu, position=laptop.pos)
 
 
 def _four_bit_lora(fields: _Fields) -> None:

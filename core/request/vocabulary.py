@@ -716,6 +716,7 @@ MODEL_FAMILY_WORDS: dict[str, str] = {"千问": "qwen", "通义千问": "qwen", 
 HELP_WORDS |= {"帮助", "用法", "怎么用", "使用说明", "示例", "例子", "说明"}
 #: Chinese questions and politeness: let go, and listed with the answer as the English ones are.
 QUESTION_WORDS |= {
+    "笔记本", "笔记本电脑",  # a laptop: refused beside a desktop card's name (grammar, LAPTOP_WORDS)
     "请问", "你好", "您好", "谢谢", "麻烦", "帮我", "帮忙", "帮我算一下", "算一下", "算算", "估算一下", "估计一下",
     "学生党", "新手", "大概", "大约", "左右", "约", "够不够", "够吗", "够用吗", "够用", "能不能", "能不能跑", "能跑", "能跑吗",
     "跑得动", "跑得动吗", "跑得起来", "跑得起来吗", "跑", "可不可以", "可以吗", "行不行", "行吗", "有没有可能",
