@@ -243,6 +243,7 @@ CASES = {
     "dropout-string": (llama(attention_dropout="0.1"), "attention_dropout must be a number from 0 to 1"),
     "dropout-above-one": (llama(attention_dropout=5), "attention_dropout must be a number from 0 to 1"),
     "experts-chosen-too-many": (mixtral(num_experts_per_tok=9), "num_experts_per_tok 9 is more than the 8 experts"),
+    "experts-chosen-missing": (mixtral(num_experts_per_tok=None), "has 8 experts but no num_experts_per_tok"),
     "dense-layers-too-many": (config({**TINY_LLAMA, "model_type": "deepseek_v3", "first_k_dense_replace": 9}),
                               "first_k_dense_replace 9 is more than the 2 layers"),
     "no-hidden-size": (config({"model_type": "llama"}), "has no hidden_size"),

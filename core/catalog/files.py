@@ -315,6 +315,9 @@ def spec_from_config(config: dict[str, Any], name: str, file: str | None = None)
         facts["num_kv_heads"] = 1  # Falcon-7B's multi-query attention
     facts["num_kv_heads"] = facts["num_kv_heads"] or heads
     facts["head_dim"] = facts["head_dim"] or h // heads
+    # transformers' defaults where a config leaves a key out: an inner size of 4 x hidden (GPT2Block
+    # n_inner None, FalconConfig ffn_hidden_size None) and 2048 positions (LlamaConfig, OPTConfig and
+    # FalconConfig max_position_embeddings)
     facts["intermediate_size"] = facts["intermediate_size"] or 4 * h
     facts["max_seq_len"] = facts["max_seq_len"] or 2048
     if not values.get("use_sliding_window", True) or facts["sliding_window"] is None:
@@ -385,7 +388,10 @@ def _check_facts(facts: dict[str, Any], where: str) -> None:
     if facts["head_dim"] is None and h % heads:
         raise InvalidRequestError(f"'{where}': hidden size {h} is not a multiple of {heads} heads", field="model")
     experts, chosen = facts["num_experts"], facts["experts_per_token"]
-    if experts is not None and chosen is not None and chosen > experts:
+    if experts is not None and chosen is None:  # the parameters one token uses need it
+        raise InvalidRequestError(f"'{where}' has {experts} experts but no num_experts_per_tok in its config",
+                                  field="model")
+    if experts is not None and chosen > experts:
         raise InvalidRequestError(f"'{where}': num_experts_per_tok {chosen} is more than the {experts} experts",
                                   field="model")
     if (facts["first_dense_layers"] or 0) > facts["num_layers"]:

@@ -82,6 +82,8 @@ class ModelSpec:
             raise ValueError(f"model {self.id}: nominal_params must be positive")
         if self.num_heads % self.num_kv_heads:
             raise ValueError(f"model {self.id}: num_kv_heads must divide num_heads")
+        if self.num_experts is not None and self.experts_per_token is None:
+            raise ValueError(f"model {self.id}: experts_per_token must be given with num_experts")
         _check_choice(self.id, "mlp", self.mlp, {"plain", "gated"})
         _check_choice(self.id, "norm", self.norm, {"layernorm", "rmsnorm"})
         _check_choice(self.id, "position", self.position, {"rope", "learned", "alibi"})
