@@ -43,7 +43,7 @@ def of_size(params: float, hidden_size: int | None = None, num_layers: int | Non
     layers = num_layers or typical.num_layers
     heads = num_heads or typical.num_heads
     if all(v is not None for v in given.values()):
-        basis = f"a {format_count(params)}-parameter model with the architecture given: hidden {h}, {layers} layers, {heads} heads"
+        basis = Note("note.size_shape", size=format_count(params), hidden=h, layers=layers, heads=heads)
     else:
         taken = ", ".join(f"{name} {value}" for name, value in
                           (("hidden", h), ("layers", layers), ("heads", heads)) if given[name] is None)
