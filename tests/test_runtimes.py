@@ -119,3 +119,19 @@ def test_a_pre_allocating_engine_on_several_gpus_runs_one_tensor_parallel_replic
     estimate = vram.ask(query)
     assert estimate.request.tp == tp
     assert any("one replica over all" in line for line in estimate.assumptions) is said
+
+
+@pytest.mark.parametrize("engine", [Engine.TGI, Engine.LLAMA_CPP])
+def test_pre_allocating_engines_agree_with_the_request_s_set(monkeypatch, engine):
+    # the request checks engine-only words against PRE_ALLOCATING; the catalog row says it by a
+    # memory_fraction column: a row and the set that disagree are a catalog error at load
+    from vram.catalog import runtimes as runtimes_module
+
+    flipped = runtimes_module.PRE_ALLOCATING ^ {engine}
+    monkeypatch.setattr(runtimes_module, "PRE_ALLOCATING", flipped)
+    runtimes.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"engine {engine.value} needs a memory_fraction column"):
+            runtimes()
+    finally:
+        runtimes.cache_clear()

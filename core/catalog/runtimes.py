@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from vram.catalog.index import load_toml
-from vram.request.enums import TRAINING_TASKS, Engine, Framework, Recompute, Regime
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Engine, Framework, Recompute, Regime
 from vram.request.request import Request
 
 
@@ -141,7 +141,10 @@ def runtimes() -> MappingProxyType:
         for row in rows:
             runtime = Runtime(kind, **{k: v for k, v in row.items() if k in _FIELDS},
                               settings=MappingProxyType({k: v for k, v in row.items() if k not in _FIELDS}))
-            enum(runtime.id)  # a row the request cannot name is a catalog error
+            named = enum(runtime.id)  # a row the request cannot name is a catalog error
+            if kind == "engine" and runtime.pre_allocates != (named in PRE_ALLOCATING):
+                raise ValueError(f"runtimes.toml: engine {runtime.id} needs a memory_fraction column exactly when "
+                                 "vram.request.enums.PRE_ALLOCATING names it (the request checks against that set)")
             if kind == "framework":
                 runtime.terms  # noqa: B018 - a bad column is a catalog error at load, not at a query
             found[kind, runtime.id] = runtime
