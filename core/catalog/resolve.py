@@ -149,7 +149,8 @@ def _engine_over_gpus(resolved: Resolved) -> Resolved:
     if (request.engine not in PRE_ALLOCATING or count == 1 or request.solve is not None
             or request.tp * request.pp * request.ep != 1):
         return resolved
-    heads, kv = (arch.spec.num_heads, arch.spec.num_kv_heads) if arch.spec is not None else (arch.num_heads,) * 2
+    heads = arch.num_heads
+    kv = arch.spec.num_kv_heads if arch.spec is not None else heads
     if heads % count or not (kv % count == 0 or count % kv == 0):
         return resolved
     note = Note("note.engine_tensor_parallel", engine=str(request.engine), count=count)
