@@ -31,7 +31,7 @@ from vram.memory.quant import GGML_TYPES, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
 from vram.request.enums import Dtype, Engine, Item
 from vram.request.quant import GGUF_TYPES
-from vram.units import MIB
+from vram.units import GIB, MIB
 
 LOAD_TENSORS = ("llama.cpp src/llama-model.cpp load_tensors: blocks il >= n_layer - n_gpu_layers on the GPUs, "
                 "the output layer when n_gpu_layers > n_layer, token_embd on the CPU")
@@ -149,8 +149,8 @@ def _kv_row(spec: ModelSpec, setup: Setup) -> float:
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
     """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
-    return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "a": spec.num_heads,
-            "S": scored_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
+            "d": spec.head_dim, "k": spec.num_kv_heads}
 
 
 MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
@@ -245,7 +245,7 @@ def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
     """Ollama's default num_ctx: by the GPUs' memory in all (server/routes.go), else 4096 (docs/faq.md);
     never beyond the model's trained context."""
     row, trained = job.runtime.settings, job.spec.max_seq_len
-    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / 2**30
+    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / GIB
     tier = next((ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least), row["n_ctx"])
     per = min(tier, trained)
     why = (f"Ollama's for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "Ollama's, with no GPU named")
