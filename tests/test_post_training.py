@@ -90,6 +90,17 @@ def test_a_colocated_vllm_takes_its_fraction_of_the_gpu():
     assert half == -(-gpu.memory_bytes // 2)
 
 
+@pytest.mark.parametrize("query, kv_bytes", [
+    # MLA (DeepSeek-V2 section 2.1): 27 layers x (512 latent + 64 rotary) a token, bf16, 8 x 2048 tokens
+    ("train deepseek-v2-lite grpo colocate", 27 * (512 + 64) * 2 * 8 * 2048),
+    # gemma-3-27b: 52 of its 62 layers keep only their 1024-token window
+    ("train gemma-3-27b grpo colocate seq 32k", 2 * 16 * 128 * 2 * 8 * (10 * 32768 + 52 * 1024)),
+])
+def test_the_rollout_engines_kv_cache_is_the_inference_methods(query, kv_bytes):
+    rollout = values(query, "rollout_engine")
+    assert items(query)["rollout_engine"] - rollout["c"] * rollout["P"] == kv_bytes
+
+
 #: Unsloth's GRPO post (unsloth.ai/blog/grpo), Llama 3.1 8B, 8 generations, 20K context: its
 #: breakdown's parts that are formulas of the job: "GRPO memory cost" 78.3 GB = one fp32 copy of
 #: 8 x 20K x 128,256 logits; "inference" 16 GB = the bf16 weights; "KV cache for 20K" 2.5 GB = one

@@ -181,9 +181,9 @@ def _inference(job: _Job, said: Said) -> list[LineItem]:
     weights = _per_param_item(job, Item.WEIGHTS, f"Model weights ({job.dtype})", per_param, job.arch.params,
                               f"{ARTICLE}: {per_param:g} B a parameter in {job.dtype}")
     overhead = LineItem(
-        Item.RUNTIME_OVERHEAD, "Runtime overhead (20 %)", round(weights.bytes * INFERENCE_OVERHEAD),
-        "0.2 x weights", {"weights": weights.bytes},
-        f"{ARTICLE}: inference total ~ 1.2 x the weights",
+        Item.RUNTIME_OVERHEAD, f"Runtime overhead ({INFERENCE_OVERHEAD * 100:g} %)",
+        round(weights.bytes * INFERENCE_OVERHEAD), f"{INFERENCE_OVERHEAD:g} x weights", {"weights": weights.bytes},
+        f"{ARTICLE}: inference total ~ {1 + INFERENCE_OVERHEAD:g} x the weights",
     )
     return [weights, overhead]
 

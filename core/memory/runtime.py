@@ -6,6 +6,7 @@ the fit verdict subtracts context and workspaces from the card's memory to say w
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable
 
 from vram.catalog.index import Gpu
@@ -31,7 +32,6 @@ LT_WORKSPACE_SOURCE = "PyTorch PR #120925: cuBLASLt workspace 32 MiB (sm90+), 4 
 
 #: Vendors whose accelerators run a CUDA (or ROCm) context under PyTorch.
 CONTEXT_VENDORS = frozenset({"nvidia", "amd"})
-
 
 
 def context_bytes(items: Iterable[LineItem]) -> int:
@@ -73,9 +73,7 @@ def deductions(gpu: Gpu) -> tuple[LineItem, ...]:
         return ()
     lt = cublaslt_workspace(gpu)
     if gpu.vendor == "amd":  # ROCm: the same runtime pieces under their HIP names
-        context = cuda_context_item()
-        context = LineItem(context.key, "ROCm (HIP) context", context.bytes, context.formula, context.values,
-                           context.source)
+        context = dataclasses.replace(cuda_context_item(), label="ROCm (HIP) context")
         reserve = LineItem(Item.FRAMEWORK_RESERVE, "hipBLAS and hipBLASLt workspaces", CUBLAS_WORKSPACE + lt,
                            "blas + blaslt", {"blas": CUBLAS_WORKSPACE, "blaslt": lt},
                            f"PyTorch's cuBLAS workspace sizes, kept for HIP; {LT_WORKSPACE_SOURCE}")

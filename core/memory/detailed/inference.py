@@ -61,7 +61,7 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
     working_set = formula(prefill_formula(block_options(job, said)))
     items = [
         *weights_items(job, split),
-        _split(_kv_cache(job, values, kv_dtype, WHOLE), split, job.spec.num_layers),
+        _split(kv_cache_item(job, values, kv_dtype, WHOLE), split, job.spec.num_layers),
         _working_set(working_set, values, ""),
         _logits(values),
         cuda_context_item(),
@@ -82,7 +82,7 @@ def _most_loaded(job: DetailedJob, said: Said, values: dict[str, float],
     answers = []
     for stage in sharding.stages(job.spec, job.pp):
         shard = {**values, **sharding.per_gpu_values(job, stage, job.tp)}
-        items = [*gpu_weights(job, stage), _kv_cache(job, shard, kv_dtype, symbols),
+        items = [*gpu_weights(job, stage), kv_cache_item(job, shard, kv_dtype, symbols),
                  _working_set(working_set, shard, ", one GPU's share" if job.tp > 1 else "")]
         items += [_logits(values)] if stage.head else []
         items.append(cuda_context_item())
@@ -216,7 +216,7 @@ def _stored_weights(job: DetailedJob) -> LineItem:
         f"{checkpoint.path}: the header's per-tensor dtypes and shapes (bytes by storage type)")
 
 
-def _kv_cache(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype, symbols: dict[str, str]) -> LineItem:
+def kv_cache_item(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype, symbols: dict[str, str]) -> LineItem:
     """The KV cache over the layers and KV heads ``symbols`` name (the whole model's, or one GPU's)."""
     spec = job.spec
     values = {**values, "e": KV_BYTES[kv_dtype]}

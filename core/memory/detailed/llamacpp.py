@@ -15,6 +15,7 @@ leaves 1 GiB free a device, first shrinking a context the user did not set down 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -26,11 +27,11 @@ from vram.formula import Formula
 from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.job import Said
-from vram.memory.quant import GGML_TYPES, tensor_type, tensors
+from vram.memory.quant import GGML_TYPES, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
 from vram.request.enums import Dtype, Engine, Item
 from vram.request.quant import GGUF_TYPES
-from vram.units import MIB
+from vram.units import GIB, MIB
 
 LOAD_TENSORS = ("llama.cpp src/llama-model.cpp load_tensors: blocks il >= n_layer - n_gpu_layers on the GPUs, "
                 "the output layer when n_gpu_layers > n_layer, token_embd on the CPU")
@@ -41,8 +42,6 @@ GRAPH_SOURCE = ("ollama fs/ggml/ggml.go GraphSize (its fit of llama.cpp's comput
                 "term 4 x n_ubatch x (n_vocab + n_embd) is llama.cpp's CUDA0 compute buffer for llama-3-8b exactly "
                 "(258.50 MiB at n_ubatch 512); flash attention (llama-graph.cpp build_attn_mha, "
                 "ggml_flash_attn_ext) keeps no n_kv x n_head scores")
-HOST_SOURCE = ("llama.cpp src/llama-graph.cpp inputs (token embeddings by get_rows on the CPU, the KQ mask, token, "
-               "position and output ids) and src/llama-context.cpp output_reserve: n_vocab floats a sequence")
 
 #: A weight dtype's ggml type when the query names a dtype, not a GGUF file type: 16- and 32-bit
 #: as they are, int8 as Q8_0 and int4 as Q4_K, the base type of Q4_K_M (a file type named, q4_k_m,
@@ -62,8 +61,13 @@ GRAPHS: dict[str, tuple[Formula, Formula]] = {
     "qwen2": (Formula("max(4*u*(h + v), 4*u*(1 + 2*h + n + n*S))"),
               Formula("max(4*u*(h + v) + h*v*105/128, 4*(u*(1 + 2*h + n*(1 + S)) + h*(1 + n)))")),
 }
+#: The host's buffers (llama.cpp src/llama-graph.cpp inputs: token embeddings by get_rows on the
+#: CPU, the KQ mask, token, position and output ids; src/llama-context.cpp output_reserve:
+#: n_vocab floats a sequence).
 HOST_COMPUTE = Formula("4*u*h + m*u*n + 3*4*u")
 OUTPUT_BUFFER = Formula("4*v*q")
+#: KV cells are padded to 256 (src/llama-context.cpp), and so are the --fit's context steps.
+CELL_PAD = 256
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,11 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     held_bytes = max((sum(on_gpu[i:i + held]) for i in range(0, max(len(on_gpu) - held, 0) + 1)), default=0)
     cells, swa_cells = _cells(job, setup)
     windowed = spec.windowed_layers if spec.sliding_window is not None else 0
-    kv_row = spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v))
+    kv_row = _kv_row(spec, setup)
     kv_layers = [swa_cells if i < windowed else cells for i in range(spec.num_layers)]
     kv_held = round(kv_row * sum(sorted(kv_layers, reverse=True)[:held]))  # the GPU with the most full layers
     u = min(setup.ubatch, cells)
-    values = {"u": u, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "a": spec.num_heads,
-              "S": 0 if setup.flash else spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    values = _graph_values(spec, u, cells, 0 if setup.flash else spec.num_heads)
     full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
@@ -139,9 +142,15 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     return Buffers(blocks, output_on_gpu, items, host, cells, setup.seqs)
 
 
-def _bytes(type_name: str) -> float:
-    block, size = GGML_TYPES[type_name.lower()]
-    return size / block
+def _kv_row(spec: ModelSpec, setup: Setup) -> float:
+    """Bytes of one KV cell of one layer: K and V rows of every KV head, in their cache types."""
+    return spec.num_kv_heads * spec.head_dim * (ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower()))
+
+
+def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
+    """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
+    return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
+            "d": spec.head_dim, "k": spec.num_kv_heads}
 
 
 MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
@@ -175,7 +184,7 @@ def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int
 
 def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
     """KV cells of a full-attention layer and of a sliding-window one, all sequences together."""
-    pad = 256
+    pad = CELL_PAD
     if setup.unified:
         cells = _pad(setup.n_ctx, pad)
         per_seq = cells
@@ -236,7 +245,7 @@ def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
     """Ollama's default num_ctx: by the GPUs' memory in all (server/routes.go), else 4096 (docs/faq.md);
     never beyond the model's trained context."""
     row, trained = job.runtime.settings, job.spec.max_seq_len
-    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / 2**30
+    total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / GIB
     tier = next((ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least), row["n_ctx"])
     per = min(tier, trained)
     why = (f"Ollama's for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "Ollama's, with no GPU named")
@@ -312,9 +321,8 @@ def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, 
     spec = job.spec
     blocks, _, output = layout(spec, setup.weight_type)
     cells, _ = _cells(job, setup)
-    kv = round(cells * spec.num_kv_heads * spec.head_dim * (_bytes(setup.type_k) + _bytes(setup.type_v)))
-    values = {"u": min(setup.ubatch, cells), "n": cells, "h": spec.hidden_size, "v": spec.vocab_size,
-              "a": spec.num_heads, "S": spec.num_heads, "d": spec.head_dim, "k": spec.num_kv_heads}
+    kv = round(cells * _kv_row(spec, setup))
+    values = _graph_values(spec, min(setup.ubatch, cells), cells, spec.num_heads)
     full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
     # "multigpu should always use the partial graph size"
     graph = partial.bytes(values) if gpus > 1 else max(full.bytes(values), partial.bytes(values))
@@ -372,14 +380,14 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
         said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
         return setup, total
     if job.request.seq_len is None and setup.n_ctx > MIN_FIT_CTX:
-        low, high = MIN_FIT_CTX // 256, setup.n_ctx // 256
+        low, high = MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD
         while low < high:
             mid = (low + high + 1) // 2
-            if buffers(job, _with_ctx(setup, mid * 256), total).gpu_bytes <= room:
+            if buffers(job, dataclasses.replace(setup, n_ctx=mid * CELL_PAD), total).gpu_bytes <= room:
                 low = mid
             else:
                 high = mid - 1
-        setup = _with_ctx(setup, low * 256)
+        setup = dataclasses.replace(setup, n_ctx=low * CELL_PAD)
         said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, to 4096 at least)")
         if buffers(job, setup, total).gpu_bytes <= room:
             return setup, total
@@ -390,11 +398,6 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 
 #: common/common.h fit_params_min_ctx: the fit shrinks a context no further.
 MIN_FIT_CTX = 4096
-
-
-def _with_ctx(setup: Setup, n_ctx: int) -> Setup:
-    return Setup(n_ctx, setup.seqs, setup.unified, setup.ubatch, setup.type_k, setup.type_v, setup.weight_type,
-                 setup.flash)
 
 
 __all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_layers", "reserve_bytes", "serving", "setup_of"]

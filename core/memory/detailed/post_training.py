@@ -34,9 +34,12 @@ from vram import catalog
 from vram.catalog.params import count_parameters
 from vram.errors import UnknownWordError
 from vram.formula import formula
+from vram.memory.detailed.inference import WHOLE, kv_cache_item
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
+from vram.memory.rules import compute_dtype
 from vram.request.enums import ADAPTER_TASKS, Item, Objective
+from vram.request.quant import KvDtype
 
 TRL_DPO = ("TRL DPOTrainer: concatenated_forward runs chosen and rejected as one batch; ref_model, "
            "precompute_ref_log_probs")
@@ -200,13 +203,13 @@ def _rollout(job, said: Said) -> list[LineItem]:
                          {"gpu_memory_utilization": fraction, "gpu_memory": gpu.memory_bytes},
                          f"{VLLM_FRACTION}; {TRL_GRPO}")]
     # no GPU named: the engine's own weights and the KV cache of a batch of generations
-    spec, c = job.spec, job.compute_bytes
     said.say("no GPU named: the colocated vLLM counted as its weights and the KV cache of the micro-batch's "
              "completions, not as a fraction of a GPU")
-    values = {"P": job.params, "c": c, "b": job.batch_size, "s": job.seq_len, "L": spec.num_layers,
-              "k": spec.num_kv_heads, "d": spec.head_dim}
+    # the inference method's cache (MLA latent, sliding windows), in the compute dtype
+    kv = kv_cache_item(job, job.values(), KvDtype(compute_dtype(job.dtype)), WHOLE)
     return [formula_item(Item.ROLLOUT_ENGINE, "Rollout engine (vLLM, colocated): weights and KV cache",
-                         formula("c*P + 2*L*k*d*c*b*s"), values, f"{VLLM_FRACTION}; {TRL_GRPO}")]
+                         formula(f"c*P + {kv.expression.text}"), {"c": job.compute_bytes, "P": job.params, **kv.values},
+                         f"{VLLM_FRACTION}; {TRL_GRPO}; {kv.source}")]
 
 
 def _with(phase: Phase, extra: list[LineItem], by_key: dict[Item, LineItem]) -> Phase:
