@@ -43,7 +43,9 @@ class Verdict(StrEnum):
     DOES_NOT_FIT = "does_not_fit"
 
 
-#: Above this share of the usable memory a job that fits is called tight.
+#: Above this share of the usable memory a job that fits is called tight. A policy choice, not a
+#: measurement: the answer's range (allocator fragmentation, CUDA context size) commonly spans a few
+#: percent of a card, so the last tenth is where a fit can turn on what no formula knows.
 TIGHT_ABOVE = 0.9
 
 

@@ -52,16 +52,16 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
         said.say(f"generate {job.request.new_tokens}: the KV cache ends holding the prompt's {job.seq_len} "
                  f"tokens and the {job.request.new_tokens} generated; prefill's working set is the prompt's")
     if job.tp * job.pp > 1:
-        return _most_loaded(job, said, values, _kv_dtype(job, said))
+        return _most_loaded(job, said, values, kv_dtype(job, said))
     split = job.gpu_count
     if split > 1:
         held = -(-job.spec.num_layers // split)
         said.say(Note("note.layers_split", count=split, layers=job.spec.num_layers, held=held))
-    kv_dtype = _kv_dtype(job, said)
+    cache_dtype = kv_dtype(job, said)
     working_set = formula(prefill_formula(block_options(job, said)))
     items = [
         *weights_items(job, split),
-        _split(kv_cache_item(job, values, kv_dtype, WHOLE), split, job.spec.num_layers),
+        _split(kv_cache_item(job, values, cache_dtype, WHOLE), split, job.spec.num_layers),
         _working_set(working_set, values, ""),
         _logits(values),
         cuda_context_item(),
@@ -69,7 +69,8 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
     return _with_phases(items, generated)
 
 
-def _kv_dtype(job: DetailedJob, said: Said) -> KvDtype:
+def kv_dtype(job: DetailedJob, said: Said) -> KvDtype:
+    """The KV cache's dtype: the one asked, else the compute dtype (said); serving engines share it."""
     return said.default("kv_dtype", job.request.kv_dtype, KvDtype(compute_dtype(job.dtype)), Note("why.compute_dtype"))
 
 

@@ -21,14 +21,12 @@ from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import by_gpu_memory, fixed_fraction, gpu_defaults, is_large
-from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, weights_items
+from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, kv_dtype, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
-from vram.memory.rules import compute_dtype
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Item, PhaseName
-from vram.request.quant import KvDtype
 from vram.request.request import release
 from vram.units import GIB
 
@@ -120,13 +118,14 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         items.append(LineItem(Item.RUNTIME_OVERHEAD, "Non-torch memory (NCCL and all-reduce buffers)"
                               if tp * job.pp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
                               round(non_torch * GIB), "GiB x non_torch_gib", {"GiB": GIB, "non_torch_gib": non_torch},
-                              f"{job.runtime.name}: runtimes.toml non_torch_gib (median of published startup logs)"))
+                              f"{job.runtime.name}: runtimes.toml non_torch_gib (the median non_torch_memory of "
+                              "vLLM's published startup logs)"))
     if row["pool_takes_context"]:
         items.append(cuda_context_item())
     graphs = _cuda_graphs(job, said)
     if graphs is not None:
         items.append(graphs)
-    pool_layer = _per_token_layer(job, kv_heads)
+    pool_layer = _per_token_layer(job, kv_heads, said)
     per_request = _request_bytes(job, engine, pool_layer, layers, job.seq_len)
     asked = job.batch_size
     items.append(LineItem(Item.KV_CACHE, f"KV cache: {asked} sequence{'s' if asked > 1 else ''} of max_model_len "
@@ -182,9 +181,9 @@ def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said:
                         "max_num_batched_tokens, or the sampler's fp32 logits of max_num_seqs requests")
 
 
-def _per_token_layer(job: DetailedJob, kv_heads: int) -> LineItem:
+def _per_token_layer(job: DetailedJob, kv_heads: int, said: Said) -> LineItem:
     spec = job.spec
-    kv_bytes = KV_BYTES[job.request.kv_dtype or KvDtype(compute_dtype(job.dtype))]
+    kv_bytes = KV_BYTES[kv_dtype(job, said)]
     if spec.kv_lora_rank is not None:
         return formula_item(Item.KV_CACHE, "MLA latent", KV_TOKEN_LAYER_MLA,
                             {"dc": spec.kv_lora_rank, "dr": spec.qk_rope_head_dim, "e": kv_bytes},
