@@ -37,7 +37,8 @@ def _headline(est: Estimate, unit: str) -> str:
         parts.append(f"<p><strong>Answer:</strong> {escape(solution_text(est.solution))}</p>")
     total = f'<span title="{est.total_bytes} bytes">{escape(peak_text(est, unit))}</span>'
     parts.append(f'<p class="headline"><strong>{total_word(est)}: {total}</strong></p>')
-    parts += [f"<p>{_fit_verdict(fit, unit)}</p>" for fit in est.fit] or [f'<p class="muted">{escape(no_gpu_text(alone=True))}</p>']
+    no_gpu = f'<p class="muted">{escape(no_gpu_text(alone=True))}</p>'
+    parts += [f"<p>{_fit_verdict(fit, unit)}</p>" for fit in est.fit] or [no_gpu]
     method = f"{est.method.value} method: {METHOD_BLURBS[est.method]}"
     parts.append(f'<p class="small muted">{escape(method)}</p>')
     return "".join(parts)
