@@ -14,8 +14,8 @@ from html import escape
 
 from vram import Estimate, Fit, LineItem
 from vram.render import (
-    ITEM_STYLES, METHOD_BLURBS, alternative_line, comparison_line, fit_parts, item_keys, no_gpu_text, peak_text,
-    serving_lines, solution_text, strategies_title, suggestions_title, total_rows, total_word
+    ITEM_STYLES, METHOD_BLURBS, alternative_line, comparison_line, fit_parts, item_keys, no_gpu_text,
+    peak_text, serving_lines, solution_text, strategies_title, suggestions_title, total_rows, total_word
 )
 from vram.request.enums import Item
 from vram.units import format_bytes, format_value

@@ -130,7 +130,8 @@ def _headline(estimate: Estimate, lang: str = DEFAULT) -> kit.Block:
     if estimate.solution is not None:
         lines.append(f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
     lines.append(_total_text(estimate))
-    lines += [kit.escape(_fit_text(fit, lang)) for fit in estimate.fit] or [kit.escape(no_gpu_text(lang, alone=True))]
+    verdicts = [_fit_text(fit, lang) for fit in estimate.fit] or [no_gpu_text(lang, alone=True)]
+    lines += [kit.escape(verdict) for verdict in verdicts]
     return kit.section(kit.mrkdwn("\n".join(lines)))
 
 

@@ -30,7 +30,8 @@ ZERO_TRADEOFF = {
 }
 
 #: What full recompute costs, here and where the fewest-GPUs search adds it (answer/pipeline.py).
-RECOMPUTE_TRADEOFF = "recomputes each layer's forward in backward: 30-40 % more step time (Korthikanti et al. 2022)"
+RECOMPUTE_TRADEOFF = ("recomputes each layer's forward in backward: 30-40 % more step time "
+                      "(Korthikanti et al. 2022)")
 
 
 def _recompute(r: Request) -> Request | None:
@@ -167,7 +168,8 @@ def _unless_error(suggest: Callable[[Request], Alternative | None], request: Req
 
 def strategies(request: Request, estimator: Estimator, judge: Judge) -> tuple[Alternative, ...]:
     """Sharded strategies beside plain data parallelism, for training on several GPUs."""
-    if request.task not in TRAINING_TASKS or request.zero or (request.gpu_count or 1) <= request.tp * request.pp:
+    if (request.task not in TRAINING_TASKS or request.zero
+            or (request.gpu_count or 1) <= request.tp * request.pp):
         return ()
     return tuple(alternatives(request, estimator, judge, ZERO_CANDIDATES))
 
