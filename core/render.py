@@ -95,10 +95,34 @@ def item_keys(estimates: Sequence[Estimate]) -> list[Item]:
     return [key for key in ITEM_STYLES if key in present]
 
 
+def total_word(estimate: Estimate) -> str:
+    """``Peak`` (the most over the phases of a step) or ``Total`` (the items' sum)."""
+    return "Peak" if estimate.phases else "Total"
+
+
 def total_label(estimate: Estimate) -> str:
     """``Peak per GPU (optimizer step)`` or ``Total``: what the estimate's total is."""
     per_gpu = " per GPU" if estimate.gpu_count > 1 else ""
-    return f"Peak{per_gpu} ({estimate.peak_phase.name})" if estimate.phases else f"Total{per_gpu}"
+    phase = f" ({estimate.peak_phase.name})" if estimate.phases else ""
+    return f"{total_word(estimate)}{per_gpu}{phase}"
+
+
+def total_rows(estimate: Estimate) -> list[tuple[str, int]]:
+    """The breakdown's foot, (label, bytes) a row: the total, the whole job's on several GPUs, and
+    the host memory an offload takes."""
+    rows = [(total_label(estimate), estimate.total_bytes)]
+    if estimate.gpu_count > 1:
+        rows.append((f"Job total ({estimate.gpu_count} GPUs)", estimate.job_total_bytes))
+    if estimate.host_bytes:
+        rows.append(("Host memory, offloaded (job)", estimate.host_bytes))
+    return rows
+
+
+def no_gpu_text(lang: str = messages.DEFAULT, alone: bool = False) -> str:
+    """What the answer says in place of a verdict when no GPU is named (the message catalogs');
+    ``alone``: as a sentence of its own, its first letter a capital."""
+    said = messages.text("serving.no_gpu_named", lang)
+    return said[:1].upper() + said[1:] if alone else said
 
 
 def strategies_title(estimate: Estimate) -> str:
@@ -147,19 +171,15 @@ def headline_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DE
     lines = _labelled("Query:", estimate.request.to_query())
     if estimate.solution is not None:
         lines += _labelled("Answer:", solution_text(estimate.solution))
-    lines += _labelled(f"{_total_word(estimate)}:", peak_text(estimate, unit))
+    lines += _labelled(f"{total_word(estimate)}:", peak_text(estimate, unit))
     if not estimate.fit:
-        lines += _labelled("Verdict:", messages.text("serving.no_gpu_named", lang))
+        lines += _labelled("Verdict:", no_gpu_text(lang))
     for number, fit in enumerate(estimate.fit):
         lines += _labelled("Verdict:" if number == 0 else "", fit_line(fit, unit, lang))
     if len(estimate.fit) == 1:
         lines += _labelled("", f"({usable_line(estimate.fit[0], unit)})")
     lines += _labelled("Method:", f"{estimate.method.value} ({METHOD_BLURBS[estimate.method]})")
     return lines
-
-
-def _total_word(estimate: Estimate) -> str:
-    return "Peak" if estimate.phases else "Total"
 
 
 def peak_text(estimate: Estimate, unit: str = "GB") -> str:
@@ -228,11 +248,7 @@ def table_lines(estimate: Estimate, unit: str = "GB", formulas: bool = True) -> 
     """The breakdown as aligned lines: a header, one line an item (its formula wrapped below it), a
     rule, the totals."""
     rows = [(item.label, format_bytes(item.bytes, unit)) for item in estimate.items]
-    totals = [(total_label(estimate), format_bytes(estimate.total_bytes, unit))]
-    if estimate.gpu_count > 1:
-        totals.append((f"Job total ({estimate.gpu_count} GPUs)", format_bytes(estimate.job_total_bytes, unit)))
-    if estimate.host_bytes:
-        totals.append(("Host memory, offloaded (job)", format_bytes(estimate.host_bytes, unit)))
+    totals = [(label, format_bytes(count, unit)) for label, count in total_rows(estimate)]
     label_width = max(len(row[0]) for row in rows + totals)
     number_width = max(len(unit), *(len(row[1]) for row in rows + totals))
     header = f"  {'Item'.ljust(label_width)}  {unit.rjust(number_width)}"

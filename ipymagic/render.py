@@ -14,17 +14,14 @@ from html import escape
 
 from vram import Estimate, Fit, LineItem
 from vram.render import (
-    ITEM_STYLES, METHOD_BLURBS, alternative_line, comparison_line, fit_parts, item_keys, peak_text,
-    serving_lines, solution_text, strategies_title, suggestions_title, total_label
+    ITEM_STYLES, METHOD_BLURBS, alternative_line, comparison_line, fit_parts, item_keys, no_gpu_text,
+    peak_text, serving_lines, solution_text, strategies_title, suggestions_title, total_rows, total_word
 )
 from vram.request.enums import Item
 from vram.units import format_bytes, format_value
 
 from .chart import breakdown_chart, chart_scale, peak_items, stacked_bar, swatch
 from .css import STYLESHEET, css
-
-NO_GPU = "No GPU named: add one, as in <code>on 8xA100</code>, to see whether it fits."
-
 
 def render_html(est: Estimate, unit: str = "GB") -> str:
     """The whole answer as one ``<div>``: what ``text/html`` shows for an Estimate."""
@@ -39,8 +36,9 @@ def _headline(est: Estimate, unit: str) -> str:
     if est.solution is not None:
         parts.append(f"<p><strong>Answer:</strong> {escape(solution_text(est.solution))}</p>")
     total = f'<span title="{est.total_bytes} bytes">{escape(peak_text(est, unit))}</span>'
-    parts.append(f'<p class="headline"><strong>{"Peak" if est.phases else "Total"}: {total}</strong></p>')
-    parts += [f"<p>{_fit_verdict(fit, unit)}</p>" for fit in est.fit] or [f'<p class="muted">{NO_GPU}</p>']
+    parts.append(f'<p class="headline"><strong>{total_word(est)}: {total}</strong></p>')
+    no_gpu = f'<p class="muted">{escape(no_gpu_text(alone=True))}</p>'
+    parts += [f"<p>{_fit_verdict(fit, unit)}</p>" for fit in est.fit] or [no_gpu]
     method = f"{est.method.value} method: {METHOD_BLURBS[est.method]}"
     parts.append(f'<p class="small muted">{escape(method)}</p>')
     return "".join(parts)
@@ -84,12 +82,10 @@ def _formula(item: LineItem) -> str:
 
 
 def _total_rows(est: Estimate, unit: str) -> list[str]:
-    rows = [f'<tr class="total"><td class="label">{escape(total_label(est))}</td>'
-            f"{_bytes_cell(est.total_bytes, unit)}<td></td></tr>"]
-    if est.gpu_count > 1:
-        rows.append(f"<tr><td>Job total ({est.gpu_count} GPUs)</td>{_bytes_cell(est.job_total_bytes, unit)}"
-                    "<td></td></tr>")
-    return rows
+    # the first row, the peak, is the answer; the job's total and the host memory follow it
+    cells = [f'<td class="label">{escape(label)}</td>{_bytes_cell(count, unit)}<td></td>'
+             for label, count in total_rows(est)]
+    return [f'<tr class="total">{cells[0]}</tr>', *(f"<tr>{row}</tr>" for row in cells[1:])]
 
 
 def _advice(est: Estimate, unit: str) -> str:

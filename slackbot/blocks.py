@@ -14,7 +14,8 @@ from vram.memory.result import Estimate, Fit
 from vram.messages import DEFAULT, language_of
 from vram.render import (
     METHOD_BLURBS, VERDICT_STYLES, alternative_line, comparison_line, fit_line, fit_parts, formula_text,
-    peak_text, range_line, serving_lines, solution_text, strategies_title, suggestions_title, total_label
+    no_gpu_text, peak_text, range_line, serving_lines, solution_text, strategies_title, suggestions_title,
+    total_rows
 )
 from vram.units import format_bytes
 
@@ -67,11 +68,7 @@ def breakdown_lines(estimate: Estimate) -> list[str]:
     """A line an item, its size first in a fixed-width span so the numbers line up, the label after:
     short enough to read on a phone, where a table's long rows would wrap."""
     rows = [(format_bytes(item.bytes, UNIT), kit.escape(item.label)) for item in estimate.items]
-    totals = [(format_bytes(estimate.total_bytes, UNIT), kit.escape(total_label(estimate)))]
-    if estimate.gpu_count > 1:
-        totals.append((format_bytes(estimate.job_total_bytes, UNIT), f"Job total ({estimate.gpu_count} GPUs)"))
-    if estimate.host_bytes:
-        totals.append((format_bytes(estimate.host_bytes, UNIT), "Host memory, offloaded (job)"))
+    totals = [(format_bytes(count, UNIT), kit.escape(label)) for label, count in total_rows(estimate)]
     width = max(len(number) for number, _ in rows + totals)
     lines = [f"*Breakdown* ({UNIT})"]
     lines += [f"`{number:>{width}}` {label}" for number, label in rows]
@@ -133,7 +130,8 @@ def _headline(estimate: Estimate, lang: str = DEFAULT) -> kit.Block:
     if estimate.solution is not None:
         lines.append(f"*Answer:* {kit.escape(solution_text(estimate.solution))}")
     lines.append(_total_text(estimate))
-    lines += [kit.escape(_fit_text(fit, lang)) for fit in estimate.fit] or ["No GPU named: add one (on 8xA100) to see whether it fits."]
+    verdicts = [_fit_text(fit, lang) for fit in estimate.fit] or [no_gpu_text(lang, alone=True)]
+    lines += [kit.escape(verdict) for verdict in verdicts]
     return kit.section(kit.mrkdwn("\n".join(lines)))
 
 

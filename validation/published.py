@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import vram
-from vram.request.enums import Item
+from vram.memory import runtime
 
 HERE = Path(__file__).resolve().parent
 PEAKS = HERE.parent / "tests" / "data" / "published_training.toml"
@@ -75,7 +75,7 @@ def _compared_bytes(estimate: vram.Estimate, statistic: str) -> int:
     """The detailed peak as the row's statistic counts it."""
     if statistic not in ALLOCATOR_STATISTICS:
         return estimate.total_bytes
-    return estimate.total_bytes - sum(item.bytes for item in estimate.items if item.key == Item.CUDA_CONTEXT)
+    return runtime.without_context(estimate.total_bytes, estimate.items)
 
 
 def section_lines(found: list[Case] | None = None) -> list[str]:
@@ -86,7 +86,7 @@ def section_lines(found: list[Case] | None = None) -> list[str]:
              "each row quoted with its source), asked as queries (`validation/published_queries.toml`) and",
              "answered by the detailed method. Against a statistic of PyTorch's caching allocator (allocated,",
              "active, reserved) the peak is compared without the CUDA context, which the allocator does not",
-             "count. Reproduced: within 10 %. Written by",
+             f"count. Reproduced: within {WITHIN * 100:g} %. Written by",
              "`python -m vram.validation.published`; `tests/test_published_peaks.py` checks every row.", ""]
     for framework in dict.fromkeys(c.framework for c in found):
         mine = [c for c in found if c.framework == framework]
@@ -110,5 +110,6 @@ def write(page: Path = PAGE) -> None:
 
 
 if __name__ == "__main__":
-    write(Path(sys.argv[1]) if len(sys.argv) > 1 else PAGE)
-    print(f"wrote {PAGE}")
+    written = Path(sys.argv[1]) if len(sys.argv) > 1 else PAGE
+    write(written)
+    print(f"wrote {written}")

@@ -14,7 +14,7 @@ from vram import catalog
 from vram.errors import VramError
 from vram.memory.result import Alternative, Estimate
 from vram.memory.rules import DTYPE_BITS
-from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Recompute, Task
+from vram.request.enums import TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Optimizer, Recompute, Task
 from vram.request.quant import KvDtype
 from vram.request.request import Request
 
@@ -23,23 +23,26 @@ Estimator = Callable[[Request], Estimate]
 #: How a changed request's estimate is judged on the request's GPUs.
 Judge = Callable[[Estimate], object]
 
-TRAINING = (Task.TRAINING, Task.LORA, Task.QLORA)
 ZERO_TRADEOFF = {
     1: "shards optimizer states over the data-parallel GPUs: same traffic as plain DDP (ZeRO paper section 7)",
     2: "also shards gradients: same traffic as plain DDP (ZeRO paper section 7)",
     3: "also shards the weights: 1.5x plain DDP's traffic, gathering each layer as it runs (ZeRO paper section 7)",
 }
 
+#: What full recompute costs, here and where the fewest-GPUs search adds it (answer/pipeline.py).
+RECOMPUTE_TRADEOFF = ("recomputes each layer's forward in backward: 30-40 % more step time "
+                      "(Korthikanti et al. 2022)")
+
 
 def _recompute(r: Request) -> Request | None:
-    if r.task in TRAINING and r.recompute is not Recompute.FULL:
+    if r.task in TRAINING_TASKS and r.recompute is not Recompute.FULL:
         return dataclasses.replace(r, recompute=Recompute.FULL)
     return None
 
 
 def _zero(stage: int) -> Callable[[Request], Request | None]:
     def change(r: Request) -> Request | None:
-        if r.task in TRAINING and (r.gpu_count or 1) > r.tp * r.pp and r.zero < stage:
+        if r.task in TRAINING_TASKS and (r.gpu_count or 1) > r.tp * r.pp and r.zero < stage:
             return dataclasses.replace(r, zero=stage, precision_regime=None)
         return None
     return change
@@ -52,7 +55,7 @@ def _halve_batch(r: Request) -> Request | None:
 
 
 def _adam8bit(r: Request) -> Request | None:
-    if r.task in TRAINING and r.optimizer in (None, Optimizer.ADAMW):
+    if r.task in TRAINING_TASKS and r.optimizer in (None, Optimizer.ADAMW):
         return dataclasses.replace(r, optimizer=Optimizer.ADAM8BIT)
     return None
 
@@ -99,8 +102,7 @@ ZERO_CANDIDATES: list[Candidate] = [
 
 #: (label, trade-off, change), least change to the job first.
 CANDIDATES: list[Candidate] = [
-    ("recompute activations (full checkpointing)",
-     "recomputes each layer's forward in backward: 30-40 % more step time (Korthikanti et al. 2022)", _recompute),
+    ("recompute activations (full checkpointing)", RECOMPUTE_TRADEOFF, _recompute),
     *ZERO_CANDIDATES,
     ("halve the micro-batch", "same result with twice the gradient-accumulation steps; slower steps", _halve_batch),
     ("8-bit AdamW (bitsandbytes)",
@@ -166,7 +168,8 @@ def _unless_error(suggest: Callable[[Request], Alternative | None], request: Req
 
 def strategies(request: Request, estimator: Estimator, judge: Judge) -> tuple[Alternative, ...]:
     """Sharded strategies beside plain data parallelism, for training on several GPUs."""
-    if request.task not in TRAINING or request.zero or (request.gpu_count or 1) <= request.tp * request.pp:
+    if (request.task not in TRAINING_TASKS or request.zero
+            or (request.gpu_count or 1) <= request.tp * request.pp):
         return ()
     return tuple(alternatives(request, estimator, judge, ZERO_CANDIDATES))
 

@@ -21,14 +21,15 @@ def verdict_for(gpu: Gpu, estimate: Estimate) -> Fit:
     # (and TPUs and Apple GPUs have none), so it leaves the need
     need = runtime.without_context(estimate.total_bytes, estimate.items)
     usable = runtime.usable_bytes(gpu)
-    if need > usable:
-        verdict = Verdict.DOES_NOT_FIT
-    elif need > TIGHT_ABOVE * usable:
-        verdict = Verdict.TIGHT
-    else:
-        verdict = Verdict.FITS
     return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
-               need, usable, verdict)
+               need, usable, _verdict(need, usable))
+
+
+def _verdict(need: int, usable: int) -> Verdict:
+    """Over the usable memory it does not fit; above TIGHT_ABOVE of it, it fits tight."""
+    if need > usable:
+        return Verdict.DOES_NOT_FIT
+    return Verdict.TIGHT if need > TIGHT_ABOVE * usable else Verdict.FITS
 
 
 def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
@@ -46,10 +47,8 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
                  f"{serving.engine_name}: the memory outside its share (CUDA graphs, the CUDA context)"),
     )
     need = serving.need_bytes()
-    verdict = (Verdict.DOES_NOT_FIT if need > usable else Verdict.TIGHT if need > TIGHT_ABOVE * usable
-               else Verdict.FITS)
     return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
-               need, usable, verdict)
+               need, usable, _verdict(need, usable))
 
 
 def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:

@@ -150,7 +150,7 @@ def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estima
 def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Architecture) -> Alternative | None:
     if request.gpu is None:
         return None
-    from vram.answer import solvers  # here, not at the top: a query without a GPU starts faster
+    from vram.answer import advice, solvers  # here, not at the top: a query without a GPU starts faster
 
     solution, at = solvers.solve(dataclasses.replace(request, solve=Solve.MIN_GPU_COUNT), plain, judge, arch)
     if solution.value is None or solution.value <= (request.gpu_count or 1):
@@ -162,6 +162,5 @@ def _more_gpus(request: Request, plain: Callable[[Request], Estimate], arch: Arc
     return Alternative(f"{solution.value} GPUs instead of {request.gpu_count or 1}"
                        + (f", with {' and '.join(added)}" if added else ""),
                        f"{solution.value - (request.gpu_count or 1)} more {request.gpu}"
-                       + ("; recomputes each layer's forward in backward: 30-40 % more step time "
-                          "(Korthikanti et al. 2022)" if "full recompute" in added else ""), at,
+                       + (f"; {advice.RECOMPUTE_TRADEOFF}" if "full recompute" in added else ""), at,
                        estimate.total_bytes, estimate.method, judge(estimate))

@@ -182,7 +182,7 @@ def _min_tensor_parallel(request: Request, kind: Solve, counted: _Counted) -> tu
     starts with the concurrency asked (more replicas, data parallel, do not lower a GPU's bytes)."""
     spec = counted.arch.spec
     heads, kv = (spec.num_heads, spec.num_kv_heads) if spec is not None else (counted.arch.num_heads,) * 2
-    sizes = tensor_parallel_sizes(heads, kv, min(heads, 64))
+    sizes = tensor_parallel_sizes(heads, kv, heads)  # a size must divide the heads: no more than them
     for tp in sizes:
         at = dataclasses.replace(request, tp=tp, gpu_count=tp)
         if counted.fits(at):
