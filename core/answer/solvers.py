@@ -13,6 +13,7 @@ from typing import Callable
 from vram import catalog
 from vram.catalog.architecture import Architecture
 from vram.errors import VramError
+from vram.memory.detailed.llamacpp import offloadable_layers
 from vram.memory.result import Estimate, Fit, Solution
 from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Recompute, Solve, Task
 from vram.request.request import RANGES, Request
@@ -233,7 +234,7 @@ def _gpus(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, R
 def _gpu_layers(request: Request, kind: Solve, counted: _Counted) -> tuple[Solution, Request]:
     """llama.cpp's -ngl that fits: every layer, else the most blocks (the output layer last: a full
     offload's graph is smaller, so it is tried first), and the host memory the rest takes."""
-    total = counted.arch.num_layers + 1
+    total = offloadable_layers(counted.arch.num_layers)
 
     def at(n: int) -> Request:
         return dataclasses.replace(request, gpu_layers=n)

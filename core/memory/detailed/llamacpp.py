@@ -70,6 +70,13 @@ OUTPUT_BUFFER = Formula("4*v*q")
 CELL_PAD = 256
 
 
+
+def offloadable_layers(num_layers: int) -> int:
+    """The most n_gpu_layers can place: every repeating block and the output layer, which llama.cpp
+    counts as one more (src/llama-model.cpp load_tensors: the output goes to the GPU when
+    n_gpu_layers > n_layer)."""
+    return num_layers + 1
+
 @dataclass(frozen=True)
 class Buffers:
     """llama.cpp's buffers for one placement: the most-loaded GPU's and the host's."""
@@ -288,7 +295,7 @@ def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> LayerServing:
     per_seq = placed.cells if setup.unified else placed.cells // placed.seqs
     return LayerServing(engine=job.runtime.id, engine_name=job.runtime.name, kv_cache_bytes=kv, kv_cache_tokens=placed.cells,
                    max_concurrency=placed.cells / per_seq, max_model_len=per_seq,
-                   gpu_layers=placed.offloaded + placed.output_on_gpu, total_layers=job.spec.num_layers + 1,
+                   gpu_layers=placed.offloaded + placed.output_on_gpu, total_layers=offloadable_layers(job.spec.num_layers),
                    host_bytes=placed.host_bytes)
 
 
@@ -302,7 +309,7 @@ def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
 
 def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     """The most layers (blocks, then the output: n_gpu_layers) whose GPU buffers fit ``capacity``."""
-    low, high = 0, job.spec.num_layers + 1
+    low, high = 0, offloadable_layers(job.spec.num_layers)
     while low < high:
         mid = (low + high + 1) // 2
         if buffers(job, setup, mid).gpu_bytes <= capacity:
@@ -353,7 +360,7 @@ def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: i
     (``capacity``: its memory less what the driver and runtime take first)."""
     request, spec = job.request, job.spec
     setup = setup_of(job, said, gpu)
-    total = spec.num_layers + 1
+    total = offloadable_layers(spec.num_layers)
     if request.gpu_layers is not None:
         layers = request.gpu_layers
     elif gpu is None or capacity is None:
@@ -375,7 +382,7 @@ def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: i
 def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[Setup, int]:
     """llama.cpp's --fit (common/common.h fit_params, on by default): everything when it fits; else a
     context the user did not set shrinks towards fit_params_min_ctx 4096; then fewer layers."""
-    total = job.spec.num_layers + 1
+    total = offloadable_layers(job.spec.num_layers)
     if buffers(job, setup, total).gpu_bytes <= room:
         said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
         return setup, total
