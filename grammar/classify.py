@@ -508,26 +508,23 @@ def _runtime(fields: _Fields) -> None:
         return
     said = [f for f in ENGINE_FIELDS if f in fields.values]
     if said:
-        text = fields.texts[said[0]]
-        spelling = text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_").replace(" ", "_")
-        engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
-        fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
-        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
+        engine = ENGINE_SPELLINGS.get(_spelling(fields.texts[said[0]]), Engine.VLLM)
+        _engine_from(fields, said[0], engine, "note.engine_by_setting", engine=engine)
     elif ggml := [f for f in (*ENGINE_SETTINGS, "seq_len") if f in fields.values
                   and _spelling(fields.texts[f]) in GGML_SPELLINGS]:
-        text = fields.texts[ggml[0]]
-        engine = GGML_SPELLINGS[_spelling(text)]
-        fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
-        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
+        engine = GGML_SPELLINGS[_spelling(fields.texts[ggml[0]])]
+        _engine_from(fields, ggml[0], engine, "note.engine_by_setting", engine=engine)
     elif fields.values.get("solve") is Solve.GPU_LAYERS:
-        text = fields.texts["solve"]
-        fields.put("engine", Engine.LLAMA_CPP, Meaning("set", fields.positions["solve"], text, "engine",
-                                                       Engine.LLAMA_CPP))
-        fields.notes.append(Note("note.engine_by_question", text=text))
+        _engine_from(fields, "solve", Engine.LLAMA_CPP, "note.engine_by_question")
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
-        text = fields.texts["task"]
-        fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
-        fields.notes.append(Note("note.engine_by_verb", text=text))
+        _engine_from(fields, "task", Engine.VLLM, "note.engine_by_verb")
+
+
+def _engine_from(fields: _Fields, source: str, engine: Engine, note: str, /, **said: Any) -> None:
+    """The engine a field's words imply, placed at those words, and the note that says so."""
+    text = fields.texts[source]
+    fields.put("engine", engine, Meaning("set", fields.positions[source], text, "engine", engine))
+    fields.notes.append(Note(note, text=text, **said))
 
 
 def _spelling(text: str) -> str:
