@@ -22,8 +22,8 @@ from vram.request.enums import (
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LORA_RANK_WORDS,
-    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
+    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -356,12 +356,12 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
-        said = meaning.text.lower()
-        if meaning.field == "lora_rank" and (said.lstrip("-") in LORA_RANK_WORDS or said.startswith(ADAPTER_KEY_PREFIX)):
-            fields.put("task", Task.LORA, meaning)  # "fine tune ... lora rank 32", "微调 qwen lora rank 16": a LoRA job
+        # "fine tune ... lora rank 32", "--lora_r 16", "微调 qwen lora rank 16": a key that names the adapter
+        if meaning.field == "lora_rank" and meaning.text.lower().lstrip("-").startswith(ADAPTER_KEY_PREFIX):
+            fields.put("task", Task.LORA, meaning)
 
 
-#: A rank key that names the adapter ("lora rank", "lora_rank") says the task is an adapter's.
+#: A rank key that names the adapter ("lora rank", "lora_rank", "--lora-r") says the task is an adapter's.
 ADAPTER_KEY_PREFIX = "lora"
 #: Words that join a number to the key after it: "32k的上下文" is "32k context", "8个并发" "8 concurrent".
 LINK_WORDS = frozenset({"的", "个"})

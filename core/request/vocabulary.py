@@ -415,8 +415,6 @@ SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
 #: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
 #: only beside a distillation word; the model after them is the teacher, not a second student.
 TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
-#: Words naming LoRA beside a rank ("lora rank 16", "lora_r 8"): they say the task is LoRA.
-LORA_RANK_WORDS: frozenset[str] = frozenset({"lora rank", "lora_rank", "lora-rank", "lora_r"})
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
 #: memory only, so these are refused plainly rather than read as a setting ("tokens per second"
