@@ -21,12 +21,14 @@ T, D, O, R = Task, Dtype, Optimizer, Recompute
 #: aliases (tools/quantize/quantize.cpp QUANT_OPTIONS: "Q4_K" is "alias for Q4_K_M", likewise Q3_K
 #: and Q5_K); "gguf q4"/"q4 gguf" is the 4-bit type llama.cpp's quantize README recommends and
 #: Ollama's default tags ship (ollama.com/library/llama3.1: the 8b tag is Q4_K_M).
-_GGUF_WIDTHS = (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"), ("q8", "q8_0"))
+_GGUF_WIDTHS = (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
+                ("q8", "q8_0"))
 _GGUF_USUAL = "the usual GGUF type of that width; Ollama ships q4_k_m"
 GGUF_SHORT: dict[str, tuple[str, str]] = {
     "q4_k": ("q4_k_m", "llama.cpp's alias"), "q5_k": ("q5_k_m", "llama.cpp's alias"),
     "q3_k": ("q3_k_m", "llama.cpp's alias"),
-    **{f"{a} {b}": (name, _GGUF_USUAL) for bits, name in _GGUF_WIDTHS for a, b in (("gguf", bits), (bits, "gguf"))},
+    **{f"{a} {b}": (name, _GGUF_USUAL)
+       for bits, name in _GGUF_WIDTHS for a, b in (("gguf", bits), (bits, "gguf"))},
     # bare "q4", "q8" ("gemma 3 27b at q4"): the same GGUF types; the answer says which was taken
     **{bits: (name, _GGUF_USUAL) for bits, name in _GGUF_WIDTHS},
 }
