@@ -22,8 +22,8 @@ from vram.request.enums import (
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, MACHINE_MEASURE_WORDS,
-    MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LAPTOP_WORDS,
+    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -548,11 +548,6 @@ def _default_task(fields: _Fields) -> None:
     fields.values["task"] = PHRASES["infer"][1]
     if "engine" not in fields.values:  # an engine named ("vllm serve ...") says serving: nothing assumed
         fields.notes.append(Note("note.task_inference"))
-
-
-#: Words that say a GPU is a laptop's: its memory need not be the desktop card's (a laptop RTX 3060
-#: has 6 GB where the desktop card has 12; NVIDIA's GeForce laptop specifications).
-LAPTOP_WORDS = frozenset({"laptop", "notebook", "mobile", "max-q", "笔记本", "笔记本电脑"})
 
 
 def _laptop_gpu(meanings: list[Meaning], fields: _Fields) -> None:

@@ -380,7 +380,7 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
     "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
     "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
-    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "calculator", "check", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
     "mac studio", "mac mini", "imac",
     # a part of the answer asked by name: the answer shows every part, that one among them
     "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
@@ -585,7 +585,8 @@ CANONICAL: dict[str, str] = {
 #: The prefix to its maker: "gtx 1660" is the catalog's 1660 when that is an NVIDIA card.
 GPU_NAME_PREFIXES: dict[str, str] = {"gtx": "nvidia", "rtx": "nvidia", "quadro": "nvidia", "titan": "nvidia",
                                      "rx": "amd", "radeon": "amd", "arc": "intel"}
-GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre", "laptop", "mobile", "max-q"})
+#: (A laptop's "mobile", "max-q" are LAPTOP_WORDS: let go, then the card refused by its memory.)
+GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre"})
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
@@ -713,7 +714,6 @@ MODEL_FAMILY_WORDS: dict[str, str] = {"千问": "qwen", "通义千问": "qwen", 
 HELP_WORDS |= {"帮助", "用法", "怎么用", "使用说明", "示例", "例子", "说明"}
 #: Chinese questions and politeness: let go, and listed with the answer as the English ones are.
 QUESTION_WORDS |= {
-    "笔记本", "笔记本电脑",  # a laptop: refused beside a desktop card's name (grammar, LAPTOP_WORDS)
     "请问", "你好", "您好", "谢谢", "麻烦", "帮我", "帮忙", "帮我算一下", "算一下", "算算", "估算一下", "估计一下",
     "学生党", "新手", "大概", "大约", "左右", "约", "够不够", "够吗", "够用吗", "够用", "能不能", "能不能跑", "能跑", "能跑吗",
     "跑得动", "跑得动吗", "跑得起来", "跑得起来吗", "跑", "可不可以", "可以吗", "行不行", "行吗", "有没有可能",
@@ -723,6 +723,11 @@ QUESTION_WORDS |= {
     # enlarged: the size written beside it says the memory ("2080ti 22g魔改")
     "满血", "满血版", "魔改", "魔改版", "只有", "我只有", "学生", "免费", "免费的",
 }
+#: Words that say a GPU is a laptop's: its memory need not be the desktop card's (a laptop RTX 3060
+#: has 6 GB where the desktop card has 12; NVIDIA's GeForce laptop specifications). Let go as question
+#: words are; beside a desktop card's name without its memory the grammar refuses the query.
+LAPTOP_WORDS: frozenset[str] = frozenset({"laptop", "notebook", "mobile", "max-q", "笔记本", "笔记本电脑"})
+QUESTION_WORDS |= LAPTOP_WORDS
 #: Chinese words with no meaning in a query, as the English fillers (particles, "GPU", "model", "use").
 FILLERS |= {
     "显卡", "模型", "内存", "和", "跟", "与", "及", "以及", "并且", "进行", "做", "来", "要", "得", "了", "呢", "吧",
