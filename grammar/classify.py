@@ -22,7 +22,7 @@ from vram.request.enums import (
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LORA_RANK_WORDS,
+    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LAPTOP_WORDS,
     MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
@@ -356,12 +356,12 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
             continue
         fields.put(meaning.field, scaled(meaning.field, *number.value, number.pos),
                    Meaning("set", number.pos, f"{meaning.text} {number.text}"))
-        said = meaning.text.lower()
-        if meaning.field == "lora_rank" and (said.lstrip("-") in LORA_RANK_WORDS or said.startswith(ADAPTER_KEY_PREFIX)):
-            fields.put("task", Task.LORA, meaning)  # "fine tune ... lora rank 32", "微调 qwen lora rank 16": a LoRA job
+        # "fine tune ... lora rank 32", "--lora_r 16", "微调 qwen lora rank 16": a key that names the adapter
+        if meaning.field == "lora_rank" and meaning.text.lower().lstrip("-").startswith(ADAPTER_KEY_PREFIX):
+            fields.put("task", Task.LORA, meaning)
 
 
-#: A rank key that names the adapter ("lora rank", "lora_rank") says the task is an adapter's.
+#: A rank key that names the adapter ("lora rank", "lora_rank", "--lora-r") says the task is an adapter's.
 ADAPTER_KEY_PREFIX = "lora"
 #: Words that join a number to the key after it: "32k的上下文" is "32k context", "8个并发" "8 concurrent".
 LINK_WORDS = frozenset({"的", "个"})
@@ -508,26 +508,23 @@ def _runtime(fields: _Fields) -> None:
         return
     said = [f for f in ENGINE_FIELDS if f in fields.values]
     if said:
-        text = fields.texts[said[0]]
-        spelling = text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_").replace(" ", "_")
-        engine = ENGINE_SPELLINGS.get(spelling, Engine.VLLM)
-        fields.put("engine", engine, Meaning("set", fields.positions[said[0]], text, "engine", engine))
-        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
+        engine = ENGINE_SPELLINGS.get(_spelling(fields.texts[said[0]]), Engine.VLLM)
+        _engine_from(fields, said[0], engine, "note.engine_by_setting", engine=engine)
     elif ggml := [f for f in (*ENGINE_SETTINGS, "seq_len") if f in fields.values
                   and _spelling(fields.texts[f]) in GGML_SPELLINGS]:
-        text = fields.texts[ggml[0]]
-        engine = GGML_SPELLINGS[_spelling(text)]
-        fields.put("engine", engine, Meaning("set", fields.positions[ggml[0]], text, "engine", engine))
-        fields.notes.append(Note("note.engine_by_setting", text=text, engine=engine))
+        engine = GGML_SPELLINGS[_spelling(fields.texts[ggml[0]])]
+        _engine_from(fields, ggml[0], engine, "note.engine_by_setting", engine=engine)
     elif fields.values.get("solve") is Solve.GPU_LAYERS:
-        text = fields.texts["solve"]
-        fields.put("engine", Engine.LLAMA_CPP, Meaning("set", fields.positions["solve"], text, "engine",
-                                                       Engine.LLAMA_CPP))
-        fields.notes.append(Note("note.engine_by_question", text=text))
+        _engine_from(fields, "solve", Engine.LLAMA_CPP, "note.engine_by_question")
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
-        text = fields.texts["task"]
-        fields.put("engine", Engine.VLLM, Meaning("set", fields.positions["task"], text, "engine", Engine.VLLM))
-        fields.notes.append(Note("note.engine_by_verb", text=text))
+        _engine_from(fields, "task", Engine.VLLM, "note.engine_by_verb")
+
+
+def _engine_from(fields: _Fields, source: str, engine: Engine, note: str, /, **said: Any) -> None:
+    """The engine a field's words imply, placed at those words, and the note that says so."""
+    text = fields.texts[source]
+    fields.put("engine", engine, Meaning("set", fields.positions[source], text, "engine", engine))
+    fields.notes.append(Note(note, text=text, **said))
 
 
 def _spelling(text: str) -> str:
@@ -551,11 +548,6 @@ def _default_task(fields: _Fields) -> None:
     fields.values["task"] = PHRASES["infer"][1]
     if "engine" not in fields.values:  # an engine named ("vllm serve ...") says serving: nothing assumed
         fields.notes.append(Note("note.task_inference"))
-
-
-#: Words that say a GPU is a laptop's: its memory need not be the desktop card's (a laptop RTX 3060
-#: has 6 GB where the desktop card has 12; NVIDIA's GeForce laptop specifications).
-LAPTOP_WORDS = frozenset({"laptop", "notebook", "mobile", "max-q", "笔记本", "笔记本电脑"})
 
 
 def _laptop_gpu(meanings: list[Meaning], fields: _Fields) -> None:

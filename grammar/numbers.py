@@ -6,7 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from vram.errors import QueryError
-from vram.request.request import out_of_range
+from vram.request.request import FRACTION_FIELDS, RANGES, out_of_range
 
 #: Multipliers of number suffixes. Token counts are binary ("4k" context = 4096, "32k" = 32768,
 #: as model cards write them); every other count is decimal ("7b" = 7e9).
@@ -15,9 +15,8 @@ BINARY_SUFFIXES = {**DECIMAL_SUFFIXES, "k": 2**10, "m": 2**20}
 BINARY_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens"})
 #: Suffixes that make a bare number a model size ("7b", "350m", "1t").
 SIZE_SUFFIXES = frozenset({"m", "b", "t"})
-INTEGER_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens", "batch_size", "tp", "pp", "zero",
-                            "lora_rank", "gpu_count", "hidden_size", "num_layers", "num_heads", "dp", "cp", "vpp",
-                            "global_batch", "grad_accum", "generations"})
+#: Fields counted in whole numbers: every numeric field a Request holds but the fractional ones.
+INTEGER_FIELDS = frozenset(RANGES) - FRACTION_FIELDS
 #: A bare number at least this large, with no suffix and no name, is a parameter count (7000000000).
 PLAIN_PARAMS_FROM = 10**6
 

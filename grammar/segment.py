@@ -17,13 +17,9 @@ the first Chinese query. A word the vocabulary lacks is refused by name either w
 from __future__ import annotations
 
 import functools
-import re
 
 from vram.messages import CJK
 from vram.request import vocabulary as v
-
-#: A run of characters that are not CJK: a name, a number or a setting glued to Chinese words.
-_OTHER = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 @functools.cache
@@ -71,8 +67,11 @@ def _word_at(text: str, pos: int) -> int | None:
 
 
 def _other_at(text: str, pos: int) -> int | None:
-    match = _OTHER.match(text, pos)
-    return match.end() if match else None
+    """The end of a run of characters that are not CJK: a name, a number, a setting glued to Chinese."""
+    end = pos
+    while end < len(text) and not CJK.match(text, end):
+        end += 1
+    return end if end > pos else None
 
 
 def _unknown_at(text: str, pos: int) -> int:

@@ -21,17 +21,16 @@ T, D, O, R = Task, Dtype, Optimizer, Recompute
 #: aliases (tools/quantize/quantize.cpp QUANT_OPTIONS: "Q4_K" is "alias for Q4_K_M", likewise Q3_K
 #: and Q5_K); "gguf q4"/"q4 gguf" is the 4-bit type llama.cpp's quantize README recommends and
 #: Ollama's default tags ship (ollama.com/library/llama3.1: the 8b tag is Q4_K_M).
+_GGUF_WIDTHS = (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
+                ("q8", "q8_0"))
+_GGUF_USUAL = "the usual GGUF type of that width; Ollama ships q4_k_m"
 GGUF_SHORT: dict[str, tuple[str, str]] = {
     "q4_k": ("q4_k_m", "llama.cpp's alias"), "q5_k": ("q5_k_m", "llama.cpp's alias"),
     "q3_k": ("q3_k_m", "llama.cpp's alias"),
-    **{f"{a} {b}": (name, "the usual GGUF type of that width; Ollama ships q4_k_m")
-       for bits, name in (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
-                          ("q8", "q8_0"))
-       for a, b in (("gguf", bits), (bits, "gguf"))},
+    **{f"{a} {b}": (name, _GGUF_USUAL)
+       for bits, name in _GGUF_WIDTHS for a, b in (("gguf", bits), (bits, "gguf"))},
     # bare "q4", "q8" ("gemma 3 27b at q4"): the same GGUF types; the answer says which was taken
-    **{bits: (name, "the usual GGUF type of that width; Ollama ships q4_k_m")
-       for bits, name in (("q2", "q2_k"), ("q3", "q3_k_m"), ("q4", "q4_k_m"), ("q5", "q5_k_m"), ("q6", "q6_k"),
-                          ("q8", "q8_0"))},
+    **{bits: (name, _GGUF_USUAL) for bits, name in _GGUF_WIDTHS},
 }
 GGUF_SHORT_PHRASES = {phrase: ("quant", name) for phrase, (name, _) in GGUF_SHORT.items()}
 
@@ -281,7 +280,7 @@ IGNORED_KEYS: frozenset[str] = frozenset({
     "lr", "learning rate", "learning_rate", "epochs", "epoch", "num_train_epochs", "warmup", "warmup steps",
     "weight decay", "weight_decay", "wd", "alpha", "lora alpha", "lora_alpha", "steps", "max steps", "max_steps", "seed", "temperature", "top p", "top_p", "top k",
     "top_k", "lora dropout", "lora_dropout",
-    "num_train_epochs", "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
+    "logging_steps", "save_steps", "eval_steps", "port", "save_total_limit",
 })
 
 #: Settings written as launch flags in the spelling of the engines and trainers people paste them
@@ -381,7 +380,7 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
     "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
     "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
-    "calculator", "check", "laptop", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
+    "calculator", "check", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
     "mac studio", "mac mini", "imac",
     # a part of the answer asked by name: the answer shows every part, that one among them
     "activation memory", "activations memory", "weight memory", "weights memory", "optimizer memory",
@@ -418,8 +417,6 @@ SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
 #: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
 #: only beside a distillation word; the model after them is the teacher, not a second student.
 TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
-#: Words naming LoRA beside a rank ("lora rank 16", "lora_r 8"): they say the task is LoRA.
-LORA_RANK_WORDS: frozenset[str] = frozenset({"lora rank", "lora_rank", "lora-rank", "lora_r"})
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
 #: memory only, so these are refused plainly rather than read as a setting ("tokens per second"
@@ -588,7 +585,8 @@ CANONICAL: dict[str, str] = {
 #: The prefix to its maker: "gtx 1660" is the catalog's 1660 when that is an NVIDIA card.
 GPU_NAME_PREFIXES: dict[str, str] = {"gtx": "nvidia", "rtx": "nvidia", "quadro": "nvidia", "titan": "nvidia",
                                      "rx": "amd", "radeon": "amd", "arc": "intel"}
-GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre", "laptop", "mobile", "max-q"})
+#: (A laptop's "mobile", "max-q" are LAPTOP_WORDS: let go, then the card refused by its memory.)
+GPU_NAME_SUFFIXES: frozenset[str] = frozenset({"super", "ti", "xt", "xtx", "gre"})
 
 #: Kinds of words a query is made of, for "expected ..." in error messages.
 EXPECTED_WORDS = (
@@ -716,7 +714,6 @@ MODEL_FAMILY_WORDS: dict[str, str] = {"千问": "qwen", "通义千问": "qwen", 
 HELP_WORDS |= {"帮助", "用法", "怎么用", "使用说明", "示例", "例子", "说明"}
 #: Chinese questions and politeness: let go, and listed with the answer as the English ones are.
 QUESTION_WORDS |= {
-    "笔记本", "笔记本电脑",  # a laptop: refused beside a desktop card's name (grammar, LAPTOP_WORDS)
     "请问", "你好", "您好", "谢谢", "麻烦", "帮我", "帮忙", "帮我算一下", "算一下", "算算", "估算一下", "估计一下",
     "学生党", "新手", "大概", "大约", "左右", "约", "够不够", "够吗", "够用吗", "够用", "能不能", "能不能跑", "能跑", "能跑吗",
     "跑得动", "跑得动吗", "跑得起来", "跑得起来吗", "跑", "可不可以", "可以吗", "行不行", "行吗", "有没有可能",
@@ -726,6 +723,11 @@ QUESTION_WORDS |= {
     # enlarged: the size written beside it says the memory ("2080ti 22g魔改")
     "满血", "满血版", "魔改", "魔改版", "只有", "我只有", "学生", "免费", "免费的",
 }
+#: Words that say a GPU is a laptop's: its memory need not be the desktop card's (a laptop RTX 3060
+#: has 6 GB where the desktop card has 12; NVIDIA's GeForce laptop specifications). Let go as question
+#: words are; beside a desktop card's name without its memory the grammar refuses the query.
+LAPTOP_WORDS: frozenset[str] = frozenset({"laptop", "notebook", "mobile", "max-q", "笔记本", "笔记本电脑"})
+QUESTION_WORDS |= LAPTOP_WORDS
 #: Chinese words with no meaning in a query, as the English fillers (particles, "GPU", "model", "use").
 FILLERS |= {
     "显卡", "模型", "内存", "和", "跟", "与", "及", "以及", "并且", "进行", "做", "来", "要", "得", "了", "呢", "吧",
