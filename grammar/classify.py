@@ -20,7 +20,7 @@ from vram.request.enums import (
     FOUR_BIT_DTYPES, TRAINING_TASKS, Engine, Objective, Offload, Recompute, Solve, Task
 )
 from vram.request.lora import TARGET_ALIASES
-from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, Request
+from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, TRAINING_ONLY, Request
 from vram.request.vocabulary import (
     BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LAPTOP_WORDS,
     MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
@@ -36,8 +36,7 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
-TRAINING_ONLY_FIELDS = ("optimizer", "zero", "precision_regime", "offload", "optimizer_foreach", "torch_compile",
-                        "offload_activations", "framework", "framework_config", "recompute", "objective")
+TRAINING_ONLY_FIELDS = (*TRAINING_ONLY, "zero", "offload")  # the Request's own list, and ZeRO's settings
 
 
 def to_request(atoms: list[Atom]) -> Request:

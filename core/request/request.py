@@ -88,8 +88,8 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "torch_compile", "offload_activations", "framework", "framework_config", "objective", "dp", "vpp", "global_batch",
-                 "grad_accum")
+                 "optimizer_foreach", "torch_compile", "offload_activations", "framework", "framework_config",
+                 "objective", "dp", "vpp", "global_batch", "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
 ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
