@@ -11,7 +11,7 @@ import pytest
 import vram
 from vram.catalog.runtimes import TRANSFORMERS_TERMS, Keeps, Loss, runtimes, training_terms
 from vram.errors import UnsupportedError
-from vram.request.enums import PhaseName, Recompute
+from vram.request.enums import Item, PhaseName, Recompute
 
 GB = 1e9
 
@@ -41,6 +41,8 @@ PINNED = [
     ("unsloth", "recompute_default", Recompute.FULL, "use_gradient_checkpointing = 'unsloth'"),
     ("megatron", "gradient_bytes", 4, "accumulate_allreduce_grads_in_fp32"),
     ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
+    ("megatron", "loss", Loss.VOCAB_PARALLEL, "fused_cross_entropy.py"),
+    ("megatron", "gradient_buffer", True, "_ParamAndGradBuffer.__init__: grad_data = torch.zeros"),
     ("deepspeed", "reduce_bucket_elements", 500_000_000, "reduce_bucket_size = 5e8"),
     ("deepspeed", "step_grad_elements", 1_000_000_000, "_prepare_fp32_grad_for_sub_group"),
     ("torchtune", "zero_default", 3, "training.shard_model"),
@@ -158,6 +160,31 @@ def test_megatron_accumulates_gradients_in_fp32_and_shards_only_the_optimizer():
     params, dp = 8_030_261_248, 8
     items = _items("train llama-3.1-8b bf16 adamw zero1 seq 4096 on 8x h100 megatron")
     assert items["weights"] + items["gradients"] + items["optimizer"] == pytest.approx(params * (6 + 12 / dp), abs=2)
+
+
+#: Megatron's loss against transformers': the fp32 softmax it saves and the 16-bit gradient cast beside
+#: it (cross_entropy.py, fused_cross_entropy.py), of the vocabulary shard a tensor-parallel GPU holds,
+#: where transformers keeps log_softmax's output, nll_loss's gradient and the logits' gradient (12 bytes).
+@pytest.mark.parametrize("query, per_element", [
+    ("train qwen2.5-7b bf16 adamw full tp 2 sp seq 2048 batch 16 on 2x h100 megatron", (4 + 2) / 2),
+    ("train qwen2.5-7b bf16 adamw full seq 2048 batch 2 on h100 megatron", 4 + 2),
+    ("lora qwen2.5-7b bf16 full tp 2 sp seq 2048 batch 4 on 2x h100 megatron", (4 + 2) / 2),
+    ("train qwen2.5-7b bf16 adamw full tp 2 sp seq 2048 batch 16 on 2x h100", 12 / 2),
+])
+def test_megatron_loss_is_its_vocab_parallel_softmax(query, per_element):
+    estimate = vram.ask(query)
+    b, s, v = estimate.request.batch_size, estimate.request.seq_len, 152_064
+    assert estimate.item("logits").bytes == math.ceil(per_element * b * s * v)
+
+
+@pytest.mark.parametrize("task", ["train", "lora"])
+def test_megatron_gradient_buffer_is_live_from_the_first_backward_on(task):
+    # DDP allocates the buffer when it wraps the model and zero_grad_buffer only zeros it, so the
+    # gradients sit beside the loss at the start of backward; transformers' are None there
+    for framework, live in (("megatron", True), ("", False)):
+        estimate = vram.ask(f"{task} qwen2.5-7b bf16 adamw full tp 2 seq 2048 batch 4 on 2x h100 {framework}")
+        start = next(p for p in estimate.phases if p.name == PhaseName.START_OF_BACKWARD)
+        assert (Item.GRADIENTS in start.live) is live
 
 
 @pytest.mark.parametrize("query, zero", [

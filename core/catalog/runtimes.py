@@ -36,6 +36,7 @@ class Loss(StrEnum):
     FP32_LOGITS = "fp32_logits"  #: the whole b x s x vocab logits upcast to fp32, then cross-entropy
     CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens (``loss_chunks``)
     FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size (``loss_chunk_cap_gib``)
+    VOCAB_PARALLEL = "vocab_parallel"  #: Megatron's cross-entropy: an fp32 softmax made in place of the 16-bit logits' upcast
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainingTerms:
     loss_chunk_cap_gib: float  #: FUSED_LINEAR: the largest fp32 logits chunk
     autocast: bool  #: an "amp" regime runs under torch.autocast (else FSDP2's param_dtype casts)
     gradient_bytes: int | None  #: bytes of a gradient when the framework accumulates them wider than its weights
+    gradient_buffer: bool  #: the gradients live in one buffer allocated at start-up, never freed (Megatron DDP)
     gathered_units: int  #: ZeRO-3 / FSDP: sharded units gathered at once (the one running, the one prefetched)
     gathered_bytes: int  #: bytes a parameter of a gathered unit
     reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
@@ -60,7 +62,7 @@ class TrainingTerms:
 #: transformers' terms: what every framework row starts from (Hugging Face Trainer's defaults).
 TRANSFORMERS_TERMS = dict(
     recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
-    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None,
+    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None, gradient_buffer=False,
     gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0)
 
 #: The fields every row has; any other column goes to ``settings``.
@@ -110,7 +112,7 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
                                 Recompute.FULL: Keeps(row["keep_full"])}),
         loss=Loss(row["loss"]), loss_chunks=_positive(row, "loss_chunks"),
         loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]), autocast=bool(row["autocast"]),
-        gradient_bytes=row["gradient_bytes"], gathered_units=_positive(row, "gathered_units"),
+        gradient_bytes=row["gradient_bytes"], gradient_buffer=bool(row["gradient_buffer"]), gathered_units=_positive(row, "gathered_units"),
         gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
         step_grad_elements=int(row["step_grad_elements"]),
         zero_default=_stage(row["zero_default"]),

@@ -210,12 +210,15 @@ def adapter_items(job: DetailedJob, settings: AdapterSettings, activations: Line
     ]
     keys = [item.key for item in items]
     frozen = [k for k in (Item.WEIGHTS, Item.QUANT_OVERHEAD) if k in keys]
+    # a framework whose gradient buffer is allocated at start-up (Megatron's DDP) holds it throughout
+    buffer = [Item.GRADIENTS] if job.runtime.terms.gradient_buffer else []
     phases = [
         phase(PhaseName.START_OF_BACKWARD, items,
-              frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS, Item.CUDA_CONTEXT],
+              frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS, Item.CUDA_CONTEXT, *buffer],
               "adapter states from the step before; the checkpointed layer inputs; the loss's gradient"),
         *([phase(PhaseName.BACKWARD_LAST_LAYER, items,
-                 frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.CUDA_CONTEXT],
+                 frozen + [Item.ADAPTERS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.CUDA_CONTEXT,
+                           *buffer],
                  "the last layer's backward, the first to run: every layer's checkpointed input still live, "
                  "this layer recomputed and its MLP's gradients (its adapters' gradients, one layer's, left out)")]
           if settings.recompute is Recompute.FULL else []),

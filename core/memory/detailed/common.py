@@ -242,10 +242,16 @@ def _backward_formula(options: BlockOptions, keeps: Keeps) -> Formula:
 #:   of backward, beside the chunk at hand's nll and logits gradients (8bsv/N).
 #: - fused linear (Unsloth's fused CE): no whole logits; the largest chunk's fp32 logits and their
 #:   gradient, computed together in forward, and the gradient of the hidden states it accumulates.
+#: - vocab-parallel (Megatron's cross-entropy, fused or not): the 16-bit logits are upcast once and
+#:   the copy turned into the softmax in place, which is all it saves; backward turns the saved
+#:   softmax into the gradient in place and casts it to 16 bits beside it, so 4 + c bytes an element
+#:   at either end of the loss (the 16-bit logits and their fp32 copy in forward).
 LOSSES: dict[Loss, tuple[str, str]] = {
     Loss.FP32_LOGITS: ("Logits and loss, start of backward (fp32)", TRAINING_LOGITS.text),
     Loss.CHUNKED_LINEAR: ("Loss in N chunks of tokens (fp32 log-softmax of each)", "(4 + 8/N)*b*s*v"),
     Loss.FUSED_LINEAR: ("Fused head and loss (largest chunk, fp32)", "2*min(4*b*s*v, cap) + c*b*s*h"),
+    Loss.VOCAB_PARALLEL: ("Vocab-parallel cross-entropy (fp32 softmax, 16-bit logits or their gradient)",
+                          "(4 + c)*b*s*v"),
 }
 
 
