@@ -154,9 +154,10 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
         phase(PhaseName.START_OF_BACKWARD, items,
               live(Item.WEIGHTS, Item.WEIGHT_CASTS, Item.OPTIMIZER, Item.ACTIVATIONS, Item.LOGITS,
                    *([Item.GRADIENTS] if buffer else [])),
-              "optimizer states from the step before; every saved activation; the loss's gradient; "
-              + (f"the gradient buffer, zeroed, not freed ({job.runtime.terms.sources['gradient_buffer']})"
-                 if buffer else "no parameter gradient yet (zero_grad sets them to None)")),
+              "optimizer states from the step before; every saved activation; "
+              + (f"the loss's gradient; the gradient buffer, zeroed, not freed "
+                 f"({job.runtime.terms.sources['gradient_buffer']})" if buffer else
+                 "the loss's gradient through log_softmax; no parameter gradient yet (zero_grad sets them to None)")),
         phase(PhaseName.BACKWARD_FIRST_LAYER, items,
               live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER),
               "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
