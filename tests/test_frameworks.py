@@ -43,6 +43,7 @@ PINNED = [
     ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
     ("megatron", "loss", Loss.VOCAB_PARALLEL, "fused_cross_entropy.py"),
     ("megatron", "gradient_buffer", True, "_ParamAndGradBuffer.__init__: grad_data = torch.zeros"),
+    ("megatron", "fused_norm", True, "layernorm_linear.py _LayerNormLinear.forward saves inputmat"),
     ("deepspeed", "reduce_bucket_elements", 500_000_000, "reduce_bucket_size = 5e8"),
     ("deepspeed", "step_grad_elements", 1_000_000_000, "_prepare_fp32_grad_for_sub_group"),
     ("torchtune", "zero_default", 3, "training.shard_model"),
@@ -175,6 +176,19 @@ def test_megatron_loss_is_its_vocab_parallel_softmax(query, per_element):
     estimate = vram.ask(query)
     b, s, v = estimate.request.batch_size, estimate.request.seq_len, 152_064
     assert estimate.item("logits").bytes == math.ceil(per_element * b * s * v)
+
+
+@pytest.mark.parametrize("framework, norm", [
+    ("megatron", "n*b*s*h + 4*b*s"),  # Transformer Engine's fused norm: the 16-bit input and rsigma
+    ("deepspeed", "(4 + n)*b*s*h + 4*b*s"),  # Hugging Face's LlamaRMSNorm: the fp32 upcast beside it
+])
+def test_megatron_norms_save_no_fp32_copy(framework, norm):
+    estimate = vram.ask(f"train llama-2-7b bf16 adamw no recompute tp 2 seq 2048 batch 2 on 2x h100 {framework}")
+    assert estimate.item("activations").formula.startswith(f"L*(2*({norm}) + 2*(c*b*s*h)")
+    b, s, h, L = 2, 2048, 4096, 32
+    if framework == "megatron":  # vram's count less the 4 bytes an element of each upcast, both norms a layer
+        hf = vram.ask("train llama-2-7b bf16 adamw no recompute tp 2 seq 2048 batch 2 on 2x h100 deepspeed")
+        assert hf.item("activations").bytes - estimate.item("activations").bytes == (2 * L + 1) * 4 * b * s * h
 
 
 @pytest.mark.parametrize("task", ["train", "lora"])

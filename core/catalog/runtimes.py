@@ -51,6 +51,7 @@ class TrainingTerms:
     autocast: bool  #: an "amp" regime runs under torch.autocast (else FSDP2's param_dtype casts)
     gradient_bytes: int | None  #: bytes of a gradient when the framework accumulates them wider than its weights
     gradient_buffer: bool  #: the gradients live in one buffer allocated at start-up, never freed (Megatron DDP)
+    fused_norm: bool  #: the norms are fused kernels that save no fp32 copy of their input (Transformer Engine)
     gathered_units: int  #: ZeRO-3 / FSDP: sharded units gathered at once (the one running, the one prefetched)
     gathered_bytes: int  #: bytes a parameter of a gathered unit
     reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
@@ -62,7 +63,7 @@ class TrainingTerms:
 #: transformers' terms: what every framework row starts from (Hugging Face Trainer's defaults).
 TRANSFORMERS_TERMS = dict(
     recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
-    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None, gradient_buffer=False,
+    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None, gradient_buffer=False, fused_norm=False,
     gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0)
 
 #: The fields every row has; any other column goes to ``settings``.
@@ -112,7 +113,8 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
                                 Recompute.FULL: Keeps(row["keep_full"])}),
         loss=Loss(row["loss"]), loss_chunks=_positive(row, "loss_chunks"),
         loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]), autocast=bool(row["autocast"]),
-        gradient_bytes=row["gradient_bytes"], gradient_buffer=bool(row["gradient_buffer"]), gathered_units=_positive(row, "gathered_units"),
+        gradient_bytes=row["gradient_bytes"], gradient_buffer=bool(row["gradient_buffer"]),
+        fused_norm=bool(row["fused_norm"]), gathered_units=_positive(row, "gathered_units"),
         gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
         step_grad_elements=int(row["step_grad_elements"]),
         zero_default=_stage(row["zero_default"]),

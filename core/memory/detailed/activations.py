@@ -39,6 +39,14 @@ NORM_TERMS: dict[str, tuple[Term, ...]] = {
     "rmsnorm": (Term("RMSNorm: fp32 input, rsqrt, normalised input", "(4 + n)*b*s*h + 4*b*s"),),
     "layernorm": (Term("LayerNorm: input, mean and rstd", "n*b*s*h + 8*b*s"),),
 }
+#: A fused norm kernel saves its input as it came and its fp32 statistics, no fp32 upcast of the
+#: input (Transformer Engine's LayerNormLinear, which Megatron-Core fuses into linear_qkv and
+#: linear_fc1: transformer_engine/pytorch/module/layernorm_linear.py saves inputmat, ln_out for the
+#: weight gradient, mu and rsigma; ln_out is NORMED_INPUT below).
+FUSED_NORM_TERMS: dict[str, tuple[Term, ...]] = {
+    "rmsnorm": (Term("RMSNorm, fused kernel: input and rsigma", "n*b*s*h + 4*b*s"),),
+    "layernorm": NORM_TERMS["layernorm"],
+}
 
 #: The input of the projections after each norm (the norm's output, or autocast's 16-bit cast).
 NORMED_INPUT = Term("input of the projections after the norm", "c*b*s*h")
@@ -124,11 +132,12 @@ class BlockOptions:
     fused_gate_up: bool = False  #: one gate-and-up matrix reads the MLP norm's output
     moe: bool = False  #: routed experts (transformers' grouped_mm experts)
     qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
+    fused_norm: bool = False  #: the norms run as one fused kernel (FUSED_NORM_TERMS), not eager PyTorch ops
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
-    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _normed_inputs(options)]
+    terms = [*(_twice(t) for t in _norm_terms(options)), _normed_inputs(options)]
     if options.qk_norm:
         terms.append(QK_NORM)
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
@@ -136,6 +145,10 @@ def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Ter
     if options.dropout:
         terms.append(RESIDUAL_DROPOUT)
     return [t for t in terms if not (drop_quadratic and t.quadratic)]
+
+
+def _norm_terms(options: BlockOptions) -> tuple[Term, ...]:
+    return (FUSED_NORM_TERMS if options.fused_norm else NORM_TERMS)[options.norm]
 
 
 def _twice(term: Term) -> Term:
@@ -206,7 +219,7 @@ def _matmuls(options: BlockOptions) -> list[tuple[str, str]]:
 def outside_terms(options: BlockOptions) -> list[Term]:
     """Saved outside the layers: embedding dropout, the final norm and the head's input."""
     terms = [EMBEDDING_DROPOUT] if options.dropout else []
-    return terms + [*NORM_TERMS[options.norm], NORMED_INPUT]
+    return terms + [*_norm_terms(options), NORMED_INPUT]
 
 
 #: Eager attention's own moment of a layer's backward: softmax's backward makes the scores'
