@@ -109,6 +109,21 @@ LAYER_INPUT = Term("layer input kept by activation checkpointing", "n*b*s*h")
 MLP_BACKWARD = {"gated": Term("MLP backward: gradients of the product and both its factors", "3*c*b*s*f"),
                 "plain": Term("MLP backward: gradients of the activation's output and input", "2*c*b*s*f")}
 
+#: Unsloth's kernels (its fast path for the families its models/*.py patch, LoRA with no dropout
+#: and no bias), which keep fewer tensors than transformers' modules:
+#: - unsloth/kernels/rms_layernorm.py Fast_RMS_Layernorm: save_for_backward(X, W, r), the input
+#:   and one fp32 rstd a row, no fp32 copy of the input;
+#: - unsloth/kernels/fast_lora.py LoRA_MLP: save_for_backward(..., X, e, g), the input and the
+#:   gate and up outputs (the product h is made again in backward), and backward makes one f-wide
+#:   tensor (DW = dY @ down^T) while _backward_function writes the activation's gradients into e
+#:   and g in place.
+UNSLOTH_NORM = Term("Fast_RMS_Layernorm: input and fp32 rstd", "n*b*s*h + 4*b*s")
+UNSLOTH_MLP = Term("LoRA_MLP: gate and up outputs", "2*c*b*s*f")
+UNSLOTH_MLP_BACKWARD = Term("LoRA_MLP backward: the down projection's input gradient (the rest in place)",
+                            "c*b*s*f")
+UNSLOTH_SOURCE = ("unsloth/kernels/rms_layernorm.py Fast_RMS_Layernorm.forward, unsloth/kernels/fast_lora.py "
+                  "LoRA_MLP.forward and backward: the tensors each saves and makes")
+
 
 @dataclass(frozen=True, slots=True)
 class BlockOptions:
@@ -124,11 +139,12 @@ class BlockOptions:
     fused_gate_up: bool = False  #: one gate-and-up matrix reads the MLP norm's output
     moe: bool = False  #: routed experts (transformers' grouped_mm experts)
     qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
+    unsloth_kernels: bool = False  #: Unsloth's fast RMSNorm and fused LoRA MLP (UNSLOTH_NORM, UNSLOTH_MLP)
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
     """The tensors one transformer layer saves for backward."""
-    terms = [*(_twice(t) for t in NORM_TERMS[options.norm]), _normed_inputs(options)]
+    terms = [*(_twice(t) for t in _norm_terms(options)), _normed_inputs(options)]
     if options.qk_norm:
         terms.append(QK_NORM)
     terms += FUSED_ATTENTION if options.fused_attention else _eager_attention(options)
@@ -155,7 +171,17 @@ def _normed_inputs(options: BlockOptions) -> Term:
                 f"({attention} + {mlp})*c*b*s*h")
 
 
+def _norm_terms(options: BlockOptions) -> tuple[Term, ...]:
+    return (UNSLOTH_NORM,) if options.unsloth_kernels else NORM_TERMS[options.norm]
+
+
+def _mlp_backward(options: BlockOptions) -> Term:
+    return UNSLOTH_MLP_BACKWARD if options.unsloth_kernels else MLP_BACKWARD[options.mlp]
+
+
 def _mlp_terms(options: BlockOptions) -> list[Term]:
+    if options.unsloth_kernels:
+        return [UNSLOTH_MLP]
     if options.mlp == "gated":
         return [GATED_MLP, MOE_ROUTING] if options.moe else [GATED_MLP]
     return [PLAIN_MLP[options.activation]]
@@ -206,7 +232,7 @@ def _matmuls(options: BlockOptions) -> list[tuple[str, str]]:
 def outside_terms(options: BlockOptions) -> list[Term]:
     """Saved outside the layers: embedding dropout, the final norm and the head's input."""
     terms = [EMBEDDING_DROPOUT] if options.dropout else []
-    return terms + [*NORM_TERMS[options.norm], NORMED_INPUT]
+    return terms + [*_norm_terms(options), NORMED_INPUT]
 
 
 #: Eager attention's own moment of a layer's backward: softmax's backward makes the scores'
@@ -224,11 +250,11 @@ def backward_formula(options: BlockOptions, drop_quadratic: bool = False) -> str
     attention's saved tensors and the scores' gradient)."""
     layer = layer_terms(options, drop_quadratic)
     if options.fused_attention:
-        return joined([*layer, MLP_BACKWARD[options.mlp]])
+        return joined([*layer, _mlp_backward(options)])
     mlp = _mlp_terms(options)
     rest = [t for t in layer if t not in mlp]
     softmax = SOFTMAX_BACKWARD[options.fp32_softmax or options.autocast]
-    return f"{joined(rest)} + max({joined([*mlp, MLP_BACKWARD[options.mlp]])}, {softmax.formula})"
+    return f"{joined(rest)} + max({joined([*mlp, _mlp_backward(options)])}, {softmax.formula})"
 
 
 def joined(terms: list[Term]) -> str:
