@@ -9,6 +9,7 @@ import math
 import pytest
 
 import vram
+from vram import catalog
 from vram.catalog.runtimes import TRANSFORMERS_TERMS, Keeps, Loss, runtimes, training_terms
 from vram.errors import UnsupportedError
 from vram.request.enums import Item, PhaseName, Recompute
@@ -39,6 +40,9 @@ PINNED = [
     ("unsloth", "loss", Loss.FUSED_LINEAR, "_get_chunk_multiplier"),
     ("unsloth", "loss_chunk_cap_gib", 4.0, None),
     ("unsloth", "recompute_default", Recompute.FULL, "use_gradient_checkpointing = 'unsloth'"),
+    ("unsloth", "loss_chunk_free_share", 0.5, None),
+    ("unsloth", "lora_kernel_families", frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "cohere",
+                                                   "granite"}), "FastLlamaModel.patch_peft_model"),
     ("megatron", "gradient_bytes", 4, "accumulate_allreduce_grads_in_fp32"),
     ("megatron", "keep_selective", Keeps.ALL_BUT_CORE_ATTENTION, "--recompute-granularity selective"),
     ("megatron", "loss", Loss.VOCAB_PARALLEL, "fused_cross_entropy.py"),
@@ -81,7 +85,8 @@ def test_a_bad_column_is_a_catalog_error(settings, message):
 
 
 #: Columns whose source is their partner's (a count and its unit, a loss and its chunking).
-SOURCED_WITH = {"gathered_bytes": "gathered_units", "loss_chunks": "loss", "loss_chunk_cap_gib": "loss"}
+SOURCED_WITH = {"gathered_bytes": "gathered_units", "loss_chunks": "loss", "loss_chunk_cap_gib": "loss",
+                "loss_chunk_free_share": "loss"}
 
 
 @pytest.mark.parametrize("framework", [i for (kind, i) in runtimes() if kind == "framework"])
@@ -154,6 +159,49 @@ def test_unsloth_offloads_layer_inputs_to_host_and_fuses_the_loss():
     assert items["logits"] == 2 * min(4 * b * s * v, 4 * 2**30) + 2 * b * s * h
     plain = _items("lora llama-3.1-8b seq 2048 batch 2 on a100")
     assert items["activations"] == plain["activations"] - (L - 1) * 2 * b * s * h
+
+
+UNSLOTH_QLORA = "qlora llama-3.1-8b adam8bit r 32 targets all-linear seq 4096 batch 1 on {gpu} unsloth"
+
+
+def test_unsloth_kernels_keep_the_norms_input_and_the_mlps_gate_and_up():
+    # Fast_RMS_Layernorm saves X and an fp32 rstd a row; LoRA_MLP saves X, e, g and its backward
+    # makes one f-wide gradient (DW), the activation's gradients written into e and g in place
+    m, b, s = LLAMA_8B, 1, 4096
+    h, f, c = m["h"], m["f"], 2
+    norm = c * b * s * h + 4 * b * s
+    layer = (2 * norm + 2 * c * b * s * h + c * b * s * (m["a"] + 2 * m["k"]) * m["d"] + c * b * s * m["a"] * m["d"]
+             + 4 * b * m["a"] * s + 2 * c * b * s * f + c * b * s * f)
+    estimate = vram.ask(UNSLOTH_QLORA.format(gpu="a100"))
+    assert estimate.item("backward_layer").bytes == layer
+    assert estimate.item("activations").bytes == c * b * s * h + norm + c * b * s * h  # one input, the final norm
+    assert any("Unsloth's own kernels" in a for a in estimate.assumptions)
+
+
+def test_unsloth_kernels_need_adapters_on_the_whole_mlp():
+    estimate = vram.ask("qlora llama-3.1-8b r 32 targets q_proj v_proj seq 4096 on a100 unsloth")
+    assert any("counted as transformers and PEFT keep it" in a for a in estimate.assumptions)
+    plain = vram.ask("qlora llama-3.1-8b r 32 targets q_proj v_proj seq 4096 on a100")
+    assert estimate.item("backward_layer").bytes == plain.item("backward_layer").bytes
+
+
+@pytest.mark.parametrize("gpu", ["rtx-3060-8gb", "a100", None])
+def test_unsloth_fused_loss_chunk_is_half_the_free_memory_at_most_4_gib(gpu):
+    # unsloth_zoo _get_chunk_multiplier: target = min(free / 2, 4 GiB), free read once at the first loss
+    query = UNSLOTH_QLORA.format(gpu=gpu) if gpu else UNSLOTH_QLORA.replace(" on {gpu}", "")
+    estimate = vram.ask(query)
+    items = {i.key: i.bytes for i in estimate.items}
+    b, s, v, h = 1, 4096, LLAMA_8B["v"], LLAMA_8B["h"]
+    cap = 4 * 2**30
+    if gpu is not None:
+        live = sum(items[k] for k in ("weights", "quant_overhead", "adapters", "activations", "cuda_context"))
+        cap = min(cap, round((estimate_gpu_bytes(gpu) - live) / 2))
+    assert items["logits"] == 2 * min(4 * b * s * v, cap) + 2 * b * s * h
+    assert (cap < 4 * 2**30) is (gpu == "rtx-3060-8gb")
+
+
+def estimate_gpu_bytes(gpu: str) -> int:
+    return catalog.gpus().find(gpu).memory_bytes
 
 
 def test_megatron_accumulates_gradients_in_fp32_and_shards_only_the_optimizer():

@@ -22,7 +22,7 @@ ROWS = tomllib.loads(TABLE.read_text(encoding="utf-8"))["peak"]
 FRAMEWORKS = {"transformers", "llama-factory", "deepspeed", "megatron", "torchtune", "torchtitan", "unsloth"}
 METHODS = {"full", "lora", "qlora", "grpo"}
 KINDS = {"measured", "estimate"}
-STATISTICS = {"allocated", "reserved", "active", "nvidia-smi", "unknown"}
+STATISTICS = {"allocated", "reserved", "active", "nvidia-smi", "capacity", "unknown"}
 PEAK_UNITS = {"peak_gib", "peak_gb"}
 REQUIRED = {
     "id": str, "framework": str, "model_id": str, "method": str, "gpu": str, "gpu_count": int,

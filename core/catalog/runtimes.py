@@ -48,6 +48,9 @@ class TrainingTerms:
     loss: Loss
     loss_chunks: int  #: CHUNKED_LINEAR: chunks of tokens
     loss_chunk_cap_gib: float  #: FUSED_LINEAR: the largest fp32 logits chunk
+    #: FUSED_LINEAR: the share of the GPU's free memory at the first loss a chunk may take (below the
+    #: cap); 0: the cap alone
+    loss_chunk_free_share: float
     autocast: bool  #: an "amp" regime runs under torch.autocast (else FSDP2's param_dtype casts)
     gradient_bytes: int | None  #: bytes of a gradient when the framework accumulates them wider than its weights
     gradient_buffer: bool  #: the gradients live in one buffer allocated at start-up, never freed (Megatron DDP)
@@ -57,14 +60,19 @@ class TrainingTerms:
     reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
     step_grad_elements: int  #: ZeRO-3 step: the most gradient elements cast to the master dtype at once; 0: none
     zero_default: int  #: the ZeRO stage on several data-parallel GPUs when the query names none (3: FSDP)
+    #: model families (config.json model_type) whose LoRA and QLoRA run on the framework's own fused
+    #: kernels (Unsloth's fast RMSNorm and LoRA_MLP, activations.UNSLOTH_MLP); empty: none
+    lora_kernel_families: frozenset[str]
     sources: Mapping[str, str]  #: column -> where the framework's code or docs say it
 
 
 #: transformers' terms: what every framework row starts from (Hugging Face Trainer's defaults).
 TRANSFORMERS_TERMS = dict(
     recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
-    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None, gradient_buffer=False, fused_norm=False,
-    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0)
+    loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, loss_chunk_free_share=0.0, autocast=True,
+    gradient_bytes=None, gradient_buffer=False, fused_norm=False,
+    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0,
+    lora_kernel_families=())
 
 #: The fields every row has; any other column goes to ``settings``.
 _FIELDS = ("id", "name", "source", "default", "based_on", "notes")
@@ -112,12 +120,14 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
         keeps=MappingProxyType({Recompute.NONE: Keeps.ALL, Recompute.SELECTIVE: Keeps(row["keep_selective"]),
                                 Recompute.FULL: Keeps(row["keep_full"])}),
         loss=Loss(row["loss"]), loss_chunks=_positive(row, "loss_chunks"),
-        loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]), autocast=bool(row["autocast"]),
+        loss_chunk_cap_gib=float(row["loss_chunk_cap_gib"]),
+        loss_chunk_free_share=float(row["loss_chunk_free_share"]), autocast=bool(row["autocast"]),
         gradient_bytes=row["gradient_bytes"], gradient_buffer=bool(row["gradient_buffer"]),
         fused_norm=bool(row["fused_norm"]), gathered_units=_positive(row, "gathered_units"),
         gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
         step_grad_elements=int(row["step_grad_elements"]),
         zero_default=_stage(row["zero_default"]),
+        lora_kernel_families=frozenset(row["lora_kernel_families"]),
         sources=MappingProxyType({k.removeprefix("source_"): v for k, v in settings.items()
                                   if k.startswith("source_")}))
 

@@ -117,6 +117,21 @@ LAYER_INPUT = Term("layer input kept by activation checkpointing", "n*b*s*h")
 MLP_BACKWARD = {"gated": Term("MLP backward: gradients of the product and both its factors", "3*c*b*s*f"),
                 "plain": Term("MLP backward: gradients of the activation's output and input", "2*c*b*s*f")}
 
+#: Unsloth's kernels (its fast path for the families its models/*.py patch, LoRA with no dropout
+#: and no bias), which keep fewer tensors than transformers' modules:
+#: - unsloth/kernels/rms_layernorm.py Fast_RMS_Layernorm: save_for_backward(X, W, r), the input
+#:   and one fp32 rstd a row, no fp32 copy of the input;
+#: - unsloth/kernels/fast_lora.py LoRA_MLP: save_for_backward(..., X, e, g), the input and the
+#:   gate and up outputs (the product h is made again in backward), and backward makes one f-wide
+#:   tensor (DW = dY @ down^T) while _backward_function writes the activation's gradients into e
+#:   and g in place.
+UNSLOTH_NORM = Term("Fast_RMS_Layernorm: input and fp32 rstd", "n*b*s*h + 4*b*s")
+UNSLOTH_MLP = Term("LoRA_MLP: gate and up outputs", "2*c*b*s*f")
+UNSLOTH_MLP_BACKWARD = Term("LoRA_MLP backward: the down projection's input gradient (the rest in place)",
+                            "c*b*s*f")
+UNSLOTH_SOURCE = ("unsloth/kernels/rms_layernorm.py Fast_RMS_Layernorm.forward, unsloth/kernels/fast_lora.py "
+                  "LoRA_MLP.forward and backward: the tensors each saves and makes")
+
 
 @dataclass(frozen=True, slots=True)
 class BlockOptions:
@@ -133,6 +148,7 @@ class BlockOptions:
     moe: bool = False  #: routed experts (transformers' grouped_mm experts)
     qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
     fused_norm: bool = False  #: the norms run as one fused kernel (FUSED_NORM_TERMS), not eager PyTorch ops
+    unsloth_kernels: bool = False  #: Unsloth's fast RMSNorm and fused LoRA MLP (UNSLOTH_NORM, UNSLOTH_MLP)
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
@@ -145,10 +161,6 @@ def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Ter
     if options.dropout:
         terms.append(RESIDUAL_DROPOUT)
     return [t for t in terms if not (drop_quadratic and t.quadratic)]
-
-
-def _norm_terms(options: BlockOptions) -> tuple[Term, ...]:
-    return (FUSED_NORM_TERMS if options.fused_norm else NORM_TERMS)[options.norm]
 
 
 def _twice(term: Term) -> Term:
@@ -168,7 +180,19 @@ def _normed_inputs(options: BlockOptions) -> Term:
                 f"({attention} + {mlp})*c*b*s*h")
 
 
+def _norm_terms(options: BlockOptions) -> tuple[Term, ...]:
+    if options.unsloth_kernels:
+        return (UNSLOTH_NORM,)
+    return (FUSED_NORM_TERMS if options.fused_norm else NORM_TERMS)[options.norm]
+
+
+def _mlp_backward(options: BlockOptions) -> Term:
+    return UNSLOTH_MLP_BACKWARD if options.unsloth_kernels else MLP_BACKWARD[options.mlp]
+
+
 def _mlp_terms(options: BlockOptions) -> list[Term]:
+    if options.unsloth_kernels:
+        return [UNSLOTH_MLP]
     if options.mlp == "gated":
         return [GATED_MLP, MOE_ROUTING] if options.moe else [GATED_MLP]
     return [PLAIN_MLP[options.activation]]
@@ -237,11 +261,11 @@ def backward_formula(options: BlockOptions, drop_quadratic: bool = False) -> str
     attention's saved tensors and the scores' gradient)."""
     layer = layer_terms(options, drop_quadratic)
     if options.fused_attention:
-        return joined([*layer, MLP_BACKWARD[options.mlp]])
+        return joined([*layer, _mlp_backward(options)])
     mlp = _mlp_terms(options)
     rest = [t for t in layer if t not in mlp]
     softmax = SOFTMAX_BACKWARD[options.fp32_softmax or options.autocast]
-    return f"{joined(rest)} + max({joined([*mlp, MLP_BACKWARD[options.mlp]])}, {softmax.formula})"
+    return f"{joined(rest)} + max({joined([*mlp, _mlp_backward(options)])}, {softmax.formula})"
 
 
 def joined(terms: list[Term]) -> str:

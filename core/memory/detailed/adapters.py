@@ -11,12 +11,13 @@ the adapters get gradients and optimizer states.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from vram.catalog.modules import modules_of
 from vram.errors import InvalidRequestError
 from vram.formula import formula
-from vram.memory.detailed.activations import BlockOptions
+from vram.memory.detailed.activations import UNSLOTH_SOURCE, BlockOptions
 from vram.memory.detailed.common import (
     DetailedJob, activations_item, backward_layer_item, block_options, default_recompute as _recompute,
     host_activation_bytes, kept, logits_item, phase, quantised_weights, say_loss
@@ -158,11 +159,32 @@ def adapter_settings(job: DetailedJob, said: Said) -> AdapterSettings:
         trained += magnitude
         said.say(f"DoRA: a trained magnitude for each output of the target layers, {magnitude:,} parameters; the "
                  f"forward keeps each target layer's base output for the magnitude's gradient ({DORA})")
+    options = _with_framework_kernels(job, options, targets, said)
     saved = len(request.modules_to_save or ()) * job.spec.vocab_size * job.spec.hidden_size
     if saved:
         said.say(f"{', '.join(request.modules_to_save)} trained in full beside the adapters: a trainable copy in the "
                  f"model's dtype, with its gradients and optimizer states ({PEFT_SAVED})")
     return AdapterSettings(recompute, options, rank, targets, trained, dtype, source, dora_outputs, saved)
+
+
+#: The MLP layers that must all carry adapters for Unsloth's fused LoRA MLP to replace the module.
+FUSED_MLP_LAYERS = frozenset({"gate_proj", "up_proj", "down_proj"})
+
+
+def _with_framework_kernels(job: DetailedJob, options: BlockOptions, targets: tuple[str, ...],
+                            said: Said) -> BlockOptions:
+    """The block on the framework's own LoRA kernels, where its row names the model's family and
+    the adapters are where the kernels need them (gate, up and down; no DoRA)."""
+    terms = job.runtime.terms
+    if job.spec.family not in terms.lora_kernel_families:
+        return options
+    if not FUSED_MLP_LAYERS <= set(targets) or job.request.dora:
+        said.say(f"{job.runtime.name}'s fused LoRA MLP needs adapters on gate_proj, up_proj and down_proj and no "
+                 "DoRA: the MLP is counted as transformers and PEFT keep it")
+        return options
+    said.say(f"{job.runtime.name}'s own kernels: its RMSNorm keeps the input and an fp32 rstd a row, its LoRA MLP "
+             f"the gate and up outputs ({terms.sources['lora_kernel_families']}; {UNSLOTH_SOURCE})")
+    return dataclasses.replace(options, unsloth_kernels=True)
 
 
 def _adapter_dtype(job: DetailedJob, said: Said) -> tuple[Dtype, str]:
@@ -256,8 +278,21 @@ def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase
         backward_layer = _plus(backward_layer, "c*b*s*D", values)
         if settings.recompute is not Recompute.FULL:
             activations = _plus(activations, "L*c*b*s*D", values)
-    items, phases = adapter_items(job, settings, activations, logits_item(job, values), backward_layer)
+    logits = logits_item(job, values, _free_at_first_loss(job, settings, activations))
+    items, phases = adapter_items(job, settings, activations, logits, backward_layer)
     return items, phases, host_activation_bytes(keeps, values)
+
+
+def _free_at_first_loss(job: DetailedJob, settings: AdapterSettings, activations: LineItem) -> int | None:
+    """The GPU's memory free when the first step reaches the loss (the base, the adapters, the kept
+    activations and the CUDA context; the optimizer's states come at the first step's end), where a
+    framework sizes its loss by it (unsloth_zoo _get_chunk_multiplier reads torch.cuda.mem_get_info
+    once, functools.cache); None without a GPU."""
+    gpu = job.resolved.gpu
+    if gpu is None or not job.runtime.terms.loss_chunk_free_share:
+        return None
+    live = sum(item.bytes for item in _base_weights(job)) + activations.bytes + cuda_context_item().bytes
+    return gpu.memory_bytes - live - round(dtype_bytes(settings.adapter_dtype) * settings.trained)
 
 
 def _plus(item: LineItem, term: str, values: dict[str, float]) -> LineItem:

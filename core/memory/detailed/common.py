@@ -267,8 +267,9 @@ COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorc
                    "min_cut_rematerialization_partition with torch/_inductor/decomposition.py (measured)")
 
 
-def logits_item(job: DetailedJob, values: dict[str, float]) -> LineItem:
-    """The training loss as the job's framework computes it."""
+def logits_item(job: DetailedJob, values: dict[str, float], free_bytes: int | None = None) -> LineItem:
+    """The training loss as the job's framework computes it; ``free_bytes``: the GPU's memory free
+    at the first loss, where the framework sizes its fused loss's chunks by it."""
     terms = job.runtime.terms
     if job.request.torch_compile and terms.loss is Loss.CHUNKED_LINEAR:
         label, text = COMPILED_CHUNKED
@@ -276,7 +277,10 @@ def logits_item(job: DetailedJob, values: dict[str, float]) -> LineItem:
                             f"{terms.sources['loss']}; {COMPILED_SOURCE}")
     label, text = LOSSES[terms.loss]
     source = HF_LOSS if terms.loss is Loss.FP32_LOGITS and "loss" not in terms.sources else terms.sources["loss"]
-    values = {**values, "N": terms.loss_chunks, "cap": round(terms.loss_chunk_cap_gib * 2**30)}
+    cap = round(terms.loss_chunk_cap_gib * 2**30)
+    if terms.loss_chunk_free_share and free_bytes is not None and free_bytes > 0:
+        cap = min(cap, round(terms.loss_chunk_free_share * free_bytes))
+    values = {**values, "N": terms.loss_chunks, "cap": cap}
     return formula_item(Item.LOGITS, label, formula(text), values, source)
 
 
