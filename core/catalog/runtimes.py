@@ -54,6 +54,9 @@ class TrainingTerms:
     reduce_bucket_elements: int  #: ZeRO-1/2 gradient reduce bucket (DeepSpeed reduce_bucket_size); 0: none
     step_grad_elements: int  #: ZeRO-3 step: the most gradient elements cast to the master dtype at once; 0: none
     zero_default: int  #: the ZeRO stage on several data-parallel GPUs when the query names none (3: FSDP)
+    #: FSDP2's reduce dtype, bytes a gradient element: its all-gather and reduce-scatter streams'
+    #: pools are reserved beside the peak (memory/detailed/allocator.py); 0: not modelled
+    fsdp2_reduce_bytes: int
     sources: Mapping[str, str]  #: column -> where the framework's code or docs say it
 
 
@@ -61,7 +64,8 @@ class TrainingTerms:
 TRANSFORMERS_TERMS = dict(
     recompute_default="none", keep_selective="all_but_core_attention", keep_full="layer_input",
     loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, autocast=True, gradient_bytes=None,
-    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0)
+    gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0,
+    fsdp2_reduce_bytes=0)
 
 #: The fields every row has; any other column goes to ``settings``.
 _FIELDS = ("id", "name", "source", "default", "based_on", "notes")
@@ -113,7 +117,7 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
         gradient_bytes=row["gradient_bytes"], gathered_units=_positive(row, "gathered_units"),
         gathered_bytes=_positive(row, "gathered_bytes"), reduce_bucket_elements=int(row["reduce_bucket_elements"]),
         step_grad_elements=int(row["step_grad_elements"]),
-        zero_default=_stage(row["zero_default"]),
+        zero_default=_stage(row["zero_default"]), fsdp2_reduce_bytes=_bytes(row["fsdp2_reduce_bytes"]),
         sources=MappingProxyType({k.removeprefix("source_"): v for k, v in settings.items()
                                   if k.startswith("source_")}))
 
@@ -121,6 +125,12 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
 def _stage(value: Any) -> int:
     if value not in (0, 1, 2, 3) or type(value) is not int:
         raise ValueError(f"runtimes.toml: zero_default must be a ZeRO stage 0-3, not {value!r}")
+    return value
+
+
+def _bytes(value: Any) -> int:
+    if value not in (0, 2, 4) or type(value) is not int:
+        raise ValueError(f"runtimes.toml: fsdp2_reduce_bytes must be 0 (not modelled), 2 or 4, not {value!r}")
     return value
 
 

@@ -289,6 +289,8 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: S
 #: constant, not ``Item.X`` in the loop: a sweep assembles an estimate per row, and an enum member's
 #: lookup costs ten times a set's.
 SLACK_ITEMS = frozenset({Item.ACTIVATIONS, Item.LOGITS})
+#: Items that live in Item.STREAM_POOLS's pools, not the default stream's (allocator.py).
+POOLED_ITEMS = frozenset({Item.GRADIENTS})
 
 
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
@@ -306,8 +308,19 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
         low_bytes=low, high_bytes=high, range_reasons=_range_reasons(slack_item.label), host_bytes=host_bytes,
-        comparisons=comparisons,
+        comparisons=comparisons, reserved_bytes=_reserved(items, phases),
     )
+
+
+def _reserved(items: tuple[LineItem, ...], phases: tuple[Phase, ...]) -> int | None:
+    """The peak's tensors plus the other streams' pools. The sharded gradients live in the
+    reduce-scatter pool (FSDP2's reduce_output), so a phase's own stream holds the rest."""
+    pools = next((item.bytes for item in items if item.key == Item.STREAM_POOLS), None)
+    if pools is None:
+        return None
+    sizes = {item.key: item.bytes for item in items}
+    own = max(p.bytes - sum(sizes[k] for k in p.live if k in POOLED_ITEMS) for p in phases)
+    return without_context(own, items) + pools
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from vram.memory.detailed.allocator import CACHING_ALLOCATOR, FSDP2_POOLS, all_gather_pool, reduce_scatter_pool
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import Item, Offload, PhaseName
@@ -125,6 +126,22 @@ def _live(item: LineItem, phase: Phase) -> bool:
         item.key == Item.REDUCE_BUCKET and phase.name != PhaseName.START_OF_BACKWARD)
 
 
+def _stream_pools(job) -> LineItem:
+    """FSDP2's all-gather and reduce-scatter pools, which the caching allocator keeps for their
+    streams: reserved beside the peak, never live in it (the gradients in the pool are counted as
+    gradients where they are live)."""
+    counts, layers, terms = job.counts, job.spec.num_layers, job.runtime.terms
+    root = (counts.embedding + counts.head + job.spec.hidden_size) / job.tp  # embedding, head, final norm
+    block = (counts.total / job.tp - root) / layers
+    gathered = all_gather_pool(root, block, layers, terms.gathered_bytes)
+    reduced = reduce_scatter_pool(root, block, layers, job.dp, terms.fsdp2_reduce_bytes)
+    return LineItem(Item.STREAM_POOLS, "FSDP2's collective streams' pools (reserved, not live at the peak)",
+                    gathered + reduced, "all_gather_pool + reduce_scatter_pool",
+                    {"all_gather_pool": gathered, "reduce_scatter_pool": reduced, "root_params": round(root),
+                     "block_params": round(block), "shards": job.dp},
+                    f"{CACHING_ALLOCATOR}; {FSDP2_POOLS}; {terms.sources['fsdp2_reduce_bytes']}")
+
+
 def _stage_share(job) -> tuple[float, str]:
     """The share of the model's parameters the most-loaded pipeline stage holds."""
     if job.pp == 1:
@@ -198,6 +215,8 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
                               f"{size} B/param x largest_layer_params",
                               {"largest_layer_params": round(largest)},
                               terms.sources.get("gathered_units", DEEPSPEED_GATHER)))
+    if terms.fsdp2_reduce_bytes and job.request.zero == 3 and job.dp > 1 and job.pp == 1 and job.request.ep == 1:
+        extra.append(_stream_pools(job))
     if job.request.zero in (1, 2) and job.dp > 1 and terms.reduce_bucket_elements and Item.GRADIENTS in by_key:
         size = job.compute_bytes  # the bucket is in the optimizer's (the model's 16-bit) dtype
         extra.append(LineItem(Item.REDUCE_BUCKET, "ZeRO gradient reduce bucket", size * terms.reduce_bucket_elements,
