@@ -29,6 +29,7 @@ PINNED = [
     ("torchtitan", "autocast", False, "mixed_precision_param = bfloat16"),
     ("torchtitan", "loss", Loss.FP32_LOGITS, "cross_entropy(pred.float())"),
     ("torchtitan", "gathered_units", 2, "fully_shard"),
+    ("torchtitan", "fsdp2_reduce_bytes", 4, "mixed_precision_reduce = float32"),
     ("torchtune", "loss", Loss.CHUNKED_LINEAR, "LinearCrossEntropyLoss(num_output_chunks=8)"),
     ("torchtune", "loss_chunks", 8, None),
     ("torchtune", "recompute_default", Recompute.FULL, "enable_activation_checkpointing: True"),
@@ -70,6 +71,7 @@ def test_frameworks_on_transformers_keep_its_terms(framework):
     ({"keep_full": "everything"}, "everything"),
     ({"loss_chunks": 0}, "loss_chunks"),
     ({"gathered_units": 1.5}, "gathered_units"),
+    ({"fsdp2_reduce_bytes": 3}, "fsdp2_reduce_bytes"),
     ({"prefetch": 2}, "unknown framework columns"),
 ])
 def test_a_bad_column_is_a_catalog_error(settings, message):

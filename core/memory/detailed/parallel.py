@@ -20,7 +20,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from vram.memory.detailed.allocator import CACHING_ALLOCATOR, FSDP2_POOLS, all_gather_pool, reduce_scatter_pool
+from vram.memory.detailed.allocator import (
+    CACHING_ALLOCATOR, FSDP2_POOLS, all_gather_pool, reduce_scatter_pool
+)
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import Item, Offload, PhaseName
