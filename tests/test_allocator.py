@@ -38,20 +38,37 @@ def _pages(size: float) -> int:
     return -(-round(size) // S) * S
 
 
-ROOT_8B, BLOCK_8B, LAYERS_8B = 2 * 128256 * 4096 + 4096, 218_112_000, 32
+V, H, LAYERS, BLOCK = 128256, 4096, 32, 218_112_000  # llama-3.1-8b: vocabulary, hidden, blocks' parameters
+ROOT = [2 * V * H + H] + [BLOCK] * LAYERS  # torchtitan at 9dec370: embedding, norm and head in the root's group
+APART = [V * H] + [BLOCK] * LAYERS + [V * H + H]  # torchtitan from 2025: the embedding apart, norm and head together
 
 
-def test_all_gather_pool_holds_the_root_group_and_the_first_block():
-    # forward frees a group's flat output only after the next group's is allocated (wait_for_unshard)
-    assert all_gather_pool(ROOT_8B, BLOCK_8B, LAYERS_8B, 2) == _pages(2 * (ROOT_8B + BLOCK_8B))
+@pytest.mark.parametrize("groups, expected", [
+    (ROOT, 2 * (2 * V * H + H + BLOCK)),  # the first group's output freed only once the first block's is made
+    (APART, 2 * (V * H + BLOCK)),  # the head's group fits in the embedding's freed block
+])
+def test_all_gather_pool_holds_the_first_group_and_the_first_block(groups, expected):
+    assert all_gather_pool(groups, 2) == _pages(expected)
 
 
 @pytest.mark.parametrize("shards", [8, 128])
-def test_reduce_scatter_pool_holds_every_shard_and_the_root_groups_input(shards):
+def test_reduce_scatter_pool_of_the_root_layout(shards):
     # one block's fp32 input, the blocks' sharded gradients, then the root group's input (larger
     # than any hole); the root's own shard fits in the freed block input
-    expected = 4 * (BLOCK_8B + LAYERS_8B * BLOCK_8B / shards + ROOT_8B)
-    assert reduce_scatter_pool(ROOT_8B, BLOCK_8B, LAYERS_8B, shards, 4) == _pages(expected)
+    expected = 4 * (BLOCK + LAYERS * BLOCK / shards + 2 * V * H + H)
+    assert reduce_scatter_pool(ROOT, shards, 4) == _pages(expected)
+
+
+@pytest.mark.parametrize("shards", [8, 128])
+def test_reduce_scatter_pool_of_the_apart_layout(shards):
+    # the head's group first: its input, then its shard after it. Each block's input then takes
+    # the start of the freed head input, and its shard the best-fitting hole: the rest of the head
+    # input while it lasts, then the end of the pool. The embedding's input, reduced last, is
+    # larger than any hole (the end again); its shard fits in the last block's freed input.
+    head, block, embedding = 4 * (V * H + H), 4 * BLOCK, 4 * V * H
+    in_hole = min(LAYERS, (head - block) // (block // shards))
+    expected = head + head // shards + (LAYERS - in_hole) * (block // shards) + embedding
+    assert reduce_scatter_pool(APART, shards, 4) == _pages(expected)
 
 
 TORCHTITAN_8B = "train llama-3.1-8b bf16 adamw fsdp selective seq 8192 batch 2 on {n}x h100 torchtitan"
@@ -61,7 +78,7 @@ TORCHTITAN_8B = "train llama-3.1-8b bf16 adamw fsdp selective seq 8192 batch 2 o
 def test_torchtitan_reserved_is_the_peak_and_the_stream_pools(gpus):
     estimate = vram.ask(TORCHTITAN_8B.format(n=gpus))
     pools = estimate.item(Item.STREAM_POOLS)
-    assert pools.values["shards"] == gpus and pools.values["root_params"] == ROOT_8B
+    assert pools.values["shards"] == gpus and pools.values["embedding_params"] == V * H
     assert Item.STREAM_POOLS not in estimate.peak_phase.live  # reserved, never live at the peak
     # the peak is at the loss's backward, before any gradient exists
     assert estimate.reserved_bytes == without_context(estimate.total_bytes, estimate.items) + pools.bytes

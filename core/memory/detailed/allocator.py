@@ -12,8 +12,8 @@ FSDP2 allocates two such pools (torch/distributed/fsdp/_fully_shard/_fsdp_collec
 - ``foreach_all_gather``: each group's flat all-gather output (its parameters unsharded, in the
   param dtype) on the all-gather copy-in stream. In forward, ``wait_for_unshard`` frees a group's
   output only after the next group's is allocated ("Defer free to allow for overlap of this
-  copy-out with next all-gather collective"), so the root group (embedding, head, final norm)
-  and the first block are reserved together.
+  copy-out with next all-gather collective"), so the first group (the embedding's) and the
+  first block's are reserved together.
 - ``foreach_reduce``: under ``torch.cuda.stream(reduce_scatter_stream)`` a group's gradients,
   unsharded, in the reduce dtype (``reduce_scatter_input``), and the reduced shard
   (``reduce_output``), of which the sharded gradients are views ("The RS output is allocated in
@@ -77,26 +77,25 @@ def _merged(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def all_gather_pool(root_params: float, block_params: float, layers: int, param_bytes: int) -> int:
-    """FSDP2's all-gather copy-in pool through a forward: the root group's flat output, then each
-    block's, each freed once the next one is allocated."""
-    events = [("root", round(param_bytes * root_params))]
-    previous = "root"
-    for layer in range(layers):
-        events += [(f"block{layer}", round(param_bytes * block_params)), (previous, 0)]
-        previous = f"block{layer}"
+def all_gather_pool(groups: list[float], param_bytes: int) -> int:
+    """FSDP2's all-gather copy-in pool through a forward over ``groups`` (parameters a group, in
+    forward order): each group's flat output freed once the next one's is allocated."""
+    events: list[tuple[str, int]] = []
+    for number, params in enumerate(groups):
+        events.append((f"group{number}", round(param_bytes * params)))
+        if number:
+            events.append((f"group{number - 1}", 0))
     return high_water(events)
 
 
-def reduce_scatter_pool(root_params: float, block_params: float, layers: int, shards: int,
-                        reduce_bytes: int) -> int:
-    """FSDP2's reduce-scatter pool through a backward: each block's unsharded gradients and their
-    shard, the blocks last to first and the root group last; each input freed before the next
-    one, the shards (the sharded gradients) kept."""
+def reduce_scatter_pool(groups: list[float], shards: int, reduce_bytes: int) -> int:
+    """FSDP2's reduce-scatter pool through a backward, which reduces ``groups`` in the reverse of
+    forward order (a root group's post-backward runs last, as it runs first in forward): each
+    group's unsharded gradients and their shard; each input freed before the next one's, the
+    shards (the sharded gradients) kept."""
     events: list[tuple[str, int]] = []
-    groups = [(f"block{layer}", block_params) for layer in range(layers)] + [("root", root_params)]
-    for number, (name, params) in enumerate(groups):
+    for number, params in enumerate(reversed(groups)):
         if number:
             events.append(("input", 0))
-        events += [("input", round(reduce_bytes * params)), (name, round(reduce_bytes * params / shards))]
+        events += [("input", round(reduce_bytes * params)), (f"shard{number}", round(reduce_bytes * params / shards))]
     return high_water(events)

@@ -160,7 +160,8 @@ def say_loss(job: DetailedJob, said: Said) -> None:
     if "loss" in terms.sources:
         said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
     if job.request.torch_compile:
-        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR else "no compiled tensor"
+        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss else \
+            "no compiled tensor"
         said.say(f"torch.compile: {modelled}; the blocks' tensors are counted as eager PyTorch keeps them")
 
 
@@ -256,6 +257,11 @@ LOSSES: dict[Loss, tuple[str, str]] = {
 #: and one chunk's 16-bit gradient is made at a time: the upcast, softmax and its gradient fuse into
 #: the kernels around those reductions.
 COMPILED_CHUNKED = ("Loss in N chunks of tokens, compiled (16-bit logits of each)", "(c + c/N)*b*s*v")
+#: The whole-logits loss compiled, the same partition with one chunk: the 16-bit logits saved and
+#: their 16-bit gradient made in backward (the fp32 upcast and log-softmax fused away).
+COMPILED_WHOLE = ("Logits and loss, compiled (16-bit logits and their gradient)", "2*c*b*s*v")
+COMPILED_PARTITION = ("torch/_functorch/partitioners.py min_cut_rematerialization_partition with "
+                      "torch/_inductor/decomposition.py (measured: tests/test_compiled_loss.py)")
 COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorch/partitioners.py "
                    "min_cut_rematerialization_partition with torch/_inductor/decomposition.py (measured)")
 
@@ -267,6 +273,10 @@ def logits_item(job: DetailedJob, values: dict[str, float]) -> LineItem:
         label, text = COMPILED_CHUNKED
         return formula_item(Item.LOGITS, label, formula(text), {**values, "N": terms.loss_chunks},
                             f"{terms.sources['loss']}; {COMPILED_SOURCE}")
+    if job.request.torch_compile and terms.compile_loss and terms.loss is Loss.FP32_LOGITS:
+        label, text = COMPILED_WHOLE
+        return formula_item(Item.LOGITS, label, formula(text), values,
+                            f"{terms.sources['compile_loss']}; {COMPILED_PARTITION}")
     label, text = LOSSES[terms.loss]
     source = HF_LOSS if terms.loss is Loss.FP32_LOGITS and "loss" not in terms.sources else terms.sources["loss"]
     values = {**values, "N": terms.loss_chunks, "cap": round(terms.loss_chunk_cap_gib * 2**30)}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from vram.catalog.runtimes import Fsdp2Groups
 from vram.memory.detailed.allocator import (
     CACHING_ALLOCATOR, FSDP2_POOLS, all_gather_pool, reduce_scatter_pool
 )
@@ -133,15 +134,24 @@ def _stream_pools(job) -> LineItem:
     streams: reserved beside the peak, never live in it (the gradients in the pool are counted as
     gradients where they are live)."""
     counts, layers, terms = job.counts, job.spec.num_layers, job.runtime.terms
-    root = (counts.embedding + counts.head + job.spec.hidden_size) / job.tp  # embedding, head, final norm
-    block = (counts.total / job.tp - root) / layers
-    gathered = all_gather_pool(root, block, layers, terms.gathered_bytes)
-    reduced = reduce_scatter_pool(root, block, layers, job.dp, terms.fsdp2_reduce_bytes)
+    groups = _fsdp2_groups(counts, job.spec.hidden_size, layers, job.tp, terms.fsdp2_groups)
+    gathered = all_gather_pool(groups, terms.gathered_bytes)
+    reduced = reduce_scatter_pool(groups, job.dp, terms.fsdp2_reduce_bytes)
     return LineItem(Item.STREAM_POOLS, "FSDP2's collective streams' pools (reserved, not live at the peak)",
                     gathered + reduced, "all_gather_pool + reduce_scatter_pool",
-                    {"all_gather_pool": gathered, "reduce_scatter_pool": reduced, "root_params": round(root),
-                     "block_params": round(block), "shards": job.dp},
-                    f"{CACHING_ALLOCATOR}; {FSDP2_POOLS}; {terms.sources['fsdp2_reduce_bytes']}")
+                    {"all_gather_pool": gathered, "reduce_scatter_pool": reduced, "block_params": round(groups[1]),
+                     "embedding_params": round(counts.embedding / job.tp), "shards": job.dp},
+                    f"{CACHING_ALLOCATOR}; {FSDP2_POOLS}; {terms.sources['fsdp2_reduce_bytes']}; "
+                    f"{terms.sources.get('fsdp2_groups', '')}".rstrip("; "))
+
+
+def _fsdp2_groups(counts, hidden: int, layers: int, tp: int, layout: Fsdp2Groups) -> list[float]:
+    """One GPU's parameters a group, in forward order: the blocks, and around them the embedding,
+    the final norm and the head as ``layout`` groups them (a tensor-parallel GPU holds 1/tp)."""
+    block = (counts.total - counts.embedding - counts.head - hidden) / layers / tp
+    if layout is Fsdp2Groups.ROOT or not counts.head:  # a tied head: one group with the embedding, used first
+        return [(counts.embedding + counts.head + hidden) / tp] + [block] * layers
+    return [counts.embedding / tp] + [block] * layers + [(counts.head + hidden) / tp]
 
 
 def _stage_share(job) -> tuple[float, str]:
