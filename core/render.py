@@ -85,6 +85,7 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.ZERO3_GATHER: ItemStyle("ZeRO-3 gather", "#86bcb6"),
     Item.REDUCE_BUCKET: ItemStyle("Reduce bucket", "#c9ad3f"),
     Item.STEP_GRADIENT: ItemStyle("Step grads", "#7f6d5f"),
+    Item.STREAM_POOLS: ItemStyle("Stream pools", "#bcbd22"),
     Item.FRAMEWORK_RESERVE: ItemStyle("Workspaces", "#79706e"),
 }
 
@@ -115,6 +116,8 @@ def total_rows(estimate: Estimate) -> list[tuple[str, int]]:
         rows.append((f"Job total ({estimate.gpu_count} GPUs)", estimate.job_total_bytes))
     if estimate.host_bytes:
         rows.append(("Host memory, offloaded (job)", estimate.host_bytes))
+    if estimate.reserved_bytes is not None:
+        rows.append(("Reserved per GPU (max_memory_reserved, no CUDA context)", estimate.reserved_bytes))
     return rows
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import vram
 from vram import catalog
-from vram.catalog.runtimes import TRANSFORMERS_TERMS, Keeps, Loss, runtimes, training_terms
+from vram.catalog.runtimes import TRANSFORMERS_TERMS, Fsdp2Groups, Keeps, Loss, runtimes, training_terms
 from vram.errors import UnsupportedError
 from vram.request.enums import Item, PhaseName, Recompute
 
@@ -30,6 +30,9 @@ PINNED = [
     ("torchtitan", "autocast", False, "mixed_precision_param = bfloat16"),
     ("torchtitan", "loss", Loss.FP32_LOGITS, "cross_entropy(pred.float())"),
     ("torchtitan", "gathered_units", 2, "fully_shard"),
+    ("torchtitan", "fsdp2_reduce_bytes", 4, "mixed_precision_reduce = float32"),
+    ("torchtitan", "fsdp2_groups", Fsdp2Groups.APART, "tok_embeddings a fully_shard group of its own"),
+    ("torchtitan", "compile_loss", True, "CompileConfig.components = ['model', 'loss']"),
     ("torchtune", "loss", Loss.CHUNKED_LINEAR, "LinearCrossEntropyLoss(num_output_chunks=8)"),
     ("torchtune", "loss_chunks", 8, None),
     ("torchtune", "recompute_default", Recompute.FULL, "enable_activation_checkpointing: True"),
@@ -77,6 +80,9 @@ def test_frameworks_on_transformers_keep_its_terms(framework):
     ({"keep_full": "everything"}, "everything"),
     ({"loss_chunks": 0}, "loss_chunks"),
     ({"gathered_units": 1.5}, "gathered_units"),
+    ({"fsdp2_reduce_bytes": 3}, "fsdp2_reduce_bytes"),
+    ({"fsdp2_groups": "scattered"}, "scattered"),
+    ({"compile_loss": "yes"}, "compile_loss"),
     ({"prefetch": 2}, "unknown framework columns"),
 ])
 def test_a_bad_column_is_a_catalog_error(settings, message):
@@ -134,6 +140,15 @@ def test_per_op_checkpointing_is_refused_where_not_modelled():
     with pytest.raises(UnsupportedError, match="dense models with flash/sdpa") as caught:
         vram.ask("train llama-3.1-8b bf16 adamw selective eager seq 2048 torchtitan")
     assert caught.value.field == "recompute"
+
+
+@pytest.mark.parametrize("query, bytes_a_logit", [
+    ("train llama-3.1-8b bf16 adamw fsdp seq 8192 batch 2 on 8x h100 torchtitan", 12),  # eager: 3 fp32 copies
+    ("train llama-3.1-8b bf16 adamw fsdp compile seq 8192 batch 2 on 8x h100 torchtitan", 4),  # 16-bit logits, grad
+    ("train llama-3.1-8b bf16 adamw fsdp compile seq 8192 batch 2 on 8x h100", 12),  # transformers: loss not compiled
+])
+def test_torchtitan_compiles_its_whole_logits_loss(query, bytes_a_logit):
+    assert _items(query)["logits"] == bytes_a_logit * 2 * 8192 * LLAMA_8B["v"]
 
 
 def test_torchtune_chunked_loss_and_pure_bf16():

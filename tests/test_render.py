@@ -35,6 +35,7 @@ COVERING_QUERIES = [
     "train chatglm-6b adamw bf16 zero2 on 8xA100 deepspeed", "train chatglm-6b adamw bf16 zero3 on 8xA100 deepspeed",
     "train gpt2 adamw bf16 foreach on 1x rtx-3090",
     "train llama-3-8b bf16 adamw tp 2 pp 2 on 8xh100",
+    "train llama-3.1-8b bf16 adamw seq 4096 on 8x h100 torchtitan",
     "infer 6b int8", "infer 6b int8 method=article", "infer llama-3-70b int4 on 2x rtx-4090",
     "qlora llama-2-70b seq 4096 on 1x a100-80gb", "lora llama-3-8b on 1x a100-40gb",
     "lora 7b method=article",

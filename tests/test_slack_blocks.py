@@ -71,6 +71,8 @@ def test_the_table_shows_the_clis_numbers(query):
         expected.append(estimate.job_total_bytes)
     if estimate.host_bytes:  # render.py's host-memory row: offloaded layers, ZeRO offload, offloaded checkpoints
         expected.append(estimate.host_bytes)
+    if estimate.reserved_bytes is not None:  # render.py's reserved row: FSDP2's stream pools beside the peak
+        expected.append(estimate.reserved_bytes)
     assert shown_numbers(reply_to(query)) == [format_bytes(b) for b in expected]
 
 

@@ -75,6 +75,8 @@ def _compared_bytes(estimate: vram.Estimate, statistic: str) -> int:
     """The detailed peak as the row's statistic counts it."""
     if statistic not in ALLOCATOR_STATISTICS:
         return estimate.total_bytes
+    if statistic == "reserved" and estimate.reserved_bytes is not None:
+        return estimate.reserved_bytes  # the other streams' pools too (memory/detailed/allocator.py)
     return runtime.without_context(estimate.total_bytes, estimate.items)
 
 

@@ -39,6 +39,13 @@ class Loss(StrEnum):
     VOCAB_PARALLEL = "vocab_parallel"  #: Megatron's cross-entropy: an fp32 softmax made in place of the 16-bit logits' upcast
 
 
+class Fsdp2Groups(StrEnum):
+    """How a framework groups the parameters outside the blocks for FSDP2 (each block is a group)."""
+
+    ROOT = "root"  #: embedding, final norm and head in the root module's group
+    APART = "apart"  #: the embedding a group of its own, the final norm and head one group
+
+
 @dataclass(frozen=True)
 class TrainingTerms:
     """A training framework's own terms (its row's columns; absent columns: transformers' terms)."""
@@ -63,6 +70,11 @@ class TrainingTerms:
     #: model families (config.json model_type) whose LoRA and QLoRA run on the framework's own fused
     #: kernels (Unsloth's fast RMSNorm and LoRA_MLP, activations.UNSLOTH_MLP); empty: none
     lora_kernel_families: frozenset[str]
+    #: FSDP2's reduce dtype, bytes a gradient element: its all-gather and reduce-scatter streams'
+    #: pools are reserved beside the peak (memory/detailed/allocator.py); 0: not modelled
+    fsdp2_reduce_bytes: int
+    fsdp2_groups: Fsdp2Groups  #: the groups outside the blocks, in forward order (allocator.py)
+    compile_loss: bool  #: torch.compile (the query's "compile") compiles the whole-logits loss too
     sources: Mapping[str, str]  #: column -> where the framework's code or docs say it
 
 
@@ -72,7 +84,7 @@ TRANSFORMERS_TERMS = dict(
     loss="fp32_logits", loss_chunks=1, loss_chunk_cap_gib=0.0, loss_chunk_free_share=0.0, autocast=True,
     gradient_bytes=None, gradient_buffer=False, fused_norm=False,
     gathered_units=1, gathered_bytes=4, reduce_bucket_elements=0, step_grad_elements=0, zero_default=0,
-    lora_kernel_families=())
+    lora_kernel_families=(), fsdp2_reduce_bytes=0, fsdp2_groups="apart", compile_loss=False)
 
 #: The fields every row has; any other column goes to ``settings``.
 _FIELDS = ("id", "name", "source", "default", "based_on", "notes")
@@ -128,6 +140,8 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
         step_grad_elements=int(row["step_grad_elements"]),
         zero_default=_stage(row["zero_default"]),
         lora_kernel_families=frozenset(row["lora_kernel_families"]),
+        fsdp2_reduce_bytes=_bytes(row["fsdp2_reduce_bytes"]),
+        fsdp2_groups=Fsdp2Groups(row["fsdp2_groups"]), compile_loss=_flag(row, "compile_loss"),
         sources=MappingProxyType({k.removeprefix("source_"): v for k, v in settings.items()
                                   if k.startswith("source_")}))
 
@@ -135,6 +149,18 @@ def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
 def _stage(value: Any) -> int:
     if value not in (0, 1, 2, 3) or type(value) is not int:
         raise ValueError(f"runtimes.toml: zero_default must be a ZeRO stage 0-3, not {value!r}")
+    return value
+
+
+def _flag(row: Mapping[str, Any], name: str) -> bool:
+    if type(row[name]) is not bool:
+        raise ValueError(f"runtimes.toml: {name} must be true or false, not {row[name]!r}")
+    return row[name]
+
+
+def _bytes(value: Any) -> int:
+    if value not in (0, 2, 4) or type(value) is not int:
+        raise ValueError(f"runtimes.toml: fsdp2_reduce_bytes must be 0 (not modelled), 2 or 4, not {value!r}")
     return value
 
 

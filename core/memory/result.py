@@ -238,6 +238,10 @@ class Estimate:
     #: a serving engine's KV cache and concurrency: a pre-allocating engine's pool (Serving), or
     #: llama.cpp's layers and cache (LayerServing); None: transformers, training
     serving: Serving | LayerServing | None = None
+    #: torch.cuda.max_memory_reserved as far as a sourced rule gives it: the peak's tensors (no CUDA
+    #: context) plus the blocks the caching allocator keeps for other streams (Item.STREAM_POOLS);
+    #: None where the estimate has no such item (fragmentation alone is not modelled)
+    reserved_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.total_bytes < 0:
@@ -268,6 +272,7 @@ class Estimate:
             "fit": [f.to_dict() for f in self.fit],
             "phases": [p.to_dict() for p in self.phases],
             "peak_phase": self.peak_phase.name if self.phases else None,
+            **({"reserved_bytes": self.reserved_bytes} if self.reserved_bytes is not None else {}),
             "range": ({"low_bytes": self.low_bytes, "high_bytes": self.high_bytes,
                        "reasons": list(self.range_reasons)} if self.low_bytes is not None else None),
             "comparisons": [c.to_dict() for c in self.comparisons],

@@ -160,6 +160,7 @@ class Item(StrEnum):
     ZERO3_GATHER = "zero3_gather"  #: ZeRO-3's largest layer, gathered while it runs
     REDUCE_BUCKET = "reduce_bucket"  #: ZeRO-1/2's gradient reduce bucket (DeepSpeed reduce_bucket_size)
     STEP_GRADIENT = "step_gradient"  #: ZeRO-3's step: a sub-group's gradient cast to the fp32 master dtype
+    STREAM_POOLS = "stream_pools"  #: reserved, not live at the peak: FSDP2's collectives' own streams' cached blocks
     FRAMEWORK_RESERVE = "framework_reserve"  #: cuBLAS / hipBLAS workspaces: a fit deduction, not a job item
 
 

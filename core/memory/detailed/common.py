@@ -161,7 +161,8 @@ def say_loss(job: DetailedJob, said: Said) -> None:
     if "loss" in terms.sources:
         said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
     if job.request.torch_compile:
-        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR else "no compiled tensor"
+        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss else \
+            "no compiled tensor"
         said.say(f"torch.compile: {modelled}; the blocks' tensors are counted as eager PyTorch keeps them")
 
 
@@ -263,6 +264,11 @@ LOSSES: dict[Loss, tuple[str, str]] = {
 #: and one chunk's 16-bit gradient is made at a time: the upcast, softmax and its gradient fuse into
 #: the kernels around those reductions.
 COMPILED_CHUNKED = ("Loss in N chunks of tokens, compiled (16-bit logits of each)", "(c + c/N)*b*s*v")
+#: The whole-logits loss compiled, the same partition with one chunk: the 16-bit logits saved and
+#: their 16-bit gradient made in backward (the fp32 upcast and log-softmax fused away).
+COMPILED_WHOLE = ("Logits and loss, compiled (16-bit logits and their gradient)", "2*c*b*s*v")
+COMPILED_PARTITION = ("torch/_functorch/partitioners.py min_cut_rematerialization_partition with "
+                      "torch/_inductor/decomposition.py (measured: tests/test_compiled_loss.py)")
 COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorch/partitioners.py "
                    "min_cut_rematerialization_partition with torch/_inductor/decomposition.py (measured)")
 
@@ -275,6 +281,10 @@ def logits_item(job: DetailedJob, values: dict[str, float], free_bytes: int | No
         label, text = COMPILED_CHUNKED
         return formula_item(Item.LOGITS, label, formula(text), {**values, "N": terms.loss_chunks},
                             f"{terms.sources['loss']}; {COMPILED_SOURCE}")
+    if job.request.torch_compile and terms.compile_loss and terms.loss is Loss.FP32_LOGITS:
+        label, text = COMPILED_WHOLE
+        return formula_item(Item.LOGITS, label, formula(text), values,
+                            f"{terms.sources['compile_loss']}; {COMPILED_PARTITION}")
     label, text = LOSSES[terms.loss]
     source = HF_LOSS if terms.loss is Loss.FP32_LOGITS and "loss" not in terms.sources else terms.sources["loss"]
     cap = round(terms.loss_chunk_cap_gib * 2**30)
@@ -300,6 +310,8 @@ def finish(job: DetailedJob, items: list[LineItem], phases: list[Phase], said: S
 #: constant, not ``Item.X`` in the loop: a sweep assembles an estimate per row, and an enum member's
 #: lookup costs ten times a set's.
 SLACK_ITEMS = frozenset({Item.ACTIVATIONS, Item.LOGITS})
+#: Items that live in Item.STREAM_POOLS's pools, not the default stream's (allocator.py).
+POOLED_ITEMS = frozenset({Item.GRADIENTS})
 
 
 def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, ...], phases: tuple[Phase, ...],
@@ -317,8 +329,19 @@ def assembled(request: Request, spec: ModelSpec | None, items: tuple[LineItem, .
         request=request, method=Method.DETAILED, items=items, assumptions=assumptions,
         gpu_count=gpu_count, job_total_bytes=peak * gpu_count, total_bytes=peak, phases=phases,
         low_bytes=low, high_bytes=high, range_reasons=_range_reasons(slack_item.label), host_bytes=host_bytes,
-        comparisons=comparisons,
+        comparisons=comparisons, reserved_bytes=_reserved(items, phases),
     )
+
+
+def _reserved(items: tuple[LineItem, ...], phases: tuple[Phase, ...]) -> int | None:
+    """The peak's tensors plus the other streams' pools. The sharded gradients live in the
+    reduce-scatter pool (FSDP2's reduce_output), so a phase's own stream holds the rest."""
+    pools = next((item.bytes for item in items if item.key == Item.STREAM_POOLS), None)
+    if pools is None:
+        return None
+    sizes = {item.key: item.bytes for item in items}
+    own = max(p.bytes - sum(sizes[k] for k in p.live if k in POOLED_ITEMS) for p in phases)
+    return without_context(own, items) + pools
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,6 +20,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from vram.catalog.runtimes import Fsdp2Groups
+from vram.memory.detailed.allocator import (
+    CACHING_ALLOCATOR, FSDP2_POOLS, all_gather_pool, reduce_scatter_pool
+)
 from vram.memory.result import LineItem, Phase
 from vram.memory.rules import MEGATRON, ZERO, ZERO_SHARDED
 from vram.request.enums import Item, Offload, PhaseName
@@ -125,6 +129,31 @@ def _live(item: LineItem, phase: Phase) -> bool:
         item.key == Item.REDUCE_BUCKET and phase.name != PhaseName.START_OF_BACKWARD)
 
 
+def _stream_pools(job) -> LineItem:
+    """FSDP2's all-gather and reduce-scatter pools, which the caching allocator keeps for their
+    streams: reserved beside the peak, never live in it (the gradients in the pool are counted as
+    gradients where they are live)."""
+    counts, layers, terms = job.counts, job.spec.num_layers, job.runtime.terms
+    groups = _fsdp2_groups(counts, job.spec.hidden_size, layers, job.tp, terms.fsdp2_groups)
+    gathered = all_gather_pool(groups, terms.gathered_bytes)
+    reduced = reduce_scatter_pool(groups, job.dp, terms.fsdp2_reduce_bytes)
+    return LineItem(Item.STREAM_POOLS, "FSDP2's collective streams' pools (reserved, not live at the peak)",
+                    gathered + reduced, "all_gather_pool + reduce_scatter_pool",
+                    {"all_gather_pool": gathered, "reduce_scatter_pool": reduced, "block_params": round(groups[1]),
+                     "embedding_params": round(counts.embedding / job.tp), "shards": job.dp},
+                    f"{CACHING_ALLOCATOR}; {FSDP2_POOLS}; {terms.sources['fsdp2_reduce_bytes']}; "
+                    f"{terms.sources.get('fsdp2_groups', '')}".rstrip("; "))
+
+
+def _fsdp2_groups(counts, hidden: int, layers: int, tp: int, layout: Fsdp2Groups) -> list[float]:
+    """One GPU's parameters a group, in forward order: the blocks, and around them the embedding,
+    the final norm and the head as ``layout`` groups them (a tensor-parallel GPU holds 1/tp)."""
+    block = (counts.total - counts.embedding - counts.head - hidden) / layers / tp
+    if layout is Fsdp2Groups.ROOT or not counts.head:  # a tied head: one group with the embedding, used first
+        return [(counts.embedding + counts.head + hidden) / tp] + [block] * layers
+    return [counts.embedding / tp] + [block] * layers + [(counts.head + hidden) / tp]
+
+
 def _stage_share(job) -> tuple[float, str]:
     """The share of the model's parameters the most-loaded pipeline stage holds."""
     if job.pp == 1:
@@ -198,6 +227,8 @@ def _extra_items(job, items: list[LineItem]) -> list[LineItem]:
                               f"{size} B/param x largest_layer_params",
                               {"largest_layer_params": round(largest)},
                               terms.sources.get("gathered_units", DEEPSPEED_GATHER)))
+    if terms.fsdp2_reduce_bytes and job.request.zero == 3 and job.dp > 1 and job.pp == 1 and job.request.ep == 1:
+        extra.append(_stream_pools(job))
     if job.request.zero in (1, 2) and job.dp > 1 and terms.reduce_bucket_elements and Item.GRADIENTS in by_key:
         size = job.compute_bytes  # the bucket is in the optimizer's (the model's 16-bit) dtype
         extra.append(LineItem(Item.REDUCE_BUCKET, "ZeRO gradient reduce bucket", size * terms.reduce_bucket_elements,
