@@ -101,6 +101,16 @@ def _serving(query: str):
     ("sglang llama-3-8b on a100-40gb engine-version=0.5.2", 8192, 256),  # v0.4: 8192 from 25,000 MB
     ("tgi llama-3-8b on h100", 4096, 128),  # TGI launcher: max_batch_prefill_tokens 4096
     ("vllm llama-3-8b max-num-batched-tokens 16k on h100", 16384, 1024),
+    # V0 engine before 0.8.0 (arg_utils.py _set_default_args_v0, config.py SchedulerConfig): no chunked
+    # prefill up to a 32768-token context, one pass of max(max_model_len, 2048); above, chunked prefill
+    # with 512 tokens a pass, 2048 from 0.6.5 (PR #10544); 256 sequences on any GPU
+    ("vllm llama-3-8b max-model-len 20000 on h100 engine-version=0.7.3", 20000, 256),
+    ("vllm llama-3-8b max-model-len 1024 on h100 engine-version=0.7.3", 2048, 256),
+    ("vllm llama-3-8b max-model-len 32768 on h100 engine-version=0.7.3", 32768, 256),
+    ("vllm llama-3.1-8b max-model-len 32769 on h100 engine-version=0.7.3", 2048, 256),
+    ("vllm llama-3.1-8b max-model-len 64k on h100 engine-version=0.6.4", 512, 256),
+    ("vllm llama-3.1-8b max-model-len 64k on h100 engine-version=0.8.0", 8192, 1024),
+    ("vllm gemma-2-9b max-model-len 64k on h100 engine-version=0.7.3", 65536, 256),  # sliding window: no chunks
 ])
 def test_engine_batch_defaults(query, batched, seqs):
     serving = _serving(query)
@@ -196,6 +206,19 @@ def test_tgi_keeps_its_wiggle_room():
     assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
 
 
+@pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 8), (None, 8)])
+def test_vllm_profiled_sampler_by_engine(version, bytes_a_logit):
+    """V0's driver samples max_num_seqs requests with top-k and top-p on the PyTorch path (32 bytes a
+    logit at its re-sort: runtimes.toml legacy_sampler_bytes_per_logit); V1's FlashInfer sampler
+    holds the fp32 logits and probabilities. Qwen's 152k vocabulary over 256 or 1024 sequences
+    outweighs a 2048-token pass of Qwen2.5-0.5B."""
+    said = f" engine-version={version}" if version else ""
+    result = ask(f"vllm qwen2.5-0.5b max-model-len 2048 on h100{said}")
+    seqs = result.serving.max_num_seqs
+    peak = next(i for i in result.items if i.key is Item.ACTIVATIONS)
+    assert peak.bytes == bytes_a_logit * seqs * 151936
+
+
 def test_sliding_window_layers_keep_their_window_in_vllm():
     """Gemma 3: 52 of 62 layers slide over 1024 tokens; vLLM keeps window - 1 + max_num_batched_tokens
     tokens and a block more of them (SlidingWindowSpec.max_memory_usage_bytes)."""
@@ -212,6 +235,10 @@ def test_sliding_window_layers_keep_their_window_in_vllm():
     ("vllm llama-3.1-8b max-model-len 29000 max-num-batched-tokens 29000 on rtx-3090",
      "ValueError: To serve at least one request with the model's max seq len (29000)"),
     ("vllm llama-3.1-8b gpu-memory-utilization 0.5 on rtx-3090", "ValueError: No available memory for the cache"),
+    # V0: vllm/worker/worker.py raise_if_cache_size_invalid, as vllm issue #10517 quotes it
+    ("vllm llama-3.1-8b max-model-len 29000 on rtx-3090 engine-version=0.6.4",
+     "ValueError: The model's max seq len (29000) is larger than the maximum number of tokens that can be "
+     "stored in KV cache ("),
     ("sglang llama-3.1-8b mem-fraction-static 0.5 on rtx-3090", "RuntimeError: Not enough memory"),
     # TGI flash_causal_lm.py FlashCausalLM.warmup
     ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4096 prefill tokens"),

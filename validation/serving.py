@@ -25,10 +25,6 @@ ENGINES = ("vllm", "sglang", "tgi")
 QUANTIZATION = {"fp8 (checkpoint)": "fp8", "w8a8 (compressed-tensors int8)": "int8"}
 #: A checkpoint's own quantised format, which vram reads as Request.quant (it implies the dtype).
 QUANT_FORMAT = {"mxfp4 (checkpoint)": "mxfp4", "nvfp4 (checkpoint)": "nvfp4"}
-#: vLLM V0 without chunked prefill profiles max(max_model_len, 2048) tokens, and turns chunked
-#: prefill on (512 tokens a pass) from a 32k context (vllm/engine/arg_utils.py EngineArgs
-#: create_engine_config, v0.6: use_long_context, SchedulerConfig max_num_batched_tokens).
-V0_LONG_CONTEXT, V0_CHUNK, V0_MIN_TOKENS = 32 * 1024, 512, 2048
 
 
 #: Launches vram answers that sit outside 15 %, each with what explains it. Shown in the serving
@@ -41,9 +37,6 @@ KNOWN_GAPS = {
     ("vllm-6746-llama31-405b-fp8-8xh100", "weights_gib"):
         "Meta's Llama-3.1-405B-Instruct-FP8 keeps attention and the first and last layers in bf16; the catalog's "
         "fp8 puts every block matrix in 8 bits",
-    ("vllm-13061-r1-distill-qwen-14b-2x4090-refused", "kv_cache_tokens"):
-        "the post's two figures disagree: its restated KV budget of 8.69 GiB holds about 94,900 tokens at 96 KiB "
-        "a token a GPU (vram's 8.82 GiB: +1.5 %), its error's 81,536 tokens are 7.46 GiB; they are not from one run",
     ("tgi-ms-build-mi300-llama3-8b", "kv_cache_tokens"):
         "TGI on ROCm (2024-05) sets 801,568 tokens where the free memory of a 192 GB MI300X holds about 2.8M; "
         "the log does not show why (a memory fraction or a partitioned GPU would)",
@@ -107,9 +100,6 @@ def request_for(row: dict) -> Request | None:
         fields["quant"] = QUANT_FORMAT[settings["quantization"]]
     if (version := replay_version(row)) is not None:
         fields["engine_version"] = version
-    if row["engine"] == "vllm" and not _is_v1(row) and "max_num_batched_tokens" not in fields:
-        length = fields.get("seq_len") or catalog.find_model(row["catalog_model"]).max_seq_len
-        fields["max_num_batched_tokens"] = V0_CHUNK if length >= V0_LONG_CONTEXT else max(length, V0_MIN_TOKENS)
     return Request(**fields)
 
 
@@ -122,14 +112,6 @@ def replay_version(row: dict) -> str | None:
     come from (the row's replay_version); None: neither, the newest vram describes."""
     stated = STATED_RELEASE.match(row["engine_version"])
     return stated[1] if stated else row.get("replay_version")
-
-
-#: What only vLLM V1's logs print (vllm/v1/core/kv_cache_utils.py, vllm/v1/worker/gpu_model_runner.py).
-V1_MARKS = ("VLLM_USE_V1=1", "GPU KV cache size", "gpu_model_runner.py", "kv_cache_utils.py", "Available KV cache memory")
-
-
-def _is_v1(row: dict) -> bool:
-    return "V1" in row["engine_version"] or any(mark in row["quote"] for mark in V1_MARKS)
 
 
 def _logged_tokens(row: dict, block_size: int) -> float | None:
