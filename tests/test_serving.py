@@ -14,8 +14,11 @@ from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
 from vram.request.enums import Item
+from vram.request.request import release
 from vram.units import GIB
-from vram.validation.serving import KNOWN_GAPS, all_replays, logs, request_for, section_lines, summary
+from vram.validation.serving import (
+    KNOWN_GAPS, all_replays, logs, replay_version, request_for, section_lines, summary
+)
 
 REPLAYED = all_replays()
 
@@ -40,10 +43,12 @@ def test_each_logged_figure_within_15_percent(replay):
     assert abs(replay.error) <= 0.15, f"{replay.figure}: logged {replay.logged}, vram {replay.ours}"
 
 
-#: The issue's targets are 2 % (weights) and 5 % (pool, concurrency) median; the pool's median over
-#: the logs answerable today is 7.6 % (docs/accuracy.md; 6.3 % before the R1-Distill-Qwen-14B launch,
-#: whose post's two figures disagree, became answerable), so its bound is where it stands, not the target.
-@pytest.mark.parametrize("figure, median_within", [("weights_gib", 0.02), ("kv_cache_tokens", 0.08),
+#: The issue's targets: 2 % (weights) and 5 % (pool, concurrency) median, 15 % worst (held above for
+#: every figure outside KNOWN_GAPS). docs/accuracy.md: 0.2 %, 0.5 % and 0.5 % median over 35, 34 and 28
+#: launches (26 of them vLLM 0.19.0 on H100s; the 8 older pools alone: 6.4 %); the worst outside
+#: KNOWN_GAPS 6.7 % (weights, gpt-oss-20b on an A100) and 12.3 % (pool and concurrency, the 3 GiB pool
+#: of Qwen2.5-72B at tp 2).
+@pytest.mark.parametrize("figure, median_within", [("weights_gib", 0.02), ("kv_cache_tokens", 0.05),
                                                    ("max_concurrency", 0.05)])
 def test_median_error(figure, median_within):
     median, _, count = summary(REPLAYED)[figure]
@@ -57,15 +62,26 @@ def test_accuracy_page_has_the_serving_table_as_generated():
     assert "\n".join(section_lines()) in PAGE.read_text()
 
 
-def test_vllm_non_torch_column_is_the_published_median():
-    """runtimes.toml's non_torch_gib is a measurement: the median of the logs' non_torch_memory."""
+def _legacy(log) -> bool:
+    """A log of vLLM's V0 engine: its release (stated, or the one its replay follows) before legacy_until."""
+    version, until = replay_version(log), runtimes()["engine", "vllm"].settings["legacy_until"]
+    return version is not None and release(version) < release(until)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_vllm_non_torch_column_is_the_published_median(legacy):
+    """runtimes.toml's non_torch_gib columns are measurements: the median of the logs' non_torch_memory,
+    one for tensor parallelism (NCCL, custom all-reduce buffers) and one without, for V1 and V0."""
     row = runtimes()["engine", "vllm"].settings
+    prefix = "legacy_" if legacy else ""
     one, many = [], []
     for log in logs():
-        if log["engine"] == "vllm" and "non_torch_memory_gib" in log["logged"]:
-            (one if log["gpu_count"] == 1 else many).append(log["logged"]["non_torch_memory_gib"])
-    assert row["non_torch_gib"] == pytest.approx(statistics.median(one))
-    assert row["non_torch_gib_tp"] == pytest.approx(statistics.median(many))
+        if log["engine"] == "vllm" and "non_torch_memory_gib" in log["logged"] and _legacy(log) == legacy:
+            tp = log["settings"].get("tp", 1)
+            (many if isinstance(tp, int) and tp > 1 else one).append(log["logged"]["non_torch_memory_gib"])
+    assert len(one) >= 3 and len(many) >= 3
+    assert row[prefix + "non_torch_gib"] == pytest.approx(statistics.median(one))
+    assert row[prefix + "non_torch_gib_tp"] == pytest.approx(statistics.median(many))
 
 
 def test_vllm_cuda_graph_column_is_the_published_median():
@@ -206,11 +222,11 @@ def test_tgi_keeps_its_wiggle_room():
     assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
 
 
-@pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 8), (None, 8)])
+@pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 14), (None, 14)])
 def test_vllm_profiled_sampler_by_engine(version, bytes_a_logit):
     """V0's driver samples max_num_seqs requests with top-k and top-p on the PyTorch path (32 bytes a
-    logit at its re-sort: runtimes.toml legacy_sampler_bytes_per_logit); V1's FlashInfer sampler
-    holds the fp32 logits and probabilities. Qwen's 152k vocabulary over 256 or 1024 sequences
+    logit at its re-sort: runtimes.toml legacy_sampler_bytes_per_logit); V1's holds the 16-bit
+    and fp32 logits, the softmax and the exponential noise (14 bytes) and masks in place. Qwen's 152k vocabulary over 256 or 1024 sequences
     outweighs a 2048-token pass of Qwen2.5-0.5B."""
     said = f" engine-version={version}" if version else ""
     result = ask(f"vllm qwen2.5-0.5b max-model-len 2048 on h100{said}")

@@ -130,12 +130,13 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         outside.add(Item.ACTIVATIONS)
         said.say(f"{job.runtime.name}'s activations live in the memory {row['memory_fraction_flag']} leaves, "
                  "outside its share")
-    non_torch = row["non_torch_gib_tp"] if tp * job.pp > 1 else row["non_torch_gib"]
+    column = ("legacy_" if engine.legacy else "") + ("non_torch_gib_tp" if tp > 1 else "non_torch_gib")
+    non_torch = row[column]
     if non_torch:
         items.append(LineItem(Item.RUNTIME_OVERHEAD, "Non-torch memory (NCCL and all-reduce buffers)"
-                              if tp * job.pp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
+                              if tp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
                               round(non_torch * GIB), "GiB x non_torch_gib", {"GiB": GIB, "non_torch_gib": non_torch},
-                              f"{job.runtime.name}: runtimes.toml non_torch_gib (the median non_torch_memory of "
+                              f"{job.runtime.name}: runtimes.toml {column} (the median non_torch_memory of "
                               "vLLM's published startup logs)"))
     if row["pool_takes_context"]:
         items.append(cuda_context_item())
