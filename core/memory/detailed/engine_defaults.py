@@ -65,6 +65,15 @@ class Legacy:
     reason: str
 
 
+def by_release(table: list[list[Any]], version: str | None) -> Any:
+    """The value of a [[since, value], ...] column for ``version``: the latest row not after it
+    (None: the newest release, the last row)."""
+    if version is None:
+        return table[-1][1]
+    return max(((release(since), value) for since, value in table if release(version) >= release(since)),
+               key=lambda pair: pair[0])[1]
+
+
 def legacy_defaults(row: Mapping[str, Any], version: str | None, max_model_len: int,
                     chunkable: bool) -> Legacy | None:
     """The row's legacy_* defaults when ``version`` is older than its legacy_until, else None.
@@ -76,7 +85,7 @@ def legacy_defaults(row: Mapping[str, Any], version: str | None, max_model_len: 
     if until is None or version is None or release(version) >= release(until):
         return None
     if chunkable and max_model_len > row["legacy_long_context"]:
-        tokens = max(t for since, t in row["legacy_chunk_tokens"] if release(version) >= release(since))
+        tokens = by_release(row["legacy_chunk_tokens"], version)
         reason = (f"chunked prefill, on by default above a {row['legacy_long_context']}-token context: "
                   f"{tokens} tokens a pass")
     else:

@@ -21,7 +21,7 @@ from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
-    by_gpu_memory, fixed_fraction, gpu_defaults, is_large, legacy_defaults
+    by_gpu_memory, by_release, fixed_fraction, gpu_defaults, is_large, legacy_defaults
 )
 from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, kv_dtype, weights_items
 from vram.memory.job import Said
@@ -92,7 +92,8 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
         if gpu.cuda_total_bytes is None:
             said.say(f"{gpu.id}: CUDA's total memory is not in the catalog; the driver's "
                      f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
-    sampler = legacy.sampler_bytes_per_logit if legacy else row["sampler_bytes_per_logit"]
+    sampler = legacy.sampler_bytes_per_logit if legacy else by_release(row["sampler_bytes_per_logit"],
+                                                                         request.engine_version)
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
                           legacy is not None)
 
