@@ -14,8 +14,11 @@ from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
 from vram.request.enums import Item
+from vram.request.request import release
 from vram.units import GIB
-from vram.validation.serving import KNOWN_GAPS, all_replays, logs, request_for, section_lines, summary
+from vram.validation.serving import (
+    KNOWN_GAPS, all_replays, logs, replay_version, request_for, section_lines, summary
+)
 
 REPLAYED = all_replays()
 
@@ -40,10 +43,12 @@ def test_each_logged_figure_within_15_percent(replay):
     assert abs(replay.error) <= 0.15, f"{replay.figure}: logged {replay.logged}, vram {replay.ours}"
 
 
-#: The issue's targets are 2 % (weights) and 5 % (pool, concurrency) median; the pool's median over
-#: the logs answerable today is 7.6 % (docs/accuracy.md; 6.3 % before the R1-Distill-Qwen-14B launch,
-#: whose post's two figures disagree, became answerable), so its bound is where it stands, not the target.
-@pytest.mark.parametrize("figure, median_within", [("weights_gib", 0.02), ("kv_cache_tokens", 0.08),
+#: The issue's targets: 2 % (weights) and 5 % (pool, concurrency) median, 15 % worst (held above for
+#: every figure outside KNOWN_GAPS). docs/accuracy.md: 0.2 %, 0.5 % and 0.5 % median over 39, 38 and 32
+#: launches (30 of them vLLM 0.15-0.19 on H100s; the 8 older pools alone: 6.4 %); the worst outside
+#: KNOWN_GAPS 6.7 % (weights, gpt-oss-20b on an A100) and 12.3 % (pool and concurrency, the 3 GiB pool
+#: of Qwen2.5-72B at tp 2).
+@pytest.mark.parametrize("figure, median_within", [("weights_gib", 0.02), ("kv_cache_tokens", 0.05),
                                                    ("max_concurrency", 0.05)])
 def test_median_error(figure, median_within):
     median, _, count = summary(REPLAYED)[figure]
@@ -57,15 +62,26 @@ def test_accuracy_page_has_the_serving_table_as_generated():
     assert "\n".join(section_lines()) in PAGE.read_text()
 
 
-def test_vllm_non_torch_column_is_the_published_median():
-    """runtimes.toml's non_torch_gib is a measurement: the median of the logs' non_torch_memory."""
+def _legacy(log) -> bool:
+    """A log of vLLM's V0 engine: its release (stated, or the one its replay follows) before legacy_until."""
+    version, until = replay_version(log), runtimes()["engine", "vllm"].settings["legacy_until"]
+    return version is not None and release(version) < release(until)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_vllm_non_torch_column_is_the_published_median(legacy):
+    """runtimes.toml's non_torch_gib columns are measurements: the median of the logs' non_torch_memory,
+    one for tensor parallelism (NCCL, custom all-reduce buffers) and one without, for V1 and V0."""
     row = runtimes()["engine", "vllm"].settings
+    prefix = "legacy_" if legacy else ""
     one, many = [], []
     for log in logs():
-        if log["engine"] == "vllm" and "non_torch_memory_gib" in log["logged"]:
-            (one if log["gpu_count"] == 1 else many).append(log["logged"]["non_torch_memory_gib"])
-    assert row["non_torch_gib"] == pytest.approx(statistics.median(one))
-    assert row["non_torch_gib_tp"] == pytest.approx(statistics.median(many))
+        if log["engine"] == "vllm" and "non_torch_memory_gib" in log["logged"] and _legacy(log) == legacy:
+            tp = log["settings"].get("tp", 1)
+            (many if isinstance(tp, int) and tp > 1 else one).append(log["logged"]["non_torch_memory_gib"])
+    assert len(one) >= 3 and len(many) >= 3
+    assert row[prefix + "non_torch_gib"] == pytest.approx(statistics.median(one))
+    assert row[prefix + "non_torch_gib_tp"] == pytest.approx(statistics.median(many))
 
 
 def test_vllm_cuda_graph_column_is_the_published_median():
@@ -101,6 +117,16 @@ def _serving(query: str):
     ("sglang llama-3-8b on a100-40gb engine-version=0.5.2", 8192, 256),  # v0.4: 8192 from 25,000 MB
     ("tgi llama-3-8b on h100", 4096, 128),  # TGI launcher: max_batch_prefill_tokens 4096
     ("vllm llama-3-8b max-num-batched-tokens 16k on h100", 16384, 1024),
+    # V0 engine before 0.8.0 (arg_utils.py _set_default_args_v0, config.py SchedulerConfig): no chunked
+    # prefill up to a 32768-token context, one pass of max(max_model_len, 2048); above, chunked prefill
+    # with 512 tokens a pass, 2048 from 0.6.5 (PR #10544); 256 sequences on any GPU
+    ("vllm llama-3-8b max-model-len 20000 on h100 engine-version=0.7.3", 20000, 256),
+    ("vllm llama-3-8b max-model-len 1024 on h100 engine-version=0.7.3", 2048, 256),
+    ("vllm llama-3-8b max-model-len 32768 on h100 engine-version=0.7.3", 32768, 256),
+    ("vllm llama-3.1-8b max-model-len 32769 on h100 engine-version=0.7.3", 2048, 256),
+    ("vllm llama-3.1-8b max-model-len 64k on h100 engine-version=0.6.4", 512, 256),
+    ("vllm llama-3.1-8b max-model-len 64k on h100 engine-version=0.8.0", 8192, 1024),
+    ("vllm gemma-2-9b max-model-len 64k on h100 engine-version=0.7.3", 65536, 256),  # sliding window: no chunks
 ])
 def test_engine_batch_defaults(query, batched, seqs):
     serving = _serving(query)
@@ -168,10 +194,11 @@ def test_vllm_takes_cuda_graphs_from_the_pool_from_0_21(version, graphs):
     v0.21.0 ("CUDA graph memory profiling is enabled (default since v0.21.0)"); before, the graphs are
     captured after the pool is sized, in the memory the fraction leaves."""
     said = f" engine-version={version}" if version else ""
-    result = ask(f"vllm llama-3-8b max-model-len 8k on h100{said}")
+    # 64 sequences: the forward pass, not the sampler (whose bytes change at 0.17.0), is the profiled peak
+    result = ask(f"vllm llama-3-8b max-model-len 8k max-num-seqs 64 on h100{said}")
     taken = [i.bytes for i in result.items if i.key is Item.CUDA_GRAPHS]
     assert taken == ([round(runtimes()["engine", "vllm"].settings["cuda_graph_gib"] * GIB)] if graphs else [])
-    older = ask("vllm llama-3-8b max-model-len 8k on h100 engine-version=0.20").serving
+    older = ask("vllm llama-3-8b max-model-len 8k max-num-seqs 64 on h100 engine-version=0.20").serving
     assert result.serving.kv_cache_bytes == older.kv_cache_bytes - sum(taken)
 
 
@@ -196,6 +223,20 @@ def test_tgi_keeps_its_wiggle_room():
     assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
 
 
+@pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 24), ("0.16.0", 24),
+                                                    ("0.17.0", 14), (None, 14)])
+def test_vllm_profiled_sampler_by_engine(version, bytes_a_logit):
+    """V0's driver samples max_num_seqs requests with top-k and top-p on the PyTorch path (32 bytes a
+    logit at its re-sort: runtimes.toml legacy_sampler_bytes_per_logit); V1 sorts too (24) until
+    0.17.0, then masks in place (14: the 16-bit and fp32 logits, the softmax, the exponential noise).
+    Qwen's 152k vocabulary over 256 or 1024 sequences outweighs a 2048-token pass of Qwen2.5-0.5B."""
+    said = f" engine-version={version}" if version else ""
+    result = ask(f"vllm qwen2.5-0.5b max-model-len 2048 on h100{said}")
+    seqs = result.serving.max_num_seqs
+    peak = next(i for i in result.items if i.key is Item.ACTIVATIONS)
+    assert peak.bytes == bytes_a_logit * seqs * 151936
+
+
 def test_sliding_window_layers_keep_their_window_in_vllm():
     """Gemma 3: 52 of 62 layers slide over 1024 tokens; vLLM keeps window - 1 + max_num_batched_tokens
     tokens and a block more of them (SlidingWindowSpec.max_memory_usage_bytes)."""
@@ -212,6 +253,10 @@ def test_sliding_window_layers_keep_their_window_in_vllm():
     ("vllm llama-3.1-8b max-model-len 29000 max-num-batched-tokens 29000 on rtx-3090",
      "ValueError: To serve at least one request with the model's max seq len (29000)"),
     ("vllm llama-3.1-8b gpu-memory-utilization 0.5 on rtx-3090", "ValueError: No available memory for the cache"),
+    # V0: vllm/worker/worker.py raise_if_cache_size_invalid, as vllm issue #10517 quotes it
+    ("vllm llama-3.1-8b max-model-len 29000 on rtx-3090 engine-version=0.6.4",
+     "ValueError: The model's max seq len (29000) is larger than the maximum number of tokens that can be "
+     "stored in KV cache ("),
     ("sglang llama-3.1-8b mem-fraction-static 0.5 on rtx-3090", "RuntimeError: Not enough memory"),
     # TGI flash_causal_lm.py FlashCausalLM.warmup
     ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4096 prefill tokens"),

@@ -1,5 +1,9 @@
 """A pre-allocating engine's default memory fraction and forward-pass tokens, by its release.
 
+vLLM before 0.8.0 ran its V0 engine by default, whose scheduler sizes the profiled pass by the
+context (vllm/engine/arg_utils.py EngineArgs._set_default_args_v0, vllm/config.py SchedulerConfig):
+the row's legacy_* columns, read by :func:`legacy_defaults`.
+
 SGLang from 0.5.3 derives both from the GPU's memory (python/sglang/srt/server_args.py
 ServerArgs._handle_gpu_memory_settings, PR #10975 and #11076): chunked_prefill_size and
 cuda_graph_max_bs by the memory nvidia-smi reports, then mem_fraction_static leaves room for the
@@ -49,6 +53,46 @@ def gpu_defaults(row: Mapping[str, Any], gpu: Gpu, tp: int, pp: int, batched_ask
               f"{reserved:,.0f} MiB reserved for the prefill's activations and the CUDA graphs, "
               f"round(({gpu_mib:,.0f} - {reserved:,.0f}) / {gpu_mib:,.0f}, 3)")
     return Defaults(fraction, batched, reason)
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """What an engine's earlier default scheduler profiles: tokens a pass, sequences, and why."""
+
+    batched_tokens: int
+    max_num_seqs: int
+    sampler_bytes_per_logit: int
+    reason: str
+
+
+def by_release(table: list[list[Any]], version: str | None) -> Any:
+    """The value of a [[since, value], ...] column for ``version``: the latest row not after it
+    (None: the newest release, the last row)."""
+    if version is None:
+        return table[-1][1]
+    return max(((release(since), value) for since, value in table if release(version) >= release(since)),
+               key=lambda pair: pair[0])[1]
+
+
+def legacy_defaults(row: Mapping[str, Any], version: str | None, max_model_len: int,
+                    chunkable: bool) -> Legacy | None:
+    """The row's legacy_* defaults when ``version`` is older than its legacy_until, else None.
+
+    Without chunked prefill one pass takes a whole max_model_len prompt (at least legacy_min_tokens);
+    a context above legacy_long_context turns chunked prefill on, ``chunkable`` (no sliding window,
+    no MLA) allowing, and a pass takes the release's legacy_chunk_tokens."""
+    until = row.get("legacy_until")
+    if until is None or version is None or release(version) >= release(until):
+        return None
+    if chunkable and max_model_len > row["legacy_long_context"]:
+        tokens = by_release(row["legacy_chunk_tokens"], version)
+        reason = (f"chunked prefill, on by default above a {row['legacy_long_context']}-token context: "
+                  f"{tokens} tokens a pass")
+    else:
+        tokens = max(max_model_len, row["legacy_min_tokens"])
+        reason = f"no chunked prefill: one pass takes max(max_model_len, {row['legacy_min_tokens']})"
+    return Legacy(tokens, row["legacy_max_num_seqs"], row["legacy_sampler_bytes_per_logit"],
+                  f"{reason} ({row['legacy_source']})")
 
 
 def fixed_fraction(row: Mapping[str, Any], tp: int) -> float:

@@ -20,7 +20,9 @@ from vram.formula import Formula, formula
 from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
-from vram.memory.detailed.engine_defaults import by_gpu_memory, fixed_fraction, gpu_defaults, is_large
+from vram.memory.detailed.engine_defaults import (
+    by_gpu_memory, by_release, fixed_fraction, gpu_defaults, is_large, legacy_defaults
+)
 from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, kv_dtype, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
@@ -35,10 +37,10 @@ from vram.units import GIB
 KV_TOKEN_LAYER = Formula("2*kg*d*e")
 #: MLA caches one latent and the rotary key a token a layer, the same on every tensor-parallel rank.
 KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
-#: The profile run's peak: one layer's working set at T tokens, or the sampler's fp32 logits and
-#: probabilities of max_num_seqs requests over the whole vocabulary, the larger
-#: (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
-SAMPLER = "8*q*v"
+#: The profile run's peak: one layer's working set at T tokens, or what the sampler holds for each
+#: logit of max_num_seqs requests over the whole vocabulary (the row's sampler_bytes_per_logit),
+#: the larger (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
+SAMPLER = "y*q*v"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class EngineSettings:
     max_num_seqs: int
     block_size: int
     cuda_total: int | None  #: the GPU's memory as CUDA reports it (None without a GPU)
+    sampler_bytes_per_logit: int  #: what the profiled sampler holds for each logit of its batch
+    legacy: bool  #: the engine's earlier scheduler (the row's legacy_* columns) runs
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -57,8 +61,10 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     row, name = runtime.settings, runtime.name
     flag = row["memory_fraction_flag"]
     large = gpu is not None and is_large(row, gpu)
-    seqs = request.batch_size if request.batch_size and request.batch_size > 1 else \
+    legacy = legacy_defaults(row, request.engine_version, job.seq_len, _chunkable(job))
+    default_seqs = legacy.max_num_seqs if legacy else \
         row.get("max_num_seqs_large" if large else "max_num_seqs", row["max_num_seqs"])
+    seqs = request.batch_size if request.batch_size and request.batch_size > 1 else default_seqs
     if gpu is not None and by_gpu_memory(row, request.engine_version):
         defaults = gpu_defaults(row, gpu, job.tp, job.pp, request.max_num_batched_tokens)
         fraction, batched = defaults.fraction, defaults.batched_tokens
@@ -68,12 +74,15 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                      f"{row['by_gpu_source']})")
     else:
         fraction = fixed_fraction(row, request.tp)
-        batched = request.max_num_batched_tokens or row.get("batched_tokens_large" if large else "batched_tokens",
-                                                            row["batched_tokens"])
+        batched = request.max_num_batched_tokens or (legacy.batched_tokens if legacy else row.get(
+            "batched_tokens_large" if large else "batched_tokens", row["batched_tokens"]))
         if request.memory_fraction is None:
             said.say(f"{flag} {fraction:g} ({name}{' ' + request.engine_version if request.engine_version else ''}"
                      "'s default)")
-    if request.max_num_batched_tokens is None:
+    if request.max_num_batched_tokens is None and legacy is not None:
+        said.say(f"max_num_batched_tokens {batched}, max_num_seqs {default_seqs} ({name} "
+                 f"{request.engine_version}'s {row['legacy_name']}: {legacy.reason}): the profiled forward pass")
+    elif request.max_num_batched_tokens is None:
         said.say(f"max_num_batched_tokens {batched} ({name}'s default"
                  f"{' on a GPU this size' if 'batched_tokens_large' in row or 'by_gpu_since' in row else ''}): "
                  "the profiled forward pass")
@@ -83,7 +92,16 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
         if gpu.cuda_total_bytes is None:
             said.say(f"{gpu.id}: CUDA's total memory is not in the catalog; the driver's "
                      f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
-    return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total)
+    sampler = legacy.sampler_bytes_per_logit if legacy else by_release(row["sampler_bytes_per_logit"],
+                                                                         request.engine_version)
+    return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
+                          legacy is not None)
+
+
+def _chunkable(job: DetailedJob) -> bool:
+    """Whether the engine's earlier scheduler turns chunked prefill on for a long context: not for
+    sliding-window or MLA models (vllm/engine/arg_utils.py _set_default_args_v0)."""
+    return not job.spec.sliding_window and job.spec.kv_lora_rank is None
 
 
 def gpu_cuda_total(gpu: Gpu) -> int:
@@ -113,12 +131,13 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         outside.add(Item.ACTIVATIONS)
         said.say(f"{job.runtime.name}'s activations live in the memory {row['memory_fraction_flag']} leaves, "
                  "outside its share")
-    non_torch = row["non_torch_gib_tp"] if tp * job.pp > 1 else row["non_torch_gib"]
+    column = ("legacy_" if engine.legacy else "") + ("non_torch_gib_tp" if tp > 1 else "non_torch_gib")
+    non_torch = row[column]
     if non_torch:
         items.append(LineItem(Item.RUNTIME_OVERHEAD, "Non-torch memory (NCCL and all-reduce buffers)"
-                              if tp * job.pp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
+                              if tp > 1 else "Non-torch memory (cuBLAS workspaces, allocator)",
                               round(non_torch * GIB), "GiB x non_torch_gib", {"GiB": GIB, "non_torch_gib": non_torch},
-                              f"{job.runtime.name}: runtimes.toml non_torch_gib (the median non_torch_memory of "
+                              f"{job.runtime.name}: runtimes.toml {column} (the median non_torch_memory of "
                               "vLLM's published startup logs)"))
     if row["pool_takes_context"]:
         items.append(cuda_context_item())
@@ -174,11 +193,12 @@ def _stage(job: DetailedJob) -> sharding.Stage:
 def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said: Said) -> LineItem:
     values = job.values()
     values.update(b=1, s=engine.batched_tokens, a=values["a"] / job.tp, k=kv_heads, f=values["f"] / job.tp,
-                  q=engine.max_num_seqs)
+                  q=engine.max_num_seqs, y=engine.sampler_bytes_per_logit)
     peak = formula(f"max({prefill_formula(block_options(job, said))}, {SAMPLER})")
     return formula_item(Item.ACTIVATIONS, f"Activations: one forward pass of {engine.batched_tokens} tokens",
                         peak, values, f"{job.runtime.settings['pool_source']}; one layer's working set at s = "
-                        "max_num_batched_tokens, or the sampler's fp32 logits of max_num_seqs requests")
+                        "max_num_batched_tokens, or the sampler's y bytes a logit of max_num_seqs requests "
+                        "(runtimes.toml sampler_bytes_per_logit)")
 
 
 def _per_token_layer(job: DetailedJob, kv_heads: int, said: Said) -> LineItem:
@@ -254,8 +274,9 @@ def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
     if per_request <= pool or "refusal_too_short" not in row:
         return None
     longest = _longest(job, engine, token_layer, layers, pool)
-    return row["refusal_too_short"].format(max_model_len=job.seq_len, need_gib=per_request / GIB,
-                                           pool_gib=pool / GIB, estimate=longest)
+    text = row["legacy_refusal_too_short" if engine.legacy else "refusal_too_short"]
+    return text.format(max_model_len=job.seq_len, need_gib=per_request / GIB, pool_gib=pool / GIB,
+                       estimate=longest, tokens=tokens)
 
 
 def _longest(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, pool: int) -> int:
