@@ -106,11 +106,14 @@ def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
     if not any(m.field == "objective" and m.value == Objective.DISTILL for m in meanings):
         return
     for index, word in enumerate(meanings):
-        if word.kind != "unknown" or word.text.lower() not in TEACHER_WORDS | STUDENT_WORDS:
+        # "into" is a filler elsewhere ("fit into 24gb"); beside a distillation word it places the models
+        if word.kind not in ("unknown", "filler") or word.text.lower() not in TEACHER_WORDS | STUDENT_WORDS:
             continue
         # 'from X' names the teacher after the word; 'X into Y' before it
         model = _neighbour(meanings, index, -1 if word.text.lower() in STUDENT_WORDS else 1,
                            lambda m: m.kind == "model")
+        if model is None and word.kind == "filler":  # "... from qwen2.5-72b into 8 h100": a filler still
+            continue
         if model is None:
             raise MissingError(f"'{word.text}' needs the teacher model after it, as in 'distill qwen2.5-7b from "
                                f"qwen2.5-72b'", position=word.pos)

@@ -68,7 +68,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("quant", "mxfp4", "mx fp4", "mxfp4 moe", "mxfp4_moe"),
     **_all("quant", "nvfp4", "nv fp4"),
     **GGUF_SHORT_PHRASES,
-    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit"),
+    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit",
+           "bitsandbytes-nf4"),  # TGI --quantize bitsandbytes-nf4 (its launcher reference)
+    # TGI --quantize eetq: EETQ's int8 per-channel weights (github.com/NetEase-FuXi/EETQ)
+    **_all("dtype", D.INT8, "eetq"),
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
@@ -142,6 +145,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "how many layers can i offload", "how many layers to offload", "how many layers can be offloaded",
            "how many layers can i put on the gpu", "how many layers can i fit", "layers to offload"),
     **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
+    # torchtune's recipes say one GPU so (lora_finetune_single_device, full_finetune_single_device)
+    **_all("gpu_count", 1, "single device", "single_device", "one device"),
     **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
            "offload_optimizer", "zero offload", "zero-offload", "offload optimizer to cpu", "offload to cpu",
            "optimizer offload to cpu", "offload the optimizer to cpu", "cpu optimizer offload",
@@ -149,6 +154,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
            "parameter offload", "offload_param", "offload everything",
            "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu",
+           "cpu offload params", "cpu offload parameters", "cpu offload param", "cpu param offload",
            # ZeRO-Infinity moves parameters and optimizer states to NVMe (DeepSpeed config
            # offload_param/offload_optimizer "device": "nvme"): off the GPU, as with the CPU
            "nvme", "nvme offload", "offload to nvme", "offload params to nvme", "offload parameters to nvme",
@@ -381,6 +387,10 @@ FLAG_OFF: dict[str, tuple[str, Any]] = {
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
     "trust_remote_code", "enforce_eager", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+    # vLLM's --enable-expert-parallel splits the experts whole over the tensor-parallel GPUs instead of
+    # slicing each (EP size = TP x DP, docs.vllm.ai/en/latest/serving/expert_parallel_deployment.html):
+    # each GPU holds the same share of expert bytes either way, and attention stays tensor-parallel
+    "enable_expert_parallel",
 })
 
 #: Words of questions and politeness people wrap a query in ("whats the vram for ..., please?"):
@@ -433,7 +443,8 @@ SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
 })
 #: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
 #: only beside a distillation word; the model after them is the teacher, not a second student.
-TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
+TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher", "教师模型", "教师",
+                                           "老师模型"})
 #: Words after the teacher and before the student ("distill qwen2.5-72b into qwen2.5-7b"): the model
 #: before them is the teacher; read so only beside a distillation word, as TEACHER_WORDS are.
 STUDENT_WORDS: frozenset[str] = frozenset({"into", "onto"})
@@ -446,6 +457,7 @@ SETTING_NUMBERS: dict[str, str] = {
     "fsdp": "dp", "fsdp2": "dp", "full shard": "dp",
     "colocate": "rollout_fraction", "vllm colocate": "rollout_fraction", "colocated": "rollout_fraction",
     "colocate vllm": "rollout_fraction", "colocated vllm": "rollout_fraction", "共置": "rollout_fraction",
+    "vllm 共置": "rollout_fraction", "共置 vllm": "rollout_fraction",
 }
 
 #: Settings that only an adapter has: a query naming one and no task is a LoRA job (DoRA is LoRA
@@ -682,7 +694,7 @@ PHRASES |= {
     # the post-training objectives, as the English words above name them (TRL's trainers)
     **_all("objective", Objective.RM, "奖励模型", "奖励模型训练", "奖励建模"),
     **_all("objective", Objective.DPO, "直接偏好优化", "偏好优化"),
-    **_all("objective", Objective.DISTILL, "知识蒸馏"),
+    **_all("objective", Objective.DISTILL, "知识蒸馏", "蒸馏", "模型蒸馏"),
     **_all("solve", Solve.MIN_GPU_COUNT, "几张", "几张卡", "几块", "几块卡", "多少张卡", "多少张", "多少卡",
            "最少几张卡", "至少几张卡", "最少需要几张卡", "几卡",
            "最少几张", "至少几张", "最少需要几张", "最少要几张", "至少需要几张", "最少几块", "最少几卡", "最少多少张"),
