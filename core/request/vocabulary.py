@@ -322,7 +322,9 @@ FLAG_KEYS: dict[str, str] = {
     # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
     "num_shard": "tp",
     "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
-    "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
+    "max_num_seqs": "batch_size", "batch_size": "batch_size",
+    # SGLang's cap on the requests a batch runs at once, its --max-num-seqs (python/sglang/srt/server_args.py)
+    "max_running_requests": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
@@ -426,6 +428,8 @@ LET_GO_WORDS: frozenset[str] = frozenset({
     # seq_len, so packing cannot change it
     "packing", "with packing", "sample packing", "sequence packing",
     "nvlink", "with nvlink",  # the link between cards, not their memory
+    # "8k context each", "2k per request": a context is each sequence's already (seq_len is per sequence)
+    "each", "per request", "per sequence", "per user", "per slot", "a request", "per prompt",
 })
 
 #: The launcher of a pasted command ("python -m sglang.launch_server ...", "torchrun ... train.py"):
