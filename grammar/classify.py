@@ -22,8 +22,9 @@ from vram.request.enums import (
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, TRAINING_ONLY, Request
 from vram.request.vocabulary import (
-    BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS, LAPTOP_WORDS,
-    MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
+    ADAPTER_ONLY_FIELDS, BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS,
+    LAPTOP_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, SETTING_NUMBERS,
+    STUDENT_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -56,12 +57,14 @@ def to_request(atoms: list[Atom]) -> Request:
     _families(meanings, fields)
     _generate_count(meanings, fields)
     _prompt_in(meanings)
+    _setting_numbers(meanings, fields)
     for meaning in meanings:
         if meaning.kind in ("set", "model", "gpu"):
             fields.put(meaning.field or meaning.kind, meaning.value, meaning)
     _pair_keys(meanings, fields)
     _pair_counts(meanings, fields)
     _take_sizes(meanings, fields)
+    _adapter_task(fields)
     _default_task(fields)
     _four_bit_lora(fields)
     _laptop_gpu(meanings, fields)
@@ -103,14 +106,39 @@ def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
     if not any(m.field == "objective" and m.value == Objective.DISTILL for m in meanings):
         return
     for index, word in enumerate(meanings):
-        if word.kind != "unknown" or word.text.lower() not in TEACHER_WORDS:
+        # "into" is a filler elsewhere ("fit into 24gb"); beside a distillation word it places the models
+        if word.kind not in ("unknown", "filler") or word.text.lower() not in TEACHER_WORDS | STUDENT_WORDS:
             continue
-        model = _neighbour(meanings, index, 1, lambda m: m.kind == "model")
+        # 'from X' names the teacher after the word; 'X into Y' before it
+        model = _neighbour(meanings, index, -1 if word.text.lower() in STUDENT_WORDS else 1,
+                           lambda m: m.kind == "model")
+        if model is None and word.kind == "filler":  # "... from qwen2.5-72b into 8 h100": a filler still
+            continue
         if model is None:
             raise MissingError(f"'{word.text}' needs the teacher model after it, as in 'distill qwen2.5-7b from "
                                f"qwen2.5-72b'", position=word.pos)
         word.kind, model.kind = "filler", "teacher"
         fields.put("teacher", model.value, Meaning("set", word.pos, f"{word.text} {model.text}"))
+
+
+def _setting_numbers(meanings: list[Meaning], fields: _Fields) -> None:
+    """'fsdp 8', 'colocate 0.5': a setting word and the number right after it, for the field
+    vocabulary.SETTING_NUMBERS names; a number before a GPU stays its count ('fsdp 8 h100')."""
+    for index, word in enumerate(list(meanings)):
+        field = SETTING_NUMBERS.get(word.text.lower()) if word.kind == "set" else None
+        number = meanings[index + 1] if field and index + 1 < len(meanings) else None
+        # a plain number: "fsdp 8b" is a model's size after the setting, not a degree
+        if number is None or number.kind != "number" or number.used or number.value[1] \
+                or _gpu_follows(meanings, index + 1) or _measured(meanings, index + 1):
+            continue
+        number.used = True
+        value = scaled(field, *number.value, number.pos)
+        text = f"{word.text} {number.text}"
+        if field == word.field:
+            word.value, word.text = value, text
+        else:
+            meanings.insert(meanings.index(number), Meaning("set", number.pos, text, field, value))
+        fields.notes.append(Note("note.setting_number", text=text, field=field, value=value))
 
 
 def _negate(meanings: list[Meaning]) -> None:
@@ -348,6 +376,12 @@ def _pair_keys(meanings: list[Meaning], fields: _Fields) -> None:
         if number is None:
             raise MissingError.said("error.needs_number", text=meaning.text, position=meaning.pos)
         number.used = True
+        if meaning.field == "batch_size" and fields.values.get("solve") is Solve.MAX_BATCH_SIZE \
+                and number.value[1] == "k":  # "how many concurrent 8k requests": the length of each
+            length = scaled("seq_len", *number.value, number.pos)
+            fields.put("seq_len", length, Meaning("set", number.pos, f"{number.text} {meaning.text}"))
+            fields.notes.append(Note("note.asked_batch_length", text=f"{number.text} {meaning.text}", value=length))
+            continue
         if meaning.field == "gpu_count":
             _not_a_gpu_name(number)
         if meaning.kind == "ignored":
@@ -529,6 +563,19 @@ def _engine_from(fields: _Fields, source: str, engine: Engine, note: str, /, **s
 def _spelling(text: str) -> str:
     """A setting's key as the tables spell it: '--n-gpu-layers 20' -> 'n_gpu_layers'."""
     return text.split()[0].split("=")[0].lstrip("-").lower().replace("-", "_")
+
+
+def _adapter_task(fields: _Fields) -> None:
+    """'dora llama-3.1-8b r 32', 'train ... with dora': a setting only an adapter has says the task is
+    LoRA's, as 'fine-tune ... with lora' does (a more specific task wins; 'infer ... dora' conflicts)."""
+    adapter = [f for f in ADAPTER_ONLY_FIELDS if fields.values.get(f)]
+    if not adapter:
+        return
+    said = "task" in fields.values
+    source = Meaning("set", fields.positions[adapter[0]], fields.texts[adapter[0]], "task")
+    fields.put("task", PHRASES["lora"][1], source)
+    if not said:
+        fields.notes.append(Note("note.task_adapter", text=fields.texts[adapter[0]]))
 
 
 def _default_task(fields: _Fields) -> None:

@@ -178,6 +178,8 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
         return _script(phrase)
     if phrase in NEGATION_BEFORE or phrase in NEGATION_AFTER:
         return "negation", None, (phrase in NEGATION_BEFORE, phrase in NEGATION_AFTER)
+    if len(words) == 1 and (runtime := _launcher_path(phrase)) is not None:
+        return runtime
     if not catalogs:
         return None
     name = "-".join(words)
@@ -198,6 +200,19 @@ def _classify(words: tuple[str, ...], catalogs: bool) -> tuple[str, str | None, 
     if len(words) == 1 and could_be_model(words[0]):
         return "model", "model", words[0]  # a path or repo id: the Request reads it
     return None
+
+
+#: A path to a program or a container image: "./llama-server", "build/bin/llama-cli",
+#: "ghcr.io/huggingface/text-generation-inference:3.0", "vllm/vllm-openai:latest".
+_LAUNCHER_PATH = re.compile(r"(?:\.{0,2}/|~/|[\w.-]+/)(?:[\w.-]+/)*([\w.-]+?)(?::[\w.-]+)?")
+
+
+def _launcher_path(phrase: str) -> tuple[str, str | None, Any] | None:
+    """A program or image whose last part names an engine or framework runs that runtime; any
+    other path is left to the model and config readers."""
+    match = _LAUNCHER_PATH.fullmatch(phrase)
+    found = PHRASES.get(match[1]) if match else None
+    return ("set", *found) if found is not None and found[0] in ("engine", "framework") else None
 
 
 def _prefixed_gpu(words: tuple[str, ...]) -> str | None:
@@ -276,7 +291,8 @@ def _quantised_name(model: Meaning) -> list[Meaning]:
         return []
     lower = model.text.lower()
     for suffix, field, value in NAME_QUANT:
-        if re.search(rf"[-_.]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it|gguf))*$", lower):
+        # ':' too: llama-server -hf "bartowski/Qwen2.5-7B-Instruct-GGUF:Q4_K_M" names the type after the repo
+        if re.search(rf"[-_.:]{re.escape(suffix)}(?:[-_.](?:instruct|chat|hf|it|gguf))*$", lower):
             note = Note("note.quantised_name", text=model.text, format=suffix.upper(), dtype=str(value),
                         model=model.value)
             return [Meaning("set", model.pos, model.text, field, value, note=note)]

@@ -119,8 +119,13 @@ def test_modules_to_save_train_a_copy_in_the_models_dtype():
 
 @pytest.mark.parametrize("query, words", [
     ("lora llama-3-8b modules_to_save q_proj", "'q_proj' is not a layer trained in full"),
-    ("train llama-3-8b dora", "DoRA applies to lora or qlora"),
+    ("infer llama-3-8b dora", "conflicting task 'dora'"),  # a query: 'train ... dora' reads as lora (test_reading)
 ])
 def test_adapter_extras_refused(query, words):
     with pytest.raises(vram.VramError, match=words):
         vram.ask(query)
+
+
+def test_dora_on_a_full_fine_tune_refused():
+    with pytest.raises(vram.VramError, match="DoRA applies to lora or qlora"):
+        vram.Request(task="training", model="llama-3-8b", dora=True)

@@ -112,6 +112,11 @@ def test_a_higher_zero_stage_or_more_gpus_never_needs_more(stage, doublings):
     assert higher <= lower and more <= higher
 
 
+def test_adapter_targets_on_a_full_fine_tune_refused():
+    with pytest.raises(vram.VramError, match="adapter targets apply to lora or qlora"):
+        vram.Request(task="training", params=7e9, lora_targets=("q_proj",))
+
+
 def test_adapter_targets_are_settable():
     q_v = detailed("lora llama-2-7b bf16 rank 8").item("adapters").values["adapter_params"]
     every = detailed("lora llama-2-7b bf16 rank 8 targets all-linear").item("adapters").values["adapter_params"]
@@ -122,7 +127,7 @@ def test_adapter_targets_are_settable():
 
 
 @pytest.mark.parametrize("query, words", [
-    ("train 7b bf16 adamw targets q_proj", "adapter targets apply to lora or qlora"),
+    ("infer 7b bf16 targets q_proj", "conflicting task 'targets'"),  # 'train ... targets' reads as lora (test_reading)
     ("lora 7b targets", "'targets' needs the matrices"),
     ("train 7b bf16 adamw offload on 8 a100", "CPU offload is a ZeRO feature"),
     ("train 7b bf16 adamw zero2 offload params on 8 a100", "parameters are offloaded by ZeRO-3 only"),

@@ -46,7 +46,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "full finetune", "full fine-tune", "full fine tune", "full finetuning", "full fine-tuning",
            "full parameter", "full-parameter", "full parameters", "full param", "full params",
            "full-param", "full parameter finetune", "full parameter fine-tune", "full parameter fine-tuning",
-           "full parameter training", "full weights",
+           "full parameter training", "full weights", "full train", "full training",
            "sft", "ft", "fft", "full ft", "full-ft", "continued pretraining", "from scratch", "train from scratch", "pretrain from scratch",
            "训练", "微调", "全量微调", "预训练"),
     **_all("task", T.INFERENCE, "infer", "inference", "inferencing", "serve", "serving", "run",
@@ -68,7 +68,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("quant", "mxfp4", "mx fp4", "mxfp4 moe", "mxfp4_moe"),
     **_all("quant", "nvfp4", "nv fp4"),
     **GGUF_SHORT_PHRASES,
-    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit"),
+    **_all("dtype", D.NF4, "nf4", "load_in_4bit", "bnb 4bit", "bnb-4bit", "bnb nf4", "bitsandbytes 4bit",
+           "bitsandbytes-nf4"),  # TGI --quantize bitsandbytes-nf4 (its launcher reference)
+    # TGI --quantize eetq: EETQ's int8 per-channel weights (github.com/NetEase-FuXi/EETQ)
+    **_all("dtype", D.INT8, "eetq"),
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
@@ -112,7 +115,9 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "memory efficient attention", "xformers"),
     **_all("flash_attention", False, "eager", "eager attention", "no flash", "no flash attention",
            "without flash attention"),
-    **_all("zero", 3, "fsdp", "full shard", "zero-3", "zero-infinity"),
+    # FSDP2 (torch.distributed.fsdp.fully_shard) and FSDP1 both shard parameters, gradients and
+    # optimizer states over the data-parallel group, as ZeRO-3 does (pytorch.org/docs/stable/distributed.fsdp.fully_shard.html)
+    **_all("zero", 3, "fsdp", "full shard", "zero-3", "zero-infinity", "fsdp2", "fsdp1", "fully_shard"),
     **_all("zero", 2, "zero-2"),
     # Megatron-LM's distributed optimizer shards the optimizer states (and fp32 master weights) over
     # the data-parallel ranks, as ZeRO-1 does (docs/source/api-guide/dist_optimizer.md;
@@ -122,18 +127,26 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("zero", 0, "ddp", "no zero"),
     **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
            "biggest batch", "max bs", "max micro batch", "max concurrency", "maximum concurrency",
+           "what batch size", "what batch", "how many concurrent", "how many concurrent sequences",
            "how many users", "how many concurrent users", "how many requests", "how many concurrent requests"),
     **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
            "max sequence length", "max context length", "longest context", "max tokens", "max ctx",
            "longest sequence", "longest seq", "longest context length", "max context window",
-           "largest context", "biggest context"),
+           "largest context", "biggest context", "what context", "what context length", "what seq len",
+           "what sequence length"),
     **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
            "fewest gpus", "how many gpus", "how many"),
     **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
            "which card"),
     **_all("solve", Solve.GPU_LAYERS, "max layers", "max gpu layers", "max ngl", "max n_gpu_layers",
-           "how many layers", "how many gpu layers", "how many layers fit", "layers that fit"),
+           "how many layers", "how many gpu layers", "how many layers fit", "layers that fit",
+           # llama.cpp "offloads" layers to the GPU (its README: -ngl "number of layers to offload to
+           # VRAM"): not the training job's optimizer offload that 'offload' alone reads as
+           "how many layers can i offload", "how many layers to offload", "how many layers can be offloaded",
+           "how many layers can i put on the gpu", "how many layers can i fit", "layers to offload"),
     **_all("suggest", True, "suggest", "suggestions", "advice", "what would make it fit"),
+    # torchtune's recipes say one GPU so (lora_finetune_single_device, full_finetune_single_device)
+    **_all("gpu_count", 1, "single device", "single_device", "one device"),
     **_all("offload", Offload.OPTIMIZER, "offload", "cpu offload", "offload optimizer", "optimizer offload",
            "offload_optimizer", "zero offload", "zero-offload", "offload optimizer to cpu", "offload to cpu",
            "optimizer offload to cpu", "offload the optimizer to cpu", "cpu optimizer offload",
@@ -141,6 +154,7 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("offload", Offload.PARAMS, "offload params", "offload parameters", "param offload", "params offload",
            "parameter offload", "offload_param", "offload everything",
            "offload params to cpu", "offload parameters to cpu", "offload param to cpu", "param offload to cpu",
+           "cpu offload params", "cpu offload parameters", "cpu offload param", "cpu param offload",
            # ZeRO-Infinity moves parameters and optimizer states to NVMe (DeepSpeed config
            # offload_param/offload_optimizer "device": "nvme"): off the GPU, as with the CPU
            "nvme", "nvme offload", "offload to nvme", "offload params to nvme", "offload parameters to nvme",
@@ -178,7 +192,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     # RewardTrainer, GKDTrainer) and their papers name the methods
     **_all("objective", Objective.DPO, "dpo", "dpotrainer", "direct preference optimization",
            "direct preference optimisation", "preference tuning"),
-    **_all("objective", Objective.PPO, "ppo", "ppotrainer", "rlhf", "rlhf ppo"),
+    # the policy trained against a reward model held beside it is PPO's setup (TRL PPOTrainer takes
+    # reward_model); a reward model trained on its own is "reward model" (RM) below
+    **_all("objective", Objective.PPO, "ppo", "ppotrainer", "rlhf", "rlhf ppo", "with reward model",
+           "with a reward model", "and reward model", "and a reward model"),
     **_all("objective", Objective.GRPO, "grpo", "grpotrainer"),
     **_all("objective", Objective.RM, "rm", "reward model", "reward modelling", "reward modeling", "rewardtrainer"),
     **_all("objective", Objective.DISTILL, "distill", "distillation", "knowledge distillation", "gkd",
@@ -203,6 +220,7 @@ KEYS: dict[str, str] = {
     **{k: "seq_len" for k in ("seq", "seqlen", "seq len", "seq_len", "sequence", "sequence length",
                               "context", "context length", "context window", "ctx", "tokens",
                               "token length", "max len", "length", "max_model_len", "max_seq_length",
+                              "max model len", "max model length", "model len",
                               "上下文")},
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
@@ -241,12 +259,13 @@ KEYS: dict[str, str] = {
     # a serving engine's share of the GPU, in each engine's spelling (vLLM, SGLang, TGI) and ours
     **{k: "memory_fraction" for k in ("memory fraction", "memory_fraction", "memory-fraction",
                                       "gpu memory utilization", "gpu_memory_utilization",
-                                      "gpu-memory-utilization", "gpu util", "mem fraction static",
+                                      "gpu-memory-utilization", "gpu util", "mem fraction static", "mem fraction",
+                                      "mem_fraction", "mem-fraction",
                                       "mem_fraction_static", "mem-fraction-static", "cuda memory fraction",
                                       "cuda_memory_fraction", "cuda-memory-fraction")},
     **{k: "max_num_batched_tokens" for k in ("max num batched tokens", "max_num_batched_tokens",
                                              "max-num-batched-tokens", "chunked prefill size",
-                                             "chunked_prefill_size", "chunked-prefill-size",
+                                             "chunked_prefill_size", "chunked-prefill-size", "chunked prefill",
                                              "max batch prefill tokens", "max_batch_prefill_tokens",
                                              "max-batch-prefill-tokens")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
@@ -299,8 +318,13 @@ FLAG_KEYS: dict[str, str] = {
     # TGI's launcher (text-generation-launcher --help): max-total-tokens is a request's prompt and
     # output together, the context each sequence may fill
     "max_total_tokens": "seq_len",
+    # TGI's --num-shard: the GPUs one model is sharded over, tensor-parallel
+    # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
+    "num_shard": "tp",
     "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
-    "max_num_seqs": "batch_size", "batch_size": "batch_size", "micro_batch_size": "batch_size",
+    "max_num_seqs": "batch_size", "batch_size": "batch_size",
+    # SGLang's cap on the requests a batch runs at once, its --max-num-seqs (python/sglang/srt/server_args.py)
+    "max_running_requests": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
@@ -333,12 +357,13 @@ GGML_SPELLINGS: dict[str, Engine] = {
 #: Flags whose value is a word, to the field the word sets (``--dtype bfloat16``, ``--optim adamw``).
 FLAG_WORD_KEYS: dict[str, str] = {
     "model": "model", "model_name_or_path": "model", "model_path": "model", "model_id": "model", "dtype": "dtype",
-    "torch_dtype": "dtype", "quantization": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer",
+    "torch_dtype": "dtype", "quantization": "dtype", "quantize": "dtype", "kv_cache_dtype": "kv_dtype", "optim": "optimizer",
     "optimizer": "optimizer",
     "recompute_granularity": "recompute", "attn_implementation": "flash_attention",
     # llama.cpp -m/--model, -ctk/--cache-type-k, -ctv/--cache-type-v (common/arg.cpp); Ollama's
     # OLLAMA_KV_CACHE_TYPE (docs/faq.md)
-    "m": "model", "ctk": "cache_type_k", "ctv": "cache_type_v", "cache_type_k": "cache_type_k",
+    # -hf/--hf-repo <user>/<model>[:quant]: a GGUF repo on the Hub and the file type to take
+    "m": "model", "hf": "model", "hf_repo": "model", "ctk": "cache_type_k", "ctv": "cache_type_v", "cache_type_k": "cache_type_k",
     "cache_type_v": "cache_type_v",
     "ollama_kv_cache_type": "kv_dtype",
 }
@@ -364,6 +389,10 @@ FLAG_OFF: dict[str, tuple[str, Any]] = {
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
     "trust_remote_code", "enforce_eager", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+    # vLLM's --enable-expert-parallel splits the experts whole over the tensor-parallel GPUs instead of
+    # slicing each (EP size = TP x DP, docs.vllm.ai/en/latest/serving/expert_parallel_deployment.html):
+    # each GPU holds the same share of expert bytes either way, and attention stays tensor-parallel
+    "enable_expert_parallel",
 })
 
 #: Words of questions and politeness people wrap a query in ("whats the vram for ..., please?"):
@@ -378,7 +407,7 @@ QUESTION_WORDS: frozenset[str] = frozenset({
     "quick", "q", "quick q", "quick question", "question", "have", "i have", "i've", "ive", "i've got", "got",
     "there", "anyone", "anybody", "does anyone know", "know", "wondering", "curious", "just wondering", "really",
     "actually", "basically", "currently", "planning", "trying", "going", "gonna", "wanna", "handle", "manage",
-    "support", "work", "works", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
+    "support", "work", "works", "hold", "okay", "ok", "btw", "guys", "folks", "you", "your", "i'm", "im", "it's", "its",
     "are", "am", "was", "were", "give me", "show me", "breakdown", "memory breakdown", "estimation",
     "calculator", "check", "desktop", "pc", "macbook", "macbook pro", "macbook air", "mac",
     "mac studio", "mac mini", "imac",
@@ -399,6 +428,8 @@ LET_GO_WORDS: frozenset[str] = frozenset({
     # seq_len, so packing cannot change it
     "packing", "with packing", "sample packing", "sequence packing",
     "nvlink", "with nvlink",  # the link between cards, not their memory
+    # "8k context each", "2k per request": a context is each sequence's already (seq_len is per sequence)
+    "each", "per request", "per sequence", "per user", "per slot", "a request", "per prompt",
 })
 
 #: The launcher of a pasted command ("python -m sglang.launch_server ...", "torchrun ... train.py"):
@@ -416,7 +447,34 @@ SCRIPT_TASK_WORDS: frozenset[str] = frozenset({
 })
 #: Words before the teacher model of a distillation ("distill qwen2.5-7b from qwen2.5-72b"): read so
 #: only beside a distillation word; the model after them is the teacher, not a second student.
-TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher"})
+TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher model", "teacher", "教师模型", "教师",
+                                           "老师模型"})
+#: Words after the teacher and before the student ("distill qwen2.5-72b into qwen2.5-7b"): the model
+#: before them is the teacher; read so only beside a distillation word, as TEACHER_WORDS are.
+STUDENT_WORDS: frozenset[str] = frozenset({"into", "onto"})
+
+#: Setting words that take a number right after them for another field ("fsdp 8": FSDP over 8
+#: data-parallel GPUs, torchtitan's data_parallel_shard_degree; "colocate 0.5": the colocated
+#: vLLM's share, TRL's vllm_gpu_memory_utilization): the word, to the field its number sets. A number
+#: followed by a GPU stays that GPU's count ("fsdp 8 h100").
+SETTING_NUMBERS: dict[str, str] = {
+    "fsdp": "dp", "fsdp2": "dp", "full shard": "dp",
+    "colocate": "rollout_fraction", "vllm colocate": "rollout_fraction", "colocated": "rollout_fraction",
+    "colocate vllm": "rollout_fraction", "colocated vllm": "rollout_fraction", "共置": "rollout_fraction",
+    "vllm 共置": "rollout_fraction", "共置 vllm": "rollout_fraction",
+}
+
+#: Settings that only an adapter has: a query naming one and no task is a LoRA job (DoRA is LoRA
+#: with a trained magnitude, Liu et al. 2024; PEFT's LoraConfig(use_dora=True)).
+ADAPTER_ONLY_FIELDS: tuple[str, ...] = ("dora", "lora_targets", "modules_to_save")
+
+#: Serving engines vram does not model, as their users name them: refused plainly, with the ones
+#: it models, rather than read as a word they resemble ("lmdeploy" is not "deploy").
+UNMODELLED_ENGINES: tuple[str, ...] = (
+    "lmdeploy", "tensorrt-llm", "tensorrt_llm", "trt-llm", "trtllm", "tensorrt", "exllama", "exllamav2",
+    "exllamav3", "tabbyapi", "mlx", "mlx-lm", "mlx_lm", "mlc-llm", "mlc llm", "ctranslate2", "deepspeed-mii",
+    "lightllm", "aphrodite", "aphrodite-engine", "koboldcpp", "lm studio", "lmstudio", "localai", "openvino",
+)
 
 #: Questions about something other than memory: the topic each phrase asks about. vram answers
 #: memory only, so these are refused plainly rather than read as a setting ("tokens per second"
@@ -438,6 +496,7 @@ OUTSIDE_MEMORY: dict[str, str] = {
     **{p: "hybrid_shard" for p in ("hybrid shard", "hybrid_shard", "hybrid sharding", "hsdp", "fsdp hybrid shard",
                                    "hybrid-shard")},
     **{p: "copies" for p in ("copies", "2 copies", "two copies", "copies of", "instances of", "replicas of")},
+    **{p: "engine" for p in UNMODELLED_ENGINES},
     **{p: "cost" for p in ("cost", "costs", "price", "pricing", "how much money", "dollars", "usd", "$",
                            "budget in dollars", "cheapest", "cheaper", "per hour", "an hour")},
 }
@@ -608,7 +667,9 @@ PHRASES |= {
            "继续预训练", "增量预训练", "二次预训练", "指令微调", "监督微调", "有监督微调"),
     **_all("optimizer", O.ADAM8BIT, "8位 adam", "8位 adamw", "8比特 adam", "8比特 adamw", "8位优化器"),
     **_all("task", T.INFERENCE, "服务", "推理服务", "在线推理", "在线服务", "上线", "本地部署", "私有化部署",
-           "部署推理", "生成", "对话"),
+           "部署推理", "生成", "对话", "运行"),
+    # TRL's vllm_mode="colocate" (GRPO's rollout vLLM in the training process) as Chinese posts say it
+    **_all("rollout_fraction", 0.3, "共置", "共置模式", "colocate 模式", "vllm 共置", "共置 vllm"),
     **_all("dtype", D.FP32, "单精度", "全精度", "32位", "32比特"),
     **_all("dtype", D.FP16, "半精度", "16位", "16比特"),
     **_all("dtype", D.INT8, "8位", "8比特"),
@@ -626,7 +687,8 @@ PHRASES |= {
     **_all("solve", Solve.MAX_BATCH_SIZE, "最大批大小", "最大 batch", "最大并发", "最大并发数", "最多并发",
            "最大并发量", "最多多少并发", "最多支持多少并发", "能支持多少并发", "支持多少并发", "多少并发",
            "最多几个并发", "最多多少用户", "多少用户", "最多多少路", "并发多少", "并发是多少", "能并发多少",
-           "多少个并发", "并发能到多少"),
+           "多少个并发", "并发能到多少", "撑多少并发", "能撑多少并发", "扛多少并发", "能扛多少并发", "撑多少",
+           "能撑多少"),
     **_all("solve", Solve.MAX_SEQ_LEN, "最大上下文", "最长上下文", "最大序列长度", "最长序列", "多长上下文",
            "多长的上下文", "最长多少上下文", "上下文最长多少", "上下文最多多少"),
     # Megatron-LM's --use-distributed-optimizer shards the fp32 master weights and optimizer states over
@@ -636,9 +698,13 @@ PHRASES |= {
     # the post-training objectives, as the English words above name them (TRL's trainers)
     **_all("objective", Objective.RM, "奖励模型", "奖励模型训练", "奖励建模"),
     **_all("objective", Objective.DPO, "直接偏好优化", "偏好优化"),
-    **_all("objective", Objective.DISTILL, "知识蒸馏"),
+    **_all("objective", Objective.DISTILL, "知识蒸馏", "蒸馏", "模型蒸馏"),
     **_all("solve", Solve.MIN_GPU_COUNT, "几张", "几张卡", "几块", "几块卡", "多少张卡", "多少张", "多少卡",
-           "最少几张卡", "至少几张卡", "最少需要几张卡", "几卡"),
+           "最少几张卡", "至少几张卡", "最少需要几张卡", "几卡",
+           "最少几张", "至少几张", "最少需要几张", "最少要几张", "至少需要几张", "最少几块", "最少几卡", "最少多少张"),
+    # llama.cpp's -ngl, the layers put on the GPU ("能放多少层", "最多放几层")
+    **_all("solve", Solve.GPU_LAYERS, "放多少层", "能放多少层", "最多放多少层", "放几层", "能放几层", "最多放几层",
+           "卸载多少层", "能卸载多少层"),
     **_all("solve", Solve.GPUS, "哪些显卡", "什么显卡", "哪张卡", "哪种卡", "什么卡", "哪些卡", "哪款显卡"),
     **_all("suggest", True, "建议", "优化建议"),
 }
@@ -674,6 +740,9 @@ KEYS |= {
 BIND_KEYS |= {**{k: "dtype" for k in ("量化", "量化版", "量化版本", "量化后", "量化模型")},
               **{k: "kv_dtype" for k in ("kv 缓存", "kv缓存", "缓存")},
               **{k: "recompute" for k in ("重计算", "激活重计算")}}
+#: "tgi mistral-7b quantize awq", "quantized to 4bit": the English words, read as the Chinese ones are
+#: (TGI's launcher spells its flag --quantize)
+BIND_KEYS |= {k: "dtype" for k in ("quantize", "quantized", "quantised", "quantization", "quantisation")}
 BIND_SOURCES |= {"dtype": ("dtype", "quant")}
 IGNORED_KEYS |= {"学习率", "轮数", "训练轮数", "epoch数", "步数", "训练步数", "温度", "随机种子", "warmup步数"}
 KEYS |= {k: "new_tokens" for k in ("输出长度", "生成长度", "最大生成长度", "输出token数", "生成token数", "输出",
