@@ -228,6 +228,64 @@ def test_windowed_layers_follow_the_pattern(model, windowed):
     assert catalog.find_model(model).windowed_layers == windowed
 
 
+# -- linear-attention hybrids (Qwen3-Next, Qwen3.5): the config facts and the layer pattern ---------
+
+@pytest.mark.parametrize("name, model_id, facts", [
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "qwen3-next-80b-a3b",
+     dict(num_layers=48, num_experts=512, experts_per_token=10, linear_num_value_heads=32, head_dim=256)),
+    ("Qwen/Qwen3-Coder-Next", "qwen3-coder-next", dict(num_kv_heads=2, moe_intermediate_size=512)),
+    ("Qwen/Qwen3.5-27B-FP8", "qwen3.5-27b", dict(hidden_size=5120, intermediate_size=17408, linear_num_value_heads=48)),
+    ("qwen3.5 27b", "qwen3.5-27b", dict(vocab_size=248320, attention_output_gate=True)),
+    ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b", dict(num_layers=40, num_experts=256, experts_per_token=8)),
+])
+def test_linear_attention_models_resolve_with_their_config_facts(name, model_id, facts):
+    spec = catalog.find_model(name)
+    assert spec.id == model_id
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+@pytest.mark.parametrize("model, linear, full", [
+    ("qwen3-next-80b-a3b", 36, 12),  # 48 layers, full when (i + 1) % 4 == 0 (full_attention_interval 4)
+    ("qwen3.5-27b", 48, 16),
+    ("qwen3.5-35b-a3b", 30, 10),  # the Qwen3.6-35B-A3B GGUF header: 30 GDN / 10 GQA
+    ("llama-3-8b", 0, 32),
+])
+def test_linear_layers_follow_the_pattern(model, linear, full):
+    spec = catalog.find_model(model)
+    assert (spec.linear_layers, spec.attention_layers) == (linear, full)
+
+
+def test_a_run_cut_short_ends_the_model_with_linear_layers():
+    spec = dataclasses.replace(catalog.find_model("qwen3.5-27b"), num_layers=6)  # L L L F L L
+    assert spec.linear_layers == 5
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(linear_attention_layers="every fourth"), "linear_attention_layers"),
+    (dict(linear_num_value_heads=None), "linear_num_value_heads"),
+    (dict(linear_attention_layers=None), "linear_attention_layers"),  # dimensions without a layout
+    (dict(sliding_window=4096), "sliding window"),
+])
+def test_a_linear_attention_model_without_its_facts_is_refused(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(catalog.find_model("qwen3.5-27b"), **change)
+
+
+def test_hybrid_cache_keeps_kv_only_on_full_attention_layers():
+    # Qwen3.5-27B at 32k: 16 full layers keep K and V (4 heads of 256); 48 Gated DeltaNet layers keep
+    # one fp32 state of 48 heads x 128 x 128 and the conv's last 3 inputs of 2*16*128 + 48*128 channels
+    kv = vram.ask("infer qwen3.5-27b bf16 seq 32k").item("kv_cache").bytes
+    assert kv == 2 * 16 * 4 * 256 * 32768 * 2 + 48 * (4 * 48 * 128 * 128 + 3 * 10240 * 2)  # 2.30 GB, not 8.6
+
+
+def test_hybrid_cache_splits_its_state_over_tensor_parallel_gpus():
+    one = vram.ask("infer qwen3-next-80b-a3b bf16 seq 8k batch 4 on 2x h100").item("kv_cache").bytes
+    two = vram.ask("tp 2 infer qwen3-next-80b-a3b bf16 seq 8k batch 4 on 2x h100").item("kv_cache").bytes
+    whole = 2 * 12 * 2 * 256 * 8192 * 4 * 2 + 36 * (4 * 32 * 128 * 128 + 3 * 8192 * 2) * 4
+    # device_map: the most-loaded GPU holds 24 of 48 layers; tp 2: every layer, half the heads
+    assert (one, two) == (pytest.approx(whole / 2, abs=1), pytest.approx(whole / 2, abs=1))
+
+
 def test_gemma3_local_layers_keep_only_their_window():
     # issue 16: at 128k, 52 of 62 layers keep 1024 tokens; the 10 global ones the whole context
     kv = vram.ask("infer gemma-3-27b bf16 seq 128k").item("kv_cache").bytes

@@ -33,3 +33,26 @@ def test_every_catalog_model_is_near_its_nominal_size():
     for spec in catalog.models().by_id.values():
         ratio = count_parameters(spec).total / spec.nominal_params
         assert 0.75 < ratio < 1.35, (spec.id, ratio)
+
+
+#: One layer of Qwen3-Next-80B-A3B by its module printout (vladimiralbrekhtccr/baka docs/moe.md):
+#: Gated DeltaNet in_proj_qkvz 2048x12288, in_proj_ba 2048x64, out_proj 4096x2048, conv1d 8192 x 4,
+#: dt_bias and A_log 32 each, the gated norm 128; gated attention q_proj 2048x8192 (query and gate),
+#: k_proj and v_proj 2048x512, o_proj 4096x2048 (QK-norms not counted).
+QWEN3_NEXT_LINEAR = 2048 * 12288 + 2048 * 64 + 4096 * 2048 + 8192 * 4 + 2 * 32 + 128
+QWEN3_NEXT_FULL = 2048 * 8192 + 2 * 2048 * 512 + 4096 * 2048
+
+
+def test_linear_attention_layers_count_their_own_projections():
+    counts = count_parameters(catalog.find_model("qwen3-next-80b-a3b"))
+    assert counts.attention == 36 * QWEN3_NEXT_LINEAR + 12 * QWEN3_NEXT_FULL
+
+
+@pytest.mark.parametrize("model_id, total_b, active_b", [
+    ("qwen3-next-80b-a3b", 80, 3),  # the model card: 80B in total and 3B activated
+    ("qwen3.5-35b-a3b", 35, 3),
+])
+def test_linear_attention_moe_is_near_its_named_sizes(model_id, total_b, active_b):
+    counts = count_parameters(catalog.find_model(model_id))
+    assert counts.total / 1e9 == pytest.approx(total_b, rel=0.02)
+    assert counts.active / 1e9 == pytest.approx(active_b, rel=0.3)

@@ -25,6 +25,11 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")  # os.path: pathlib c
 #: Which layers attend within a sliding window: every one, every other one (Gemma 2, gpt-oss), or
 #: N local layers to each global one ("5:1" for Gemma 3, "3:1" for Cohere2/Command A).
 WINDOW_LAYERS = re.compile(r"all|alternate|[1-9][0-9]?:1")
+#: Linear-attention layouts: N linear layers to each full-attention one (Qwen3-Next: "3:1").
+LINEAR_LAYERS = re.compile(r"[1-9][0-9]?:1")
+#: The Gated DeltaNet facts a linear-attention model must give (config.json's linear_* keys).
+LINEAR_ATTENTION_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
+                           "linear_value_head_dim", "linear_conv_kernel")
 #: Vendors the runtime knows (memory/runtime.py deducts a CUDA or ROCm context for nvidia and amd).
 GPU_VENDORS = frozenset({"nvidia", "amd", "google", "apple", "huawei"})
 
@@ -66,6 +71,15 @@ class ModelSpec:
     v_head_dim: int | None = None
     sliding_window: int | None = None
     sliding_window_layers: str | None = None
+    #: "N:1": N linear-attention (Gated DeltaNet) layers to each full-attention one, as Qwen3-Next's
+    #: full_attention_interval 4 ("3:1") lays them out; None: every layer attends fully
+    linear_attention_layers: str | None = None
+    linear_num_key_heads: int | None = None  #: Gated DeltaNet query/key heads (linear_num_key_heads)
+    linear_num_value_heads: int | None = None  #: Gated DeltaNet value heads, one recurrent state each
+    linear_key_head_dim: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel: int | None = None  #: the short causal convolution's width (linear_conv_kernel_dim)
+    attention_output_gate: bool = False  #: q_proj also gives a per-head sigmoid gate (attn_output_gate)
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
     dropout: bool = False  #: config.json sets attention/residual dropout above 0
     native_dtype: str | None = None  #: the released checkpoint's weight dtype when not 16-bit (fp8)
@@ -92,6 +106,21 @@ class ModelSpec:
         if self.sliding_window_layers is not None and not WINDOW_LAYERS.fullmatch(self.sliding_window_layers):
             raise ValueError(f"model {self.id}: sliding_window_layers must be 'all', 'alternate' or 'N:1' "
                              f"(N local layers to each global one), not {self.sliding_window_layers!r}")
+        self._check_linear_attention()
+
+    def _check_linear_attention(self) -> None:
+        given = [getattr(self, name) for name in LINEAR_ATTENTION_FIELDS]
+        if self.linear_attention_layers is None and not any(v is not None for v in given):
+            return
+        if self.sliding_window is not None or self.kv_lora_rank is not None:
+            raise ValueError(f"model {self.id}: linear attention beside a sliding window or MLA is not modelled")
+        if self.linear_attention_layers is None or not LINEAR_LAYERS.fullmatch(self.linear_attention_layers):
+            raise ValueError(f"model {self.id}: linear_attention_layers must be 'N:1' (N linear-attention layers "
+                             f"to each full-attention one), not {self.linear_attention_layers!r}")
+        for name, value in zip(LINEAR_ATTENTION_FIELDS, given):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"model {self.id}: {name} must be a positive integer with linear attention, "
+                                 f"not {value!r}")
 
     @property
     def windowed_layers(self) -> int:
@@ -105,8 +134,21 @@ class ModelSpec:
             return layers
         if pattern == "alternate":
             return layers // 2
-        local = int(pattern.split(":")[0])
-        return layers // (local + 1) * local + min(layers % (local + 1), local)
+        return _pattern_count(layers, int(pattern.split(":")[0]))
+
+    @property
+    def linear_layers(self) -> int:
+        """How many layers are linear attention (Gated DeltaNet), keeping a fixed recurrent state
+        and no per-token KV: runs of N closed by a full-attention layer, as Qwen3-Next's layer i is
+        full attention when (i + 1) % full_attention_interval == 0 (transformers Qwen3NextConfig)."""
+        if self.linear_attention_layers is None:
+            return 0
+        return _pattern_count(self.num_layers, int(self.linear_attention_layers.split(":")[0]))
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention, the ones that keep K and V for every token."""
+        return self.num_layers - self.linear_layers
 
     @property
     def is_dense(self) -> bool:
@@ -149,6 +191,11 @@ class Gpu:
         if self.working_set_fraction is None:
             return self.memory_bytes
         return round(self.memory_bytes * self.working_set_fraction)
+
+
+def _pattern_count(layers: int, run: int) -> int:
+    """Layers of the kind that comes in runs of ``run``, each run closed by one layer of the other kind."""
+    return layers // (run + 1) * run + min(layers % (run + 1), run)
 
 
 def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None:

@@ -33,8 +33,13 @@ KV_TEXTS = {
     "full": "2*{L}*{k}*d*{T}*b*e",
     "latent": "{L}*(dc + dr)*{T}*b*e",
     "windowed": "2*({L} - {W})*{k}*d*{T}*b*e + 2*{W}*{k}*d*min({T}, w)*b*e",
+    "hybrid": "2*({L} - {R})*{k}*d*{T}*b*e + {R}*({r} + {z}*e)*b",
 }
-WHOLE = {"L": "L", "k": "k", "W": "W"}
+WHOLE = {"L": "L", "k": "k", "W": "W", "R": "R", "r": "r", "z": "z"}
+#: Gated DeltaNet layers keep no per-token K and V but a fixed state a sequence (sharding.recurrent_values).
+RECURRENT_SOURCE = ("Gated DeltaNet (arXiv 2412.06464 eq. 10) as transformers' Qwen3NextGatedDeltaNet caches it, a "
+                    "linear layer a sequence: r = 4 B x value_heads x d_k x d_v (fp32 state), z = (conv_kernel - 1) x "
+                    "conv_channels (conv inputs)")
 #: transformers' generate: the cache grows by each generated token (DynamicCache.update), so it
 #: ends holding the prompt and every generated token.
 TOKENS = {False: "s", True: "(s + g)"}
@@ -225,6 +230,9 @@ def kv_cache_item(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype,
     if spec.kv_lora_rank is not None:
         values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
         kind, source = "latent", MLA_SOURCE
+    elif spec.linear_attention_layers is not None:
+        values = {**sharding.recurrent_values(spec), **values}
+        kind, source = "hybrid", f"{KV_SOURCE} over the full-attention layers; {RECURRENT_SOURCE}"
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
         values.update(W=spec.windowed_layers, w=spec.sliding_window)
         kind = "windowed"

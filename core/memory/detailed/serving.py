@@ -21,7 +21,7 @@ from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import by_gpu_memory, fixed_fraction, gpu_defaults, is_large
-from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, kv_dtype, weights_items
+from vram.memory.detailed.inference import MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
@@ -99,7 +99,7 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     row, spec, tp = job.runtime.settings, job.spec, job.tp
     engine = settings_for(job, said)
     stage = _stage(job)
-    layers = stage.layers
+    layers = stage.layers - sharding.linear_on_stage(spec, job.pp)  # linear-attention layers keep no K and V
     kv_heads = sharding.kv_heads_per_gpu(spec, tp)
     if tp * job.pp > 1:
         said.say(f"tp {tp}" + (f", pp {job.pp} (this GPU's stage: {stage.name}, {layers} layers)" if job.pp > 1 else "")
@@ -216,6 +216,11 @@ def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineIt
         text = "(Lg - W)*ceil(m/B)*B*t + W*(ceil(w/B) + 1)*B*t"
         source = (f"{token_layer.source}; sliding-window layers keep min(window - 1 + max_num_batched_tokens, "
                   "max_model_len) tokens and a block more (vllm/v1/kv_cache_interface.py SlidingWindowSpec)")
+    if job.spec.linear_attention_layers is not None:
+        state = sharding.recurrent_values(job.spec, job.tp)
+        values.update(Rg=sharding.linear_on_stage(job.spec, job.pp), y=state["r"] + state["z"] * token_layer.values["e"])
+        text += " + Rg*y"
+        source += f"; Lg counts the full-attention layers; {RECURRENT_SOURCE}, y = r + z x e on this GPU"
     return formula_item(Item.KV_CACHE, "one sequence", formula(text), values, source)
 
 
@@ -232,7 +237,7 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         return Serving(**common)
     pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
     block_bytes = engine.block_size * token_layer.bytes * layers
-    if _windowed(job, engine, job.seq_len) is None:
+    if _windowed(job, engine, job.seq_len) is None and job.spec.linear_attention_layers is None:
         blocks = max(pool, 0) // block_bytes
         tokens = blocks * engine.block_size
         concurrency = blocks / -(-job.seq_len // engine.block_size)
