@@ -286,6 +286,14 @@ def test_hybrid_cache_splits_its_state_over_tensor_parallel_gpus():
     assert (one, two) == (pytest.approx(whole / 2, abs=1), pytest.approx(whole / 2, abs=1))
 
 
+def test_vllm_pool_counts_kv_on_full_attention_layers_and_a_state_a_sequence():
+    # one max_model_len sequence: whole blocks of K and V on the 16 full layers (4 heads of 256, 16 bits),
+    # and on each of the 48 Gated DeltaNet layers its fp32 state and 3 conv inputs of 10240 channels
+    serving = vram.ask("vllm qwen3.5-27b max-model-len 32768 on h100").serving
+    assert serving.kv_bytes_per_token == 16 * 2 * 4 * 256 * 2
+    assert serving.request_kv_bytes == 32768 * 16 * 4096 + 48 * (4 * 48 * 128 * 128 + 3 * 10240 * 2)
+
+
 def test_gemma3_local_layers_keep_only_their_window():
     # issue 16: at 128k, 52 of 62 layers keep 1024 tokens; the 10 global ones the whole context
     kv = vram.ask("infer gemma-3-27b bf16 seq 128k").item("kv_cache").bytes
