@@ -294,6 +294,52 @@ def test_vllm_pool_counts_kv_on_full_attention_layers_and_a_state_a_sequence():
     assert serving.request_kv_bytes == 32768 * 16 * 4096 + 48 * (4 * 48 * 128 * 128 + 3 * 10240 * 2)
 
 
+# -- Gemma 4: global layers with their own heads (global_head_dim, num_global_key_value_heads, K = V) --
+
+@pytest.mark.parametrize("name, model_id, facts", [
+    ("google/gemma-4-31B-it", "gemma-4-31b", dict(num_layers=60, global_head_dim=512, global_kv_heads=4, num_kv_heads=16)),
+    ("nvidia/Gemma-4-31B-IT-NVFP4", "gemma-4-31b", dict(intermediate_size=21504, tie_embeddings=True)),
+    ("gemma-4-31b-it", "gemma-4-31b", dict(sliding_window=1024, sliding_window_layers="5:1", global_k_eq_v=True)),
+    ("google/gemma-4-26B-A4B", "gemma-4-26b-a4b", dict(num_experts=128, experts_per_token=8, moe_intermediate_size=704)),
+    ("gemma-4-26b-a4b-it", "gemma-4-26b-a4b", dict(global_kv_heads=2, hidden_size=2816)),
+])
+def test_gemma4_models_resolve_with_their_config_facts(name, model_id, facts):
+    spec = catalog.find_model(name)
+    assert spec.id == model_id
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+def test_gemma4_dense_mlp_beside_the_experts_counts_as_three_experts_of_704():
+    # enable_moe_block: a 2112-wide GeGLU MLP runs beside the 128 experts on every token
+    spec = catalog.find_model("gemma-4-26b-a4b")
+    assert spec.num_shared_experts * spec.moe_intermediate_size == 2112 == spec.intermediate_size
+
+
+@pytest.mark.parametrize("change", [dict(sliding_window=None), dict(sliding_window_layers="all"),
+                                    dict(global_kv_heads=5)])
+def test_global_layer_heads_without_a_layout_or_that_do_not_divide_are_refused(change):
+    with pytest.raises(ValueError, match="global"):
+        dataclasses.replace(catalog.find_model("gemma-4-31b"), **change)
+
+
+def test_gemma4_global_layers_cache_their_own_heads():
+    # at 128k: the 10 global layers keep 4 KV heads of 512 for every token; the 50 sliding layers
+    # 16 heads of 256 for their window of 1024
+    kv = vram.ask("infer gemma-4-31b bf16 seq 128k").item("kv_cache").bytes
+    assert kv == 2 * 10 * 4 * 512 * 131072 * 2 + 2 * 50 * 16 * 256 * 1024 * 2  # 11.58 GB, not 66
+
+
+def test_gemma4_global_heads_are_replicated_past_their_count_under_tensor_parallelism():
+    # tp 8: 2 of the 16 sliding KV heads a GPU, and 1 of the 4 global ones (replicated: 4 < 8)
+    kv = vram.ask("tp 8 infer gemma-4-31b bf16 seq 128k on 8x h100").item("kv_cache").bytes
+    assert kv == 2 * 10 * 1 * 512 * 131072 * 2 + 2 * 50 * 2 * 256 * 1024 * 2
+
+
+def test_vllm_counts_gemma4_global_layers_at_their_own_width():
+    serving = vram.ask("vllm gemma-4-31b max-model-len 131072 on h100").serving
+    assert serving.kv_bytes_per_token == 10 * 2 * 4 * 512 * 2 + 50 * 2 * 16 * 256 * 2
+
+
 def test_gemma3_local_layers_keep_only_their_window():
     # issue 16: at 128k, 52 of 62 layers keep 1024 tokens; the 10 global ones the whole context
     kv = vram.ask("infer gemma-3-27b bf16 seq 128k").item("kv_cache").bytes

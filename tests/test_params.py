@@ -56,3 +56,16 @@ def test_linear_attention_moe_is_near_its_named_sizes(model_id, total_b, active_
     counts = count_parameters(catalog.find_model(model_id))
     assert counts.total / 1e9 == pytest.approx(total_b, rel=0.02)
     assert counts.active / 1e9 == pytest.approx(active_b, rel=0.3)
+
+
+#: Gemma 4 31B's layers by its config (hidden 5376, 32 query heads): a sliding layer has q, k, v and
+#: o at head_dim 256 with 16 KV heads; a global layer q and o at 512 and one K projection of 4 heads
+#: (attention_k_eq_v: no v_proj).
+GEMMA4_SLIDING = 5376 * 32 * 256 + 2 * 5376 * 16 * 256 + 32 * 256 * 5376
+GEMMA4_GLOBAL = 5376 * 32 * 512 + 5376 * 4 * 512 + 32 * 512 * 5376
+
+
+def test_gemma4_global_layers_count_their_own_projections():
+    counts = count_parameters(catalog.find_model("gemma-4-31b"))
+    assert counts.attention == 50 * GEMMA4_SLIDING + 10 * GEMMA4_GLOBAL
+    assert counts.mlp == 60 * 3 * 5376 * 21504

@@ -71,6 +71,11 @@ class ModelSpec:
     v_head_dim: int | None = None
     sliding_window: int | None = None
     sliding_window_layers: str | None = None
+    #: the full-attention layers' own head width and KV heads when they differ from the sliding
+    #: layers' (Gemma 4: global_head_dim 512, num_global_key_value_heads 4); None: the same
+    global_head_dim: int | None = None
+    global_kv_heads: int | None = None
+    global_k_eq_v: bool = False  #: full-attention layers have no v_proj: V is K (attention_k_eq_v)
     #: "N:1": N linear-attention (Gated DeltaNet) layers to each full-attention one, as Qwen3-Next's
     #: full_attention_interval 4 ("3:1") lays them out; None: every layer attends fully
     linear_attention_layers: str | None = None
@@ -107,6 +112,20 @@ class ModelSpec:
             raise ValueError(f"model {self.id}: sliding_window_layers must be 'all', 'alternate' or 'N:1' "
                              f"(N local layers to each global one), not {self.sliding_window_layers!r}")
         self._check_linear_attention()
+        self._check_global_layers()
+
+    def _check_global_layers(self) -> None:
+        if not self.has_global_layers:
+            return
+        if self.sliding_window is None or self.sliding_window_layers in (None, "all"):
+            raise ValueError(f"model {self.id}: global_head_dim, global_kv_heads and global_k_eq_v describe the "
+                             "full-attention layers beside sliding-window ones: give sliding_window_layers")
+        for name in ("global_head_dim", "global_kv_heads"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"model {self.id}: {name} must be a positive integer, not {value!r}")
+        if self.num_heads % self.full_kv_heads:
+            raise ValueError(f"model {self.id}: global_kv_heads must divide num_heads")
 
     def _check_linear_attention(self) -> None:
         given = [getattr(self, name) for name in LINEAR_ATTENTION_FIELDS]
@@ -144,6 +163,21 @@ class ModelSpec:
         if self.linear_attention_layers is None:
             return 0
         return _pattern_count(self.num_layers, int(self.linear_attention_layers.split(":")[0]))
+
+    @property
+    def has_global_layers(self) -> bool:
+        """True when the full-attention layers have their own heads (Gemma 4's global layers)."""
+        return self.global_head_dim is not None or self.global_kv_heads is not None or self.global_k_eq_v
+
+    @property
+    def full_head_dim(self) -> int:
+        """The head width of the full-attention layers (Gemma 4's global_head_dim), else head_dim."""
+        return self.global_head_dim or self.head_dim
+
+    @property
+    def full_kv_heads(self) -> int:
+        """The KV heads of the full-attention layers (Gemma 4's num_global_key_value_heads)."""
+        return self.global_kv_heads or self.num_kv_heads
 
     @property
     def attention_layers(self) -> int:

@@ -65,7 +65,7 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         mlp, active = mlp + all_experts * moe_layers, active + used_experts * moe_layers
     return ParameterCount(
         embedding=spec.vocab_size * h + positions,
-        attention=_attention(spec) * spec.attention_layers + _linear_attention(spec) * spec.linear_layers,
+        attention=_softmax_attention(spec) + _linear_attention(spec) * spec.linear_layers,
         mlp=mlp,
         norms=(2 * layers + 1) * NORM_VECTORS[spec.norm] * h + _latent_norms(spec) * layers,
         head=0 if spec.tie_embeddings else spec.vocab_size * h,
@@ -73,15 +73,25 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     )
 
 
-def _attention(spec: ModelSpec) -> int:
+def _softmax_attention(spec: ModelSpec) -> int:
+    """Every softmax-attention layer: the sliding ones at head_dim, the full ones at their own
+    width and KV heads where the model gives them (Gemma 4's global layers)."""
+    windowed = spec.windowed_layers if spec.has_global_layers else 0
+    full = _attention(spec, spec.full_head_dim, spec.full_kv_heads, 1 if spec.global_k_eq_v else 2)
+    local = _attention(spec, spec.head_dim, spec.num_kv_heads, 2)
+    return local * windowed + full * (spec.attention_layers - windowed)
+
+
+def _attention(spec: ModelSpec, head_dim: int, kv_heads: int, kv_projections: int) -> int:
+    """One layer's projections: q (and its output gate), k, v (none where V is K), o."""
     if spec.kv_lora_rank is not None:
         return _latent_attention(spec)
     h = spec.hidden_size
-    q_width = spec.num_heads * spec.head_dim
-    kv_width = spec.num_kv_heads * spec.head_dim
+    q_width = spec.num_heads * head_dim
+    kv_width = kv_heads * head_dim
     gate = h * q_width if spec.attention_output_gate else 0  # q_proj's second half: a sigmoid gate a head
-    weights = h * q_width + gate + 2 * h * kv_width + q_width * h
-    biases = q_width + 2 * kv_width if (spec.qkv_bias or spec.linear_bias) else 0
+    weights = h * q_width + gate + kv_projections * h * kv_width + q_width * h
+    biases = q_width + kv_projections * kv_width if (spec.qkv_bias or spec.linear_bias) else 0
     if spec.linear_bias:
         biases += h  # the output projection's bias
     return weights + biases

@@ -35,6 +35,8 @@ from vram.units import GIB
 KV_TOKEN_LAYER = Formula("2*kg*d*e")
 #: MLA caches one latent and the rotary key a token a layer, the same on every tensor-parallel rank.
 KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
+GLOBAL_SOURCE = ("full-attention layers at their own KV heads and width, tG = 2 x global_kv_heads x global_head_dim x "
+                 "e (Gemma 4; vLLM caches V beside K though V is K: it copies k_proj into v_proj)")
 #: The profile run's peak: one layer's working set at T tokens, or the sampler's fp32 logits and
 #: probabilities of max_num_seqs requests over the whole vocabulary, the larger
 #: (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
@@ -208,9 +210,20 @@ def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineIt
     B = engine.block_size
     values = {"B": B, "m": seq_len, "Lg": layers, "t": token_layer.bytes}
     windowed = _windowed(job, engine, seq_len)
-    if windowed is None:
+    full = _full_layer_token(job, token_layer)
+    if windowed is None and full is not None:  # every layer keeps the whole context, at its own width
+        values.update(W=sharding.windowed_on_stage(job.spec, job.pp), tG=full)
+        text = "ceil(m/B)*B*((Lg - W)*tG + W*t)"
+        source = f"{token_layer.source}; whole blocks of {B} tokens; {GLOBAL_SOURCE}"
+    elif windowed is None:
         text = "ceil(m/B)*B*Lg*t"
         source = f"{token_layer.source}; whole blocks of {B} tokens"
+    elif full is not None:
+        values.update(W=windowed[0], w=windowed[1], tG=full)
+        text = "(Lg - W)*ceil(m/B)*B*tG + W*(ceil(w/B) + 1)*B*t"
+        source = (f"{token_layer.source}; sliding-window layers keep min(window - 1 + max_num_batched_tokens, "
+                  f"max_model_len) tokens and a block more (vllm/v1/kv_cache_interface.py SlidingWindowSpec); "
+                  f"{GLOBAL_SOURCE}")
     else:
         values.update(W=windowed[0], w=windowed[1])
         text = "(Lg - W)*ceil(m/B)*B*t + W*(ceil(w/B) + 1)*B*t"
@@ -224,19 +237,38 @@ def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineIt
     return formula_item(Item.KV_CACHE, "one sequence", formula(text), values, source)
 
 
+def _full_layer_token(job: DetailedJob, token_layer: LineItem) -> int | None:
+    """One token's K and V on one full-attention layer of this GPU, where those layers have their
+    own heads (Gemma 4's global layers); None where every layer caches alike."""
+    spec = job.spec
+    if not spec.has_global_layers:
+        return None
+    heads = sharding.kv_heads_per_gpu(spec, job.tp, spec.full_kv_heads)
+    return round(2 * heads * spec.full_head_dim * token_layer.values["e"])
+
+
+def _token_bytes(job: DetailedJob, token_layer: LineItem, layers: int) -> int:
+    """One token's K and V over this GPU's caching layers, each at its own width."""
+    full = _full_layer_token(job, token_layer)
+    if full is None:
+        return token_layer.bytes * layers
+    windowed = sharding.windowed_on_stage(job.spec, job.pp)
+    return (layers - windowed) * full + windowed * token_layer.bytes
+
+
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
              per_request: int) -> Serving:
     row, runtime = job.runtime.settings, job.runtime
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
-                  max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=token_layer.bytes * layers,
+                  max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
                   concurrency_asked=job.batch_size)
     if engine.cuda_total is None:
         return Serving(**common)
     pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
-    block_bytes = engine.block_size * token_layer.bytes * layers
+    block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     if _windowed(job, engine, job.seq_len) is None and job.spec.linear_attention_layers is None:
         blocks = max(pool, 0) // block_bytes
         tokens = blocks * engine.block_size
