@@ -147,6 +147,7 @@ def test_a_catalog_header_documents_every_field(filename, table, record, stored_
     ("command-a", "command-a-111b", dict(sliding_window=4096, sliding_window_layers="3:1")),
     ("zai-org/GLM-4.5-Air", "glm-4.5-air", dict(num_experts=128, first_dense_layers=1, moe_intermediate_size=1408)),
     ("glm-4.5", "glm-4.5", dict(num_layers=92, num_experts=160)),
+    ("zai-org/GLM-4.7-Flash", "glm-4.7-flash", dict(kv_lora_rank=512, q_lora_rank=768, num_experts=64, vocab_size=154880)),
     ("moonshotai/Kimi-K2-Instruct", "kimi-k2", dict(num_experts=384, kv_lora_rank=512, native_dtype="fp8")),
     ("smollm", "smollm2-1.7b", dict(hidden_size=2048, num_layers=24)),
     ("HuggingFaceTB/SmolLM2-135M", "smollm2-135m", dict(num_heads=9, num_kv_heads=3)),

@@ -51,8 +51,9 @@ def test_linear_attention_layers_count_their_own_projections():
 @pytest.mark.parametrize("model_id, total_b, active_b", [
     ("qwen3-next-80b-a3b", 80, 3),  # the model card: 80B in total and 3B activated
     ("qwen3.5-35b-a3b", 35, 3),
+    ("glm-4.7-flash", 30, 3),  # 30B-A3B: MLA with query compression, 64 experts + 1 shared, top-4
 ])
-def test_linear_attention_moe_is_near_its_named_sizes(model_id, total_b, active_b):
+def test_new_moe_models_are_near_their_named_sizes(model_id, total_b, active_b):
     counts = count_parameters(catalog.find_model(model_id))
     assert counts.total / 1e9 == pytest.approx(total_b, rel=0.02)
     assert counts.active / 1e9 == pytest.approx(active_b, rel=0.3)
@@ -69,3 +70,12 @@ def test_gemma4_global_layers_count_their_own_projections():
     counts = count_parameters(catalog.find_model("gemma-4-31b"))
     assert counts.attention == 50 * GEMMA4_SLIDING + 10 * GEMMA4_GLOBAL
     assert counts.mlp == 60 * 3 * 5376 * 21504
+
+
+#: Gemma 4's model card figures, to one decimal (as Ollama's library lists them: gemma4:26b "25.2B total /
+#: 3.8B active", gemma4:31b "30.7B"; https://ollama.com/library/gemma4): the language model, without the
+#: vision encoder that Hugging Face's safetensors totals (25.81B, 31.27B) include.
+@pytest.mark.parametrize("model_id, total_b, active_b", [("gemma-4-26b-a4b", 25.2, 3.8), ("gemma-4-31b", 30.7, 30.7)])
+def test_gemma4_counts_round_to_the_published_figures(model_id, total_b, active_b):
+    counts = count_parameters(catalog.find_model(model_id))
+    assert round(counts.total / 1e9, 1) == total_b and round(counts.active / 1e9, 1) == active_b
