@@ -72,9 +72,10 @@ def test_gemma4_global_layers_count_their_own_projections():
     assert counts.mlp == 60 * 3 * 5376 * 21504
 
 
-#: Gemma 4's model card figures, to one decimal (as Ollama's library lists them: gemma4:26b "25.2B total /
-#: 3.8B active", gemma4:31b "30.7B"; https://ollama.com/library/gemma4): the language model, without the
-#: vision encoder that Hugging Face's safetensors totals (25.81B, 31.27B) include.
+#: Gemma 4's published sizes, to one decimal, as public write-ups copy them (a table of Ollama's gemma4
+#: tags: 26b "MoE, 25.2B total / 3.8B active (8 of 128 experts + 1 shared)", 31b "Dense, 30.7B, 60
+#: layers"; a deployment note: "Gemma 4 26B-A4B-IT (MoE, 25.2B total / 3.8B active params)"): the
+#: language model, without the vision encoder that Hugging Face's safetensors totals (25.81B, 31.27B) add.
 @pytest.mark.parametrize("model_id, total_b, active_b", [("gemma-4-26b-a4b", 25.2, 3.8), ("gemma-4-31b", 30.7, 30.7)])
 def test_gemma4_counts_round_to_the_published_figures(model_id, total_b, active_b):
     counts = count_parameters(catalog.find_model(model_id))
