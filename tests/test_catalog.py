@@ -238,6 +238,8 @@ def test_windowed_layers_follow_the_pattern(model, windowed):
     ("Qwen/Qwen3.5-27B-FP8", "qwen3.5-27b", dict(hidden_size=5120, intermediate_size=17408, linear_num_value_heads=48)),
     ("qwen3.5 27b", "qwen3.5-27b", dict(vocab_size=248320, attention_output_gate=True)),
     ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b", dict(num_layers=40, num_experts=256, experts_per_token=8)),
+    ("Qwen3.8-27B-FP8", "qwen3.5-27b", dict(num_layers=64, linear_num_value_heads=48)),  # same shapes, later weights
+    ("Qwen/Qwen3.6-35B-A3B", "qwen3.5-35b-a3b", dict(num_kv_heads=2, linear_num_value_heads=32)),
 ])
 def test_linear_attention_models_resolve_with_their_config_facts(name, model_id, facts):
     spec = catalog.find_model(name)
