@@ -289,12 +289,29 @@ def test_hybrid_cache_splits_its_state_over_tensor_parallel_gpus():
     assert (one, two) == (pytest.approx(whole / 2, abs=1), pytest.approx(whole / 2, abs=1))
 
 
-def test_vllm_pool_counts_kv_on_full_attention_layers_and_a_state_a_sequence():
-    # one max_model_len sequence: whole blocks of K and V on the 16 full layers (4 heads of 256, 16 bits),
-    # and on each of the 48 Gated DeltaNet layers its fp32 state and 3 conv inputs of 10240 channels
-    serving = vram.ask("vllm qwen3.5-27b max-model-len 32768 on h100").serving
-    assert serving.kv_bytes_per_token == 16 * 2 * 4 * 256 * 2
-    assert serving.request_kv_bytes == 32768 * 16 * 4096 + 48 * (4 * 48 * 128 * 128 + 3 * 10240 * 2)
+def test_vllm_pages_states_with_the_kv():
+    # Qwen3.5-27B: one token of one full layer is 2 x 4 x 256 x 2 = 4096 B; a state page is the fp32
+    # state (48 x 128 x 128 x 4) and the conv inputs (3 x 10240 x 2): 3,207,168 B, so vLLM's attention
+    # block is 16 x ceil(3,207,168 / 65,536) = 784 tokens and a page 784 x 4096 B
+    # (HybridAttentionMambaModelConfig). 16 full and 48 linear layers: 4 groups of 16, 3 of them
+    # states; a 32k request takes ceil(32768 / 784) = 42 attention blocks and 3 state blocks.
+    serving = vram.ask("vllm qwen3.5-27b max-model-len 32768 on h200").serving
+    page = 784 * 4096
+    blocks = serving.kv_cache_bytes // page // 16
+    assert serving.block_size == 784
+    assert serving.request_kv_bytes == 16 * page * (42 + 3)
+    assert serving.kv_cache_tokens == blocks // 4 * 784
+    assert serving.max_concurrency == round(blocks / 45, 2)
+
+
+@pytest.mark.parametrize("query", ["vllm qwen3.5-27b max-model-len 32768 on h200",
+                                   "vllm qwen3-next-80b-a3b fp8 tp 4 max-model-len 65536 on 4x h100"])
+def test_vllm_hybrid_pool_logs_its_own_ratio_of_tokens_to_concurrency(query):
+    # the published Qwen3.5-27B log (vllm issue 40691): 290,864 tokens, 33.04x at 32,768: tokens per
+    # concurrency = block x blocks a request / groups, 784 x 45 / 4 = 8,820 (8,803 logged, rounding)
+    serving = vram.ask(query).serving
+    assert serving.kv_cache_tokens / serving.max_concurrency == pytest.approx(
+        serving.block_size * (-(-serving.max_model_len // serving.block_size) + 3) / 4, rel=0.01)
 
 
 # -- Gemma 4: global layers with their own heads (global_head_dim, num_global_key_value_heads, K = V) --

@@ -128,6 +128,13 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     if graphs is not None:
         items.append(graphs)
     pool_layer = _per_token_layer(job, kv_heads, said)
+    paged = _state_pages(job, engine, pool_layer, layers)
+    if paged is not None:
+        engine = dataclasses.replace(engine, block_size=paged.block)
+        said.say(f"{job.runtime.name} pages the Gated DeltaNet states with the KV: attention blocks of {paged.block} "
+                 f"tokens, so that one page ({paged.page:,} B a layer) holds a state; {paged.groups} groups of "
+                 f"{paged.group_size} layers, {paged.state_groups} of them states, one block each a request "
+                 f"({STATE_PAGES_SOURCE})")
     per_request = _request_bytes(job, engine, pool_layer, layers, job.seq_len)
     asked = job.batch_size
     items.append(LineItem(Item.KV_CACHE, f"KV cache: {asked} sequence{'s' if asked > 1 else ''} of max_model_len "
@@ -207,6 +214,12 @@ def _windowed(job: DetailedJob, engine: EngineSettings, seq_len: int) -> tuple[i
 def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int,
                    seq_len: int) -> LineItem:
     """One max_model_len sequence's KV on one GPU, in whole blocks (vLLM's max_memory_usage_bytes)."""
+    paged = _state_pages(job, engine, token_layer, layers)
+    if paged is not None:
+        values = {"G": paged.group_size, "P": paged.page, "m": seq_len, "Bh": paged.block, "S": paged.state_groups}
+        return formula_item(Item.KV_CACHE, "one sequence", formula("G*P*(ceil(m/Bh) + S)"), values,
+                            f"{STATE_PAGES_SOURCE}: ceil(m/Bh) attention blocks and one block a state group, "
+                            "each a page on each of the G layers of a group")
     B = engine.block_size
     values = {"B": B, "m": seq_len, "Lg": layers, "t": token_layer.bytes}
     windowed = _windowed(job, engine, seq_len)
@@ -235,6 +248,45 @@ def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineIt
         text += " + Rg*y"
         source += f"; Lg counts the full-attention layers; {RECURRENT_SOURCE}, y = r + z x e on this GPU"
     return formula_item(Item.KV_CACHE, "one sequence", formula(text), values, source)
+
+
+@dataclass(frozen=True)
+class StatePages:
+    """How vLLM pages a linear-attention hybrid's pool: every page is one attention block or one
+    recurrent state, on each of the ``group_size`` layers of a group."""
+
+    block: int  #: attention tokens a block, enlarged so that a page holds one state
+    page: int  #: bytes of one layer's page
+    group_size: int  #: layers a group (the fewer kind's count)
+    groups: int  #: attention groups and state groups together
+    state_groups: int  #: groups of linear-attention layers: one block each a request
+
+
+#: vLLM: model_executor/models/config.py HybridAttentionMambaModelConfig.verify_and_update_config (the
+#: attention block is 16 x ceil(state page / (16 x one token's page)); the state page padded to it);
+#: v1/core/kv_cache_utils.py _get_kv_cache_groups_uniform_page_size (layers grouped by kind, groups of
+#: the fewer kind's count), get_kv_cache_config_from_groups (num_blocks = pool // page // group size),
+#: _report_kv_cache_config (tokens = num_blocks // groups x the smallest block) and
+#: _max_memory_usage_bytes_from_groups (a request: ceil(len / block) attention blocks, one a state group)
+STATE_PAGES_SOURCE = ("vLLM's hybrid allocator (model_executor/models/config.py HybridAttentionMambaModelConfig; "
+                      "v1/core/kv_cache_utils.py _get_kv_cache_groups_uniform_page_size, "
+                      "_max_memory_usage_bytes_from_groups)")
+
+
+def _state_pages(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int) -> StatePages | None:
+    """The paging of a linear-attention hybrid's pool where the engine pages states with the KV
+    (runtimes.toml state_pages); None elsewhere."""
+    spec = job.spec
+    if spec.linear_attention_layers is None or not job.runtime.settings.get("state_pages"):
+        return None
+    state = sharding.recurrent_values(spec, job.tp)
+    # the conv inputs in the model's dtype (vLLM's mamba_cache_dtype "auto"), the state in fp32
+    state_page = round(state["r"] + state["z"] * job.compute_bytes)
+    block = 16 * -(-state_page // (16 * token_layer.bytes))
+    linear = sharding.linear_on_stage(spec, job.pp)
+    group = min(layers, linear) if max(layers, linear) >= 1.5 * min(layers, linear) else max(layers, linear)
+    state_groups = -(-linear // group)
+    return StatePages(block, block * token_layer.bytes, group, -(-layers // group) + state_groups, state_groups)
 
 
 def _full_layer_token(job: DetailedJob, token_layer: LineItem) -> int | None:
@@ -269,7 +321,12 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         return Serving(**common)
     pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
-    if _windowed(job, engine, job.seq_len) is None and job.spec.linear_attention_layers is None:
+    paged = _state_pages(job, engine, token_layer, layers)
+    if paged is not None:
+        blocks = max(pool, 0) // paged.page // paged.group_size
+        tokens = blocks // paged.groups * paged.block  # kv_cache_utils._report_kv_cache_config
+        concurrency = blocks / (-(-job.seq_len // paged.block) + paged.state_groups)
+    elif _windowed(job, engine, job.seq_len) is None and job.spec.linear_attention_layers is None:
         blocks = max(pool, 0) // block_bytes
         tokens = blocks * engine.block_size
         concurrency = blocks / -(-job.seq_len // engine.block_size)
