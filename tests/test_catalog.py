@@ -147,6 +147,7 @@ def test_a_catalog_header_documents_every_field(filename, table, record, stored_
     ("command-a", "command-a-111b", dict(sliding_window=4096, sliding_window_layers="3:1")),
     ("zai-org/GLM-4.5-Air", "glm-4.5-air", dict(num_experts=128, first_dense_layers=1, moe_intermediate_size=1408)),
     ("glm-4.5", "glm-4.5", dict(num_layers=92, num_experts=160)),
+    ("zai-org/GLM-4.7-Flash", "glm-4.7-flash", dict(kv_lora_rank=512, q_lora_rank=768, num_experts=64, vocab_size=154880)),
     ("moonshotai/Kimi-K2-Instruct", "kimi-k2", dict(num_experts=384, kv_lora_rank=512, native_dtype="fp8")),
     ("smollm", "smollm2-1.7b", dict(hidden_size=2048, num_layers=24)),
     ("HuggingFaceTB/SmolLM2-135M", "smollm2-135m", dict(num_heads=9, num_kv_heads=3)),
@@ -226,6 +227,137 @@ def test_a_gpu_vendor_outside_the_table_is_refused():
 ])
 def test_windowed_layers_follow_the_pattern(model, windowed):
     assert catalog.find_model(model).windowed_layers == windowed
+
+
+# -- linear-attention hybrids (Qwen3-Next, Qwen3.5): the config facts and the layer pattern ---------
+
+@pytest.mark.parametrize("name, model_id, facts", [
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "qwen3-next-80b-a3b",
+     dict(num_layers=48, num_experts=512, experts_per_token=10, linear_num_value_heads=32, head_dim=256)),
+    ("Qwen/Qwen3-Coder-Next", "qwen3-coder-next", dict(num_kv_heads=2, moe_intermediate_size=512)),
+    ("Qwen/Qwen3.5-27B-FP8", "qwen3.5-27b", dict(hidden_size=5120, intermediate_size=17408, linear_num_value_heads=48)),
+    ("qwen3.5 27b", "qwen3.5-27b", dict(vocab_size=248320, attention_output_gate=True)),
+    ("Qwen/Qwen3.5-35B-A3B", "qwen3.5-35b-a3b", dict(num_layers=40, num_experts=256, experts_per_token=8)),
+    ("Qwen3.8-27B-FP8", "qwen3.5-27b", dict(num_layers=64, linear_num_value_heads=48)),  # same shapes, later weights
+    ("Qwen/Qwen3.6-35B-A3B", "qwen3.5-35b-a3b", dict(num_kv_heads=2, linear_num_value_heads=32)),
+])
+def test_linear_attention_models_resolve_with_their_config_facts(name, model_id, facts):
+    spec = catalog.find_model(name)
+    assert spec.id == model_id
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+@pytest.mark.parametrize("model, linear, full", [
+    ("qwen3-next-80b-a3b", 36, 12),  # 48 layers, full when (i + 1) % 4 == 0 (full_attention_interval 4)
+    ("qwen3.5-27b", 48, 16),
+    ("qwen3.5-35b-a3b", 30, 10),  # the Qwen3.6-35B-A3B GGUF header: 30 GDN / 10 GQA
+    ("llama-3-8b", 0, 32),
+])
+def test_linear_layers_follow_the_pattern(model, linear, full):
+    spec = catalog.find_model(model)
+    assert (spec.linear_layers, spec.attention_layers) == (linear, full)
+
+
+def test_a_run_cut_short_ends_the_model_with_linear_layers():
+    spec = dataclasses.replace(catalog.find_model("qwen3.5-27b"), num_layers=6)  # L L L F L L
+    assert spec.linear_layers == 5
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(linear_attention_layers="every fourth"), "linear_attention_layers"),
+    (dict(linear_num_value_heads=None), "linear_num_value_heads"),
+    (dict(linear_attention_layers=None), "linear_attention_layers"),  # dimensions without a layout
+    (dict(sliding_window=4096), "sliding window"),
+])
+def test_a_linear_attention_model_without_its_facts_is_refused(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(catalog.find_model("qwen3.5-27b"), **change)
+
+
+def test_hybrid_cache_keeps_kv_only_on_full_attention_layers():
+    # Qwen3.5-27B at 32k: 16 full layers keep K and V (4 heads of 256); 48 Gated DeltaNet layers keep
+    # one fp32 state of 48 heads x 128 x 128 and the conv's last 3 inputs of 2*16*128 + 48*128 channels
+    kv = vram.ask("infer qwen3.5-27b bf16 seq 32k").item("kv_cache").bytes
+    assert kv == 2 * 16 * 4 * 256 * 32768 * 2 + 48 * (4 * 48 * 128 * 128 + 3 * 10240 * 2)  # 2.30 GB, not 8.6
+
+
+def test_hybrid_cache_splits_its_state_over_tensor_parallel_gpus():
+    one = vram.ask("infer qwen3-next-80b-a3b bf16 seq 8k batch 4 on 2x h100").item("kv_cache").bytes
+    two = vram.ask("tp 2 infer qwen3-next-80b-a3b bf16 seq 8k batch 4 on 2x h100").item("kv_cache").bytes
+    whole = 2 * 12 * 2 * 256 * 8192 * 4 * 2 + 36 * (4 * 32 * 128 * 128 + 3 * 8192 * 2) * 4
+    # device_map: the most-loaded GPU holds 24 of 48 layers; tp 2: every layer, half the heads
+    assert (one, two) == (pytest.approx(whole / 2, abs=1), pytest.approx(whole / 2, abs=1))
+
+
+def test_vllm_pages_states_with_the_kv():
+    # Qwen3.5-27B: one token of one full layer is 2 x 4 x 256 x 2 = 4096 B; a state page is the fp32
+    # state (48 x 128 x 128 x 4) and the conv inputs (3 x 10240 x 2): 3,207,168 B, so vLLM's attention
+    # block is 16 x ceil(3,207,168 / 65,536) = 784 tokens and a page 784 x 4096 B
+    # (HybridAttentionMambaModelConfig). 16 full and 48 linear layers: 4 groups of 16, 3 of them
+    # states; a 32k request takes ceil(32768 / 784) = 42 attention blocks and 3 state blocks.
+    serving = vram.ask("vllm qwen3.5-27b max-model-len 32768 on h200").serving
+    page = 784 * 4096
+    blocks = serving.kv_cache_bytes // page // 16
+    assert serving.block_size == 784
+    assert serving.request_kv_bytes == 16 * page * (42 + 3)
+    assert serving.kv_cache_tokens == blocks // 4 * 784
+    assert serving.max_concurrency == round(blocks / 45, 2)
+
+
+@pytest.mark.parametrize("query", ["vllm qwen3.5-27b max-model-len 32768 on h200",
+                                   "vllm qwen3-next-80b-a3b fp8 tp 4 max-model-len 65536 on 4x h100"])
+def test_vllm_hybrid_pool_logs_its_own_ratio_of_tokens_to_concurrency(query):
+    # the published Qwen3.5-27B log (vllm issue 40691): 290,864 tokens, 33.04x at 32,768: tokens per
+    # concurrency = block x blocks a request / groups, 784 x 45 / 4 = 8,820 (8,803 logged, rounding)
+    serving = vram.ask(query).serving
+    assert serving.kv_cache_tokens / serving.max_concurrency == pytest.approx(
+        serving.block_size * (-(-serving.max_model_len // serving.block_size) + 3) / 4, rel=0.01)
+
+
+# -- Gemma 4: global layers with their own heads (global_head_dim, num_global_key_value_heads, K = V) --
+
+@pytest.mark.parametrize("name, model_id, facts", [
+    ("google/gemma-4-31B-it", "gemma-4-31b", dict(num_layers=60, global_head_dim=512, global_kv_heads=4, num_kv_heads=16)),
+    ("nvidia/Gemma-4-31B-IT-NVFP4", "gemma-4-31b", dict(intermediate_size=21504, tie_embeddings=True)),
+    ("gemma-4-31b-it", "gemma-4-31b", dict(sliding_window=1024, sliding_window_layers="5:1", global_k_eq_v=True)),
+    ("google/gemma-4-26B-A4B", "gemma-4-26b-a4b", dict(num_experts=128, experts_per_token=8, moe_intermediate_size=704)),
+    ("gemma-4-26b-a4b-it", "gemma-4-26b-a4b", dict(global_kv_heads=2, hidden_size=2816)),
+])
+def test_gemma4_models_resolve_with_their_config_facts(name, model_id, facts):
+    spec = catalog.find_model(name)
+    assert spec.id == model_id
+    assert {field: getattr(spec, field) for field in facts} == facts
+
+
+def test_gemma4_dense_mlp_beside_the_experts_counts_as_three_experts_of_704():
+    # enable_moe_block: a 2112-wide GeGLU MLP runs beside the 128 experts on every token
+    spec = catalog.find_model("gemma-4-26b-a4b")
+    assert spec.num_shared_experts * spec.moe_intermediate_size == 2112 == spec.intermediate_size
+
+
+@pytest.mark.parametrize("change", [dict(sliding_window=None), dict(sliding_window_layers="all"),
+                                    dict(global_kv_heads=5)])
+def test_global_layer_heads_without_a_layout_or_that_do_not_divide_are_refused(change):
+    with pytest.raises(ValueError, match="global"):
+        dataclasses.replace(catalog.find_model("gemma-4-31b"), **change)
+
+
+def test_gemma4_global_layers_cache_their_own_heads():
+    # at 128k: the 10 global layers keep 4 KV heads of 512 for every token; the 50 sliding layers
+    # 16 heads of 256 for their window of 1024
+    kv = vram.ask("infer gemma-4-31b bf16 seq 128k").item("kv_cache").bytes
+    assert kv == 2 * 10 * 4 * 512 * 131072 * 2 + 2 * 50 * 16 * 256 * 1024 * 2  # 11.58 GB, not 66
+
+
+def test_gemma4_global_heads_are_replicated_past_their_count_under_tensor_parallelism():
+    # tp 8: 2 of the 16 sliding KV heads a GPU, and 1 of the 4 global ones (replicated: 4 < 8)
+    kv = vram.ask("tp 8 infer gemma-4-31b bf16 seq 128k on 8x h100").item("kv_cache").bytes
+    assert kv == 2 * 10 * 1 * 512 * 131072 * 2 + 2 * 50 * 2 * 256 * 1024 * 2
+
+
+def test_vllm_counts_gemma4_global_layers_at_their_own_width():
+    serving = vram.ask("vllm gemma-4-31b max-model-len 131072 on h100").serving
+    assert serving.kv_bytes_per_token == 10 * 2 * 4 * 512 * 2 + 50 * 2 * 16 * 256 * 2
 
 
 def test_gemma3_local_layers_keep_only_their_window():

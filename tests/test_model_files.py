@@ -224,3 +224,66 @@ def test_layer_types_with_an_unknown_kind_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(VramError, match="layer_types"):
         read_model_path(str(tmp_path))
+
+
+# -- config.json of linear-attention hybrids (Qwen3-Next, Qwen3.5) and Gemma 4 ------------------------
+
+QWEN3_NEXT_CONFIG = {  # https://huggingface.co/Qwen/Qwen3-Next-80B-A3B-Instruct/resolve/main/config.json
+    "model_type": "qwen3_next", "hidden_size": 2048, "num_hidden_layers": 48, "num_attention_heads": 16,
+    "num_key_value_heads": 2, "head_dim": 256, "intermediate_size": 5120, "vocab_size": 151936,
+    "max_position_embeddings": 262144, "tie_word_embeddings": False, "use_sliding_window": False,
+    "full_attention_interval": 4, "linear_num_key_heads": 16, "linear_num_value_heads": 32,
+    "linear_key_head_dim": 128, "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "num_experts": 512,
+    "num_experts_per_tok": 10, "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+    "mlp_only_layers": [], "decoder_sparse_step": 1}
+QWEN35_CONFIG = {  # https://huggingface.co/Qwen/Qwen3.5-27B/resolve/main/config.json (text_config)
+    "model_type": "qwen3_5", "text_config": {
+        "model_type": "qwen3_5_text", "hidden_size": 5120, "num_hidden_layers": 64, "num_attention_heads": 24,
+        "num_key_value_heads": 4, "head_dim": 256, "intermediate_size": 17408, "vocab_size": 248320,
+        "max_position_embeddings": 262144, "tie_word_embeddings": False, "attn_output_gate": True,
+        "layer_types": ["linear_attention"] * 3 + ["full_attention"], "full_attention_interval": 4,
+        "linear_num_key_heads": 16, "linear_num_value_heads": 48, "linear_key_head_dim": 128,
+        "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4}}
+QWEN35_CONFIG["text_config"]["layer_types"] *= 16
+GEMMA4_CONFIG = {  # https://huggingface.co/google/gemma-4-26B-A4B-it/resolve/main/config.json (text_config)
+    "model_type": "gemma4", "text_config": {
+        "model_type": "gemma4_text", "hidden_size": 2816, "num_hidden_layers": 30, "intermediate_size": 2112,
+        "num_attention_heads": 16, "head_dim": 256, "global_head_dim": 512, "num_key_value_heads": 8,
+        "num_global_key_value_heads": 2, "num_kv_shared_layers": 0, "hidden_size_per_layer_input": 0,
+        "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 5, "sliding_window": 1024,
+        "attention_k_eq_v": True, "enable_moe_block": True, "num_experts": 128, "top_k_experts": 8,
+        "moe_intermediate_size": 704, "use_double_wide_mlp": False, "tie_word_embeddings": True,
+        "vocab_size": 262144, "max_position_embeddings": 262144}}
+
+
+@pytest.mark.parametrize("config, model", [(QWEN3_NEXT_CONFIG, "qwen3-next-80b-a3b"), (QWEN35_CONFIG, "qwen3.5-27b"),
+                                           (GEMMA4_CONFIG, "gemma-4-26b-a4b")])
+def test_a_hybrid_config_reads_as_the_catalog_entry(tmp_path, config, model):
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    spec, _ = read_model_path(str(tmp_path))
+    entry = catalog.find_model(model)
+    fields = ("linear_attention_layers", "linear_num_value_heads", "attention_output_gate", "num_shared_experts",
+              "global_head_dim", "global_kv_heads", "global_k_eq_v", "sliding_window_layers", "num_experts")
+    assert {f: getattr(spec, f) for f in fields} == {f: getattr(entry, f) for f in fields}
+    assert count_parameters(spec).total == count_parameters(entry).total
+
+
+def _with(config: dict, **changes) -> dict:
+    if "text_config" in config:
+        return {**config, "text_config": {**config["text_config"], **changes}}
+    return {**config, **changes}
+
+
+@pytest.mark.parametrize("config, words", [
+    (_with(QWEN3_NEXT_CONFIG, full_attention_interval=None), "full_attention_interval"),
+    (_with(QWEN35_CONFIG, layer_types=["full_attention"] + ["linear_attention"] * 63), "every N-th"),
+    (_with(QWEN35_CONFIG, layer_types=["linear_attention"] * 3 + ["mamba"] + ["linear_attention"] * 60), "layer_types"),
+    (_with(QWEN3_NEXT_CONFIG, mlp_only_layers=[0, 1]), "mlp_only_layers"),
+    (_with(QWEN3_NEXT_CONFIG, shared_expert_intermediate_size=700), "whole number of experts"),
+    (_with(GEMMA4_CONFIG, hidden_size_per_layer_input=256), "hidden_size_per_layer_input"),
+    (_with(GEMMA4_CONFIG, num_global_key_value_heads=3), "global_kv_heads"),
+])
+def test_hybrid_configs_vram_cannot_model_say_why(tmp_path, config, words):
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(VramError, match=words):
+        read_model_path(str(tmp_path))

@@ -128,9 +128,11 @@ def test_a_larger_file_type_never_takes_fewer_bytes(model):
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
 
 
-def test_gguf_refuses_latent_attention():
-    with pytest.raises(UnsupportedError, match="MLA"):
-        tensors(catalog.find_model("deepseek-v3"), fused_qkv=False)
+@pytest.mark.parametrize("model, match", [("deepseek-v3", "MLA"), ("qwen3.5-27b", "Gated DeltaNet"),
+                                          ("gemma-4-31b", "global layers")])
+def test_gguf_refuses_layers_its_layout_does_not_have(model, match):
+    with pytest.raises(UnsupportedError, match=match):
+        tensors(catalog.find_model(model), fused_qkv=False)
 
 
 # -- GPU formats --------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from vram.catalog.headers import (
 )
 from vram.catalog.index import ModelSpec, find_model
 from vram.catalog.params import count_parameters
-from vram.errors import InvalidRequestError
+from vram.errors import InvalidRequestError, UnsupportedError
 
 __all__ = ["MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "Checkpoint", "looks_like_path", "read_json",
            "read_model_path", "spec_from_config"]
@@ -154,6 +154,13 @@ MODEL_TYPES: dict[str, BlockLayout] = {
     "phi3": BlockLayout(),
     "gemma3": BlockLayout(sliding_window_layers="5:1"),  # Gemma 3 report: 5 local layers to 1 global
     "gemma3_text": BlockLayout(sliding_window_layers="5:1"),
+    "gemma4": BlockLayout(sliding_window_layers="5:1"),  # layer_types: 5 sliding, then 1 full (global)
+    "gemma4_text": BlockLayout(sliding_window_layers="5:1"),
+    "qwen3_next": BlockLayout(),  # Gated DeltaNet hybrids: _qwen3_next_facts
+    "qwen3_5": BlockLayout(),
+    "qwen3_5_text": BlockLayout(),
+    "qwen3_5_moe": BlockLayout(),
+    "qwen3_5_moe_text": BlockLayout(),
     "gpt_oss": BlockLayout(qkv_bias=True, sliding_window_layers="alternate"),  # banded/dense alternate
     "llama4": BlockLayout(sliding_window_layers="3:1"),  # 3 chunked layers to 1 global (NoPE) one
     "llama4_text": BlockLayout(sliding_window_layers="3:1"),
@@ -193,7 +200,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "vocab_size": ("vocab_size", "padded_vocab_size"),
     "max_seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
     "num_experts": ("num_local_experts", "num_experts", "n_routed_experts"),
-    "experts_per_token": ("num_experts_per_tok",),
+    "experts_per_token": ("num_experts_per_tok", "top_k_experts"),
     "moe_intermediate_size": ("moe_intermediate_size",),
     "num_shared_experts": ("n_shared_experts",),
     "first_dense_layers": ("first_k_dense_replace",),
@@ -206,6 +213,13 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     # window of that size does (transformers' HybridChunkedCache sizes those layers by
     # attention_chunk_size; vLLM runs them as ChunkedLocalAttention)
     "sliding_window": ("sliding_window", "attention_chunk_size"),
+    "linear_num_key_heads": ("linear_num_key_heads",),
+    "linear_num_value_heads": ("linear_num_value_heads",),
+    "linear_key_head_dim": ("linear_key_head_dim",),
+    "linear_value_head_dim": ("linear_value_head_dim",),
+    "linear_conv_kernel": ("linear_conv_kernel_dim",),
+    "global_head_dim": ("global_head_dim",),
+    "global_kv_heads": ("num_global_key_value_heads",),
 }
 
 
@@ -254,6 +268,13 @@ SPEC_RULES: dict[str, Rule] = {
     "qk_nope_head_dim": _whole(2**16),
     "v_head_dim": _whole(2**16),
     "sliding_window": _whole(2**30),
+    "linear_num_key_heads": _whole(2**14),  # 16 (Qwen3-Next)
+    "linear_num_value_heads": _whole(2**14),  # 48 (Qwen3.5-27B)
+    "linear_key_head_dim": _whole(2**16),  # 128
+    "linear_value_head_dim": _whole(2**16),
+    "linear_conv_kernel": _whole(2**10),  # 4
+    "global_head_dim": _whole(2**16),  # 512 (Gemma 4)
+    "global_kv_heads": _whole(2**14),
 }
 
 #: Dropout keys: any above 0 means the model trains with dropout masks.
@@ -267,6 +288,11 @@ KEY_RULES: dict[str, Rule] = {
     "no_rope_layer_interval": _whole(2**10, low=2),
     "intermediate_size_mlp": SPEC_RULES["intermediate_size"], "interleave_moe_layer_step": _whole(2**14),
     "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
+    "full_attention_interval": _whole(2**10, low=2), "attn_output_gate": FLAG, "attention_k_eq_v": FLAG,
+    "shared_expert_intermediate_size": SPEC_RULES["intermediate_size"], "enable_moe_block": FLAG,
+    "mlp_only_layers": Rule((list,), what="a list of layer numbers"), "decoder_sparse_step": _whole(2**14),
+    "num_kv_shared_layers": _whole(2**14, low=0), "hidden_size_per_layer_input": _whole(2**20, low=0),
+    "use_double_wide_mlp": FLAG,
     **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
 }
 
@@ -375,8 +401,73 @@ def _llama4_facts(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
             "first_dense_layers": facts["num_layers"] - facts["num_layers"] // step}
 
 
-#: Families whose config.json names a fact differently from the rest (the Llama 4 MoE layout).
-FAMILY_FACTS = {"llama4": _llama4_facts, "llama4_text": _llama4_facts}
+def _qwen3_next_facts(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
+    # Qwen3-Next and Qwen3.5 (transformers Qwen3NextConfig): layer i is full attention when
+    # (i + 1) % full_attention_interval == 0, the rest Gated DeltaNet; layer_types, when given, must
+    # say the same. q_proj also yields the output gate (attn_output_gate; Qwen3NextAttention always).
+    layers = facts["num_layers"]
+    interval = values.get("full_attention_interval")
+    kinds = values.get("layer_types")
+    if kinds:
+        full = [i for i, kind in enumerate(kinds) if kind == "full_attention"]
+        if len(kinds) != layers or not full or any(kind not in ("full_attention", "linear_attention") for kind in kinds):
+            raise InvalidRequestError(f"'{values.where}': layer_types must give each of the {layers} layers as "
+                                      "'linear_attention' or 'full_attention'", field="model")
+        interval = full[0] + 1
+        if full != list(range(interval - 1, layers, interval)):
+            raise UnsupportedError(f"'{values.where}': layer_types places its full-attention layers other than "
+                                   "every N-th, which vram does not model yet", field="model")
+    if interval is None:
+        raise InvalidRequestError(f"'{values.where}' gives neither full_attention_interval nor layer_types",
+                                  field="model")
+    if values.get("mlp_only_layers") or values.get("decoder_sparse_step", 1) != 1:
+        raise UnsupportedError(f"'{values.where}': dense layers among the MoE ones (mlp_only_layers, "
+                               "decoder_sparse_step) are not modelled yet", field="model")
+    found = {"linear_attention_layers": f"{interval - 1}:1",
+             "attention_output_gate": values.get("attn_output_gate", True)}
+    if facts["num_experts"] is not None:
+        found.update(_always_on(values, facts, values.get("shared_expert_intermediate_size"),
+                                "shared_expert_intermediate_size"))
+        found["intermediate_size"] = facts["moe_intermediate_size"] or facts["intermediate_size"]
+    return found
+
+
+def _gemma4_facts(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
+    # Gemma 4 (transformers Gemma4TextConfig): global layers at global_head_dim with
+    # num_global_key_value_heads, V = K there (attention_k_eq_v); enable_moe_block runs a dense MLP of
+    # intermediate_size beside the routed experts on every layer.
+    for key in ("num_kv_shared_layers", "hidden_size_per_layer_input"):
+        if values.get(key):
+            raise UnsupportedError(f"'{values.where}': {key} (Gemma 4's small on-device models) is not modelled "
+                                   "yet", field="model")
+    if values.get("use_double_wide_mlp"):
+        raise UnsupportedError(f"'{values.where}': use_double_wide_mlp is not modelled yet", field="model")
+    found = {"global_k_eq_v": values.get("attention_k_eq_v", False)}
+    if values.get("enable_moe_block") and facts["num_experts"] is not None:
+        found.update(_always_on(values, facts, facts["intermediate_size"], "intermediate_size"))
+    else:
+        found.update(num_experts=None, experts_per_token=None, moe_intermediate_size=None)
+    return found
+
+
+def _always_on(values: _Config, facts: dict[str, Any], width: int | None, key: str) -> dict[str, Any]:
+    """An always-on MLP of ``width`` beside the routed experts, as whole always-on experts: the
+    catalog's shared experts have the routed ones' size."""
+    expert = facts["moe_intermediate_size"]
+    if not width:
+        return {}
+    if not expert or width % expert:
+        raise UnsupportedError(f"'{values.where}': an always-on MLP of {key} {width} that is not a whole number "
+                               f"of experts of {expert} is not modelled yet", field="model")
+    return {"num_shared_experts": width // expert}
+
+
+#: Families whose config.json names a fact differently from the rest (the Llama 4 MoE layout, Gemma 4's
+#: global layers, Qwen3-Next's linear-attention layers).
+FAMILY_FACTS = {"llama4": _llama4_facts, "llama4_text": _llama4_facts, "gemma4": _gemma4_facts,
+                "gemma4_text": _gemma4_facts,
+                **dict.fromkeys(("qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"),
+                                _qwen3_next_facts)}
 
 
 def _check_facts(facts: dict[str, Any], where: str) -> None:

@@ -25,6 +25,11 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")  # os.path: pathlib c
 #: Which layers attend within a sliding window: every one, every other one (Gemma 2, gpt-oss), or
 #: N local layers to each global one ("5:1" for Gemma 3, "3:1" for Cohere2/Command A).
 WINDOW_LAYERS = re.compile(r"all|alternate|[1-9][0-9]?:1")
+#: Linear-attention layouts: N linear layers to each full-attention one (Qwen3-Next: "3:1").
+LINEAR_LAYERS = re.compile(r"[1-9][0-9]?:1")
+#: The Gated DeltaNet facts a linear-attention model must give (config.json's linear_* keys).
+LINEAR_ATTENTION_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
+                           "linear_value_head_dim", "linear_conv_kernel")
 #: Vendors the runtime knows (memory/runtime.py deducts a CUDA or ROCm context for nvidia and amd).
 GPU_VENDORS = frozenset({"nvidia", "amd", "google", "apple", "huawei"})
 
@@ -66,6 +71,20 @@ class ModelSpec:
     v_head_dim: int | None = None
     sliding_window: int | None = None
     sliding_window_layers: str | None = None
+    #: the full-attention layers' own head width and KV heads when they differ from the sliding
+    #: layers' (Gemma 4: global_head_dim 512, num_global_key_value_heads 4); None: the same
+    global_head_dim: int | None = None
+    global_kv_heads: int | None = None
+    global_k_eq_v: bool = False  #: full-attention layers have no v_proj: V is K (attention_k_eq_v)
+    #: "N:1": N linear-attention (Gated DeltaNet) layers to each full-attention one, as Qwen3-Next's
+    #: full_attention_interval 4 ("3:1") lays them out; None: every layer attends fully
+    linear_attention_layers: str | None = None
+    linear_num_key_heads: int | None = None  #: Gated DeltaNet query/key heads (linear_num_key_heads)
+    linear_num_value_heads: int | None = None  #: Gated DeltaNet value heads, one recurrent state each
+    linear_key_head_dim: int | None = None
+    linear_value_head_dim: int | None = None
+    linear_conv_kernel: int | None = None  #: the short causal convolution's width (linear_conv_kernel_dim)
+    attention_output_gate: bool = False  #: q_proj also gives a per-head sigmoid gate (attn_output_gate)
     size_reference: bool = False  #: typical of its size, for queries that give a bare size
     dropout: bool = False  #: config.json sets attention/residual dropout above 0
     native_dtype: str | None = None  #: the released checkpoint's weight dtype when not 16-bit (fp8)
@@ -92,6 +111,35 @@ class ModelSpec:
         if self.sliding_window_layers is not None and not WINDOW_LAYERS.fullmatch(self.sliding_window_layers):
             raise ValueError(f"model {self.id}: sliding_window_layers must be 'all', 'alternate' or 'N:1' "
                              f"(N local layers to each global one), not {self.sliding_window_layers!r}")
+        self._check_linear_attention()
+        self._check_global_layers()
+
+    def _check_global_layers(self) -> None:
+        if not self.has_global_layers:
+            return
+        if self.sliding_window is None or self.sliding_window_layers in (None, "all"):
+            raise ValueError(f"model {self.id}: global_head_dim, global_kv_heads and global_k_eq_v describe the "
+                             "full-attention layers beside sliding-window ones: give sliding_window_layers")
+        for name in ("global_head_dim", "global_kv_heads"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"model {self.id}: {name} must be a positive integer, not {value!r}")
+        if self.num_heads % self.full_kv_heads:
+            raise ValueError(f"model {self.id}: global_kv_heads must divide num_heads")
+
+    def _check_linear_attention(self) -> None:
+        given = [getattr(self, name) for name in LINEAR_ATTENTION_FIELDS]
+        if self.linear_attention_layers is None and not any(v is not None for v in given):
+            return
+        if self.sliding_window is not None or self.kv_lora_rank is not None:
+            raise ValueError(f"model {self.id}: linear attention beside a sliding window or MLA is not modelled")
+        if self.linear_attention_layers is None or not LINEAR_LAYERS.fullmatch(self.linear_attention_layers):
+            raise ValueError(f"model {self.id}: linear_attention_layers must be 'N:1' (N linear-attention layers "
+                             f"to each full-attention one), not {self.linear_attention_layers!r}")
+        for name, value in zip(LINEAR_ATTENTION_FIELDS, given):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"model {self.id}: {name} must be a positive integer with linear attention, "
+                                 f"not {value!r}")
 
     @property
     def windowed_layers(self) -> int:
@@ -105,8 +153,36 @@ class ModelSpec:
             return layers
         if pattern == "alternate":
             return layers // 2
-        local = int(pattern.split(":")[0])
-        return layers // (local + 1) * local + min(layers % (local + 1), local)
+        return _pattern_count(layers, int(pattern.split(":")[0]))
+
+    @property
+    def linear_layers(self) -> int:
+        """How many layers are linear attention (Gated DeltaNet), keeping a fixed recurrent state
+        and no per-token KV: runs of N closed by a full-attention layer, as Qwen3-Next's layer i is
+        full attention when (i + 1) % full_attention_interval == 0 (transformers Qwen3NextConfig)."""
+        if self.linear_attention_layers is None:
+            return 0
+        return _pattern_count(self.num_layers, int(self.linear_attention_layers.split(":")[0]))
+
+    @property
+    def has_global_layers(self) -> bool:
+        """True when the full-attention layers have their own heads (Gemma 4's global layers)."""
+        return self.global_head_dim is not None or self.global_kv_heads is not None or self.global_k_eq_v
+
+    @property
+    def full_head_dim(self) -> int:
+        """The head width of the full-attention layers (Gemma 4's global_head_dim), else head_dim."""
+        return self.global_head_dim or self.head_dim
+
+    @property
+    def full_kv_heads(self) -> int:
+        """The KV heads of the full-attention layers (Gemma 4's num_global_key_value_heads)."""
+        return self.global_kv_heads or self.num_kv_heads
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention, the ones that keep K and V for every token."""
+        return self.num_layers - self.linear_layers
 
     @property
     def is_dense(self) -> bool:
@@ -149,6 +225,11 @@ class Gpu:
         if self.working_set_fraction is None:
             return self.memory_bytes
         return round(self.memory_bytes * self.working_set_fraction)
+
+
+def _pattern_count(layers: int, run: int) -> int:
+    """Layers of the kind that comes in runs of ``run``, each run closed by one layer of the other kind."""
+    return layers // (run + 1) * run + min(layers % (run + 1), run)
 
 
 def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None:

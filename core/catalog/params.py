@@ -3,8 +3,9 @@
 The groundwork of the detailed method (design.md 5.2): the article takes the nominal size ("6B"),
 this counts every matrix, bias and norm of the config, as Megatron-LM's
 ``theoretical_memory_usage.py`` does (attention 2h^2(1 + g/a) with g KV groups, gated MLPs with
-three matrices, untied heads counted twice), extended to MoE experts and DeepSeek's latent
-attention (MLA, DeepSeek-V2 paper section 2.1).
+three matrices, untied heads counted twice), extended to MoE experts, DeepSeek's latent
+attention (MLA, DeepSeek-V2 paper section 2.1) and the Gated DeltaNet layers of linear-attention
+hybrids (Qwen3-Next, Qwen3.5).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         mlp, active = mlp + all_experts * moe_layers, active + used_experts * moe_layers
     return ParameterCount(
         embedding=spec.vocab_size * h + positions,
-        attention=_attention(spec) * layers,
+        attention=_softmax_attention(spec) + _linear_attention(spec) * spec.linear_layers,
         mlp=mlp,
         norms=(2 * layers + 1) * NORM_VECTORS[spec.norm] * h + _latent_norms(spec) * layers,
         head=0 if spec.tie_embeddings else spec.vocab_size * h,
@@ -72,17 +73,48 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     )
 
 
-def _attention(spec: ModelSpec) -> int:
+def _softmax_attention(spec: ModelSpec) -> int:
+    """Every softmax-attention layer: the sliding ones at head_dim, the full ones at their own
+    width and KV heads where the model gives them (Gemma 4's global layers)."""
+    windowed = spec.windowed_layers if spec.has_global_layers else 0
+    full = _attention(spec, spec.full_head_dim, spec.full_kv_heads, 1 if spec.global_k_eq_v else 2)
+    local = _attention(spec, spec.head_dim, spec.num_kv_heads, 2)
+    return local * windowed + full * (spec.attention_layers - windowed)
+
+
+def _attention(spec: ModelSpec, head_dim: int, kv_heads: int, kv_projections: int) -> int:
+    """One layer's projections: q (and its output gate), k, v (none where V is K), o."""
     if spec.kv_lora_rank is not None:
         return _latent_attention(spec)
     h = spec.hidden_size
-    q_width = spec.num_heads * spec.head_dim
-    kv_width = spec.num_kv_heads * spec.head_dim
-    weights = h * q_width + 2 * h * kv_width + q_width * h
-    biases = q_width + 2 * kv_width if (spec.qkv_bias or spec.linear_bias) else 0
+    q_width = spec.num_heads * head_dim
+    kv_width = kv_heads * head_dim
+    gate = h * q_width if spec.attention_output_gate else 0  # q_proj's second half: a sigmoid gate a head
+    weights = h * q_width + gate + kv_projections * h * kv_width + q_width * h
+    biases = q_width + kv_projections * kv_width if (spec.qkv_bias or spec.linear_bias) else 0
     if spec.linear_bias:
         biases += h  # the output projection's bias
     return weights + biases
+
+
+def _linear_attention(spec: ModelSpec) -> int:
+    """One Gated DeltaNet layer (transformers Qwen3NextGatedDeltaNet): in_proj_qkvz (queries and
+    keys of the key heads, values and output gates of the value heads), in_proj_ba (beta and alpha,
+    one each a value head), a depthwise causal conv over the q, k and v channels without bias,
+    dt_bias and A_log a value head, the gated RMSNorm over one value head's width, out_proj."""
+    if spec.linear_attention_layers is None:
+        return 0
+    h = spec.hidden_size
+    keys = spec.linear_num_key_heads * spec.linear_key_head_dim
+    values = spec.linear_num_value_heads * spec.linear_value_head_dim
+    projections = h * (2 * keys + 2 * values) + h * 2 * spec.linear_num_value_heads + values * h
+    conv = (2 * keys + values) * spec.linear_conv_kernel
+    return projections + conv + 2 * spec.linear_num_value_heads + spec.linear_value_head_dim
+
+
+def conv_channels(spec: ModelSpec) -> int:
+    """The causal conv's channels in a Gated DeltaNet layer: queries, keys and values."""
+    return 2 * spec.linear_num_key_heads * spec.linear_key_head_dim + spec.linear_num_value_heads * spec.linear_value_head_dim
 
 
 def _latent_attention(spec: ModelSpec) -> int:

@@ -132,6 +132,11 @@ def tensors(spec: ModelSpec, fused_qkv: bool) -> tuple[list[Tensor], int]:
     if spec.kv_lora_rank is not None:
         raise UnsupportedError(f"the GGUF mix of {spec.id}'s latent attention (MLA) is not modelled yet; "
                                "give a dtype (int4, int8) for an estimate by the bits alone", field="quant")
+    unmodelled = ("Gated DeltaNet layers (ssm_* tensors)" if spec.linear_attention_layers is not None
+                  else "global layers with their own heads" if spec.has_global_layers else None)
+    if unmodelled:
+        raise UnsupportedError(f"the GGUF mix of {spec.id}'s {unmodelled} is not modelled yet; give a dtype (int4, "
+                               "int8) for an estimate by the bits alone", field="quant")
     h, layers, v = spec.hidden_size, spec.num_layers, spec.vocab_size
     q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
     found = [Tensor("output" if spec.tie_embeddings else "token_embd", -1, h, v)]

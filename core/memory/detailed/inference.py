@@ -33,8 +33,16 @@ KV_TEXTS = {
     "full": "2*{L}*{k}*d*{T}*b*e",
     "latent": "{L}*(dc + dr)*{T}*b*e",
     "windowed": "2*({L} - {W})*{k}*d*{T}*b*e + 2*{W}*{k}*d*min({T}, w)*b*e",
+    "hybrid": "2*({L} - {R})*{k}*d*{T}*b*e + {R}*({r} + {z}*e)*b",
+    # Gemma 4: the full layers' own KV heads kG of width D (V = K is still cached: vLLM copies k_proj
+    # into v_proj, transformers caches value_states = key_states as its own tensor)
+    "windowed_global": "2*({L} - {W})*{kG}*D*{T}*b*e + 2*{W}*{k}*d*min({T}, w)*b*e",
 }
-WHOLE = {"L": "L", "k": "k", "W": "W"}
+WHOLE = {"L": "L", "k": "k", "W": "W", "R": "R", "r": "r", "z": "z", "kG": "kG"}
+#: Gated DeltaNet layers keep no per-token K and V but a fixed state a sequence (sharding.recurrent_values).
+RECURRENT_SOURCE = ("Gated DeltaNet (arXiv 2412.06464 eq. 10) as transformers' Qwen3NextGatedDeltaNet caches it, a "
+                    "linear layer a sequence: r = 4 B x value_heads x d_k x d_v (fp32 state), z = (conv_kernel - 1) x "
+                    "conv_channels (conv inputs)")
 #: transformers' generate: the cache grows by each generated token (DynamicCache.update), so it
 #: ends holding the prompt and every generated token.
 TOKENS = {False: "s", True: "(s + g)"}
@@ -79,7 +87,8 @@ def _most_loaded(job: DetailedJob, said: Said, values: dict[str, float],
     """The most-loaded GPU of a tensor x pipeline parallel group (sharding.py: what each holds)."""
     text = prefill_formula(block_options(job, said))
     working_set = formula(sharding.per_gpu_text(text, ("a", "k", "f")) if job.tp > 1 else text)
-    symbols = {name: sharding.SHARDED_SYMBOLS[name] if job.tp > 1 or name != "k" else name for name in WHOLE}
+    symbols = {name: sharding.SHARDED_SYMBOLS[name] if job.tp > 1 or name not in ("k", "kG") else name
+               for name in WHOLE}
     answers = []
     for stage in sharding.stages(job.spec, job.pp):
         shard = {**values, **sharding.per_gpu_values(job, stage, job.tp)}
@@ -225,10 +234,16 @@ def kv_cache_item(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype,
     if spec.kv_lora_rank is not None:
         values.update(dc=spec.kv_lora_rank, dr=spec.qk_rope_head_dim)
         kind, source = "latent", MLA_SOURCE
+    elif spec.linear_attention_layers is not None:
+        values = {**sharding.recurrent_values(spec), **values}
+        kind, source = "hybrid", f"{KV_SOURCE} over the full-attention layers; {RECURRENT_SOURCE}"
     elif spec.sliding_window is not None:  # min(s, w): the full cache while the context is shorter
         values.update(W=spec.windowed_layers, w=spec.sliding_window)
         kind = "windowed"
         source = f"{KV_SOURCE}; sliding-window layers keep only their last {spec.sliding_window} tokens"
+        if spec.has_global_layers:
+            values = {"kG": spec.full_kv_heads, "D": spec.full_head_dim, **values}
+            kind, source = "windowed_global", f"{source}; the full layers' own {spec.full_kv_heads} KV heads of {spec.full_head_dim}"
     else:
         kind, source = "full", KV_SOURCE
     if symbols is not WHOLE:

@@ -23,7 +23,7 @@ from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
     by_gpu_memory, by_release, fixed_fraction, gpu_defaults, is_large, legacy_defaults
 )
-from vram.memory.detailed.inference import MLA_SOURCE, gpu_weights, kv_dtype, weights_items
+from vram.memory.detailed.inference import MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
@@ -37,6 +37,8 @@ from vram.units import GIB
 KV_TOKEN_LAYER = Formula("2*kg*d*e")
 #: MLA caches one latent and the rotary key a token a layer, the same on every tensor-parallel rank.
 KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
+GLOBAL_SOURCE = ("full-attention layers at their own KV heads and width, tG = 2 x global_kv_heads x global_head_dim x "
+                 "e (Gemma 4; vLLM caches V beside K though V is K: it copies k_proj into v_proj)")
 #: The profile run's peak: one layer's working set at T tokens, or what the sampler holds for each
 #: logit of max_num_seqs requests over the whole vocabulary (the row's sampler_bytes_per_logit),
 #: the larger (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
@@ -117,7 +119,7 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     row, spec, tp = job.runtime.settings, job.spec, job.tp
     engine = settings_for(job, said)
     stage = _stage(job)
-    layers = stage.layers
+    layers = stage.layers - sharding.linear_on_stage(spec, job.pp)  # linear-attention layers keep no K and V
     kv_heads = sharding.kv_heads_per_gpu(spec, tp)
     if tp * job.pp > 1:
         said.say(f"tp {tp}" + (f", pp {job.pp} (this GPU's stage: {stage.name}, {layers} layers)" if job.pp > 1 else "")
@@ -145,6 +147,13 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     if graphs is not None:
         items.append(graphs)
     pool_layer = _per_token_layer(job, kv_heads, said)
+    paged = _state_pages(job, engine, pool_layer, layers)
+    if paged is not None:
+        engine = dataclasses.replace(engine, block_size=paged.block)
+        said.say(f"{job.runtime.name} pages the Gated DeltaNet states with the KV: attention blocks of {paged.block} "
+                 f"tokens, so that one page ({paged.page:,} B a layer) holds a state; {paged.groups} groups of "
+                 f"{paged.group_size} layers, {paged.state_groups} of them states, one block each a request "
+                 f"({STATE_PAGES_SOURCE})")
     per_request = _request_bytes(job, engine, pool_layer, layers, job.seq_len)
     asked = job.batch_size
     items.append(LineItem(Item.KV_CACHE, f"KV cache: {asked} sequence{'s' if asked > 1 else ''} of max_model_len "
@@ -225,18 +234,98 @@ def _windowed(job: DetailedJob, engine: EngineSettings, seq_len: int) -> tuple[i
 def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int,
                    seq_len: int) -> LineItem:
     """One max_model_len sequence's KV on one GPU, in whole blocks (vLLM's max_memory_usage_bytes)."""
+    paged = _state_pages(job, engine, token_layer, layers)
+    if paged is not None:
+        values = {"G": paged.group_size, "P": paged.page, "m": seq_len, "Bh": paged.block, "S": paged.state_groups}
+        return formula_item(Item.KV_CACHE, "one sequence", formula("G*P*(ceil(m/Bh) + S)"), values,
+                            f"{STATE_PAGES_SOURCE}: ceil(m/Bh) attention blocks and one block a state group, "
+                            "each a page on each of the G layers of a group")
     B = engine.block_size
     values = {"B": B, "m": seq_len, "Lg": layers, "t": token_layer.bytes}
     windowed = _windowed(job, engine, seq_len)
-    if windowed is None:
+    full = _full_layer_token(job, token_layer)
+    if windowed is None and full is not None:  # every layer keeps the whole context, at its own width
+        values.update(W=sharding.windowed_on_stage(job.spec, job.pp), tG=full)
+        text = "ceil(m/B)*B*((Lg - W)*tG + W*t)"
+        source = f"{token_layer.source}; whole blocks of {B} tokens; {GLOBAL_SOURCE}"
+    elif windowed is None:
         text = "ceil(m/B)*B*Lg*t"
         source = f"{token_layer.source}; whole blocks of {B} tokens"
+    elif full is not None:
+        values.update(W=windowed[0], w=windowed[1], tG=full)
+        text = "(Lg - W)*ceil(m/B)*B*tG + W*(ceil(w/B) + 1)*B*t"
+        source = (f"{token_layer.source}; sliding-window layers keep min(window - 1 + max_num_batched_tokens, "
+                  f"max_model_len) tokens and a block more (vllm/v1/kv_cache_interface.py SlidingWindowSpec); "
+                  f"{GLOBAL_SOURCE}")
     else:
         values.update(W=windowed[0], w=windowed[1])
         text = "(Lg - W)*ceil(m/B)*B*t + W*(ceil(w/B) + 1)*B*t"
         source = (f"{token_layer.source}; sliding-window layers keep min(window - 1 + max_num_batched_tokens, "
                   "max_model_len) tokens and a block more (vllm/v1/kv_cache_interface.py SlidingWindowSpec)")
+    if job.spec.linear_attention_layers is not None:
+        state = sharding.recurrent_values(job.spec, job.tp)
+        values.update(Rg=sharding.linear_on_stage(job.spec, job.pp), y=state["r"] + state["z"] * token_layer.values["e"])
+        text += " + Rg*y"
+        source += f"; Lg counts the full-attention layers; {RECURRENT_SOURCE}, y = r + z x e on this GPU"
     return formula_item(Item.KV_CACHE, "one sequence", formula(text), values, source)
+
+
+@dataclass(frozen=True)
+class StatePages:
+    """How vLLM pages a linear-attention hybrid's pool: every page is one attention block or one
+    recurrent state, on each of the ``group_size`` layers of a group."""
+
+    block: int  #: attention tokens a block, enlarged so that a page holds one state
+    page: int  #: bytes of one layer's page
+    group_size: int  #: layers a group (the fewer kind's count)
+    groups: int  #: attention groups and state groups together
+    state_groups: int  #: groups of linear-attention layers: one block each a request
+
+
+#: vLLM: model_executor/models/config.py HybridAttentionMambaModelConfig.verify_and_update_config (the
+#: attention block is 16 x ceil(state page / (16 x one token's page)); the state page padded to it);
+#: v1/core/kv_cache_utils.py _get_kv_cache_groups_uniform_page_size (layers grouped by kind, groups of
+#: the fewer kind's count), get_kv_cache_config_from_groups (num_blocks = pool // page // group size),
+#: _report_kv_cache_config (tokens = num_blocks // groups x the smallest block) and
+#: _max_memory_usage_bytes_from_groups (a request: ceil(len / block) attention blocks, one a state group)
+STATE_PAGES_SOURCE = ("vLLM's hybrid allocator (model_executor/models/config.py HybridAttentionMambaModelConfig; "
+                      "v1/core/kv_cache_utils.py _get_kv_cache_groups_uniform_page_size, "
+                      "_max_memory_usage_bytes_from_groups)")
+
+
+def _state_pages(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int) -> StatePages | None:
+    """The paging of a linear-attention hybrid's pool where the engine pages states with the KV
+    (runtimes.toml state_pages); None elsewhere."""
+    spec = job.spec
+    if spec.linear_attention_layers is None or not job.runtime.settings.get("state_pages"):
+        return None
+    state = sharding.recurrent_values(spec, job.tp)
+    # the conv inputs in the model's dtype (vLLM's mamba_cache_dtype "auto"), the state in fp32
+    state_page = round(state["r"] + state["z"] * job.compute_bytes)
+    block = 16 * -(-state_page // (16 * token_layer.bytes))
+    linear = sharding.linear_on_stage(spec, job.pp)
+    group = min(layers, linear) if max(layers, linear) >= 1.5 * min(layers, linear) else max(layers, linear)
+    state_groups = -(-linear // group)
+    return StatePages(block, block * token_layer.bytes, group, -(-layers // group) + state_groups, state_groups)
+
+
+def _full_layer_token(job: DetailedJob, token_layer: LineItem) -> int | None:
+    """One token's K and V on one full-attention layer of this GPU, where those layers have their
+    own heads (Gemma 4's global layers); None where every layer caches alike."""
+    spec = job.spec
+    if not spec.has_global_layers:
+        return None
+    heads = sharding.kv_heads_per_gpu(spec, job.tp, spec.full_kv_heads)
+    return round(2 * heads * spec.full_head_dim * token_layer.values["e"])
+
+
+def _token_bytes(job: DetailedJob, token_layer: LineItem, layers: int) -> int:
+    """One token's K and V over this GPU's caching layers, each at its own width."""
+    full = _full_layer_token(job, token_layer)
+    if full is None:
+        return token_layer.bytes * layers
+    windowed = sharding.windowed_on_stage(job.spec, job.pp)
+    return (layers - windowed) * full + windowed * token_layer.bytes
 
 
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
@@ -245,14 +334,19 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
-                  max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=token_layer.bytes * layers,
+                  max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
                   concurrency_asked=job.batch_size)
     if engine.cuda_total is None:
         return Serving(**common)
     pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
-    block_bytes = engine.block_size * token_layer.bytes * layers
-    if _windowed(job, engine, job.seq_len) is None:
+    block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
+    paged = _state_pages(job, engine, token_layer, layers)
+    if paged is not None:
+        blocks = max(pool, 0) // paged.page // paged.group_size
+        tokens = blocks // paged.groups * paged.block  # kv_cache_utils._report_kv_cache_config
+        concurrency = blocks / (-(-job.seq_len // paged.block) + paged.state_groups)
+    elif _windowed(job, engine, job.seq_len) is None and job.spec.linear_attention_layers is None:
         blocks = max(pool, 0) // block_bytes
         tokens = blocks * engine.block_size
         concurrency = blocks / -(-job.seq_len // engine.block_size)

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vram.catalog.params import count_parameters
+from vram.catalog.params import conv_channels, count_parameters
 from vram.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -84,11 +84,12 @@ def stages(spec: ModelSpec, pp: int) -> tuple[Stage, ...]:
     return ends + ((Stage("middle", max(layers[1:-1]), embedding=False, head=False),) if pp > 2 else ())
 
 
-def kv_heads_per_gpu(spec: ModelSpec, tp: int) -> int:
-    """KV heads one tensor-parallel GPU keeps; MLA's latent is whole on every GPU (counted as 1)."""
+def kv_heads_per_gpu(spec: ModelSpec, tp: int, heads: int | None = None) -> int:
+    """KV heads one tensor-parallel GPU keeps of ``heads`` (the model's KV heads; Gemma 4's full
+    layers have their own); MLA's latent is whole on every GPU (counted as 1)."""
     if spec.kv_lora_rank is not None:
         return 1
-    kv = spec.num_kv_heads
+    kv = heads or spec.num_kv_heads
     if kv % tp and tp % kv:  # vLLM's divide() asserts one divides the other
         raise InvalidRequestError(
             f"tp {tp} neither divides nor is a multiple of {spec.id}'s {kv} KV heads, so they cannot be split "
@@ -101,8 +102,11 @@ def gpu_params(job: DetailedJob, stage: Stage, tp: int) -> GpuParams:
     model's shares, as the counts are)."""
     spec, counts = job.spec, job.counts
     share = stage.layers / spec.num_layers
-    kv = _kv_projection_params(spec) * spec.num_layers * counts.attention / max(1, _attention_params(spec))
-    attention = (counts.attention - kv) / tp + kv * kv_heads_per_gpu(spec, tp) / _kv_heads_split(spec)
+    scale = counts.attention / max(1, _attention_params(spec))
+    projections = _kv_projections(spec)
+    kv = sum(params for params, _ in projections) * scale
+    kept = sum(params * kv_heads_per_gpu(spec, tp, heads) / heads for params, heads in projections) * scale
+    attention = (counts.attention - kv) / tp + kept
     block = (attention + counts.mlp / tp) * share
     other = counts.norms * share
     if stage.embedding:
@@ -112,20 +116,21 @@ def gpu_params(job: DetailedJob, stage: Stage, tp: int) -> GpuParams:
     return GpuParams(block, other)
 
 
-def _kv_heads_split(spec: ModelSpec) -> int:
-    return 1 if spec.kv_lora_rank is not None else spec.num_kv_heads
-
-
 def _attention_params(spec: ModelSpec) -> float:
     return count_parameters(spec).attention
 
 
-def _kv_projection_params(spec: ModelSpec) -> int:
-    """One layer's K and V projections (weights and biases); MLA's are split as the rest is."""
+def _kv_projections(spec: ModelSpec) -> list[tuple[int, int]]:
+    """The K and V projections of all layers (weights and biases), with the KV heads they split
+    into, by kind of layer (sliding and full differ in Gemma 4); MLA's are split as the rest is."""
     if spec.kv_lora_rank is not None:
-        return 0
-    width = spec.num_kv_heads * spec.head_dim
-    return 2 * spec.hidden_size * width + (2 * width if spec.qkv_bias or spec.linear_bias else 0)
+        return []
+    bias = spec.qkv_bias or spec.linear_bias
+    local = spec.windowed_layers if spec.has_global_layers else 0
+    kinds = [(local, spec.num_kv_heads, spec.head_dim, 2),
+             (spec.attention_layers - local, spec.full_kv_heads, spec.full_head_dim, 1 if spec.global_k_eq_v else 2)]
+    return [(layers * projections * (spec.hidden_size * heads * width + bias * heads * width), heads)
+            for layers, heads, width, projections in kinds if layers]
 
 
 def windowed_on_stage(spec: ModelSpec, pp: int) -> int:
@@ -137,13 +142,38 @@ def windowed_on_stage(spec: ModelSpec, pp: int) -> int:
     return min(_windowed_before(spec, end) - _windowed_before(spec, start) for start, end in zip(bounds, bounds[1:]))
 
 
+#: Bytes of one element of a Gated DeltaNet state: fp32 (transformers' torch_chunk_gated_delta_rule
+#: computes and returns the final state in float32; llama.cpp allocates its recurrent memory F32,
+#: src/llama-model.cpp; Qwen3.5/3.6 configs: mamba_ssm_dtype float32).
+SSM_STATE_BYTES = 4
+
+
+def recurrent_values(spec: ModelSpec, tp: int = 1) -> dict[str, float]:
+    """A hybrid cache's symbols on one of ``tp`` GPUs: linear layers R, and for one sequence one
+    layer's fp32 state r (a d_k x d_v matrix a value head) and conv inputs z (the last kernel - 1
+    inputs of each q, k and v channel); heads and channels split over the GPUs as vLLM's
+    GatedDeltaNet shards them."""
+    state = SSM_STATE_BYTES * spec.linear_num_value_heads * spec.linear_key_head_dim * spec.linear_value_head_dim
+    return {"R": spec.linear_layers, "r": state / tp, "z": (spec.linear_conv_kernel - 1) * conv_channels(spec) / tp}
+
+
+def linear_on_stage(spec: ModelSpec, pp: int) -> int:
+    """Linear-attention layers on the stage with the fewest of them (the most full-attention
+    layers, so the largest KV cache), by the model's layer pattern."""
+    if spec.linear_attention_layers is None:
+        return 0
+    bounds = list(itertools.accumulate(stage_layers(spec.num_layers, pp), initial=0))
+    before = [dataclasses.replace(spec, num_layers=end).linear_layers if end else 0 for end in bounds]
+    return min(end - start for start, end in zip(before, before[1:]))
+
+
 def _windowed_before(spec: ModelSpec, layers: int) -> int:
     """Sliding-window layers among the first ``layers`` (ModelSpec.windowed_layers' pattern)."""
     return dataclasses.replace(spec, num_layers=layers).windowed_layers if layers else 0
 
 
 #: Symbols of the per-GPU formulas: a GPU's layers, KV heads, query heads and MLP width.
-SHARDED_SYMBOLS = {"L": "Lg", "W": "Wg", "k": "kg", "a": "ag", "f": "fg"}
+SHARDED_SYMBOLS = {"L": "Lg", "W": "Wg", "k": "kg", "a": "ag", "f": "fg", "R": "Rg", "r": "rg", "z": "zg", "kG": "kGg"}
 
 
 def per_gpu_text(text: str, symbols: tuple[str, ...]) -> str:
@@ -155,5 +185,10 @@ def per_gpu_text(text: str, symbols: tuple[str, ...]) -> str:
 def per_gpu_values(job: DetailedJob, stage: Stage, tp: int) -> dict[str, float]:
     """The one-GPU symbols' values."""
     spec, values = job.spec, job.values()
+    linear = {}
+    if spec.linear_attention_layers is not None:
+        state = recurrent_values(spec, tp)
+        linear = {"Rg": linear_on_stage(spec, job.pp), "rg": state["r"], "zg": state["z"]}
     return {"Lg": stage.layers, "Wg": windowed_on_stage(spec, job.pp), "kg": kv_heads_per_gpu(spec, tp),
-            "ag": spec.num_heads / tp, "fg": values["f"] / tp, "tp": tp}
+            "kGg": kv_heads_per_gpu(spec, tp, spec.full_kv_heads), "ag": spec.num_heads / tp, "fg": values["f"] / tp,
+            "tp": tp, **linear}
