@@ -81,6 +81,20 @@ def test_a_torchtune_recipe_sets_the_job(folder):
     r = vram.ask("train llama-3.1-8b 8B_full.yaml fsdp on 8x a100").request
     assert (r.framework, r.model, r.batch_size, r.optimizer, r.optimizer_foreach, r.recompute, r.dtype) == (
         "torchtune", "llama-3.1-8b", 2, "adamw", False, "full", "bf16")
+    assert r.loss == "chunked_linear" and r.optimizer_in_backward is None
+
+
+@pytest.mark.parametrize("lines, loss, in_backward", [
+    # the README ladder's baseline (full fp32 logits) and 3B_full_single_device.yaml at 1814feb
+    ("loss:\n  _component_: torch.nn.CrossEntropyLoss\noptimizer_in_bwd: False", "fp32_logits", False),
+    ("loss:\n  _component_: torchtune.modules.loss.CEWithChunkedOutputLoss\noptimizer_in_bwd: True",
+     "chunked_linear", True),
+])
+def test_a_torchtune_recipe_names_its_loss_and_the_step_in_backward(folder, lines, loss, in_backward):
+    recipe = TORCHTUNE_FULL.replace("loss:\n  _component_: torchtune.modules.loss.LinearCrossEntropyLoss", lines)
+    (folder / "3B.yaml").write_text(recipe)
+    r = vram.ask("train llama-3.1-8b 3B.yaml on a100").request
+    assert (r.loss, r.optimizer_in_backward) == (loss, in_backward)
 
 
 def test_a_torchtune_lora_recipe_makes_a_lora_job(folder):
@@ -122,6 +136,8 @@ HOSTILE = [
     ("r.yaml", "optimizer:\n  _component_: my.Optim", UnsupportedError, "not modelled"),
     ("r.yaml", "enable_activation_offloading: true", UnsupportedError, "not modelled yet"),
     ("r.yaml", "enable_activation_checkpointing: yes please", InvalidRequestError, "true or false"),
+    ("r.yaml", "loss:\n  _component_: my.FancyLoss", UnsupportedError, "not one vram models"),
+    ("r.yaml", "optimizer_in_bwd: 1", InvalidRequestError, "true or false"),
     ("r.yaml", "batch_size: -1", InvalidRequestError, "whole number"),
     ("r.yaml", "dtype: fp16", UnsupportedError, "not one vram models"),
     # aliases nested 9 deep: safe_load shares them, vram reads only its keys

@@ -137,6 +137,32 @@ def test_torchtune_chunked_loss_and_pure_bf16():
     assert items["weights"] * 2 == base["weights"]  # torchtune's bf16 weights beside AMP's fp32
 
 
+@pytest.mark.parametrize("query, logits", [
+    # torchtune's README ladder before its "+ Chunked Cross Entropy" row: torch.nn.CrossEntropyLoss
+    # on the whole fp32 output, as transformers computes it
+    ("train llama-3.2-3b bf16 adamw fp32 loss seq 4096 batch 2 on a100 torchtune", 12),
+    ("train llama-3.2-3b bf16 adamw full chunked loss seq 4096 batch 2 on a100", 4 + 8 / 8),  # 8 chunks
+    ("train llama-3.2-3b bf16 adamw chunked loss seq 4096 batch 2 on a100 torchtune", 4 + 8 / 8),  # its own
+])
+def test_a_named_loss_replaces_the_frameworks(query, logits):
+    b, s, v = 2, 4096, 128256
+    estimate = vram.ask(query)
+    assert estimate.item("logits").bytes == round(logits * b * s * v)
+    assert any(a.startswith("the loss named: ") for a in estimate.assumptions)
+
+
+def test_the_optimizer_step_in_backward_keeps_one_gradient():
+    # torchtune's optimizer_in_bwd: each parameter stepped and its gradient freed in a
+    # post-accumulate-grad hook; the largest is Llama-3.2-3B's (tied) embedding, 128256 x 3072, bf16
+    query = "train llama-3.2-3b bf16 adamw full seq 4096 batch 2 on a100 torchtune"
+    after, during = _items(query), _items(query + " optimizer in backward")
+    assert during["gradients"] == 2 * 128256 * 3072 < after["gradients"]
+    assert vram.ask(query + " optimizer in backward").total_bytes < vram.ask(query).total_bytes
+    with pytest.raises(UnsupportedError, match="modelled for full fine-tuning") as caught:
+        vram.ask("lora llama-3.2-3b optimizer in backward on a100 torchtune")
+    assert caught.value.field == "optimizer_in_backward"
+
+
 def test_a_recompute_word_the_framework_lacks_is_refused():
     with pytest.raises(UnsupportedError, match="torchtune has no selective recompute") as caught:
         vram.ask("train llama-3.2-3b bf16 adamw selective on a100 torchtune")

@@ -144,6 +144,13 @@ TORCHTUNE_OPTIMIZERS = {
 #: torchtune's LoRA builder prefixes: lora_llama3_1_8b, qlora_llama3_1_8b.
 _ADAPTER_PREFIXES = {"lora_": Task.LORA, "qlora_": Task.QLORA}
 TORCHTUNE_DTYPES = {"bf16": "bf16", "fp32": "fp32"}
+#: torchtune's loss components -> the loss they compute (torchtune/modules/loss; torch.nn.CrossEntropyLoss
+#: on the model's whole output, which TransformerDecoder.forward upcasts, self.output(h).float()).
+TORCHTUNE_LOSSES = {
+    "torch.nn.CrossEntropyLoss": "fp32_logits",
+    "torchtune.modules.loss.CEWithChunkedOutputLoss": "chunked_linear",
+    "torchtune.modules.loss.LinearCrossEntropyLoss": "chunked_linear",
+}
 
 
 def _yaml(data: bytes, path: str) -> dict[str, Any]:
@@ -228,6 +235,8 @@ _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     "dtype": lambda v, p: {"dtype": TORCHTUNE_DTYPES.get(v) or _unsupported(p, "dtype", v)},
     "enable_activation_checkpointing": _flag("recompute", Recompute.FULL, Recompute.NONE),
     "enable_activation_offloading": _activation_offloading,
+    "optimizer_in_bwd": _flag("optimizer_in_backward", True, False),
+    "loss": lambda v, p: {"loss": TORCHTUNE_LOSSES.get(_component(v, p, "loss")) or _unsupported(p, "loss", v)},
     "tokenizer": lambda v, p: ({"seq_len": _whole(v["max_seq_len"], p, "tokenizer.max_seq_len", 1, 1 << 24)}
                                if isinstance(v, dict) and v.get("max_seq_len") is not None else {}),
 }

@@ -61,6 +61,14 @@ class Regime(StrEnum):
     MASTER = "master"  #: 16-bit weights and gradients, fp32 master copy in the optimizer (DeepSpeed, Megatron)
 
 
+class Loss(StrEnum):
+    """How the language-model loss is computed (a framework's own way, or the query's word)."""
+
+    FP32_LOGITS = "fp32_logits"  #: the whole b x s x vocab logits upcast to fp32, then cross-entropy
+    CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens
+    FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size
+
+
 class Solve(StrEnum):
     """What a solver query asks for instead of the bytes of one job."""
 

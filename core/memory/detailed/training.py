@@ -120,6 +120,8 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
     opt_bytes = optimizer_bytes(job.optimizer, states, matrix_share=(job.counts.attention + job.counts.mlp) / params)
     temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
+    if job.request.optimizer_in_backward:  # one parameter stepped at a time: its temporaries only
+        temporaries *= _largest_parameter(job) / params
     tied = job.spec.tie_embeddings
     values["g"] = states.gradients
     items = [
@@ -127,8 +129,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                  f"{states.weights:g} B/param x params", param_values, states.source),
         LineItem(Item.WEIGHT_CASTS, "16-bit weight copies (autocast)", round(states.weight_casts * casts),
                  f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
-        LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * params),
-                 f"{states.gradients:g} B/param x params", param_values, states.source),
+        _gradients_item(job, states, said),
         LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
                  f"{opt_bytes:g} B/param x params", param_values, optimizer_source(job.optimizer, states)),
         LineItem(Item.OPTIMIZER_TEMP, "Optimizer step temporaries (foreach)", round(temporaries * params),
@@ -170,6 +171,32 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     return items, phases, host_activation_bytes(keeps, values)
 
 
+
+
+#: torchtune's optimizer_in_bwd: a post-accumulate-grad hook on every parameter steps its own
+#: optimizer and sets its gradient to None as soon as backward has made it, so one parameter's
+#: gradient is live at a time, not the model's (the largest: the embedding or the head).
+IN_BACKWARD_SOURCE = ("torchtune/training/memory.py register_optim_in_bwd_hooks: optim_dict[param].step(), "
+                      "then zero_grad() in p.register_post_accumulate_grad_hook; recipes/full_finetune_single_device.py "
+                      "_setup_optimizer(optimizer_in_bwd=True): one optimizer a parameter")
+
+
+def _largest_parameter(job: DetailedJob) -> int:
+    """Elements of the model's largest parameter: the embedding (or the untied head), or an MLP matrix."""
+    spec = job.spec
+    return max(spec.vocab_size * spec.hidden_size, spec.hidden_size * spec.intermediate_size)
+
+
+def _gradients_item(job: DetailedJob, states, said: Said) -> LineItem:
+    """Every parameter's gradient, or one parameter's at a time when the step runs in backward."""
+    if not job.request.optimizer_in_backward:
+        return LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * job.params),
+                        f"{states.gradients:g} B/param x params", {"params": job.params}, states.source)
+    largest = _largest_parameter(job)
+    said.say(f"optimizer step in backward: each gradient stepped and freed as backward makes it ({IN_BACKWARD_SOURCE})")
+    return LineItem(Item.GRADIENTS, "Gradient of the largest parameter (the step runs in backward)",
+                    round(states.gradients * largest), f"{states.gradients:g} B/param x largest_param",
+                    {"largest_param": largest}, IN_BACKWARD_SOURCE)
 
 
 def _step_gradient_item(job: DetailedJob, regime: Regime) -> LineItem:
