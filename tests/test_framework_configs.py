@@ -65,6 +65,19 @@ def test_a_deepspeed_json_sets_the_job(folder):
     assert vram.parse(r.to_query()) == r  # the canonical text names the file and the settings it gave
 
 
+def test_a_deepspeed_json_with_bf16_master_weights(folder):
+    # DeepSpeedExamples training/bf16_master_weight/configs/bf16_full.json
+    config = {"bf16": {"enabled": True, "bf16_master_weights_and_grads": True, "bf16_optimizer_states": True},
+              "zero_optimization": {"stage": 3}}
+    (folder / "ds_bf16.json").write_text(json.dumps(config))
+    r = vram.ask("train llama-3.1-8b with ./ds_bf16.json on 4x a100").request
+    assert (r.precision_regime, r.zero, r.dtype) == ("bf16_master", 3, "bf16")
+    del config["bf16"]["bf16_optimizer_states"]
+    (folder / "ds_bf16.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedError, match="fp32 optimizer states are not modelled"):
+        vram.ask("train llama-3.1-8b with ./ds_bf16.json on 4x a100")
+
+
 def test_deepspeed_flag_and_bucket_notes(folder):
     (folder / "ds.json").write_text(json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": 2e8}}))
     estimate = vram.ask("train llama-3.1-8b bf16 --deepspeed ds.json on 8x a100")

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from vram import catalog
 from vram.catalog import policy
 from vram.errors import ConflictError, InvalidRequestError, UnsupportedError
-from vram.request.enums import Framework, Offload, Recompute, Task
+from vram.request.enums import Framework, Offload, Recompute, Regime, Task
 from vram.request.request import Request
 
 #: A framework config is a few kilobytes; this is far above any real one.
@@ -102,6 +102,12 @@ def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         raise ConflictError(f"'{path}' enables both bf16 and fp16", field="dtype")
     if precisions:
         found["dtype"] = precisions[0]
+    bf16 = _object(config, "bf16", path)
+    if bf16.get("bf16_master_weights_and_grads") is True:  # deepspeed/runtime/precision_config.py
+        if bf16.get("bf16_optimizer_states") is not True:
+            raise UnsupportedError(f"'{path}': bf16 master weights with fp32 optimizer states are not modelled; "
+                                   "vram models them with bf16_optimizer_states too", field="framework_config")
+        found["precision_regime"] = Regime.BF16_MASTER
     micro = config.get("train_micro_batch_size_per_gpu")
     if micro not in (None, "auto"):
         found["batch_size"] = _whole(micro, path, "train_micro_batch_size_per_gpu", 1, 1 << 20)

@@ -385,9 +385,22 @@ class Request:
             if mixed and self.dtype is Dtype.FP32:
                 raise ConflictError(f"{regime} precision computes in 16 bits, but the dtype is fp32",
                                     field="precision_regime")
+            self._check_bf16_master()
             self._set("mixed_precision", mixed)
         if self.mixed_precision is None and self.dtype is not None:
             self._set("mixed_precision", mixed_by_default(self.dtype))
+
+    def _check_bf16_master(self) -> None:
+        """DeepSpeed's bf16 master weights: bf16, and under ZeRO (deepspeed/runtime/config.py asserts stage 1-3)."""
+        if self.precision_regime is not Regime.BF16_MASTER:
+            return
+        if self.dtype not in (None, Dtype.BF16):
+            raise ConflictError(f"bf16 master weights keep bf16 weights, but the dtype is {self.dtype}",
+                                field="precision_regime")
+        if not self.zero:
+            raise InvalidRequestError("bf16 master weights are DeepSpeed's ZeRO option (stages 1 to 3: "
+                                      "deepspeed/runtime/config.py asserts it); say zero 1, 2 or 3",
+                                      field="precision_regime")
 
     def _check_gpus(self) -> None:
         if self.gpu is not None and self.gpu_count is None:

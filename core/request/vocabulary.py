@@ -72,6 +72,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
+    # DeepSpeed's bf16 config keys (deepspeed/runtime/precision_config.py)
+    **_all("precision_regime", Regime.BF16_MASTER, "bf16 master", "bf16 master weights", "bf16_master",
+           "bf16_master_weights_and_grads", "bf16 optimizer states", "bf16_optimizer_states",
+           "bf16 low-precision master"),
     **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
            "fp32 master weights", "megatron mixed precision"),
     **_all("kv_dtype", D.FP8, "kv8"),
