@@ -47,6 +47,7 @@ PINNED = [
     ("torchtitan", "zero_default", 3, "data_parallel_shard_degree = -1"),
     ("deepspeed", "gathered_units", 1, "largest_layer_memory = 4 * largest_layer_params"),
     ("deepspeed", "gathered_bytes", 4, None),
+    ("llama-factory", "recompute_default", Recompute.FULL, "disable_gradient_checkpointing"),
 ]
 _ATTRIBUTES = {"keep_selective": lambda t: t.keeps[Recompute.SELECTIVE], "keep_full": lambda t: t.keeps[Recompute.FULL]}
 
@@ -59,10 +60,14 @@ def test_each_term_is_pinned_to_the_frameworks_code(framework, column, value, so
         assert source in found.sources[column]
 
 
-@pytest.mark.parametrize("framework", ["transformers", "axolotl", "llama-factory"])
-def test_frameworks_on_transformers_keep_its_terms(framework):
-    assert terms(framework) == training_terms({})
-    assert terms(framework).keeps[Recompute.SELECTIVE] is Keeps.ALL_BUT_CORE_ATTENTION
+@pytest.mark.parametrize("framework, own", [
+    ("transformers", {}), ("axolotl", {}),
+    ("llama-factory", {"recompute_default": "full"}),  # it checkpoints unless told not to
+])
+def test_frameworks_on_transformers_keep_its_terms(framework, own):
+    found = terms(framework)
+    assert dataclasses.replace(found, sources={}) == dataclasses.replace(training_terms(own), sources={})
+    assert found.keeps[Recompute.SELECTIVE] is Keeps.ALL_BUT_CORE_ATTENTION
 
 
 @pytest.mark.parametrize("settings, message", [
