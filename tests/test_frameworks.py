@@ -171,18 +171,19 @@ def test_the_optimizer_step_in_backward_keeps_one_gradient():
 def test_deepspeed_bf16_master_weights_keep_ten_bytes_a_parameter():
     # DeepSpeedExamples training/bf16_master_weight README (4 GPUs, ZeRO-3): 16.17 GB (GiB) allocated after
     # the run, 10 bytes a parameter: bf16 weights, gradients, master copy and two AdamW moments
-    query = "train 6.86b hidden 4096 layers 32 heads 32 bf16 master adamw zero3 full seq 512 batch 1 on 4x a100 deepspeed"
+    query = "train 6.86b hidden 4096 layers 32 heads 32 bf16 bf16_master_weights_and_grads adamw zero3 full seq 512 batch 1 on 4x a100 deepspeed"
     items = _items(query)
     params = vram.ask(query).request.params
     assert items["weights"] + items["gradients"] + items["optimizer"] == pytest.approx(10 * params / 4, rel=1e-6)
-    fp32 = _items(query.replace("bf16 master", "bf16"))
+    fp32 = _items(query.replace(" bf16_master_weights_and_grads", ""))
     assert fp32["weights"] + fp32["gradients"] + fp32["optimizer"] == pytest.approx(16 * params / 4, rel=1e-6)
     assert items["step_gradient"] * 2 == fp32["step_gradient"]  # the sub-group's gradient in the master dtype
 
 
 @pytest.mark.parametrize("query, error, says", [
-    ("train llama-3-8b bf16 master adamw on 4x a100 deepspeed", InvalidRequestError, "say zero 1, 2 or 3"),
-    ("train llama-3-8b fp16 bf16 master zero3 on 4x a100 deepspeed", ConflictError, "the dtype is fp16"),
+    ("train llama-3-8b bf16_master_weights_and_grads adamw on 4x a100 deepspeed", InvalidRequestError,
+     "say zero 1, 2 or 3"),
+    ("train llama-3-8b fp16 bf16_master zero3 on 4x a100 deepspeed", ConflictError, "the dtype is fp16"),
 ])
 def test_bf16_master_weights_need_zero_and_bf16(query, error, says):
     with pytest.raises(error, match=says):

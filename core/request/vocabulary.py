@@ -73,9 +73,10 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
     # DeepSpeed's bf16 config keys (deepspeed/runtime/precision_config.py)
-    **_all("precision_regime", Regime.BF16_MASTER, "bf16 master", "bf16 master weights", "bf16_master",
-           "bf16_master_weights_and_grads", "bf16 optimizer states", "bf16_optimizer_states",
-           "bf16 low-precision master"),
+    # ("bf16 master" alone is not one: it reads as bf16 with the master regime, the fp32 copy)
+    **_all("precision_regime", Regime.BF16_MASTER, "bf16_master", "bf16_master_weights_and_grads",
+           "bf16 master weights and grads", "bf16_optimizer_states", "bf16 low-precision master",
+           "low-precision master weights"),
     **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
            "fp32 master weights", "megatron mixed precision"),
     **_all("kv_dtype", D.FP8, "kv8"),
