@@ -94,7 +94,7 @@ def test_a_torchtune_recipe_sets_the_job(folder):
     r = vram.ask("train llama-3.1-8b 8B_full.yaml fsdp on 8x a100").request
     assert (r.framework, r.model, r.batch_size, r.optimizer, r.optimizer_foreach, r.recompute, r.dtype) == (
         "torchtune", "llama-3.1-8b", 2, "adamw", False, "full", "bf16")
-    assert r.loss == "chunked_linear" and r.optimizer_in_backward is None
+    assert r.loss == "chunked_linear" and r.optimizer_in_backward is None and r.offload_activations is False
 
 
 @pytest.mark.parametrize("lines, loss, in_backward", [
@@ -108,6 +108,13 @@ def test_a_torchtune_recipe_names_its_loss_and_the_step_in_backward(folder, line
     (folder / "3B.yaml").write_text(recipe)
     r = vram.ask("train llama-3.1-8b 3B.yaml on a100").request
     assert (r.loss, r.optimizer_in_backward) == (loss, in_backward)
+
+
+def test_a_torchtune_recipe_offloads_activations(folder):
+    recipe = TORCHTUNE_FULL.replace("enable_activation_offloading: False", "enable_activation_offloading: True")
+    (folder / "8B_full.yaml").write_text(recipe)
+    estimate = vram.ask("train llama-3.1-8b 8B_full.yaml on a100")
+    assert estimate.request.offload_activations is True and estimate.host_bytes > 0
 
 
 def test_a_torchtune_lora_recipe_makes_a_lora_job(folder):
@@ -147,7 +154,7 @@ HOSTILE = [
     ("r.yaml", "model:\n  _component_: torchtune.models.gpt9.gpt9_1t", UnsupportedError, "not in the catalog"),
     ("r.yaml", "model: 3", InvalidRequestError, "_component_"),
     ("r.yaml", "optimizer:\n  _component_: my.Optim", UnsupportedError, "not modelled"),
-    ("r.yaml", "enable_activation_offloading: true", UnsupportedError, "not modelled yet"),
+    ("r.yaml", "enable_activation_offloading: maybe", InvalidRequestError, "true or false"),
     ("r.yaml", "enable_activation_checkpointing: yes please", InvalidRequestError, "true or false"),
     ("r.yaml", "loss:\n  _component_: my.FancyLoss", UnsupportedError, "not one vram models"),
     ("r.yaml", "optimizer_in_bwd: 1", InvalidRequestError, "true or false"),

@@ -226,13 +226,6 @@ def _flag(field: str, on: Any, off: Any) -> Callable[[Any, str], dict[str, Any]]
     return read
 
 
-def _activation_offloading(value: Any, path: str) -> dict[str, Any]:
-    if value is True:
-        raise UnsupportedError(f"'{path}': enable_activation_offloading is not modelled yet; set it false for "
-                               "an answer that keeps the activations on the GPU", field="framework_config")
-    return {}
-
-
 #: Recipe keys that set request fields, each with how it reads.
 _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     "model": _model,
@@ -240,7 +233,7 @@ _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     "batch_size": lambda v, p: {"batch_size": _whole(v, p, "batch_size", 1, 1 << 20)},
     "dtype": lambda v, p: {"dtype": TORCHTUNE_DTYPES.get(v) or _unsupported(p, "dtype", v)},
     "enable_activation_checkpointing": _flag("recompute", Recompute.FULL, Recompute.NONE),
-    "enable_activation_offloading": _activation_offloading,
+    "enable_activation_offloading": _flag("offload_activations", True, False),
     "optimizer_in_bwd": _flag("optimizer_in_backward", True, False),
     "loss": lambda v, p: {"loss": TORCHTUNE_LOSSES.get(_component(v, p, "loss")) or _unsupported(p, "loss", v)},
     "tokenizer": lambda v, p: ({"seq_len": _whole(v["max_seq_len"], p, "tokenizer.max_seq_len", 1, 1 << 24)}
