@@ -65,6 +65,19 @@ def test_a_deepspeed_json_sets_the_job(folder):
     assert vram.parse(r.to_query()) == r  # the canonical text names the file and the settings it gave
 
 
+def test_a_deepspeed_json_with_bf16_master_weights(folder):
+    # DeepSpeedExamples training/bf16_master_weight/configs/bf16_full.json
+    config = {"bf16": {"enabled": True, "bf16_master_weights_and_grads": True, "bf16_optimizer_states": True},
+              "zero_optimization": {"stage": 3}}
+    (folder / "ds_bf16.json").write_text(json.dumps(config))
+    r = vram.ask("train llama-3.1-8b with ./ds_bf16.json on 4x a100").request
+    assert (r.precision_regime, r.zero, r.dtype) == ("bf16_master", 3, "bf16")
+    del config["bf16"]["bf16_optimizer_states"]
+    (folder / "ds_bf16.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedError, match="fp32 optimizer states are not modelled"):
+        vram.ask("train llama-3.1-8b with ./ds_bf16.json on 4x a100")
+
+
 def test_deepspeed_flag_and_bucket_notes(folder):
     (folder / "ds.json").write_text(json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": 2e8}}))
     estimate = vram.ask("train llama-3.1-8b bf16 --deepspeed ds.json on 8x a100")
@@ -81,6 +94,27 @@ def test_a_torchtune_recipe_sets_the_job(folder):
     r = vram.ask("train llama-3.1-8b 8B_full.yaml fsdp on 8x a100").request
     assert (r.framework, r.model, r.batch_size, r.optimizer, r.optimizer_foreach, r.recompute, r.dtype) == (
         "torchtune", "llama-3.1-8b", 2, "adamw", False, "full", "bf16")
+    assert r.loss == "chunked_linear" and r.optimizer_in_backward is None and r.offload_activations is False
+
+
+@pytest.mark.parametrize("lines, loss, in_backward", [
+    # the README ladder's baseline (full fp32 logits) and 3B_full_single_device.yaml at 1814feb
+    ("loss:\n  _component_: torch.nn.CrossEntropyLoss\noptimizer_in_bwd: False", "fp32_logits", False),
+    ("loss:\n  _component_: torchtune.modules.loss.CEWithChunkedOutputLoss\noptimizer_in_bwd: True",
+     "chunked_linear", True),
+])
+def test_a_torchtune_recipe_names_its_loss_and_the_step_in_backward(folder, lines, loss, in_backward):
+    recipe = TORCHTUNE_FULL.replace("loss:\n  _component_: torchtune.modules.loss.LinearCrossEntropyLoss", lines)
+    (folder / "3B.yaml").write_text(recipe)
+    r = vram.ask("train llama-3.1-8b 3B.yaml on a100").request
+    assert (r.loss, r.optimizer_in_backward) == (loss, in_backward)
+
+
+def test_a_torchtune_recipe_offloads_activations(folder):
+    recipe = TORCHTUNE_FULL.replace("enable_activation_offloading: False", "enable_activation_offloading: True")
+    (folder / "8B_full.yaml").write_text(recipe)
+    estimate = vram.ask("train llama-3.1-8b 8B_full.yaml on a100")
+    assert estimate.request.offload_activations is True and estimate.host_bytes > 0
 
 
 def test_a_torchtune_lora_recipe_makes_a_lora_job(folder):
@@ -120,8 +154,10 @@ HOSTILE = [
     ("r.yaml", "model:\n  _component_: torchtune.models.gpt9.gpt9_1t", UnsupportedError, "not in the catalog"),
     ("r.yaml", "model: 3", InvalidRequestError, "_component_"),
     ("r.yaml", "optimizer:\n  _component_: my.Optim", UnsupportedError, "not modelled"),
-    ("r.yaml", "enable_activation_offloading: true", UnsupportedError, "not modelled yet"),
+    ("r.yaml", "enable_activation_offloading: maybe", InvalidRequestError, "true or false"),
     ("r.yaml", "enable_activation_checkpointing: yes please", InvalidRequestError, "true or false"),
+    ("r.yaml", "loss:\n  _component_: my.FancyLoss", UnsupportedError, "not one vram models"),
+    ("r.yaml", "optimizer_in_bwd: 1", InvalidRequestError, "true or false"),
     ("r.yaml", "batch_size: -1", InvalidRequestError, "whole number"),
     ("r.yaml", "dtype: fp16", UnsupportedError, "not one vram models"),
     # aliases nested 9 deep: safe_load shares them, vram reads only its keys

@@ -11,7 +11,7 @@ import pytest
 import vram
 from vram import catalog
 from vram.catalog.runtimes import TRANSFORMERS_TERMS, Fsdp2Groups, Keeps, Loss, runtimes, training_terms
-from vram.errors import UnsupportedError
+from vram.errors import ConflictError, InvalidRequestError, UnsupportedError
 from vram.request.enums import Item, PhaseName, Recompute
 
 GB = 1e9
@@ -57,6 +57,7 @@ PINNED = [
     ("torchtitan", "zero_default", 3, "data_parallel_shard_degree = -1"),
     ("deepspeed", "gathered_units", 1, "largest_layer_memory = 4 * largest_layer_params"),
     ("deepspeed", "gathered_bytes", 4, None),
+    ("llama-factory", "recompute_default", Recompute.FULL, "disable_gradient_checkpointing"),
 ]
 _ATTRIBUTES = {"keep_selective": lambda t: t.keeps[Recompute.SELECTIVE], "keep_full": lambda t: t.keeps[Recompute.FULL]}
 
@@ -69,10 +70,14 @@ def test_each_term_is_pinned_to_the_frameworks_code(framework, column, value, so
         assert source in found.sources[column]
 
 
-@pytest.mark.parametrize("framework", ["transformers", "axolotl", "llama-factory"])
-def test_frameworks_on_transformers_keep_its_terms(framework):
-    assert terms(framework) == training_terms({})
-    assert terms(framework).keeps[Recompute.SELECTIVE] is Keeps.ALL_BUT_CORE_ATTENTION
+@pytest.mark.parametrize("framework, own", [
+    ("transformers", {}), ("axolotl", {}),
+    ("llama-factory", {"recompute_default": "full"}),  # it checkpoints unless told not to
+])
+def test_frameworks_on_transformers_keep_its_terms(framework, own):
+    found = terms(framework)
+    assert dataclasses.replace(found, sources={}) == dataclasses.replace(training_terms(own), sources={})
+    assert found.keeps[Recompute.SELECTIVE] is Keeps.ALL_BUT_CORE_ATTENTION
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -158,6 +163,54 @@ def test_torchtune_chunked_loss_and_pure_bf16():
     base = _items("train llama-3.2-3b bf16 adamw full seq 4096 batch 2 on a100")
     assert base["logits"] == 12 * b * s * v  # transformers: the whole fp32 logits
     assert items["weights"] * 2 == base["weights"]  # torchtune's bf16 weights beside AMP's fp32
+
+
+@pytest.mark.parametrize("query, logits", [
+    # torchtune's README ladder before its "+ Chunked Cross Entropy" row: torch.nn.CrossEntropyLoss
+    # on the whole fp32 output, as transformers computes it
+    ("train llama-3.2-3b bf16 adamw fp32 loss seq 4096 batch 2 on a100 torchtune", 12),
+    ("train llama-3.2-3b bf16 adamw full chunked loss seq 4096 batch 2 on a100", 4 + 8 / 8),  # 8 chunks
+    ("train llama-3.2-3b bf16 adamw chunked loss seq 4096 batch 2 on a100 torchtune", 4 + 8 / 8),  # its own
+])
+def test_a_named_loss_replaces_the_frameworks(query, logits):
+    b, s, v = 2, 4096, 128256
+    estimate = vram.ask(query)
+    assert estimate.item("logits").bytes == round(logits * b * s * v)
+    assert any(a.startswith("the loss named: ") for a in estimate.assumptions)
+
+
+def test_the_optimizer_step_in_backward_keeps_one_gradient():
+    # torchtune's optimizer_in_bwd: each parameter stepped and its gradient freed in a
+    # post-accumulate-grad hook; the largest is Llama-3.2-3B's (tied) embedding, 128256 x 3072, bf16
+    query = "train llama-3.2-3b bf16 adamw full seq 4096 batch 2 on a100 torchtune"
+    after, during = _items(query), _items(query + " optimizer in backward")
+    assert during["gradients"] == 2 * 128256 * 3072 < after["gradients"]
+    assert vram.ask(query + " optimizer in backward").total_bytes < vram.ask(query).total_bytes
+    with pytest.raises(UnsupportedError, match="modelled for full fine-tuning") as caught:
+        vram.ask("lora llama-3.2-3b optimizer in backward on a100 torchtune")
+    assert caught.value.field == "optimizer_in_backward"
+
+
+def test_deepspeed_bf16_master_weights_keep_ten_bytes_a_parameter():
+    # DeepSpeedExamples training/bf16_master_weight README (4 GPUs, ZeRO-3): 16.17 GB (GiB) allocated after
+    # the run, 10 bytes a parameter: bf16 weights, gradients, master copy and two AdamW moments
+    query = "train 6.86b hidden 4096 layers 32 heads 32 bf16 bf16_master_weights_and_grads adamw zero3 full seq 512 batch 1 on 4x a100 deepspeed"
+    items = _items(query)
+    params = vram.ask(query).request.params
+    assert items["weights"] + items["gradients"] + items["optimizer"] == pytest.approx(10 * params / 4, rel=1e-6)
+    fp32 = _items(query.replace(" bf16_master_weights_and_grads", ""))
+    assert fp32["weights"] + fp32["gradients"] + fp32["optimizer"] == pytest.approx(16 * params / 4, rel=1e-6)
+    assert items["step_gradient"] * 2 == fp32["step_gradient"]  # the sub-group's gradient in the master dtype
+
+
+@pytest.mark.parametrize("query, error, says", [
+    ("train llama-3-8b bf16_master_weights_and_grads adamw on 4x a100 deepspeed", InvalidRequestError,
+     "say zero 1, 2 or 3"),
+    ("train llama-3-8b fp16 bf16_master zero3 on 4x a100 deepspeed", ConflictError, "the dtype is fp16"),
+])
+def test_bf16_master_weights_need_zero_and_bf16(query, error, says):
+    with pytest.raises(error, match=says):
+        vram.parse(query)
 
 
 def test_a_recompute_word_the_framework_lacks_is_refused():

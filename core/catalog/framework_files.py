@@ -18,7 +18,7 @@ from typing import Any, Callable
 from vram import catalog
 from vram.catalog import policy
 from vram.errors import ConflictError, InvalidRequestError, UnsupportedError
-from vram.request.enums import Framework, Offload, Recompute, Task
+from vram.request.enums import Framework, Offload, Recompute, Regime, Task
 from vram.request.request import Request
 
 #: A framework config is a few kilobytes; this is far above any real one.
@@ -102,6 +102,12 @@ def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         raise ConflictError(f"'{path}' enables both bf16 and fp16", field="dtype")
     if precisions:
         found["dtype"] = precisions[0]
+    bf16 = _object(config, "bf16", path)
+    if bf16.get("bf16_master_weights_and_grads") is True:  # deepspeed/runtime/precision_config.py
+        if bf16.get("bf16_optimizer_states") is not True:
+            raise UnsupportedError(f"'{path}': bf16 master weights with fp32 optimizer states are not modelled; "
+                                   "vram models them with bf16_optimizer_states too", field="framework_config")
+        found["precision_regime"] = Regime.BF16_MASTER
     micro = config.get("train_micro_batch_size_per_gpu")
     if micro not in (None, "auto"):
         found["batch_size"] = _whole(micro, path, "train_micro_batch_size_per_gpu", 1, 1 << 20)
@@ -144,6 +150,13 @@ TORCHTUNE_OPTIMIZERS = {
 #: torchtune's LoRA builder prefixes: lora_llama3_1_8b, qlora_llama3_1_8b.
 _ADAPTER_PREFIXES = {"lora_": Task.LORA, "qlora_": Task.QLORA}
 TORCHTUNE_DTYPES = {"bf16": "bf16", "fp32": "fp32"}
+#: torchtune's loss components -> the loss they compute (torchtune/modules/loss; torch.nn.CrossEntropyLoss
+#: on the model's whole output, which TransformerDecoder.forward upcasts, self.output(h).float()).
+TORCHTUNE_LOSSES = {
+    "torch.nn.CrossEntropyLoss": "fp32_logits",
+    "torchtune.modules.loss.CEWithChunkedOutputLoss": "chunked_linear",
+    "torchtune.modules.loss.LinearCrossEntropyLoss": "chunked_linear",
+}
 
 
 def _yaml(data: bytes, path: str) -> dict[str, Any]:
@@ -213,13 +226,6 @@ def _flag(field: str, on: Any, off: Any) -> Callable[[Any, str], dict[str, Any]]
     return read
 
 
-def _activation_offloading(value: Any, path: str) -> dict[str, Any]:
-    if value is True:
-        raise UnsupportedError(f"'{path}': enable_activation_offloading is not modelled yet; set it false for "
-                               "an answer that keeps the activations on the GPU", field="framework_config")
-    return {}
-
-
 #: Recipe keys that set request fields, each with how it reads.
 _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     "model": _model,
@@ -227,7 +233,9 @@ _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
     "batch_size": lambda v, p: {"batch_size": _whole(v, p, "batch_size", 1, 1 << 20)},
     "dtype": lambda v, p: {"dtype": TORCHTUNE_DTYPES.get(v) or _unsupported(p, "dtype", v)},
     "enable_activation_checkpointing": _flag("recompute", Recompute.FULL, Recompute.NONE),
-    "enable_activation_offloading": _activation_offloading,
+    "enable_activation_offloading": _flag("offload_activations", True, False),
+    "optimizer_in_bwd": _flag("optimizer_in_backward", True, False),
+    "loss": lambda v, p: {"loss": TORCHTUNE_LOSSES.get(_component(v, p, "loss")) or _unsupported(p, "loss", v)},
     "tokenizer": lambda v, p: ({"seq_len": _whole(v["max_seq_len"], p, "tokenizer.max_seq_len", 1, 1 << 24)}
                                if isinstance(v, dict) and v.get("max_seq_len") is not None else {}),
 }

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from vram.catalog.index import load_toml
-from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Engine, Framework, Recompute, Regime
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Engine, Framework, Loss, Recompute, Regime
 from vram.request.request import Request
 
 
@@ -28,15 +28,6 @@ class Keeps(StrEnum):
     LAYER_INPUT = "layer_input"  #: checkpointing: each layer's input only
     LAYER_INPUT_ON_HOST = "layer_input_on_host"  #: checkpointing with each layer's input offloaded to host memory
     NOT_OFFERED = "not_offered"  #: the framework has no such mode: the word is refused, not misread
-
-
-class Loss(StrEnum):
-    """How a framework computes the language-model loss."""
-
-    FP32_LOGITS = "fp32_logits"  #: the whole b x s x vocab logits upcast to fp32, then cross-entropy
-    CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens (``loss_chunks``)
-    FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size (``loss_chunk_cap_gib``)
-    VOCAB_PARALLEL = "vocab_parallel"  #: Megatron's cross-entropy: an fp32 softmax made in place of the 16-bit logits' upcast
 
 
 class Fsdp2Groups(StrEnum):

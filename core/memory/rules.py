@@ -13,6 +13,8 @@ real jobs run others, and the split matters for when each byte is live:
   optimizer states all in the model's dtype (``torch.optim`` creates states ``zeros_like(param)``).
 - master (DeepSpeed / Megatron mixed precision, ZeRO paper section 3.1): 16-bit weights and
   gradients, and in the optimizer an fp32 master copy beside fp32 states: 2 + 2 + 12 for AdamW.
+- bf16 master (DeepSpeed's bf16_master_weights_and_grads and bf16_optimizer_states): the same
+  copies, the master and the states in bf16: 2 + 2 + 2 + 4 for AdamW.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from vram.request.enums import TRAINABLE_DTYPES, Dtype, Optimizer, Regime
 AUTOCAST_DOC = "PyTorch docs, Automatic Mixed Precision (torch.autocast, cache_enabled)"
 TORCH_OPTIM = "torch.optim: states created zeros_like(param), in the parameter's dtype"
 ZERO_PAPER = "Rajbhandari et al. 2019 (ZeRO), section 3.1: 2 + 2 + K bytes a parameter"
+DEEPSPEED_BF16_MASTER = ("DeepSpeed bf16_master_weights_and_grads, bf16_optimizer_states (deepspeed/runtime/"
+                         "precision_config.py; zero/stage3.py master_weights_and_grads_dtype: the master partition "
+                         "a bf16 clone); DeepSpeedExamples training/bf16_master_weight README: 2N + 2N + 2N + 2N + 2N")
 MEGATRON = "Shoeybi et al. 2019 (Megatron-LM): tensor and pipeline parallel shares"
 ZERO = "Rajbhandari et al. 2019 (ZeRO), sections 5.1-5.3"
 BNB_8BIT = "Dettmers et al. 2021, 8-bit optimizers: 1-byte states, an fp32 scale per 2048-value block"
@@ -95,6 +100,8 @@ def state_bytes(regime: Regime, dtype: Dtype) -> StateBytes:
         return StateBytes(4, 2, 4, 0, 4, AUTOCAST_DOC)
     if regime is Regime.MASTER:
         return StateBytes(2, 0, 2, 4, 4, ZERO_PAPER)
+    if regime is Regime.BF16_MASTER:
+        return StateBytes(2, 0, 2, 2, 2, DEEPSPEED_BF16_MASTER)
     size = dtype_bytes(dtype)
     return StateBytes(size, 0, size, 0, size, TORCH_OPTIM)
 

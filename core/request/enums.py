@@ -59,6 +59,18 @@ class Regime(StrEnum):
     AMP = "amp"  #: PyTorch autocast: fp32 weights, gradients and states; 16-bit compute
     PURE = "pure"  #: everything in the model's dtype (bf16 or fp16, or fp32)
     MASTER = "master"  #: 16-bit weights and gradients, fp32 master copy in the optimizer (DeepSpeed, Megatron)
+    #: DeepSpeed's bf16_master_weights_and_grads with bf16_optimizer_states: a bf16 master copy and
+    #: bf16 optimizer states beside the bf16 weights and gradients, computed under torch.autocast
+    BF16_MASTER = "bf16_master"
+
+
+class Loss(StrEnum):
+    """How the language-model loss is computed (a framework's own way, or the query's word)."""
+
+    FP32_LOGITS = "fp32_logits"  #: the whole b x s x vocab logits upcast to fp32, then cross-entropy
+    CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens
+    FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size
+    VOCAB_PARALLEL = "vocab_parallel"  #: Megatron's cross-entropy: an fp32 softmax made in place of the 16-bit logits' upcast
 
 
 class Solve(StrEnum):

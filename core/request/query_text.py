@@ -66,9 +66,11 @@ def request_to_query(request: Request) -> str:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:
         words += [CANONICAL["ep"], str(request.ep)]
-    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations"):
+    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward"):
         if getattr(request, name) is not None:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
+    if request.loss is not None:
+        words.append(CANONICAL[f"loss:{request.loss.value}"])
     for name in _NUMBER_FIELDS:
         value = getattr(request, name)
         if value is not None and not (name in ("tp", "pp", "cp") and value == 1):

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from vram.errors import ConflictError, InvalidRequestError, MissingError, RangeError, UnknownWordError
 from vram.request.enums import (
     ADAPTER_TASKS, FOUR_BIT_DTYPES, PRE_ALLOCATING, TRAINABLE_DTYPES, TRAINING_TASKS, Dtype, Engine,
-    Framework, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
+    Framework, Loss, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task, mixed_by_default
 )
 from vram.request.lora import OUTSIDE_BLOCKS, TARGET_NAMES
 from vram.request.quant import QUANT_DTYPES, KvDtype
@@ -77,18 +77,18 @@ def release(version: str) -> tuple[int, ...]:
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "task": Task, "dtype": Dtype, "optimizer": Optimizer, "recompute": Recompute, "method": Method,
-    "precision_regime": Regime, "kv_dtype": KvDtype, "cache_type_k": KvDtype, "cache_type_v": KvDtype,
+    "precision_regime": Regime, "loss": Loss, "kv_dtype": KvDtype, "cache_type_k": KvDtype, "cache_type_v": KvDtype,
     "solve": Solve, "offload": Offload,
     "engine": Engine, "framework": Framework, "objective": Objective,
 }
 
 #: Yes/no fields.
 BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer_foreach", "suggest", "reference",
-               "dora", "torch_compile", "offload_activations")
+               "dora", "torch_compile", "offload_activations", "optimizer_in_backward")
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "torch_compile", "offload_activations", "framework", "framework_config",
+                 "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward", "loss", "framework", "framework_config",
                  "objective", "dp", "vpp", "global_batch", "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
@@ -152,6 +152,11 @@ class Request:
     optimizer_foreach: bool | None = None  #: torch.optim foreach (full-size step temporaries), not fused
     torch_compile: bool | None = None  #: torch.compile on (its fused loss is modelled where the framework compiles it)
     offload_activations: bool | None = None  #: checkpointed layer inputs kept in host memory (torchtune's offloading)
+    #: each parameter stepped as soon as its gradient is made, then the gradient freed (torchtune's
+    #: optimizer_in_bwd); None: one optimizer step after backward
+    optimizer_in_backward: bool | None = None
+    #: how the loss is computed (whole fp32 logits, chunked, fused); None: as the framework does it
+    loss: Loss | None = None
     engine: Engine | None = None  #: what serves an inference job; None: transformers' generate
     framework: Framework | None = None  #: what runs a training job; None: Hugging Face transformers
     #: a serving engine's share of CUDA's memory (vLLM's gpu_memory_utilization, SGLang's
@@ -380,9 +385,22 @@ class Request:
             if mixed and self.dtype is Dtype.FP32:
                 raise ConflictError(f"{regime} precision computes in 16 bits, but the dtype is fp32",
                                     field="precision_regime")
+            self._check_bf16_master()
             self._set("mixed_precision", mixed)
         if self.mixed_precision is None and self.dtype is not None:
             self._set("mixed_precision", mixed_by_default(self.dtype))
+
+    def _check_bf16_master(self) -> None:
+        """DeepSpeed's bf16 master weights: bf16, and under ZeRO (deepspeed/runtime/config.py asserts stage 1-3)."""
+        if self.precision_regime is not Regime.BF16_MASTER:
+            return
+        if self.dtype not in (None, Dtype.BF16):
+            raise ConflictError(f"bf16 master weights keep bf16 weights, but the dtype is {self.dtype}",
+                                field="precision_regime")
+        if not self.zero:
+            raise InvalidRequestError("bf16 master weights are DeepSpeed's ZeRO option (stages 1 to 3: "
+                                      "deepspeed/runtime/config.py asserts it); say zero 1, 2 or 3",
+                                      field="precision_regime")
 
     def _check_gpus(self) -> None:
         if self.gpu is not None and self.gpu_count is None:
@@ -403,6 +421,11 @@ class Request:
         if self.dp is not None and self.dp % self.ep:
             raise InvalidRequestError(f"ep {self.ep} does not divide dp {self.dp}: experts split within the "
                                       "data-parallel GPUs", field="ep")
+        if self.optimizer_in_backward and self.grad_accum is not None and self.grad_accum > 1:
+            # torchtune's recipes raise it too (full_finetune_single_device.py: "Gradient accumulation is
+            # not supported with optimizer in bwd"): a gradient stepped and freed cannot accumulate
+            raise ConflictError("the optimizer step in backward frees each gradient once stepped, so nothing "
+                                "accumulates: drop grad accum or the step in backward", field="optimizer_in_backward")
         replicas = self.dp or (self.gpu_count // group if self.gpu_count else None)
         if self.global_batch is not None and self.batch_size is not None and self.grad_accum is not None \
                 and replicas and self.global_batch != self.batch_size * self.grad_accum * replicas:
@@ -529,7 +552,7 @@ _LABELS = {
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
-    "optimizer_foreach": "foreach/fused optimizer", "torch_compile": "torch.compile", "offload_activations": "activation offloading", "solve": "solver", "lora_targets": "adapter targets",
+    "optimizer_foreach": "foreach/fused optimizer", "torch_compile": "torch.compile", "offload_activations": "activation offloading", "loss": "a loss", "optimizer_in_backward": "the optimizer step in backward", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",

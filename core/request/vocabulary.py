@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vram.request.enums import (
-    Dtype, Engine, Framework, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task
+    Dtype, Engine, Framework, Loss, Method, Objective, Offload, Optimizer, Recompute, Regime, Solve, Task
 )
 from vram.request.quant import QUANT_DTYPES
 
@@ -75,6 +75,11 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("mixed_precision", True, "mixed", "mixed precision", "mixed-precision"),
     **_all("mixed_precision", False, "pure", "pure precision"),
     **_all("precision_regime", Regime.AMP, "amp", "autocast", "torch amp"),
+    # DeepSpeed's bf16 config keys (deepspeed/runtime/precision_config.py)
+    # ("bf16 master" alone is not one: it reads as bf16 with the master regime, the fp32 copy)
+    **_all("precision_regime", Regime.BF16_MASTER, "bf16_master", "bf16_master_weights_and_grads",
+           "bf16 master weights and grads", "bf16_optimizer_states", "bf16 low-precision master",
+           "low-precision master weights"),
     **_all("precision_regime", Regime.MASTER, "master", "master weights", "fp32 master",
            "fp32 master weights", "megatron mixed precision"),
     **_all("kv_dtype", D.FP8, "kv8"),
@@ -85,6 +90,27 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("offload_activations", True, "offload activations", "activation offloading", "activation offload",
            "offload activations to cpu", "enable_activation_offloading", "offload_activations"),
     **_all("offload_activations", False, "no activation offloading", "without activation offloading"),
+    # torchtune's optimizer_in_bwd (README "Fuse optimizer step into backward"; training/memory.py
+    # register_optim_in_bwd_hooks)
+    **_all("optimizer_in_backward", True, "optimizer in backward", "optimizer_in_bwd", "optimizer in bwd",
+           "optimizer step in backward", "fuse optimizer step into backward", "fused optimizer step in backward",
+           "optimizer-in-backward", "opt-in-bwd"),
+    **_all("optimizer_in_backward", False, "no optimizer in backward", "optimizer after backward"),
+    # the loss (issue 17): the whole fp32 logits (transformers' ForCausalLMLoss, torch.nn.CrossEntropyLoss
+    # on torchtune's .float() output), chunked (torchtune's CEWithChunkedOutputLoss and
+    # LinearCrossEntropyLoss, torchtitan's ChunkedLossWrapper) or fused with the head (Unsloth)
+    **_all("loss", Loss.FP32_LOGITS, "fp32 loss", "fp32 logits", "unchunked loss", "full logits",
+           "plain cross entropy", "plain cross-entropy", "crossentropyloss", "torch.nn.crossentropyloss",
+           "no chunked loss", "without chunked loss", "fp32_logits"),
+    **_all("loss", Loss.CHUNKED_LINEAR, "chunked loss", "chunked ce", "chunked cross entropy",
+           "chunked cross-entropy", "cewithchunkedoutputloss", "torchtune.modules.loss.cewithchunkedoutputloss",
+           "linearcrossentropyloss", "torchtune.modules.loss.linearcrossentropyloss", "chunked_linear",
+           "chunked_loss"),
+    **_all("loss", Loss.FUSED_LINEAR, "fused loss", "fused ce", "fused cross entropy", "fused cross-entropy",
+           "fused_linear"),
+    # Megatron's vocab-parallel cross-entropy (megatron/core/tensor_parallel/cross_entropy.py)
+    **_all("loss", Loss.VOCAB_PARALLEL, "vocab-parallel loss", "vocab parallel loss", "vocab-parallel cross entropy",
+           "vocab-parallel cross-entropy", "vocab_parallel_cross_entropy", "vocab_parallel"),
     **_all("dropout", True, "dropout", "with dropout", "dropout on"),
     **_all("dropout", False, "no dropout", "without dropout", "dropout off"),
     **_all("optimizer", O.ADAMW, "adamw", "adam"),
@@ -380,6 +406,8 @@ TORCHTUNE_CONFIG_TASKS: tuple[tuple[str, Task], ...] = (
 FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
     "ollama_flash_attention": ("flash_attention", True),
+    # torchtune's recipe keys, as `tune run ... optimizer_in_bwd=True compile=True` overrides them
+    "optimizer_in_bwd": ("optimizer_in_backward", True), "enable_activation_offloading": ("offload_activations", True),
 }
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
 FLAG_OFF: dict[str, tuple[str, Any]] = {
@@ -562,7 +590,7 @@ WORD_KEYS: dict[str, str] = {
     "kv_cache": "kv_dtype", "dropout": "dropout", "engine": "engine", "framework": "framework",
     "ctk": "cache_type_k", "ctv": "cache_type_v",
     "runtime": "runtime", "objective": "objective", "teacher": "teacher", "teacher_model": "teacher",
-    "reference": "reference", "dora": "dora",
+    "reference": "reference", "dora": "dora", "loss": "loss",
     # the release an engine's answer follows: engine-version=0.10.1, as pip pins it (vllm==0.10.1 is
     # the same words' meaning) or as a launch log prints it ("vLLM API server version 0.10.1")
     "engine_version": "engine_version", "vllm_version": "engine_version", "sglang_version": "engine_version",
@@ -624,7 +652,10 @@ CANONICAL: dict[str, str] = {
     "dropout:True": "dropout", "dropout:False": "no dropout",
     "optimizer_foreach:True": "foreach", "optimizer_foreach:False": "fused",
     "torch_compile:True": "compile", "torch_compile:False": "no compile",
-    "offload_activations:True": "offload activations", "offload_activations:False": "no activation offloading", "lora_targets": "targets",
+    "offload_activations:True": "offload activations", "offload_activations:False": "no activation offloading",
+    "optimizer_in_backward:True": "optimizer in backward", "optimizer_in_backward:False": "optimizer after backward",
+    "loss:fp32_logits": "fp32 loss", "loss:chunked_linear": "chunked loss", "loss:fused_linear": "fused loss",
+    "loss:vocab_parallel": "vocab-parallel loss", "lora_targets": "targets",
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "solve:gpu_layers": "max layers",

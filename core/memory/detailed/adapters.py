@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from vram.catalog.modules import modules_of
-from vram.errors import InvalidRequestError
+from vram.errors import InvalidRequestError, UnsupportedError
 from vram.formula import formula
 from vram.memory.detailed.activations import UNSLOTH_SOURCE, BlockOptions
 from vram.memory.detailed.common import (
@@ -268,6 +268,10 @@ def _base_weights(job: DetailedJob) -> list[LineItem]:
 
 def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], int]:
     """The step's items and phases, and the host memory its offloaded activations take."""
+    if job.request.optimizer_in_backward:
+        raise UnsupportedError("the optimizer step in backward is modelled for full fine-tuning (torchtune's "
+                               "full_finetune recipes); an adapter's gradients are small: leave it out",
+                               field="optimizer_in_backward")
     settings = adapter_settings(job, said)
     keeps, options = kept(job, settings.recompute), settings.options
     values = {**job.values(), "g": dtype_bytes(settings.adapter_dtype)}  # the adapters' gradients

@@ -8,13 +8,14 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from vram import catalog
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
 from vram.catalog.resolve import Resolved
-from vram.catalog.runtimes import Keeps, Loss
+from vram.catalog.runtimes import Keeps, Loss, TrainingTerms
 from vram.errors import UnsupportedError
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
@@ -155,11 +156,38 @@ def default_recompute(job: DetailedJob, said: Said, task_default: Recompute = Re
     return said.default("recompute", job.request.recompute, task_default, why)
 
 
-def say_loss(job: DetailedJob, said: Said) -> None:
-    """Say the framework's loss where it is not transformers' whole fp32 logits."""
+#: A loss the query names where its framework computes another: the columns it takes (chunks, the
+#: largest chunk) from the framework that computes it so, and that framework's source.
+NAMED_LOSSES: dict[Loss, tuple[dict[str, float], str]] = {
+    Loss.FP32_LOGITS: ({}, "cross_entropy on the whole fp32 logits (torch.nn.CrossEntropyLoss on torchtune's "
+                           "TransformerDecoder output, self.output(h).float(), torchtune/modules/transformer.py; "
+                           "transformers ForCausalLMLoss)"),
+    Loss.CHUNKED_LINEAR: ({"loss_chunks": 8}, "torchtune/modules/loss/ce_chunked_output_loss.py "
+                          "CEWithChunkedOutputLoss(num_output_chunks=8): each chunk's logits .float() and cross_entropy"),
+    Loss.FUSED_LINEAR: ({"loss_chunk_cap_gib": 4.0}, "unsloth_zoo/fused_losses/cross_entropy_loss.py "
+                        "_get_chunk_multiplier: chunks of fp32 logits of at most 4 GiB"),
+    Loss.VOCAB_PARALLEL: ({}, "megatron/core/tensor_parallel/cross_entropy.py _VocabParallelCrossEntropy: an fp32 "
+                          "softmax of the GPU's vocabulary shard made in place of the logits' upcast"),
+}
+
+
+def loss_terms(job: DetailedJob) -> TrainingTerms:
+    """The framework's terms with the loss the query names, if it names one the framework does not run."""
     terms = job.runtime.terms
+    named = job.request.loss
+    if named is None or named is terms.loss:
+        return terms
+    columns, source = NAMED_LOSSES[named]
+    return dataclasses.replace(terms, loss=named, **columns,
+                               sources=MappingProxyType({**terms.sources, "loss": source}))
+
+
+def say_loss(job: DetailedJob, said: Said) -> None:
+    """Say the loss where it is not transformers' whole fp32 logits, or where the query named it."""
+    terms = loss_terms(job)
     if "loss" in terms.sources:
-        said.say(f"{job.runtime.name}'s loss: {terms.loss} ({terms.sources['loss']})")
+        whose = "the loss named" if job.request.loss is not None else f"{job.runtime.name}'s loss"
+        said.say(f"{whose}: {terms.loss} ({terms.sources['loss']})")
     if job.request.torch_compile:
         modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss else \
             "no compiled tensor"
@@ -274,9 +302,9 @@ COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorc
 
 
 def logits_item(job: DetailedJob, values: dict[str, float], free_bytes: int | None = None) -> LineItem:
-    """The training loss as the job's framework computes it; ``free_bytes``: the GPU's memory free
-    at the first loss, where the framework sizes its fused loss's chunks by it."""
-    terms = job.runtime.terms
+    """The training loss as the job's framework computes it, or as the query names it; ``free_bytes``:
+    the GPU's memory free at the first loss, where the framework sizes its fused loss's chunks by it."""
+    terms = loss_terms(job)
     if job.request.torch_compile and terms.loss is Loss.CHUNKED_LINEAR:
         label, text = COMPILED_CHUNKED
         return formula_item(Item.LOGITS, label, formula(text), {**values, "N": terms.loss_chunks},

@@ -62,6 +62,12 @@ def _regime(job: DetailedJob, said: Said) -> Regime:
     return Regime.AMP
 
 
+#: Regimes that compute under torch.autocast: AMP (fp32 weights), and DeepSpeed's bf16 master weights,
+#: which its example runs with torch_autocast on (DeepSpeedExamples training/bf16_master_weight/configs/
+#: bf16_full.json: "torch_autocast": {"enabled": true, "dtype": "torch.bfloat16"}).
+AUTOCAST_REGIMES = frozenset({Regime.AMP, Regime.BF16_MASTER})
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """How a training job runs, every open choice filled with the typical Hugging Face default."""
@@ -86,7 +92,7 @@ def training_settings(job: DetailedJob, said: Said) -> TrainingSettings:
     say_loss(job, said)
     foreach = said.default("optimizer_foreach", job.request.optimizer_foreach, False,
                           Note("why.fused_adamw"))
-    autocast = regime is Regime.AMP and job.runtime.terms.autocast
+    autocast = regime in AUTOCAST_REGIMES and job.runtime.terms.autocast
     if regime is Regime.AMP and not autocast:
         said.say(f"{job.runtime.name}: fp32 sharded weights, gradients and states; layers compute on 16-bit "
                  f"gathered copies, without autocast ({job.runtime.terms.sources['autocast']})")
@@ -114,12 +120,14 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     states = _framework_states(job, settings, said)
     values = job.values()
     if settings.autocast:
-        values["n"] = 4  # the fp32 embedding output makes the residual stream fp32
+        values["n"] = states.weights  # the embedding's output, the residual stream, in the weights' dtype
         values["u"] = 4  # autocast's fp32 ops (pow, softmax, layer_norm) return fp32
     params, param_values = job.params, {"params": job.params}
     casts = job.counts.attention + job.counts.mlp + job.spec.vocab_size * job.spec.hidden_size
     opt_bytes = optimizer_bytes(job.optimizer, states, matrix_share=(job.counts.attention + job.counts.mlp) / params)
     temporaries = STEP_TEMPORARIES[job.optimizer] * states.state_value if settings.foreach else 0
+    if job.request.optimizer_in_backward:  # one parameter stepped at a time: its temporaries only
+        temporaries *= _largest_parameter(job) / params
     tied = job.spec.tie_embeddings
     values["g"] = states.gradients
     items = [
@@ -127,8 +135,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                  f"{states.weights:g} B/param x params", param_values, states.source),
         LineItem(Item.WEIGHT_CASTS, "16-bit weight copies (autocast)", round(states.weight_casts * casts),
                  f"{states.weight_casts:g} B/param x matmul_params", {"matmul_params": casts}, states.source),
-        LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * params),
-                 f"{states.gradients:g} B/param x params", param_values, states.source),
+        _gradients_item(job, states, said),
         LineItem(Item.OPTIMIZER, f"Optimizer states ({job.optimizer})", round(opt_bytes * params),
                  f"{opt_bytes:g} B/param x params", param_values, optimizer_source(job.optimizer, states)),
         LineItem(Item.OPTIMIZER_TEMP, "Optimizer step temporaries (foreach)", round(temporaries * params),
@@ -176,6 +183,36 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
 
 
 
+#: torchtune's optimizer_in_bwd: a post-accumulate-grad hook on every parameter steps its own
+#: optimizer and sets its gradient to None as soon as backward has made it, so one parameter's
+#: gradient is live at a time, not the model's (the largest: the embedding or the head).
+IN_BACKWARD_SOURCE = ("torchtune/training/memory.py register_optim_in_bwd_hooks: optim_dict[param].step(), "
+                      "then zero_grad() in p.register_post_accumulate_grad_hook; recipes/full_finetune_single_device.py "
+                      "_setup_optimizer(optimizer_in_bwd=True): one optimizer a parameter")
+
+
+def _largest_parameter(job: DetailedJob) -> int:
+    """Elements of the model's largest parameter: the embedding (or the untied head), or an MLP matrix."""
+    spec = job.spec
+    return max(spec.vocab_size * spec.hidden_size, spec.hidden_size * spec.intermediate_size)
+
+
+def _gradients_item(job: DetailedJob, states, said: Said) -> LineItem:
+    """Every parameter's gradient, or one parameter's at a time when the step runs in backward."""
+    if not job.request.optimizer_in_backward:
+        return LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * job.params),
+                        f"{states.gradients:g} B/param x params", {"params": job.params}, states.source)
+    largest = _largest_parameter(job)
+    said.say(f"optimizer step in backward: each gradient stepped and freed as backward makes it ({IN_BACKWARD_SOURCE})")
+    return LineItem(Item.GRADIENTS, "Gradient of the largest parameter (the step runs in backward)",
+                    round(states.gradients * largest), f"{states.gradients:g} B/param x largest_param",
+                    {"largest_param": largest}, IN_BACKWARD_SOURCE)
+
+
+#: The master copy's bytes, which the step's flattened gradient takes (.to() the master partition's dtype).
+STEP_GRADIENT_BYTES = {Regime.MASTER: 4, Regime.BF16_MASTER: 2}
+
+
 def _step_gradient_item(job: DetailedJob, regime: Regime) -> LineItem:
     """ZeRO-3 with fp32 master weights: the step casts a sub-group's 16-bit gradient partition to fp32.
 
@@ -183,11 +220,11 @@ def _step_gradient_item(job: DetailedJob, regime: Regime) -> LineItem:
     the parameters, cut into sub-groups of at most the framework's sub_group_size elements.
     """
     elements = job.runtime.terms.step_grad_elements
-    if job.request.zero != 3 or regime is not Regime.MASTER or not elements:
+    if job.request.zero != 3 or regime not in STEP_GRADIENT_BYTES or not elements:
         return LineItem(Item.STEP_GRADIENT, "", 0, "0", {}, "")
-    partition = job.params / (job.dp * job.tp)
-    return LineItem(Item.STEP_GRADIENT, "fp32 gradient of one sub-group at the step (ZeRO-3)",
-                    round(4 * min(partition, elements)), "4 B x min(params / (dp x tp), sub_group_size)",
+    partition, size = job.params / (job.dp * job.tp), STEP_GRADIENT_BYTES[regime]
+    return LineItem(Item.STEP_GRADIENT, "Master-dtype gradient of one sub-group at the step (ZeRO-3)",
+                    round(size * min(partition, elements)), f"{size} B x min(params / (dp x tp), sub_group_size)",
                     {"params": job.params, "dp": job.dp, "tp": job.tp, "sub_group_size": elements},
                     job.runtime.terms.sources["step_grad_elements"])
 
@@ -202,7 +239,8 @@ def _sharder(job: DetailedJob) -> str:
 
 
 def _regime_label(regime: Regime, dtype: Dtype) -> str:
-    return {Regime.AMP: "fp32, AMP", Regime.MASTER: "16-bit, fp32 master"}.get(regime, f"pure {dtype}")
+    return {Regime.AMP: "fp32, AMP", Regime.MASTER: "16-bit, fp32 master",
+            Regime.BF16_MASTER: "bf16, bf16 master"}.get(regime, f"pure {dtype}")
 
 
 
