@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from vram.catalog import cache
+from vram.catalog.facts import REQUIRED_FACTS
 from vram.request.quant import QUANT_DTYPES
 from vram.units import GB, GIB, MIB
 
@@ -31,7 +32,11 @@ GPU_VENDORS = frozenset({"nvidia", "amd", "google", "apple", "huawei"})
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model's architecture facts, as its config.json gives them."""
+    """One model's architecture facts, as its config.json gives them.
+
+    The int fields are catalog/facts.py's FACTS (their config.json keys and ranges; a test holds
+    the two to the same names): required ones are positive integers, optional ones None when the
+    model has none."""
 
     id: str  #: catalog id ("llama-2-7b")
     name: str  #: display name
@@ -73,8 +78,7 @@ class ModelSpec:
     notes: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
-                     "intermediate_size", "vocab_size", "max_seq_len"):
+        for name in REQUIRED_FACTS:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"model {self.id}: {name} must be a positive integer, not {value!r}")
