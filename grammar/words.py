@@ -283,6 +283,11 @@ def _quantised_name(model: Meaning) -> list[Meaning]:
     return []
 
 
+def flag_spellings() -> set[str]:
+    """The flags read_flag reads as a field: FLAG_KEYS' and every KEYS spelling as a flag ('max_model_len')."""
+    return {*FLAG_KEYS, *(k.replace(" ", "_").replace("-", "_") for k in KEYS if k.isascii())}
+
+
 def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     """'--max-model-len 4096', '--dtype bfloat16', '--bf16', '--gradient_checkpointing False': a
     launch flag in an engine's or trainer's spelling, with its value when it takes one."""
@@ -321,7 +326,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "
                                f"such as --json go outside the quoted query", position=atom.pos)
     if phrase is None:
-        close = catalog.closest(key, sorted({*FLAG_KEYS, *FLAG_WORD_KEYS, *IGNORED_SWITCHES}))
+        close = catalog.closest(key, sorted({*flag_spellings(), *FLAG_WORD_KEYS, *IGNORED_SWITCHES}))
         raise UnknownWordError(f"unknown flag '{atom.text}'", position=atom.pos,
                                suggestion=f"--{close.replace('_', '-')}" if close else None,
                                expected=("a setting vram models, as in --max-model-len 8192 or "
