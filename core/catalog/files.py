@@ -71,7 +71,7 @@ def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
     try:
         path = Path(name).expanduser()
     except RuntimeError:  # "~someone/x" where no user someone exists
-        raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
+        raise InvalidRequestError.said("error.no_home", user=name.split("/")[0], path=name, field="model") from None
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
