@@ -71,7 +71,7 @@ def test_plural_gpu_names(name, gpu_id):
 
 
 def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, monkeypatch):
-    from vram.catalog import cache
+    from vram import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []
@@ -85,7 +85,7 @@ def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, m
 
 
 def test_an_unwritable_cache_only_costs_speed(monkeypatch, tmp_path):
-    from vram.catalog import cache
+    from vram import cache
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

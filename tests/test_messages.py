@@ -7,6 +7,7 @@ close match), its help, its verdicts and the words it let go. English queries re
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 import subprocess
@@ -261,3 +262,16 @@ def test_import_vram_reads_no_message_catalog():
     code = "import sys, vram; print('tomllib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_catalog_is_parsed_once_and_read_back_from_the_cache(tmp_path, monkeypatch):
+    # tomllib and the TOML parse cost a CLI answer more than the answer; the parse is kept as JSON
+    # under a hash of the file, so an edited catalog is parsed again
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = messages.catalog.__wrapped__("zh")
+    assert fresh == messages.catalog("zh") and len(list((tmp_path / "vram").glob("messages-zh.toml-*.json"))) == 1
+    code = "import sys, vram; print(vram.ask('infer 6b int8').assumptions[0], 'tomllib' in sys.modules)"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+            for _ in range(2)]  # the first parses the catalogs it has no cache of yet
+    assert runs[1].split()[-1] == "False" and runs[0].split()[:-1] == runs[1].split()[:-1]

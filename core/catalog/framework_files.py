@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from pathlib import Path
 from typing import Any, Callable
 
 from vram import catalog
@@ -40,9 +39,9 @@ def looks_like_framework_config(word: str) -> bool:
 
 def with_framework_config(request: Request) -> Request:
     """``request`` with the settings of the framework config it names (read under the policy)."""
-    from vram.catalog.headers import (  # only when a file is named: a cold start skips it
-        parse_json, read_bounded
-    )
+    from pathlib import Path  # only when a file is named, as the readers below: a cold start skips them
+
+    from vram.catalog.headers import parse_json, read_bounded
 
     path = request.framework_config
     if not policy.current().local_files:

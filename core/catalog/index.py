@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from vram.catalog import cache
+from vram import cache
 from vram.catalog.facts import REQUIRED_FACTS
 from vram.request.quant import QUANT_DTYPES
 from vram.units import GB, GIB, MIB

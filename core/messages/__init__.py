@@ -9,9 +9,11 @@ decides what to say; callers name the id and the arguments.
 from __future__ import annotations
 
 import functools
+import os
 import re
-from pathlib import Path
 from typing import Any
+
+from vram import cache
 
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"
@@ -27,10 +29,18 @@ def language_of(text: object) -> str:
 @functools.cache
 def catalog(lang: str) -> dict[str, Any]:
     """One language's catalog, its tables flattened to dotted ids (``verdict.fits``)."""
-    import tomllib  # here: only an answer that shows a catalogued message reads one
+    # read on first use: only an answer that shows a catalogued message reads one; its TOML parse
+    # is cached as JSON (vram.cache), as the data catalogs' are: tomllib and the parse cost a cold
+    # start more than the answer
+    with open(os.path.join(os.path.dirname(__file__), f"{lang}.toml"), "rb") as f:
+        source = f.read()
+    return cache.cached_json(source, f"messages-{lang}.toml", lambda: dict(_flatten(_parse_toml(source))))
 
-    data = tomllib.loads(Path(__file__).with_name(f"{lang}.toml").read_text(encoding="utf-8"))
-    return dict(_flatten(data))
+
+def _parse_toml(source: bytes) -> dict[str, Any]:
+    import tomllib  # only when the cached parse is missing or stale
+
+    return tomllib.loads(source.decode("utf-8"))
 
 
 def _flatten(table: dict[str, Any], prefix: str = ""):
