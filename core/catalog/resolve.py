@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ResolvedModel:
+    """What a model name names: its architecture, and the checkpoint's header when a file was named."""
+
     spec: ModelSpec
     checkpoint: Checkpoint | None  #: the header of a local checkpoint, when one was named
     in_catalog: bool

@@ -18,12 +18,30 @@ from vram import cache
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"
 #: CJK Unified Ideographs (with extension A and compatibility ideographs): any one makes a query Chinese.
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CLASS = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+
+
+@functools.cache
+def cjk() -> re.Pattern[str]:
+    """CJK_CLASS compiled, on first use: its wide class costs a cold start about a millisecond, and
+    ASCII text, most queries, never needs it (``messages.CJK`` is the same pattern)."""
+    return re.compile(CJK_CLASS)
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a CJK character."""
+    return not text.isascii() and cjk().search(text) is not None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CJK":
+        return cjk()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def language_of(text: object) -> str:
     """``zh`` for text with any CJK character, else ``en``."""
-    return "zh" if isinstance(text, str) and CJK.search(text) else DEFAULT
+    return "zh" if isinstance(text, str) and has_cjk(text) else DEFAULT
 
 
 @functools.cache
