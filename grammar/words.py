@@ -61,6 +61,7 @@ class Meaning:
 
 def meanings(atoms: list[Atom]) -> list[Meaning]:
     found: list[Meaning] = []
+    trimmed = [_trimmed(atom) for atom in atoms]  # once an atom, not once each phrase it may start or end
     i = 0
     while i < len(atoms):
         atom = atoms[i]
@@ -75,22 +76,23 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             found.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
             i += 1
         else:
-            phrase, width = _phrase(atoms, i, found[-1] if found else None)
+            phrase, width = _phrase(trimmed, i, found[-1] if found else None)
             found += phrase
             i += width
     return found
 
 
 def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[list[Meaning], int]:
+    """The longest run of words from ``start`` that means something (``atoms`` trimmed: _trimmed)."""
     run = []
     for atom in atoms[start:start + MAX_WORDS]:
         if atom.kind not in ("word", "number"):
             break
-        run.append(_trimmed(atom))
+        run.append(atom)
     after_key = previous is not None and previous.kind in ("key", "ignored")
+    texts = [a.text for a in run]
     for width in range(len(run), 0, -1):
-        words = [a.text for a in run[:width]]
-        meaning = _lookup(words, run[0], catalogs=not (after_key and run[0].kind == "number"))
+        meaning = _lookup(texts[:width], run[0], catalogs=not (after_key and run[0].kind == "number"))
         if meaning is not None:
             return [meaning, *_quantised_name(meaning)], width
     single = _single(run[0])
