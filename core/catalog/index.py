@@ -163,7 +163,11 @@ def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None
 @functools.lru_cache(maxsize=16384)
 def normalise(name: str) -> str:
     """The form names are matched in: lower case, without spaces, '-' and '_'."""
-    return re.sub(r"[\s_\-]+", "", name.lower())
+    # str methods, not re.sub: each catalog name is normalised when the catalog loads
+    return "".join(name.lower().split()).translate(_SEPARATORS)
+
+
+_SEPARATORS = str.maketrans("", "", "_-")
 
 
 def load_toml(filename: str) -> dict[str, Any]:
