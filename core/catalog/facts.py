@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["FACTS", "OPTIONAL_FACTS", "REQUIRED_FACTS", "Fact", "Rule", "whole"]
+__all__ = ["FACTS", "REQUIRED_FACTS", "Fact", "Rule", "whole"]
 
 
 class Rule(NamedTuple):
@@ -85,4 +85,3 @@ FACTS: dict[str, Fact] = {
 }
 
 REQUIRED_FACTS = tuple(field for field, fact in FACTS.items() if fact.required)
-OPTIONAL_FACTS = tuple(field for field, fact in FACTS.items() if not fact.required)
