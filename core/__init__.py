@@ -54,6 +54,8 @@ def parse(text: str, *, policy: ResolvePolicy | None = None) -> Request:
     """
     from vram.grammar import parse as parse_text
 
+    if policy is None:  # the one in effect: no context to enter
+        return parse_text(text)
     with _policy.using(policy):
         return parse_text(text)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 
-from vram.messages import CJK
+from vram.messages import cjk, has_cjk
 from vram.request import vocabulary as v
 
 
@@ -28,7 +28,7 @@ def dictionary() -> frozenset[str]:
     tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.NUMBER_WORDS,
               v.NEGATION_BEFORE, v.NEGATION_AFTER, v.OUTSIDE_MEMORY, v.HELP_WORDS, v.QUESTION_WORDS,
               v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS, v.MODEL_FAMILY_WORDS)
-    return frozenset(w for table in tables for phrase in table for w in phrase.split() if CJK.search(w))
+    return frozenset(w for table in tables for phrase in table for w in phrase.split() if has_cjk(w))
 
 
 @functools.cache
@@ -69,13 +69,13 @@ def _word_at(text: str, pos: int) -> int | None:
 def _other_at(text: str, pos: int) -> int | None:
     """The end of a run of characters that are not CJK: a name, a number, a setting glued to Chinese."""
     end = pos
-    while end < len(text) and not CJK.match(text, end):
+    while end < len(text) and not cjk().match(text, end):
         end += 1
     return end if end > pos else None
 
 
 def _unknown_at(text: str, pos: int) -> int:
     end = pos + 1
-    while end < len(text) and CJK.match(text, end) and _word_at(text, end) is None:
+    while end < len(text) and cjk().match(text, end) and _word_at(text, end) is None:
         end += 1
     return end

@@ -61,6 +61,7 @@ class Meaning:
 
 def meanings(atoms: list[Atom]) -> list[Meaning]:
     found: list[Meaning] = []
+    trimmed = [_trimmed(atom) for atom in atoms]  # once an atom, not once each phrase it may start or end
     i = 0
     while i < len(atoms):
         atom = atoms[i]
@@ -75,22 +76,23 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             found.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
             i += 1
         else:
-            phrase, width = _phrase(atoms, i, found[-1] if found else None)
+            phrase, width = _phrase(trimmed, i, found[-1] if found else None)
             found += phrase
             i += width
     return found
 
 
 def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[list[Meaning], int]:
+    """The longest run of words from ``start`` that means something (``atoms`` trimmed: _trimmed)."""
     run = []
     for atom in atoms[start:start + MAX_WORDS]:
         if atom.kind not in ("word", "number"):
             break
-        run.append(_trimmed(atom))
+        run.append(atom)
     after_key = previous is not None and previous.kind in ("key", "ignored")
+    texts = [a.text for a in run]
     for width in range(len(run), 0, -1):
-        words = [a.text for a in run[:width]]
-        meaning = _lookup(words, run[0], catalogs=not (after_key and run[0].kind == "number"))
+        meaning = _lookup(texts[:width], run[0], catalogs=not (after_key and run[0].kind == "number"))
         if meaning is not None:
             return [meaning, *_quantised_name(meaning)], width
     single = _single(run[0])
@@ -299,6 +301,11 @@ def _quantised_name(model: Meaning) -> list[Meaning]:
     return []
 
 
+def flag_spellings() -> set[str]:
+    """The flags read_flag reads as a field: FLAG_KEYS' and every KEYS spelling as a flag ('max_model_len')."""
+    return {*FLAG_KEYS, *(k.replace(" ", "_").replace("-", "_") for k in KEYS if k.isascii())}
+
+
 def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     """'--max-model-len 4096', '--dtype bfloat16', '--bf16', '--gradient_checkpointing False': a
     launch flag in an engine's or trainer's spelling, with its value when it takes one."""
@@ -337,7 +344,7 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         raise UnknownWordError(f"'{atom.text}' is an option of the command, not a word of the query; options "
                                f"such as --json go outside the quoted query", position=atom.pos)
     if phrase is None:
-        close = catalog.closest(key, sorted({*FLAG_KEYS, *FLAG_WORD_KEYS, *IGNORED_SWITCHES}))
+        close = catalog.closest(key, sorted({*flag_spellings(), *FLAG_WORD_KEYS, *IGNORED_SWITCHES}))
         raise UnknownWordError(f"unknown flag '{atom.text}'", position=atom.pos,
                                suggestion=f"--{close.replace('_', '-')}" if close else None,
                                expected=("a setting vram models, as in --max-model-len 8192 or "

@@ -11,6 +11,7 @@ import pytest
 
 import vram
 from vram import catalog
+from vram.catalog.facts import FACTS
 
 DATA_DIR = Path(catalog.DATA_DIR)
 
@@ -70,7 +71,7 @@ def test_plural_gpu_names(name, gpu_id):
 
 
 def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, monkeypatch):
-    from vram.catalog import cache
+    from vram import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []
@@ -84,7 +85,7 @@ def test_parsed_catalogs_are_cached_and_a_changed_source_is_reparsed(tmp_path, m
 
 
 def test_an_unwritable_cache_only_costs_speed(monkeypatch, tmp_path):
-    from vram.catalog import cache
+    from vram import cache
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -206,6 +207,21 @@ def test_gpus_people_own(name, gpu_id, mib, vendor):
 def test_a_window_layout_outside_the_documented_values_is_refused(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(catalog.find_model("gemma-3-1b"), **{field: value})
+
+
+def test_the_facts_table_lists_every_architecture_field_of_a_spec():
+    # ModelSpec declares each fact as a field; catalog/facts.py says where config.json keeps it
+    kinds = {"int": True, "int | None": False}
+    declared = {f.name: kinds[f.type] for f in dataclasses.fields(catalog.ModelSpec)
+                if f.type in kinds and f.name != "published_params"}  # the model card's count, no config key
+    assert declared == {name: fact.required for name, fact in FACTS.items()}
+
+
+@pytest.mark.parametrize("spec", list(catalog.models().by_id.values()), ids=lambda spec: spec.id)
+def test_catalog_models_are_in_the_ranges_a_config_json_is_held_to(spec):
+    wrong = {name: getattr(spec, name) for name, fact in FACTS.items()
+             if getattr(spec, name) is not None and not fact.rule.accepts(getattr(spec, name))}
+    assert not wrong
 
 
 def test_a_gpu_vendor_outside_the_table_is_refused():

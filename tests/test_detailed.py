@@ -9,6 +9,7 @@ import pytest
 import vram
 from vram.formula import Formula
 from vram.memory.detailed.activations import BlockOptions, joined, layer_terms
+from vram.memory.detailed.inference import KV_SOURCE, MLA_SOURCE, kv_token_layer
 
 STATES = ("weights", "gradients", "optimizer")
 
@@ -61,6 +62,19 @@ def test_golden(query):
     est = detailed(query)
     for key, expected in GOLDEN[query].items():
         assert est.item(key).bytes == expected, key
+
+
+@pytest.mark.parametrize("model, kv_heads, value_bytes, per_token", [
+    ("opt-13b", 40, 2, 819_200 // 40),  # vLLM paper section 3: 800 KB a token over 40 layers
+    ("llama-3-8b", 8, 2, 131_072 // 32),
+    ("llama-3-8b", 2, 1, 512),  # a tensor-parallel shard of two KV heads, fp8: 2 x 2 x 128 x 1
+    ("deepseek-v3", 128, 2, 70_272 // 61),  # MLA: the latent and the rotary key, whatever the heads
+    ("llama-3-8b", 8, (34 / 32 + 18 / 32) / 2, 8 * 128 * (34 / 32 + 18 / 32)),  # llama.cpp K q8_0, V q4_0
+])
+def test_one_token_one_layer_is_the_cache_formula_at_one_of_each(model, kv_heads, value_bytes, per_token):
+    # what the serving engines' blocks and llama.cpp's cells are counted in (serving.py, llamacpp.py)
+    row = kv_token_layer(vram.catalog.find_model(model), kv_heads, value_bytes)
+    assert row.expression.value(row.values) == per_token and row.source in (KV_SOURCE, MLA_SOURCE)
 
 
 def test_model_states_are_16_bytes_a_parameter_in_both_mixed_regimes():

@@ -9,6 +9,7 @@ import os
 import pytest
 
 import vram
+from vram import messages
 from vram.catalog import policy
 from vram.catalog.framework_files import MAX_FRAMEWORK_CONFIG_BYTES, looks_like_framework_config
 from vram.errors import ConflictError, InvalidRequestError, UnsupportedError, VramError
@@ -175,6 +176,31 @@ def test_hostile_configs_give_an_error_a_person_can_act_on(folder, name, text, e
         return
     with pytest.raises(error, match=message):
         vram.ask(query)
+
+
+#: Refusals the JSON reader gives (catalog/headers.py parse_json): English in any query.
+JSON_READER = ("cannot read", "too deeply")
+
+
+@pytest.mark.parametrize("name, text, error, message",
+                         [row for row in HOSTILE if row[2] and not (row[0].endswith(".json") and row[3] in JSON_READER)])
+def test_a_chinese_query_is_told_what_is_wrong_with_its_file_in_chinese(folder, name, text, error, message):
+    (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(error) as caught:
+        vram.ask(f"训练 llama-3.1-8b ./{name} 8卡a100")
+    assert messages.CJK.search(caught.value.message.split(name)[-1])
+
+
+def test_what_a_file_sets_is_said_in_the_query_language(folder):
+    (folder / "ds.json").write_text(json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": 2e8},
+                                                "activation_checkpointing": {"partition_activations": True}}))
+    english = vram.ask("train llama-3.1-8b bf16 ./ds.json on 8x a100").assumptions[:3]
+    chinese = vram.ask("训练 llama-3.1-8b bf16 ./ds.json 8卡a100").assumptions[:3]
+    assert english == ("./ds.json: reduce_bucket_size 200000000.0 read but not modelled: vram counts DeepSpeed's "
+                       "defaults", "./ds.json: activation_checkpointing applies to models that call "
+                       "deepspeed.checkpointing; say full recompute for gradient checkpointing",
+                       "read ./ds.json: framework deepspeed, zero 2")
+    assert all(messages.CJK.search(note) for note in chinese)
 
 
 def test_size_and_kind_of_file_are_bounded(folder):

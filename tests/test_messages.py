@@ -7,6 +7,7 @@ close match), its help, its verdicts and the words it let go. English queries re
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 import subprocess
@@ -96,6 +97,14 @@ ENGLISH_ERRORS = [
     ("infer llama-3-8b seq", "'seq' needs a number, as in 'seq 8' (column 18)"),
     ("train 7b bf16 fp16", "conflicting dtype 'fp16' (column 15); 'bf16' at column 10 already set it, say only one"),
     ("infer llama-3-8b 2080 gpus", "'gpus' needs a number, as in 'gpus 8' (column 23)"),
+    # the resolver's
+    ("train 7b hidden 4100", "hidden 4100 does not split into 32 attention heads of equal width (column 17); give a "
+                             "hidden size that is a multiple of the heads, or heads that divide it"),
+    ("train llama-3-8b pp 64 on 64x h100", "pp 64 stages for the model's 32 layers: a stage holds a layer at least "
+                                           "(column 21)"),
+    ("train mixtral-8x7b ep 2 tp 2 on 6x h100", "ep 2 does not divide the data-parallel GPUs (column 23)"),
+    ("infer llama-3-8b on a 0.5gb gpu", "a 0.5 GB GPU is smaller than the CUDA context alone (column 23); a GPU "
+                                        "named by its size takes at least 1 GB"),
     ("infer llama-3-8b no adamw", "'no' cannot switch off 'adamw' (column 18); negation takes flash attention, "
                                   "checkpointing, zero, offload, sp or dropout; for anything else name what to use "
                                   "instead (as in 'adafactor', not 'no adamw')"),
@@ -120,6 +129,11 @@ CHINESE_ERRORS = [
     ("训练 llama-3-8b 不用 adamw", errors.QueryError, "'不用' 不能关闭 'adamw'（第 15 列）；"),
     ("4090张卡推理qwen2.5-7b", errors.QueryError, "'4090' 是显卡型号，不是显卡数量（第 1 列）；请写出显卡"),
     ("推理", errors.MissingError, "请说明哪个模型或多大的模型；这里可以写：模型名（llama-3-8b、chatglm-6b）或参数量（7b、350m）"),
+    # the resolver's
+    ("训练 7b hidden 4100", errors.InvalidRequestError, "hidden 4100 不能平分成 32 个等宽的注意力头（第 14 列）；"),
+    ("训练 llama-3-8b 流水线并行 64 64卡h100", errors.InvalidRequestError,
+     "流水线并行 64 个阶段，而模型只有 32 层：每个阶段至少要有一层（第 21 列）"),
+    ("推理 llama-3-8b 0.5gb显卡", errors.RangeError, "0.5 GB 的显卡比 CUDA 上下文本身还小（第 15 列）；"),
     ("推理 llama-3-8b 天河", errors.UnknownWordError, "看不懂的词 '天河'（第 15 列）；这里可以写：任务（训练 train"),
 ]
 
@@ -248,3 +262,16 @@ def test_import_vram_reads_no_message_catalog():
     code = "import sys, vram; print('tomllib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_catalog_is_parsed_once_and_read_back_from_the_cache(tmp_path, monkeypatch):
+    # tomllib and the TOML parse cost a CLI answer more than the answer; the parse is kept as JSON
+    # under a hash of the file, so an edited catalog is parsed again
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = messages.catalog.__wrapped__("zh")
+    assert fresh == messages.catalog("zh") and len(list((tmp_path / "vram").glob("messages-zh.toml-*.json"))) == 1
+    code = "import sys, vram; print(vram.ask('infer 6b int8').assumptions[0], 'tomllib' in sys.modules)"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+            for _ in range(2)]  # the first parses the catalogs it has no cache of yet
+    assert runs[1].split()[-1] == "False" and runs[0].split()[:-1] == runs[1].split()[:-1]

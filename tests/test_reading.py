@@ -16,7 +16,9 @@ from conftest import read_jsonl
 import vram
 from vram import errors, messages
 from vram.grammar.help import EXAMPLES as HELP_EXAMPLES
-from vram.request.vocabulary import QUESTION_WORDS
+from vram.grammar.parser import atoms
+from vram.grammar.words import flag_spellings, read_flag
+from vram.request.vocabulary import FLAG_KEYS, KEYS, QUESTION_WORDS
 
 ROWS = read_jsonl("reading.jsonl")
 READS = [row for row in ROWS if "want" in row]
@@ -75,3 +77,14 @@ def test_every_row_says_who_phrased_it():
 @pytest.mark.parametrize("what, query", HELP_EXAMPLES)
 def test_every_help_example_reads(what, query):
     assert vram.parse(query).to_dict()["task"] is not None
+
+
+def test_flag_keys_hold_only_flags_keys_does_not_spell():
+    # read_flag reads any KEYS spelling as a flag; a copy in FLAG_KEYS would be a second place to drift
+    assert not {flag for flag in FLAG_KEYS if KEYS.get(flag) or KEYS.get(flag.replace("_", " "))}
+
+
+@pytest.mark.parametrize("flag", sorted(flag_spellings()))
+def test_every_flag_an_unknown_flag_may_be_told_reads_as_a_setting(flag):
+    meanings, _ = read_flag(atoms(f"--{flag.replace('_', '-')} 4"), 0)
+    assert meanings[0].kind == "key"

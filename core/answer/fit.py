@@ -5,7 +5,6 @@ from __future__ import annotations
 from vram import catalog
 from vram.catalog.index import Gpu
 from vram.memory import runtime
-from vram.memory.detailed.serving import gpu_cuda_total
 from vram.memory.result import TIGHT_ABOVE, Estimate, Fit, LineItem, Serving, Verdict
 from vram.messages import Note
 from vram.request.enums import Item
@@ -35,6 +34,8 @@ def _verdict(need: int, usable: int) -> Verdict:
 def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
     """A pre-allocating engine takes its fraction of the memory CUDA reports and fills it: the job
     fits when that share holds the weights, the profiled peak and the KV of the concurrency asked."""
+    from vram.memory.detailed.serving import gpu_cuda_total  # a serving answer's: loaded with its engine
+
     cuda_total = gpu_cuda_total(gpu)
     usable = serving.usable_bytes(cuda_total)
     deductions = (

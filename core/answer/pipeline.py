@@ -61,8 +61,8 @@ def _answered(resolved: Resolved, chosen: Method | None) -> Estimate:
     def plain(changed: Request) -> Estimate:  # the same model, asked differently: nothing read again
         return plain_estimate(resolved.changed(changed), chosen)
 
-    if request.solve is None:
-        return _advised(resolved, plain)
+    if request.solve is None:  # the request as resolved, with the article's figure beside it: one copy the less
+        return _advised(resolved, plain, plain_estimate(resolved, chosen, ArticleFigure(resolved, request)))
     from vram.answer import solvers  # here, not at the top: a query without a GPU starts faster
 
     solution, at = solvers.solve(request, plain, judge, resolved.arch)
@@ -114,13 +114,13 @@ def plain_estimate(resolved: Resolved, method: Method | None = None,
     chosen = method or request.method
     chosen = chosen or DEFAULT_METHOD
     result = detailed.estimate(resolved, comparisons) if chosen is Method.DETAILED else METHODS[chosen](resolved)
-    if request.notes:
-        result = dataclasses.replace(result, assumptions=(*request.notes, *result.assumptions))
+    assumptions = (*request.notes, *result.assumptions) if request.notes else result.assumptions
     if request.gpu is None:
-        return result
+        return dataclasses.replace(result, assumptions=assumptions) if request.notes else result
     dtype = (request.dtype or DEFAULT_DTYPE[request.task]).value
-    return dataclasses.replace(result, fit=(judge(result),),
-                               assumptions=(*result.assumptions, gpu_assumption(request.gpu, dtype)))
+    # one copy of the estimate, not two: a solver or a sweep makes tens of thousands
+    return dataclasses.replace(result, fit=(judge(result),),  # the verdict reads no assumption
+                               assumptions=(*assumptions, gpu_assumption(request.gpu, dtype)))
 
 
 def judge(estimate: Estimate) -> Fit | None:
@@ -129,9 +129,10 @@ def judge(estimate: Estimate) -> Fit | None:
     return None if gpu_id is None else verdict_for(catalog.find_gpu(gpu_id), estimate)
 
 
-def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estimate:
+def _advised(resolved: Resolved, plain: Callable[[Request], Estimate], result: Estimate | None = None) -> Estimate:
+    """``result`` (by default the plain estimate of ``resolved``) with the strategies and changes to advise."""
     request = resolved.request
-    result = plain(request)
+    result = plain(request) if result is None else result
     if request.gpu is None:
         return result  # no verdict, so nothing to advise
     from vram.answer import advice  # here, not at the top: a query without a GPU starts faster
@@ -143,6 +144,8 @@ def _advised(resolved: Resolved, plain: Callable[[Request], Estimate]) -> Estima
     suggestions = (advice.suggestions(request, plain, judge, lambda r: _more_gpus(r, plain, resolved.arch),
                                       strategies, notes)
                    if wanted else ())
+    if not (strategies or suggestions or notes):
+        return result  # nothing to add
     return dataclasses.replace(result, strategies=strategies, suggestions=suggestions,
                                assumptions=(*result.assumptions, *notes))
 

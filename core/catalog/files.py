@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vram.catalog.facts import FACTS, Rule, whole
 from vram.catalog.headers import (
     MAX_HEADER_BYTES, GgufArray, HeaderTotals, open_error, parse_json, read_bounded, read_gguf,
     read_safetensors, shown
@@ -70,7 +71,7 @@ def read_model_path(name: str) -> tuple[ModelSpec, Checkpoint | None]:
     try:
         path = Path(name).expanduser()
     except RuntimeError:  # "~someone/x" where no user someone exists
-        raise InvalidRequestError(f"no home folder for '{name.split('/')[0]}' in '{name}'", field="model") from None
+        raise InvalidRequestError.said("error.no_home", user=name.split("/")[0], path=name, field="model") from None
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
@@ -189,109 +190,26 @@ MODEL_TYPES: dict[str, BlockLayout] = {
 TIED_BY_DEFAULT = frozenset({"gpt2", "opt", "bloom", "gemma", "gemma2", "gemma3", "gemma3_text", "falcon",
                              "cohere", "cohere2"})
 
-#: config.json keys of each ModelSpec field, first present wins (families name them differently).
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "hidden_size": ("hidden_size", "n_embd", "d_model"),
-    "num_layers": ("num_hidden_layers", "n_layer", "num_layers"),
-    "num_heads": ("num_attention_heads", "n_head"),
-    "num_kv_heads": ("num_key_value_heads", "multi_query_group_num", "num_kv_heads", "n_head_kv"),
-    "head_dim": ("head_dim", "kv_channels"),
-    "intermediate_size": ("intermediate_size", "ffn_hidden_size", "n_inner", "ffn_dim"),
-    "vocab_size": ("vocab_size", "padded_vocab_size"),
-    "max_seq_len": ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"),
-    "num_experts": ("num_local_experts", "num_experts", "n_routed_experts"),
-    "experts_per_token": ("num_experts_per_tok", "top_k_experts"),
-    "moe_intermediate_size": ("moe_intermediate_size",),
-    "num_shared_experts": ("n_shared_experts",),
-    "first_dense_layers": ("first_k_dense_replace",),
-    "kv_lora_rank": ("kv_lora_rank",),
-    "q_lora_rank": ("q_lora_rank",),
-    "qk_rope_head_dim": ("qk_rope_head_dim",),
-    "qk_nope_head_dim": ("qk_nope_head_dim",),
-    "v_head_dim": ("v_head_dim",),
-    # Llama 4's chunked local attention keeps at most one chunk of keys and values a layer, as a
-    # window of that size does (transformers' HybridChunkedCache sizes those layers by
-    # attention_chunk_size; vLLM runs them as ChunkedLocalAttention)
-    "sliding_window": ("sliding_window", "attention_chunk_size"),
-    "linear_num_key_heads": ("linear_num_key_heads",),
-    "linear_num_value_heads": ("linear_num_value_heads",),
-    "linear_key_head_dim": ("linear_key_head_dim",),
-    "linear_value_head_dim": ("linear_value_head_dim",),
-    "linear_conv_kernel": ("linear_conv_kernel_dim",),
-    "global_head_dim": ("global_head_dim",),
-    "global_kv_heads": ("num_global_key_value_heads",),
-}
-
-
-class Rule(NamedTuple):
-    """What one config.json value must be when present (null is the same as absent)."""
-
-    types: tuple[type, ...]  #: JSON types allowed, exactly (a bool is no whole number)
-    low: float | None = None
-    high: float | None = None
-    what: str = ""  #: the rule in words, for the message
-
-    def accepts(self, value: Any) -> bool:
-        if type(value) not in self.types:
-            return False
-        return self.low is None or self.low <= value <= self.high  # NaN fails both
-
-
-def _whole(high: int, low: int = 1) -> Rule:
-    return Rule((int,), low, high, f"a whole number from {low} to {high:,}")
-
-
 FLAG = Rule((bool,), what="true or false")
 TEXT = Rule((str,), what="a string")
 OBJECT = Rule((dict,), what="an object")
 PROBABILITY = Rule((int, float), 0, 1, "a number from 0 to 1")
-
-#: The range of each architecture fact: about 100x the largest published model's, so that no real
-#: config is refused while a file that lies cannot make the arithmetic absurd.
-SPEC_RULES: dict[str, Rule] = {
-    "hidden_size": _whole(2**20),  # 16,384 (Llama-3.1-405B), 18,432 (PaLM-540B)
-    "num_layers": _whole(2**14),  # 126 (Llama-3.1-405B)
-    "num_heads": _whole(2**14),  # 128
-    "num_kv_heads": _whole(2**14),
-    "head_dim": _whole(2**16),  # 256 (Gemma)
-    "intermediate_size": _whole(2**23),  # 53,248 (Llama-3.1-405B)
-    "vocab_size": _whole(2**24),  # 262,144 (Gemma 3)
-    "max_seq_len": _whole(2**30),  # 10,485,760 (Llama 4 Scout)
-    "num_experts": _whole(2**16),  # 384 (Kimi K2)
-    "experts_per_token": _whole(2**10),  # 8
-    "moe_intermediate_size": _whole(2**23),
-    "num_shared_experts": _whole(2**10, low=0),  # 0 means none (params counts `or 0`)
-    "first_dense_layers": _whole(2**14, low=0),  # DeepSeek-V3: 3; 0 means every layer is MoE
-    "kv_lora_rank": _whole(2**16),  # 512 (DeepSeek-V3)
-    "q_lora_rank": _whole(2**16),
-    "qk_rope_head_dim": _whole(2**16),
-    "qk_nope_head_dim": _whole(2**16),
-    "v_head_dim": _whole(2**16),
-    "sliding_window": _whole(2**30),
-    "linear_num_key_heads": _whole(2**14),  # 16 (Qwen3-Next)
-    "linear_num_value_heads": _whole(2**14),  # 48 (Qwen3.5-27B)
-    "linear_key_head_dim": _whole(2**16),  # 128
-    "linear_value_head_dim": _whole(2**16),
-    "linear_conv_kernel": _whole(2**10),  # 4
-    "global_head_dim": _whole(2**16),  # 512 (Gemma 4)
-    "global_kv_heads": _whole(2**14),
-}
 
 #: Dropout keys: any above 0 means the model trains with dropout masks.
 DROPOUT_KEYS = ("attn_pdrop", "resid_pdrop", "dropout", "attention_dropout", "hidden_dropout")
 
 #: Every config.json key vram reads, with what it must be. Keys not here are not read at all.
 KEY_RULES: dict[str, Rule] = {
-    **{key: SPEC_RULES[field] for field, keys in CONFIG_KEYS.items() for key in keys},
+    **{key: fact.rule for fact in FACTS.values() for key in fact.keys},
     "model_type": TEXT, "text_config": OBJECT, "multi_query": FLAG, "use_sliding_window": FLAG,
-    "layer_types": Rule((list,), what="a list of layer kinds"), "sliding_window_pattern": _whole(2**10, low=2),
-    "no_rope_layer_interval": _whole(2**10, low=2),
-    "intermediate_size_mlp": SPEC_RULES["intermediate_size"], "interleave_moe_layer_step": _whole(2**14),
+    "layer_types": Rule((list,), what="a list of layer kinds"), "sliding_window_pattern": whole(2**10, low=2),
+    "no_rope_layer_interval": whole(2**10, low=2),
+    "intermediate_size_mlp": FACTS["intermediate_size"].rule, "interleave_moe_layer_step": whole(2**14),
     "attention_bias": FLAG, "add_qkv_bias": FLAG, "tie_word_embeddings": FLAG,
-    "full_attention_interval": _whole(2**10, low=2), "attn_output_gate": FLAG, "attention_k_eq_v": FLAG,
-    "shared_expert_intermediate_size": SPEC_RULES["intermediate_size"], "enable_moe_block": FLAG,
-    "mlp_only_layers": Rule((list,), what="a list of layer numbers"), "decoder_sparse_step": _whole(2**14),
-    "num_kv_shared_layers": _whole(2**14, low=0), "hidden_size_per_layer_input": _whole(2**20, low=0),
+    "full_attention_interval": whole(2**10, low=2), "attn_output_gate": FLAG, "attention_k_eq_v": FLAG,
+    "shared_expert_intermediate_size": FACTS["intermediate_size"].rule, "enable_moe_block": FLAG,
+    "mlp_only_layers": Rule((list,), what="a list of layer numbers"), "decoder_sparse_step": whole(2**14),
+    "num_kv_shared_layers": whole(2**14, low=0), "hidden_size_per_layer_input": whole(2**20, low=0),
     "use_double_wide_mlp": FLAG,
     **dict.fromkeys(DROPOUT_KEYS, PROBABILITY),
 }
@@ -334,7 +252,7 @@ def spec_from_config(config: dict[str, Any], name: str, file: str | None = None)
             f"'{name}': model_type {shown(model_type)} is not one vram reads yet",
             expected=sorted(MODEL_TYPES), field="model")
     mlp, norm, position, qkv_bias, linear_bias, window_layers = MODEL_TYPES[model_type]
-    facts = {field: values.first(keys) for field, keys in CONFIG_KEYS.items()}
+    facts = {field: values.first(fact.keys) for field, fact in FACTS.items()}
     _check_facts(facts, values.where)
     h, heads = facts["hidden_size"], facts["num_heads"]
     if values.get("multi_query") and facts["num_kv_heads"] is None:
@@ -474,7 +392,7 @@ def _check_facts(facts: dict[str, Any], where: str) -> None:
     """What a spec needs, and how its facts must agree, beyond each value's own range."""
     for field in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
         if facts[field] is None:
-            raise InvalidRequestError(f"'{where}' has no {CONFIG_KEYS[field][0]} in its config", field="model")
+            raise InvalidRequestError(f"'{where}' has no {FACTS[field].keys[0]} in its config", field="model")
     h, heads = facts["hidden_size"], facts["num_heads"]
     if facts["head_dim"] is None and h % heads:
         raise InvalidRequestError(f"'{where}': hidden size {h} is not a multiple of {heads} heads", field="model")
@@ -514,24 +432,16 @@ def _checkpoint(name: str, fmt: str, headers: list[HeaderTotals], totals: dict[s
     return Checkpoint(name, fmt, count, sum(totals.values()), elements, by_type, spec)
 
 
-#: GGUF metadata keys (after "<arch>.") of each ModelSpec field (llama.cpp's LLM_KV names).
-GGUF_KEYS: dict[str, str] = {
-    "hidden_size": "embedding_length", "num_layers": "block_count", "num_heads": "attention.head_count",
-    "num_kv_heads": "attention.head_count_kv", "intermediate_size": "feed_forward_length",
-    "max_seq_len": "context_length", "vocab_size": "vocab_size",
-}
-
-
 def _gguf_spec(meta: dict[str, Any], path: Path, name: str) -> ModelSpec | None:
     arch = meta.get("general.architecture")
     if arch not in MODEL_TYPES:
         return None
     config = {"model_type": arch}
-    for field, suffix in GGUF_KEYS.items():
-        key = f"{arch}.{suffix}"
-        if meta.get(key) is not None:
-            config[CONFIG_KEYS[field][0]] = checked(meta[key], SPEC_RULES[field], f"'{path}': {key}")
+    for fact in FACTS.values():
+        key = f"{arch}.{fact.gguf}"
+        if fact.gguf is not None and meta.get(key) is not None:
+            config[fact.keys[0]] = checked(meta[key], fact.rule, f"'{path}': {key}")
     tokens = meta.get("tokenizer.ggml.tokens")
     if "vocab_size" not in config and isinstance(tokens, GgufArray):
-        config["vocab_size"] = checked(tokens.count, SPEC_RULES["vocab_size"], f"'{path}': tokenizer.ggml.tokens")
+        config["vocab_size"] = checked(tokens.count, FACTS["vocab_size"].rule, f"'{path}': tokenizer.ggml.tokens")
     return spec_from_config(config, name, str(path))

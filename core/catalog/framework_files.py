@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from pathlib import Path
 from typing import Any, Callable
 
 from vram import catalog
 from vram.catalog import policy
 from vram.errors import ConflictError, InvalidRequestError, UnsupportedError
+from vram.messages import Note
 from vram.request.enums import Framework, Offload, Recompute, Regime, Task
 from vram.request.request import Request
 
@@ -39,28 +39,27 @@ def looks_like_framework_config(word: str) -> bool:
 
 def with_framework_config(request: Request) -> Request:
     """``request`` with the settings of the framework config it names (read under the policy)."""
-    from vram.catalog.headers import (  # only when a file is named: a cold start skips it
-        parse_json, read_bounded
-    )
+    from pathlib import Path  # only when a file is named, as the readers below: a cold start skips them
+
+    from vram.catalog.headers import parse_json, read_bounded
 
     path = request.framework_config
     if not policy.current().local_files:
-        raise UnsupportedError(f"'{path}' would be a file on the server, and files are not read here; say the "
-                               "settings in the query (zero3, bf16, batch 4, full recompute)", field="framework_config")
+        raise UnsupportedError.said("error.file_on_server_config", path=path, field="framework_config")
     try:
         data = read_bounded(Path(path).expanduser(), MAX_FRAMEWORK_CONFIG_BYTES, "framework config")
     except InvalidRequestError as error:
         raise InvalidRequestError(str(error), field="framework_config") from None
     except RuntimeError:  # "~someone/x" where no user someone exists
-        raise InvalidRequestError(f"no home folder for '{path.split('/')[0]}' in '{path}'",
-                                  field="framework_config") from None
+        raise InvalidRequestError.said("error.no_home", user=path.split("/")[0], path=path,
+                                       field="framework_config") from None
     if path.lower().endswith((".yaml", ".yml")):
         framework, found, notes = Framework.TORCHTUNE, _torchtune(_yaml(data, path), path), []
     else:
         framework, (found, notes) = Framework.DEEPSPEED, _deepspeed(parse_json(data, path, "DeepSpeed config"), path)
     found = {"framework": framework, **found}
-    return _merged(request, found, tuple(notes) + (f"read {path}: " + ", ".join(
-        f"{k} {getattr(v, 'value', v)}" for k, v in found.items()),))
+    settings = ", ".join(f"{k} {getattr(v, 'value', v)}" for k, v in found.items())
+    return _merged(request, found, (*notes, Note("note.framework_config_read", path=path, settings=settings)))
 
 
 def _merged(request: Request, found: dict[str, Any], notes: tuple[str, ...]) -> Request:
@@ -72,8 +71,8 @@ def _merged(request: Request, found: dict[str, Any], notes: tuple[str, ...]) -> 
         if said in (None, defaults[name]) or name == "task" and said is Task.TRAINING:
             changes[name] = value
         elif said != value:
-            raise ConflictError(f"the query says {name} {getattr(said, 'value', said)} and "
-                                f"{request.framework_config} says {getattr(value, 'value', value)}", field=name)
+            raise ConflictError.said("error.config_conflict", name=name, said=getattr(said, "value", said),
+                                     file=request.framework_config, value=getattr(value, "value", value), field=name)
     return dataclasses.replace(request, **changes, notes=request.notes + notes)
 
 
@@ -84,10 +83,9 @@ def _merged(request: Request, found: dict[str, Any], notes: tuple[str, ...]) -> 
 
 def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(config, dict):
-        raise InvalidRequestError(f"'{path}' is not a DeepSpeed config (a JSON object)", field="framework_config")
+        raise InvalidRequestError.said("error.deepspeed_not_object", path=path, field="framework_config")
     if "model_type" in config or "hidden_size" in config:
-        raise InvalidRequestError(f"'{path}' is a model's config.json, not a DeepSpeed config; name it as the model",
-                                  field="framework_config")
+        raise InvalidRequestError.said("error.deepspeed_is_model", path=path, field="framework_config")
     found: dict[str, Any] = {}
     zero = _object(config, "zero_optimization", path)
     stage = zero.get("stage")
@@ -99,7 +97,7 @@ def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
         found["offload"] = Offload(offload[0])
     precisions = [name for name in ("bf16", "fp16") if _object(config, name, path).get("enabled") is True]
     if len(precisions) > 1:
-        raise ConflictError(f"'{path}' enables both bf16 and fp16", field="dtype")
+        raise ConflictError.said("error.deepspeed_both_precisions", path=path, field="dtype")
     if precisions:
         found["dtype"] = precisions[0]
     bf16 = _object(config, "bf16", path)
@@ -115,24 +113,23 @@ def _deepspeed(config: Any, path: str) -> tuple[dict[str, Any], list[str]]:
                                                 "stage3_prefetch_bucket_size", "stage3_max_live_parameters",
                                                 "sub_group_size")
                if key in zero and zero[key] != "auto"]
-    notes = [f"{path}: {', '.join(buckets)} read but not modelled: vram counts DeepSpeed's defaults"] if buckets else []
+    notes = [Note("note.deepspeed_buckets", path=path, buckets=", ".join(buckets))] if buckets else []
     if config.get("activation_checkpointing"):
-        notes.append(f"{path}: activation_checkpointing applies to models that call deepspeed.checkpointing; "
-                     "say full recompute for gradient checkpointing")
+        notes.append(Note("note.deepspeed_activation_checkpointing", path=path))
     return found, notes
 
 
 def _object(config: dict, key: str, path: str) -> dict:
     value = config.get(key, {})
     if not isinstance(value, dict):
-        raise InvalidRequestError(f"'{path}': {key} must be an object", field="framework_config")
+        raise InvalidRequestError.said("error.config_not_object", path=path, setting=key, field="framework_config")
     return value
 
 
 def _whole(value: Any, path: str, key: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise InvalidRequestError(f"'{path}': {key} must be a whole number from {low} to {high}, not {value!r:.40}",
-                                  field="framework_config")
+        raise InvalidRequestError.said("error.config_not_whole", path=path, setting=key, low=low, high=high,
+                                       value=f"{value!r:.40}", field="framework_config")
     return value
 
 
@@ -163,15 +160,14 @@ def _yaml(data: bytes, path: str) -> dict[str, Any]:
     try:
         import yaml
     except ImportError:
-        raise UnsupportedError("reading a torchtune YAML needs PyYAML: pip install 'vram[configs]'",
-                               field="framework_config") from None
+        raise UnsupportedError.said("error.needs_pyyaml", field="framework_config") from None
     try:
         config = yaml.safe_load(data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
-        raise InvalidRequestError(f"cannot read '{path}' as a torchtune recipe ({str(error)[:120]})",
-                                  field="framework_config") from None
+        raise InvalidRequestError.said("error.torchtune_unreadable", path=path, detail=str(error)[:120],
+                                       field="framework_config") from None
     if not isinstance(config, dict):
-        raise InvalidRequestError(f"'{path}' is not a torchtune recipe (a YAML mapping)", field="framework_config")
+        raise InvalidRequestError.said("error.torchtune_not_mapping", path=path, field="framework_config")
     return config
 
 
@@ -192,8 +188,7 @@ def _model(value: Any, path: str) -> dict[str, Any]:
             name, found["task"] = name[len(prefix):], task
     spec = catalog.find_model(re.sub(r"(\d)_(\d)", r"\1.\2", name)) or catalog.find_model(name)
     if spec is None:
-        raise UnsupportedError(f"'{path}': model {component} is not in the catalog; name the model in the query",
-                               field="framework_config")
+        raise UnsupportedError.said("error.torchtune_model", path=path, component=component, field="framework_config")
     found["model"] = spec.id
     if isinstance(value, dict) and value.get("lora_rank") is not None:
         found["lora_rank"] = _whole(value["lora_rank"], path, "model.lora_rank", 1, 65536)
@@ -203,8 +198,8 @@ def _model(value: Any, path: str) -> dict[str, Any]:
 def _optimizer(value: Any, path: str) -> dict[str, Any]:
     component = _component(value, path, "optimizer")
     if component not in TORCHTUNE_OPTIMIZERS:
-        raise UnsupportedError(f"'{path}': optimizer {component} is not modelled; say the optimizer in the query",
-                               field="framework_config")
+        raise UnsupportedError.said("error.torchtune_optimizer", path=path, component=component,
+                                    field="framework_config")
     found: dict[str, Any] = {"optimizer": TORCHTUNE_OPTIMIZERS[component]}
     if isinstance(value, dict) and value.get("fused") is True:
         found["optimizer_foreach"] = False
@@ -214,14 +209,15 @@ def _optimizer(value: Any, path: str) -> dict[str, Any]:
 def _component(value: Any, path: str, key: str) -> str:
     component = value.get("_component_") if isinstance(value, dict) else None
     if not isinstance(component, str) or len(component) > 200:
-        raise InvalidRequestError(f"'{path}': {key} needs a _component_ name", field="framework_config")
+        raise InvalidRequestError.said("error.torchtune_component", path=path, setting=key, field="framework_config")
     return component
 
 
 def _flag(field: str, on: Any, off: Any) -> Callable[[Any, str], dict[str, Any]]:
     def read(value: Any, path: str) -> dict[str, Any]:
         if type(value) is not bool:
-            raise InvalidRequestError(f"'{path}': expected true or false, not {value!r:.40}", field="framework_config")
+            raise InvalidRequestError.said("error.config_not_flag", path=path, value=f"{value!r:.40}",
+                                           field="framework_config")
         return {field: on if value else off}
     return read
 
@@ -242,7 +238,8 @@ _TORCHTUNE_KEYS: dict[str, Callable[[Any, str], dict[str, Any]]] = {
 
 
 def _unsupported(path: str, key: str, value: Any) -> Any:
-    raise UnsupportedError(f"'{path}': {key} {value!r:.40} is not one vram models", field="framework_config")
+    raise UnsupportedError.said("error.config_value", path=path, setting=key, value=f"{value!r:.40}",
+                                field="framework_config")
 
 
 __all__ = ["MAX_FRAMEWORK_CONFIG_BYTES", "looks_like_framework_config", "with_framework_config"]

@@ -20,10 +20,12 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, NamedTuple
 
 from vram.errors import InvalidRequestError
+
+if TYPE_CHECKING:  # pathlib costs a cold start a few ms; paths come in from the readers that open them
+    from pathlib import Path
 
 #: Longest header read, in bytes: safetensors' own MAX_HEADER_SIZE (tensor.rs, 100_000_000); real
 #: headers are kilobytes to a few megabytes (a GGUF's with a 262k-token vocabulary about 10 MB).

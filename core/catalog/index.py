@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from vram.catalog import cache
+from vram import cache
+from vram.catalog.facts import REQUIRED_FACTS
 from vram.request.quant import QUANT_DTYPES
 from vram.units import GB, GIB, MIB
 
@@ -36,7 +37,11 @@ GPU_VENDORS = frozenset({"nvidia", "amd", "google", "apple", "huawei"})
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model's architecture facts, as its config.json gives them."""
+    """One model's architecture facts, as its config.json gives them.
+
+    The int fields are catalog/facts.py's FACTS (their config.json keys and ranges; a test holds
+    the two to the same names): required ones are positive integers, optional ones None when the
+    model has none."""
 
     id: str  #: catalog id ("llama-2-7b")
     name: str  #: display name
@@ -92,8 +97,7 @@ class ModelSpec:
     notes: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
-                     "intermediate_size", "vocab_size", "max_seq_len"):
+        for name in REQUIRED_FACTS:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"model {self.id}: {name} must be a positive integer, not {value!r}")
@@ -240,7 +244,11 @@ def _check_choice(owner: str, field: str, value: str, allowed: set[str]) -> None
 @functools.lru_cache(maxsize=16384)
 def normalise(name: str) -> str:
     """The form names are matched in: lower case, without spaces, '-' and '_'."""
-    return re.sub(r"[\s_\-]+", "", name.lower())
+    # str methods, not re.sub: each catalog name is normalised when the catalog loads
+    return "".join(name.lower().split()).translate(_SEPARATORS)
+
+
+_SEPARATORS = str.maketrans("", "", "_-")
 
 
 def load_toml(filename: str) -> dict[str, Any]:

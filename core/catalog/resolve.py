@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ResolvedModel:
+    """What a model name names: its architecture, and the checkpoint's header when a file was named."""
+
     spec: ModelSpec
     checkpoint: Checkpoint | None  #: the header of a local checkpoint, when one was named
     in_catalog: bool
@@ -52,10 +54,7 @@ def resolve_model(name: str) -> ResolvedModel | None:
     rules = policy.current()
     if looks_like_path(name) or "\\" in name:
         if not rules.local_files:
-            raise UnsupportedError(
-                f"'{name}' would be a file on the server, and files are not read here; name a model from "
-                "the catalog (llama-3-8b), a Hugging Face repo id (owner/name), or a size and shape "
-                "(7b hidden 4096 layers 32 heads 32)", field="model")
+            raise UnsupportedError.said("error.file_on_server_model", name=name, field="model")
         if looks_like_path(name):
             return _from_path(name)
     if rules.hub and hub.looks_like_repo_id(name):
@@ -190,8 +189,8 @@ def _gpu(request: Request) -> Gpu | None:
         return None
     gpu = catalog.find_gpu(request.gpu)
     if gpu is not None and gpu.marketed_gb < MIN_GENERIC_GPU_GB:
-        raise RangeError(f"a {gpu.marketed_gb:g} GB GPU is smaller than the CUDA context alone; a GPU named by "
-                         f"its size takes at least {MIN_GENERIC_GPU_GB:g} GB", field="gpu")
+        raise RangeError.said("error.gpu_too_small", size=f"{gpu.marketed_gb:g}", least=f"{MIN_GENERIC_GPU_GB:g}",
+                              field="gpu")
     if gpu is None:
         raise UnknownWordError.said(
             "error.unknown_gpu", word=request.gpu, suggestion=catalog.gpus().close_match(request.gpu),
@@ -224,18 +223,16 @@ def _check_against(request: Request, arch: Architecture) -> None:
     """What a request can ask that its model's architecture cannot run."""
     heads, layers = arch.num_heads, arch.num_layers
     if arch.spec is None and arch.hidden_size % heads:  # each head takes hidden / heads of the width
-        raise InvalidRequestError(
-            f"hidden {arch.hidden_size} does not split into {heads} attention heads of equal width; "
-            f"give a hidden size that is a multiple of the heads, or heads that divide it",
-            field="hidden_size" if request.hidden_size else "num_heads")
+        raise InvalidRequestError.said("error.hidden_heads", hidden=arch.hidden_size, heads=heads,
+                                       field="hidden_size" if request.hidden_size else "num_heads")
     if heads % request.tp:
         raise InvalidRequestError.said("error.tp_heads", tp=request.tp, heads=heads, field="tp")
     # uneven stages are run (Megatron's --decoder-first/last-pipeline-num-layers, torchtitan's
     # pipeline split; vLLM's get_pp_indices for serving); a stage needs a layer at least, a virtual
     # stage too
     if request.pp * (request.vpp or 1) > layers:
-        raise InvalidRequestError(f"pp {request.pp}{f' x vpp {request.vpp}' if request.vpp else ''} stages for the "
-                                  f"model's {layers} layers: a stage holds a layer at least", field="pp")
+        raise InvalidRequestError.said("error.pp_layers", pp=request.pp, layers=layers, field="pp",
+                                       vpp=f" x vpp {request.vpp}" if request.vpp else "")
     # Inference on several GPUs without tp/pp splits the layers over them (device_map='auto'),
     # a whole layer at least a GPU; this holds for a bare size too, whose layer count is the
     # reference model's (the assumptions say which).
@@ -249,7 +246,7 @@ def _check_against(request: Request, arch: Architecture) -> None:
         if experts % request.ep:
             raise InvalidRequestError.said("error.ep_experts", ep=request.ep, experts=experts, field="ep")
         if request.gpu_count is not None and (request.gpu_count // (request.tp * request.pp)) % request.ep:
-            raise InvalidRequestError(f"ep {request.ep} does not divide the data-parallel GPUs", field="ep")
+            raise InvalidRequestError.said("error.ep_data_parallel", ep=request.ep, field="ep")
     group = request.tp * request.pp * request.cp
     if request.gpu_count is not None and request.gpu_count % group:
         cp = f" x cp {request.cp}" if request.cp > 1 else ""

@@ -9,28 +9,56 @@ decides what to say; callers name the id and the arguments.
 from __future__ import annotations
 
 import functools
+import os
 import re
-from pathlib import Path
 from typing import Any
+
+from vram import cache
 
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"
 #: CJK Unified Ideographs (with extension A and compatibility ideographs): any one makes a query Chinese.
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CLASS = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+
+
+@functools.cache
+def cjk() -> re.Pattern[str]:
+    """CJK_CLASS compiled, on first use: its wide class costs a cold start about a millisecond, and
+    ASCII text, most queries, never needs it (``messages.CJK`` is the same pattern)."""
+    return re.compile(CJK_CLASS)
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a CJK character."""
+    return not text.isascii() and cjk().search(text) is not None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CJK":
+        return cjk()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def language_of(text: object) -> str:
     """``zh`` for text with any CJK character, else ``en``."""
-    return "zh" if isinstance(text, str) and CJK.search(text) else DEFAULT
+    return "zh" if isinstance(text, str) and has_cjk(text) else DEFAULT
 
 
 @functools.cache
 def catalog(lang: str) -> dict[str, Any]:
     """One language's catalog, its tables flattened to dotted ids (``verdict.fits``)."""
-    import tomllib  # here: only an answer that shows a catalogued message reads one
+    # read on first use: only an answer that shows a catalogued message reads one; its TOML parse
+    # is cached as JSON (vram.cache), as the data catalogs' are: tomllib and the parse cost a cold
+    # start more than the answer
+    with open(os.path.join(os.path.dirname(__file__), f"{lang}.toml"), "rb") as f:
+        source = f.read()
+    return cache.cached_json(source, f"messages-{lang}.toml", lambda: dict(_flatten(_parse_toml(source))))
 
-    data = tomllib.loads(Path(__file__).with_name(f"{lang}.toml").read_text(encoding="utf-8"))
-    return dict(_flatten(data))
+
+def _parse_toml(source: bytes) -> dict[str, Any]:
+    import tomllib  # only when the cached parse is missing or stale
+
+    return tomllib.loads(source.decode("utf-8"))
 
 
 def _flatten(table: dict[str, Any], prefix: str = ""):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -196,19 +197,19 @@ class Request:
     num_heads: int | None = None
 
     def __post_init__(self) -> None:
-        # checked in bulk, with fast paths for values already in canonical form: sweeps build
-        # hundreds of thousands of Requests with dataclasses.replace
-        for name, enum in ENUM_FIELDS.items():
-            value = getattr(self, name)
+        # checked in bulk (each table's values read at once: operator.attrgetter), with fast paths
+        # for values already in canonical form: sweeps build hundreds of thousands of Requests with
+        # dataclasses.replace, and each query one
+        for (name, enum), value in zip(_ENUM_ITEMS, _enum_values(self)):
             if value is not None and type(value) is not enum:
                 self._set(name, _coerce_enum(name, enum, value))
         if self.task is None:
             raise MissingError("say what the job does", expected=_values(Task))
-        for name in BOOL_FIELDS:
-            _check_bool(name, getattr(self, name))
-        for name, (low, high) in RANGES.items():
-            value = getattr(self, name)
-            if value is None or (type(value) is int and low <= value <= high and name not in FRACTION_FIELDS):
+        for name, value in zip(BOOL_FIELDS, _bool_values(self)):
+            if value is not None and type(value) is not bool:  # no class derives from bool
+                _check_bool(name, value)
+        for (name, low, high, whole), value in zip(_RANGE_ITEMS, _range_values(self)):
+            if value is None or (whole and type(value) is int and low <= value <= high):
                 continue
             self._set(name, _check_number(name, value))
         self._check_model()
@@ -282,8 +283,8 @@ class Request:
         if self.engine_version is not None:
             self._check_engine_version()
         if self.task not in TRAINING_TASKS:
-            for name in (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora"):
-                if getattr(self, name) is not None:
+            for name, value in zip(_TRAINING_FIELDS, _training_values(self)):
+                if value is not None:
                     raise ConflictError.said("error.training_only", name=_label(name), field=name)
             if self.zero or self.sp or self.cp > 1:
                 name = "zero" if self.zero else "sp" if self.sp else "cp"
@@ -470,6 +471,16 @@ class Request:
         """Canonical query text; ``vram.parse(r.to_query()) == r``."""
         return request_to_query(self)
 
+
+#: The tables __post_init__ checks, as (name, what it needs) rows and a getter of their values.
+_ENUM_ITEMS = tuple(ENUM_FIELDS.items())
+_enum_values = operator.attrgetter(*ENUM_FIELDS)
+_bool_values = operator.attrgetter(*BOOL_FIELDS)
+_RANGE_ITEMS = tuple((name, low, high, name not in FRACTION_FIELDS) for name, (low, high) in RANGES.items())
+_range_values = operator.attrgetter(*RANGES)
+#: Fields an inference job must leave unset, in the order they are reported.
+_TRAINING_FIELDS = (*TRAINING_ONLY, "lora_rank", *OBJECTIVE_FIELDS, "modules_to_save", "dora")
+_training_values = operator.attrgetter(*_TRAINING_FIELDS)
 
 #: Fields about the reading of the query, not the job: neither compared nor in the JSON form.
 _NOT_THE_JOB = ("notes", "positions")

@@ -330,39 +330,29 @@ IGNORED_KEYS: frozenset[str] = frozenset({
 
 #: Settings written as launch flags in the spelling of the engines and trainers people paste them
 #: from (vLLM's ``vllm serve --help``, Megatron-LM's arguments.py, Hugging Face TrainingArguments,
-#: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets.
+#: accelerate launch): the flag without its dashes, '-' as '_', to the field it sets. Only the flags
+#: KEYS does not spell: a flag is also read as any KEYS spelling ('--max-model-len', '--seq-len';
+#: grammar/words.py read_flag, flag_spellings).
 FLAG_KEYS: dict[str, str] = {
     "tensor_parallel_size": "tp", "tensor_model_parallel_size": "tp", "tp_size": "tp",
     "pipeline_parallel_size": "pp", "pipeline_model_parallel_size": "pp", "pp_size": "pp",
     "expert_model_parallel_size": "ep", "expert_parallel_size": "ep",
     "data_parallel_size": "dp", "context_parallel_size": "cp", "context_parallel_degree": "cp",
-    "virtual_pipeline_model_parallel_size": "vpp", "global_batch_size": "global_batch",
-    "gradient_accumulation_steps": "grad_accum", "data_parallel_shard_degree": "dp",
-    "max_model_len": "seq_len", "seq_length": "seq_len", "max_seq_len": "seq_len", "max_seq_length": "seq_len",
-    "model_max_length": "seq_len", "cutoff_len": "seq_len", "context_length": "seq_len", "seq_len": "seq_len",
-    "max_new_tokens": "new_tokens",
+    "data_parallel_shard_degree": "dp",
+    "seq_length": "seq_len", "max_seq_len": "seq_len", "model_max_length": "seq_len",
     # TGI's launcher (text-generation-launcher --help): max-total-tokens is a request's prompt and
     # output together, the context each sequence may fill
     "max_total_tokens": "seq_len",
     # TGI's --num-shard: the GPUs one model is sharded over, tensor-parallel
     # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
     "num_shard": "tp",
-    "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
-    "max_num_seqs": "batch_size", "batch_size": "batch_size",
     # SGLang's cap on the requests a batch runs at once, its --max-num-seqs (python/sglang/srt/server_args.py)
-    "max_running_requests": "batch_size", "micro_batch_size": "batch_size",
-    "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
-    "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
+    "max_running_requests": "batch_size",
+    "train_micro_batch_size_per_gpu": "batch_size", "lora_r": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
-    "zero_stage": "zero", "hidden_size": "hidden_size", "num_layers": "num_layers",
     "num_attention_heads": "num_heads",
-    # llama.cpp's short flags (common/arg.cpp): -c/--ctx-size, -ngl/--n-gpu-layers, -np/--parallel,
-    # -ub/--ubatch-size
-    "c": "seq_len", "ctx_size": "seq_len", "ngl": "gpu_layers", "n_gpu_layers": "gpu_layers",
-    "gpu_layers": "gpu_layers", "np": "parallel", "parallel": "parallel", "ub": "ubatch", "ubatch_size": "ubatch",
-    "gpu_memory_utilization": "memory_fraction", "mem_fraction_static": "memory_fraction",
-    "cuda_memory_fraction": "memory_fraction", "max_num_batched_tokens": "max_num_batched_tokens",
-    "chunked_prefill_size": "max_num_batched_tokens", "max_batch_prefill_tokens": "max_num_batched_tokens",
+    # llama.cpp's short flags (common/arg.cpp): -c/--ctx-size, -np/--parallel, -ub/--ubatch-size
+    "c": "seq_len", "np": "parallel", "ub": "ubatch",
 }
 
 #: The verbs that say a serving engine runs the job; with none named, vLLM is taken (and said).

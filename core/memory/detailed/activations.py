@@ -135,6 +135,9 @@ UNSLOTH_SOURCE = ("unsloth/kernels/rms_layernorm.py Fast_RMS_Layernorm.forward, 
 
 @dataclass(frozen=True, slots=True)
 class BlockOptions:
+    """How a block is built and run, as its saved tensors depend on it (a docstring also spares
+    dataclass the inspect.signature it calls to write one)."""
+
     norm: str  #: "rmsnorm" or "layernorm"
     mlp: str  #: "plain" or "gated"
     fused_attention: bool  #: flash / sdpa rather than eager

@@ -10,6 +10,7 @@ most-loaded GPU of the tensor x pipeline group (sharding.py).
 
 from __future__ import annotations
 
+from vram.catalog.index import ModelSpec
 from vram.formula import Formula, formula
 from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import FUSED_QKV, prefill_formula
@@ -43,6 +44,8 @@ WHOLE = {"L": "L", "k": "k", "W": "W", "R": "R", "r": "r", "z": "z", "kG": "kG"}
 RECURRENT_SOURCE = ("Gated DeltaNet (arXiv 2412.06464 eq. 10) as transformers' Qwen3NextGatedDeltaNet caches it, a "
                     "linear layer a sequence: r = 4 B x value_heads x d_k x d_v (fp32 state), z = (conv_kernel - 1) x "
                     "conv_channels (conv inputs)")
+#: One token's K and V in one layer (sliding windows aside: they bound the tokens, not a token's size).
+TOKEN_LAYER = {"full": KV_TEXTS["full"].format(L=1, k="k", T=1), "latent": KV_TEXTS["latent"].format(L=1, T=1)}
 #: transformers' generate: the cache grows by each generated token (DynamicCache.update), so it
 #: ends holding the prompt and every generated token.
 TOKENS = {False: "s", True: "(s + g)"}
@@ -250,6 +253,17 @@ def kv_cache_item(job: DetailedJob, values: dict[str, float], kv_dtype: KvDtype,
         source = f"{source}; {sharding.TP_SOURCE}; {sharding.PP_SOURCE}"
     text = KV_TEXTS[kind].format(T=tokens, **symbols)
     return formula_item(Item.KV_CACHE, f"KV cache ({kv_dtype})", formula(text), values, source)
+
+
+def kv_token_layer(spec: ModelSpec, kv_heads: int, value_bytes: float) -> LineItem:
+    """One token's K and V in one layer, over ``kv_heads`` heads (MLA: its latent) of ``value_bytes``
+    each: the cache's formula at one layer, one token, one sequence, so that every runtime sizes
+    its cache by the same rule and source (serving engines' blocks, llama.cpp's cells)."""
+    kind, source = ("latent", MLA_SOURCE) if spec.kv_lora_rank is not None else ("full", KV_SOURCE)
+    values = {"k": kv_heads, "d": spec.head_dim, "dc": spec.kv_lora_rank, "dr": spec.qk_rope_head_dim, "b": 1,
+              "e": value_bytes}
+    return formula_item(Item.KV_CACHE, "MLA latent" if kind == "latent" else "K and V", formula(TOKEN_LAYER[kind]),
+                        values, source)
 
 
 def _split(item: LineItem, ways: int, layers: int) -> LineItem:

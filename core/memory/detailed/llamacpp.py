@@ -26,6 +26,7 @@ from vram.errors import UnsupportedError
 from vram.formula import Formula
 from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
+from vram.memory.detailed.inference import kv_token_layer
 from vram.memory.job import Said
 from vram.memory.quant import GGML_TYPES, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
@@ -150,8 +151,11 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
 
 
 def _kv_row(spec: ModelSpec, setup: Setup) -> float:
-    """Bytes of one KV cell of one layer: K and V rows of every KV head, in their cache types."""
-    return spec.num_kv_heads * spec.head_dim * (ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower()))
+    """Bytes of one KV cell of one layer: K and V rows of every KV head, each in its own cache type
+    (a value's bytes the mean of the two)."""
+    both = ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower())
+    row = kv_token_layer(spec, spec.num_kv_heads, both / 2)
+    return row.expression.value(row.values)  # unrounded: cells x row is rounded once
 
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:

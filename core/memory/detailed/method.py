@@ -17,12 +17,8 @@ from collections.abc import Sequence
 from vram.catalog.resolve import Resolved
 from vram.catalog.runtimes import Keeps
 from vram.errors import UnsupportedError
-from vram.memory.detailed import llamacpp, parallel, post_training, scale
-from vram.memory.detailed.adapters import lora_items
-from vram.memory.detailed.common import assembled, detailed_job, finish
+from vram.memory.detailed.common import DetailedJob, assembled, detailed_job, finish
 from vram.memory.detailed.inference import inference_items
-from vram.memory.detailed.serving import serving_items
-from vram.memory.detailed.training import training_items
 from vram.memory.job import Said, beyond
 from vram.memory.result import Comparison, Estimate, LineItem, Phase
 from vram.memory.runtime import usable_bytes
@@ -79,24 +75,39 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     host_bytes = 0
     serving = None
     if request.task is Task.INFERENCE and job.runtime.pre_allocates:
+        # each runtime's and task's modules load when a job needs them: a query starts faster
+        from vram.memory.detailed.serving import serving_items
+
         items, phases, serving = serving_items(job, said)
     elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
-        job = post_training.shaped(scale.shaped(job, said), said)
-        items, phases, host_each = (lora_items if request.task in (Task.LORA, Task.QLORA) else training_items)(job, said)
-        host_bytes = host_each * job.gpu_count
-        items, phases = post_training.added(job, items, phases, said)
-        if parallel.is_parallel(job):
-            items, phases, offloaded = parallel.apply(job, items, phases, said)
-            host_bytes += offloaded
-        items, phases = scale.apply(job, items, phases, said)
+        job, items, phases, host_bytes = _training(job, said, request.task)
     result = finish(job, items, phases, said, host_bytes, comparisons)
     return (result if serving is None else dataclasses.replace(result, serving=serving)), said.lines()
 
 
+def _training(job: DetailedJob, said: Said, task: Task) -> tuple[DetailedJob, list[LineItem], list[Phase], int]:
+    """A training job's items and phases on the most-loaded GPU, and its host bytes, all GPUs'."""
+    from vram.memory.detailed import parallel, post_training, scale
+    from vram.memory.detailed.adapters import lora_items
+    from vram.memory.detailed.training import training_items
+
+    job = post_training.shaped(scale.shaped(job, said), said)
+    items, phases, host_each = (lora_items if task in (Task.LORA, Task.QLORA) else training_items)(job, said)
+    host_bytes = host_each * job.gpu_count
+    items, phases = post_training.added(job, items, phases, said)
+    if parallel.is_parallel(job):
+        items, phases, offloaded = parallel.apply(job, items, phases, said)
+        host_bytes += offloaded
+    items, phases = scale.apply(job, items, phases, said)
+    return job, items, phases, host_bytes
+
+
 def _ggml_estimate(resolved: Resolved, job, said: Said, comparisons: Sequence[Comparison]) -> Estimate:
     """llama.cpp's buffers on the most-loaded GPU, the rest in host memory (memory.detailed.llamacpp)."""
+    from vram.memory.detailed import llamacpp
+
     gpu = resolved.gpu
     capacity = None if gpu is None else usable_bytes(gpu)
     placed, setup = llamacpp.estimate_llamacpp(job, said, gpu, capacity)

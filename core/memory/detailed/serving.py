@@ -16,14 +16,16 @@ import math
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
-from vram.formula import Formula, formula
+from vram.formula import formula
 from vram.memory.detailed import sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
     by_gpu_memory, by_release, fixed_fraction, gpu_defaults, is_large, legacy_defaults
 )
-from vram.memory.detailed.inference import MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, weights_items
+from vram.memory.detailed.inference import (
+    MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, kv_token_layer, weights_items
+)
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
@@ -32,11 +34,6 @@ from vram.request.enums import Item, PhaseName
 from vram.request.request import release
 from vram.units import GIB
 
-#: One layer's K and V for one token on this GPU: the KV heads of a tensor-parallel shard, at
-#: least one (vLLM ModelConfig.get_num_kv_heads, SGLang get_num_kv_heads: max(1, k // tp)).
-KV_TOKEN_LAYER = Formula("2*kg*d*e")
-#: MLA caches one latent and the rotary key a token a layer, the same on every tensor-parallel rank.
-KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
 GLOBAL_SOURCE = ("full-attention layers at their own KV heads and width, tG = 2 x global_kv_heads x global_head_dim x "
                  "e (Gemma 4; vLLM caches V beside K though V is K: it copies k_proj into v_proj)")
 #: The profile run's peak: one layer's working set at T tokens, or what the sampler holds for each
@@ -211,15 +208,9 @@ def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said:
 
 
 def _per_token_layer(job: DetailedJob, kv_heads: int, said: Said) -> LineItem:
-    spec = job.spec
-    kv_bytes = KV_BYTES[kv_dtype(job, said)]
-    if spec.kv_lora_rank is not None:
-        return formula_item(Item.KV_CACHE, "MLA latent", KV_TOKEN_LAYER_MLA,
-                            {"dc": spec.kv_lora_rank, "dr": spec.qk_rope_head_dim, "e": kv_bytes},
-                            MLA_SOURCE)
-    return formula_item(Item.KV_CACHE, "K and V", KV_TOKEN_LAYER,
-                        {"kg": kv_heads, "d": spec.head_dim, "e": kv_bytes},
-                        "vLLM paper section 3 (PagedAttention): 2 x kv_heads x head_dim x bytes a token a layer")
+    # the KV heads of a tensor-parallel shard, at least one (vLLM ModelConfig.get_num_kv_heads, SGLang
+    # get_num_kv_heads: max(1, k // tp)); MLA's latent is the same on every rank
+    return kv_token_layer(job.spec, kv_heads, KV_BYTES[kv_dtype(job, said)])
 
 
 def _windowed(job: DetailedJob, engine: EngineSettings, seq_len: int) -> tuple[int, int] | None:
