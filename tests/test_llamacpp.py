@@ -174,7 +174,7 @@ OLLAMA_NEAR: dict[tuple[str, str], float] = {
 #: (log id, query, figure key, vram's figure) -- every one exact to the printed hundredth
 LLAMA_CPP_LOGS = {
     "llamacpp-llamasharp-1099-qwen25-3b-q8-4080s":
-        "infer qwen2.5-3b q8_0 llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager on rtx-4090",
+        "infer qwen2.5-3b q8_0 llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
     "llamacpp-6122-command-r-35b-2gpu": "infer command-r-35b q4_k_m llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
 }
 
