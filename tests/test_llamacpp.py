@@ -90,21 +90,27 @@ def test_ollama_qwen2_partial_offload_layers():
 
 # -- Ollama's own estimate, figure by figure, as its "offload" line prints it ---------------------------------
 #
-# llm/memory.go EstimateGPULayers (to 2025-06; ollama/ollama 3241b45): each block's size is its weights plus
-# its share of the KV cache; weights.total sums those, weights.repeating is that sum less the output layer
-# (which it never held), weights.nonrepeating the output layer and its norm (the tied token_embd when there is
-# no output tensor). Each GPU keeps its minimum (457 MiB, ml/device.go) and one block as a buffer; on several
+# llm/memory.go EstimateGPULayers: each block's size is its weights plus its share of the KV cache;
+# weights.nonrepeating is the output layer and its norm (the tied token_embd when there is no output tensor).
+# What weights.total and .repeating sum changed at ollama/ollama 033cec232 (2025-03-12): before, total is the
+# blocks with their KV shares and repeating that less the output (which it never held); from then on (to
+# f560bd077, 2025-11-05, which replaced this estimate) repeating is the blocks alone and total adds the output. Each GPU keeps its minimum (457 MiB, ml/device.go) and one block as a buffer; on several
 # GPUs the full graph is set to the partial one. format.HumanBytes2 prints one decimal, so a figure that
 # rounds to the logged one is exact.
 
-#: (log id, query, GPUs, the query's placement) for each Ollama log with its launch in full
+#: the launch of each Ollama log, as a query (GPUS: how many the log shows, where more than one)
 OLLAMA_LAUNCHES = {
     "ollama-5913-dolphin-qwen2-72b-q4ks-rocm24": "infer qwen2-72b q4_k_s ollama num_ctx 2048",
     "ollama-8098-llama32-3b-q4km-np4": "infer llama-3.2-3b q4_k_m ollama num_ctx 2048 OLLAMA_NUM_PARALLEL=4",
     "ollama-9181-llama-70b-q8-4x22gib-fa": "infer llama-3.3-70b q8_0 ollama num_ctx 64000 -fa",
+    "ollama-ipex-13277-qwen25-coder-14b-q2k-cpu": "infer qwen2.5-coder-14b q2_k ollama num_ctx 4096",
 }
 GPUS = {"ollama-9181-llama-70b-q8-4x22gib-fa": 4}
 OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
+#: logs of Ollama's CPU library: no minimum kept, and memory.go returns its estimate with no layers placed
+CPU_LOGS = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
+#: logs dated from 2025-03-12 (033cec232): weights without the KV shares
+BLOCKS_ALONE = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
 
 
 def _ollama_line(log_id: str) -> dict[str, float]:
@@ -120,26 +126,29 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     full, partial = (llamacpp.buffers(job, eager, n).items[-1].bytes for n in (spec.num_layers + 1, spec.num_layers))
     if gpus > 1:
         full = partial  # "multigpu should always use the partial graph size"
-    available = int(logged["memory_available_gib"] * GIB)
-    layers, split = llamacpp.ollama_layers(job, setup, available, OLLAMA_MINIMUM, gpus)
+    cpu = log_id in CPU_LOGS
+    minimum = 0 if cpu else OLLAMA_MINIMUM
+    available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
+    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus)
     share = kv // spec.num_layers
     weights = sum(blocks) + kv
     # memory.go walks the blocks from the first, block i to GPU i mod n while each has room
     mine = [[b + share for i, b in enumerate(blocks) if i % gpus == g][:n] for g, n in enumerate(split)]
-    held = [OLLAMA_MINIMUM + blocks[0] + share + sum(own) for own in mine]
+    held = [minimum + blocks[0] + share + sum(own) for own in mine]
     on_gpu = min(layers, spec.num_layers)
     placed = sum(held) + (layers > spec.num_layers) * output
     graph = full if layers > spec.num_layers else partial
     overflow = sum(b + share for b in blocks[: spec.num_layers - on_gpu]) + (layers <= spec.num_layers) * output
     figures = {
-        "required_kv": kv, "graph_full": full, "graph_partial": partial, "weights_total": weights,
-        "weights_repeating": weights - output, "weights_nonrepeating": output,
+        "required_kv": kv, "graph_full": full, "graph_partial": partial, "weights_nonrepeating": output,
+        "weights_total": sum(blocks) + output if log_id in BLOCKS_ALONE else weights,
+        "weights_repeating": sum(blocks) if log_id in BLOCKS_ALONE else weights - output,
         "required_partial": placed + graph * len(split), "required_full": placed + graph * len(split) + overflow,
         "allocation_each": held[0] + graph,
     }
     ours = {f"{name}_{unit}": value / (GIB if unit == "gib" else MIB) for name, value in figures.items()
             for unit in ("gib", "mib")}
-    ours.update(layers_offload=layers, layers_model=spec.num_layers + 1, layers_split_each=split[0])
+    ours.update(layers_offload=0 if cpu else layers, layers_model=spec.num_layers + 1, layers_split_each=split[0])
     return ours
 
 
@@ -176,6 +185,9 @@ LLAMA_CPP_LOGS = {
     "llamacpp-llamasharp-1099-qwen25-3b-q8-4080s":
         "infer qwen2.5-3b q8_0 llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
     "llamacpp-6122-command-r-35b-2gpu": "infer command-r-35b q4_k_m llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
+    "llamacpp-11861-r1-distill-qwen-32b-q4km":
+        "infer deepseek-r1-distill-qwen-32b q4_k_m llama.cpp -ngl 99 -c 16384 -np 1 -ub 512 -fa",
+    "ollama-9091-qwen25-14b-q4km-np4": "infer qwen2.5-14b q4_k_m llama.cpp -ngl 99 -c 8192 -np 4 -ub 512 eager",
 }
 
 
@@ -183,18 +195,22 @@ def _llama_cpp_figures(log_id: str) -> dict[str, float]:
     estimate = vram.ask(LLAMA_CPP_LOGS[log_id])
     kv = _item(estimate, "kv_cache")
     figures = {"cuda0_kv_buffer_mib": kv, "kv_self_mib": kv, "k_f16_mib": kv / 2, "v_f16_mib": kv / 2,
-               "cuda0_compute_buffer_mib": _item(estimate, "activations")}
+               "cuda0_compute_buffer_mib": _item(estimate, "activations"), "cuda0_model_buffer_mib": _item(estimate, "weights")}
     said = Said()
     job = detailed_job(resolve_request(vram.parse(LLAMA_CPP_LOGS[log_id])), said)
     blocks, embd, output = llamacpp.layout(job.spec, llamacpp.setup_of(job, said, None).weight_type)
     figures["file_size_gib"] = (sum(blocks) + embd + (output if not job.spec.tie_embeddings else 0)) / GIB
+    figures["cpu_model_buffer_mib"] = figures["cpu_mapped_model_buffer_mib"] = embd / MIB  # token_embd stays on the CPU
     return figures
 
 
 LLAMA_CPP_FIGURES = [
     ("llamacpp-llamasharp-1099-qwen25-3b-q8-4080s", key) for key in
     ("cuda0_kv_buffer_mib", "k_f16_mib", "v_f16_mib", "cuda0_compute_buffer_mib", "file_size_gib")
-] + [("llamacpp-6122-command-r-35b-2gpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib")]
+] + [("llamacpp-6122-command-r-35b-2gpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib")] + [
+    ("llamacpp-11861-r1-distill-qwen-32b-q4km", key) for key in ("cuda0_model_buffer_mib", "cpu_mapped_model_buffer_mib")
+] + [("ollama-9091-qwen25-14b-q4km-np4", key) for key in
+     ("cuda0_model_buffer_mib", "cpu_model_buffer_mib", "cuda0_kv_buffer_mib")]
 
 
 @pytest.mark.parametrize(("log_id", "key"), LLAMA_CPP_FIGURES)
