@@ -188,6 +188,9 @@ LLAMA_CPP_LOGS = {
     "llamacpp-11861-r1-distill-qwen-32b-q4km":
         "infer deepseek-r1-distill-qwen-32b q4_k_m llama.cpp -ngl 99 -c 16384 -np 1 -ub 512 -fa",
     "ollama-9091-qwen25-14b-q4km-np4": "infer qwen2.5-14b q4_k_m llama.cpp -ngl 99 -c 8192 -np 4 -ub 512 eager",
+    # the KV does not depend on where it is placed; IQ2_XXS is not a vram type, so the weights' type is a stand-in
+    "llamacpp-5137-mixtral-8x7b-iq2xxs-cpu": "infer mixtral-8x7b q4_k_m llama.cpp -ngl 99 -c 512 -np 1 -ub 512 eager",
+    "ollama-6279-llama31-70b-q4_0-4x4090": "infer llama-3.1-70b q4_0 llama.cpp -ngl 99 -c 512 -np 1",
 }
 
 
@@ -201,6 +204,9 @@ def _llama_cpp_figures(log_id: str) -> dict[str, float]:
     blocks, embd, output = llamacpp.layout(job.spec, llamacpp.setup_of(job, said, None).weight_type)
     figures["file_size_gib"] = (sum(blocks) + embd + (output if not job.spec.tie_embeddings else 0)) / GIB
     figures["cpu_model_buffer_mib"] = figures["cpu_mapped_model_buffer_mib"] = embd / MIB  # token_embd stays on the CPU
+    figures["model_size_gib"] = figures["file_size_gib"]
+    values = {"u": 512, "n": estimate.serving.kv_cache_tokens, "h": job.spec.hidden_size, "m": 4}
+    figures["cpu_input_buffer_mib"] = llamacpp.HOST_COMPUTE.bytes(values) / MIB  # the graph's inputs, no flash attention
     return figures
 
 
@@ -210,7 +216,10 @@ LLAMA_CPP_FIGURES = [
 ] + [("llamacpp-6122-command-r-35b-2gpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib")] + [
     ("llamacpp-11861-r1-distill-qwen-32b-q4km", key) for key in ("cuda0_model_buffer_mib", "cpu_mapped_model_buffer_mib")
 ] + [("ollama-9091-qwen25-14b-q4km-np4", key) for key in
-     ("cuda0_model_buffer_mib", "cpu_model_buffer_mib", "cuda0_kv_buffer_mib")]
+     ("cuda0_model_buffer_mib", "cpu_model_buffer_mib", "cuda0_kv_buffer_mib")] + [
+    ("llamacpp-5137-mixtral-8x7b-iq2xxs-cpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib",
+                                                                "cpu_input_buffer_mib")
+] + [("ollama-6279-llama31-70b-q4_0-4x4090", "model_size_gib")]
 
 
 @pytest.mark.parametrize(("log_id", "key"), LLAMA_CPP_FIGURES)
