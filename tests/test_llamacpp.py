@@ -94,8 +94,9 @@ def test_ollama_qwen2_partial_offload_layers():
 # weights.nonrepeating is the output layer and its norm (the tied token_embd when there is no output tensor).
 # What weights.total and .repeating sum changed at ollama/ollama 033cec232 (2025-03-12): before, total is the
 # blocks with their KV shares and repeating that less the output (which it never held); from then on (to
-# f560bd077, 2025-11-05, which replaced this estimate) repeating is the blocks alone and total adds the output. Each GPU keeps its minimum (457 MiB, ml/device.go) and one block as a buffer; on several
-# GPUs the full graph is set to the partial one. format.HumanBytes2 prints one decimal, so a figure that
+# f560bd077, 2025-11-05, which replaced this estimate) repeating is the blocks alone and total adds the output.
+# Each GPU keeps its minimum (457 MiB, ml/device.go) and one block as a buffer; on several GPUs the full graph
+# is set to the partial one. format.HumanBytes2 prints one decimal, so a figure that
 # rounds to the logged one is exact.
 
 #: the launch of each Ollama log, as a query (GPUS: how many the log shows, where more than one)
@@ -153,7 +154,7 @@ def _ollama_line(log_id: str) -> dict[str, float]:
 
 
 OLLAMA_FIGURES = [(log_id, key) for log_id in OLLAMA_LAUNCHES for key in LOGS[log_id]["logged"]
-                  if key.endswith(("_gib", "_mib")) and not key.startswith("memory_available")
+                  if (key.endswith(("_gib", "_mib")) and not key.startswith("memory_available"))
                   or key.startswith("layers_")]
 
 
@@ -180,7 +181,8 @@ OLLAMA_NEAR: dict[tuple[str, str], float] = {
 
 # -- llama.cpp's buffers against logs beyond the Bllossom one ----------------------------------------------
 
-#: (log id, query, figure key, vram's figure) -- every one exact to the printed hundredth
+#: the launch of each llama.cpp log (and of Ollama's runner lines), as a query; each figure exact to the printed
+#: hundredth
 LLAMA_CPP_LOGS = {
     "llamacpp-llamasharp-1099-qwen25-3b-q8-4080s":
         "infer qwen2.5-3b q8_0 llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
@@ -198,7 +200,8 @@ def _llama_cpp_figures(log_id: str) -> dict[str, float]:
     estimate = vram.ask(LLAMA_CPP_LOGS[log_id])
     kv = _item(estimate, "kv_cache")
     figures = {"cuda0_kv_buffer_mib": kv, "kv_self_mib": kv, "k_f16_mib": kv / 2, "v_f16_mib": kv / 2,
-               "cuda0_compute_buffer_mib": _item(estimate, "activations"), "cuda0_model_buffer_mib": _item(estimate, "weights")}
+               "cuda0_compute_buffer_mib": _item(estimate, "activations"),
+               "cuda0_model_buffer_mib": _item(estimate, "weights")}
     said = Said()
     job = detailed_job(resolve_request(vram.parse(LLAMA_CPP_LOGS[log_id])), said)
     blocks, embd, output = llamacpp.layout(job.spec, llamacpp.setup_of(job, said, None).weight_type)
@@ -206,7 +209,8 @@ def _llama_cpp_figures(log_id: str) -> dict[str, float]:
     figures["cpu_model_buffer_mib"] = figures["cpu_mapped_model_buffer_mib"] = embd / MIB  # token_embd stays on the CPU
     figures["model_size_gib"] = figures["file_size_gib"]
     values = {"u": 512, "n": estimate.serving.kv_cache_tokens, "h": job.spec.hidden_size, "m": 4}
-    figures["cpu_input_buffer_mib"] = llamacpp.HOST_COMPUTE.bytes(values) / MIB  # the graph's inputs, no flash attention
+    # the graph's inputs on the host, without flash attention
+    figures["cpu_input_buffer_mib"] = llamacpp.HOST_COMPUTE.bytes(values) / MIB
     return figures
 
 
@@ -214,7 +218,8 @@ LLAMA_CPP_FIGURES = [
     ("llamacpp-llamasharp-1099-qwen25-3b-q8-4080s", key) for key in
     ("cuda0_kv_buffer_mib", "k_f16_mib", "v_f16_mib", "cuda0_compute_buffer_mib", "file_size_gib")
 ] + [("llamacpp-6122-command-r-35b-2gpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib")] + [
-    ("llamacpp-11861-r1-distill-qwen-32b-q4km", key) for key in ("cuda0_model_buffer_mib", "cpu_mapped_model_buffer_mib")
+    ("llamacpp-11861-r1-distill-qwen-32b-q4km", key)
+    for key in ("cuda0_model_buffer_mib", "cpu_mapped_model_buffer_mib")
 ] + [("ollama-9091-qwen25-14b-q4km-np4", key) for key in
      ("cuda0_model_buffer_mib", "cpu_model_buffer_mib", "cuda0_kv_buffer_mib")] + [
     ("llamacpp-5137-mixtral-8x7b-iq2xxs-cpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib",
