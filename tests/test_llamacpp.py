@@ -21,6 +21,7 @@ from vram.memory.job import Said
 LOGS = {row["id"]: row for row in tomllib.loads(
     (Path(__file__).parent / "data" / "published_serving.toml").read_text())["log"]}
 MIB = 2**20
+GIB = 2**30
 
 BLLOSSOM = LOGS["llamacpp-bllossom-8b-q4km-rtx3070"]
 #: the launch of that log: Q4_K_M, n_ctx 512, one sequence, no flash attention
@@ -79,24 +80,166 @@ def test_ollama_qwen2_kv_and_graphs_match_its_estimate():
     assert graphs[1] / 2**30 == pytest.approx(logged["graph_partial_gib"], abs=0.05)
 
 
-@pytest.mark.parametrize(("figure", "logged", "tolerance"), [
-    ("weights_repeating_gib", 38.9, 0.01),  # memory.weights.repeating: 39.19 GiB here
-    ("weights_nonrepeating_mib", 974.6, 0.001),  # output (q6_K) and its norm
-])
-def test_ollama_qwen2_weights_match_its_estimate(figure, logged, tolerance):
-    job, setup = _qwen2_job()
-    blocks, _, output = llamacpp.layout(job.spec, setup.weight_type)
-    ours = sum(blocks) / 2**30 if figure.endswith("gib") else output / MIB
-    assert OLLAMA_QWEN2["logged"][figure] == logged
-    assert ours == pytest.approx(logged, rel=tolerance)
-
-
 def test_ollama_qwen2_partial_offload_layers():
     """Ollama offloaded 43 of 81 layers into 24.0 GiB (memory.go's fit with its 457 MiB minimum)."""
     job, setup = _qwen2_job()
     layers, split = llamacpp.ollama_layers(job, setup, int(OLLAMA_QWEN2["logged"]["memory_available_gib"] * 2**30),
                                            457 * MIB)
     assert layers == OLLAMA_QWEN2["logged"]["layers_offload"] and split == (43,)
+
+
+# -- Ollama's own estimate, figure by figure, as its "offload" line prints it ---------------------------------
+#
+# llm/memory.go EstimateGPULayers: each block's size is its weights plus its share of the KV cache;
+# weights.nonrepeating is the output layer and its norm (the tied token_embd when there is no output tensor).
+# What weights.total and .repeating sum changed at ollama/ollama 033cec232 (2025-03-12): before, total is the
+# blocks with their KV shares and repeating that less the output (which it never held); from then on (to
+# f560bd077, 2025-11-05, which replaced this estimate) repeating is the blocks alone and total adds the output.
+# Each GPU keeps its minimum (457 MiB, ml/device.go) and one block as a buffer; on several GPUs the full graph
+# is set to the partial one. format.HumanBytes2 prints one decimal, so a figure that
+# rounds to the logged one is exact.
+
+#: the launch of each Ollama log, as a query (GPUS: how many the log shows, where more than one)
+OLLAMA_LAUNCHES = {
+    "ollama-5913-dolphin-qwen2-72b-q4ks-rocm24": "infer qwen2-72b q4_k_s ollama num_ctx 2048",
+    "ollama-8098-llama32-3b-q4km-np4": "infer llama-3.2-3b q4_k_m ollama num_ctx 2048 OLLAMA_NUM_PARALLEL=4",
+    "ollama-9181-llama-70b-q8-4x22gib-fa": "infer llama-3.3-70b q8_0 ollama num_ctx 64000 -fa",
+    "ollama-ipex-13277-qwen25-coder-14b-q2k-cpu": "infer qwen2.5-coder-14b q2_k ollama num_ctx 4096",
+}
+GPUS = {"ollama-9181-llama-70b-q8-4x22gib-fa": 4}
+OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
+#: logs of Ollama's CPU library: no minimum kept, and memory.go returns its estimate with no layers placed
+CPU_LOGS = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
+#: logs dated from 2025-03-12 (033cec232): weights without the KV shares
+BLOCKS_ALONE = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
+
+
+def _ollama_line(log_id: str) -> dict[str, float]:
+    """What Ollama's offload line would print for the log's launch, by vram's buffers, in the log's units."""
+    logged, gpus = LOGS[log_id]["logged"], GPUS.get(log_id, 1)
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(OLLAMA_LAUNCHES[log_id])), said)
+    setup = llamacpp.setup_of(job, said, None)
+    spec = job.spec
+    blocks, _, output = llamacpp.layout(spec, setup.weight_type)
+    eager = dataclasses.replace(setup, flash=False)  # fs/ggml/ggml.go GraphSize: flash attention only for gpt-oss
+    kv = llamacpp.buffers(job, setup, spec.num_layers + 1).items[1].bytes
+    full, partial = (llamacpp.buffers(job, eager, n).items[-1].bytes for n in (spec.num_layers + 1, spec.num_layers))
+    if gpus > 1:
+        full = partial  # "multigpu should always use the partial graph size"
+    cpu = log_id in CPU_LOGS
+    minimum = 0 if cpu else OLLAMA_MINIMUM
+    available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
+    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus)
+    share = kv // spec.num_layers
+    weights = sum(blocks) + kv
+    # memory.go walks the blocks from the first, block i to GPU i mod n while each has room
+    mine = [[b + share for i, b in enumerate(blocks) if i % gpus == g][:n] for g, n in enumerate(split)]
+    held = [minimum + blocks[0] + share + sum(own) for own in mine]
+    on_gpu = min(layers, spec.num_layers)
+    placed = sum(held) + (layers > spec.num_layers) * output
+    graph = full if layers > spec.num_layers else partial
+    overflow = sum(b + share for b in blocks[: spec.num_layers - on_gpu]) + (layers <= spec.num_layers) * output
+    figures = {
+        "required_kv": kv, "graph_full": full, "graph_partial": partial, "weights_nonrepeating": output,
+        "weights_total": sum(blocks) + output if log_id in BLOCKS_ALONE else weights,
+        "weights_repeating": sum(blocks) if log_id in BLOCKS_ALONE else weights - output,
+        "required_partial": placed + graph * len(split), "required_full": placed + graph * len(split) + overflow,
+        "allocation_each": held[0] + graph,
+    }
+    ours = {f"{name}_{unit}": value / (GIB if unit == "gib" else MIB) for name, value in figures.items()
+            for unit in ("gib", "mib")}
+    ours.update(layers_offload=0 if cpu else layers, layers_model=spec.num_layers + 1, layers_split_each=split[0])
+    return ours
+
+
+OLLAMA_FIGURES = [(log_id, key) for log_id in OLLAMA_LAUNCHES for key in LOGS[log_id]["logged"]
+                  if (key.endswith(("_gib", "_mib")) and not key.startswith("memory_available"))
+                  or key.startswith("layers_")]
+
+
+@pytest.mark.parametrize(("log_id", "key"), OLLAMA_FIGURES)
+def test_ollama_offload_line_figure_by_figure(log_id, key):
+    """Each figure of Ollama's offload line, as HumanBytes2 rounds it, from vram's layout, KV and graphs."""
+    logged = LOGS[log_id]["logged"][key]
+    ours = _ollama_line(log_id)[key]
+    if key.startswith("layers_"):
+        assert ours == logged
+    elif (log_id, key) in OLLAMA_NEAR:
+        assert ours == pytest.approx(logged, abs=OLLAMA_NEAR[(log_id, key)])
+    else:
+        assert round(ours, 1) == logged
+
+
+#: figures vram does not reproduce to the printed decimal, each with why and its bound
+OLLAMA_NEAR: dict[tuple[str, str], float] = {
+    # 39.82 GiB against 39.9: the fine-tune's file carries its own mix (q5_0 x70, q5_1 x10, q4_K x401, q5_K x80,
+    # q6_K x1, in the issue's loader lines), not quite the Q4_K_S mix vram.memory.quant gives Qwen2-72B: -0.2 %
+    ("ollama-5913-dolphin-qwen2-72b-q4ks-rocm24", "weights_total_gib"): 0.15,
+}
+
+
+# -- llama.cpp's buffers against logs beyond the Bllossom one ----------------------------------------------
+
+#: the launch of each llama.cpp log (and of Ollama's runner lines), as a query; each figure exact to the printed
+#: hundredth
+LLAMA_CPP_LOGS = {
+    "llamacpp-llamasharp-1099-qwen25-3b-q8-4080s":
+        "infer qwen2.5-3b q8_0 llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
+    "llamacpp-6122-command-r-35b-2gpu": "infer command-r-35b q4_k_m llama.cpp -ngl 99 -c 4096 -np 1 -ub 512 eager",
+    "llamacpp-11861-r1-distill-qwen-32b-q4km":
+        "infer deepseek-r1-distill-qwen-32b q4_k_m llama.cpp -ngl 99 -c 16384 -np 1 -ub 512 -fa",
+    "ollama-9091-qwen25-14b-q4km-np4": "infer qwen2.5-14b q4_k_m llama.cpp -ngl 99 -c 8192 -np 4 -ub 512 eager",
+    # the KV does not depend on where it is placed; IQ2_XXS is not a vram type, so the weights' type is a stand-in
+    "llamacpp-5137-mixtral-8x7b-iq2xxs-cpu": "infer mixtral-8x7b q4_k_m llama.cpp -ngl 99 -c 512 -np 1 -ub 512 eager",
+    "ollama-6279-llama31-70b-q4_0-4x4090": "infer llama-3.1-70b q4_0 llama.cpp -ngl 99 -c 512 -np 1",
+}
+
+
+def _llama_cpp_figures(log_id: str) -> dict[str, float]:
+    estimate = vram.ask(LLAMA_CPP_LOGS[log_id])
+    kv = _item(estimate, "kv_cache")
+    figures = {"cuda0_kv_buffer_mib": kv, "kv_self_mib": kv, "k_f16_mib": kv / 2, "v_f16_mib": kv / 2,
+               "cuda0_compute_buffer_mib": _item(estimate, "activations"),
+               "cuda0_model_buffer_mib": _item(estimate, "weights")}
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(LLAMA_CPP_LOGS[log_id])), said)
+    blocks, embd, output = llamacpp.layout(job.spec, llamacpp.setup_of(job, said, None).weight_type)
+    figures["file_size_gib"] = (sum(blocks) + embd + (output if not job.spec.tie_embeddings else 0)) / GIB
+    figures["cpu_model_buffer_mib"] = figures["cpu_mapped_model_buffer_mib"] = embd / MIB  # token_embd stays on the CPU
+    figures["model_size_gib"] = figures["file_size_gib"]
+    values = {"u": 512, "n": estimate.serving.kv_cache_tokens, "h": job.spec.hidden_size, "m": 4}
+    # the graph's inputs on the host, without flash attention
+    figures["cpu_input_buffer_mib"] = llamacpp.HOST_COMPUTE.bytes(values) / MIB
+    return figures
+
+
+LLAMA_CPP_FIGURES = [
+    ("llamacpp-llamasharp-1099-qwen25-3b-q8-4080s", key) for key in
+    ("cuda0_kv_buffer_mib", "k_f16_mib", "v_f16_mib", "cuda0_compute_buffer_mib", "file_size_gib")
+] + [("llamacpp-6122-command-r-35b-2gpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib")] + [
+    ("llamacpp-11861-r1-distill-qwen-32b-q4km", key)
+    for key in ("cuda0_model_buffer_mib", "cpu_mapped_model_buffer_mib")
+] + [("ollama-9091-qwen25-14b-q4km-np4", key) for key in
+     ("cuda0_model_buffer_mib", "cpu_model_buffer_mib", "cuda0_kv_buffer_mib")] + [
+    ("llamacpp-5137-mixtral-8x7b-iq2xxs-cpu", key) for key in ("kv_self_mib", "k_f16_mib", "v_f16_mib",
+                                                                "cpu_input_buffer_mib")
+] + [("ollama-6279-llama31-70b-q4_0-4x4090", "model_size_gib")]
+
+
+@pytest.mark.parametrize(("log_id", "key"), LLAMA_CPP_FIGURES)
+def test_llama_cpp_log_figure_by_figure(log_id, key):
+    """KV = cells x layers x (K + V row bytes); the compute buffer is GraphSize's logits term at n_ubatch 512
+    (4 x 512 x (2048 + 151936) B = 300.75 MiB for Qwen2.5-3B); the file, blocks and token_embd."""
+    assert round(_llama_cpp_figures(log_id)[key], 2) == LOGS[log_id]["logged"][key]
+
+
+def test_command_r_kv_split_over_two_gpus_sums_to_the_total():
+    """llama.cpp put 12 and 28 of the 40 layers' KV on the two cards (its default split follows free memory,
+    which vram does not model); the two buffers add up to the total that vram gives."""
+    logged = LOGS["llamacpp-6122-command-r-35b-2gpu"]["logged"]
+    assert logged["cuda0_kv_buffer_mib"] + logged["cuda1_kv_buffer_mib"] == logged["kv_self_mib"]
+    assert logged["cuda0_kv_buffer_mib"] == 12 * logged["kv_self_mib"] / 40
 
 
 OLLAMA_GEMMA3 = LOGS["ollama-11162-gemma3-27b-fp16-2x5090"]

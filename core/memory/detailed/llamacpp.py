@@ -328,7 +328,10 @@ def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, 
     estimateGPULayers, to f560bd07): each GPU keeps its reserve and one block as a buffer; blocks, each
     with its KV, go from the last down, block i to the (i mod n)-th GPU that still has room for the
     larger graph and the block (a GPU without room leaves the rotation); then the output layer. The
-    layers it offloads, and how many each GPU holds."""
+    graph keeps every head's scores whether or not flash attention is on: fs/ggml/ggml.go GraphSize
+    lets flash attention change only gpt-oss's (whose own case is not modelled here; it takes llama's),
+    as Ollama's Llama-3 70B log with flash attention on shows (tests/test_llamacpp.py). The layers it
+    offloads, and how many each GPU holds."""
     spec = job.spec
     blocks, _, output = layout(spec, setup.weight_type)
     cells, _ = _cells(job, setup)
