@@ -208,13 +208,28 @@ def test_other_engines_leave_cuda_graphs_outside_their_share():
     assert any("CUDA graphs are not counted" in str(a) for a in result.assumptions)
 
 
-def test_sglang_pool_leaves_activations_outside_and_takes_the_context():
-    result = ask("sglang llama-3-8b mem-fraction-static 0.8 max-model-len 8k on h100")
+@pytest.mark.parametrize("tp", [1, 2])
+def test_sglang_pool_is_the_fraction_of_what_is_free_at_start_less_the_weights(tp):
+    """profile_max_num_token: the memory free after the weights less (1 - f) x what was free once the CUDA
+    context and the distributed init were taken (init_torch_distributed's min_per_gpu_memory); the
+    activations live outside the share."""
+    result = ask(f"sglang llama-3-8b mem-fraction-static 0.8 max-model-len 8k tp {tp} on {tp}x h100")
     serving = result.serving
-    counted = {Item.WEIGHTS, Item.CUDA_CONTEXT}  # profile_max_num_token: free after weights, less (1 - f) total
-    rest = sum(i.bytes for i in result.items if i.key in counted)
-    assert serving.kv_cache_bytes == math.floor(0.8 * serving.cuda_total_bytes - rest)
+    startup = sum(i.bytes for i in result.items if i.key in (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD))
+    weights = sum(i.bytes for i in result.items if i.key is Item.WEIGHTS)
+    assert serving.kv_cache_bytes == math.floor(0.8 * (serving.cuda_total_bytes - startup) - weights)
     assert serving.kv_cache_tokens == serving.kv_cache_bytes // serving.kv_bytes_per_token  # a page is a token
+
+
+def test_sglang_rule_gives_the_logged_pool_from_the_logs_own_figures():
+    """The QwQ-32B log's free memory after its start (21.63 GiB), after its weights (6.09) and its pool:
+    0.85 x 21.63 - (21.63 - 6.09) GiB over 2 x 2 KV heads x 128 x 2 bytes x 64 layers a token."""
+    row = next(r for r in logs() if r["id"] == "sglang-llms-in-clouds-qwq-32b-4xl4")
+    logged, fraction = row["logged"], row["settings"]["mem_fraction_static"]
+    start, after = logged["load_begin_avail_mem_gb_as_printed"], logged["avail_mem_gb_as_printed"]
+    tokens = (fraction * start - (start - after)) * GIB // (2 * 2 * 128 * 2 * 64)
+    assert tokens == pytest.approx(logged["kv_cache_tokens"], rel=0.001)  # the log prints 2 decimals
+    assert _serving("sglang qwq-32b tp 4 on 4x l4 engine-version=0.4.3").kv_bytes_per_token == 2 * 2 * 128 * 2 * 64
 
 
 def test_tgi_keeps_its_wiggle_room():

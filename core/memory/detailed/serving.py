@@ -41,6 +41,10 @@ KV_TOKEN_LAYER_MLA = Formula("(dc + dr)*e")
 #: logit of max_num_seqs requests over the whole vocabulary (the row's sampler_bytes_per_logit),
 #: the larger (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
 SAMPLER = "y*q*v"
+#: What an engine has taken before it measures the memory its fraction is a share of, where it measures
+#: the free memory rather than CUDA's total (runtimes.toml fraction_of_free_at_start): the CUDA context
+#: and the distributed init (NCCL, all-reduce buffers).
+STARTUP = (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD)
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,8 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                     "weights in place"),
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
-    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes)
+    startup = sum(item.bytes for item in items if item.key in STARTUP) if row["fraction_of_free_at_start"] else 0
+    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
     return items, phases, serving
 
 
@@ -240,7 +245,9 @@ def _request_bytes(job: DetailedJob, engine: EngineSettings, token_layer: LineIt
 
 
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
-             per_request: int) -> Serving:
+             per_request: int, startup: int) -> Serving:
+    """The pool: the share of CUDA's total (or, where the row's fraction_of_free_at_start says so, of the
+    memory free once the ``startup`` items are taken) less what the engine holds besides it."""
     row, runtime = job.runtime.settings, job.runtime
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
@@ -250,7 +257,7 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   concurrency_asked=job.batch_size)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
+    pool = math.floor(row["wiggle"] * (engine.fraction * (engine.cuda_total - startup) - (rest - startup)))
     block_bytes = engine.block_size * token_layer.bytes * layers
     if _windowed(job, engine, job.seq_len) is None:
         blocks = max(pool, 0) // block_bytes
