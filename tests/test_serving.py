@@ -115,7 +115,7 @@ def _serving(query: str):
     ("sglang llama-3-8b on h100", 8192, 256),
     ("sglang llama-3-8b on a100-40gb", 4096, 256),  # from 0.5.3: 4096 below 60 x 1024 MiB
     ("sglang llama-3-8b on a100-40gb engine-version=0.5.2", 8192, 256),  # v0.4: 8192 from 25,000 MB
-    ("tgi llama-3-8b on h100", 4096, 128),  # TGI launcher: max_batch_prefill_tokens 4096
+    ("tgi llama-3-8b on h100", 4145, 128),  # TGI launcher: max_batch_prefill_tokens max_input_tokens + 50 (4095 + 50)
     ("vllm llama-3-8b max-num-batched-tokens 16k on h100", 16384, 1024),
     # V0 engine before 0.8.0 (arg_utils.py _set_default_args_v0, config.py SchedulerConfig): no chunked
     # prefill up to a 32768-token context, one pass of max(max_model_len, 2048); above, chunked prefill
@@ -274,7 +274,7 @@ def test_sliding_window_layers_keep_their_window_in_vllm():
      "stored in KV cache ("),
     ("sglang llama-3.1-8b mem-fraction-static 0.5 on rtx-3090", "RuntimeError: Not enough memory"),
     # TGI flash_causal_lm.py FlashCausalLM.warmup
-    ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4096 prefill tokens"),
+    ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4145 prefill tokens"),
 ])
 def test_refusals_say_what_the_engine_prints(query, refusal):
     result = ask(query)

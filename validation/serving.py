@@ -52,6 +52,14 @@ KNOWN_GAPS = {
         "8 GPUs, more with DP attention's whole attention layers on every GPU) where the catalog's R1 is its fp8 "
         "checkpoint; the excerpt names neither the weights' dtype nor the DP-attention flags, so the replay asks "
         "neither",
+    ("tgi-chat-app-llama31-8b-a10g", "kv_cache_tokens"):
+        "19,056 tokens are 1,191 blocks, 512 of them the warm-up batch's own (two requests of max_total_tokens 4096), "
+        "added back after the free memory is read: 0.95 x free = 679 blocks, 1.33 GiB. On an A10G (CUDA's total taken "
+        "as the A10's 22.18 GiB) that leaves about 4.4 GiB for the warm-up prefill's peak beyond weights and context, "
+        "where vram counts 0.46. TGI's warm-up asks logprobs of all 4,145 prompt tokens (router client warmup: "
+        "prefill_logprobs true, top_n_tokens 20), whose bf16 logits alone are 0.99 GiB; the rest is not explained. "
+        "nvidia-smi after start-up shows 19,882 of 23,028 MiB used: the warm-up peak is released before the pool is "
+        "allocated",
     ("vllm-llmd-gpt-oss-20b-tp2-h100", "weights_gib"):
         "vLLM's MXFP4 MoE backends pad the expert matrices to their kernels' tiles (model_executor/layers/fused_moe/"
         "layer.py maybe_roundup_hidden_size: hidden 2,880 to a multiple of 128 or 256 by backend; quantization/"
