@@ -163,6 +163,14 @@ def test_sglang_defaults_by_the_gpus_memory(gpu, mib, chunked, graphs):
     assert serving.memory_fraction == round((mib - (512 + 1.5 * chunked + 2 * graphs + 128)) / mib, 3)
 
 
+def test_sglang_default_fraction_as_an_l40s_log_prints_it():
+    """From 0.5.3 mem_fraction_static comes from the GPU's memory: on a 46,068 MiB L40S at tp 1,
+    round((46068 - (512 + 1.5 x 4096 + 2 x 32 + 128)) / 46068, 3) = 0.851, as sglang PR #13023's log prints."""
+    row = next(r for r in logs() if r["id"] == "sglang-13023-llama31-8b-l40s-fraction")
+    assert catalog.find_gpu(row["gpu"]).memory_bytes == row["logged"]["memory_mib"] * 2**20
+    assert estimate(request_for(row)).serving.memory_fraction == row["logged"]["mem_fraction_static"]
+
+
 @pytest.mark.parametrize("query, per_token", [
     ("vllm llama-3-8b on h100", 2 * 32 * 8 * 128 * 2),  # 2 x layers x kv_heads x head_dim x 2 bytes
     ("vllm llama-3-8b kv fp8 on h100", 2 * 32 * 8 * 128 * 1),
