@@ -163,7 +163,11 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                     "weights in place"),
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
-    startup = sum(item.bytes for item in items if item.key in STARTUP) if row["fraction_of_free_at_start"] else 0
+    startup = 0
+    if row["fraction_of_free_at_start"]:
+        startup = sum(item.bytes for item in items if item.key in STARTUP)
+        said.say(f"{row['memory_fraction_flag']} is a share of the memory free once the CUDA context and the "
+                 f"distributed init are taken, not of CUDA's total ({row['pool_source']})")
     serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
     return items, phases, serving
 
@@ -254,10 +258,10 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=token_layer.bytes * layers,
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size)
+                  concurrency_asked=job.batch_size, startup_bytes=startup)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (engine.fraction * (engine.cuda_total - startup) - (rest - startup)))
+    pool = math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
     block_bytes = engine.block_size * token_layer.bytes * layers
     if _windowed(job, engine, job.seq_len) is None:
         blocks = max(pool, 0) // block_bytes
