@@ -23,6 +23,9 @@ SECTION = "## Serving engines: published startup logs"
 ENGINES = ("vllm", "sglang", "tgi")
 #: What a launch's quantization says the weights are stored as.
 QUANTIZATION = {"fp8 (checkpoint)": "fp8", "fp8 (online)": "fp8", "w8a8 (compressed-tensors int8)": "int8"}
+#: The logged weights a GPU, in GiB: vLLM's "GiB" (V0's "GB", computed in GiB), and SGLang's "GB", which
+#: is bytes / 2**30 as well (python/sglang/srt/utils get_available_gpu_memory: free_gpu_memory / (1 << 30)).
+WEIGHTS_KEYS = ("weights_gib", "weights_gb_as_printed")
 #: A checkpoint's own quantised format, which vram reads as Request.quant (it implies the dtype).
 QUANT_FORMAT = {"mxfp4 (checkpoint)": "mxfp4", "nvfp4 (checkpoint)": "nvfp4"}
 
@@ -44,6 +47,19 @@ KNOWN_GAPS = {
         "neither that nor a memory fraction: 801,568 tokens are 49 GiB a GPU of a 192 GB MI300X. The README runs a "
         "shared workshop VM (one GPU a person, several models a GPU with --cuda-memory-fraction) and its command "
         "says --num-shard 1 where the log shards on 2 processes, so the GPU's free memory at launch is unknown",
+    ("sglang-7691-deepseek-r1-rocm-dp8-negative-pool", "weights_gib"):
+        "the ROCm build holds the weights in bf16 (166.59 GiB a GPU is about R1's 685 billion parameters at 2 bytes over "
+        "8 GPUs, more with DP attention's whole attention layers on every GPU) where the catalog's R1 is its fp8 "
+        "checkpoint; the excerpt names neither the weights' dtype nor the DP-attention flags, so the replay asks "
+        "neither",
+    ("tgi-chat-app-llama31-8b-a10g", "kv_cache_tokens"):
+        "19,056 tokens are 1,191 blocks, 512 of them the warm-up batch's own (two requests of max_total_tokens 4096), "
+        "added back after the free memory is read: 0.95 x free = 679 blocks, 1.33 GiB. On an A10G (CUDA's total taken "
+        "as the A10's 22.18 GiB) that leaves about 4.4 GiB for the warm-up prefill's peak beyond weights and context, "
+        "where vram counts 0.46. TGI's warm-up asks logprobs of all 4,145 prompt tokens (router client warmup: "
+        "prefill_logprobs true, top_n_tokens 20), whose bf16 logits alone are 0.99 GiB; the rest is not explained. "
+        "nvidia-smi after start-up shows 19,882 of 23,028 MiB used: the warm-up peak is released before the pool is "
+        "allocated",
     ("vllm-llmd-gpt-oss-20b-tp2-h100", "weights_gib"):
         "vLLM's MXFP4 MoE backends pad the expert matrices to their kernels' tiles (model_executor/layers/fused_moe/"
         "layer.py maybe_roundup_hidden_size: hidden 2,880 to a multiple of 128 or 256 by backend; quantization/"
@@ -144,8 +160,9 @@ def replays(row: dict) -> list[Replay]:
     out = []
     logged = row["logged"]
     add = lambda figure, theirs, ours: out.append(Replay(row["id"], row["engine"], figure, theirs, ours))
-    if "weights_gib" in logged:
-        add("weights_gib", logged["weights_gib"], weights)
+    for key in WEIGHTS_KEYS:
+        if key in logged:
+            add("weights_gib", logged[key], weights)
     serving = result.serving
     if serving is None or serving.kv_cache_bytes is None:
         return out

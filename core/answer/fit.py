@@ -43,8 +43,8 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
                  "driver_total - cuda_total", {"driver_total": gpu.memory_bytes, "cuda_total": cuda_total},
                  gpu.cuda_total_source or "not in the catalog: none taken"),
         LineItem(Item.FRAMEWORK_RESERVE, f"left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
-                 cuda_total - usable, "(1 - fraction) x cuda_total",
-                 {"fraction": serving.memory_fraction, "cuda_total": cuda_total},
+                 cuda_total - usable, "(1 - fraction) x (cuda_total - startup)",
+                 {"fraction": serving.memory_fraction, "cuda_total": cuda_total, "startup": serving.startup_bytes},
                  f"{serving.engine_name}: the memory outside its share (CUDA graphs, the CUDA context)"),
     )
     need = serving.need_bytes()

@@ -189,6 +189,9 @@ class Serving:
     rest_bytes: int  #: one GPU's bytes before the pool (weights, profiled peak, buffers)
     request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
     concurrency_asked: int
+    #: what the engine has taken before it reads the memory its fraction is a share of (SGLang: the CUDA
+    #: context and the distributed init); 0 where the fraction is of CUDA's total
+    startup_bytes: int = 0
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
@@ -197,8 +200,9 @@ class Serving:
     refusal: str | None = None  #: what the engine prints when it does not start
 
     def usable_bytes(self, cuda_total: int) -> int:
-        """The engine's share of a GPU with ``cuda_total`` bytes."""
-        return math.floor(self.memory_fraction * cuda_total)
+        """The engine's share of a GPU with ``cuda_total`` bytes: of what is free after its start-up, and
+        that start-up itself."""
+        return math.floor(self.memory_fraction * (cuda_total - self.startup_bytes)) + self.startup_bytes
 
     def need_bytes(self) -> int:
         """What one GPU needs for the concurrency asked to fit the engine's share."""

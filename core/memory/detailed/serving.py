@@ -40,6 +40,10 @@ GLOBAL_SOURCE = ("full-attention layers at their own KV heads and width, tG = 2 
 #: logit of max_num_seqs requests over the whole vocabulary (the row's sampler_bytes_per_logit),
 #: the larger (vllm/v1/worker/gpu_model_runner.py profile_run: _dummy_run, then _dummy_sampler_run).
 SAMPLER = "y*q*v"
+#: What an engine has taken before it measures the memory its fraction is a share of, where it measures
+#: the free memory rather than CUDA's total (runtimes.toml fraction_of_free_at_start): the CUDA context
+#: and the distributed init (NCCL, all-reduce buffers).
+STARTUP = (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD)
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,12 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                     "weights in place"),
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
-    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes)
+    startup = 0
+    if row["fraction_of_free_at_start"]:
+        startup = sum(item.bytes for item in items if item.key in STARTUP)
+        said.say(f"{row['memory_fraction_flag']} is a share of the memory free once the CUDA context and the "
+                 f"distributed init are taken, not of CUDA's total ({row['pool_source']})")
+    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
     return items, phases, serving
 
 
@@ -320,17 +329,19 @@ def _token_bytes(job: DetailedJob, token_layer: LineItem, layers: int) -> int:
 
 
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
-             per_request: int) -> Serving:
+             per_request: int, startup: int) -> Serving:
+    """The pool: the share of CUDA's total (or, where the row's fraction_of_free_at_start says so, of the
+    memory free once the ``startup`` items are taken) less what the engine holds besides it."""
     row, runtime = job.runtime.settings, job.runtime
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size)
+                  concurrency_asked=job.batch_size, startup_bytes=startup)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
+    pool = math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
