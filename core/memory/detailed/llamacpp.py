@@ -27,7 +27,7 @@ from vram.formula import Formula
 from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.job import Said
-from vram.memory.quant import GGML_TYPES, ggml_bytes, tensor_type, tensors
+from vram.memory.quant import FILE_TYPES, GGML_TYPES, GGUF_OF_FORMAT, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
 from vram.request.enums import Dtype, Engine, Item
 from vram.request.quant import GGUF_TYPES
@@ -133,9 +133,11 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
                  "held_layers_bytes + output_bytes", {"held": held, "held_layers_bytes": held_bytes,
                                                        "output_bytes": output * output_on_gpu},
                  f"{LOAD_TENSORS}; {MIX_SOURCE}"),
-        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, V {setup.type_v.lower()})",
+        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, "
+                 f"{'no V: MLA' if spec.kv_lora_rank is not None else 'V ' + setup.type_v.lower()})",
                  kv_held, "kv_row x cells, each layer held", {"kv_row": kv_row, "cells": cells, "swa_cells": swa_cells,
-                                                               "held": held}, KV_SOURCE),
+                                                               "held": held},
+                 MLA_KV_SOURCE if spec.kv_lora_rank is not None else KV_SOURCE),
         formula_item(Item.ACTIVATIONS, f"Compute buffer (n_ubatch {u}, {'full' if graph is full else 'partial'} "
                      "offload)", graph, values, GRAPH_SOURCE),
     )
@@ -150,8 +152,18 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
 
 
 def _kv_row(spec: ModelSpec, setup: Setup) -> float:
-    """Bytes of one KV cell of one layer: K and V rows of every KV head, in their cache types."""
+    """Bytes of one KV cell of one layer: K and V rows of every KV head, in their cache types; for MLA
+    one K row of the latent and the rope key, and no V (MLA_KV_SOURCE)."""
+    if spec.kv_lora_rank is not None:
+        return (spec.kv_lora_rank + spec.qk_rope_head_dim) * ggml_bytes(setup.type_k.lower())
     return spec.num_kv_heads * spec.head_dim * (ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower()))
+
+
+#: llama.cpp src/llama-kv-cache.cpp (read at 001d906a), llama_kv_cache's constructor: ``has_v =
+#: !is_mla``; an MLA model (DeepSeek-V2/V3/R1) caches K of n_embd_k_gqa = kv_lora_rank + n_rot (576)
+#: a cell and attends to V as the latent part of K. Releases before MLA was cached (2025's early
+#: ones, the Ollama runner of deepseek-r1:671b then) kept K and V of every head: 128 x (192 + 128).
+MLA_KV_SOURCE = "llama.cpp src/llama-kv-cache.cpp (001d906a): has_v = !is_mla, K of kv_lora_rank + n_rot a cell"
 
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
@@ -174,7 +186,7 @@ def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int
     blocks = [per_layer_flat] * spec.num_layers
     embd = output = 0
     for tensor in found:
-        name = tensor_type(tensor, weight_type, spec) if weight_type in GGUF_TYPES else weight_type.lower()
+        name = tensor_type(tensor, weight_type, spec) if weight_type in FILE_TYPES else weight_type.lower()
         block, size = GGML_TYPES[name]
         stored = tensor.rows * (tensor.row // block) * size
         if tensor.layer >= 0:
@@ -274,12 +286,18 @@ def _weight_type(job: DetailedJob, said: Said) -> str:
     """The GGUF file type the model is served in: the one named, Ollama's default tag's, or a ggml type
     for a dtype."""
     quant, row = job.quant, job.runtime.settings
-    if quant is None and job.request.dtype is None and row.get("default_quant"):
-        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b, are Q4_K_M; "
-                 "name a tag's quant or q8_0/fp16 to change)")
+    # an Ollama tag is its own GGUF: a checkpoint's GPU format (DeepSeek-R1's fp8 blocks) does not
+    # carry over, only one the query names
+    if job.request.quant is None and job.request.dtype is None and row.get("default_quant"):
+        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b and "
+                 "deepseek-r1:671b, are Q4_K_M; name a tag's quant or q8_0/fp16 to change)")
         return row["default_quant"]
     if quant in GGUF_TYPES:
         return quant
+    if quant in GGUF_OF_FORMAT:
+        said.say(f"a {quant} checkpoint as llama.cpp's GGUF {GGUF_OF_FORMAT[quant].upper()} (experts {quant}, the "
+                 "other matrices q8_0: llama-quant.cpp)")
+        return GGUF_OF_FORMAT[quant]
     if quant is not None:
         raise UnsupportedError(f"llama.cpp serves GGUF files; {quant} is a GPU checkpoint format: name a GGUF type "
                                "(q4_k_m, q8_0, f16)", field="quant")
