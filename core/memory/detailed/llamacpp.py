@@ -105,6 +105,7 @@ class Setup:
     type_v: str
     weight_type: str  #: a GGUF file type (q4_k_m: llama.cpp's mix per tensor) or one ggml type (F16)
     flash: bool
+    cpu_moe: int = 0  #: --n-cpu-moe: the first blocks whose experts stay in host memory
 
 
 def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
@@ -115,7 +116,9 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     output_on_gpu = layers > spec.num_layers
     held = math.ceil(blocks / gpus)
     layers_bytes, embd, output = layout(spec, setup.weight_type)
-    on_gpu = layers_bytes[spec.num_layers - blocks:]  # the last blocks are offloaded
+    # --n-cpu-moe: an offloaded block among the first cpu_moe leaves its experts in host memory
+    moved = [e if i < setup.cpu_moe else 0 for i, e in enumerate(expert_bytes(spec, setup.weight_type))]
+    on_gpu = [b - m for b, m in zip(layers_bytes, moved)][spec.num_layers - blocks:]  # the last blocks are offloaded
     # the most-loaded GPU: the heaviest run of ``held`` consecutive offloaded blocks
     held_bytes = max((sum(on_gpu[i:i + held]) for i in range(0, max(len(on_gpu) - held, 0) + 1)), default=0)
     cells, swa_cells = _cells(job, setup)
@@ -129,7 +132,7 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
         LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
-                 f"{setup.weight_type.upper()})", held_bytes + output_on_gpu * output,
+                 f"{setup.weight_type.upper()}{_cpu_moe_note(setup, moved)})", held_bytes + output_on_gpu * output,
                  "held_layers_bytes + output_bytes", {"held": held, "held_layers_bytes": held_bytes,
                                                        "output_bytes": output * output_on_gpu},
                  f"{LOAD_TENSORS}; {MIX_SOURCE}"),
@@ -143,7 +146,8 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     )
     if blocks == 0 and not output_on_gpu:
         items = items[2:]  # nothing offloaded: no GPU buffers but the scheduler's (llama.cpp still reserves it)
-    host_weights = embd + sum(layers_bytes[: spec.num_layers - blocks]) + (not output_on_gpu) * output
+    host_weights = (embd + sum(layers_bytes[: spec.num_layers - blocks]) + sum(moved[spec.num_layers - blocks:])
+                    + (not output_on_gpu) * output)
     host_kv = round(kv_row * sum(sorted(kv_layers)[: spec.num_layers - blocks]))
     host_values = {"u": u, "n": cells, "h": spec.hidden_size, "m": 2 if setup.flash else 4}
     host_compute = HOST_COMPUTE.bytes(host_values) + (full.bytes(values) if blocks < spec.num_layers else 0)
@@ -170,6 +174,24 @@ def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -
     """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
     return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
             "d": spec.head_dim, "k": spec.num_kv_heads}
+
+
+def _cpu_moe_note(setup: Setup, moved: list[int]) -> str:
+    return f"; the experts of blocks 0-{setup.cpu_moe - 1} in host memory (--n-cpu-moe)" if any(moved) else ""
+
+
+@functools.lru_cache(maxsize=256)
+def expert_bytes(spec: ModelSpec, weight_type: str) -> tuple[int, ...]:
+    """Bytes of each block's routed experts (the 3-D ffn_*_exps tensors), as a GGUF of ``weight_type``
+    stores them: what --n-cpu-moe keeps in host memory (common/arg.cpp -ncmoe: a CPU buffer override
+    a block, llm_ffn_exps_block_regex(i), "blk.i.ffn_(up|down|gate|gate_up)_(ch|)exps", common/common.h)."""
+    found, _ = tensors(spec, spec.family in FUSED_QKV)
+    blocks = [0] * spec.num_layers
+    for tensor in (t for t in found if t.experts > 1):
+        name = tensor_type(tensor, weight_type, spec) if weight_type in FILE_TYPES else weight_type.lower()
+        block, size = GGML_TYPES[name]
+        blocks[tensor.layer] += tensor.rows * (tensor.row // block) * size
+    return tuple(blocks)
 
 
 MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
@@ -257,7 +279,13 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
         raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
-    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash)
+    cpu_moe = min(request.cpu_moe_layers or 0, job.spec.num_layers)
+    if cpu_moe and ollama:
+        raise UnsupportedError("--n-cpu-moe is llama.cpp's flag; Ollama places whole layers (num_gpu)",
+                               field="cpu_moe_layers")
+    if cpu_moe and job.spec.num_experts is None:
+        said.say(f"--n-cpu-moe {request.cpu_moe_layers} moves nothing: {job.spec.id} has no MoE experts")
+    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash, cpu_moe)
 
 
 def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
