@@ -106,3 +106,10 @@ def test_n_cpu_moe_on_a_dense_model_moves_nothing_and_says_so():
 def test_n_cpu_moe_is_not_ollamas():
     with pytest.raises(vram.VramError, match="n-cpu-moe"):
         vram.ask("ollama qwen3-30b-a3b ncmoe 10 on rtx 4090")
+
+
+def test_cpu_moe_keeps_every_blocks_experts_on_the_host():
+    """--cpu-moe (common/arg.cpp: llm_ffn_exps_cpu_override, every block) is -ncmoe of all 48 blocks."""
+    every = vram.ask(f"{QWEN3_MOE} --cpu-moe")
+    assert every.item("weights").bytes == vram.ask(f"{QWEN3_MOE} -ncmoe 48").item("weights").bytes
+    assert vram.parse(f"{QWEN3_MOE} --cpu-moe").engine == "llama.cpp"

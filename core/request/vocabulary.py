@@ -377,7 +377,7 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
 GGML_SPELLINGS: dict[str, Engine] = {
-    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "np", "ub", "ubatch_size", "n_ubatch",
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe", "np", "ub", "ubatch_size", "n_ubatch",
                                      "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
     **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
@@ -407,6 +407,9 @@ TORCHTUNE_CONFIG_TASKS: tuple[tuple[str, Task], ...] = (
 FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
     "ollama_flash_attention": ("flash_attention", True),
+    # llama.cpp --cpu-moe / -cmoe (common/arg.cpp): every block's experts in host memory, as -ncmoe
+    # of the largest count a request takes (the estimate stops at the model's blocks)
+    "cpu_moe": ("cpu_moe_layers", 2**16), "cmoe": ("cpu_moe_layers", 2**16),
     # torchtune's recipe keys, as `tune run ... optimizer_in_bwd=True compile=True` overrides them
     "optimizer_in_bwd": ("optimizer_in_backward", True), "enable_activation_offloading": ("offload_activations", True),
 }
