@@ -56,7 +56,7 @@ def test_kv_cache_bytes_a_value(kv, nbytes):
 # -- the GGUF tensors and their mix ------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["llama-3.1-8b", "llama-3.2-3b", "qwen2-7b", "mixtral-8x7b", "qwen3-30b-a3b",
-                                   "phi-3-mini", "gpt-oss-20b", "qwen2.5-0.5b"])
+                                   "phi-3-mini", "gpt-oss-20b", "qwen2.5-0.5b", "deepseek-v3", "deepseek-v2-lite"])
 def test_gguf_tensors_hold_every_parameter(model):
     spec = catalog.find_model(model)
     found, flat = tensors(spec, fused_qkv=spec.family == "phi3")
@@ -95,6 +95,21 @@ def _types(model: str, file_type: str, category: str) -> list[str]:
     ("falcon-7b", "q4_k_m", "ffn_down", {"q6_k": 2, "q5_k": 14, "q4_k": 16}),
     ("falcon-40b", "q3_k_m", "attn_output", {"q3_k": 60}),
     ("falcon-7b", "q3_k_m", "attn_output", {"q4_0": 32}),  # rows of 4544: q3_K falls back to q4_0
+    # MLA (DeepSeek-V3/R1, 61 layers): attn_kv_b takes attn_v's rule (category_is_attn_v): q6_K where
+    # use_more_bits(i, 61): 7 + 8 at the ends and 15 between; attn_q_a/q_b/kv_a_mqa match no
+    # category and keep q4_K
+    ("deepseek-r1", "q4_k_m", "attn_kv_b", {"q6_k": 30, "q4_k": 31}),
+    ("deepseek-r1", "q4_k_m", "attn_kv_a_mqa", {"q4_k": 61}),
+    ("deepseek-r1", "q4_k_m", "attn_q_b", {"q4_k": 61}),
+    # ffn_down: 3 dense layers, then ffn_down_exps and ffn_down_shexp in each of 58 MoE layers, by
+    # the layer's index: the 30 use_more_bits layers hold 3 + 27 x 2 = 57 tensors in q6_K
+    ("deepseek-r1", "q4_k_m", "ffn_down", {"q6_k": 57, "q4_k": 62}),
+    # MXFP4_MOE: 3-D expert tensors MXFP4, every other matrix and the output q8_0
+    ("gpt-oss-20b", "mxfp4_moe", "ffn_up", {"mxfp4": 24}),
+    ("gpt-oss-20b", "mxfp4_moe", "attn_q", {"q8_0": 24}),
+    ("gpt-oss-20b", "mxfp4_moe", "output", {"q8_0": 1}),
+    ("gpt-oss-20b", "mxfp4_moe", "token_embd", {"q8_0": 1}),
+    ("deepseek-r1", "mxfp4_moe", "ffn_down", {"mxfp4": 58, "q8_0": 61}),  # the shared expert is 2-D: q8_0
 ])
 def test_k_quant_mix(model, file_type, category, want):
     got = _types(model, file_type, category)
@@ -128,8 +143,7 @@ def test_a_larger_file_type_never_takes_fewer_bytes(model):
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
 
 
-@pytest.mark.parametrize("model, match", [("deepseek-v3", "MLA"), ("qwen3.5-27b", "Gated DeltaNet"),
-                                          ("gemma-4-31b", "global layers")])
+@pytest.mark.parametrize("model, match", [("qwen3.5-27b", "Gated DeltaNet"), ("gemma-4-31b", "global layers")])
 def test_gguf_refuses_layers_its_layout_does_not_have(model, match):
     with pytest.raises(UnsupportedError, match=match):
         tensors(catalog.find_model(model), fused_qkv=False)

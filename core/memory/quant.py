@@ -54,8 +54,17 @@ KV_BYTES: dict[KvDtype, float] = {
 FILE_TYPES: dict[str, str] = {
     "q2_k": "q2_k", "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k", "q4_0": "q4_0", "q4_1": "q4_1",
     "q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_0": "q5_0", "q5_1": "q5_1", "q5_k_s": "q5_k", "q5_k_m": "q5_k",
-    "q6_k": "q6_k", "q8_0": "q8_0", "iq4_xs": "iq4_xs", "iq4_nl": "iq4_nl",
+    "q6_k": "q6_k", "q8_0": "q8_0", "iq4_xs": "iq4_xs", "iq4_nl": "iq4_nl", "mxfp4_moe": "mxfp4",
 }
+
+#: The GGUF file type llama.cpp makes of a GPU checkpoint format: gpt-oss's MXFP4 experts stay
+#: MXFP4 (LLAMA_FTYPE_MOSTLY_MXFP4_MOE; the gpt-oss GGUFs on Hugging Face are that type, e.g.
+#: bartowski/openai_gpt-oss-20b-GGUF "Full MXFP4 weights", 12.1 GB).
+GGUF_OF_FORMAT: dict[str, str] = {"mxfp4": "mxfp4_moe"}
+
+#: MXFP4_MOE's own rule (llama_tensor_get_type_impl): a 3-D expert tensor (ne[2] > 1) MXFP4, every
+#: other matrix Q8_0, the output (and a tied embedding) Q8_0.
+MXFP4_MOE = {"experts": "mxfp4", "other": "q8_0"}
 
 
 def _more_bits(layer: int, layers: int) -> bool:
@@ -111,6 +120,10 @@ OUTPUT_Q8_0 = frozenset({"falcon"})
 #: trades just ~128MB"), attn_output in q5_K for these file types.
 EIGHT_EXPERT_OUTPUT = frozenset({"q2_k", "q3_k_s", "q3_k_m", "iq4_nl", "q4_k_s", "q4_k_m", "iq4_xs"})
 
+#: Categories llama.cpp's mix treats as another (category_is_attn_v: attn_qkv and attn_kv_b take
+#: attn_v's rules); MLA's attn_q_a/q_b/kv_a_mqa match no category and keep the default type.
+CATEGORY_AS: dict[str, str] = {"attn_kv_b": "attn_v"}
+
 #: A tensor whose rows do not split into the type's blocks falls back (tensor_type_fallback).
 FALLBACK: dict[str, str] = {"q2_k": "q4_0", "q3_k": "q4_0", "q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0",
                             "iq4_xs": "iq4_nl"}
@@ -124,14 +137,12 @@ class Tensor:
     layer: int  #: its block (-1 outside the blocks)
     row: int  #: ne[0], the length of a row: what the type's blocks divide
     rows: int  #: rows, times experts for a 3-D expert tensor
+    experts: int = 1  #: ne[2]: the experts of a 3-D ffn_*_exps tensor, else 1
 
 
 def tensors(spec: ModelSpec, fused_qkv: bool) -> tuple[list[Tensor], int]:
     """The 2-D weights of ``spec`` as llama.cpp's converter writes them, and the count of 1-D values
     (norms, biases: kept f32). MoE routers (ffn_gate_inp) are never quantised: counted as 1-D."""
-    if spec.kv_lora_rank is not None:
-        raise UnsupportedError(f"the GGUF mix of {spec.id}'s latent attention (MLA) is not modelled yet; "
-                               "give a dtype (int4, int8) for an estimate by the bits alone", field="quant")
     unmodelled = ("Gated DeltaNet layers (ssm_* tensors)" if spec.linear_attention_layers is not None
                   else "global layers with their own heads" if spec.has_global_layers else None)
     if unmodelled:
@@ -146,34 +157,57 @@ def tensors(spec: ModelSpec, fused_qkv: bool) -> tuple[list[Tensor], int]:
     flat += layers * ((q + 2 * kv) * (spec.qkv_bias or spec.linear_bias) + h * spec.linear_bias)
     dense = layers if spec.num_experts is None else (spec.first_dense_layers or 0)
     for i in range(layers):
-        attention = ([("attn_v", h, q + 2 * kv)] if fused_qkv
-                     else [("attn_q", h, q), ("attn_k", h, kv), ("attn_v", h, kv)])
-        found += [Tensor(c, i, row, rows) for c, row, rows in (*attention, ("attn_output", q, h))]
+        if spec.kv_lora_rank is not None:
+            attention = _latent_attention(spec)
+            flat += spec.kv_lora_rank + (spec.q_lora_rank or 0)  # attn_kv_a_norm, attn_q_a_norm
+        else:
+            attention = ([("attn_v", h, q + 2 * kv)] if fused_qkv
+                         else [("attn_q", h, q), ("attn_k", h, kv), ("attn_v", h, kv)])
+            attention.append(("attn_output", q, h))
+        found += [Tensor(c, i, row, rows) for c, row, rows in attention]
         mlp, flat_mlp = _mlp(spec, i < dense)
-        found += [Tensor(c, i, row, rows) for c, row, rows in mlp]
+        found += [Tensor(c, i, row, rows, experts) for c, row, rows, experts in mlp]
         flat += flat_mlp
     return found, flat
 
 
-def _mlp(spec: ModelSpec, dense: bool) -> tuple[list[tuple[str, int, int]], int]:
+def _latent_attention(spec: ModelSpec) -> list[tuple[str, int, int]]:
+    """DeepSeek-V2/V3's MLA as llama.cpp's converter writes it (convert_hf_to_gguf.py DeepseekV2Model,
+    the files of early 2025 that Ollama's deepseek-r1:671b and the Q4_K_M uploads are): attn_q_a and
+    attn_q_b (or attn_q without a q LoRA), attn_kv_a_mqa (the latent and the rope key), attn_kv_b
+    (latent to each head's nope key and value), attn_output. Later converters split attn_kv_b into
+    attn_k_b and attn_v_b, the same values."""
+    h, heads, latent = spec.hidden_size, spec.num_heads, spec.kv_lora_rank
+    qk = spec.qk_nope_head_dim + spec.qk_rope_head_dim
+    query = ([("attn_q_a", h, spec.q_lora_rank), ("attn_q_b", spec.q_lora_rank, heads * qk)] if spec.q_lora_rank
+             else [("attn_q", h, heads * qk)])
+    return [*query, ("attn_kv_a_mqa", h, latent + spec.qk_rope_head_dim),
+            ("attn_kv_b", latent, heads * (spec.qk_nope_head_dim + spec.v_head_dim)),
+            ("attn_output", heads * spec.v_head_dim, h)]
+
+
+def _mlp(spec: ModelSpec, dense: bool) -> tuple[list[tuple[str, int, int, int]], int]:
+    """A block's MLP matrices (category, row, rows, experts) and its 1-D values."""
     h = spec.hidden_size
     gate = MLP_MATRICES[spec.mlp] == 3
     if dense:
         f = spec.intermediate_size
         biases = (f + h) * spec.linear_bias
-        return [*([("ffn_gate", h, f)] if gate else []), ("ffn_up", h, f), ("ffn_down", f, h)], biases
+        return [*([("ffn_gate", h, f, 1)] if gate else []), ("ffn_up", h, f, 1), ("ffn_down", f, h, 1)], biases
     f, experts = spec.moe_intermediate_size or spec.intermediate_size, spec.num_experts
     shared = (spec.num_shared_experts or 0) * f
-    found = [*([("ffn_gate", h, experts * f)] if gate else []), ("ffn_up", h, experts * f),
-             ("ffn_down", f, experts * h)]
-    if shared:
-        found += [*([("ffn_gate", h, shared)] if gate else []), ("ffn_up", h, shared), ("ffn_down", shared, h)]
+    found = [*([("ffn_gate", h, experts * f, experts)] if gate else []), ("ffn_up", h, experts * f, experts),
+             ("ffn_down", f, experts * h, experts)]
+    if shared:  # ffn_*_shexp: 2-D, one matrix however many shared experts
+        found += [*([("ffn_gate", h, shared, 1)] if gate else []), ("ffn_up", h, shared, 1), ("ffn_down", shared, h, 1)]
     return found, h * experts  # the router
 
 
 def tensor_type(tensor: Tensor, file_type: str, spec: ModelSpec) -> str:
     """The ggml type llama.cpp's quantizer gives ``tensor`` in ``file_type``."""
     default = FILE_TYPES[file_type]
+    if file_type == "mxfp4_moe":
+        return MXFP4_MOE["experts" if tensor.experts > 1 and tensor.category != "output" else "other"]
     if tensor.category == "output":  # also a tied token embedding
         plain = file_type != "q8_0" and spec.family not in OUTPUT_Q8_0 and not tensor.row % GGML_TYPES[default][0]
         chosen = "q6_k" if plain else "q8_0"
@@ -187,16 +221,17 @@ def tensor_type(tensor: Tensor, file_type: str, spec: ModelSpec) -> str:
 
 
 def _mixed(tensor: Tensor, file_type: str, spec: ModelSpec) -> str | None:
-    if spec.num_experts == 8 and tensor.category in ("attn_v", "attn_k"):
+    category = CATEGORY_AS.get(tensor.category, tensor.category)
+    if spec.num_experts == 8 and category in ("attn_v", "attn_k"):
         return "q8_0"
-    if spec.num_experts == 8 and tensor.category == "attn_output":
+    if spec.num_experts == 8 and category == "attn_output":
         return "q5_k" if file_type in EIGHT_EXPERT_OUTPUT else None
     mix = {**MIXES.get(file_type, {}), **FAMILY_MIXES.get(spec.family, {}).get(file_type, {})}
-    rules = mix.get(tensor.category, ())
+    rules = mix.get(category, ())
     chosen = next((t for c, t in rules if CONDITIONS[c](tensor.layer, spec.num_layers, spec)), None)
     # src/models/llama.cpp: 80 layers with grouped KV heads is LLM_TYPE_70B, whose attn_v (8x
     # smaller than attn_q) goes up from q3_K/q4_K to q5_K
-    if (tensor.category == "attn_v" and spec.family == "llama" and spec.num_layers == 80
+    if (category == "attn_v" and spec.family == "llama" and spec.num_layers == 80
             and spec.num_kv_heads < spec.num_heads and (chosen or FILE_TYPES[file_type]) in ("q3_k", "q4_k")):
         return "q5_k"
     return chosen

@@ -52,6 +52,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
     "gpu_layers": (0, 2**16),
+    "cpu_moe_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
     "generations": (1, 2**16),
@@ -93,7 +94,7 @@ TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime"
                  "objective", "dp", "vpp", "global_batch", "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
-ENGINE_SETTINGS = ("gpu_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
+ENGINE_SETTINGS = ("gpu_layers", "cpu_moe_layers", "parallel", "ubatch", "cache_type_k", "cache_type_v")
 GGML_ENGINES = frozenset({Engine.LLAMA_CPP, Engine.OLLAMA})
 
 #: Post-training fields, each with the objectives it applies to.
@@ -171,6 +172,9 @@ class Request:
     engine_version: str | None = None
     #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
     gpu_layers: int | None = None
+    #: llama.cpp: the first N blocks keep their MoE experts (ffn_*_exps) in host memory (-ncmoe,
+    #: --n-cpu-moe N: common/arg.cpp); None: every offloaded block's experts on the GPU
+    cpu_moe_layers: int | None = None
     parallel: int | None = None  #: llama.cpp/Ollama: sequences served at once (-np, OLLAMA_NUM_PARALLEL)
     ubatch: int | None = None  #: llama.cpp: tokens a graph runs at once (-ub, n_ubatch)
     #: llama.cpp: the K and V caches' types apart (-ctk, -ctv; each f16 unless given): kv_dtype sets both
@@ -568,7 +572,7 @@ _LABELS = {
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
-    "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
+    "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
     "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",

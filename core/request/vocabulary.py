@@ -302,6 +302,7 @@ KEYS: dict[str, str] = {
     # OLLAMA_NUM_PARALLEL, OLLAMA_CONTEXT_LENGTH; docs/modelfile.md: num_gpu)
     **{k: "gpu_layers" for k in ("ngl", "n_gpu_layers", "gpu layers", "gpu_layers", "num_gpu", "layers on gpu",
                                  "offloaded layers", "n gpu layers")},
+    **{k: "cpu_moe_layers" for k in ("ncmoe", "n_cpu_moe", "n cpu moe", "cpu moe layers")},
     **{k: "parallel" for k in ("parallel", "n_parallel", "num_parallel", "ollama_num_parallel", "slots",
                                "parallel slots", "parallel sequences")},
     **{k: "ubatch" for k in ("ubatch", "n_ubatch", "ubatch_size", "ubatch size")},
@@ -366,7 +367,7 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
 GGML_SPELLINGS: dict[str, Engine] = {
-    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "np", "ub", "ubatch_size", "n_ubatch",
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe", "np", "ub", "ubatch_size", "n_ubatch",
                                      "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
     **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
@@ -396,6 +397,9 @@ TORCHTUNE_CONFIG_TASKS: tuple[tuple[str, Task], ...] = (
 FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
     "ollama_flash_attention": ("flash_attention", True),
+    # llama.cpp --cpu-moe / -cmoe (common/arg.cpp): every block's experts in host memory, as -ncmoe
+    # of the largest count a request takes (the estimate stops at the model's blocks)
+    "cpu_moe": ("cpu_moe_layers", 2**16), "cmoe": ("cpu_moe_layers", 2**16),
     # torchtune's recipe keys, as `tune run ... optimizer_in_bwd=True compile=True` overrides them
     "optimizer_in_bwd": ("optimizer_in_backward", True), "enable_activation_offloading": ("offload_activations", True),
 }
@@ -653,7 +657,7 @@ CANONICAL: dict[str, str] = {
     "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
-    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
+    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
     "teacher": "teacher=", "engine_version": "engine-version=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",

@@ -28,7 +28,7 @@ from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
 from vram.memory.detailed.inference import kv_token_layer
 from vram.memory.job import Said
-from vram.memory.quant import GGML_TYPES, ggml_bytes, tensor_type, tensors
+from vram.memory.quant import FILE_TYPES, GGML_TYPES, GGUF_OF_FORMAT, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
 from vram.request.enums import Dtype, Engine, Item
 from vram.request.quant import GGUF_TYPES
@@ -106,6 +106,7 @@ class Setup:
     type_v: str
     weight_type: str  #: a GGUF file type (q4_k_m: llama.cpp's mix per tensor) or one ggml type (F16)
     flash: bool
+    cpu_moe: int = 0  #: --n-cpu-moe: the first blocks whose experts stay in host memory
 
 
 def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
@@ -116,7 +117,9 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     output_on_gpu = layers > spec.num_layers
     held = math.ceil(blocks / gpus)
     layers_bytes, embd, output = layout(spec, setup.weight_type)
-    on_gpu = layers_bytes[spec.num_layers - blocks:]  # the last blocks are offloaded
+    # --n-cpu-moe: an offloaded block among the first cpu_moe leaves its experts in host memory
+    moved = [e if i < setup.cpu_moe else 0 for i, e in enumerate(expert_bytes(spec, setup.weight_type))]
+    on_gpu = [b - m for b, m in zip(layers_bytes, moved)][spec.num_layers - blocks:]  # the last blocks are offloaded
     # the most-loaded GPU: the heaviest run of ``held`` consecutive offloaded blocks
     held_bytes = max((sum(on_gpu[i:i + held]) for i in range(0, max(len(on_gpu) - held, 0) + 1)), default=0)
     cells, swa_cells = _cells(job, setup)
@@ -130,19 +133,22 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
         LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
-                 f"{setup.weight_type.upper()})", held_bytes + output_on_gpu * output,
+                 f"{setup.weight_type.upper()}{_cpu_moe_note(setup, moved)})", held_bytes + output_on_gpu * output,
                  "held_layers_bytes + output_bytes", {"held": held, "held_layers_bytes": held_bytes,
                                                        "output_bytes": output * output_on_gpu},
                  f"{LOAD_TENSORS}; {MIX_SOURCE}"),
-        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, V {setup.type_v.lower()})",
+        LineItem(Item.KV_CACHE, f"KV buffer ({held} layers, K {setup.type_k.lower()}, "
+                 f"{'no V: MLA' if spec.kv_lora_rank is not None else 'V ' + setup.type_v.lower()})",
                  kv_held, "kv_row x cells, each layer held", {"kv_row": kv_row, "cells": cells, "swa_cells": swa_cells,
-                                                               "held": held}, KV_SOURCE),
+                                                               "held": held},
+                 MLA_KV_SOURCE if spec.kv_lora_rank is not None else KV_SOURCE),
         formula_item(Item.ACTIVATIONS, f"Compute buffer (n_ubatch {u}, {'full' if graph is full else 'partial'} "
                      "offload)", graph, values, GRAPH_SOURCE),
     )
     if blocks == 0 and not output_on_gpu:
         items = items[2:]  # nothing offloaded: no GPU buffers but the scheduler's (llama.cpp still reserves it)
-    host_weights = embd + sum(layers_bytes[: spec.num_layers - blocks]) + (not output_on_gpu) * output
+    host_weights = (embd + sum(layers_bytes[: spec.num_layers - blocks]) + sum(moved[spec.num_layers - blocks:])
+                    + (not output_on_gpu) * output)
     host_kv = round(kv_row * sum(sorted(kv_layers)[: spec.num_layers - blocks]))
     host_values = {"u": u, "n": cells, "h": spec.hidden_size, "m": 2 if setup.flash else 4}
     host_compute = HOST_COMPUTE.bytes(host_values) + (full.bytes(values) if blocks < spec.num_layers else 0)
@@ -152,16 +158,45 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
 
 def _kv_row(spec: ModelSpec, setup: Setup) -> float:
     """Bytes of one KV cell of one layer: K and V rows of every KV head, each in its own cache type
-    (a value's bytes the mean of the two)."""
-    both = ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower())
-    row = kv_token_layer(spec, spec.num_kv_heads, both / 2)
+    (a value's bytes the mean of the two); for MLA one K row of the latent and the rope key, and no V
+    (MLA_KV_SOURCE)."""
+    if spec.kv_lora_rank is not None:
+        row = kv_token_layer(spec, spec.num_kv_heads, ggml_bytes(setup.type_k.lower()))
+    else:
+        both = ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower())
+        row = kv_token_layer(spec, spec.num_kv_heads, both / 2)
     return row.expression.value(row.values)  # unrounded: cells x row is rounded once
+
+
+#: llama.cpp src/llama-kv-cache.cpp (read at 001d906a), llama_kv_cache's constructor: ``has_v =
+#: !is_mla``; an MLA model (DeepSeek-V2/V3/R1) caches K of n_embd_k_gqa = kv_lora_rank + n_rot (576)
+#: a cell and attends to V as the latent part of K. Releases before MLA was cached (2025's early
+#: ones, the Ollama runner of deepseek-r1:671b then) kept K and V of every head: 128 x (192 + 128).
+MLA_KV_SOURCE = "llama.cpp src/llama-kv-cache.cpp (001d906a): has_v = !is_mla, K of kv_lora_rank + n_rot a cell"
 
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
     """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
     return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
             "d": spec.head_dim, "k": spec.num_kv_heads}
+
+
+def _cpu_moe_note(setup: Setup, moved: list[int]) -> str:
+    return f"; the experts of blocks 0-{setup.cpu_moe - 1} in host memory (--n-cpu-moe)" if any(moved) else ""
+
+
+@functools.lru_cache(maxsize=256)
+def expert_bytes(spec: ModelSpec, weight_type: str) -> tuple[int, ...]:
+    """Bytes of each block's routed experts (the 3-D ffn_*_exps tensors), as a GGUF of ``weight_type``
+    stores them: what --n-cpu-moe keeps in host memory (common/arg.cpp -ncmoe: a CPU buffer override
+    a block, llm_ffn_exps_block_regex(i), "blk.i.ffn_(up|down|gate|gate_up)_(ch|)exps", common/common.h)."""
+    found, _ = tensors(spec, spec.family in FUSED_QKV)
+    blocks = [0] * spec.num_layers
+    for tensor in (t for t in found if t.experts > 1):
+        name = tensor_type(tensor, weight_type, spec) if weight_type in FILE_TYPES else weight_type.lower()
+        block, size = GGML_TYPES[name]
+        blocks[tensor.layer] += tensor.rows * (tensor.row // block) * size
+    return tuple(blocks)
 
 
 MIX_SOURCE = ("a GGUF file type's ggml type a tensor: vram.memory.quant (llama.cpp src/llama-quant.cpp); "
@@ -178,7 +213,7 @@ def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int
     blocks = [per_layer_flat] * spec.num_layers
     embd = output = 0
     for tensor in found:
-        name = tensor_type(tensor, weight_type, spec) if weight_type in GGUF_TYPES else weight_type.lower()
+        name = tensor_type(tensor, weight_type, spec) if weight_type in FILE_TYPES else weight_type.lower()
         block, size = GGML_TYPES[name]
         stored = tensor.rows * (tensor.row // block) * size
         if tensor.layer >= 0:
@@ -249,7 +284,13 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
         raise UnsupportedError("llama.cpp quantises the V cache only with flash attention: say -fa, or a 16-bit "
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
-    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash)
+    cpu_moe = min(request.cpu_moe_layers or 0, job.spec.num_layers)
+    if cpu_moe and ollama:
+        raise UnsupportedError("--n-cpu-moe is llama.cpp's flag; Ollama places whole layers (num_gpu)",
+                               field="cpu_moe_layers")
+    if cpu_moe and job.spec.num_experts is None:
+        said.say(f"--n-cpu-moe {request.cpu_moe_layers} moves nothing: {job.spec.id} has no MoE experts")
+    return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash, cpu_moe)
 
 
 def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
@@ -278,12 +319,18 @@ def _weight_type(job: DetailedJob, said: Said) -> str:
     """The GGUF file type the model is served in: the one named, Ollama's default tag's, or a ggml type
     for a dtype."""
     quant, row = job.quant, job.runtime.settings
-    if quant is None and job.request.dtype is None and row.get("default_quant"):
-        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b, are Q4_K_M; "
-                 "name a tag's quant or q8_0/fp16 to change)")
+    # an Ollama tag is its own GGUF: a checkpoint's GPU format (DeepSeek-R1's fp8 blocks) does not
+    # carry over, only one the query names
+    if job.request.quant is None and job.request.dtype is None and row.get("default_quant"):
+        said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b and "
+                 "deepseek-r1:671b, are Q4_K_M; name a tag's quant or q8_0/fp16 to change)")
         return row["default_quant"]
     if quant in GGUF_TYPES:
         return quant
+    if quant in GGUF_OF_FORMAT:
+        said.say(f"a {quant} checkpoint as llama.cpp's GGUF {GGUF_OF_FORMAT[quant].upper()} (experts {quant}, the "
+                 "other matrices q8_0: llama-quant.cpp)")
+        return GGUF_OF_FORMAT[quant]
     if quant is not None:
         raise UnsupportedError(f"llama.cpp serves GGUF files; {quant} is a GPU checkpoint format: name a GGUF type "
                                "(q4_k_m, q8_0, f16)", field="quant")
