@@ -8,7 +8,7 @@ import pytest
 import vram
 from vram.catalog import runtimes
 from vram.catalog.runtimes import Fsdp2Groups, release_tables, runtime_of
-from vram.errors import ConflictError, InvalidRequestError, VramError
+from vram.errors import ConflictError, InvalidRequestError, UnknownWordError, VramError
 
 TITAN = "train llama-3.1-8b bf16 adamw fsdp selective compile seq 8192 batch 2 on 8x h100 torchtitan"
 
@@ -37,12 +37,23 @@ def test_the_release_read_cites_its_change():
     assert "83e6941" in runtime_of(vram.parse(TITAN)).terms.sources["fsdp2_groups"]
 
 
+def test_a_pinned_engine_names_its_release():
+    request = vram.parse("infer llama-3-8b vllm==0.10.1 on h100")
+    assert (request.engine, request.engine_version) == ("vllm", "0.10.1")
+
+
 @pytest.mark.parametrize("query, framework, release", [
     (TITAN + " framework-version=0.1.0", "torchtitan", "0.1.0"),
     (TITAN + " torchtitan-version=v0.2.0", "torchtitan", "0.2.0"),
     (TITAN + " --torchtitan-version 0.0.2", "torchtitan", "0.0.2"),
     ("qlora llama-3.1-8b on t4 unsloth unsloth_version=2024.11.7", "unsloth", "2024.11.7"),
     ("lora llama-3.1-8b on a100 torchtune torchtune-version=0.4", "torchtune", "0.4"),
+    # as pip pins it, and as people write it after the framework's name (dotted numbers only)
+    ("train llama-3.1-8b torchtitan==v0.2.0 on 8x h100", "torchtitan", "0.2.0"),
+    ("qlora llama-3.1-8b unsloth==2024.11.7 on t4", "unsloth", "2024.11.7"),
+    ("lora llama-3.1-8b torchtune 0.4 on a100", "torchtune", "0.4"),
+    ("qlora llama-3.1-8b on t4 with unsloth 2024.11", "unsloth", "2024.11"),
+    ("train llama-3.1-8b deepspeed 8 gpus on a100", "deepspeed", None),  # a count, not a release
 ])
 def test_words_name_the_release(query, framework, release):
     request = vram.parse(query)
@@ -56,6 +67,7 @@ def test_words_name_the_release(query, framework, release):
     (TITAN + " framework-version=0.1.x", InvalidRequestError),
     (TITAN + " framework-version=0.0.1", InvalidRequestError),  # older than any row of its tables
     ("infer llama-3.1-8b on h100 framework-version=0.1.0", ConflictError),  # a training framework's
+    ("train llama-3.1-8b seq==4096 on h100", UnknownWordError),  # '==' pins a package, not a setting
 ])
 def test_refusals(query, error):
     with pytest.raises(error) as raised:
