@@ -31,6 +31,29 @@ def test_torchtitan_columns_by_release(release, compile_loss, groups):
     assert (terms.compile_loss, terms.fsdp2_groups) == (compile_loss, groups)
 
 
+UNSLOTH = "qlora llama-3.1-8b adam8bit r 32 targets all-linear seq 2972 batch 1 on rtx-3060-8gb unsloth"
+
+
+@pytest.mark.parametrize("release, cap_gib, free_share", [
+    # Cut Cross Entropy (fa8e59e, first released in 2024.11.8): no logits chunk kept in HBM
+    ("2024.11.8", 0.0, 0.0),
+    ("2024.12", 0.0, 0.0),
+    ("2025.8.4", 0.0, 0.0),
+    # unsloth_fused_ce_loss (806bee2, 2025.8.5): fp32 chunks of at most min(free / 2, 4 GiB)
+    ("2025.8.5", 4.0, 0.5),
+    (None, 4.0, 0.5),
+])
+def test_unsloth_loss_by_release(release, cap_gib, free_share):
+    said = f" framework-version={release}" if release else ""
+    terms = runtime_of(vram.parse(UNSLOTH + said)).terms
+    assert (terms.loss_chunk_cap_gib, terms.loss_chunk_free_share) == (cap_gib, free_share)
+
+
+def test_cut_cross_entropy_keeps_no_logits_chunk():
+    today, then = vram.ask(UNSLOTH), vram.ask(UNSLOTH + " framework-version=2024.12")
+    assert then.total_bytes < today.total_bytes
+
+
 def test_the_release_read_cites_its_change():
     terms = runtime_of(vram.parse(TITAN + " framework-version=0.0.2")).terms
     assert "e8977b0" in terms.sources["compile_loss"] and "0.0.2 on" in terms.sources["compile_loss"]
@@ -66,6 +89,7 @@ def test_words_name_the_release(query, framework, release):
     (TITAN + " framework-version=latest", InvalidRequestError),  # not a release number
     (TITAN + " framework-version=0.1.x", InvalidRequestError),
     (TITAN + " framework-version=0.0.1", InvalidRequestError),  # older than any row of its tables
+    (UNSLOTH + " framework-version=2024.11.7", InvalidRequestError),  # before Cut Cross Entropy: not modelled
     ("infer llama-3.1-8b on h100 framework-version=0.1.0", ConflictError),  # a training framework's
     ("train llama-3.1-8b seq==4096 on h100", UnknownWordError),  # '==' pins a package, not a setting
 ])
@@ -106,4 +130,5 @@ def test_a_bad_release_table_is_a_catalog_error(table):
 def test_every_release_table_is_checked_at_load():
     tables = {(r.id, c) for (k, _), r in runtimes.runtimes().items() if k == "framework"
               for c in release_tables(r.settings)}
-    assert {("torchtitan", "compile_loss"), ("torchtitan", "fsdp2_groups")} <= tables
+    assert {("torchtitan", "compile_loss"), ("torchtitan", "fsdp2_groups"), ("unsloth", "loss_chunk_cap_gib"),
+            ("unsloth", "loss_chunk_free_share")} <= tables
