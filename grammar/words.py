@@ -100,7 +100,7 @@ def pinned(atom: Atom) -> list[Meaning]:
     if meaning is None or meaning[0] not in RELEASE_FIELDS:
         raise UnknownWordError(f"'{atom.text}=={atom.value}' pins a package's release, and '{atom.text}' is not an "
                                "engine or framework vram describes; a setting takes one '=', as in seq=4096",
-                               position=atom.pos, expected=("torchtitan==0.1.0", "unsloth==2024.11.7", "vllm==0.10.1"))
+                               position=atom.pos, expected=("torchtitan==0.1.0", "unsloth==2024.12.1", "vllm==0.10.1"))
     field, value = meaning
     return [Meaning("set", atom.pos, atom.text, field, value),
             Meaning("set", atom.value_pos, atom.value, RELEASE_FIELDS[field], atom.value)]

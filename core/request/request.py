@@ -333,7 +333,7 @@ class Request:
         match = RELEASE.fullmatch(value.strip()) if isinstance(value, str) else None
         if match is None:
             kind, example = (("engine", "engine-version=0.10.1") if name == "engine_version"
-                              else ("framework", "torchtitan-version=0.1.0 or unsloth-version=2024.11.7"))
+                              else ("framework", "torchtitan-version=0.1.0 or unsloth-version=2024.12.1"))
             raise InvalidRequestError(f"{kind} version '{value}' is not a release number; write it as the {kind} "
                                       f"numbers it, as in {example}", field=name)
         self._set(name, match[1])

@@ -596,7 +596,7 @@ WORD_KEYS: dict[str, str] = {
     "engine_version": "engine_version", "vllm_version": "engine_version", "sglang_version": "engine_version",
     "tgi_version": "engine_version",
     # the release a training framework's answer follows, likewise: framework-version=0.1.0,
-    # torchtitan-version=0.1.0, unsloth-version=2024.11.7 (Unsloth numbers its releases by date)
+    # torchtitan-version=0.1.0, unsloth-version=2024.12.1 (Unsloth numbers its releases by date)
     "framework_version": "framework_version", "torchtitan_version": "framework_version",
     "torchtune_version": "framework_version", "unsloth_version": "framework_version",
     "deepspeed_version": "framework_version", "megatron_version": "framework_version",
