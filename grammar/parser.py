@@ -31,7 +31,9 @@ class Atom(NamedTuple):
     A NamedTuple, immutable as a frozen dataclass: a query makes one a word, in a third of the
     time a frozen dataclass takes to build."""
 
-    kind: str  #: "word", "number", "count", "setting" or "flag" (a launch flag: "--max-model-len")
+    #: "word", "number", "count", "setting", "pin" (a package and its release: "torchtune==0.4") or
+    #: "flag" (a launch flag: "--max-model-len")
+    kind: str
     text: str  #: as typed (for a setting: the key)
     pos: int  #: 0-based offset of its first character
     value: str | None = None  #: a setting's value, as typed
@@ -47,6 +49,10 @@ class _ToAtoms(Transformer):
     def setting(self, children: list[Token]) -> Atom:
         key, value = children
         return Atom("setting", str(key).lstrip("-"), key.start_pos, str(value), value.start_pos)
+
+    def pin(self, children: list[Token]) -> Atom:
+        package, release = children
+        return Atom("pin", str(package), package.start_pos, str(release), release.start_pos)
 
     def flag(self, children: list[Token]) -> Atom:
         return Atom("flag", str(children[0]), children[0].start_pos)
@@ -69,7 +75,7 @@ def _lark() -> Lark:
 #: Parse errors by example (lark's match_examples): what a person did, and what to say.
 _ERROR_EXAMPLES: dict[str, list[str]] = {
     "'=' needs a setting name before it, as in seq=4096": ["=4096", "7b = 4", "train 7b =bf16"],
-    "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "seq==4096", "train seq="],
+    "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "train seq="],
 }
 
 

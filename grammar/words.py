@@ -68,6 +68,9 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
         if atom.kind == "setting":
             found.append(setting(atom))
             i += 1
+        elif atom.kind == "pin":
+            found += pinned(atom)
+            i += 1
         elif atom.kind == "flag":
             flag, width = read_flag(atoms, i)
             found += flag
@@ -79,7 +82,40 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             phrase, width = _phrase(trimmed, i, found[-1] if found else None)
             found += phrase
             i += width
+            if (release := _release_after(phrase, atoms, i)) is not None:  # "torchtune 0.4"
+                found.append(release)
+                i += 1
     return found
+
+
+#: The release field of each kind of runtime a package name can be ("vllm==0.10.1", "torchtune==0.4").
+RELEASE_FIELDS = {"engine": "engine_version", "framework": "framework_version"}
+#: A release written after a framework's name: dotted numbers ("0.4", "2024.11.7"), so "unsloth 8"
+#: stays a number the query places elsewhere.
+DOTTED_RELEASE = re.compile(r"v?\d{1,4}(?:\.\d{1,4}){1,3}")
+
+
+def pinned(atom: Atom) -> list[Meaning]:
+    """'torchtitan==0.1.0': the runtime, and the release its answer follows."""
+    meaning = PHRASES.get(atom.text.lower())
+    if meaning is None or meaning[0] not in RELEASE_FIELDS:
+        raise UnknownWordError(f"'{atom.text}=={atom.value}' pins a package's release, and '{atom.text}' is not an "
+                               "engine or framework vram describes; a setting takes one '=', as in seq=4096",
+                               position=atom.pos, expected=("torchtitan==0.1.0", "unsloth==2024.12.1", "vllm==0.10.1"))
+    field, value = meaning
+    return [Meaning("set", atom.pos, atom.text, field, value),
+            Meaning("set", atom.value_pos, atom.value, RELEASE_FIELDS[field], atom.value)]
+
+
+def _release_after(phrase: list[Meaning], atoms: list[Atom], i: int) -> Meaning | None:
+    # frameworks only: after an engine a bare fraction is more likely its memory share ("vllm 0.9")
+    runtime = phrase[-1] if phrase else None
+    if runtime is None or runtime.field != "framework" or i >= len(atoms):
+        return None
+    after = atoms[i]
+    if after.kind not in ("word", "number") or not DOTTED_RELEASE.fullmatch(after.text):
+        return None
+    return Meaning("set", after.pos, after.text, RELEASE_FIELDS[runtime.field], after.text.lower())
 
 
 def _phrase(atoms: list[Atom], start: int, previous: Meaning | None) -> tuple[list[Meaning], int]:

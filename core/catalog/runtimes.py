@@ -4,10 +4,16 @@ data (catalog/data/runtimes.toml), loaded once into frozen records.
 A request names a runtime by id or names none; :func:`runtime_of` gives the row that runs it, the
 default one (Hugging Face transformers) when none was named. The memory model reads a row's
 columns; it never branches on a runtime's name.
+
+A framework column that changed across releases is a release table, ``[[since, value, source],
+...]`` in release order: a request naming the framework's release (Request.framework_version) gets
+the value of the latest row not after it, one naming none the last row's (today's code).
+:func:`runtime_of` gives the row with its tables read at that release.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,8 +21,9 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from vram.catalog.index import load_toml
+from vram.errors import InvalidRequestError
 from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Engine, Framework, Loss, Recompute, Regime
-from vram.request.request import Request
+from vram.request.request import RELEASE, Request, release
 
 
 class Keeps(StrEnum):
@@ -94,6 +101,8 @@ class Runtime:
     notes: str | None = None
     #: every other column of the row (``precision_regime`` ...), read by the parts that model it
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: the framework release its release tables were read at (framework_version); None: the newest
+    release: str | None = None
 
     @property
     def pre_allocates(self) -> bool:
@@ -107,8 +116,9 @@ class Runtime:
 
     @functools.cached_property
     def terms(self) -> TrainingTerms:
-        """The framework's terms: its columns over transformers' (a framework row only)."""
-        return training_terms(self.settings)
+        """The framework's terms: its columns over transformers' (a framework row only), its release
+        tables read at its release (today's code when none)."""
+        return training_terms(_read_at(self, self.release))
 
 
 def training_terms(settings: Mapping[str, Any]) -> TrainingTerms:
@@ -162,6 +172,61 @@ def _positive(row: Mapping[str, Any], name: str) -> int:
     return value
 
 
+def release_tables(settings: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
+    """The row's columns written as release tables: lists of [since, value, source] rows."""
+    return {k: v for k, v in settings.items()
+            if isinstance(v, list) and v and all(isinstance(r, list) for r in v) and not k.startswith("source_")}
+
+
+def _check_table(runtime_id: str, column: str, table: list[list[Any]]) -> None:
+    sinces = [r[0] if len(r) == 3 and isinstance(r[0], str) and isinstance(r[2], str) else None for r in table]
+    if None in sinces or not all(RELEASE.fullmatch(since) for since in sinces):
+        raise ValueError(f"runtimes.toml: {runtime_id}.{column} rows must be [since, value, source], since a release")
+    if [release(since) for since in sinces] != sorted({release(since) for since in sinces}):
+        raise ValueError(f"runtimes.toml: {runtime_id}.{column} rows must be in release order")
+
+
+def _read_at(runtime: Runtime, version: str | None) -> dict[str, Any]:
+    """The row's settings with each release table read at ``version`` (None: its last row), the
+    source of the row that applies in place of the column's source."""
+    settings = dict(runtime.settings)
+    for column, table in release_tables(runtime.settings).items():
+        applies = [r for r in table if version is None or release(version) >= release(r[0])]
+        if not applies:
+            raise InvalidRequestError(
+                f"{runtime.name} {version} is older than any release vram describes: its {column} is known from "
+                f"{table[0][0]} on; name {table[0][0]} or later, or no release for today's {runtime.name}",
+                field="framework_version")
+        since, value, source = applies[-1]
+        settings[column] = value
+        settings[f"source_{column}"] = f"{source} ({runtime.name} {since} on)"
+    return settings
+
+
+@functools.cache
+def at_release(runtime: Runtime, version: str | None) -> Runtime:
+    """``runtime`` with its release tables read at ``version`` (None: today's code)."""
+    if not release_tables(runtime.settings):
+        return dataclasses.replace(runtime, release=version)
+    return dataclasses.replace(runtime, settings=MappingProxyType(_read_at(runtime, version)), release=version)
+
+
+def release_said(runtime: Runtime) -> str | None:
+    """What naming the framework's release changed, for the answer's assumptions (None: none named)."""
+    if runtime.release is None:
+        return None
+    tables = release_tables(runtimes()[runtime.kind, runtime.id].settings)
+    if not tables:
+        return (f"{runtime.name} {runtime.release}: vram describes no {runtime.name} column that changed between "
+                "releases, so the release named changes nothing")
+    read = ", ".join(f"{column} {_shown(runtime.settings[column])}" for column in tables)
+    return f"{runtime.name} as release {runtime.release} ran it: {read}"
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 @functools.cache
 def runtimes() -> MappingProxyType:
     """Every runtime, by (kind, id)."""
@@ -177,7 +242,12 @@ def runtimes() -> MappingProxyType:
                 raise ValueError(f"runtimes.toml: engine {runtime.id} needs a memory_fraction column exactly when "
                                  "vram.request.enums.PRE_ALLOCATING names it (the request checks against that set)")
             if kind == "framework":
-                runtime.terms  # noqa: B018 - a bad column is a catalog error at load, not at a query
+                tables = release_tables(runtime.settings)
+                for column, table in tables.items():
+                    _check_table(runtime.id, column, table)
+                # a bad column is a catalog error at load, not at a query: every release's values checked
+                for since in {None, *(r[0] for table in tables.values() for r in table)}:
+                    at_release(runtime, since).terms  # noqa: B018
             found[kind, runtime.id] = runtime
         missing = {member.value for member in enum} - {i for k, i in found if k == kind}
         defaults = [r.id for (k, _), r in found.items() if k == kind and r.default]
@@ -188,13 +258,15 @@ def runtimes() -> MappingProxyType:
 
 
 def runtime_of(request: Request) -> Runtime:
-    """The runtime that runs ``request``: the engine or framework it names, else the default."""
+    """The runtime that runs ``request``: the engine or framework it names, else the default; a
+    framework's release tables read at the request's framework_version."""
     kind, named = (("framework", request.framework) if request.task in TRAINING_TASKS
                    else ("engine", request.engine))
     table = runtimes()
-    if named is not None:
-        return table[kind, named.value]
-    return next(r for (k, _), r in table.items() if k == kind and r.default)
+    found = (table[kind, named.value] if named is not None
+             else next(r for (k, _), r in table.items() if k == kind and r.default))
+    return at_release(found, request.framework_version) if kind == "framework" else found
 
 
-__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "runtime_of", "runtimes", "training_terms"]
+__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "at_release", "release_said", "release_tables",
+           "runtime_of", "runtimes", "training_terms"]

@@ -27,6 +27,8 @@ def request_to_query(request: Request) -> str:
             words.append(getattr(request, name).value)
     if request.engine_version is not None:
         words.append(f"{CANONICAL['engine_version']}{request.engine_version}")
+    if request.framework_version is not None:
+        words.append(f"{CANONICAL['framework_version']}{request.framework_version}")
     if request.framework_config is not None:
         words.append(request.framework_config)
     if request.quant is not None:

@@ -90,7 +90,8 @@ BOOL_FIELDS = ("mixed_precision", "sp", "flash_attention", "dropout", "optimizer
 
 #: Fields that only mean something when training.
 TRAINING_ONLY = ("optimizer", "recompute", "mixed_precision", "precision_regime", "dropout",
-                 "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward", "loss", "framework", "framework_config",
+                 "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward", "loss", "framework",
+                 "framework_version", "framework_config",
                  "objective", "dp", "vpp", "global_batch", "grad_accum")
 
 #: Settings only llama.cpp and Ollama have (they run llama.cpp's buffers underneath).
@@ -170,6 +171,10 @@ class Request:
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
     #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
     engine_version: str | None = None
+    #: the training framework's release the answer follows ("0.1.0", Unsloth's "2024.11.7"): vram tells
+    #: releases apart where a column of the framework's row changed (runtimes.toml's [[since, value,
+    #: source]] columns); None: the newest release it describes
+    framework_version: str | None = None
     #: llama.cpp/Ollama: layers offloaded to the GPUs (-ngl, num_gpu); None: as the engine fits them
     gpu_layers: int | None = None
     #: llama.cpp: the first N blocks keep their MoE experts (ffn_*_exps) in host memory (-ncmoe,
@@ -284,8 +289,9 @@ class Request:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
                                     "(vllm, sglang or tgi)", field=name)
         self._check_engine_settings()
-        if self.engine_version is not None:
-            self._check_engine_version()
+        for name in ("engine_version", "framework_version"):
+            if getattr(self, name) is not None:
+                self._check_release(name)
         if self.task not in TRAINING_TASKS:
             for name, value in zip(_TRAINING_FIELDS, _training_values(self)):
                 if value is not None:
@@ -327,12 +333,15 @@ class Request:
                     expected=sorted(d.value for d in allowed), field="dtype",
                 )
 
-    def _check_engine_version(self) -> None:
-        match = RELEASE.fullmatch(str(self.engine_version).strip()) if isinstance(self.engine_version, str) else None
+    def _check_release(self, name: str) -> None:
+        value = getattr(self, name)
+        match = RELEASE.fullmatch(value.strip()) if isinstance(value, str) else None
         if match is None:
-            raise InvalidRequestError(f"engine version '{self.engine_version}' is not a release number; write it as "
-                                      "the engine numbers it, as in engine-version=0.10.1", field="engine_version")
-        self._set("engine_version", match[1])
+            kind, example = (("engine", "engine-version=0.10.1") if name == "engine_version"
+                              else ("framework", "torchtitan-version=0.1.0 or unsloth-version=2024.12.1"))
+            raise InvalidRequestError(f"{kind} version '{value}' is not a release number; write it as the {kind} "
+                                      f"numbers it, as in {example}", field=name)
+        self._set(name, match[1])
 
     def _check_engine_settings(self) -> None:
         given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
@@ -572,7 +581,8 @@ _LABELS = {
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
-    "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
+    "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "framework_version": "a framework release",
+    "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",
     "dp": "dp", "cp": "cp", "vpp": "virtual pipeline stages", "global_batch": "a global batch",

@@ -589,6 +589,12 @@ WORD_KEYS: dict[str, str] = {
     # the same words' meaning) or as a launch log prints it ("vLLM API server version 0.10.1")
     "engine_version": "engine_version", "vllm_version": "engine_version", "sglang_version": "engine_version",
     "tgi_version": "engine_version",
+    # the release a training framework's answer follows, likewise: framework-version=0.1.0,
+    # torchtitan-version=0.1.0, unsloth-version=2024.12.1 (Unsloth numbers its releases by date)
+    "framework_version": "framework_version", "torchtitan_version": "framework_version",
+    "torchtune_version": "framework_version", "unsloth_version": "framework_version",
+    "deepspeed_version": "framework_version", "megatron_version": "framework_version",
+    "transformers_version": "framework_version", "axolotl_version": "framework_version",
 }
 
 #: Words that start a list of adapter targets: "targets q_proj v_proj", "target_modules=all-linear".
@@ -660,7 +666,8 @@ CANONICAL: dict[str, str] = {
     "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
-    "teacher": "teacher=", "engine_version": "engine-version=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
+    "teacher": "teacher=", "engine_version": "engine-version=", "framework_version": "framework-version=",
+    "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",
     "grad_accum": "grad accum", "dora:True": "dora", "dora:False": "dora=false", "modules_to_save": "modules_to_save",
 }
 

@@ -15,7 +15,7 @@ from vram import catalog
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
 from vram.catalog.resolve import Resolved
-from vram.catalog.runtimes import Keeps, Loss, TrainingTerms
+from vram.catalog.runtimes import Keeps, Loss, TrainingTerms, release_said
 from vram.errors import UnsupportedError
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
@@ -89,6 +89,8 @@ def detailed_job(resolved: Resolved, said: Said) -> DetailedJob:
     # the context beyond the trained one is said last, by assembled(): it alone depends on the context
     fields = job_fields(resolved, said, dtype_default, say_beyond=False)
     said.say(runtime_said(resolved.runtime, request.engine or request.framework))
+    if (release := release_said(resolved.runtime)) is not None:
+        said.say(release)
     spec = _model_spec(resolved, said)
     counts = count_parameters(spec)
     named = resolved.arch.spec is not None
