@@ -226,12 +226,15 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
     lines = [head,
              text("serving.pool", size=format_bytes(serving.kv_cache_bytes, unit), unit=unit,
                   tokens=f"{serving.kv_cache_tokens:,}", block=serving.block_size),
-             text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}")]
+             text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}"),
+             text("serving.running", running=serving.max_running, cap=serving.max_num_seqs)]
     if serving.refusal is not None:
         lines.append(text("serving.refused", engine=serving.engine_name, refusal=serving.refusal))
     elif serving.concurrency_asked > 1:
-        holds = serving.max_concurrency >= serving.concurrency_asked
-        lines.append(text("serving.holds" if holds else "serving.does_not_hold", asked=serving.concurrency_asked))
+        holds = serving.holds(serving.concurrency_asked)
+        capped = serving.max_concurrency >= serving.concurrency_asked and not holds
+        lines.append(text("serving.capped" if capped else "serving.holds" if holds else "serving.does_not_hold",
+                          asked=serving.concurrency_asked, cap=serving.max_num_seqs))
     return lines
 
 

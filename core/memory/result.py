@@ -195,10 +195,18 @@ class Serving:
     max_concurrency: float | None = None  #: max_model_len sequences the pool holds at once
     starts: bool | None = None
     refusal: str | None = None  #: what the engine prints when it does not start
+    #: the most sequences of max_model_len it runs at once: min(max_num_seqs, what the pool holds)
+    max_running: int | None = None
 
     def usable_bytes(self, cuda_total: int) -> int:
         """The engine's share of a GPU with ``cuda_total`` bytes."""
         return math.floor(self.memory_fraction * cuda_total)
+
+    def holds(self, sequences: int) -> bool:
+        """Whether the engine runs ``sequences`` of max_model_len at once: the pool holds them and
+        max_num_seqs lets them run."""
+        return self.max_concurrency is not None and self.max_concurrency >= sequences \
+            and self.max_num_seqs >= sequences
 
     def need_bytes(self) -> int:
         """What one GPU needs for the concurrency asked to fit the engine's share."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp", "cp",
                   "dp", "vpp", "global_batch", "grad_accum", "lora_rank", "memory_fraction", "max_num_batched_tokens",
-                  "gpu_layers", "parallel", "ubatch")
+                  "max_num_seqs", "gpu_layers", "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:
@@ -66,7 +66,7 @@ def request_to_query(request: Request) -> str:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:
         words += [CANONICAL["ep"], str(request.ep)]
-    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations"):
+    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations", "enforce_eager"):
         if getattr(request, name) is not None:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     for name in _NUMBER_FIELDS:

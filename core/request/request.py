@@ -50,6 +50,7 @@ RANGES: dict[str, tuple[float, float]] = {
     # vllm/config/cache.py CacheConfig, gt=0, le=1)
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
+    "max_num_seqs": (1, 2**20),
     "gpu_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
@@ -65,7 +66,7 @@ RANGES: dict[str, tuple[float, float]] = {
 FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
-ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "engine_version")
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager", "engine_version")
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -160,6 +161,12 @@ class Request:
     #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
     #: TGI's max_batch_prefill_tokens); None: the engine's default
     max_num_batched_tokens: int | None = None
+    #: the engine's cap on the sequences it runs at once (vLLM's max_num_seqs, SGLang's
+    #: max_running_requests, TGI's max_concurrent_requests): a setting of the launch, not a demand
+    #: (the concurrency asked is batch_size); None: the engine's default
+    max_num_seqs: int | None = None
+    #: vLLM's enforce_eager (SGLang's disable_cuda_graph): no CUDA graphs are captured; None: graphs on
+    enforce_eager: bool | None = None
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
     #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
     engine_version: str | None = None
@@ -534,6 +541,7 @@ _LABELS = {
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
+    "max_num_seqs": "max_num_seqs (the engine's cap on running sequences)", "enforce_eager": "enforce_eager",
     "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",

@@ -87,6 +87,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("offload_activations", False, "no activation offloading", "without activation offloading"),
     **_all("dropout", True, "dropout", "with dropout", "dropout on"),
     **_all("dropout", False, "no dropout", "without dropout", "dropout off"),
+    **_all("enforce_eager", True, "enforce eager", "enforce-eager", "enforce_eager", "no cuda graphs",
+           "without cuda graphs", "disable cuda graph", "disable-cuda-graph", "disable_cuda_graph"),
     **_all("optimizer", O.ADAMW, "adamw", "adam"),
     **_all("optimizer", O.ADAM8BIT, "adam8bit", "adamw8bit", "8-bit adam", "8bit adam", "8 bit adam",
            "8-bit adamw", "8bit adamw", "8 bit adamw", "adam 8bit", "adamw 8bit", "adam 8-bit",
@@ -225,8 +227,12 @@ KEYS: dict[str, str] = {
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
-                                 "concurrent users", "users", "requests", "parallel requests", "批大小",
-                                 "max num seqs", "max_num_seqs", "max-num-seqs", "max concurrent requests")},
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
+    # an engine's cap on the sequences it runs at once, in each engine's spelling: a setting of the
+    # launch, not a demand ("batch 64", "64 users" are demands)
+    **{k: "max_num_seqs" for k in ("max num seqs", "max_num_seqs", "max-num-seqs", "max running requests",
+                                   "max_running_requests", "max-running-requests", "max concurrent requests",
+                                   "max_concurrent_requests", "max-concurrent-requests")},
     # the prompt is the context a sequence starts with; the tokens generated after it are new_tokens
     # (transformers' GenerationConfig.max_new_tokens; "output" as serving benchmarks say it)
     **{k: "seq_len" for k in ("prompt", "prompt tokens", "prompt length", "input", "input tokens",
@@ -322,9 +328,12 @@ FLAG_KEYS: dict[str, str] = {
     # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
     "num_shard": "tp",
     "num_generations": "generations", "vllm_gpu_memory_utilization": "rollout_fraction",
-    "max_num_seqs": "batch_size", "batch_size": "batch_size",
-    # SGLang's cap on the requests a batch runs at once, its --max-num-seqs (python/sglang/srt/server_args.py)
-    "max_running_requests": "batch_size", "micro_batch_size": "batch_size",
+    # the engine's cap on running sequences, not a demand: vLLM's scheduler runs at most max_num_seqs
+    # (vllm/v1/core/sched/scheduler.py: max_num_running_reqs = scheduler_config.max_num_seqs), SGLang
+    # at most max_running_requests (python/sglang/srt/server_args.py), TGI's router at most
+    # max_concurrent_requests (text-generation-launcher --help)
+    "max_num_seqs": "max_num_seqs", "max_running_requests": "max_num_seqs",
+    "max_concurrent_requests": "max_num_seqs", "batch_size": "batch_size", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
@@ -346,6 +355,7 @@ SERVE_WORDS: frozenset[str] = frozenset({"serve", "serving"})
 ENGINE_SPELLINGS: dict[str, Engine] = {
     "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
     "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
+    "max_running_requests": Engine.SGLANG, "max_concurrent_requests": Engine.TGI, "disable_cuda_graph": Engine.SGLANG,
 }
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
@@ -380,7 +390,45 @@ TORCHTUNE_CONFIG_TASKS: tuple[tuple[str, Task], ...] = (
 FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     "fa": ("flash_attention", True), "flash_attn": ("flash_attention", True),
     "ollama_flash_attention": ("flash_attention", True),
+    # vLLM --enforce-eager sets cudagraph_mode NONE (vllm/config/vllm.py), and the worker then takes no
+    # CUDA-graph estimate from the pool (vllm/v1/worker/gpu_worker.py determine_available_memory:
+    # profile_cudagraph_memory only when cudagraph_mode != NONE); SGLang --disable-cuda-graph likewise
+    "enforce_eager": ("enforce_eager", True), "disable_cuda_graph": ("enforce_eager", True),
 }
+#: Engine launch flags that change memory in a way vram does not model yet: refused by name, never
+#: dropped. Each says what the flag does to memory, from the engine's own code.
+NOT_MODELLED_FLAGS: dict[str, str] = {
+    # vllm/model_executor/models/utils.py maybe_offload_to_cpu: whole layers' weights, until that many
+    # GiB a GPU, kept in pinned host memory and read over PCIe each step
+    "cpu_offload_gb": "vLLM keeps that many GiB of each GPU's weights, in whole layers, in host memory",
+    # vllm/v1/worker/gpu_worker.py determine_available_memory: with kv_cache_memory_bytes the profile
+    # runs, but the pool is the bytes given and gpu_memory_utilization is not read
+    "kv_cache_memory_bytes": "vLLM takes the KV pool's bytes as given and ignores gpu_memory_utilization",
+    # vllm/config/cache.py CacheConfig.swap_space: GiB of host memory a GPU for preempted sequences' blocks
+    "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences (GPU memory is "
+                  "unchanged; vram counts no host memory for it)",
+    # python/sglang/srt/server_args.py: DP attention reserves more memory outside mem_fraction_static and
+    # splits the KV pool over the data-parallel attention ranks
+    "enable_dp_attention": "SGLang's DP attention reserves more memory and splits the KV pool over its ranks",
+    # text-generation-launcher --help: the tokens all running requests may hold; for flash-attention
+    # models TGI infers it from the free memory at warm-up
+    "max_batch_total_tokens": "TGI sizes its KV pool to that many tokens",
+    # text-generation-launcher --help: the longest prompt; when --max-batch-prefill-tokens is not given
+    # it is max_input_tokens + 50, the prefill TGI warms up with
+    "max_input_tokens": "TGI caps a prompt at that many tokens, and warms up with max_input_tokens + 50 prefill "
+                        "tokens unless --max-batch-prefill-tokens is given",
+    "max_input_length": "TGI caps a prompt at that many tokens, and warms up with max_input_length + 50 prefill "
+                        "tokens unless --max-batch-prefill-tokens is given",
+}
+
+#: Flags one engine spells like a setting another reads: (spelling, engine) to what it does there,
+#: refused for that engine (the grammar checks them once the engine is known).
+NOT_MODELLED_FOR_ENGINE: dict[tuple[str, Engine], str] = {
+    # python/sglang/srt/model_executor/model_runner.py: max_total_num_tokens = min(profiled, max_total_tokens);
+    # TGI's --max-total-tokens is a request's prompt and output, read as max-model-len
+    ("max_total_tokens", Engine.SGLANG): "SGLang caps its KV pool at that many tokens",
+}
+
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
 FLAG_OFF: dict[str, tuple[str, Any]] = {
     "recompute": ("recompute", Recompute.NONE), "flash_attention": ("flash_attention", False),
@@ -388,7 +436,7 @@ FLAG_OFF: dict[str, tuple[str, Any]] = {
 }
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
-    "trust_remote_code", "enforce_eager", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+    "trust_remote_code", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
     # vLLM's --enable-expert-parallel splits the experts whole over the tensor-parallel GPUs instead of
     # slicing each (EP size = TP x DP, docs.vllm.ai/en/latest/serving/expert_parallel_deployment.html):
     # each GPU holds the same share of expert bytes either way, and attention stays tensor-parallel
@@ -632,7 +680,8 @@ CANONICAL: dict[str, str] = {
     "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
-    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
+    "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
+    "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
     "teacher": "teacher=", "engine_version": "engine-version=", "dp": "dp", "cp": "cp", "vpp": "vpp", "global_batch": "global batch",

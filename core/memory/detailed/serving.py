@@ -66,7 +66,11 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     legacy = legacy_defaults(row, request.engine_version, job.seq_len, _chunkable(job))
     default_seqs = legacy.max_num_seqs if legacy else \
         row.get("max_num_seqs_large" if large else "max_num_seqs", row["max_num_seqs"])
-    seqs = request.batch_size if request.batch_size and request.batch_size > 1 else default_seqs
+    # the cap is the launch's (or the engine's default), never the concurrency asked: vLLM profiles its
+    # sampler at max_num_seqs whatever the load (gpu_model_runner.py profile_run: _dummy_sampler_run)
+    seqs = request.max_num_seqs or default_seqs
+    if request.max_num_seqs is None:
+        said.say(f"max_num_seqs {seqs} ({name}'s default): the most sequences it runs at once")
     if gpu is not None and by_gpu_memory(row, request.engine_version):
         defaults = gpu_defaults(row, gpu, job.tp, job.pp, request.max_num_batched_tokens)
         fraction, batched = defaults.fraction, defaults.batched_tokens
@@ -177,6 +181,11 @@ def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
     cuda_graph_since); else None, and the answer says the graphs live in what the fraction leaves."""
     row, name, version = job.runtime.settings, job.runtime.name, job.request.engine_version
     since = row.get("cuda_graph_since")
+    if job.request.enforce_eager:
+        said.say(f"enforce_eager: {name} captures no CUDA graphs (cudagraph_mode NONE), so none are counted "
+                 "(vllm/v1/worker/gpu_worker.py determine_available_memory estimates them only when "
+                 "cudagraph_mode != NONE)")
+        return None
     if since is None or (version is not None and release(version) < release(since)):
         said.say(f"{name}{' ' + version if version else ''}'s CUDA graphs are not counted: captured after the pool "
                  f"is sized, they live in the memory {row['memory_fraction_flag']} leaves"
@@ -354,8 +363,11 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         concurrency = max(pool, 0) / per_request
         tokens = int(concurrency * job.seq_len)
     refusal = _refusal(job, engine, token_layer, layers, pool, per_request, tokens)
+    # the scheduler runs at most max_num_seqs sequences, and at max_model_len the pool holds
+    # floor(concurrency) of them (vllm/v1/core/sched/scheduler.py: max_num_running_reqs)
     return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=max(pool, 0), kv_cache_tokens=tokens,
-                   max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal)
+                   max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal,
+                   max_running=min(engine.max_num_seqs, math.floor(concurrency)))
 
 
 def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, pool: int,
