@@ -332,7 +332,7 @@ def test_tensor_parallel_sizes(heads, kv, sizes):
     ("infer llama-3-8b mem-fraction-static 0.8", {"engine": "sglang", "memory_fraction": 0.8}),
     ("infer llama-3-8b --max-batch-prefill-tokens 4096", {"engine": "tgi", "max_num_batched_tokens": 4096}),
     ("vllm llama-3-8b max-num-batched-tokens 8k max-num-seqs 64", {"max_num_batched_tokens": 8192,
-                                                                   "batch_size": 64}),
+                                                                   "max_num_seqs": 64}),
     ("vllm llama-3-8b kv fp8", {"kv_dtype": "fp8"}),
     ("sglang serve llama-3-8b", {"engine": "sglang"}),
     ("vllm llama-3-8b engine-version=0.10.1", {"engine_version": "0.10.1"}),

@@ -405,8 +405,8 @@ NOT_MODELLED_FLAGS: dict[str, str] = {
     # runs, but the pool is the bytes given and gpu_memory_utilization is not read
     "kv_cache_memory_bytes": "vLLM takes the KV pool's bytes as given and ignores gpu_memory_utilization",
     # vllm/config/cache.py CacheConfig.swap_space: GiB of host memory a GPU for preempted sequences' blocks
-    "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences (GPU memory is "
-                  "unchanged; vram counts no host memory for it)",
+    "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences, outside GPU "
+                  "memory, and vram counts no host memory for it",
     # python/sglang/srt/server_args.py: DP attention reserves more memory outside mem_fraction_static and
     # splits the KV pool over the data-parallel attention ranks
     "enable_dp_attention": "SGLang's DP attention reserves more memory and splits the KV pool over its ranks",
