@@ -226,8 +226,11 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
     lines = [head,
              text("serving.pool", size=format_bytes(serving.kv_cache_bytes, unit), unit=unit,
                   tokens=f"{serving.kv_cache_tokens:,}", block=serving.block_size),
-             text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}"),
-             text("serving.running", running=serving.max_running, cap=serving.max_num_seqs)]
+             text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}")]
+    if serving.refusal is None:
+        lines.append(text("serving.running", running=serving.max_running, cap=serving.max_num_seqs))
+    if serving.pool_set is not None:
+        lines.insert(2, text("serving.pool_set", flag=serving.memory_fraction_flag))
     if serving.refusal is not None:
         lines.append(text("serving.refused", engine=serving.engine_name, refusal=serving.refusal))
     elif serving.concurrency_asked > 1:

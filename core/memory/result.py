@@ -189,6 +189,7 @@ class Serving:
     rest_bytes: int  #: one GPU's bytes before the pool (weights, profiled peak, buffers)
     request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
     concurrency_asked: int
+    pool_set: int | None = None  #: the pool's bytes as the launch set them (vLLM's kv_cache_memory_bytes)
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
@@ -209,7 +210,11 @@ class Serving:
             and self.max_num_seqs >= sequences
 
     def need_bytes(self) -> int:
-        """What one GPU needs for the concurrency asked to fit the engine's share."""
+        """What one GPU needs for the concurrency asked to fit the engine's share; with the pool set
+        in bytes, the engine allocates all of it beside the rest, and the concurrency asked (one
+        max_model_len sequence at least, or it refuses to start) must fit in it."""
+        if self.pool_set is not None:
+            return self.rest_bytes + max(self.pool_set, self.concurrency_asked * self.request_kv_bytes)
         return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
 
     def to_dict(self) -> dict[str, Any]:

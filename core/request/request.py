@@ -51,6 +51,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
     "max_num_seqs": (1, 2**20),
+    "kv_cache_memory_bytes": (1, 2**50),
     "gpu_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
@@ -66,7 +67,11 @@ RANGES: dict[str, tuple[float, float]] = {
 FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
-ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager", "engine_version")
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
+                 "kv_cache_memory_bytes", "engine_version")
+#: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
+#: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
+ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -167,6 +172,9 @@ class Request:
     max_num_seqs: int | None = None
     #: vLLM's enforce_eager (SGLang's disable_cuda_graph): no CUDA graphs are captured; None: graphs on
     enforce_eager: bool | None = None
+    #: vLLM's kv_cache_memory_bytes: the KV pool of one GPU in bytes, set directly (the profile still
+    #: runs; gpu_memory_utilization is not read); None: the pool the memory fraction leaves
+    kv_cache_memory_bytes: int | None = None
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
     #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
     engine_version: str | None = None
@@ -332,6 +340,9 @@ class Request:
         self._set("engine_version", match[1])
 
     def _check_engine_settings(self) -> None:
+        for name, engine in ONE_ENGINE_FIELDS.items():
+            if getattr(self, name) is not None and self.engine is not engine:
+                raise ConflictError(f"{_label(name)} is {engine.value}'s setting, not {self.engine}'s", field=name)
         given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
         if given is not None and self.engine not in GGML_ENGINES:
             raise ConflictError(f"{_label(given)} is a llama.cpp/Ollama setting: name the engine (llama.cpp, "
@@ -542,6 +553,7 @@ _LABELS = {
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
     "max_num_seqs": "max_num_seqs (the engine's cap on running sequences)", "enforce_eager": "enforce_eager",
+    "kv_cache_memory_bytes": "kv_cache_memory_bytes (vLLM's KV pool in bytes)",
     "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",

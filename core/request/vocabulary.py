@@ -230,6 +230,9 @@ KEYS: dict[str, str] = {
                                  "concurrent users", "users", "requests", "parallel requests", "批大小")},
     # an engine's cap on the sequences it runs at once, in each engine's spelling: a setting of the
     # launch, not a demand ("batch 64", "64 users" are demands)
+    # vLLM's --kv-cache-memory-bytes (its own log suggests it as --kv-cache-memory=N)
+    **{k: "kv_cache_memory_bytes" for k in ("kv cache memory bytes", "kv_cache_memory_bytes", "kv-cache-memory-bytes",
+                                            "kv_cache_memory", "kv-cache-memory")},
     **{k: "max_num_seqs" for k in ("max num seqs", "max_num_seqs", "max-num-seqs", "max running requests",
                                    "max_running_requests", "max-running-requests", "max concurrent requests",
                                    "max_concurrent_requests", "max-concurrent-requests")},
@@ -333,7 +336,8 @@ FLAG_KEYS: dict[str, str] = {
     # at most max_running_requests (python/sglang/srt/server_args.py), TGI's router at most
     # max_concurrent_requests (text-generation-launcher --help)
     "max_num_seqs": "max_num_seqs", "max_running_requests": "max_num_seqs",
-    "max_concurrent_requests": "max_num_seqs", "batch_size": "batch_size", "micro_batch_size": "batch_size",
+    "max_concurrent_requests": "max_num_seqs", "batch_size": "batch_size",
+    "kv_cache_memory_bytes": "kv_cache_memory_bytes", "kv_cache_memory": "kv_cache_memory_bytes", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
@@ -401,9 +405,6 @@ NOT_MODELLED_FLAGS: dict[str, str] = {
     # vllm/model_executor/models/utils.py maybe_offload_to_cpu: whole layers' weights, until that many
     # GiB a GPU, kept in pinned host memory and read over PCIe each step
     "cpu_offload_gb": "vLLM keeps that many GiB of each GPU's weights, in whole layers, in host memory",
-    # vllm/v1/worker/gpu_worker.py determine_available_memory: with kv_cache_memory_bytes the profile
-    # runs, but the pool is the bytes given and gpu_memory_utilization is not read
-    "kv_cache_memory_bytes": "vLLM takes the KV pool's bytes as given and ignores gpu_memory_utilization",
     # vllm/config/cache.py CacheConfig.swap_space: GiB of host memory a GPU for preempted sequences' blocks
     "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences, outside GPU "
                   "memory, and vram counts no host memory for it",
@@ -681,6 +682,7 @@ CANONICAL: dict[str, str] = {
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
     "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
+    "kv_cache_memory_bytes": "kv-cache-memory-bytes",
     "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",

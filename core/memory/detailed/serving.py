@@ -56,6 +56,7 @@ class EngineSettings:
     cuda_total: int | None  #: the GPU's memory as CUDA reports it (None without a GPU)
     sampler_bytes_per_logit: int  #: what the profiled sampler holds for each logit of its batch
     legacy: bool  #: the engine's earlier scheduler (the row's legacy_* columns) runs
+    pool_bytes: int | None = None  #: the pool set in bytes (vLLM's kv_cache_memory_bytes), not by the fraction
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -100,8 +101,11 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                      f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
     sampler = legacy.sampler_bytes_per_logit if legacy else by_release(row["sampler_bytes_per_logit"],
                                                                          request.engine_version)
+    if request.kv_cache_memory_bytes is not None:
+        said.say(f"kv_cache_memory_bytes {request.kv_cache_memory_bytes:,}: the KV pool a GPU, as set; {name} still "
+                 f"profiles, but does not read {flag} (vllm/v1/worker/gpu_worker.py determine_available_memory)")
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
-                          legacy is not None)
+                          legacy is not None, request.kv_cache_memory_bytes)
 
 
 def _chunkable(job: DetailedJob) -> bool:
@@ -345,10 +349,11 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size)
+                  concurrency_asked=job.batch_size, pool_set=engine.pool_bytes)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
+    pool = engine.pool_bytes if engine.pool_bytes is not None else \
+        math.floor(row["wiggle"] * (engine.fraction * engine.cuda_total - rest))
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
