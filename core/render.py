@@ -354,6 +354,8 @@ def fit_parts(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> FitPa
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
+    if not fit.fits and fit.headroom_bytes >= 0:  # memory left, but a setting (a pool set too small) stops it
+        margin = f"{room} {unit} left, but the engine's settings do not hold it (see Serving)"
     detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
               f"usable, {fit.utilisation:.0%} used, {margin}")
     style = VERDICT_STYLES[fit.verdict]

@@ -13,6 +13,7 @@ from vram import Request, ask, catalog, estimate, parse
 from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
+from vram.memory.runtime import CUDA_CONTEXT_BYTES
 from vram.request.enums import Item
 from vram.request.request import release
 from vram.units import GIB
@@ -446,7 +447,6 @@ def test_enforce_eager_takes_no_cuda_graphs(flag):
 
 @pytest.mark.parametrize("query, flag", [
     ("vllm serve Qwen/Qwen2.5-7B-Instruct --cpu-offload-gb 4 on l40s", "--cpu-offload-gb"),
-    ("vllm serve Qwen/Qwen2.5-7B-Instruct --kv-cache-memory-bytes 10000000000 on l40s", "--kv-cache-memory-bytes"),
     ("vllm serve Qwen/Qwen2.5-7B-Instruct --swap-space 8 on l40s", "--swap-space"),
     ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --enable-dp-attention on h100",
      "--enable-dp-attention"),
@@ -468,3 +468,23 @@ def test_flags_that_change_memory_unmodelled_are_refused_by_name(query, flag):
 def test_tgi_max_total_tokens_stays_the_context():
     request = parse("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-total-tokens 8192 on h100")
     assert (request.engine, request.seq_len) == ("tgi", 8192)
+
+
+@pytest.mark.parametrize("pool, fits, starts", [(10**10, True, True), (4 * 10**10, False, True), (10**8, False, False)])
+def test_kv_cache_memory_bytes_sets_the_pool(pool, fits, starts):
+    """vllm/v1/worker/gpu_worker.py determine_available_memory: with kv_cache_memory_bytes the profile
+    runs and the pool is the bytes given, gpu_memory_utilization unread; the pool then sits beside the
+    weights, the profile's peak and the rest in what CUDA has, and must hold one max_model_len sequence."""
+    query = f"vllm qwen2.5-7b --kv-cache-memory-bytes {pool} --max-model-len 8192 on l40s"
+    result, other_fraction = ask(query), ask(query + " gpu-memory-utilization 0.5")
+    serving, gpu = result.serving, catalog.find_gpu("l40s")
+    assert serving.kv_cache_bytes == other_fraction.serving.kv_cache_bytes == pool
+    assert serving.kv_cache_tokens == pool // (16 * serving.kv_bytes_per_token) * 16
+    assert serving.starts is starts and result.fit[0].fits is fits
+    assert result.fit[0].usable_bytes == gpu.cuda_total_bytes - CUDA_CONTEXT_BYTES
+    assert result.fit[0].need_bytes == serving.rest_bytes + max(pool, serving.request_kv_bytes)
+
+
+def test_kv_cache_memory_bytes_is_vllms_alone():
+    with pytest.raises(ConflictError):
+        parse("sglang qwen2.5-7b kv_cache_memory_bytes=10000000000 on h100")
