@@ -446,7 +446,6 @@ def test_enforce_eager_takes_no_cuda_graphs(flag):
 
 
 @pytest.mark.parametrize("query, flag", [
-    ("vllm serve Qwen/Qwen2.5-7B-Instruct --cpu-offload-gb 4 on l40s", "--cpu-offload-gb"),
     ("vllm serve Qwen/Qwen2.5-7B-Instruct --swap-space 8 on l40s", "--swap-space"),
     ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --enable-dp-attention on h100",
      "--enable-dp-attention"),
@@ -488,3 +487,25 @@ def test_kv_cache_memory_bytes_sets_the_pool(pool, fits, starts):
 def test_kv_cache_memory_bytes_is_vllms_alone():
     with pytest.raises(ConflictError):
         parse("sglang qwen2.5-7b kv_cache_memory_bytes=10000000000 on h100")
+
+
+@pytest.mark.parametrize("gib, tp", [(4, 1), (100, 1), (20, 2)])
+def test_cpu_offload_gb_keeps_decoder_weights_in_host_memory(gib, tp):
+    """vllm/model_executor/models/utils.py: make_layers hands each decoder layer to maybe_offload_to_cpu,
+    which moves parameters to pinned host memory until cpu_offload_gb GiB a GPU are there; the
+    embeddings and the head stay. The GPU holds that much less, and the pool grows by as much."""
+    model = "qwen2.5-7b" if tp == 1 else "llama-3.1-70b"
+    base = f"vllm {model} max-model-len 8k tp {tp} on {tp}x h100"
+    result, plain = ask(f"{base} cpu-offload-gb {gib}"), ask(base)
+    weights = sum(i.bytes for i in plain.items if i.key is Item.WEIGHTS)
+    moved = weights - sum(i.bytes for i in result.items if i.key is Item.WEIGHTS)
+    # all the GiB asked, or every decoder layer's weights where those are fewer: the rest stays
+    assert moved == round(gib * GIB) if gib < 50 else 0 < moved < round(gib * GIB)
+    assert weights - moved > 0
+    assert result.serving.weights_offloaded == moved and result.host_bytes == moved * tp
+    assert result.serving.kv_cache_bytes > plain.serving.kv_cache_bytes
+
+
+def test_cpu_offload_gb_is_vllms_alone():
+    with pytest.raises(ConflictError):
+        parse("sglang qwen2.5-7b cpu-offload-gb 4 on h100")

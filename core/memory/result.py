@@ -190,6 +190,7 @@ class Serving:
     request_kv_bytes: int  #: one max_model_len sequence's KV on one GPU, in whole blocks
     concurrency_asked: int
     pool_set: int | None = None  #: the pool's bytes as the launch set them (vLLM's kv_cache_memory_bytes)
+    weights_offloaded: int = 0  #: one GPU's weights kept in host memory (vLLM's cpu_offload_gb)
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it

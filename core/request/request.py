@@ -52,6 +52,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_num_batched_tokens": (1, 2**24),
     "max_num_seqs": (1, 2**20),
     "kv_cache_memory_bytes": (1, 2**50),
+    "cpu_offload_gib": (0.01, 2**20),
     "gpu_layers": (0, 2**16),
     "parallel": (1, 2**16),
     "ubatch": (1, 2**20),
@@ -64,14 +65,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "rollout_fraction": (0.01, 1),
 }
 #: Numeric fields that take fractions (the rest are whole numbers).
-FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
+FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "cpu_offload_gib"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
-                 "kv_cache_memory_bytes", "engine_version")
+                 "kv_cache_memory_bytes", "cpu_offload_gib", "engine_version")
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
 #: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
-ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM}
+ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -175,6 +176,8 @@ class Request:
     #: vLLM's kv_cache_memory_bytes: the KV pool of one GPU in bytes, set directly (the profile still
     #: runs; gpu_memory_utilization is not read); None: the pool the memory fraction leaves
     kv_cache_memory_bytes: int | None = None
+    #: vLLM's cpu_offload_gb: GiB of each GPU's decoder-layer weights kept in host memory; None: none
+    cpu_offload_gib: float | None = None
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
     #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
     engine_version: str | None = None
@@ -554,6 +557,7 @@ _LABELS = {
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
     "max_num_seqs": "max_num_seqs (the engine's cap on running sequences)", "enforce_eager": "enforce_eager",
     "kv_cache_memory_bytes": "kv_cache_memory_bytes (vLLM's KV pool in bytes)",
+    "cpu_offload_gib": "cpu_offload_gb (vLLM's weights in host memory)",
     "engine_version": "an engine release", "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",
     "rollout_fraction": "a colocated rollout engine's memory fraction", "teacher": "a teacher model",

@@ -233,6 +233,8 @@ KEYS: dict[str, str] = {
     # vLLM's --kv-cache-memory-bytes (its own log suggests it as --kv-cache-memory=N)
     **{k: "kv_cache_memory_bytes" for k in ("kv cache memory bytes", "kv_cache_memory_bytes", "kv-cache-memory-bytes",
                                             "kv_cache_memory", "kv-cache-memory")},
+    # vLLM's --cpu-offload-gb: GiB of each GPU's weights in host memory
+    **{k: "cpu_offload_gib" for k in ("cpu offload gb", "cpu_offload_gb", "cpu-offload-gb", "cpu offload gib")},
     **{k: "max_num_seqs" for k in ("max num seqs", "max_num_seqs", "max-num-seqs", "max running requests",
                                    "max_running_requests", "max-running-requests", "max concurrent requests",
                                    "max_concurrent_requests", "max-concurrent-requests")},
@@ -337,7 +339,8 @@ FLAG_KEYS: dict[str, str] = {
     # max_concurrent_requests (text-generation-launcher --help)
     "max_num_seqs": "max_num_seqs", "max_running_requests": "max_num_seqs",
     "max_concurrent_requests": "max_num_seqs", "batch_size": "batch_size",
-    "kv_cache_memory_bytes": "kv_cache_memory_bytes", "kv_cache_memory": "kv_cache_memory_bytes", "micro_batch_size": "batch_size",
+    "kv_cache_memory_bytes": "kv_cache_memory_bytes", "kv_cache_memory": "kv_cache_memory_bytes",
+    "cpu_offload_gb": "cpu_offload_gib", "micro_batch_size": "batch_size",
     "per_device_train_batch_size": "batch_size", "train_micro_batch_size_per_gpu": "batch_size",
     "lora_r": "lora_rank", "lora_rank": "lora_rank", "rank": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
@@ -402,9 +405,6 @@ FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
 #: Engine launch flags that change memory in a way vram does not model yet: refused by name, never
 #: dropped. Each says what the flag does to memory, from the engine's own code.
 NOT_MODELLED_FLAGS: dict[str, str] = {
-    # vllm/model_executor/models/utils.py maybe_offload_to_cpu: whole layers' weights, until that many
-    # GiB a GPU, kept in pinned host memory and read over PCIe each step
-    "cpu_offload_gb": "vLLM keeps that many GiB of each GPU's weights, in whole layers, in host memory",
     # vllm/config/cache.py CacheConfig.swap_space: GiB of host memory a GPU for preempted sequences' blocks
     "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences, outside GPU "
                   "memory, and vram counts no host memory for it",
@@ -682,7 +682,7 @@ CANONICAL: dict[str, str] = {
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
     "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
-    "kv_cache_memory_bytes": "kv-cache-memory-bytes",
+    "kv_cache_memory_bytes": "kv-cache-memory-bytes", "cpu_offload_gib": "cpu-offload-gb",
     "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",

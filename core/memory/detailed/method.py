@@ -80,6 +80,7 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
     serving = None
     if request.task is Task.INFERENCE and job.runtime.pre_allocates:
         items, phases, serving = serving_items(job, said)
+        host_bytes = serving.weights_offloaded * job.gpu_count
     elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:
