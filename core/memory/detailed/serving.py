@@ -134,9 +134,9 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                  + f": each GPU holds its share of the weights and {kv_heads} KV head{'s' if kv_heads > 1 else ''} "
                  + ("(replicated: fewer KV heads than tp)" if spec.num_kv_heads < tp and spec.kv_lora_rank is None
                     else "") + f" ({sharding.TP_SOURCE})")
-    weights = gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1)
-    offloaded = _offloaded(job, stage, weights, said)
-    items = [*weights, *([offloaded] if offloaded else []), _profile_peak(job, engine, kv_heads, said)]
+    weights, offloaded = _offloaded(job, stage, gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1),
+                                    said)
+    items = [*weights, _profile_peak(job, engine, kv_heads, said)]
     outside = set()  # items the engine's share does not hold: they live in the memory it leaves
     if not row["pool_takes_activations"]:
         outside.add(Item.ACTIVATIONS)
@@ -178,8 +178,8 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
     serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes)
-    if offloaded is not None:
-        serving = dataclasses.replace(serving, weights_offloaded=-offloaded.bytes)
+    if offloaded:
+        serving = dataclasses.replace(serving, weights_offloaded=offloaded)
     return items, phases, serving
 
 
@@ -189,20 +189,24 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
 OFFLOAD_SOURCE = "vllm/model_executor/models/utils.py maybe_offload_to_cpu (from make_layers, parameter by parameter)"
 
 
-def _offloaded(job: DetailedJob, stage: sharding.Stage, weights: list[LineItem], said: Said) -> LineItem | None:
-    """The weights vLLM keeps in host memory (cpu_offload_gb), as a negative item: the decoder
-    layers' parameters up to the GiB given, at most all of this GPU's; None without the flag."""
+def _offloaded(job: DetailedJob, stage: sharding.Stage, weights: list[LineItem],
+               said: Said) -> tuple[list[LineItem], int]:
+    """The weights on the GPU less what vLLM keeps in host memory (cpu_offload_gb): the decoder
+    layers' parameters up to the GiB given, at most all of this GPU's; and the bytes kept there."""
     gib = job.request.cpu_offload_gib
     if not gib:
-        return None
+        return weights, 0
     held = sharding.gpu_params(job, stage, job.tp)
+    first = weights[0]
     layer_bytes = round(sum(item.bytes for item in weights) * held.block / held.total)
-    offloaded = min(round(gib * GIB), layer_bytes)
+    offloaded = min(round(gib * GIB), layer_bytes, first.bytes)
     said.say(f"cpu_offload_gb {gib:g}: {offloaded / GIB:.2f} GiB of this GPU's decoder-layer weights in pinned host "
              f"memory (up to one parameter more: it moves whole parameters), read back each step ({OFFLOAD_SOURCE})")
-    return LineItem(Item.WEIGHTS, "Weights kept in host memory (cpu_offload_gb)", -offloaded,
-                    "-min(GiB x cpu_offload_gb, layer_weights)",
-                    {"GiB": GIB, "cpu_offload_gb": gib, "layer_weights": layer_bytes}, OFFLOAD_SOURCE)
+    kept = dataclasses.replace(first, label=f"{first.label}, less those in host memory", bytes=first.bytes - offloaded,
+                               formula=f"{first.formula} - min(GiB x cpu_offload_gb, layer_weights)",
+                               values={**first.values, "GiB": GIB, "cpu_offload_gb": gib, "layer_weights": layer_bytes},
+                               source=f"{first.source}; {OFFLOAD_SOURCE}")
+    return [kept, *weights[1:]], offloaded
 
 
 def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
