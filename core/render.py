@@ -227,11 +227,17 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
              text("serving.pool", size=format_bytes(serving.kv_cache_bytes, unit), unit=unit,
                   tokens=f"{serving.kv_cache_tokens:,}", block=serving.block_size),
              text("serving.concurrency", context=serving.max_model_len, times=f"{serving.max_concurrency:g}")]
+    if serving.refusal is None:
+        lines.append(text("serving.running", running=serving.max_running, cap=serving.max_num_seqs))
+    if serving.pool_set is not None:
+        lines.insert(2, text("serving.pool_set", flag=serving.memory_fraction_flag))
     if serving.refusal is not None:
         lines.append(text("serving.refused", engine=serving.engine_name, refusal=serving.refusal))
     elif serving.concurrency_asked > 1:
-        holds = serving.max_concurrency >= serving.concurrency_asked
-        lines.append(text("serving.holds" if holds else "serving.does_not_hold", asked=serving.concurrency_asked))
+        holds = serving.holds(serving.concurrency_asked)
+        capped = serving.max_concurrency >= serving.concurrency_asked and not holds
+        lines.append(text("serving.capped" if capped else "serving.holds" if holds else "serving.does_not_hold",
+                          asked=serving.concurrency_asked, cap=serving.max_num_seqs))
     return lines
 
 
@@ -348,6 +354,8 @@ def fit_parts(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> FitPa
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
     room = format_bytes(abs(fit.headroom_bytes), unit)
     margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
+    if not fit.fits and fit.headroom_bytes >= 0:  # memory left, but a setting (a pool set too small) stops it
+        margin = f"{room} {unit} left, but the engine's settings do not hold it (see Serving)"
     detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
               f"usable, {fit.utilisation:.0%} used, {margin}")
     style = VERDICT_STYLES[fit.verdict]

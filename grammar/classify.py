@@ -23,8 +23,8 @@ from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, TRAINING_ONLY, Request
 from vram.request.vocabulary import (
     ADAPTER_ONLY_FIELDS, BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS,
-    LAPTOP_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS, SETTING_NUMBERS,
-    STUDENT_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
+    LAPTOP_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, NOT_MODELLED_FOR_ENGINE, PHRASES,
+    SERVE_WORDS, SETTING_NUMBERS, STUDENT_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -71,6 +71,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _unsaid_fine_tune(fields)
     _offload_when_serving(fields)
     _runtime(fields)
+    _not_modelled_for_engine(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
@@ -551,6 +552,17 @@ def _runtime(fields: _Fields) -> None:
         _engine_from(fields, "solve", Engine.LLAMA_CPP, "note.engine_by_question")
     elif fields.texts.get("task", "").lower() in SERVE_WORDS:
         _engine_from(fields, "task", Engine.VLLM, "note.engine_by_verb")
+
+
+def _not_modelled_for_engine(fields: _Fields) -> None:
+    """A flag that one engine reads as a setting vram models and another as one it does not
+    ('--max-total-tokens': TGI's context, SGLang's pool cap): refused for the other, by name."""
+    engine = fields.values.get("engine")
+    for field, text in fields.texts.items():
+        reason = NOT_MODELLED_FOR_ENGINE.get((_spelling(text), engine))
+        if reason is not None:
+            raise UnsupportedError(f"'{text.split()[0]}' is not modelled: {reason}; drop it to get the answer "
+                                   "without it", position=fields.positions.get(field))
 
 
 def _engine_from(fields: _Fields, source: str, engine: Engine, note: str, /, **said: Any) -> None:

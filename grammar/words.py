@@ -21,9 +21,9 @@ from vram.messages import Note
 from vram.request.vocabulary import (
     BIND_KEYS, BOOLEANS, FILLERS, FLAG_KEYS, FLAG_OFF, FLAG_SWITCHES, FLAG_WORD_KEYS, GGUF_SHORT, GLUED_KEYS,
     GPU_NAME_PREFIXES, HELP_WORDS, IGNORED_KEYS, IGNORED_SWITCHES, KEYS, LAUNCH_WORDS, LET_GO_WORDS,
-    MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NUMBER_WORDS,
-    OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS, SCRIPT_SUFFIXES, SCRIPT_TASK_WORDS, SHORT_KEYS,
-    TARGET_KEYS, TARGETS_ALONE, TORCHTUNE_CONFIG_TASKS, WORD_KEYS
+    MAGNITUDE_WORDS, MAX_PHRASE_WORDS, NAME_QUANT, NEGATION_AFTER, NEGATION_BEFORE, NOT_MODELLED_FLAGS,
+    NUMBER_WORDS, OUTSIDE_MEMORY, PHRASES, QUESTION_WORDS, SAVE_KEYS, SCRIPT_SUFFIXES, SCRIPT_TASK_WORDS,
+    SHORT_KEYS, TARGET_KEYS, TARGETS_ALONE, TORCHTUNE_CONFIG_TASKS, WORD_KEYS
 )
 
 from .numbers import number_for, split_number
@@ -349,6 +349,9 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
     key = atom.text.lstrip("-").lower().replace("-", "_")
     spaced = key.replace("_", " ")
     value = atoms[i + 1] if i + 1 < len(atoms) and atoms[i + 1].kind in ("word", "number") else None
+    if key in NOT_MODELLED_FLAGS:
+        raise UnknownWordError(f"'{atom.text}' is not modelled: {NOT_MODELLED_FLAGS[key]}; drop it to get the "
+                               "answer without it", position=atom.pos)
     field = FLAG_KEYS.get(key) or KEYS.get(key) or KEYS.get(spaced)
     if field is not None:
         return [Meaning("key", atom.pos, atom.text, field)], 1

@@ -56,6 +56,8 @@ def test_words_may_come_as_separate_arguments(capsys):
     ("llama_infer_int4_detailed", ["infer llama-3-8b int4 seq 8k batch 4 on l4"]),
     ("infer_6b_int8_gib", ["infer 6b int8", "--gib"]),
     ("qlora_70b_no_formulas", ["qlora llama-2-70b seq 4096 on 1x a100-80gb", "--no-formulas"]),
+    # issue 16: a launch's --max-num-seqs is the engine's cap, not 512 sequences asked
+    ("vllm_max_num_seqs_l40s", ["vllm serve Qwen/Qwen2.5-7B-Instruct --max-num-seqs 512 on l40s"]),
 ])
 def test_text_answer_golden(capsys, name, argv):
     code, out, _ = run(capsys, *argv)

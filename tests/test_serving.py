@@ -13,6 +13,7 @@ from vram import Request, ask, catalog, estimate, parse
 from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
+from vram.memory.runtime import CUDA_CONTEXT_BYTES
 from vram.request.enums import Item
 from vram.request.request import release
 from vram.units import GIB
@@ -356,7 +357,7 @@ def test_tensor_parallel_sizes(heads, kv, sizes):
     ("infer llama-3-8b mem-fraction-static 0.8", {"engine": "sglang", "memory_fraction": 0.8}),
     ("infer llama-3-8b --max-batch-prefill-tokens 4096", {"engine": "tgi", "max_num_batched_tokens": 4096}),
     ("vllm llama-3-8b max-num-batched-tokens 8k max-num-seqs 64", {"max_num_batched_tokens": 8192,
-                                                                   "batch_size": 64}),
+                                                                   "max_num_seqs": 64}),
     ("vllm llama-3-8b kv fp8", {"kv_dtype": "fp8"}),
     ("sglang serve llama-3-8b", {"engine": "sglang"}),
     ("vllm llama-3-8b engine-version=0.10.1", {"engine_version": "0.10.1"}),
@@ -394,3 +395,141 @@ def test_cuda_total_is_below_the_driver_total():
         if gpu.cuda_total_bytes is not None:
             assert 0.95 * gpu.memory_bytes < gpu.cuda_total_bytes < gpu.memory_bytes and gpu.cuda_total_source
     assert catalog.find_gpu("h100").cuda_total_bytes == round(79.22 * GIB)
+
+
+# -- a launch's caps and flags (issue 16: a cap is a setting of the engine, not a demand) ---------
+
+@pytest.mark.parametrize("query, cap, running, asked, holds", [
+    # vLLM starts when one max_model_len sequence fits (kv_cache_utils.py check_enough_kv_cache_memory);
+    # its scheduler then runs at most max_num_seqs (scheduler.py max_num_running_reqs), and the pool
+    # holds floor(pool / one sequence) of them
+    ("vllm serve Qwen/Qwen2.5-7B-Instruct --max-num-seqs 512 on l40s", 512, 3, 1, None),
+    ("vllm qwen2.5-7b max-model-len 8k max-num-seqs 32 on h100", 32, 32, 1, None),
+    # a demand beside a cap: the pool holds 64, the engine runs 32 of them at once
+    ("vllm qwen2.5-7b max-model-len 8k batch 64 max-num-seqs 32 on h100", 32, 32, 64, False),
+    ("vllm qwen2.5-7b max-model-len 8k batch 64 max-num-seqs 128 on h100", 128, 126, 64, True),
+    # a demand the pool does not hold stays a demand: the launch does not fit it
+    ("vllm qwen2.5-7b max-model-len 8k batch 512 on h100", 1024, 124, 512, False),
+    # SGLang's --max-running-requests, TGI's --max-concurrent-requests
+    ("sglang qwen2.5-7b --max-running-requests 512 --context-length 8192 on h100", 512, 117, 1, None),
+    ("tgi qwen2.5-7b --max-concurrent-requests 16 --max-total-tokens 8192 on h100", 16, 16, 1, None),
+])
+def test_a_cap_is_the_engines_setting_and_the_demand_stays_a_demand(query, cap, running, asked, holds):
+    result = ask(query)
+    serving = result.serving
+    assert (serving.max_num_seqs, serving.max_running, serving.concurrency_asked) == (cap, running, asked)
+    assert serving.max_running == min(cap, math.floor(serving.max_concurrency))
+    assert result.request.batch_size in (None, asked)
+    if holds is None:  # a launch with no demand: it fits when the engine starts
+        assert serving.starts and result.fit[0].fits
+    else:
+        assert serving.holds(asked) is holds
+
+
+def test_the_issues_launch_starts_where_the_cap_was_read_as_a_batch():
+    """The lead's case: 512 sequences x 131072 tokens asked 3,865 GB; vLLM starts with the cap as set."""
+    result = ask("vllm serve Qwen/Qwen2.5-7B-Instruct --max-num-seqs 512 on l40s")
+    kv = next(i for i in result.items if i.key is Item.KV_CACHE)
+    assert kv.bytes == result.serving.request_kv_bytes  # one max_model_len sequence: what starting needs
+    assert result.fit[0].need_bytes < 30e9 and result.serving.max_model_len == 131072
+
+
+@pytest.mark.parametrize("cap", [64, 512])
+def test_the_cap_sizes_the_profiled_sampler(cap):
+    """vLLM's profile run samples max_num_seqs requests (gpu_model_runner.py profile_run:
+    _dummy_sampler_run): Qwen's 152k vocabulary over the cap, 14 bytes a logit from 0.17.0."""
+    result = ask(f"vllm qwen2.5-0.5b max-model-len 2048 max-num-seqs {cap} on h100")
+    peak = next(i for i in result.items if i.key is Item.ACTIVATIONS)
+    assert peak.values["q"] == cap
+    assert peak.bytes >= 14 * cap * 151936
+
+
+def test_a_demand_does_not_change_the_profiled_sampler():
+    """The engine profiles at its own max_num_seqs whatever load is asked of it."""
+    asked = ask("vllm qwen2.5-0.5b max-model-len 2048 batch 8 on h100")
+    alone = ask("vllm qwen2.5-0.5b max-model-len 2048 on h100")
+    peaks = [next(i.bytes for i in r.items if i.key is Item.ACTIVATIONS) for r in (asked, alone)]
+    assert peaks[0] == peaks[1] == 14 * 1024 * 151936
+
+
+def test_max_concurrency_stops_at_the_cap():
+    result = ask("max concurrency vllm qwen2.5-7b max-model-len 8k max-num-seqs 32 on h100")
+    assert result.solution.value == 32 and "max_num_seqs" in result.solution.note
+
+
+@pytest.mark.parametrize("flag", ["--enforce-eager", "enforce-eager", "enforce_eager=true"])
+def test_enforce_eager_takes_no_cuda_graphs(flag):
+    """--enforce-eager sets cudagraph_mode NONE, and the worker estimates graphs only otherwise
+    (vllm/v1/worker/gpu_worker.py determine_available_memory)."""
+    eager = ask(f"vllm llama-3-8b max-model-len 8k {flag} on h100")
+    graphs = ask("vllm llama-3-8b max-model-len 8k on h100")
+    taken = sum(i.bytes for i in graphs.items if i.key is Item.CUDA_GRAPHS)
+    assert taken > 0 and Item.CUDA_GRAPHS not in {i.key for i in eager.items}
+    assert eager.serving.kv_cache_bytes == graphs.serving.kv_cache_bytes + taken
+    assert eager.request.enforce_eager is True
+
+
+@pytest.mark.parametrize("query, flag", [
+    ("vllm serve Qwen/Qwen2.5-7B-Instruct --swap-space 8 on l40s", "--swap-space"),
+    ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --enable-dp-attention on h100",
+     "--enable-dp-attention"),
+    ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --max-total-tokens 100000 on h100",
+     "--max-total-tokens"),
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000 on h100",
+     "--max-batch-total-tokens"),
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-tokens 4000 on h100",
+     "--max-input-tokens"),
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-length 4000 on h100",
+     "--max-input-length"),
+])
+def test_flags_that_change_memory_unmodelled_are_refused_by_name(query, flag):
+    with pytest.raises(VramError) as caught:
+        parse(query)
+    assert f"'{flag}' is not modelled" in str(caught.value)
+
+
+def test_tgi_max_total_tokens_stays_the_context():
+    request = parse("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-total-tokens 8192 on h100")
+    assert (request.engine, request.seq_len) == ("tgi", 8192)
+
+
+@pytest.mark.parametrize("pool, fits, starts", [(10**10, True, True), (4 * 10**10, False, True), (10**8, False, False)])
+def test_kv_cache_memory_bytes_sets_the_pool(pool, fits, starts):
+    """vllm/v1/worker/gpu_worker.py determine_available_memory: with kv_cache_memory_bytes the profile
+    runs and the pool is the bytes given, gpu_memory_utilization unread; the pool then sits beside the
+    weights, the profile's peak and the rest in what CUDA has, and must hold one max_model_len sequence."""
+    query = f"vllm qwen2.5-7b --kv-cache-memory-bytes {pool} --max-model-len 8192 on l40s"
+    result, other_fraction = ask(query), ask(query + " gpu-memory-utilization 0.5")
+    serving, gpu = result.serving, catalog.find_gpu("l40s")
+    assert serving.kv_cache_bytes == other_fraction.serving.kv_cache_bytes == pool
+    assert serving.kv_cache_tokens == pool // (16 * serving.kv_bytes_per_token) * 16
+    assert serving.starts is starts and result.fit[0].fits is fits
+    assert result.fit[0].usable_bytes == gpu.cuda_total_bytes - CUDA_CONTEXT_BYTES
+    assert result.fit[0].need_bytes == serving.rest_bytes + max(pool, serving.request_kv_bytes)
+
+
+def test_kv_cache_memory_bytes_is_vllms_alone():
+    with pytest.raises(ConflictError):
+        parse("sglang qwen2.5-7b kv_cache_memory_bytes=10000000000 on h100")
+
+
+@pytest.mark.parametrize("gib, tp", [(4, 1), (100, 1), (20, 2)])
+def test_cpu_offload_gb_keeps_decoder_weights_in_host_memory(gib, tp):
+    """vllm/model_executor/models/utils.py: make_layers hands each decoder layer to maybe_offload_to_cpu,
+    which moves parameters to pinned host memory until cpu_offload_gb GiB a GPU are there; the
+    embeddings and the head stay. The GPU holds that much less, and the pool grows by as much."""
+    model = "qwen2.5-7b" if tp == 1 else "llama-3.1-70b"
+    base = f"vllm {model} max-model-len 8k tp {tp} on {tp}x h100"
+    result, plain = ask(f"{base} cpu-offload-gb {gib}"), ask(base)
+    weights = sum(i.bytes for i in plain.items if i.key is Item.WEIGHTS)
+    moved = weights - sum(i.bytes for i in result.items if i.key is Item.WEIGHTS)
+    # all the GiB asked, or every decoder layer's weights where those are fewer: the rest stays
+    assert moved == round(gib * GIB) if gib < 50 else 0 < moved < round(gib * GIB)
+    assert weights - moved > 0
+    assert result.serving.weights_offloaded == moved and result.host_bytes == moved * tp
+    assert result.serving.kv_cache_bytes > plain.serving.kv_cache_bytes
+
+
+def test_cpu_offload_gb_is_vllms_alone():
+    with pytest.raises(ConflictError):
+        parse("sglang qwen2.5-7b cpu-offload-gb 4 on h100")

@@ -115,8 +115,12 @@ def request_for(row: dict) -> Request | None:
     for name in ("max_num_batched_tokens", "max_batch_prefill_tokens"):
         if name in number:
             fields["max_num_batched_tokens"] = number[name]
-    if "max_num_seqs" in number:
-        fields["batch_size"] = number["max_num_seqs"]
+    # the engine's cap on running sequences, a setting of the launch (not a concurrency asked)
+    for name in ("max_num_seqs", "max_running_requests", "max_concurrent_requests"):
+        if name in number:
+            fields["max_num_seqs"] = number[name]
+    if settings.get("enforce_eager") is True or settings.get("disable_cuda_graph") is True:
+        fields["enforce_eager"] = True
     if str(settings.get("kv_cache_dtype", "")).startswith("fp8"):
         fields["kv_dtype"] = "fp8"
     if settings.get("quantization") in QUANTIZATION:

@@ -38,10 +38,19 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
 
     cuda_total = gpu_cuda_total(gpu)
     usable = serving.usable_bytes(cuda_total)
+    unreported = LineItem(Item.FRAMEWORK_RESERVE, "not reported to CUDA (driver total less CUDA's)",
+                          gpu.memory_bytes - cuda_total, "driver_total - cuda_total",
+                          {"driver_total": gpu.memory_bytes, "cuda_total": cuda_total},
+                          gpu.cuda_total_source or "not in the catalog: none taken")
+    if serving.pool_set is not None:  # the pool as set, beside the rest, in all CUDA has less its context
+        context = runtime.cuda_context_item()
+        need, usable = serving.need_bytes(), cuda_total - context.bytes
+        # a pool set too small for the concurrency asked does not fit it, whatever the card has left
+        short = serving.pool_set < serving.concurrency_asked * serving.request_kv_bytes
+        return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, (unreported, context),
+                   need, usable, Verdict.DOES_NOT_FIT if short else _verdict(need, usable))
     deductions = (
-        LineItem(Item.FRAMEWORK_RESERVE, "not reported to CUDA (driver total less CUDA's)", gpu.memory_bytes - cuda_total,
-                 "driver_total - cuda_total", {"driver_total": gpu.memory_bytes, "cuda_total": cuda_total},
-                 gpu.cuda_total_source or "not in the catalog: none taken"),
+        unreported,
         LineItem(Item.FRAMEWORK_RESERVE, f"left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
                  cuda_total - usable, "(1 - fraction) x (cuda_total - startup)",
                  {"fraction": serving.memory_fraction, "cuda_total": cuda_total, "startup": serving.startup_bytes},

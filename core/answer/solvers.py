@@ -77,6 +77,8 @@ def _max_of(field: str, what: str) -> Callable[[Request, Solve, _Counted], tuple
         spec = counted.arch.spec
         if field == "seq_len" and spec is not None:  # no longer than the model was trained to read
             high, limit = spec.max_seq_len, f" ({spec.id}'s trained context)"
+        if field == "batch_size" and request.max_num_seqs is not None:  # the engine runs no more at once
+            high, limit = request.max_num_seqs, " (max_num_seqs: the engine runs no more at once)"
         value = _largest(lambda n: counted.fits(dataclasses.replace(request, **{field: n})), high)
         if value is None:
             return Solution(kind, None, f"does not fit even at {what} 1", 0), \

@@ -15,7 +15,7 @@ from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
 from vram.catalog.runtimes import Runtime
 from vram.messages import Note
-from vram.request.enums import Dtype, Optimizer, Task
+from vram.request.enums import PRE_ALLOCATING, Dtype, Optimizer, Task
 from vram.request.quant import QUANT_DTYPES
 from vram.request.request import Request
 
@@ -82,7 +82,9 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     seq_len = request.seq_len or _default_seq_len(arch.spec, said, resolved.runtime)
     if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
         said.say(beyond(seq_len, arch.spec))
-    batch_size = said.default("batch_size", request.batch_size, 1, Note("why.one_sequence"))
+    # a pre-allocating engine starts when one max_model_len sequence fits; its cap is max_num_seqs
+    one = "why.engine_starts" if request.engine in PRE_ALLOCATING else "why.one_sequence"
+    batch_size = said.default("batch_size", request.batch_size, 1, Note(one))
     gpu_count = request.gpu_count or request.tp * request.pp * request.cp * (request.dp or 1)
     optimizer = (None if request.task is Task.INFERENCE
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))

@@ -192,20 +192,34 @@ class Serving:
     #: what the engine has taken before it reads the memory its fraction is a share of (SGLang: the CUDA
     #: context and the distributed init); 0 where the fraction is of CUDA's total
     startup_bytes: int = 0
+    pool_set: int | None = None  #: the pool's bytes as the launch set them (vLLM's kv_cache_memory_bytes)
+    weights_offloaded: int = 0  #: one GPU's weights kept in host memory (vLLM's cpu_offload_gb)
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
     max_concurrency: float | None = None  #: max_model_len sequences the pool holds at once
     starts: bool | None = None
     refusal: str | None = None  #: what the engine prints when it does not start
+    #: the most sequences of max_model_len it runs at once: min(max_num_seqs, what the pool holds)
+    max_running: int | None = None
 
     def usable_bytes(self, cuda_total: int) -> int:
         """The engine's share of a GPU with ``cuda_total`` bytes: of what is free after its start-up, and
         that start-up itself."""
         return math.floor(self.memory_fraction * (cuda_total - self.startup_bytes)) + self.startup_bytes
 
+    def holds(self, sequences: int) -> bool:
+        """Whether the engine runs ``sequences`` of max_model_len at once: the pool holds them and
+        max_num_seqs lets them run."""
+        return self.max_concurrency is not None and self.max_concurrency >= sequences \
+            and self.max_num_seqs >= sequences
+
     def need_bytes(self) -> int:
-        """What one GPU needs for the concurrency asked to fit the engine's share."""
+        """What one GPU needs for the concurrency asked to fit the engine's share; with the pool set
+        in bytes, the engine allocates all of it beside the rest, and the concurrency asked (one
+        max_model_len sequence at least, or it refuses to start) must fit in it."""
+        if self.pool_set is not None:
+            return self.rest_bytes + max(self.pool_set, self.concurrency_asked * self.request_kv_bytes)
         return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
 
     def to_dict(self) -> dict[str, Any]:

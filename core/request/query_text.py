@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp", "cp",
                   "dp", "vpp", "global_batch", "grad_accum", "lora_rank", "memory_fraction", "max_num_batched_tokens",
-                  "gpu_layers", "cpu_moe_layers", "parallel", "ubatch")
+                  "max_num_seqs", "kv_cache_memory_bytes", "cpu_offload_gib", "gpu_layers", "cpu_moe_layers",
+                  "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:
@@ -68,7 +69,8 @@ def request_to_query(request: Request) -> str:
         words.append(CANONICAL[f"offload:{request.offload.value}"])
     if request.ep > 1:
         words += [CANONICAL["ep"], str(request.ep)]
-    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward"):
+    for name in ("dropout", "optimizer_foreach", "torch_compile", "offload_activations", "optimizer_in_backward",
+                 "enforce_eager"):
         if getattr(request, name) is not None:
             words.append(CANONICAL[f"{name}:{getattr(request, name)}"])
     if request.loss is not None:

@@ -51,6 +51,9 @@ RANGES: dict[str, tuple[float, float]] = {
     # vllm/config/cache.py CacheConfig, gt=0, le=1)
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
+    "max_num_seqs": (1, 2**20),
+    "kv_cache_memory_bytes": (1, 2**50),
+    "cpu_offload_gib": (0.01, 2**20),
     "gpu_layers": (0, 2**16),
     "cpu_moe_layers": (0, 2**16),
     "parallel": (1, 2**16),
@@ -64,10 +67,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "rollout_fraction": (0.01, 1),
 }
 #: Numeric fields that take fractions (the rest are whole numbers).
-FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
+FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "cpu_offload_gib"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
-ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "engine_version")
+ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
+                 "kv_cache_memory_bytes", "cpu_offload_gib", "engine_version")
+#: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
+#: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
+ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -168,6 +175,17 @@ class Request:
     #: tokens one forward pass takes (vLLM's max_num_batched_tokens, SGLang's chunked_prefill_size,
     #: TGI's max_batch_prefill_tokens); None: the engine's default
     max_num_batched_tokens: int | None = None
+    #: the engine's cap on the sequences it runs at once (vLLM's max_num_seqs, SGLang's
+    #: max_running_requests, TGI's max_concurrent_requests): a setting of the launch, not a demand
+    #: (the concurrency asked is batch_size); None: the engine's default
+    max_num_seqs: int | None = None
+    #: vLLM's enforce_eager (SGLang's disable_cuda_graph): no CUDA graphs are captured; None: graphs on
+    enforce_eager: bool | None = None
+    #: vLLM's kv_cache_memory_bytes: the KV pool of one GPU in bytes, set directly (the profile still
+    #: runs; gpu_memory_utilization is not read); None: the pool the memory fraction leaves
+    kv_cache_memory_bytes: int | None = None
+    #: vLLM's cpu_offload_gb: GiB of each GPU's decoder-layer weights kept in host memory; None: none
+    cpu_offload_gib: float | None = None
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
     #: behaviour changed (runtimes.toml's *_since columns); None: the newest release it describes
     engine_version: str | None = None
@@ -344,6 +362,9 @@ class Request:
         self._set(name, match[1])
 
     def _check_engine_settings(self) -> None:
+        for name, engine in ONE_ENGINE_FIELDS.items():
+            if getattr(self, name) is not None and self.engine is not engine:
+                raise ConflictError(f"{_label(name)} is {engine.value}'s setting, not {self.engine}'s", field=name)
         given = next((name for name in ENGINE_SETTINGS if getattr(self, name) is not None), None)
         if given is not None and self.engine not in GGML_ENGINES:
             raise ConflictError(f"{_label(given)} is a llama.cpp/Ollama setting: name the engine (llama.cpp, "
@@ -581,6 +602,9 @@ _LABELS = {
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
+    "max_num_seqs": "max_num_seqs (the engine's cap on running sequences)", "enforce_eager": "enforce_eager",
+    "kv_cache_memory_bytes": "kv_cache_memory_bytes (vLLM's KV pool in bytes)",
+    "cpu_offload_gib": "cpu_offload_gb (vLLM's weights in host memory)",
     "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "framework_version": "a framework release",
     "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",

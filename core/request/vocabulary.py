@@ -113,6 +113,8 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "vocab-parallel cross-entropy", "vocab_parallel_cross_entropy", "vocab_parallel"),
     **_all("dropout", True, "dropout", "with dropout", "dropout on"),
     **_all("dropout", False, "no dropout", "without dropout", "dropout off"),
+    **_all("enforce_eager", True, "enforce eager", "enforce-eager", "enforce_eager", "no cuda graphs",
+           "without cuda graphs", "disable cuda graph", "disable-cuda-graph", "disable_cuda_graph"),
     **_all("optimizer", O.ADAMW, "adamw", "adam"),
     **_all("optimizer", O.ADAM8BIT, "adam8bit", "adamw8bit", "8-bit adam", "8bit adam", "8 bit adam",
            "8-bit adamw", "8bit adamw", "8 bit adamw", "adam 8bit", "adamw 8bit", "adam 8-bit",
@@ -251,8 +253,20 @@ KEYS: dict[str, str] = {
     **{k: "batch_size" for k in ("batch", "bs", "batch size", "batch_size", "batchsize", "micro batch",
                                  "micro-batch", "micro batch size", "mbs", "micro_batch_size",
                                  "per_device_train_batch_size", "concurrency", "concurrent requests",
-                                 "concurrent users", "users", "requests", "parallel requests", "批大小",
-                                 "max num seqs", "max_num_seqs", "max-num-seqs", "max concurrent requests")},
+                                 "concurrent users", "users", "requests", "parallel requests", "批大小")},
+    # vLLM's --kv-cache-memory-bytes (its own log suggests it as --kv-cache-memory=N)
+    **{k: "kv_cache_memory_bytes" for k in ("kv cache memory bytes", "kv_cache_memory_bytes", "kv-cache-memory-bytes",
+                                            "kv_cache_memory", "kv-cache-memory")},
+    # vLLM's --cpu-offload-gb: GiB of each GPU's weights in host memory
+    **{k: "cpu_offload_gib" for k in ("cpu offload gb", "cpu_offload_gb", "cpu-offload-gb", "cpu offload gib")},
+    # an engine's cap on the sequences it runs at once, in each engine's spelling: a setting of the
+    # launch, not a demand ("batch 64", "64 users" are demands). vLLM's scheduler runs at most
+    # max_num_seqs (vllm/v1/core/sched/scheduler.py: max_num_running_reqs), SGLang at most
+    # max_running_requests (python/sglang/srt/server_args.py), TGI's router at most
+    # max_concurrent_requests (text-generation-launcher --help)
+    **{k: "max_num_seqs" for k in ("max num seqs", "max_num_seqs", "max-num-seqs", "max running requests",
+                                   "max_running_requests", "max-running-requests", "max concurrent requests",
+                                   "max_concurrent_requests", "max-concurrent-requests")},
     # the prompt is the context a sequence starts with; the tokens generated after it are new_tokens
     # (transformers' GenerationConfig.max_new_tokens; "output" as serving benchmarks say it)
     **{k: "seq_len" for k in ("prompt", "prompt tokens", "prompt length", "input", "input tokens",
@@ -347,8 +361,6 @@ FLAG_KEYS: dict[str, str] = {
     # TGI's --num-shard: the GPUs one model is sharded over, tensor-parallel
     # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
     "num_shard": "tp",
-    # SGLang's cap on the requests a batch runs at once, its --max-num-seqs (python/sglang/srt/server_args.py)
-    "max_running_requests": "batch_size",
     "train_micro_batch_size_per_gpu": "batch_size", "lora_r": "lora_rank",
     "num_gpus": "gpu_count", "nproc_per_node": "gpu_count", "num_processes": "gpu_count",
     "num_attention_heads": "num_heads",
@@ -363,6 +375,7 @@ SERVE_WORDS: frozenset[str] = frozenset({"serve", "serving"})
 ENGINE_SPELLINGS: dict[str, Engine] = {
     "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
     "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
+    "max_running_requests": Engine.SGLANG, "max_concurrent_requests": Engine.TGI, "disable_cuda_graph": Engine.SGLANG,
 }
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
@@ -402,7 +415,39 @@ FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     "cpu_moe": ("cpu_moe_layers", 2**16), "cmoe": ("cpu_moe_layers", 2**16),
     # torchtune's recipe keys, as `tune run ... optimizer_in_bwd=True compile=True` overrides them
     "optimizer_in_bwd": ("optimizer_in_backward", True), "enable_activation_offloading": ("offload_activations", True),
+    # vLLM --enforce-eager sets cudagraph_mode NONE (vllm/config/vllm.py), and the worker then takes no
+    # CUDA-graph estimate from the pool (vllm/v1/worker/gpu_worker.py determine_available_memory:
+    # profile_cudagraph_memory only when cudagraph_mode != NONE); SGLang --disable-cuda-graph likewise
+    "enforce_eager": ("enforce_eager", True), "disable_cuda_graph": ("enforce_eager", True),
 }
+#: Engine launch flags that change memory in a way vram does not model yet: refused by name, never
+#: dropped. Each says what the flag does to memory, from the engine's own code.
+NOT_MODELLED_FLAGS: dict[str, str] = {
+    # vllm/config/cache.py CacheConfig.swap_space: GiB of host memory a GPU for preempted sequences' blocks
+    "swap_space": "vLLM reserves that many GiB of host memory a GPU for preempted sequences, outside GPU "
+                  "memory, and vram counts no host memory for it",
+    # python/sglang/srt/server_args.py: DP attention reserves more memory outside mem_fraction_static and
+    # splits the KV pool over the data-parallel attention ranks
+    "enable_dp_attention": "SGLang's DP attention reserves more memory and splits the KV pool over its ranks",
+    # text-generation-launcher --help: the tokens all running requests may hold; for flash-attention
+    # models TGI infers it from the free memory at warm-up
+    "max_batch_total_tokens": "TGI sizes its KV pool to that many tokens",
+    # text-generation-launcher --help: the longest prompt; when --max-batch-prefill-tokens is not given
+    # it is max_input_tokens + 50, the prefill TGI warms up with
+    "max_input_tokens": "TGI caps a prompt at that many tokens, and warms up with max_input_tokens + 50 prefill "
+                        "tokens unless --max-batch-prefill-tokens is given",
+    "max_input_length": "TGI caps a prompt at that many tokens, and warms up with max_input_length + 50 prefill "
+                        "tokens unless --max-batch-prefill-tokens is given",
+}
+
+#: Flags one engine spells like a setting another reads: (spelling, engine) to what it does there,
+#: refused for that engine (the grammar checks them once the engine is known).
+NOT_MODELLED_FOR_ENGINE: dict[tuple[str, Engine], str] = {
+    # python/sglang/srt/model_executor/model_runner.py: max_total_num_tokens = min(profiled, max_total_tokens);
+    # TGI's --max-total-tokens is a request's prompt and output, read as max-model-len
+    ("max_total_tokens", Engine.SGLANG): "SGLang caps its KV pool at that many tokens",
+}
+
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
 FLAG_OFF: dict[str, tuple[str, Any]] = {
     "recompute": ("recompute", Recompute.NONE), "flash_attention": ("flash_attention", False),
@@ -410,7 +455,7 @@ FLAG_OFF: dict[str, tuple[str, Any]] = {
 }
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
-    "trust_remote_code", "enforce_eager", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
+    "trust_remote_code", "disable_log_requests", "disable_log_stats", "do_train", "overwrite_output_dir",
     # vLLM's --enable-expert-parallel splits the experts whole over the tensor-parallel GPUs instead of
     # slicing each (EP size = TP x DP, docs.vllm.ai/en/latest/serving/expert_parallel_deployment.html):
     # each GPU holds the same share of expert bytes either way, and attention stays tensor-parallel
@@ -663,7 +708,10 @@ CANONICAL: dict[str, str] = {
     "seq_len": "seq", "new_tokens": "generate", "batch_size": "batch", "tp": "tp", "pp": "pp", "zero": "zero",
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
-    "max_num_batched_tokens": "max-num-batched-tokens", "gpu_layers": "ngl", "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",
+    "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
+    "kv_cache_memory_bytes": "kv-cache-memory-bytes", "cpu_offload_gib": "cpu-offload-gb",
+    "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl",
+    "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",
     "reference:False": "no reference", "generations": "generations", "rollout_fraction": "rollout-fraction",
     "teacher": "teacher=", "engine_version": "engine-version=", "framework_version": "framework-version=",

@@ -79,6 +79,7 @@ def _estimate(resolved: Resolved, comparisons: Sequence[Comparison]) -> tuple[Es
         from vram.memory.detailed.serving import serving_items
 
         items, phases, serving = serving_items(job, said)
+        host_bytes = serving.weights_offloaded * job.gpu_count
     elif request.task is Task.INFERENCE:
         items, phases = inference_items(job, said)
     else:

@@ -57,6 +57,7 @@ class EngineSettings:
     cuda_total: int | None  #: the GPU's memory as CUDA reports it (None without a GPU)
     sampler_bytes_per_logit: int  #: what the profiled sampler holds for each logit of its batch
     legacy: bool  #: the engine's earlier scheduler (the row's legacy_* columns) runs
+    pool_bytes: int | None = None  #: the pool set in bytes (vLLM's kv_cache_memory_bytes), not by the fraction
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -67,7 +68,11 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     legacy = legacy_defaults(row, request.engine_version, job.seq_len, _chunkable(job))
     default_seqs = legacy.max_num_seqs if legacy else \
         row.get("max_num_seqs_large" if large else "max_num_seqs", row["max_num_seqs"])
-    seqs = request.batch_size if request.batch_size and request.batch_size > 1 else default_seqs
+    # the cap is the launch's (or the engine's default), never the concurrency asked: vLLM profiles its
+    # sampler at max_num_seqs whatever the load (gpu_model_runner.py profile_run: _dummy_sampler_run)
+    seqs = request.max_num_seqs or default_seqs
+    if request.max_num_seqs is None:
+        said.say(f"max_num_seqs {seqs} ({name}'s default): the most sequences it runs at once")
     if gpu is not None and by_gpu_memory(row, request.engine_version):
         defaults = gpu_defaults(row, gpu, job.tp, job.pp, request.max_num_batched_tokens)
         fraction, batched = defaults.fraction, defaults.batched_tokens
@@ -97,8 +102,11 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                      f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
     sampler = legacy.sampler_bytes_per_logit if legacy else by_release(row["sampler_bytes_per_logit"],
                                                                          request.engine_version)
+    if request.kv_cache_memory_bytes is not None:
+        said.say(f"kv_cache_memory_bytes {request.kv_cache_memory_bytes:,}: the KV pool a GPU, as set; {name} still "
+                 f"profiles, but does not read {flag} (vllm/v1/worker/gpu_worker.py determine_available_memory)")
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
-                          legacy is not None)
+                          legacy is not None, request.kv_cache_memory_bytes)
 
 
 def _chunkable(job: DetailedJob) -> bool:
@@ -127,8 +135,9 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                  + f": each GPU holds its share of the weights and {kv_heads} KV head{'s' if kv_heads > 1 else ''} "
                  + ("(replicated: fewer KV heads than tp)" if spec.num_kv_heads < tp and spec.kv_lora_rank is None
                     else "") + f" ({sharding.TP_SOURCE})")
-    items = [*(gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1)),
-             _profile_peak(job, engine, kv_heads, said)]
+    weights, offloaded = _offloaded(job, stage, gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1),
+                                    said)
+    items = [*weights, _profile_peak(job, engine, kv_heads, said)]
     outside = set()  # items the engine's share does not hold: they live in the memory it leaves
     if not row["pool_takes_activations"]:
         outside.add(Item.ACTIVATIONS)
@@ -175,7 +184,35 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         said.say(f"{row['memory_fraction_flag']} is a share of the memory free once the CUDA context and the "
                  f"distributed init are taken, not of CUDA's total ({row['pool_source']})")
     serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
+    if offloaded:
+        serving = dataclasses.replace(serving, weights_offloaded=offloaded)
     return items, phases, serving
+
+
+#: vllm/model_executor/models/utils.py: make_layers passes each decoder layer to maybe_offload_to_cpu,
+#: which moves its parameters, one at a time, to pinned host memory until cpu_offload_gb GiB a GPU are
+#: there (the embeddings and the head stay); each step reads them back over PCIe
+OFFLOAD_SOURCE = "vllm/model_executor/models/utils.py maybe_offload_to_cpu (from make_layers, parameter by parameter)"
+
+
+def _offloaded(job: DetailedJob, stage: sharding.Stage, weights: list[LineItem],
+               said: Said) -> tuple[list[LineItem], int]:
+    """The weights on the GPU less what vLLM keeps in host memory (cpu_offload_gb): the decoder
+    layers' parameters up to the GiB given, at most all of this GPU's; and the bytes kept there."""
+    gib = job.request.cpu_offload_gib
+    if not gib:
+        return weights, 0
+    held = sharding.gpu_params(job, stage, job.tp)
+    first = weights[0]
+    layer_bytes = round(sum(item.bytes for item in weights) * held.block / held.total)
+    offloaded = min(round(gib * GIB), layer_bytes, first.bytes)
+    said.say(f"cpu_offload_gb {gib:g}: {offloaded / GIB:.2f} GiB of this GPU's decoder-layer weights in pinned host "
+             f"memory (up to one parameter more: it moves whole parameters), read back each step ({OFFLOAD_SOURCE})")
+    kept = dataclasses.replace(first, label=f"{first.label}, less those in host memory", bytes=first.bytes - offloaded,
+                               formula=f"{first.formula} - min(GiB x cpu_offload_gb, layer_weights)",
+                               values={**first.values, "GiB": GIB, "cpu_offload_gb": gib, "layer_weights": layer_bytes},
+                               source=f"{first.source}; {OFFLOAD_SOURCE}")
+    return [kept, *weights[1:]], offloaded
 
 
 def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
@@ -183,6 +220,11 @@ def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
     cuda_graph_since); else None, and the answer says the graphs live in what the fraction leaves."""
     row, name, version = job.runtime.settings, job.runtime.name, job.request.engine_version
     since = row.get("cuda_graph_since")
+    if job.request.enforce_eager:
+        said.say(f"enforce_eager: {name} captures no CUDA graphs (cudagraph_mode NONE), so none are counted "
+                 "(vllm/v1/worker/gpu_worker.py determine_available_memory estimates them only when "
+                 "cudagraph_mode != NONE)")
+        return None
     if since is None or (version is not None and release(version) < release(since)):
         said.say(f"{name}{' ' + version if version else ''}'s CUDA graphs are not counted: captured after the pool "
                  f"is sized, they live in the memory {row['memory_fraction_flag']} leaves"
@@ -338,10 +380,11 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size, startup_bytes=startup)
+                  concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
+    pool = engine.pool_bytes if engine.pool_bytes is not None else \
+        math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
@@ -356,8 +399,11 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
         concurrency = max(pool, 0) / per_request
         tokens = int(concurrency * job.seq_len)
     refusal = _refusal(job, engine, token_layer, layers, pool, per_request, tokens)
+    # the scheduler runs at most max_num_seqs sequences, and at max_model_len the pool holds
+    # floor(concurrency) of them (vllm/v1/core/sched/scheduler.py: max_num_running_reqs)
     return Serving(**common, cuda_total_bytes=engine.cuda_total, kv_cache_bytes=max(pool, 0), kv_cache_tokens=tokens,
-                   max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal)
+                   max_concurrency=round(concurrency, 2), starts=refusal is None, refusal=refusal,
+                   max_running=min(engine.max_num_seqs, math.floor(concurrency)))
 
 
 def _refusal(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, pool: int,
