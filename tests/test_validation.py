@@ -62,6 +62,9 @@ CASES = [
     (f"train {tiny('llama-gqa')} bf16 adamw pure selective seq 256 batch 2 torchtitan", False),
     (f"train {tiny('qwen2')} bf16 adamw pure full seq 256 batch 2 torchtune", True),
     (f"train {tiny('llama')} bf16 adamw pure no recompute seq 256 batch 2 torchtune", False),
+    # adapters in pure bf16 (torchtune's LoRA, PEFT on a bf16 model), with torchtune's chunked loss
+    (f"lora {tiny('llama')} bf16 pure seq 256 batch 2 torchtune", True),
+    (f"lora {tiny('qwen2')} bf16 pure flash checkpointing seq 256 batch 2", True),
     (f"infer {tiny('gpt2')} fp16 seq 256 batch 4", True),
     (f"infer {tiny('llama-gqa')} bf16 seq 256 batch 4 eager", True),
     (f"infer {tiny('qwen2')} bf16 seq 512 batch 4", True),
@@ -147,6 +150,9 @@ def test_what_cannot_run_on_the_cpu_says_why():
         measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure full seq 64 unsloth"))
     with pytest.raises(UnsupportedRun, match="Triton"):
         measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure no recompute seq 64 unsloth"))
+    # Megatron at tp 1: the job is not transformers' (fused norms, a main-grad buffer, its own loss)
+    with pytest.raises(UnsupportedRun, match="Transformer Engine"):
+        measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure seq 64 megatron"))
 
 
 def test_trace_on_the_command_line(capsys):
@@ -233,8 +239,16 @@ def test_the_adapter_plan_is_the_estimates_adapters(query):
         job.recompute == "none" and "(selective recompute" in estimate.item("activations").label)
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama"])
-def test_the_harness_trains_the_adapters_the_estimate_counts(name):
+@pytest.mark.parametrize("name, precision, framework, fake", [
+    ("gpt2", "", "", True), ("llama", "", "", True),
+    # pure: adapters in bf16, half the bytes; torchtune's default is pure
+    ("llama", "pure", "", True), ("llama", "pure", "", False), ("llama", "", "torchtune", True),
+])
+def test_the_harness_trains_the_adapters_the_estimate_counts(name, precision, framework, fake):
     pytest.importorskip("peft")
-    request = vram.parse(f"lora {tiny(name)} bf16 flash no dropout checkpointing seq 64 batch 1")
-    assert measure(request, fake=True).by_item()["adapters"] == vram.estimate(request).item("adapters").bytes
+    request = vram.parse(f"lora {tiny(name)} bf16 {precision} flash no dropout checkpointing seq 64 batch 1 "
+                         f"{framework}")
+    estimated = vram.estimate(request).item("adapters")
+    assert measure(request, fake=fake).by_item()["adapters"] == estimated.bytes
+    wide = 4 * estimated.values["adapter_params"]
+    assert estimated.bytes == (wide // 2 if precision or framework else wide)

@@ -47,6 +47,7 @@ class Plan:
     lora_targets: tuple[str, ...] = ()  #: the layers that get adapters, by the model family's own names
     per_op: bool = False  #: per-op selective checkpointing of each layer (torchtitan's SelectiveAC)
     loss_chunks: int = 0  #: head and cross-entropy a chunk of tokens at a time (torchtune); 0: whole logits
+    adapter_dtype: Dtype = Dtype.FP32  #: the LoRA adapters' weights (and so their gradients and states)
 
     @property
     def needs_gpu(self) -> bool:
@@ -72,7 +73,7 @@ def plan(request: Request) -> Plan:
         return Plan(request.task, amp=False, optimizer=job.optimizer, foreach=bool(request.optimizer_foreach),
                     recompute=_runnable(adapters.recompute, job.fused_attention),
                     dropout=adapters.options.dropout, lora_rank=adapters.rank, lora_targets=adapters.targets,
-                    **common)
+                    adapter_dtype=adapters.adapter_dtype, loss_chunks=_loss_chunks(job), **common)
     settings = training_settings(job, Said())
     if settings.regime is Regime.MASTER:
         raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
@@ -93,10 +94,25 @@ def _kept(keeps: Keeps, recompute: Recompute) -> Recompute:
     return recompute
 
 
+#: Framework terms (vram.catalog.runtimes.FrameworkTerms columns) the harness cannot run as the
+#: framework does, and why: a run without them would measure another job than the one estimated.
+NOT_RUN = (
+    (lambda terms: terms.loss is Loss.FUSED_LINEAR, "a fused head-and-loss kernel (Triton) does not run on the CPU"),
+    (lambda terms: terms.fused_norm, "the norms are Transformer Engine's fused LayerNorm-Linear CUDA kernels, "
+                                     "which save other tensors than transformers' eager RMSNorm"),
+    (lambda terms: terms.gradient_buffer, "the gradients live in a buffer allocated at start-up (Megatron's "
+                                          "main_grad), which torch.optim on transformers does not have"),
+    # the loss alone would run on the CPU, but no framework the harness can run uses it
+    (lambda terms: terms.loss is Loss.VOCAB_PARALLEL, "Megatron's vocab-parallel cross-entropy (an fp32 softmax "
+                                                      "made in place) is not written in the harness"),
+)
+
+
 def _loss_chunks(job) -> int:
     terms = job.runtime.terms
-    if terms.loss is Loss.FUSED_LINEAR:
-        raise UnsupportedRun("a fused head-and-loss kernel (Triton) does not run on the CPU")
+    for applies, reason in NOT_RUN:
+        if applies(terms):
+            raise UnsupportedRun(f"{job.runtime.name}: {reason}")
     return terms.loss_chunks if terms.loss is Loss.CHUNKED_LINEAR else 0
 
 

@@ -204,13 +204,28 @@ def per_op_checkpointing(model: torch.nn.Module) -> None:
 
 
 def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torch.Tensor:
-    """torchtune's LinearCrossEntropyLoss: the head and an fp32 cross-entropy a chunk of tokens at a time."""
-    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
-    labels = ids[:, 1:]
-    total = sum(torch.nn.functional.cross_entropy(model.lm_head(h).float().flatten(0, 1), y.flatten(),
-                                                  reduction="sum")
-                for h, y in zip(hidden.chunk(chunks, dim=1), labels.chunk(chunks, dim=1)))
-    return total / labels.numel()
+    """torchtune's LinearCrossEntropyLoss (torchtune/modules/loss/cross_entropy_loss.py forward and
+    compute_cross_entropy): the decoder's hidden states, flattened to tokens, the tokens whose label
+    is not ignored picked out (``mask_inputs``: an index_select copy), split into ``chunks`` runs of
+    tokens, and for each the output projection and an fp32 cross-entropy summed; the sum over the
+    valid tokens. The labels are shifted as torchtune's recipes shift them, the last position
+    ignored (recipes/full_finetune_single_device.py: ``ignore_labels_cache`` appended)."""
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
+    hidden = causal.model(input_ids=ids, use_cache=False).last_hidden_state.flatten(0, 1)
+    labels = torch.cat([ids[:, 1:], torch.full_like(ids[:, :1], IGNORE_INDEX)], dim=1).flatten()
+    # torch.where(labels != IGNORE_INDEX)[0] as torchtune takes it; the ids are never IGNORE_INDEX, so the
+    # valid tokens are every position but each sequence's last, the same indices made without reading
+    # the labels' values (fake tensors have none)
+    valid = torch.arange(ids.numel(), device=ids.device).view_as(ids)[:, :-1].flatten()
+    hidden, labels = hidden.index_select(0, valid), labels.index_select(0, valid)
+    total = sum(torch.nn.functional.cross_entropy(causal.lm_head(h).float(), y, reduction="sum",
+                                                  ignore_index=IGNORE_INDEX)
+                for h, y in zip(hidden.tensor_split(chunks, dim=0), labels.tensor_split(chunks, dim=0)))
+    return total / valid.numel()
+
+
+#: The label cross-entropy skips (torch.nn.functional.cross_entropy's default, torchtune's too).
+IGNORE_INDEX = -100
 
 
 def _optimizer(job: Plan, parameters: list[torch.nn.Parameter], fake: bool) -> torch.optim.Optimizer:
@@ -251,9 +266,11 @@ def _classify_cache(cache, memory: LiveMemory) -> None:
 
 
 def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
-    """The estimate's adapters (its rank and targets, from ``Plan``) with PEFT's other defaults
-    (alpha 8, no LoRA dropout); adapters in fp32 on a 16-bit base, as PEFT's
-    ``autocast_adapter_dtype`` leaves them."""
+    """The estimate's adapters (its rank, targets and dtype, from ``Plan``) with PEFT's other
+    defaults (alpha 8, no LoRA dropout). fp32 adapters on a 16-bit base are what PEFT's
+    ``autocast_adapter_dtype`` leaves; 16-bit ones are made under that default dtype, as torchtune
+    builds its LoRA model (recipes/lora_finetune_single_device.py _setup_model: the model, adapters
+    included, made under ``training.set_default_dtype(self._dtype)``), and kept so."""
     try:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
         from peft.tuners import tuners_utils
@@ -270,14 +287,18 @@ def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
     conv1d = any(type(m).__name__ == "Conv1D" for m in model.modules())
     config = LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM", target_modules=_target_modules(model, job),
                         fan_in_fan_out=conv1d)
+    wide = job.adapter_dtype is Dtype.FP32
     if not fake:
-        return get_peft_model(model, config)
+        return get_peft_model(model, config, autocast_adapter_dtype=wide)
     move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
     tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *a, **k: None
     torch.nn.Module.to = _to_unless_there
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32 if wide else TORCH_DTYPES[job.adapter_dtype])
     try:
         return get_peft_model(model, config, autocast_adapter_dtype=False)
     finally:
+        torch.set_default_dtype(default)
         tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to = move, to
 
 
