@@ -135,7 +135,8 @@ def block_options(job: DetailedJob, said: Said, autocast: bool = False) -> Block
                         activation=FAMILY_ACTIVATIONS.get(spec.family, "gelu"), autocast=autocast,
                         half=job.compute_bytes == 2, fused_qkv=spec.family in FUSED_QKV,
                         fused_gate_up=spec.family in FUSED_GATE_UP, moe=spec.num_experts is not None,
-                        qk_norm=spec.family in QK_NORM_FAMILIES,
+                        qk_norm=spec.family in QK_NORM_FAMILIES, qkv_bias=spec.qkv_bias,
+                        linear_bias=spec.linear_bias,
                         fused_norm=job.request.task is not Task.INFERENCE and job.runtime.terms.fused_norm)
 
 
