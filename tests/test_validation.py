@@ -60,6 +60,9 @@ CASES = [
     # chunked head-and-loss with and without its layer checkpointing
     (f"train {tiny('llama')} bf16 adamw pure selective seq 256 batch 2 torchtitan", True),
     (f"train {tiny('llama-gqa')} bf16 adamw pure selective seq 256 batch 2 torchtitan", False),
+    # biased projections run as addmm: saved, outside the every-second-matmul count
+    (f"train {tiny('qwen2')} bf16 adamw pure selective seq 256 batch 2 torchtitan", True),
+    (f"train {tiny('gpt2')} bf16 adamw pure flash no dropout selective seq 256 batch 2 torchtitan", True),
     (f"train {tiny('qwen2')} bf16 adamw pure full seq 256 batch 2 torchtune", True),
     (f"train {tiny('llama')} bf16 adamw pure no recompute seq 256 batch 2 torchtune", False),
     # adapters in pure bf16 (torchtune's LoRA, PEFT on a bf16 model), with torchtune's chunked loss

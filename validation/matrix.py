@@ -97,6 +97,7 @@ MATRIX: tuple[Case, ...] = (
     Case("train qwen2.5-0.5b bf16 adamw pure no recompute seq 2048 batch 4 torchtune", QWEN_TIED),
     Case("train llama-3.2-1b bf16 adamw pure selective seq 2048 batch 4 torchtitan", LLAMA_GQA),
     Case("train llama-3-8b bf16 adamw pure selective seq 4096 torchtitan", LLAMA_GQA),
+    Case("train qwen2.5-0.5b bf16 adamw pure selective seq 2048 batch 4 torchtitan", QWEN_TIED),
     Case("lora llama-3.2-1b bf16 pure seq 2048 batch 4 torchtune", LLAMA_GQA),
     Case("lora qwen2.5-0.5b bf16 pure flash checkpointing seq 2048 batch 8", QWEN_TIED),
 )

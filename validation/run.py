@@ -173,34 +173,54 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
             memory.set_phase("between steps")
 
 
-#: The ops per-op selective checkpointing saves (torchtitan parallelize_llama.py _save_list at
-#: 9dec370, the Dec 2024 benchmarks' commit; the CPU flash kernel in CUDA's place).
-PER_OP_SAVE = frozenset({torch.ops.aten.mm.default, torch.ops.aten._scaled_dot_product_flash_attention.default,
-                         torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
-                         torch.ops.aten._scaled_dot_product_efficient_attention.default,
-                         torch.ops.aten.abs.default, torch.ops.aten.max.default})
+#: The ops per-op selective checkpointing saves, as torchtitan's SelectiveAC builds its list
+#: (torchtitan/distributed/activation_checkpoint.py _get_default_save_ops at b5bcd76, Aug 2026): the
+#: compute-intensive ops of torch's own default op list (mm, addmm, bmm, the sdpa kernels, ...), the
+#: sdpa and max ops it names and aten.linear; the CPU flash kernel stands in for CUDA's.
+def _per_op_save() -> frozenset:
+    from torch._functorch.partitioners import get_default_op_list
+
+    named = (torch.ops.aten._scaled_dot_product_cudnn_attention, torch.ops.aten._scaled_dot_product_attention_math,
+             torch.ops.aten._scaled_dot_product_fused_attention_overrideable, torch.ops.aten.max,
+             torch.ops.aten.linear, torch.ops.aten.topk, torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
+    return frozenset({op.default for op in get_default_op_list().compute_intensive_ops} | {op.default for op in named})
+
+
+#: The matmuls SelectiveAC counts, recomputing every second one (_get_custom_policy: mm_ops); addmm
+#: (a Linear with a bias) is saved, not counted.
+PER_OP_COUNTED = frozenset({torch.ops.aten.mm.default, torch.ops.aten.linear.default})
 
 
 def per_op_checkpointing(model: torch.nn.Module) -> None:
-    """Wrap each decoder layer as torchtitan's SelectiveAC does: the save list's outputs kept, every
-    second matmul of the layer recomputed, the rest recomputed in backward."""
+    """Wrap each decoder layer as torchtitan's SelectiveAC does (_wrap_block): the save list's outputs
+    kept but every second counted matmul's, the rest recomputed in backward, recomputing the whole
+    block (``early_stop=False``, as it passes to checkpoint_wrapper)."""
     from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
+
+    save = _per_op_save()
 
     def context():
         counts = {"forward": 0, "recompute": 0}
 
         def policy(ctx, func, *args, **kwargs):
             mode = "recompute" if ctx.is_recompute else "forward"
-            if func == torch.ops.aten.mm.default:
+            if func in PER_OP_COUNTED:
                 counts[mode] += 1
-            if func in PER_OP_SAVE and not (func == torch.ops.aten.mm.default and counts[mode] % 2 == 0):
+            if func in save and not (func in PER_OP_COUNTED and counts[mode] % 2 == 0):
                 return CheckpointPolicy.MUST_SAVE
             return CheckpointPolicy.PREFER_RECOMPUTE
         return create_selective_checkpoint_contexts(policy)
 
-    for layer in model.model.layers:
+    for layer in _blocks(model):
         forward = layer.forward
-        layer.forward = functools.partial(checkpoint, forward, use_reentrant=False, context_fn=context)
+        layer.forward = functools.partial(checkpoint, forward, use_reentrant=False, context_fn=context,
+                                          early_stop=False)
+
+
+def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The decoder layers: Llama-style models' model.layers, GPT-2's transformer.h."""
+    inner = getattr(model, "model", None) or model.transformer
+    return inner.layers if hasattr(inner, "layers") else inner.h
 
 
 def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torch.Tensor:
