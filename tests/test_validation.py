@@ -65,6 +65,9 @@ CASES = [
     (f"train {tiny('gpt2')} bf16 adamw pure flash no dropout selective seq 256 batch 2 torchtitan", True),
     (f"train {tiny('qwen2')} bf16 adamw pure full seq 256 batch 2 torchtune", True),
     (f"train {tiny('llama')} bf16 adamw pure no recompute seq 256 batch 2 torchtune", False),
+    # torchtune's activation offloading: saved tensors copied to host memory by saved-tensor hooks
+    (f"train {tiny('llama')} bf16 adamw pure full offload activations seq 256 batch 2 torchtune", True),
+    (f"lora {tiny('llama')} bf16 full offload activations seq 256 batch 2 torchtune", True),
     # adapters in pure bf16 (torchtune's LoRA, PEFT on a bf16 model), with torchtune's chunked loss
     (f"lora {tiny('llama')} bf16 pure seq 256 batch 2 torchtune", True),
     (f"lora {tiny('qwen2')} bf16 pure flash checkpointing seq 256 batch 2", True),
@@ -111,6 +114,19 @@ def test_lora_runs_alike_on_fake_and_real_tensors():
     fake = measure(request, fake=True)
     assert measure(request, fake=False).peak_bytes == fake.peak_bytes
     assert fake.by_item()["adapters"] > 0
+
+
+@pytest.mark.parametrize("task", ["train", "lora"])
+def test_offloaded_activations_are_host_memory_not_device_memory(task):
+    query = f"{task} {tiny('llama')} bf16 pure full offload activations seq 256 batch 2 torchtune"
+    offloaded, kept = (measure(vram.parse(q)) for q in (query, query.replace(" offload activations", "")))
+    estimate = vram.estimate(vram.parse(query))
+    # the device holds no more (the layer inputs went to host, but the last five packed stay stashed
+    # on the device: all of a tiny model's two layers); the host copies are at least the estimate's
+    # layer inputs and final norm, and more by what the hooks copy twice (a tensor saved by two ops,
+    # as the final norm's fp32 input) and the small tensors the estimate leaves out
+    assert offloaded.peak_bytes <= kept.peak_bytes and kept.host_bytes == 0
+    assert estimate.host_bytes <= offloaded.host_bytes <= 1.5 * estimate.host_bytes
 
 
 def test_the_tracker_counts_storages_not_views():

@@ -34,7 +34,7 @@ from vram.request.request import Request
 from .build import build, model_config
 from .emulation import UnsupportedRun, cuda_attention, cuda_autocast, cuda_dropout, untraced_masks
 from .plan import Plan, plan
-from .tracker import LiveMemory
+from .tracker import HOST, LiveMemory
 
 TORCH_DTYPES = {Dtype.FP32: torch.float32, Dtype.FP16: torch.float16, Dtype.BF16: torch.bfloat16}
 
@@ -59,6 +59,7 @@ class Measurement:
     largest: tuple[tuple[str, int, int], ...] = ()
     gpu: dict[str, int] = field(default_factory=dict)  #: CUDA's own counters, on a GPU
     parameters: int = 0  #: the parameters of the model that ran
+    host_bytes: int = 0  #: the peak of the host copies offloaded activations made (not in peak_bytes)
 
     def by_item(self, phase: str | None = None) -> dict[str, int]:
         """The peak's live bytes (or one phase's peak's), keyed like the estimate's line items."""
@@ -71,7 +72,8 @@ class Measurement:
     def to_dict(self) -> dict:
         return {"peak_bytes": self.peak_bytes, "phase": self.phase, "by_kind": self.by_kind,
                 "phase_peaks": self.phase_peaks, "device": self.device, "gpu": self.gpu,
-                "largest": [list(row) for row in self.largest], "parameters": self.parameters}
+                "largest": [list(row) for row in self.largest], "parameters": self.parameters,
+                "host_bytes": self.host_bytes}
 
 
 def measure(request: Request, fake: bool = True) -> Measurement:
@@ -114,7 +116,7 @@ def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None
     phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
               if name not in ("setup", "between steps")}
     return Measurement(peak.bytes, peak.phase, peak.by_kind, phases, device, tuple(peak.largest(top=10)),
-                       gpu or {}, parameters)
+                       gpu or {}, parameters, memory.host_peak())
 
 
 def _weight_dtype(job: Plan) -> torch.dtype:
@@ -152,11 +154,12 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(job, trainable, fake)
     compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
+    offload = OffloadActivations(memory) if job.offload_activations else None  # one for the run, as torchtune
     with memory:
         for _ in range(2):
             memory.set_phase("forward")
             with autocast(compute) if job.amp else contextlib.nullcontext():
-                loss = (chunked_loss(model, ids, job.loss_chunks) if job.loss_chunks
+                loss = (chunked_loss(model, ids, job.loss_chunks, offload) if job.loss_chunks
                         else model(input_ids=ids, labels=ids, use_cache=False).loss)
             memory.set_phase("backward")
             loss.backward()
@@ -223,7 +226,48 @@ def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
     return inner.layers if hasattr(inner, "layers") else inner.h
 
 
-def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torch.Tensor:
+class OffloadActivations:
+    """torchtune's activation offloading, as its memory goes (torchtune/training/_activation_offloading.py
+    OffloadActivations at bd2a0fc, defaults use_streams=True, max_fwd_stash_size=5, min_offload_size=1024):
+    saved_tensors_hooks around the model's forward (the output head runs outside them: torchtune's
+    NoOpManager, or skip_output_layer with its chunked loss). Each saved tensor of at least
+    min_offload_size bytes that is not a parameter gets a host copy (logged as host memory); with
+    streams the device tensor stays stashed until max_fwd_stash_size newer ones are packed (and the
+    last ones past the step, into the next forward), and backward uses a stashed tensor as it is.
+    Any other is brought back as a new device tensor, which lives while autograd holds it (torchtune
+    keeps it until the next node that unpacks is done: one node longer, not emulated). No streams run
+    here: only the lifetimes are kept."""
+
+    MAX_STASH, MIN_BYTES = 5, 1024
+
+    def __init__(self, memory: LiveMemory) -> None:
+        self.memory, self.stash, self.count = memory, {}, 0
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+
+    def _pack(self, tensor: torch.Tensor):
+        number, self.count = self.count, self.count + 1
+        small = tensor.element_size() * tensor.nelement() < self.MIN_BYTES
+        if small or isinstance(tensor, torch.nn.Parameter):
+            return number, tensor, False
+        for old in [k for k in self.stash if k <= number - self.MAX_STASH]:
+            del self.stash[old]
+        host = torch.empty_like(tensor)
+        host.copy_(tensor)
+        self.memory.classify(host, HOST)
+        self.stash[number] = tensor
+        return number, host, True
+
+    def _unpack(self, packed) -> torch.Tensor:
+        number, tensor, offloaded = packed
+        if not offloaded:
+            return tensor
+        return self.stash[number] if number in self.stash else tensor.clone()
+
+
+def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int,
+                 offload: OffloadActivations | None = None) -> torch.Tensor:
     """torchtune's LinearCrossEntropyLoss (torchtune/modules/loss/cross_entropy_loss.py forward and
     compute_cross_entropy): the decoder's hidden states, flattened to tokens, the tokens whose label
     is not ignored picked out (``mask_inputs``: an index_select copy), split into ``chunks`` runs of
@@ -231,7 +275,8 @@ def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torc
     valid tokens. The labels are shifted as torchtune's recipes shift them, the last position
     ignored (recipes/full_finetune_single_device.py: ``ignore_labels_cache`` appended)."""
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
-    hidden = causal.model(input_ids=ids, use_cache=False).last_hidden_state.flatten(0, 1)
+    with offload.hooks() if offload else contextlib.nullcontext():
+        hidden = causal.model(input_ids=ids, use_cache=False).last_hidden_state.flatten(0, 1)
     labels = torch.cat([ids[:, 1:], torch.full_like(ids[:, :1], IGNORE_INDEX)], dim=1).flatten()
     # torch.where(labels != IGNORE_INDEX)[0] as torchtune takes it; the ids are never IGNORE_INDEX, so the
     # valid tokens are every position but each sequence's last, the same indices made without reading
