@@ -71,6 +71,8 @@ CASES = [
     # adapters in pure bf16 (torchtune's LoRA, PEFT on a bf16 model), with torchtune's chunked loss
     (f"lora {tiny('llama')} bf16 pure seq 256 batch 2 torchtune", True),
     (f"lora {tiny('qwen2')} bf16 pure flash checkpointing seq 256 batch 2", True),
+    # adapters under the framework's own checkpointing: torchtitan's per-op policy
+    (f"lora {tiny('llama')} bf16 pure selective seq 256 batch 2 torchtitan", True),
     (f"infer {tiny('gpt2')} fp16 seq 256 batch 4", True),
     (f"infer {tiny('llama-gqa')} bf16 seq 256 batch 4 eager", True),
     (f"infer {tiny('qwen2')} bf16 seq 512 batch 4", True),

@@ -221,7 +221,8 @@ def per_op_checkpointing(model: torch.nn.Module) -> None:
 
 
 def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
-    """The decoder layers: Llama-style models' model.layers, GPT-2's transformer.h."""
+    """The decoder layers: Llama-style models' model.layers, GPT-2's transformer.h (under PEFT's wrapper)."""
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model
     inner = getattr(model, "model", None) or model.transformer
     return inner.layers if hasattr(inner, "layers") else inner.h
 
