@@ -5,8 +5,11 @@ Qwen2.5 with tied embeddings; Mixtral-style MoE), plus Qwen3 (QK-norm, and its 1
 124M to 70B parameters; inference in fp16 and
 bf16 at several batch sizes and contexts, training under AMP and pure bf16 (and one in fp32),
 fused and foreach AdamW, SGD, with and without gradient checkpointing, dropout on and off, sdpa
-and eager attention; LoRA. Every query names what both methods need to describe the same job
-(the recompute, the attention kernel), so that the article's figure is for that job too.
+and eager attention; LoRA; the frameworks' terms the CPU can run (torchtune's chunked loss,
+torchtitan's per-op selective checkpointing, pure-bf16 adapters, torchtune's activation offloading,
+whose host copies are left out of the device peak). Every query names what both methods need to
+describe the same job (the recompute, the attention kernel), so that the article's figure is for
+that job too.
 
 Rows marked ``gpu_only`` need bitsandbytes kernels (int8, nf4, QLoRA): ``python -m
 vram.validation --gpu`` measures them where a GPU is; the CPU table lists them as not run.
@@ -88,4 +91,16 @@ MATRIX: tuple[Case, ...] = (
     Case("lora llama-2-7b bf16 flash no recompute rank 16 seq 4096", LLAMA_MHA),
     Case("lora qwen2.5-0.5b bf16 flash checkpointing seq 2048 batch 8", QWEN_TIED),
     Case("qlora llama-3.2-1b flash checkpointing seq 2048", LLAMA_GQA, gpu_only=True),
+    # frameworks' own terms the CPU can run (issue 17): torchtune's chunked head-and-loss (with its
+    # default layer checkpointing, and without), torchtitan's per-op selective checkpointing on one
+    # process (pure bf16: its default mixed precision is FSDP2's, which needs a distributed run),
+    # adapters in pure bf16 (torchtune's LoRA; PEFT on a bf16 model)
+    Case("train llama-3.2-1b bf16 adamw pure seq 2048 batch 4 torchtune", LLAMA_GQA),
+    Case("train qwen2.5-0.5b bf16 adamw pure no recompute seq 2048 batch 4 torchtune", QWEN_TIED),
+    Case("train llama-3.2-1b bf16 adamw pure selective seq 2048 batch 4 torchtitan", LLAMA_GQA),
+    Case("train llama-3-8b bf16 adamw pure selective seq 4096 torchtitan", LLAMA_GQA),
+    Case("train qwen2.5-0.5b bf16 adamw pure selective seq 2048 batch 4 torchtitan", QWEN_TIED),
+    Case("lora llama-3.2-1b bf16 pure seq 2048 batch 4 torchtune", LLAMA_GQA),
+    Case("train llama-3.2-1b bf16 adamw pure full offload activations seq 2048 batch 4 torchtune", LLAMA_GQA),
+    Case("lora qwen2.5-0.5b bf16 pure flash checkpointing seq 2048 batch 8", QWEN_TIED),
 )

@@ -15,7 +15,7 @@ from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import resolve_model, resolve_request
 from vram.catalog.runtimes import Keeps, Loss
 from vram.memory.detailed.adapters import adapter_settings
-from vram.memory.detailed.common import detailed_job
+from vram.memory.detailed.common import detailed_job, kept
 from vram.memory.detailed.training import training_settings
 from vram.memory.job import Said
 from vram.request.enums import ADAPTER_TASKS, Dtype, Optimizer, Recompute, Regime, Task
@@ -47,6 +47,8 @@ class Plan:
     lora_targets: tuple[str, ...] = ()  #: the layers that get adapters, by the model family's own names
     per_op: bool = False  #: per-op selective checkpointing of each layer (torchtitan's SelectiveAC)
     loss_chunks: int = 0  #: head and cross-entropy a chunk of tokens at a time (torchtune); 0: whole logits
+    adapter_dtype: Dtype = Dtype.FP32  #: the LoRA adapters' weights (and so their gradients and states)
+    offload_activations: bool = False  #: saved tensors copied to host memory (torchtune's OffloadActivations)
 
     @property
     def needs_gpu(self) -> bool:
@@ -70,33 +72,56 @@ def plan(request: Request) -> Plan:
     if request.task in ADAPTER_TASKS:
         adapters = adapter_settings(job, Said())
         return Plan(request.task, amp=False, optimizer=job.optimizer, foreach=bool(request.optimizer_foreach),
-                    recompute=_runnable(adapters.recompute, job.fused_attention),
                     dropout=adapters.options.dropout, lora_rank=adapters.rank, lora_targets=adapters.targets,
-                    **common)
+                    adapter_dtype=adapters.adapter_dtype, loss_chunks=_loss_chunks(job),
+                    **_recompute_run(job, kept(job, adapters.recompute), adapters.recompute), **common)
     settings = training_settings(job, Said())
     if settings.regime is Regime.MASTER:
         raise UnsupportedRun("master-weight mixed precision is DeepSpeed's or Megatron's; the harness runs "
                              "plain PyTorch (amp or pure)")
     if settings.regime is Regime.AMP and not settings.autocast:
         raise UnsupportedRun("FSDP2's mixed precision (fp32 shards, 16-bit gathered copies) needs FSDP; say pure")
-    per_op = settings.keeps is Keeps.PER_OP
+    run = _recompute_run(job, settings.keeps, settings.recompute)  # its refusal first: the checkpointing's
     return Plan(Task.TRAINING, amp=settings.regime is Regime.AMP, optimizer=job.optimizer,
-                foreach=settings.foreach,
-                recompute=Recompute.NONE if per_op else _runnable(_kept(settings.keeps, settings.recompute),
-                                                                  job.fused_attention),
-                dropout=settings.options.dropout, per_op=per_op, loss_chunks=_loss_chunks(job), **common)
+                foreach=settings.foreach, dropout=settings.options.dropout, loss_chunks=_loss_chunks(job),
+                **run, **common)
 
 
-def _kept(keeps: Keeps, recompute: Recompute) -> Recompute:
+def _recompute_run(job, keeps: Keeps, recompute: Recompute) -> dict:
+    """How the harness runs what the framework's recompute word keeps."""
+    if keeps is Keeps.PER_OP:
+        return {"recompute": Recompute.NONE, "per_op": True}
     if keeps is Keeps.LAYER_INPUT_ON_HOST:
-        raise UnsupportedRun("layer inputs offloaded to host memory: the CPU harness has no second memory")
-    return recompute
+        if not job.request.offload_activations:
+            raise UnsupportedRun(f"{job.runtime.name}'s own offloaded checkpointing (layer inputs moved to host "
+                                 "memory by its autograd function) is not written in the harness")
+        if not _loss_chunks(job):
+            raise UnsupportedRun("activation offloading runs as torchtune runs it, its model's forward offloaded "
+                                 "and the head and loss after it: with torchtune's chunked loss")
+        return {"recompute": Recompute.FULL, "offload_activations": True}
+    return {"recompute": _runnable(recompute, job.fused_attention)}
+
+
+#: Framework terms (vram.catalog.runtimes.FrameworkTerms columns) the harness cannot run as the
+#: framework does, and why: a run without them would measure another job than the one estimated.
+NOT_RUN = (
+    (lambda terms: terms.loss is Loss.FUSED_LINEAR,
+     "a fused head-and-loss kernel (Triton) does not run on the CPU"),
+    (lambda terms: terms.fused_norm, "the norms are Transformer Engine's fused LayerNorm-Linear CUDA kernels, "
+                                     "which save other tensors than transformers' eager RMSNorm"),
+    (lambda terms: terms.gradient_buffer, "the gradients live in a buffer allocated at start-up (Megatron's "
+                                          "main_grad), which torch.optim on transformers does not have"),
+    # the loss alone would run on the CPU, but no framework the harness can run uses it
+    (lambda terms: terms.loss is Loss.VOCAB_PARALLEL, "Megatron's vocab-parallel cross-entropy (an fp32 softmax "
+                                                      "made in place) is not written in the harness"),
+)
 
 
 def _loss_chunks(job) -> int:
     terms = job.runtime.terms
-    if terms.loss is Loss.FUSED_LINEAR:
-        raise UnsupportedRun("a fused head-and-loss kernel (Triton) does not run on the CPU")
+    for applies, reason in NOT_RUN:
+        if applies(terms):
+            raise UnsupportedRun(f"{job.runtime.name}: {reason}")
     return terms.loss_chunks if terms.loss is Loss.CHUNKED_LINEAR else 0
 
 

@@ -23,7 +23,7 @@ class Row:
     method: str  #: the method that answers by default ("detailed", or "article" where it falls back)
     estimate: int  #: the default answer's bytes, comparable with ``measured`` (tensors only)
     estimate_total: int  #: the default answer's whole peak (with the CUDA context)
-    article: int
+    article: int | None  #: None where the article's rules refuse the job
     estimate_phase: str
     estimate_items: dict[str, int]  #: the items live at the estimate's peak
     measured: dict[str, Any] | None = None  #: Measurement.to_dict(), or None when not run
@@ -36,7 +36,7 @@ class Row:
             return None
         truth = self.measured["gpu"].get(against) if against != "peak_bytes" else self.measured["peak_bytes"]
         value = {"estimate": self.estimate, "article": self.article, "total": self.estimate_total}[which]
-        return 100 * (value - truth) / truth if truth else None
+        return 100 * (value - truth) / truth if truth and value is not None else None
 
 
 def summary(rows: list[Row], which: str, against: str = "peak_bytes", method: str | None = None) -> dict | None:

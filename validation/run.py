@@ -34,7 +34,7 @@ from vram.request.request import Request
 from .build import build, model_config
 from .emulation import UnsupportedRun, cuda_attention, cuda_autocast, cuda_dropout, untraced_masks
 from .plan import Plan, plan
-from .tracker import LiveMemory
+from .tracker import HOST, LiveMemory
 
 TORCH_DTYPES = {Dtype.FP32: torch.float32, Dtype.FP16: torch.float16, Dtype.BF16: torch.bfloat16}
 
@@ -59,6 +59,7 @@ class Measurement:
     largest: tuple[tuple[str, int, int], ...] = ()
     gpu: dict[str, int] = field(default_factory=dict)  #: CUDA's own counters, on a GPU
     parameters: int = 0  #: the parameters of the model that ran
+    host_bytes: int = 0  #: the peak of the host copies offloaded activations made (not in peak_bytes)
 
     def by_item(self, phase: str | None = None) -> dict[str, int]:
         """The peak's live bytes (or one phase's peak's), keyed like the estimate's line items."""
@@ -71,7 +72,8 @@ class Measurement:
     def to_dict(self) -> dict:
         return {"peak_bytes": self.peak_bytes, "phase": self.phase, "by_kind": self.by_kind,
                 "phase_peaks": self.phase_peaks, "device": self.device, "gpu": self.gpu,
-                "largest": [list(row) for row in self.largest], "parameters": self.parameters}
+                "largest": [list(row) for row in self.largest], "parameters": self.parameters,
+                "host_bytes": self.host_bytes}
 
 
 def measure(request: Request, fake: bool = True) -> Measurement:
@@ -114,7 +116,7 @@ def summarise(memory: LiveMemory, device: str, gpu: dict[str, int] | None = None
     phases = {name: memory.peak({name}).by_kind for name in dict.fromkeys(memory.phases)
               if name not in ("setup", "between steps")}
     return Measurement(peak.bytes, peak.phase, peak.by_kind, phases, device, tuple(peak.largest(top=10)),
-                       gpu or {}, parameters)
+                       gpu or {}, parameters, memory.host_peak())
 
 
 def _weight_dtype(job: Plan) -> torch.dtype:
@@ -152,11 +154,12 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(job, trainable, fake)
     compute = TORCH_DTYPES.get(job.dtype, torch.bfloat16)
+    offload = OffloadActivations(memory) if job.offload_activations else None  # one for the run, as torchtune
     with memory:
         for _ in range(2):
             memory.set_phase("forward")
             with autocast(compute) if job.amp else contextlib.nullcontext():
-                loss = (chunked_loss(model, ids, job.loss_chunks) if job.loss_chunks
+                loss = (chunked_loss(model, ids, job.loss_chunks, offload) if job.loss_chunks
                         else model(input_ids=ids, labels=ids, use_cache=False).loss)
             memory.set_phase("backward")
             loss.backward()
@@ -173,44 +176,122 @@ def _training(job: Plan, model: torch.nn.Module, ids: torch.Tensor, memory: Live
             memory.set_phase("between steps")
 
 
-#: The ops per-op selective checkpointing saves (torchtitan parallelize_llama.py _save_list at
-#: 9dec370, the Dec 2024 benchmarks' commit; the CPU flash kernel in CUDA's place).
-PER_OP_SAVE = frozenset({torch.ops.aten.mm.default, torch.ops.aten._scaled_dot_product_flash_attention.default,
-                         torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
-                         torch.ops.aten._scaled_dot_product_efficient_attention.default,
-                         torch.ops.aten.abs.default, torch.ops.aten.max.default})
+#: The ops per-op selective checkpointing saves, as torchtitan's SelectiveAC builds its list
+#: (torchtitan/distributed/activation_checkpoint.py _get_default_save_ops at b5bcd76, Aug 2026): the
+#: compute-intensive ops of torch's own default op list (mm, addmm, bmm, the sdpa kernels, ...), the
+#: sdpa and max ops it names and aten.linear; the CPU flash kernel stands in for CUDA's.
+def _per_op_save() -> frozenset:
+    from torch._functorch.partitioners import get_default_op_list
+
+    named = (torch.ops.aten._scaled_dot_product_cudnn_attention, torch.ops.aten._scaled_dot_product_attention_math,
+             torch.ops.aten._scaled_dot_product_fused_attention_overrideable, torch.ops.aten.max,
+             torch.ops.aten.linear, torch.ops.aten.topk, torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
+    return frozenset({op.default for op in get_default_op_list().compute_intensive_ops} | {op.default for op in named})
+
+
+#: The matmuls SelectiveAC counts, recomputing every second one (_get_custom_policy: mm_ops); addmm
+#: (a Linear with a bias) is saved, not counted.
+PER_OP_COUNTED = frozenset({torch.ops.aten.mm.default, torch.ops.aten.linear.default})
 
 
 def per_op_checkpointing(model: torch.nn.Module) -> None:
-    """Wrap each decoder layer as torchtitan's SelectiveAC does: the save list's outputs kept, every
-    second matmul of the layer recomputed, the rest recomputed in backward."""
+    """Wrap each decoder layer as torchtitan's SelectiveAC does (_wrap_block): the save list's outputs
+    kept but every second counted matmul's, the rest recomputed in backward, recomputing the whole
+    block (``early_stop=False``, as it passes to checkpoint_wrapper)."""
     from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
+
+    save = _per_op_save()
 
     def context():
         counts = {"forward": 0, "recompute": 0}
 
         def policy(ctx, func, *args, **kwargs):
             mode = "recompute" if ctx.is_recompute else "forward"
-            if func == torch.ops.aten.mm.default:
+            if func in PER_OP_COUNTED:
                 counts[mode] += 1
-            if func in PER_OP_SAVE and not (func == torch.ops.aten.mm.default and counts[mode] % 2 == 0):
+            if func in save and not (func in PER_OP_COUNTED and counts[mode] % 2 == 0):
                 return CheckpointPolicy.MUST_SAVE
             return CheckpointPolicy.PREFER_RECOMPUTE
         return create_selective_checkpoint_contexts(policy)
 
-    for layer in model.model.layers:
+    for layer in _blocks(model):
         forward = layer.forward
-        layer.forward = functools.partial(checkpoint, forward, use_reentrant=False, context_fn=context)
+        layer.forward = functools.partial(checkpoint, forward, use_reentrant=False, context_fn=context,
+                                          early_stop=False)
 
 
-def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int) -> torch.Tensor:
-    """torchtune's LinearCrossEntropyLoss: the head and an fp32 cross-entropy a chunk of tokens at a time."""
-    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
-    labels = ids[:, 1:]
-    total = sum(torch.nn.functional.cross_entropy(model.lm_head(h).float().flatten(0, 1), y.flatten(),
-                                                  reduction="sum")
-                for h, y in zip(hidden.chunk(chunks, dim=1), labels.chunk(chunks, dim=1)))
-    return total / labels.numel()
+def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The decoder layers: Llama-style models' model.layers, GPT-2's transformer.h (under PEFT's wrapper)."""
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner = getattr(model, "model", None) or model.transformer
+    return inner.layers if hasattr(inner, "layers") else inner.h
+
+
+class OffloadActivations:
+    """torchtune's activation offloading, as its memory goes (torchtune/training/_activation_offloading.py
+    OffloadActivations at bd2a0fc, defaults use_streams=True, max_fwd_stash_size=5, min_offload_size=1024):
+    saved_tensors_hooks around the model's forward (the output head runs outside them: torchtune's
+    NoOpManager, or skip_output_layer with its chunked loss). Each saved tensor of at least
+    min_offload_size bytes that is not a parameter gets a host copy (logged as host memory); with
+    streams the device tensor stays stashed until max_fwd_stash_size newer ones are packed (and the
+    last ones past the step, into the next forward), and backward uses a stashed tensor as it is.
+    Any other is brought back as a new device tensor, which lives while autograd holds it (torchtune
+    keeps it until the next node that unpacks is done: one node longer, not emulated). No streams run
+    here: only the lifetimes are kept."""
+
+    MAX_STASH, MIN_BYTES = 5, 1024
+
+    def __init__(self, memory: LiveMemory) -> None:
+        self.memory, self.stash, self.count = memory, {}, 0
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+
+    def _pack(self, tensor: torch.Tensor):
+        number, self.count = self.count, self.count + 1
+        small = tensor.element_size() * tensor.nelement() < self.MIN_BYTES
+        if small or isinstance(tensor, torch.nn.Parameter):
+            return number, tensor, False
+        for old in [k for k in self.stash if k <= number - self.MAX_STASH]:
+            del self.stash[old]
+        host = torch.empty_like(tensor)
+        host.copy_(tensor)
+        self.memory.classify(host, HOST)
+        self.stash[number] = tensor
+        return number, host, True
+
+    def _unpack(self, packed) -> torch.Tensor:
+        number, tensor, offloaded = packed
+        if not offloaded:
+            return tensor
+        return self.stash[number] if number in self.stash else tensor.clone()
+
+
+def chunked_loss(model: torch.nn.Module, ids: torch.Tensor, chunks: int,
+                 offload: OffloadActivations | None = None) -> torch.Tensor:
+    """torchtune's LinearCrossEntropyLoss (torchtune/modules/loss/cross_entropy_loss.py forward and
+    compute_cross_entropy): the decoder's hidden states, flattened to tokens, the tokens whose label
+    is not ignored picked out (``mask_inputs``: an index_select copy), split into ``chunks`` runs of
+    tokens, and for each the output projection and an fp32 cross-entropy summed; the sum over the
+    valid tokens. The labels are shifted as torchtune's recipes shift them, the last position
+    ignored (recipes/full_finetune_single_device.py: ``ignore_labels_cache`` appended)."""
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps it
+    with offload.hooks() if offload else contextlib.nullcontext():
+        hidden = causal.model(input_ids=ids, use_cache=False).last_hidden_state.flatten(0, 1)
+    labels = torch.cat([ids[:, 1:], torch.full_like(ids[:, :1], IGNORE_INDEX)], dim=1).flatten()
+    # torch.where(labels != IGNORE_INDEX)[0] as torchtune takes it; the ids are never IGNORE_INDEX, so the
+    # valid tokens are every position but each sequence's last, the same indices made without reading
+    # the labels' values (fake tensors have none)
+    valid = torch.arange(ids.numel(), device=ids.device).view_as(ids)[:, :-1].flatten()
+    hidden, labels = hidden.index_select(0, valid), labels.index_select(0, valid)
+    total = sum(torch.nn.functional.cross_entropy(causal.lm_head(h).float(), y, reduction="sum",
+                                                  ignore_index=IGNORE_INDEX)
+                for h, y in zip(hidden.tensor_split(chunks, dim=0), labels.tensor_split(chunks, dim=0)))
+    return total / valid.numel()
+
+
+#: The label cross-entropy skips (torch.nn.functional.cross_entropy's default, torchtune's too).
+IGNORE_INDEX = -100
 
 
 def _optimizer(job: Plan, parameters: list[torch.nn.Parameter], fake: bool) -> torch.optim.Optimizer:
@@ -251,9 +332,11 @@ def _classify_cache(cache, memory: LiveMemory) -> None:
 
 
 def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
-    """The estimate's adapters (its rank and targets, from ``Plan``) with PEFT's other defaults
-    (alpha 8, no LoRA dropout); adapters in fp32 on a 16-bit base, as PEFT's
-    ``autocast_adapter_dtype`` leaves them."""
+    """The estimate's adapters (its rank, targets and dtype, from ``Plan``) with PEFT's other
+    defaults (alpha 8, no LoRA dropout). fp32 adapters on a 16-bit base are what PEFT's
+    ``autocast_adapter_dtype`` leaves; 16-bit ones are made under that default dtype, as torchtune
+    builds its LoRA model (recipes/lora_finetune_single_device.py _setup_model: the model, adapters
+    included, made under ``training.set_default_dtype(self._dtype)``), and kept so."""
     try:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
         from peft.tuners import tuners_utils
@@ -270,14 +353,18 @@ def with_lora(model: torch.nn.Module, job: Plan) -> torch.nn.Module:
     conv1d = any(type(m).__name__ == "Conv1D" for m in model.modules())
     config = LoraConfig(r=job.lora_rank, task_type="CAUSAL_LM", target_modules=_target_modules(model, job),
                         fan_in_fan_out=conv1d)
+    wide = job.adapter_dtype is Dtype.FP32
     if not fake:
-        return get_peft_model(model, config)
+        return get_peft_model(model, config, autocast_adapter_dtype=wide)
     move, to = tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to
     tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer = lambda self, *a, **k: None
     torch.nn.Module.to = _to_unless_there
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32 if wide else TORCH_DTYPES[job.adapter_dtype])
     try:
         return get_peft_model(model, config, autocast_adapter_dtype=False)
     finally:
+        torch.set_default_dtype(default)
         tuners_utils.BaseTunerLayer._move_adapter_to_device_of_base_layer, torch.nn.Module.to = move, to
 
 

@@ -188,18 +188,32 @@ class LiveMemory(TorchDispatchMode):
     # -- reading the log ------------------------------------------------------------------------
 
     def peak(self, phases: set[str] | None = None) -> Peak:
-        """The peak of live bytes, over the whole log or during the given phases only."""
+        """The peak of live device bytes (host copies left out), over the whole log or during the
+        given phases only."""
         live = best = 0
         best_index = -1
         for index, (signed, phase) in enumerate(self.events):
             allocation = self.allocations[abs(signed) - 1]
+            if allocation.kind == HOST:
+                continue
             live += allocation.bytes if signed > 0 else -allocation.bytes
             if live > best and (phases is None or self.phases[phase] in phases):
                 best, best_index = live, index
         return self._snapshot(best_index, best)
 
+    def host_peak(self) -> int:
+        """The peak of live bytes of the tensors said to be in host memory."""
+        live = best = 0
+        for signed, _ in self.events:
+            allocation = self.allocations[abs(signed) - 1]
+            if allocation.kind == HOST:
+                live += allocation.bytes if signed > 0 else -allocation.bytes
+                best = max(best, live)
+        return best
+
     def current_bytes(self) -> int:
-        return sum(self.allocations[abs(s) - 1].bytes * (1 if s > 0 else -1) for s, _ in self.events)
+        return sum(self.allocations[abs(s) - 1].bytes * (1 if s > 0 else -1) for s, _ in self.events
+                   if self.allocations[abs(s) - 1].kind != HOST)
 
     def _snapshot(self, index: int, total: int) -> Peak:
         alive: dict[int, Allocation] = {}
@@ -210,6 +224,7 @@ class LiveMemory(TorchDispatchMode):
             else:
                 alive.pop(allocation.id, None)
         by_kind: Counter[str] = Counter()
+        alive = {i: a for i, a in alive.items() if a.kind != HOST}
         for allocation in alive.values():
             by_kind[allocation.kind] += allocation.bytes
         if index < 0:
@@ -218,6 +233,9 @@ class LiveMemory(TorchDispatchMode):
         op = self.allocations[abs(signed) - 1].op
         return Peak(total, self.phases[phase], op, dict(by_kind.most_common()), tuple(alive.values()))
 
+
+#: The kind of a copy in host memory (activation offloading): logged, but not device memory.
+HOST = "host memory"
 
 #: Backward ops of the loss (cross_entropy = log_softmax + nll_loss): their outputs are the
 #: logits' gradients, counted with the logits.

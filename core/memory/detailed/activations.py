@@ -152,6 +152,8 @@ class BlockOptions:
     qk_norm: bool = False  #: RMSNorm on each query and key head (Qwen3)
     fused_norm: bool = False  #: the norms run as one fused kernel (FUSED_NORM_TERMS), not eager PyTorch ops
     unsloth_kernels: bool = False  #: Unsloth's fast RMSNorm and fused LoRA MLP (UNSLOTH_NORM, UNSLOTH_MLP)
+    qkv_bias: bool = False  #: the query, key and value projections have a bias (Qwen2)
+    linear_bias: bool = False  #: every projection has a bias (GPT-2)
 
 
 def layer_terms(options: BlockOptions, drop_quadratic: bool = False) -> list[Term]:
@@ -218,7 +220,10 @@ def _eager_attention(options: BlockOptions) -> list[Term]:
 #: benchmarks' commit 9dec370): a checkpointed layer keeps its input and the outputs of the ops in
 #: its save list, the attention kernel's and every matmul's but every second one (the count starts
 #: again in each layer, recomputed matmuls are the 2nd, 4th ...); norms, rotary, activations and
-#: products are recomputed in backward.
+#: products are recomputed in backward. A projection with a bias runs as aten.addmm, which the save
+#: list has (torch's compute-intensive ops) but the count does not (it counts mm and linear): it is
+#: always kept and the others alternate without it (traced: validation/run.py per_op_checkpointing,
+#: Qwen2.5-0.5B's biased q, k and v all kept).
 PER_OP_ATTENTION = Term("attention kernel output and log-sum-exp (saved op)", "c*b*s*a*d + 4*b*a*s")
 
 
@@ -226,10 +231,16 @@ def per_op_terms(options: BlockOptions) -> list[Term]:
     """What one layer keeps under per-op selective checkpointing: its input, the attention kernel's
     output and the outputs of the layer's odd-numbered matmuls in forward order."""
     matmuls = _matmuls(options)
-    kept = matmuls[0::2]
+    biased = {name for name, _ in matmuls if options.linear_bias or (options.qkv_bias and name in QKV_NAMES)}
+    counted = [name for name, _ in matmuls if name not in biased][0::2]
+    kept = [(name, width) for name, width in matmuls if name in biased or name in counted]
     names = ", ".join(name for name, _ in kept)
+    what = "the biased ones and " if biased else ""
     return [LAYER_INPUT, PER_OP_ATTENTION,
-            Term(f"outputs of the 1st, 3rd ... matmuls ({names})", f"c*b*s*({' + '.join(o for _, o in kept)})")]
+            Term(f"outputs of {what}the 1st, 3rd ... matmuls ({names})", f"c*b*s*({' + '.join(o for _, o in kept)})")]
+
+
+QKV_NAMES = frozenset({"qkv", "q", "k", "v"})
 
 
 def _matmuls(options: BlockOptions) -> list[tuple[str, str]]:

@@ -284,7 +284,7 @@ def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase
             activations = _plus(activations, "L*c*b*s*D", values)
     logits = logits_item(job, values, _free_at_first_loss(job, settings, activations))
     items, phases = adapter_items(job, settings, activations, logits, backward_layer)
-    return items, phases, host_activation_bytes(keeps, values)
+    return items, phases, host_activation_bytes(keeps, values, options, bool(job.request.offload_activations))
 
 
 def _free_at_first_loss(job: DetailedJob, settings: AdapterSettings, activations: LineItem) -> int | None:

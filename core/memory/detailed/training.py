@@ -178,7 +178,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                                live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.TIED_GRADIENTS),
                                "autograd sums the head's and the embedding's gradient of the shared matrix "
                                "out of place"))
-    return items, phases, host_activation_bytes(keeps, values)
+    return items, phases, host_activation_bytes(keeps, values, options, bool(job.request.offload_activations))
 
 
 
