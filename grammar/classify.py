@@ -627,4 +627,12 @@ def _four_bit_lora(fields: _Fields) -> None:
     if fields.values.get("task") is Task.LORA and fields.values.get("dtype") in FOUR_BIT_DTYPES:
         fields.values["task"] = Task.QLORA
         fields.notes.append(Note("note.four_bit_lora", dtype=str(fields.values["dtype"])))
+    # "unsloth 微调 qwen3-8b 4bit": a fine-tune word that names no method, on a 4-bit base whose
+    # weights cannot be trained (bitsandbytes' Linear4bit holds frozen Params4bit), can only train
+    # adapters: QLoRA, as Unsloth's load_in_4bit with get_peft_model does
+    text = fields.texts.get("task", "")
+    if fields.values.get("task") is Task.TRAINING and text.lower() in UNSAID_FINE_TUNE_WORDS \
+            and fields.values.get("dtype") in FOUR_BIT_DTYPES:
+        fields.values["task"] = Task.QLORA
+        fields.notes.append(Note("note.four_bit_fine_tune", text=text, dtype=str(fields.values["dtype"])))
 

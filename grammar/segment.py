@@ -27,7 +27,7 @@ def dictionary() -> frozenset[str]:
     """Every Chinese word of the vocabulary; a phrase with spaces gives each of its words."""
     tables = (v.PHRASES, v.KEYS, v.BIND_KEYS, v.IGNORED_KEYS, v.NUMBER_WORDS,
               v.NEGATION_BEFORE, v.NEGATION_AFTER, v.OUTSIDE_MEMORY, v.HELP_WORDS, v.QUESTION_WORDS,
-              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS, v.MODEL_FAMILY_WORDS)
+              v.FILLERS, v.MEASURE_WORDS, v.MAGNITUDE_WORDS, v.MODEL_FAMILY_WORDS, v.TEACHER_WORDS, v.STUDENT_WORDS)
     return frozenset(w for table in tables for phrase in table for w in phrase.split() if has_cjk(w))
 
 

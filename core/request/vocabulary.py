@@ -136,6 +136,14 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("recompute", R.FULL, "full", "full recompute", "full recomputation",
            "checkpointing", "activation checkpointing", "gradient checkpointing",
            "grad checkpointing", "activation recomputation", "gc", "gradient_checkpointing"),
+    # torchtitan calls recompute "activation checkpointing (AC)": [activation_checkpoint] mode = "selective" |
+    # "full" | "none" (torchtitan/config/job_config.py ActivationCheckpoint; docs/debugging.md "selective AC");
+    # PyTorch's own name for the per-op policy is "Selective Activation Checkpoint (SAC)" (torch.utils.checkpoint
+    # create_selective_checkpoint_contexts)
+    **_all("recompute", R.SELECTIVE, "selective ac", "selective_ac", "sac", "per-op sac", "op sac",
+           "selective activation checkpointing", "selective activation checkpoint"),
+    **_all("recompute", R.FULL, "full ac", "full activation checkpointing"),
+    **_all("recompute", R.NONE, "no ac"),
     **_all("sp", True, "sp", "sequence parallel", "sequence parallelism", "sequence-parallel"),
     **_all("flash_attention", True, "flash", "flash attention", "flash-attention", "flashattention",
            "flash attn", "flash-attn", "flash_attention", "fa2", "fa3", "flash attention 2",
@@ -156,14 +164,17 @@ PHRASES: dict[str, tuple[str, Any]] = {
     **_all("solve", Solve.MAX_BATCH_SIZE, "max batch", "max batch size", "maximum batch", "largest batch",
            "biggest batch", "max bs", "max micro batch", "max concurrency", "maximum concurrency",
            "what batch size", "what batch", "how many concurrent", "how many concurrent sequences",
-           "how many users", "how many concurrent users", "how many requests", "how many concurrent requests"),
+           "how many users", "how many concurrent users", "how many requests", "how many concurrent requests",
+           "how big a batch", "how large a batch", "how big of a batch", "how big a batch size",
+           "largest batch size", "biggest batch size"),
     **_all("solve", Solve.MAX_SEQ_LEN, "max context", "max seq", "max seq len", "max sequence",
            "max sequence length", "max context length", "longest context", "max tokens", "max ctx",
            "longest sequence", "longest seq", "longest context length", "max context window",
            "largest context", "biggest context", "what context", "what context length", "what seq len",
            "what sequence length"),
     **_all("solve", Solve.MIN_GPU_COUNT, "min gpus", "min gpu", "min gpu count", "minimum gpus",
-           "fewest gpus", "how many gpus", "how many"),
+           "fewest gpus", "how many gpus", "how many", "smallest number of", "minimum number of",
+           "min number of", "fewest number of", "least number of", "fewest"),
     **_all("solve", Solve.GPUS, "which gpus", "which gpu", "what gpus", "what gpu", "which cards",
            "which card"),
     **_all("solve", Solve.GPU_LAYERS, "max layers", "max gpu layers", "max ngl", "max n_gpu_layers",
@@ -518,7 +529,7 @@ TEACHER_WORDS: frozenset[str] = frozenset({"from", "with teacher", "teacher mode
                                            "老师模型"})
 #: Words after the teacher and before the student ("distill qwen2.5-72b into qwen2.5-7b"): the model
 #: before them is the teacher; read so only beside a distillation word, as TEACHER_WORDS are.
-STUDENT_WORDS: frozenset[str] = frozenset({"into", "onto"})
+STUDENT_WORDS: frozenset[str] = frozenset({"into", "onto", "到"})
 
 #: Setting words that take a number right after them for another field ("fsdp 8": FSDP over 8
 #: data-parallel GPUs, torchtitan's data_parallel_shard_degree; "colocate 0.5": the colocated
@@ -775,6 +786,35 @@ PHRASES |= {
     # the data-parallel ranks, ZeRO-1's split (docs/source/api-guide/dist_optimizer.md; megatron/core/
     # optimizer/distrib_optimizer.py DistributedOptimizer)
     **_all("zero", 1, "分布式优化器"),
+    # the loss words of issue 17, as the English ones above (chunked, fused, vocab-parallel, fp32)
+    **_all("loss", Loss.CHUNKED_LINEAR, "分块 loss", "分块loss", "分块损失", "分块交叉熵", "分块 交叉熵",
+           "分块计算 loss", "分块计算损失", "chunked 交叉熵", "切块 loss"),
+    **_all("loss", Loss.FUSED_LINEAR, "融合 loss", "融合loss", "融合损失", "融合交叉熵", "融合 交叉熵",
+           "fused 交叉熵"),
+    **_all("loss", Loss.VOCAB_PARALLEL, "词表并行 loss", "词表并行loss", "词表并行损失", "词表并行交叉熵",
+           "词表并行 交叉熵"),
+    **_all("loss", Loss.FP32_LOGITS, "fp32 损失", "fp32 交叉熵", "不分块 loss", "不分块loss", "不分块损失"),
+    # torchtune's optimizer_in_bwd, as its README says it ("Fuse optimizer step into backward")
+    **_all("optimizer_in_backward", True, "优化器融合进反向", "优化器融进反向", "优化器融合到反向",
+           "优化器步骤融合进反向", "优化器更新融合进反向", "反向中更新参数", "反向时更新参数", "反向中做优化器更新",
+           "优化器在反向中"),
+    # the precision words (English "master weights", "pure", "bf16 low-precision master")
+    **_all("precision_regime", Regime.MASTER, "主权重", "fp32 主权重", "fp32主权重", "主权重副本", "fp32 主副本"),
+    **_all("precision_regime", Regime.BF16_MASTER, "低精度主权重", "bf16 主权重和梯度"),
+    **_all("mixed_precision", False, "纯", "纯精度"),
+    # TRL's reference model (DPO, PPO, GRPO) and precompute_ref_log_probs
+    **_all("reference", True, "参考模型", "带参考模型", "有参考模型", "加参考模型"),
+    **_all("reference", False, "不要参考模型", "不用参考模型", "无参考模型", "没有参考模型", "去掉参考模型",
+           "不加载参考模型", "预计算参考", "预先算好参考", "预先计算参考", "预计算参考 logprobs",
+           "预先算好参考 logprobs", "预先计算参考 logprobs"),
+    # PPO's critic and the reward model beside the policy (TRL PPOTrainer's value_model, reward_model),
+    # as "with reward model" reads in English; "奖励模型" alone trains a reward model (RM)
+    **_all("objective", Objective.PPO, "价值模型", "有奖励模型", "带奖励模型", "加奖励模型", "和奖励模型"),
+    # torchtune's enable_activation_offloading
+    **_all("offload_activations", True, "激活卸载", "激活值卸载", "卸载激活", "卸载激活值", "激活 offload",
+           "激活值 offload", "激活卸载到 cpu", "激活 卸载 到 cpu"),
+    **_all("torch_compile", True, "编译", "torch 编译", "开编译", "开启编译"),
+    **_all("torch_compile", False, "不编译", "关闭编译", "不开编译"),
     # the post-training objectives, as the English words above name them (TRL's trainers)
     **_all("objective", Objective.RM, "奖励模型", "奖励模型训练", "奖励建模"),
     **_all("objective", Objective.DPO, "直接偏好优化", "偏好优化"),
@@ -804,7 +844,11 @@ KEYS |= {
     **{k: "memory_fraction" for k in ("显存利用率", "显存占比", "显存比例", "gpu显存利用率")},
     # "vllm显存利用率": vLLM's share when serving; in a GRPO/PPO job the colocated rollout vLLM's (TRL's
     # vllm_gpu_memory_utilization), as the grammar reads a plain "gpu_memory_utilization" there
-    **{k: "memory_fraction" for k in ("vllm 显存利用率", "vllm 显存占比")},
+    **{k: "memory_fraction" for k in ("vllm 显存利用率", "vllm 显存占比", "vllm 占", "vllm 占用", "vllm 显存占",
+                                      "vllm 占显存")},
+    # GRPO's completions a prompt (TRL num_generations), counted after the number: "8 个生成", "16 个回答"
+    **{k: "generations" for k in ("个生成", "个回答", "个采样", "条回答", "条生成", "个 completion",
+                                  "个completion", "生成数", "采样数", "组大小")},
     # LLaMA-Factory's own name for the sequence length (src/llamafactory/hparams/data_args.py: cutoff_len,
     # "The cutoff length of the tokenized inputs in the dataset"), written as its users write it
     **{k: "seq_len" for k in ("cutoff_len", "cutoff len", "cutoff-len")},
@@ -885,6 +929,9 @@ FILLERS |= {
     "机器", "节点", "集群", "单机", "多大", "占用", "占", "消耗", "放得下", "装得下", "放下", "每", "每张卡",
     "总共", "一共", "如果", "那么", "这个", "显存占用", "版", "版本", "下", "想",
     "我想", "打算", "准备", "需", "任务", "个", "每个", "数据类型", "型号", "是", "有", "我有", "手上有", "手里有", "需要多少显存", "显存需求", 
+    # "每个 prompt 8 个生成", "每组 16 个回答": the group the count after them is of ("prompt" alone is
+    # the prompt's length); "deepspeed 配置 zero3": the setting said after it
+    "每个 prompt", "每个prompt", "每条 prompt", "每个提示", "每个提示词", "每个问题", "每组", "配置",
 }
 
 #: Longest phrase, in words, in any table above.

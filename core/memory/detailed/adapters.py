@@ -195,8 +195,7 @@ def _adapter_dtype(job: DetailedJob, said: Said) -> tuple[Dtype, str]:
         fp32 = job.request.mixed_precision
         source = PEFT_FP32 if fp32 else TORCHTUNE_16BIT
     else:
-        said.say(f"adapters in {'fp32' if fp32 else 'the model dtype'} ({runtime.name}'s default: {source}; "
-                 f"say {'pure for 16-bit' if fp32 else 'mixed for fp32'} adapters)")
+        said.say(Note(f"note.adapters_{'fp32' if fp32 else 'compute_dtype'}", runtime=runtime.name, source=source))
     return (Dtype.FP32 if fp32 else compute_dtype(job.dtype)), source
 
 

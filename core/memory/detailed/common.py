@@ -189,12 +189,12 @@ def say_loss(job: DetailedJob, said: Said) -> None:
     """Say the loss where it is not transformers' whole fp32 logits, or where the query named it."""
     terms = loss_terms(job)
     if "loss" in terms.sources:
-        whose = "the loss named" if job.request.loss is not None else f"{job.runtime.name}'s loss"
-        said.say(f"{whose}: {terms.loss} ({terms.sources['loss']})")
+        said.say(Note("note.loss_named", loss=str(terms.loss), source=terms.sources["loss"])
+                 if job.request.loss is not None else
+                 Note("note.loss_runtime", runtime=job.runtime.name, loss=str(terms.loss), source=terms.sources["loss"]))
     if job.request.torch_compile:
-        modelled = "its loss compiled" if terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss else \
-            "no compiled tensor"
-        said.say(f"torch.compile: {modelled}; the blocks' tensors are counted as eager PyTorch keeps them")
+        compiled = terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss
+        said.say(Note(f"note.compile_{'loss' if compiled else 'eager'}"))
 
 
 def kept(job: DetailedJob, recompute: Recompute) -> Keeps:

@@ -38,6 +38,7 @@ from vram.memory.detailed.inference import WHOLE, kv_cache_item
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase, formula_item
 from vram.memory.rules import compute_dtype
+from vram.messages import Note
 from vram.request.enums import ADAPTER_TASKS, Item, Objective
 from vram.request.quant import KvDtype
 
@@ -93,14 +94,14 @@ def shaped(job, said: Said):
     rule = OBJECTIVES[objective]
     batch = job.batch_size
     if objective is Objective.GRPO:
-        generations = said.default("generations", job.request.generations, DEFAULT_GENERATIONS, "TRL's num_generations")
+        generations = said.default("generations", job.request.generations, DEFAULT_GENERATIONS,
+                                   Note("why.trl_generations"))
         if job.request.batch_size is None:
             batch = generations
-            said.say(f"micro-batch {batch} completions: one prompt's {generations} generations (say 'batch N' for "
-                     "another per_device_train_batch_size)")
+            said.say(Note("note.grpo_micro_batch", batch=batch, generations=generations))
     if rule.sequences > 1:
-        said.say(f"{objective}: chosen and rejected run as one batch: {rule.sequences} x {batch} sequences "
-                 f"({rule.source})")
+        said.say(Note("note.pair_batch", objective=str(objective), sequences=rule.sequences, batch=batch,
+                      source=rule.source))
         batch *= rule.sequences
     changed = dataclasses.replace(job, batch_size=batch)
     if rule.scalar_head:
@@ -112,8 +113,7 @@ def _scalar_head(job, said: Said):
     """A sequence classifier: the head is h x 1 (the embedding is no longer tied to it)."""
     h = job.spec.hidden_size
     counts = dataclasses.replace(job.counts, head=h)
-    said.say(f"reward model: a scalar head of {h} weights in place of the {job.spec.vocab_size:,}-token output "
-             f"head ({TRL_RM})")
+    said.say(Note("note.scalar_head", h=h, vocab=f"{job.spec.vocab_size:,}", source=TRL_RM))
     return dataclasses.replace(job, counts=counts, params=counts.total,
                                spec=dataclasses.replace(job.spec, tie_embeddings=False))
 
@@ -144,12 +144,11 @@ def _reference(job, rule: ObjectiveRule, weights: LineItem, said: Said) -> list[
     if rule.reference is None:
         return []
     wanted = said.default("reference", job.request.reference, rule.reference,
-                          {True: "a frozen reference model, as TRL loads one",
-                           False: "TRL's GRPO: beta 0.0 loads no reference model"}[rule.reference])
+                          Note({True: "why.trl_reference", False: "why.grpo_no_reference"}[rule.reference]))
     if not wanted:
         return []
     if job.request.task in ADAPTER_TASKS:
-        said.say(f"the reference is the frozen base with the adapters disabled: no second copy ({PEFT_REFERENCE})")
+        said.say(Note("note.reference_adapters", source=PEFT_REFERENCE))
         return []
     # a copy of the policy as loaded (TRL create_reference_model deep-copies it): the policy's weights' bytes
     return [LineItem(Item.REFERENCE_MODEL, "Reference model (frozen copy of the policy)", weights.bytes,
@@ -182,7 +181,7 @@ def _teacher(job, said: Said) -> list[LineItem]:
                                suggestion=catalog.closest(job.request.teacher, sorted(catalog.models().by_id)),
                                field="teacher")
     params = count_parameters(spec).total
-    said.say(f"teacher {spec.id}: {params:,} parameters, frozen in the compute dtype ({TRL_GKD})")
+    said.say(Note("note.teacher", model=spec.id, params=f"{params:,}", source=TRL_GKD))
     values = {"b": job.batch_size, "s": job.seq_len, "v_t": spec.vocab_size, "c": job.compute_bytes}
     return [_frozen_item(Item.TEACHER, f"Teacher {spec.id}", params, job, TRL_GKD),
             formula_item(Item.TEACHER_LOGITS, "Teacher logits and log-probabilities", formula("(c + 4)*b*s*v_t"),
@@ -195,16 +194,14 @@ def _rollout(job, said: Said) -> list[LineItem]:
         return []
     gpu = job.resolved.gpu
     if gpu is not None:
-        said.say(f"a colocated vLLM for the rollouts takes {fraction:g} of {gpu.id}'s memory "
-                 f"(gpu_memory_utilization; {VLLM_FRACTION})")
+        said.say(Note("note.rollout_fraction", fraction=f"{fraction:g}", gpu=gpu.id, source=VLLM_FRACTION))
         return [LineItem(Item.ROLLOUT_ENGINE, "Rollout engine (vLLM, colocated)",
                          math.ceil(fraction * gpu.memory_bytes),
                          "gpu_memory_utilization x gpu_memory",
                          {"gpu_memory_utilization": fraction, "gpu_memory": gpu.memory_bytes},
                          f"{VLLM_FRACTION}; {TRL_GRPO}")]
     # no GPU named: the engine's own weights and the KV cache of a batch of generations
-    said.say("no GPU named: the colocated vLLM counted as its weights and the KV cache of the micro-batch's "
-             "completions, not as a fraction of a GPU")
+    said.say(Note("note.rollout_no_gpu"))
     # the inference method's cache (MLA latent, sliding windows), in the compute dtype
     kv = kv_cache_item(job, job.values(), KvDtype(compute_dtype(job.dtype)), WHOLE)
     return [formula_item(Item.ROLLOUT_ENGINE, "Rollout engine (vLLM, colocated): weights and KV cache",

@@ -203,7 +203,7 @@ def _gradients_item(job: DetailedJob, states, said: Said) -> LineItem:
         return LineItem(Item.GRADIENTS, "Gradients", round(states.gradients * job.params),
                         f"{states.gradients:g} B/param x params", {"params": job.params}, states.source)
     largest = _largest_parameter(job)
-    said.say(f"optimizer step in backward: each gradient stepped and freed as backward makes it ({IN_BACKWARD_SOURCE})")
+    said.say(Note("note.optimizer_in_backward", source=IN_BACKWARD_SOURCE))
     return LineItem(Item.GRADIENTS, "Gradient of the largest parameter (the step runs in backward)",
                     round(states.gradients * largest), f"{states.gradients:g} B/param x largest_param",
                     {"largest_param": largest}, IN_BACKWARD_SOURCE)
