@@ -247,6 +247,28 @@ def test_tgi_keeps_its_wiggle_room():
     assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
 
 
+@pytest.mark.parametrize("query, copies", [
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", 2),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.0.2", 2),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.4.0", 1),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g", 1),
+    ("tgi llama-3-8b max-model-len 4096 tp 2 on 2x h100 engine-version=2.2.0", 2),
+    ("vllm llama-3.1-8b max-model-len 4096 on a10g", 0),
+    ("sglang llama-3.1-8b max-model-len 4096 on a10g", 0),
+])
+def test_tgi_warmup_holds_every_prefill_tokens_logits(query, copies):
+    """TGI's warm-up asks every prompt token's logprobs (router client warmup: prefill_logprobs true), so
+    the lm_head runs over all max_batch_prefill_tokens (4145 by default) and every rank gathers the whole
+    vocabulary; log_softmax takes a copy until 2.4.0 (PR #2661 made it in place). Both in the model's
+    dtype, taken from the pool. vLLM and SGLang profile the last token's logits only."""
+    result = ask(query)
+    logits = [i.bytes for i in result.items if i.key is Item.LOGITS]
+    assert logits == ([copies * 4145 * 128256 * 2] if copies else [])
+    rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
+    if copies:
+        assert result.serving.rest_bytes == rest
+
+
 @pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 24), ("0.16.0", 24),
                                                     ("0.17.0", 14), (None, 14)])
 def test_vllm_profiled_sampler_by_engine(version, bytes_a_logit):

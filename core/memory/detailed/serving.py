@@ -129,9 +129,12 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                     else "") + f" ({sharding.TP_SOURCE})")
     items = [*(gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1)),
              _profile_peak(job, engine, kv_heads, said)]
+    logits = _warmup_logits(job, engine)
+    if logits is not None:
+        items.append(logits)
     outside = set()  # items the engine's share does not hold: they live in the memory it leaves
     if not row["pool_takes_activations"]:
-        outside.add(Item.ACTIVATIONS)
+        outside.update((Item.ACTIVATIONS, Item.LOGITS))
         said.say(f"{job.runtime.name}'s activations live in the memory {row['memory_fraction_flag']} leaves, "
                  "outside its share")
     column = ("legacy_" if engine.legacy else "") + ("non_torch_gib_tp" if tp > 1 else "non_torch_gib")
@@ -165,7 +168,8 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
                  "and the concurrency it holds")
     keys = [item.key for item in items]
-    phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
+    passing = (Item.ACTIVATIONS, Item.LOGITS, Item.KV_CACHE)  # what the profiled pass and the pool add
+    phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in passing],
                     "weights in place"),
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
@@ -214,6 +218,23 @@ def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said:
                         peak, values, f"{job.runtime.settings['pool_source']}; one layer's working set at s = "
                         "max_num_batched_tokens, or the sampler's y bytes a logit of max_num_seqs requests "
                         "(runtimes.toml sampler_bytes_per_logit)")
+
+
+def _warmup_logits(job: DetailedJob, engine: EngineSettings) -> LineItem | None:
+    """The logits of every prefill token the profiled pass holds, and their copies (runtimes.toml
+    warmup_logits_copies, by release); None for an engine whose pass keeps only the last token's."""
+    table = job.runtime.settings.get("warmup_logits_copies")
+    if table is None:
+        return None
+    copies = by_release(table, job.request.engine_version)
+    # every rank gathers the whole vocabulary (TGI layers/tensor_parallel.py TensorParallelHead.forward)
+    values = {"n": copies, "T": engine.batched_tokens, "v": job.spec.vocab_size, "c": job.compute_bytes}
+    label = "the logits" + (" and their log-softmax" if copies > 1 else "")
+    return formula_item(Item.LOGITS, f"Warm-up: {label} of all {engine.batched_tokens} prefill tokens",
+                        formula("n*T*v*c"), values,
+                        f"{job.runtime.settings['pool_source']}; the warm-up asks every prompt token's logprobs, "
+                        "so the head runs over all T tokens and log_softmax takes a copy (in place from TGI "
+                        "2.4.0): runtimes.toml warmup_logits_copies")
 
 
 def _per_token_layer(job: DetailedJob, kv_heads: int, said: Said) -> LineItem:
