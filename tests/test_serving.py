@@ -241,10 +241,33 @@ def test_sglang_rule_gives_the_logged_pool_from_the_logs_own_figures():
     assert _serving("sglang qwq-32b tp 4 on 4x l4 engine-version=0.4.3").kv_bytes_per_token == 2 * 2 * 128 * 2 * 64
 
 
-def test_tgi_keeps_its_wiggle_room():
+def test_tgi_keeps_its_wiggle_room_and_adds_its_warmup_batch_back():
+    """FlashCausalLM.warmup: num_blocks = int(0.95 x free // block) + batch.num_blocks, the free memory read
+    while the warm-up batch holds its blocks: two requests (4095 + 50 prompt tokens reach the 4145 prefill
+    tokens), each ceil((max_total_tokens - 1) / 16) = 256 blocks (FlashCausalLMBatch.from_pb)."""
     result = ask("tgi llama-3-8b max-model-len 4096 on h100")
+    serving = result.serving
     rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
-    assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
+    warm = 2 * 256 * 16 * serving.kv_bytes_per_token
+    assert serving.warmup_kv_bytes == warm
+    assert serving.kv_cache_bytes == math.floor(0.95 * (serving.cuda_total_bytes - rest - warm)) + warm
+    assert serving.kv_cache_tokens == (serving.kv_cache_bytes // (16 * serving.kv_bytes_per_token)) * 16
+
+
+@pytest.mark.parametrize("query, starts", [
+    # 4145 prefill tokens in one request of 131071: 8192 blocks (16 GiB) do not fit an A10G beside 15 GiB of weights
+    ("tgi llama-3.1-8b max-model-len 131072 on a10g engine-version=2.2.0", False),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", True),
+    ("tgi llama-3.1-8b max-model-len 131072 on h100 engine-version=2.2.0", True),
+])
+def test_tgi_warmup_refuses_when_its_own_batch_does_not_fit(query, starts):
+    """The warm-up batch's blocks are allocated inside the try whose OutOfMemoryError TGI reports as
+    "Not enough memory to handle N prefill tokens" (flash_causal_lm.py FlashCausalLM.warmup)."""
+    serving = ask(query).serving
+    assert serving.starts is starts
+    assert (serving.refusal or "").startswith("" if starts else "RuntimeError: Not enough memory to handle")
+    if starts:
+        assert serving.kv_cache_bytes >= serving.warmup_kv_bytes >= serving.request_kv_bytes
 
 
 @pytest.mark.parametrize("query, copies", [

@@ -192,6 +192,8 @@ class Serving:
     #: what the engine has taken before it reads the memory its fraction is a share of (SGLang: the CUDA
     #: context and the distributed init); 0 where the fraction is of CUDA's total
     startup_bytes: int = 0
+    #: KV the engine's warm-up batch holds when it reads the free memory, added back to the pool whole (TGI)
+    warmup_kv_bytes: int = 0
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
@@ -206,7 +208,9 @@ class Serving:
 
     def need_bytes(self) -> int:
         """What one GPU needs for the concurrency asked to fit the engine's share."""
-        return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
+        kv = self.concurrency_asked * self.request_kv_bytes
+        return (self.rest_bytes + self.warmup_kv_bytes
+                + math.ceil(max(kv - self.warmup_kv_bytes, 0) / self.wiggle))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

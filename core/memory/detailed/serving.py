@@ -178,8 +178,38 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         startup = sum(item.bytes for item in items if item.key in STARTUP)
         said.say(f"{row['memory_fraction_flag']} is a share of the memory free once the CUDA context and the "
                  f"distributed init are taken, not of CUDA's total ({row['pool_source']})")
-    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
+    warm = _warmup_kv(job, engine, pool_layer, layers)
+    if warm:
+        said.say(f"{job.runtime.name}'s warm-up holds its own batch's KV when it reads the free memory "
+                 f"({warm / GIB:.2f} GiB: {_warmup_requests(job, engine)} requests of max_model_len, enough for "
+                 f"{engine.batched_tokens} prefill tokens) and adds those blocks back to the pool; it fails to "
+                 f"start when they do not fit ({WARMUP_KV_SOURCE})")
+    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup, warm)
     return items, phases, serving
+
+
+#: TGI: router/client/src/v3/client.rs warmup (requests of max_input_tokens until max_batch_prefill_tokens
+#: are reached, each with max_new_tokens = max_total_tokens - truncate); flash_causal_lm.py
+#: FlashCausalLMBatch.from_pb (ceil((input + max_new_tokens - 1) / BLOCK_SIZE) blocks a request) and
+#: FlashCausalLM.warmup (init_kv_cache(batch.num_blocks) inside the try whose OutOfMemoryError becomes
+#: "Not enough memory to handle ... prefill tokens"; num_blocks = 0.95 x free // block + batch.num_blocks)
+WARMUP_KV_SOURCE = ("TGI router/client/src/v3/client.rs warmup; server/text_generation_server/models/"
+                    "flash_causal_lm.py FlashCausalLMBatch.from_pb, FlashCausalLM.warmup")
+
+
+def _warmup_requests(job: DetailedJob, engine: EngineSettings) -> int:
+    """The warm-up's requests: max_model_len - 1 prompt tokens each (TGI's default max_input_tokens)
+    until the prefill tokens are reached."""
+    return -(-engine.batched_tokens // max(job.seq_len - 1, 1))
+
+
+def _warmup_kv(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int) -> int:
+    """The KV blocks the engine's warm-up batch holds when it reads the free memory (runtimes.toml
+    warmup_kv); 0 for an engine whose profile run keeps none."""
+    if not job.runtime.settings.get("warmup_kv"):
+        return 0
+    blocks = _warmup_requests(job, engine) * -(-(job.seq_len - 1) // engine.block_size)
+    return blocks * engine.block_size * _token_bytes(job, token_layer, layers)
 
 
 def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
@@ -350,19 +380,21 @@ def _token_bytes(job: DetailedJob, token_layer: LineItem, layers: int) -> int:
 
 
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
-             per_request: int, startup: int) -> Serving:
+             per_request: int, startup: int, warm: int) -> Serving:
     """The pool: the share of CUDA's total (or, where the row's fraction_of_free_at_start says so, of the
-    memory free once the ``startup`` items are taken) less what the engine holds besides it."""
+    memory free once the ``startup`` items are taken) less what the engine holds besides it, and the
+    ``warm`` bytes of KV its warm-up held then, added back whole."""
     row, runtime = job.runtime.settings, job.runtime
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size, startup_bytes=startup)
+                  concurrency_asked=job.batch_size, startup_bytes=startup, warmup_kv_bytes=warm)
     if engine.cuda_total is None:
         return Serving(**common)
-    pool = math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
+    left = Serving(**common).usable_bytes(engine.cuda_total) - rest - warm
+    pool = math.floor(row["wiggle"] * left) + (warm if left >= 0 else 0)
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
