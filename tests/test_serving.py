@@ -13,6 +13,7 @@ from vram import Request, ask, catalog, estimate, parse
 from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
+from vram.memory.detailed import allocator
 from vram.request.enums import Item
 from vram.request.request import release
 from vram.units import GIB
@@ -268,6 +269,39 @@ def test_tgi_warmup_refuses_when_its_own_batch_does_not_fit(query, starts):
     assert (serving.refusal or "").startswith("" if starts else "RuntimeError: Not enough memory to handle")
     if starts:
         assert serving.kv_cache_bytes >= serving.warmup_kv_bytes >= serving.request_kv_bytes
+
+
+MIB = 2**20
+
+
+@pytest.mark.parametrize("sizes, reserved", [
+    ([10 * MIB], 10 * MIB),  # kMinLargeAlloc and above: a segment of its own, rounded up to kRoundLarge
+    ([round(12.5 * MIB)], 14 * MIB),
+    ([135 * MIB], 136 * MIB),
+    ([3 * MIB, 3 * MIB, 5 * MIB], 20 * MIB),  # above kSmallSize, below 10 MiB: shared kLargeBuffer segments
+    ([9 * MIB, 9 * MIB, 9 * MIB], 40 * MIB),
+    ([10240] * 129, 2 * MIB),  # kSmallSize and below: shared kSmallBuffer segments
+])
+def test_allocator_segments_of_kept_tensors(sizes, reserved):
+    """c10/cuda/CUDACachingAllocator.cpp get_allocation_size."""
+    assert allocator.reserved_for(sizes) == reserved
+
+
+@pytest.mark.parametrize("query, extra_mib", [
+    # QwQ-32B at tp 4, a GPU: fused QKV 17.5 MiB (18), o_proj 12.5 (14), gate-up 135 (136), down 67.5 (68) in
+    # each of 64 layers; embedding and head 371.25 (372) each; the norms and biases one 2 MiB segment (1.51 used)
+    ("sglang qwq-32b tp 4 on 4x l4", 64 * (0.5 + 1.5 + 1 + 0.5) + 2 * 0.75 + (2 - (129 * 10240 + 64 * 3584) / MIB)),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g", (2 - (65 * 8192) / MIB)),  # every matrix a whole 2 MiB
+    ("vllm qwq-32b tp 4 on 4x l4", None),  # vLLM counts the tensors (memory profiling), not free memory
+    ("sglang qwen3-30b-a3b on h100", None),  # MoE: not computed
+])
+def test_engines_reading_free_memory_lose_the_weights_segments(query, extra_mib):
+    items = [i for i in ask(query).items if i.key is Item.WEIGHTS]
+    if extra_mib is None:
+        assert len(items) == 1
+    else:
+        assert items[1].bytes == pytest.approx(extra_mib * MIB, abs=1)
+        assert items[1].values["S"] == items[0].bytes
 
 
 @pytest.mark.parametrize("query, copies", [

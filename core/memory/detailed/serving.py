@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
 from vram.formula import formula
-from vram.memory.detailed import sharding
+from vram.memory.detailed import allocator, sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
@@ -129,6 +129,9 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
                     else "") + f" ({sharding.TP_SOURCE})")
     items = [*(gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1)),
              _profile_peak(job, engine, kv_heads, said)]
+    segments = _weight_segments(job, stage, kv_heads, said)
+    if segments is not None:
+        items.insert(1, segments)
     logits = _warmup_logits(job, engine)
     if logits is not None:
         items.append(logits)
@@ -248,6 +251,44 @@ def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said:
                         peak, values, f"{job.runtime.settings['pool_source']}; one layer's working set at s = "
                         "max_num_batched_tokens, or the sampler's y bytes a logit of max_num_seqs requests "
                         "(runtimes.toml sampler_bytes_per_logit)")
+
+
+def _weight_segments(job: DetailedJob, stage: sharding.Stage, kv_heads: int, said: Said) -> LineItem | None:
+    """What the caching allocator reserves beyond this GPU's weight tensors, for an engine that sizes its pool
+    from the free memory after loading (runtimes.toml weights_in_segments); None elsewhere, or where the
+    tensors' shapes are not the plain decoder's."""
+    if not job.runtime.settings.get("weights_in_segments"):
+        return None
+    sizes = _weight_tensors(job, stage, kv_heads)
+    if sizes is None:
+        said.say(f"{job.runtime.name} reads the free memory after loading: the allocator's rounding of each weight "
+                 "tensor to its segment is computed for plain 16-bit decoders only, and left out here")
+        return None
+    stored, reserved = sum(sizes), allocator.reserved_for(sizes)
+    return LineItem(Item.WEIGHTS, f"Allocator segments beyond the {len(sizes)} weight tensors", reserved - stored,
+                    "R - S", {"R": reserved, "S": stored},
+                    f"{allocator.SEGMENTS}; each tensor of this GPU's shard allocated on its own (fused QKV and "
+                    "gate-up), R the segments, S the tensors; the engine reads the free memory after them")
+
+
+def _weight_tensors(job: DetailedJob, stage: sharding.Stage, kv_heads: int) -> list[int] | None:
+    """The bytes of each weight tensor on this GPU of a plain 16-bit decoder, as the engines build its layers
+    (QKVParallelLinear, MergedColumnParallelLinear: q, k and v fused, gate and up fused); None for a quantised or
+    local checkpoint and for MoE, MLA, linear-attention or local/global models."""
+    spec, tp = job.spec, job.tp
+    if (job.quant is not None or job.checkpoint is not None or spec.num_experts or spec.kv_lora_rank is not None
+            or spec.linear_attention_layers is not None or spec.has_global_layers or spec.attention_output_gate
+            or spec.num_heads % tp or spec.intermediate_size % tp):
+        return None
+    e, h, d = job.compute_bytes, spec.hidden_size, spec.head_dim
+    width = (spec.num_heads // tp + 2 * kv_heads) * d
+    f = spec.intermediate_size // tp
+    layer = [width * h * e, h * spec.num_heads // tp * d * e, (2 if spec.mlp == "gated" else 1) * f * h * e,
+             h * f * e, h * e, h * e]
+    if spec.qkv_bias:
+        layer.append(width * e)
+    ends = [spec.vocab_size // tp * h * e] * (stage.embedding + (stage.head and not spec.tie_embeddings))
+    return layer * stage.layers + ends + ([h * e] if stage.head else [])
 
 
 def _warmup_logits(job: DetailedJob, engine: EngineSettings) -> LineItem | None:
