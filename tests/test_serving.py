@@ -220,13 +220,13 @@ def test_other_engines_leave_cuda_graphs_outside_their_share():
 
 @pytest.mark.parametrize("tp", [1, 2])
 def test_sglang_pool_is_the_fraction_of_what_is_free_at_start_less_the_weights(tp):
-    """profile_max_num_token: the memory free after the weights less (1 - f) x what was free once the CUDA
+    """profile_max_num_token: the memory free after the weights (with their allocator segments) less (1 - f) x what was free once the CUDA
     context and the distributed init were taken (init_torch_distributed's min_per_gpu_memory); the
     activations live outside the share."""
     result = ask(f"sglang llama-3-8b mem-fraction-static 0.8 max-model-len 8k tp {tp} on {tp}x h100")
     serving = result.serving
     startup = sum(i.bytes for i in result.items if i.key in (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD))
-    weights = sum(i.bytes for i in result.items if i.key is Item.WEIGHTS)
+    weights = sum(i.bytes for i in result.items if i.key in (Item.WEIGHTS, Item.WEIGHT_SEGMENTS))
     assert serving.kv_cache_bytes == math.floor(0.8 * (serving.cuda_total_bytes - startup) - weights)
     assert serving.kv_cache_tokens == serving.kv_cache_bytes // serving.kv_bytes_per_token  # a page is a token
 
@@ -296,12 +296,14 @@ def test_allocator_segments_of_kept_tensors(sizes, reserved):
     ("sglang qwen3-30b-a3b on h100", None),  # MoE: not computed
 ])
 def test_engines_reading_free_memory_lose_the_weights_segments(query, extra_mib):
-    items = [i for i in ask(query).items if i.key is Item.WEIGHTS]
+    result = ask(query)
+    segments = [i for i in result.items if i.key is Item.WEIGHT_SEGMENTS]
     if extra_mib is None:
-        assert len(items) == 1
+        assert segments == []
     else:
-        assert items[1].bytes == pytest.approx(extra_mib * MIB, abs=1)
-        assert items[1].values["S"] == items[0].bytes
+        assert segments[0].bytes == pytest.approx(extra_mib * MIB, abs=1)
+        assert segments[0].values["S"] == result.item(Item.WEIGHTS).bytes
+        assert Item.WEIGHT_SEGMENTS in result.peak_phase.live
 
 
 @pytest.mark.parametrize("query, copies", [

@@ -157,7 +157,9 @@ def replays(row: dict) -> list[Replay]:
     if request is None:
         return []
     result = estimate(request)
-    weights = sum(i.bytes for i in result.items if i.key in (Item.WEIGHTS, Item.QUANT_OVERHEAD)) / GIB
+    # the weights as the engine logs them: SGLang's are the free memory they took, their segments with them
+    weights = sum(i.bytes for i in result.items
+                  if i.key in (Item.WEIGHTS, Item.QUANT_OVERHEAD, Item.WEIGHT_SEGMENTS)) / GIB
     out = []
     logged = row["logged"]
     add = lambda figure, theirs, ours: out.append(Replay(row["id"], row["engine"], figure, theirs, ours))
