@@ -220,9 +220,9 @@ def test_other_engines_leave_cuda_graphs_outside_their_share():
 
 @pytest.mark.parametrize("tp", [1, 2])
 def test_sglang_pool_is_the_fraction_of_what_is_free_at_start_less_the_weights(tp):
-    """profile_max_num_token: the memory free after the weights (with their allocator segments) less (1 - f) x what was free once the CUDA
-    context and the distributed init were taken (init_torch_distributed's min_per_gpu_memory); the
-    activations live outside the share."""
+    """profile_max_num_token: the memory free after the weights (with their allocator segments) less (1 - f)
+    x what was free once the CUDA context and the distributed init were taken (init_torch_distributed's
+    min_per_gpu_memory); the activations live outside the share."""
     result = ask(f"sglang llama-3-8b mem-fraction-static 0.8 max-model-len 8k tp {tp} on {tp}x h100")
     serving = result.serving
     startup = sum(i.bytes for i in result.items if i.key in (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD))

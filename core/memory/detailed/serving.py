@@ -265,8 +265,8 @@ def _weight_segments(job: DetailedJob, stage: sharding.Stage, kv_heads: int, sai
                  "tensor to its segment is computed for plain 16-bit decoders only, and left out here")
         return None
     stored, reserved = sum(sizes), allocator.reserved_for(sizes)
-    return LineItem(Item.WEIGHT_SEGMENTS, f"Allocator segments beyond the {len(sizes)} weight tensors", reserved - stored,
-                    "R - S", {"R": reserved, "S": stored},
+    return LineItem(Item.WEIGHT_SEGMENTS, f"Allocator segments beyond the {len(sizes)} weight tensors",
+                    reserved - stored, "R - S", {"R": reserved, "S": stored},
                     f"{allocator.SEGMENTS}; each tensor of this GPU's shard allocated on its own (fused QKV and "
                     "gate-up), R the segments, S the tensors; the engine reads the free memory after them")
 
