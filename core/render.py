@@ -63,6 +63,7 @@ ITEM_STYLES: dict[Item, ItemStyle] = {
     Item.WEIGHT_CASTS: ItemStyle("Weight casts", "#a0cbe8"),
     Item.ADAPTERS: ItemStyle("Adapters", "#edc948"),
     Item.QUANT_OVERHEAD: ItemStyle("Quant. scales", "#9c755f"),
+    Item.WEIGHT_SEGMENTS: ItemStyle("Weight segments", "#2f5a80"),
     Item.GRADIENTS: ItemStyle("Grads", "#f28e2b"),
     Item.OPTIMIZER: ItemStyle("Optimizer", "#59a14f"),
     Item.OPTIMIZER_TEMP: ItemStyle("Optim. temps", "#8cd17d"),

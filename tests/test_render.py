@@ -41,6 +41,7 @@ COVERING_QUERIES = [
     "lora 7b method=article",
     "train llama-3-8b ppo on 8x h100 zero3", "train qwen2.5-7b grpo colocate on h100",
     "train llama-3.2-1b distill teacher=llama-3.1-8b", "serve llama-3-8b vllm max-model-len 8k on h100",
+    "serve qwq-32b sglang tp 4 on 4x l4",
 ]
 
 

@@ -13,6 +13,7 @@ from vram import Request, ask, catalog, estimate, parse
 from vram.answer.solvers import tensor_parallel_sizes
 from vram.catalog.runtimes import runtimes
 from vram.errors import ConflictError, RangeError, VramError
+from vram.memory.detailed import allocator
 from vram.memory.runtime import CUDA_CONTEXT_BYTES
 from vram.request.enums import Item
 from vram.request.request import release
@@ -220,13 +221,13 @@ def test_other_engines_leave_cuda_graphs_outside_their_share():
 
 @pytest.mark.parametrize("tp", [1, 2])
 def test_sglang_pool_is_the_fraction_of_what_is_free_at_start_less_the_weights(tp):
-    """profile_max_num_token: the memory free after the weights less (1 - f) x what was free once the CUDA
-    context and the distributed init were taken (init_torch_distributed's min_per_gpu_memory); the
-    activations live outside the share."""
+    """profile_max_num_token: the memory free after the weights (with their allocator segments) less (1 - f)
+    x what was free once the CUDA context and the distributed init were taken (init_torch_distributed's
+    min_per_gpu_memory); the activations live outside the share."""
     result = ask(f"sglang llama-3-8b mem-fraction-static 0.8 max-model-len 8k tp {tp} on {tp}x h100")
     serving = result.serving
     startup = sum(i.bytes for i in result.items if i.key in (Item.CUDA_CONTEXT, Item.RUNTIME_OVERHEAD))
-    weights = sum(i.bytes for i in result.items if i.key is Item.WEIGHTS)
+    weights = sum(i.bytes for i in result.items if i.key in (Item.WEIGHTS, Item.WEIGHT_SEGMENTS))
     assert serving.kv_cache_bytes == math.floor(0.8 * (serving.cuda_total_bytes - startup) - weights)
     assert serving.kv_cache_tokens == serving.kv_cache_bytes // serving.kv_bytes_per_token  # a page is a token
 
@@ -242,10 +243,90 @@ def test_sglang_rule_gives_the_logged_pool_from_the_logs_own_figures():
     assert _serving("sglang qwq-32b tp 4 on 4x l4 engine-version=0.4.3").kv_bytes_per_token == 2 * 2 * 128 * 2 * 64
 
 
-def test_tgi_keeps_its_wiggle_room():
+def test_tgi_keeps_its_wiggle_room_and_adds_its_warmup_batch_back():
+    """FlashCausalLM.warmup: num_blocks = int(0.95 x free // block) + batch.num_blocks, the free memory read
+    while the warm-up batch holds its blocks: two requests (4095 + 50 prompt tokens reach the 4145 prefill
+    tokens), each ceil((max_total_tokens - 1) / 16) = 256 blocks (FlashCausalLMBatch.from_pb)."""
     result = ask("tgi llama-3-8b max-model-len 4096 on h100")
+    serving = result.serving
     rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
-    assert result.serving.kv_cache_bytes == math.floor(0.95 * (result.serving.cuda_total_bytes - rest))
+    warm = 2 * 256 * 16 * serving.kv_bytes_per_token
+    assert serving.warmup_kv_bytes == warm
+    assert serving.kv_cache_bytes == math.floor(0.95 * (serving.cuda_total_bytes - rest - warm)) + warm
+    assert serving.kv_cache_tokens == (serving.kv_cache_bytes // (16 * serving.kv_bytes_per_token)) * 16
+
+
+@pytest.mark.parametrize("query, starts", [
+    # 4145 prefill tokens in one request of 131071: 8192 blocks (16 GiB) do not fit an A10G beside 15 GiB of weights
+    ("tgi llama-3.1-8b max-model-len 131072 on a10g engine-version=2.2.0", False),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", True),
+    ("tgi llama-3.1-8b max-model-len 131072 on h100 engine-version=2.2.0", True),
+])
+def test_tgi_warmup_refuses_when_its_own_batch_does_not_fit(query, starts):
+    """The warm-up batch's blocks are allocated inside the try whose OutOfMemoryError TGI reports as
+    "Not enough memory to handle N prefill tokens" (flash_causal_lm.py FlashCausalLM.warmup)."""
+    serving = ask(query).serving
+    assert serving.starts is starts
+    assert (serving.refusal or "").startswith("" if starts else "RuntimeError: Not enough memory to handle")
+    if starts:
+        assert serving.kv_cache_bytes >= serving.warmup_kv_bytes >= serving.request_kv_bytes
+
+
+MIB = 2**20
+
+
+@pytest.mark.parametrize("sizes, reserved", [
+    ([10 * MIB], 10 * MIB),  # kMinLargeAlloc and above: a segment of its own, rounded up to kRoundLarge
+    ([round(12.5 * MIB)], 14 * MIB),
+    ([135 * MIB], 136 * MIB),
+    ([3 * MIB, 3 * MIB, 5 * MIB], 20 * MIB),  # above kSmallSize, below 10 MiB: shared kLargeBuffer segments
+    ([9 * MIB, 9 * MIB, 9 * MIB], 40 * MIB),
+    ([10240] * 129, 2 * MIB),  # kSmallSize and below: shared kSmallBuffer segments
+])
+def test_allocator_segments_of_kept_tensors(sizes, reserved):
+    """c10/cuda/CUDACachingAllocator.cpp get_allocation_size."""
+    assert allocator.reserved_for(sizes) == reserved
+
+
+@pytest.mark.parametrize("query, extra_mib", [
+    # QwQ-32B at tp 4, a GPU: fused QKV 17.5 MiB (18), o_proj 12.5 (14), gate-up 135 (136), down 67.5 (68) in
+    # each of 64 layers; embedding and head 371.25 (372) each; the norms and biases one 2 MiB segment (1.51 used)
+    ("sglang qwq-32b tp 4 on 4x l4", 64 * (0.5 + 1.5 + 1 + 0.5) + 2 * 0.75 + (2 - (129 * 10240 + 64 * 3584) / MIB)),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g", (2 - (65 * 8192) / MIB)),  # every matrix a whole 2 MiB
+    ("vllm qwq-32b tp 4 on 4x l4", None),  # vLLM counts the tensors (memory profiling), not free memory
+    ("sglang qwen3-30b-a3b on h100", None),  # MoE: not computed
+])
+def test_engines_reading_free_memory_lose_the_weights_segments(query, extra_mib):
+    result = ask(query)
+    segments = [i for i in result.items if i.key is Item.WEIGHT_SEGMENTS]
+    if extra_mib is None:
+        assert segments == []
+    else:
+        assert segments[0].bytes == pytest.approx(extra_mib * MIB, abs=1)
+        assert segments[0].values["S"] == result.item(Item.WEIGHTS).bytes
+        assert Item.WEIGHT_SEGMENTS in result.peak_phase.live
+
+
+@pytest.mark.parametrize("query, copies", [
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", 2),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.0.2", 2),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.4.0", 1),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g", 1),
+    ("tgi llama-3-8b max-model-len 4096 tp 2 on 2x h100 engine-version=2.2.0", 2),
+    ("vllm llama-3.1-8b max-model-len 4096 on a10g", 0),
+    ("sglang llama-3.1-8b max-model-len 4096 on a10g", 0),
+])
+def test_tgi_warmup_holds_every_prefill_tokens_logits(query, copies):
+    """TGI's warm-up asks every prompt token's logprobs (router client warmup: prefill_logprobs true), so
+    the lm_head runs over all max_batch_prefill_tokens (4145 by default) and every rank gathers the whole
+    vocabulary; log_softmax takes a copy until 2.4.0 (PR #2661 made it in place). Both in the model's
+    dtype, taken from the pool. vLLM and SGLang profile the last token's logits only."""
+    result = ask(query)
+    logits = [i.bytes for i in result.items if i.key is Item.LOGITS]
+    assert logits == ([copies * 4145 * 128256 * 2] if copies else [])
+    rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
+    if copies:
+        assert result.serving.rest_bytes == rest
 
 
 @pytest.mark.parametrize("version, bytes_a_logit", [("0.7.3", 32), ("0.6.4", 32), ("0.8.0", 24), ("0.16.0", 24),

@@ -53,13 +53,14 @@ KNOWN_GAPS = {
         "checkpoint; the excerpt names neither the weights' dtype nor the DP-attention flags, so the replay asks "
         "neither",
     ("tgi-chat-app-llama31-8b-a10g", "kv_cache_tokens"):
-        "19,056 tokens are 1,191 blocks, 512 of them the warm-up batch's own (two requests of max_total_tokens 4096), "
-        "added back after the free memory is read: 0.95 x free = 679 blocks, 1.33 GiB. On an A10G (CUDA's total taken "
-        "as the A10's 22.18 GiB) that leaves about 4.4 GiB for the warm-up prefill's peak beyond weights and context, "
-        "where vram counts 0.46. TGI's warm-up asks logprobs of all 4,145 prompt tokens (router client warmup: "
-        "prefill_logprobs true, top_n_tokens 20), whose bf16 logits alone are 0.99 GiB; the rest is not explained. "
-        "nvidia-smi after start-up shows 19,882 of 23,028 MiB used: the warm-up peak is released before the pool is "
-        "allocated",
+        "19,056 tokens are 1,191 blocks, 512 of them the warm-up batch's own (two requests of max_total_tokens "
+        "4096), added back after the free memory is read: 0.95 x free = 679 blocks, 1.33 GiB. Of the A10G's 22.49 "
+        "GiB (nvidia-smi's 23,028 MiB; PyTorch prints the same total, AUTOMATIC1111/stable-diffusion-webui#1259) "
+        "that leaves about 4.7 GiB for the warm-up's peak beyond weights, context and the warm-up's 1 GiB of KV. "
+        "vram counts 2.44: the prefill's working set (0.46) and, read in TGI 2.2.0's source, the bf16 logits of "
+        "all 4,145 prompt tokens (the warm-up asks every token's logprobs) and their log_softmax copy (0.99 GiB "
+        "each); about 2.3 GiB is not explained. nvidia-smi after start-up shows 19,882 of 23,028 MiB used, so "
+        "about 1.7 GiB beyond weights, context and pool stays held after the warm-up as well",
     ("vllm-llmd-gpt-oss-20b-tp2-h100", "weights_gib"):
         "vLLM's MXFP4 MoE backends pad the expert matrices to their kernels' tiles (model_executor/layers/fused_moe/"
         "layer.py maybe_roundup_hidden_size: hidden 2,880 to a multiple of 128 or 256 by backend; quantization/"
@@ -160,7 +161,9 @@ def replays(row: dict) -> list[Replay]:
     if request is None:
         return []
     result = estimate(request)
-    weights = sum(i.bytes for i in result.items if i.key in (Item.WEIGHTS, Item.QUANT_OVERHEAD)) / GIB
+    # the weights as the engine logs them: SGLang's are the free memory they took, their segments with them
+    weights = sum(i.bytes for i in result.items
+                  if i.key in (Item.WEIGHTS, Item.QUANT_OVERHEAD, Item.WEIGHT_SEGMENTS)) / GIB
     out = []
     logged = row["logged"]
     add = lambda figure, theirs, ours: out.append(Replay(row["id"], row["engine"], figure, theirs, ours))

@@ -194,6 +194,8 @@ class Serving:
     startup_bytes: int = 0
     pool_set: int | None = None  #: the pool's bytes as the launch set them (vLLM's kv_cache_memory_bytes)
     weights_offloaded: int = 0  #: one GPU's weights kept in host memory (vLLM's cpu_offload_gb)
+    #: KV the engine's warm-up batch holds when it reads the free memory, added back to the pool whole (TGI)
+    warmup_kv_bytes: int = 0
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
@@ -217,10 +219,13 @@ class Serving:
     def need_bytes(self) -> int:
         """What one GPU needs for the concurrency asked to fit the engine's share; with the pool set
         in bytes, the engine allocates all of it beside the rest, and the concurrency asked (one
-        max_model_len sequence at least, or it refuses to start) must fit in it."""
+        max_model_len sequence at least, or it refuses to start) must fit in it; a warm-up batch's KV
+        (TGI) is held whole beside the rest."""
+        kv = self.concurrency_asked * self.request_kv_bytes
         if self.pool_set is not None:
-            return self.rest_bytes + max(self.pool_set, self.concurrency_asked * self.request_kv_bytes)
-        return self.rest_bytes + math.ceil(self.concurrency_asked * self.request_kv_bytes / self.wiggle)
+            return self.rest_bytes + max(self.pool_set, kv)
+        return (self.rest_bytes + self.warmup_kv_bytes
+                + math.ceil(max(kv - self.warmup_kv_bytes, 0) / self.wiggle))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -150,6 +150,9 @@ class Item(StrEnum):
     WEIGHT_CASTS = "weight_casts"  #: autocast's 16-bit copies of fp32 matrices, made in forward
     ADAPTERS = "adapters"  #: LoRA adapter weights
     QUANT_OVERHEAD = "quant_overhead"  #: scales and zeros of quantised weights
+    #: the caching allocator's segments around the weight tensors, beyond them (2 MiB rounding): what an
+    #: engine that sizes its pool from the free memory after loading loses with the weights
+    WEIGHT_SEGMENTS = "weight_segments"
     GRADIENTS = "gradients"  #: one gradient a trained parameter
     OPTIMIZER = "optimizer"  #: optimizer states (and the fp32 master copy where the regime keeps one)
     OPTIMIZER_TEMP = "optimizer_temp"  #: full-size temporaries of a foreach optimizer step

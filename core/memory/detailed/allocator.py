@@ -41,6 +41,30 @@ FSDP2_POOLS = ("torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py foreach
 SEGMENT_STEP = 20 * 2**20
 
 
+#: The allocator's segment sizes (c10/cuda/CUDACachingAllocator.cpp get_allocation_size): a request of at most
+#: kSmallSize takes a block of a kSmallBuffer segment, one below kMinLargeAlloc a block of a kLargeBuffer
+#: segment, a larger one a segment of its own rounded up to kRoundLarge.
+SMALL_SIZE, SMALL_BUFFER = 2**20, 2 * 2**20
+MIN_LARGE_ALLOC, LARGE_BUFFER, ROUND_LARGE = 10 * 2**20, 20 * 2**20, 2 * 2**20
+SEGMENTS = ("c10/cuda/CUDACachingAllocator.cpp get_allocation_size: up to 1 MiB in 2 MiB segments, below 10 MiB "
+            "in 20 MiB segments, larger each in a segment of its own rounded up to 2 MiB")
+
+
+def reserved_for(sizes: Iterable[int]) -> int:
+    """What the allocator reserves for tensors of ``sizes`` allocated and kept (a model's weights): each
+    large one its own segment rounded up to 2 MiB, the smaller ones packed into shared segments (without
+    gaps: a lower bound where their order leaves some)."""
+    small = mid = large = 0
+    for size in sizes:
+        if size <= SMALL_SIZE:
+            small += size
+        elif size < MIN_LARGE_ALLOC:
+            mid += size
+        else:
+            large += math.ceil(size / ROUND_LARGE) * ROUND_LARGE
+    return large + math.ceil(mid / LARGE_BUFFER) * LARGE_BUFFER + math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER
+
+
 def high_water(events: Iterable[tuple[str, int]]) -> int:
     """The most address space one stream's pool spans when ``events`` (``("name", bytes)`` to
     allocate, ``("name", 0)`` to free) run through a best-fit allocator that splits blocks and

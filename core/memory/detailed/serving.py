@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
 from vram.formula import formula
-from vram.memory.detailed import sharding
+from vram.memory.detailed import allocator, sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
@@ -138,9 +138,15 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     weights, offloaded = _offloaded(job, stage, gpu_weights(job, stage) if tp * job.pp > 1 else weights_items(job, 1),
                                     said)
     items = [*weights, _profile_peak(job, engine, kv_heads, said)]
+    segments = _weight_segments(job, stage, kv_heads, said)
+    if segments is not None:
+        items.insert(1, segments)
+    logits = _warmup_logits(job, engine)
+    if logits is not None:
+        items.append(logits)
     outside = set()  # items the engine's share does not hold: they live in the memory it leaves
     if not row["pool_takes_activations"]:
-        outside.add(Item.ACTIVATIONS)
+        outside.update((Item.ACTIVATIONS, Item.LOGITS))
         said.say(f"{job.runtime.name}'s activations live in the memory {row['memory_fraction_flag']} leaves, "
                  "outside its share")
     column = ("legacy_" if engine.legacy else "") + ("non_torch_gib_tp" if tp > 1 else "non_torch_gib")
@@ -174,7 +180,8 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         said.say(f"{job.runtime.name} sizes its KV pool by the GPU's memory: name a GPU for the pool, its tokens "
                  "and the concurrency it holds")
     keys = [item.key for item in items]
-    phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in (Item.ACTIVATIONS, Item.KV_CACHE)],
+    passing = (Item.ACTIVATIONS, Item.LOGITS, Item.KV_CACHE)  # what the profiled pass and the pool add
+    phases = [phase(PhaseName.LOAD, items, [k for k in keys if k not in passing],
                     "weights in place"),
               phase(PhaseName.PREFILL, items, keys, "the profile run, then the pool at the concurrency asked")]
     rest = sum(item.bytes for item in items if item.key is not Item.KV_CACHE and item.key not in outside)
@@ -183,7 +190,13 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
         startup = sum(item.bytes for item in items if item.key in STARTUP)
         said.say(f"{row['memory_fraction_flag']} is a share of the memory free once the CUDA context and the "
                  f"distributed init are taken, not of CUDA's total ({row['pool_source']})")
-    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup)
+    warm = _warmup_kv(job, engine, pool_layer, layers)
+    if warm:
+        said.say(f"{job.runtime.name}'s warm-up holds its own batch's KV when it reads the free memory "
+                 f"({warm / GIB:.2f} GiB: {_warmup_requests(job, engine)} requests of max_model_len, enough for "
+                 f"{engine.batched_tokens} prefill tokens) and adds those blocks back to the pool; it fails to "
+                 f"start when they do not fit ({WARMUP_KV_SOURCE})")
+    serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup, warm)
     if offloaded:
         serving = dataclasses.replace(serving, weights_offloaded=offloaded)
     return items, phases, serving
@@ -213,6 +226,29 @@ def _offloaded(job: DetailedJob, stage: sharding.Stage, weights: list[LineItem],
                                values={**first.values, "GiB": GIB, "cpu_offload_gb": gib, "layer_weights": layer_bytes},
                                source=f"{first.source}; {OFFLOAD_SOURCE}")
     return [kept, *weights[1:]], offloaded
+
+#: TGI: router/client/src/v3/client.rs warmup (requests of max_input_tokens until max_batch_prefill_tokens
+#: are reached, each with max_new_tokens = max_total_tokens - truncate); flash_causal_lm.py
+#: FlashCausalLMBatch.from_pb (ceil((input + max_new_tokens - 1) / BLOCK_SIZE) blocks a request) and
+#: FlashCausalLM.warmup (init_kv_cache(batch.num_blocks) inside the try whose OutOfMemoryError becomes
+#: "Not enough memory to handle ... prefill tokens"; num_blocks = 0.95 x free // block + batch.num_blocks)
+WARMUP_KV_SOURCE = ("TGI router/client/src/v3/client.rs warmup; server/text_generation_server/models/"
+                    "flash_causal_lm.py FlashCausalLMBatch.from_pb, FlashCausalLM.warmup")
+
+
+def _warmup_requests(job: DetailedJob, engine: EngineSettings) -> int:
+    """The warm-up's requests: max_model_len - 1 prompt tokens each (TGI's default max_input_tokens)
+    until the prefill tokens are reached."""
+    return -(-engine.batched_tokens // max(job.seq_len - 1, 1))
+
+
+def _warmup_kv(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int) -> int:
+    """The KV blocks the engine's warm-up batch holds when it reads the free memory (runtimes.toml
+    warmup_kv); 0 for an engine whose profile run keeps none."""
+    if not job.runtime.settings.get("warmup_kv"):
+        return 0
+    blocks = _warmup_requests(job, engine) * -(-(job.seq_len - 1) // engine.block_size)
+    return blocks * engine.block_size * _token_bytes(job, token_layer, layers)
 
 
 def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
@@ -256,6 +292,61 @@ def _profile_peak(job: DetailedJob, engine: EngineSettings, kv_heads: int, said:
                         peak, values, f"{job.runtime.settings['pool_source']}; one layer's working set at s = "
                         "max_num_batched_tokens, or the sampler's y bytes a logit of max_num_seqs requests "
                         "(runtimes.toml sampler_bytes_per_logit)")
+
+
+def _weight_segments(job: DetailedJob, stage: sharding.Stage, kv_heads: int, said: Said) -> LineItem | None:
+    """What the caching allocator reserves beyond this GPU's weight tensors, for an engine that sizes its pool
+    from the free memory after loading (runtimes.toml weights_in_segments); None elsewhere, or where the
+    tensors' shapes are not the plain decoder's."""
+    if not job.runtime.settings.get("weights_in_segments"):
+        return None
+    sizes = _weight_tensors(job, stage, kv_heads)
+    if sizes is None:
+        said.say(f"{job.runtime.name} reads the free memory after loading: the allocator's rounding of each weight "
+                 "tensor to its segment is computed for plain 16-bit decoders only, and left out here")
+        return None
+    stored, reserved = sum(sizes), allocator.reserved_for(sizes)
+    return LineItem(Item.WEIGHT_SEGMENTS, f"Allocator segments beyond the {len(sizes)} weight tensors",
+                    reserved - stored, "R - S", {"R": reserved, "S": stored},
+                    f"{allocator.SEGMENTS}; each tensor of this GPU's shard allocated on its own (fused QKV and "
+                    "gate-up), R the segments, S the tensors; the engine reads the free memory after them")
+
+
+def _weight_tensors(job: DetailedJob, stage: sharding.Stage, kv_heads: int) -> list[int] | None:
+    """The bytes of each weight tensor on this GPU of a plain 16-bit decoder, as the engines build its layers
+    (QKVParallelLinear, MergedColumnParallelLinear: q, k and v fused, gate and up fused); None for a quantised or
+    local checkpoint and for MoE, MLA, linear-attention or local/global models."""
+    spec, tp = job.spec, job.tp
+    if (job.quant is not None or job.checkpoint is not None or spec.num_experts or spec.kv_lora_rank is not None
+            or spec.linear_attention_layers is not None or spec.has_global_layers or spec.attention_output_gate
+            or spec.num_heads % tp or spec.intermediate_size % tp):
+        return None
+    e, h, d = job.compute_bytes, spec.hidden_size, spec.head_dim
+    width = (spec.num_heads // tp + 2 * kv_heads) * d
+    f = spec.intermediate_size // tp
+    layer = [width * h * e, h * spec.num_heads // tp * d * e, (2 if spec.mlp == "gated" else 1) * f * h * e,
+             h * f * e, h * e, h * e]
+    if spec.qkv_bias:
+        layer.append(width * e)
+    ends = [spec.vocab_size // tp * h * e] * (stage.embedding + (stage.head and not spec.tie_embeddings))
+    return layer * stage.layers + ends + ([h * e] if stage.head else [])
+
+
+def _warmup_logits(job: DetailedJob, engine: EngineSettings) -> LineItem | None:
+    """The logits of every prefill token the profiled pass holds, and their copies (runtimes.toml
+    warmup_logits_copies, by release); None for an engine whose pass keeps only the last token's."""
+    table = job.runtime.settings.get("warmup_logits_copies")
+    if table is None:
+        return None
+    copies = by_release(table, job.request.engine_version)
+    # every rank gathers the whole vocabulary (TGI layers/tensor_parallel.py TensorParallelHead.forward)
+    values = {"n": copies, "T": engine.batched_tokens, "v": job.spec.vocab_size, "c": job.compute_bytes}
+    label = "the logits" + (" and their log-softmax" if copies > 1 else "")
+    return formula_item(Item.LOGITS, f"Warm-up: {label} of all {engine.batched_tokens} prefill tokens",
+                        formula("n*T*v*c"), values,
+                        f"{job.runtime.settings['pool_source']}; the warm-up asks every prompt token's logprobs, "
+                        "so the head runs over all T tokens and log_softmax takes a copy (in place from TGI "
+                        "2.4.0): runtimes.toml warmup_logits_copies")
 
 
 def _per_token_layer(job: DetailedJob, kv_heads: int, said: Said) -> LineItem:
@@ -371,20 +462,23 @@ def _token_bytes(job: DetailedJob, token_layer: LineItem, layers: int) -> int:
 
 
 def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int, rest: int,
-             per_request: int, startup: int) -> Serving:
+             per_request: int, startup: int, warm: int) -> Serving:
     """The pool: the share of CUDA's total (or, where the row's fraction_of_free_at_start says so, of the
-    memory free once the ``startup`` items are taken) less what the engine holds besides it."""
+    memory free once the ``startup`` items are taken) less what the engine holds besides it, and the
+    ``warm`` bytes of KV its warm-up held then, added back whole."""
     row, runtime = job.runtime.settings, job.runtime
     common = dict(engine=runtime.id, engine_name=runtime.name, max_model_len=job.seq_len,
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
                   wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
-                  concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes)
+                  concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes,
+                  warmup_kv_bytes=warm)
     if engine.cuda_total is None:
         return Serving(**common)
+    left = Serving(**common).usable_bytes(engine.cuda_total) - rest - warm
     pool = engine.pool_bytes if engine.pool_bytes is not None else \
-        math.floor(row["wiggle"] * (Serving(**common).usable_bytes(engine.cuda_total) - rest))
+        math.floor(row["wiggle"] * left) + (warm if left >= 0 else 0)
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
