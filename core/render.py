@@ -371,9 +371,9 @@ def fit_line(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> str:
 
 def usable_line(fit: Fit, unit: str = "GB") -> str:
     """Where 'usable' comes from, and why 'needs' is below the peak when the estimate counts a context."""
-    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label}" for d in fit.deductions)
+    taken = "".join(f" - {format_bytes(d.bytes, unit)} {d.label}" for d in fit.deductions if d.bytes)
     counted = (f"; 'needs' is the peak less the {format_bytes(fit.per_gpu_bytes - fit.need_bytes, unit)} "
-               f"{unit} of CUDA context the card's side already counts" if fit.per_gpu_bytes != fit.need_bytes
+               f"{unit} of CUDA context the card's side already counts" if fit.per_gpu_bytes > fit.need_bytes
                and fit.deductions else "")
     return f"usable: {format_bytes(fit.capacity_bytes, unit)} {unit}{taken}{counted}"
 
