@@ -105,6 +105,7 @@ OLLAMA_LAUNCHES = {
     "ollama-8098-llama32-3b-q4km-np4": "infer llama-3.2-3b q4_k_m ollama num_ctx 2048 OLLAMA_NUM_PARALLEL=4",
     "ollama-9181-llama-70b-q8-4x22gib-fa": "infer llama-3.3-70b q8_0 ollama num_ctx 64000 -fa",
     "ollama-ipex-13277-qwen25-coder-14b-q2k-cpu": "infer qwen2.5-coder-14b q2_k ollama num_ctx 4096",
+    "ollama-8667-deepseek-r1-671b-q4km-7gib": "infer deepseek-r1 q4_k_m ollama num_ctx 2048",
 }
 GPUS = {"ollama-9181-llama-70b-q8-4x22gib-fa": 4}
 OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
@@ -112,6 +113,8 @@ OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
 CPU_LOGS = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
 #: logs dated from 2025-03-12 (033cec232): weights without the KV shares
 BLOCKS_ALONE = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
+#: logs of releases before v0.7.0 (0478d440f) whose walk order shows: blocks from the first up
+FIRST_BLOCK_FIRST = {"ollama-8667-deepseek-r1-671b-q4km-7gib"}
 
 
 def _ollama_line(log_id: str) -> dict[str, float]:
@@ -123,14 +126,14 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     spec = job.spec
     blocks, _, output = llamacpp.layout(spec, setup.weight_type)
     eager = dataclasses.replace(setup, flash=False)  # fs/ggml/ggml.go GraphSize: flash attention only for gpt-oss
-    kv = llamacpp.buffers(job, setup, spec.num_layers + 1).items[1].bytes
+    kv = llamacpp.ollama_kv_bytes(job, setup)  # GraphSize's: an MLA GGUF's heads x (key + value length)
     full, partial = (llamacpp.buffers(job, eager, n).items[-1].bytes for n in (spec.num_layers + 1, spec.num_layers))
     if gpus > 1:
         full = partial  # "multigpu should always use the partial graph size"
     cpu = log_id in CPU_LOGS
     minimum = 0 if cpu else OLLAMA_MINIMUM
     available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
-    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus)
+    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus, log_id in FIRST_BLOCK_FIRST)
     share = kv // spec.num_layers
     weights = sum(blocks) + kv
     # memory.go walks the blocks from the first, block i to GPU i mod n while each has room
@@ -176,6 +179,13 @@ OLLAMA_NEAR: dict[tuple[str, str], float] = {
     # 39.82 GiB against 39.9: the fine-tune's file carries its own mix (q5_0 x70, q5_1 x10, q4_K x401, q5_K x80,
     # q6_K x1, in the issue's loader lines), not quite the Q4_K_S mix vram.memory.quant gives Qwen2-72B: -0.2 %
     ("ollama-5913-dolphin-qwen2-72b-q4ks-rocm24", "weights_total_gib"): 0.15,
+    # 385.11 and 384.40 GiB against 385.0 and 384.3 (+0.03 %): the Q4_K_M mix vram.memory.quant gives
+    # DeepSeek-R1 against the tag's file (the issue shows no loader lines to read the file's own mix from)
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "weights_total_gib"): 0.15,
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "weights_repeating_gib"): 0.15,
+    # 3.46 GiB against 3.4 (HumanBytes2 would print 3.5): the minimum, the block-0 buffer and blocks 0-2, each
+    # with its 160 MiB KV share, and the 1019.5 MiB graph; 10 MB more than the log's three dense blocks, the same mix
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "required_partial_gib"): 0.1,
 }
 
 

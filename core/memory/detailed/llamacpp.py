@@ -61,6 +61,12 @@ GRAPHS: dict[str, tuple[Formula, Formula]] = {
                       "4*u*(h + v) + h*v*105/128)")),
     "qwen2": (Formula("max(4*u*(h + v), 4*u*(1 + 2*h + n + n*S))"),
               Formula("max(4*u*(h + v) + h*v*105/128, 4*(u*(1 + 2*h + n*(1 + S)) + h*(1 + n)))")),
+    # GraphSize's "deepseek2" case (DeepSeek-V2/V3/R1): k the GGUF's head_count_kv, K its key_length
+    # (qk_nope + qk_rope, 192); the n-long scores of the S heads (head_count_kv in GraphSize, which has
+    # as many KV heads as query heads in the GGUF)
+    "deepseek2": (Formula("max(4*u*(3*h + v), 4*u*(3*h + 2 + n*(1 + S) + 2*K*k))"),
+                  Formula("max(4*u*(3*h + v) + h*v*105/128, "
+                          "4*u*(2*h + 1 + 2*K*k + n + n*S) + 4*K*n*k + h*K*k*9/16)")),
 }
 #: The host's buffers (llama.cpp src/llama-graph.cpp inputs: token embeddings by get_rows on the
 #: CPU, the KQ mask, token, position and output ids; src/llama-context.cpp output_reserve:
@@ -129,7 +135,7 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     kv_held = round(kv_row * sum(sorted(kv_layers, reverse=True)[:held]))  # the GPU with the most full layers
     u = min(setup.ubatch, cells)
     values = _graph_values(spec, u, cells, 0 if setup.flash else spec.num_heads)
-    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    full, partial = GRAPHS.get(gguf_arch(spec), GRAPHS["llama"])
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
         LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
@@ -176,9 +182,42 @@ MLA_KV_SOURCE = "llama.cpp src/llama-kv-cache.cpp (001d906a): has_v = !is_mla, K
 
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
-    """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
-    return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
-            "d": spec.head_dim, "k": spec.num_kv_heads}
+    """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept; K the
+    GGUF's key_length (an MLA model's qk_nope + qk_rope, else head_dim)."""
+    values = {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
+              "d": spec.head_dim, "k": spec.num_kv_heads}
+    return {**values, "K": _key_length(spec)} if gguf_arch(spec) in KEYED_GRAPHS else values
+
+
+#: GRAPHS' architectures whose formulas name K, the key head length.
+KEYED_GRAPHS = frozenset({"deepseek2"})
+#: A catalog family whose MLA models a GGUF calls by another architecture (llama.cpp
+#: convert_hf_to_gguf.py: DeepseekV2Model/DeepseekV3Model and Kimi-K2 write "deepseek2"; the
+#: deepseek-coder models, llama-shaped, stay "llama"'s).
+MLA_ARCH: dict[str, str] = {"deepseek": "deepseek2"}
+
+
+def gguf_arch(spec: ModelSpec) -> str:
+    """The architecture GraphSize switches on: a GRAPHS key, else the family (which takes llama's)."""
+    return MLA_ARCH.get(spec.family, spec.family) if spec.kv_lora_rank is not None else spec.family
+
+
+def _key_length(spec: ModelSpec) -> int:
+    if spec.kv_lora_rank is None:
+        return spec.head_dim
+    return spec.qk_nope_head_dim + spec.qk_rope_head_dim
+
+
+def ollama_kv_row(spec: ModelSpec, setup: Setup) -> float:
+    """Bytes of one KV cell of one layer as Ollama estimates it (fs/ggml/ggml.go GraphSize: context x
+    (key_length + value_length) x head_count_kv x the cache type's bytes). For MLA this is the
+    GGUF's metadata, not llama.cpp's latent cache: Ollama's converter (convert/convert_deepseek2.go)
+    writes head_count_kv = the query heads (128), key_length = qk_nope + qk_rope (192), value_length
+    = v_head_dim (128), so Ollama counts K and V of every head: 128 x (192 + 128) a cell."""
+    if spec.kv_lora_rank is None:
+        return _kv_row(spec, setup)
+    both = ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower())
+    return spec.num_kv_heads * (_key_length(spec) + spec.v_head_dim) * both / 2
 
 
 def _cpu_moe_note(setup: Setup, moved: list[int]) -> str:
@@ -370,7 +409,14 @@ def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     return low
 
 
-def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1) -> tuple[int, tuple[int, ...]]:
+def ollama_kv_bytes(job: DetailedJob, setup: Setup) -> int:
+    """The whole cache as Ollama's estimate counts it: every layer's cells at ollama_kv_row."""
+    cells, _ = _cells(job, setup)
+    return round(cells * ollama_kv_row(job.spec, setup)) * job.spec.num_layers
+
+
+def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1,
+                  first_block_first: bool = False) -> tuple[int, tuple[int, ...]]:
     """Ollama's own placement over ``gpus`` alike GPUs of ``available`` bytes free (llm/memory.go
     estimateGPULayers, to f560bd07): each GPU keeps its reserve and one block as a buffer; blocks, each
     with its KV, go from the last down, block i to the (i mod n)-th GPU that still has room for the
@@ -378,19 +424,21 @@ def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, 
     graph keeps every head's scores whether or not flash attention is on: fs/ggml/ggml.go GraphSize
     lets flash attention change only gpt-oss's (whose own case is not modelled here; it takes llama's),
     as Ollama's Llama-3 70B log with flash attention on shows (tests/test_llamacpp.py). The layers it
-    offloads, and how many each GPU holds."""
+    offloads, and how many each GPU holds. ``first_block_first``: the order of releases before v0.7.0
+    (0478d440f, 2025-05-13, turned the walk to start from the last block), blocks from the first up,
+    which stops at the first block that does not fit (a DeepSeek's small dense blocks 0-2 go first)."""
     spec = job.spec
     blocks, _, output = layout(spec, setup.weight_type)
     cells, _ = _cells(job, setup)
-    kv = round(cells * _kv_row(spec, setup))
+    kv = ollama_kv_bytes(job, setup) // spec.num_layers
     values = _graph_values(spec, min(setup.ubatch, cells), cells, spec.num_heads)
-    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    full, partial = GRAPHS.get(gguf_arch(spec), GRAPHS["llama"])
     # "multigpu should always use the partial graph size"
     graph = partial.bytes(values) if gpus > 1 else max(full.bytes(values), partial.bytes(values))
     used = [reserve + blocks[0] + kv] * gpus  # "add one layer worth of memory as a buffer"
     split = [0] * gpus
     rotation = list(range(gpus))
-    for i in reversed(range(spec.num_layers)):
+    for i in range(spec.num_layers) if first_block_first else reversed(range(spec.num_layers)):
         size = blocks[i] + kv
         for j in range(len(rotation), 0, -1):
             g = rotation[i % j]
@@ -461,4 +509,5 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 MIN_FIT_CTX = 4096
 
 
-__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_kv_bytes", "ollama_kv_row", "ollama_layers", "reserve_bytes",
+           "serving", "setup_of"]
