@@ -125,11 +125,8 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     setup = llamacpp.setup_of(job, said, None)
     spec = job.spec
     blocks, _, output = llamacpp.layout(spec, setup.weight_type)
-    eager = dataclasses.replace(setup, flash=False)  # fs/ggml/ggml.go GraphSize: flash attention only for gpt-oss
     kv = llamacpp.ollama_kv_bytes(job, setup)  # GraphSize's: an MLA GGUF's heads x (key + value length)
-    full, partial = (llamacpp.buffers(job, eager, n).items[-1].bytes for n in (spec.num_layers + 1, spec.num_layers))
-    if gpus > 1:
-        full = partial  # "multigpu should always use the partial graph size"
+    full, partial = llamacpp.ollama_graphs(job, setup, gpus)  # every head's scores, flash attention or not
     cpu = log_id in CPU_LOGS
     minimum = 0 if cpu else OLLAMA_MINIMUM
     available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
@@ -187,6 +184,51 @@ OLLAMA_NEAR: dict[tuple[str, str], float] = {
     # with its 160 MiB KV share, and the 1019.5 MiB graph; 10 MB more than the log's three dense blocks, the same mix
     ("ollama-8667-deepseek-r1-671b-q4km-7gib", "required_partial_gib"): 0.1,
 }
+
+
+OLLAMA_QWEN3 = LOGS["ollama-10740-qwen3-32b-q6k-3x3090"]
+
+
+def test_ollama_qwen3_graph_from_the_kv_on_three_gpus():
+    """GraphSize has no qwen3 case: the graph is GQA x kv / 6 (10.7 GiB) on each of three RTX 3090s, and the
+    required total, all 65 layers placed, prints 67.3 GiB as the comment quotes its log."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer qwen3-32b q6_k ollama num_ctx 32768")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    free = int(OLLAMA_QWEN3["logged"]["memory_available_gpu0_gib"] * GIB)
+    layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 3)
+    blocks, _, output = llamacpp.layout(job.spec, setup.weight_type)
+    kv = llamacpp.ollama_kv_layers(job, setup)
+    full, partial = llamacpp.ollama_graphs(job, setup, 3)
+    assert full == partial == 64 // 8 * sum(kv) // 6
+    assert layers == job.spec.num_layers + 1 and len(split) == 3
+    # each GPU: its minimum, one block as a buffer and the graph; then every block, its KV and the output
+    required = 3 * (457 * MIB + blocks[0] + kv[0] + partial) + sum(blocks) + sum(kv) + output
+    assert round(required / GIB, 1) == OLLAMA_QWEN3["logged"]["required_full_gib"]
+
+
+@pytest.mark.parametrize(("family_query", "windowed", "cells"), [
+    # gpt-oss: the even (banded) layers keep num_parallel x 4096 + batch cells (GraphSize's gptoss case)
+    ("infer gpt-oss-20b ollama num_ctx 32768", 12, 4096 + 512),
+    # gemma3: all but every sixth layer keep num_parallel x 1024 + batch
+    ("infer gemma-3-27b q4_k_m ollama num_ctx 32768 OLLAMA_NUM_PARALLEL=2", 52, 2 * 1024 + 512),
+])
+def test_ollama_windowed_kv_layers(family_query, windowed, cells):
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(family_query)), said)
+    setup = llamacpp.setup_of(job, said, None)
+    row = llamacpp.ollama_kv_row(job.spec, setup)
+    kv = llamacpp.ollama_kv_layers(job, setup)
+    assert sorted(set(kv)) == [round(cells * row), round(setup.n_ctx * row)]
+    assert kv.count(round(cells * row)) == windowed
+
+
+def test_ollama_gpt_oss_graph_with_flash_attention():
+    """GraphSize's gptoss case with flash attention: (4 x num_parallel + context / 1024 + 110) MiB, full = partial."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer gpt-oss-20b ollama num_ctx 8192 -fa")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    assert llamacpp.ollama_graphs(job, setup, 1) == ((4 + 8 + 110) * MIB,) * 2
 
 
 # -- llama.cpp's buffers against logs beyond the Bllossom one ----------------------------------------------
