@@ -231,6 +231,23 @@ def test_ollama_gpt_oss_graph_with_flash_attention():
     assert llamacpp.ollama_graphs(job, setup, 1) == ((4 + 8 + 110) * MIB,) * 2
 
 
+#: Ollama's gpt-oss tags as ollama.com/library/gpt-oss lists them, in GB to two figures (quoted at
+#: https://b-lab.team/content/99172e10-6837-4e68-ab97-2b1909a752a5: "gpt-oss:20b: 14GB", "gpt-oss:120b: 65GB"):
+#: a printed 14 is 13.5 to 14.5
+OLLAMA_TAG_GB = [("gpt-oss-20b", 14), ("gpt-oss-120b", 65)]
+
+
+@pytest.mark.parametrize(("model", "published_gb"), OLLAMA_TAG_GB)
+def test_ollama_gpt_oss_tags_are_mxfp4_experts_and_bf16(model, published_gb):
+    """convert/convert_gptoss.go: the experts MXFP4 (4.25 bits), the rest as the checkpoint stores it (BF16)."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(f"infer {model} ollama")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    assert setup.weight_type == "mxfp4_bf16"
+    blocks, embd, output = llamacpp.layout(job.spec, setup.weight_type)
+    assert abs((sum(blocks) + embd + output) / 1e9 - published_gb) <= 0.5
+
+
 # -- llama.cpp's buffers against logs beyond the Bllossom one ----------------------------------------------
 
 #: the launch of each llama.cpp log (and of Ollama's runner lines), as a query; each figure exact to the printed

@@ -387,6 +387,11 @@ def _weight_type(job: DetailedJob, said: Said) -> str:
     quant, row = job.quant, job.runtime.settings
     # an Ollama tag is its own GGUF: a checkpoint's GPU format (DeepSeek-R1's fp8 blocks) does not
     # carry over, only one the query names
+    tag_of_format = row.get("tag_of_format", {})
+    if job.request.quant is None and job.request.dtype is None and quant in tag_of_format:
+        said.say(f"{tag_of_format[quant]} weights (default: Ollama's tag of a {quant} checkpoint keeps its {quant} "
+                 "experts and the rest bf16, convert/convert_gptoss.go)")
+        return tag_of_format[quant]
     if job.request.quant is None and job.request.dtype is None and row.get("default_quant"):
         said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b and "
                  "deepseek-r1:671b, are Q4_K_M; name a tag's quant or q8_0/fp16 to change)")
