@@ -572,6 +572,5 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 MIN_FIT_CTX = 4096
 
 
-__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes", "ollama_kv_layers",
-           "ollama_kv_row", "ollama_layers", "reserve_bytes",
-           "serving", "setup_of"]
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
+           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
