@@ -105,6 +105,7 @@ OLLAMA_LAUNCHES = {
     "ollama-8098-llama32-3b-q4km-np4": "infer llama-3.2-3b q4_k_m ollama num_ctx 2048 OLLAMA_NUM_PARALLEL=4",
     "ollama-9181-llama-70b-q8-4x22gib-fa": "infer llama-3.3-70b q8_0 ollama num_ctx 64000 -fa",
     "ollama-ipex-13277-qwen25-coder-14b-q2k-cpu": "infer qwen2.5-coder-14b q2_k ollama num_ctx 4096",
+    "ollama-8667-deepseek-r1-671b-q4km-7gib": "infer deepseek-r1 q4_k_m ollama num_ctx 2048",
 }
 GPUS = {"ollama-9181-llama-70b-q8-4x22gib-fa": 4}
 OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
@@ -112,6 +113,8 @@ OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
 CPU_LOGS = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
 #: logs dated from 2025-03-12 (033cec232): weights without the KV shares
 BLOCKS_ALONE = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
+#: logs of releases before v0.7.0 (0478d440f) whose walk order shows: blocks from the first up
+FIRST_BLOCK_FIRST = {"ollama-8667-deepseek-r1-671b-q4km-7gib"}
 
 
 def _ollama_line(log_id: str) -> dict[str, float]:
@@ -122,15 +125,12 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     setup = llamacpp.setup_of(job, said, None)
     spec = job.spec
     blocks, _, output = llamacpp.layout(spec, setup.weight_type)
-    eager = dataclasses.replace(setup, flash=False)  # fs/ggml/ggml.go GraphSize: flash attention only for gpt-oss
-    kv = llamacpp.buffers(job, setup, spec.num_layers + 1).items[1].bytes
-    full, partial = (llamacpp.buffers(job, eager, n).items[-1].bytes for n in (spec.num_layers + 1, spec.num_layers))
-    if gpus > 1:
-        full = partial  # "multigpu should always use the partial graph size"
+    kv = llamacpp.ollama_kv_bytes(job, setup)  # GraphSize's: an MLA GGUF's heads x (key + value length)
+    full, partial = llamacpp.ollama_graphs(job, setup, gpus)  # every head's scores, flash attention or not
     cpu = log_id in CPU_LOGS
     minimum = 0 if cpu else OLLAMA_MINIMUM
     available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
-    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus)
+    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus, log_id in FIRST_BLOCK_FIRST)
     share = kv // spec.num_layers
     weights = sum(blocks) + kv
     # memory.go walks the blocks from the first, block i to GPU i mod n while each has room
@@ -176,7 +176,76 @@ OLLAMA_NEAR: dict[tuple[str, str], float] = {
     # 39.82 GiB against 39.9: the fine-tune's file carries its own mix (q5_0 x70, q5_1 x10, q4_K x401, q5_K x80,
     # q6_K x1, in the issue's loader lines), not quite the Q4_K_S mix vram.memory.quant gives Qwen2-72B: -0.2 %
     ("ollama-5913-dolphin-qwen2-72b-q4ks-rocm24", "weights_total_gib"): 0.15,
+    # 385.11 and 384.40 GiB against 385.0 and 384.3 (+0.03 %): the Q4_K_M mix vram.memory.quant gives
+    # DeepSeek-R1 against the tag's file (the issue shows no loader lines to read the file's own mix from)
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "weights_total_gib"): 0.15,
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "weights_repeating_gib"): 0.15,
+    # 3.46 GiB against 3.4 (HumanBytes2 would print 3.5): the minimum, the block-0 buffer and blocks 0-2, each
+    # with its 160 MiB KV share, and the 1019.5 MiB graph; 10 MB more than the log's three dense blocks, the same mix
+    ("ollama-8667-deepseek-r1-671b-q4km-7gib", "required_partial_gib"): 0.1,
 }
+
+
+OLLAMA_QWEN3 = LOGS["ollama-10740-qwen3-32b-q6k-3x3090"]
+
+
+def test_ollama_qwen3_graph_from_the_kv_on_three_gpus():
+    """GraphSize has no qwen3 case: the graph is GQA x kv / 6 (10.7 GiB) on each of three RTX 3090s, and the
+    required total, all 65 layers placed, prints 67.3 GiB as the comment quotes its log."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer qwen3-32b q6_k ollama num_ctx 32768")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    free = int(OLLAMA_QWEN3["logged"]["memory_available_gpu0_gib"] * GIB)
+    layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 3)
+    blocks, _, output = llamacpp.layout(job.spec, setup.weight_type)
+    kv = llamacpp.ollama_kv_layers(job, setup)
+    full, partial = llamacpp.ollama_graphs(job, setup, 3)
+    assert full == partial == 64 // 8 * sum(kv) // 6
+    assert layers == job.spec.num_layers + 1 and len(split) == 3
+    # each GPU: its minimum, one block as a buffer and the graph; then every block, its KV and the output
+    required = 3 * (457 * MIB + blocks[0] + kv[0] + partial) + sum(blocks) + sum(kv) + output
+    assert round(required / GIB, 1) == OLLAMA_QWEN3["logged"]["required_full_gib"]
+
+
+@pytest.mark.parametrize(("family_query", "windowed", "cells"), [
+    # gpt-oss: the even (banded) layers keep num_parallel x 4096 + batch cells (GraphSize's gptoss case)
+    ("infer gpt-oss-20b ollama num_ctx 32768", 12, 4096 + 512),
+    # gemma3: all but every sixth layer keep num_parallel x 1024 + batch
+    ("infer gemma-3-27b q4_k_m ollama num_ctx 32768 OLLAMA_NUM_PARALLEL=2", 52, 2 * 1024 + 512),
+])
+def test_ollama_windowed_kv_layers(family_query, windowed, cells):
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(family_query)), said)
+    setup = llamacpp.setup_of(job, said, None)
+    row = llamacpp.ollama_kv_row(job.spec, setup)
+    kv = llamacpp.ollama_kv_layers(job, setup)
+    assert sorted(set(kv)) == [round(cells * row), round(setup.n_ctx * row)]
+    assert kv.count(round(cells * row)) == windowed
+
+
+def test_ollama_gpt_oss_graph_with_flash_attention():
+    """GraphSize's gptoss case with flash attention: (4 x num_parallel + context / 1024 + 110) MiB, full = partial."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse("infer gpt-oss-20b ollama num_ctx 8192 -fa")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    assert llamacpp.ollama_graphs(job, setup, 1) == ((4 + 8 + 110) * MIB,) * 2
+
+
+#: Ollama's gpt-oss tags as ollama.com/library/gpt-oss lists them, in GB to two figures (quoted at
+#: https://b-lab.team/content/99172e10-6837-4e68-ab97-2b1909a752a5: "gpt-oss:20b: 14GB", "gpt-oss:120b: 65GB"):
+#: a printed 14 is 13.5 to 14.5
+OLLAMA_TAG_GB = [("gpt-oss-20b", 14), ("gpt-oss-120b", 65)]
+
+
+@pytest.mark.parametrize(("model", "published_gb"), OLLAMA_TAG_GB)
+def test_ollama_gpt_oss_tags_are_mxfp4_experts_and_bf16(model, published_gb):
+    """convert/convert_gptoss.go: the experts MXFP4 (4.25 bits), the rest as the checkpoint stores it (BF16)."""
+    said = Said()
+    job = detailed_job(resolve_request(vram.parse(f"infer {model} ollama")), said)
+    setup = llamacpp.setup_of(job, said, None)
+    assert setup.weight_type == "mxfp4_bf16"
+    blocks, embd, output = llamacpp.layout(job.spec, setup.weight_type)
+    assert abs((sum(blocks) + embd + output) / 1e9 - published_gb) <= 0.5
 
 
 # -- llama.cpp's buffers against logs beyond the Bllossom one ----------------------------------------------

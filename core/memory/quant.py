@@ -55,6 +55,7 @@ FILE_TYPES: dict[str, str] = {
     "q2_k": "q2_k", "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k", "q4_0": "q4_0", "q4_1": "q4_1",
     "q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_0": "q5_0", "q5_1": "q5_1", "q5_k_s": "q5_k", "q5_k_m": "q5_k",
     "q6_k": "q6_k", "q8_0": "q8_0", "iq4_xs": "iq4_xs", "iq4_nl": "iq4_nl", "mxfp4_moe": "mxfp4",
+    "mxfp4_bf16": "mxfp4",
 }
 
 #: The GGUF file type llama.cpp makes of a GPU checkpoint format: gpt-oss's MXFP4 experts stay
@@ -65,6 +66,12 @@ GGUF_OF_FORMAT: dict[str, str] = {"mxfp4": "mxfp4_moe"}
 #: MXFP4_MOE's own rule (llama_tensor_get_type_impl): a 3-D expert tensor (ne[2] > 1) MXFP4, every
 #: other matrix Q8_0, the output (and a tied embedding) Q8_0.
 MXFP4_MOE = {"experts": "mxfp4", "other": "q8_0"}
+#: Ollama's own gpt-oss GGUF (convert/convert_gptoss.go: the experts' MXFP4 blocks and scales
+#: written as TensorTypeMXFP4, every other tensor in the checkpoint's own kind, BF16): the
+#: gpt-oss:20b and gpt-oss:120b tags, 14 GB and 65 GB on ollama.com/library/gpt-oss.
+MXFP4_BF16 = {"experts": "mxfp4", "other": "bf16"}
+#: The file types whose rule is experts against the rest, not llama-quant.cpp's mixes.
+EXPERT_SPLIT: dict[str, dict[str, str]] = {"mxfp4_moe": MXFP4_MOE, "mxfp4_bf16": MXFP4_BF16}
 
 
 def _more_bits(layer: int, layers: int) -> bool:
@@ -206,8 +213,8 @@ def _mlp(spec: ModelSpec, dense: bool) -> tuple[list[tuple[str, int, int, int]],
 def tensor_type(tensor: Tensor, file_type: str, spec: ModelSpec) -> str:
     """The ggml type llama.cpp's quantizer gives ``tensor`` in ``file_type``."""
     default = FILE_TYPES[file_type]
-    if file_type == "mxfp4_moe":
-        return MXFP4_MOE["experts" if tensor.experts > 1 and tensor.category != "output" else "other"]
+    if file_type in EXPERT_SPLIT:
+        return EXPERT_SPLIT[file_type]["experts" if tensor.experts > 1 and tensor.category != "output" else "other"]
     if tensor.category == "output":  # also a tied token embedding
         plain = file_type != "q8_0" and spec.family not in OUTPUT_Q8_0 and not tensor.row % GGML_TYPES[default][0]
         chosen = "q6_k" if plain else "q8_0"

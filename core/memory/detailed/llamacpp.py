@@ -61,7 +61,34 @@ GRAPHS: dict[str, tuple[Formula, Formula]] = {
                       "4*u*(h + v) + h*v*105/128)")),
     "qwen2": (Formula("max(4*u*(h + v), 4*u*(1 + 2*h + n + n*S))"),
               Formula("max(4*u*(h + v) + h*v*105/128, 4*(u*(1 + 2*h + n*(1 + S)) + h*(1 + n)))")),
+    # GraphSize's "deepseek2" case (DeepSeek-V2/V3/R1): k the GGUF's head_count_kv, K its key_length
+    # (qk_nope + qk_rope, 192); the n-long scores of the S heads (head_count_kv in GraphSize, which has
+    # as many KV heads as query heads in the GGUF)
+    "deepseek2": (Formula("max(4*u*(3*h + v), 4*u*(3*h + 2 + n*(1 + S) + 2*K*k))"),
+                  Formula("max(4*u*(3*h + v) + h*v*105/128, "
+                          "4*u*(2*h + 1 + 2*K*k + n + n*S) + 4*K*n*k + h*K*k*9/16)")),
+    # GraphSize's "command-r" case (Command R, R+, A: cohere's GGUF architecture); H the query heads
+    "command-r": (Formula("max(4*u*(h + v), 4*u*(2 + 4*h + n*(1 + S)))"),
+                  Formula("max(4*u*(h + v) + h*v*105/128, 4*u*(1 + 2*h + n*(1 + S)) + 4*h*n + h*h*9/16)")),
 }
+# GraphSize's "gemma", "gemma2", "gemma3" case (K the head length, H the query heads; 8 as in the source)
+GRAPHS["gemma"] = GRAPHS["gemma2"] = GRAPHS["gemma3"] = (
+    Formula("max(4*u*(h + v), 4*u*(2 + n + n*S + 2*h + 2*K*H))"),
+    Formula("max(4*h*u + h*v*105/128 + 4*v*u, 4*u*(2*h + 1 + 2*K*H + n + n*S) + 4*K*n*8 + h*K*H*9/16)"))
+#: Families whose GGUF architecture GraphSize has no case for (llama.cpp convert_hf_to_gguf.py:
+#: qwen3/qwen3moe, phi3, granite, internlm2, olmo2, glm4moe, gemma4): Ollama's estimate then takes
+#: the graph from the KV, GQA x kv / 6 (llm/memory.go, to f560bd07: "if graphPartialOffload == 0"),
+#: full = partial. llama.cpp's own compute buffer for them is still sized by llama's case.
+NO_GRAPH_CASE = frozenset({"qwen3", "phi3", "granite", "internlm2", "olmo2", "glm4_moe", "gemma4"})
+#: gpt-oss (GraphSize's "gptoss" case): no full graph (so full = partial in memory.go); the partial
+#: one 2 x H / k x kv / 6 of the default (full-context) KV, or with flash attention, Ollama's default
+#: for gpt-oss since 85ccf7354, "a rough estimate": (4 x num_parallel + context / 1024 + 110) MiB.
+GPT_OSS_GRAPH = (Formula("2*H/k*kv/6"), Formula("(4*q + n//1024 + 110)*1048576"))
+#: GraphSize's own KV for gpt-oss: the banded (even) layers keep num_parallel x 4096 + batch cells,
+#: the dense ones the whole context; for gemma3 five of six layers ((i + 1) % 6 != 0) keep
+#: num_parallel x sliding_window + batch.
+OLLAMA_WINDOW_CELLS: dict[str, tuple[Formula, int]] = {
+    "gpt-oss": (Formula("q*4096 + u"), 2), "gemma3": (Formula("q*w + u"), 6)}
 #: The host's buffers (llama.cpp src/llama-graph.cpp inputs: token embeddings by get_rows on the
 #: CPU, the KQ mask, token, position and output ids; src/llama-context.cpp output_reserve:
 #: n_vocab floats a sequence).
@@ -129,7 +156,7 @@ def buffers(job: DetailedJob, setup: Setup, layers: int) -> Buffers:
     kv_held = round(kv_row * sum(sorted(kv_layers, reverse=True)[:held]))  # the GPU with the most full layers
     u = min(setup.ubatch, cells)
     values = _graph_values(spec, u, cells, 0 if setup.flash else spec.num_heads)
-    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
+    full, partial = GRAPHS.get(gguf_arch(spec), GRAPHS["llama"])
     graph = full if output_on_gpu and gpus == 1 else partial
     items = (
         LineItem(Item.WEIGHTS, f"Model buffer ({held} of {spec.num_layers} layers{' + output' if output_on_gpu else ''}, "
@@ -176,9 +203,48 @@ MLA_KV_SOURCE = "llama.cpp src/llama-kv-cache.cpp (001d906a): has_v = !is_mla, K
 
 
 def _graph_values(spec: ModelSpec, ubatch: int, cells: int, scored_heads: int) -> dict[str, float]:
-    """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept."""
-    return {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
-            "d": spec.head_dim, "k": spec.num_kv_heads}
+    """The symbols of GRAPHS: ``scored_heads`` is S, the heads whose n-long scores are kept; K the
+    GGUF's key_length (an MLA model's qk_nope + qk_rope, else head_dim)."""
+    values = {"u": ubatch, "n": cells, "h": spec.hidden_size, "v": spec.vocab_size, "S": scored_heads,
+              "d": spec.head_dim, "k": spec.num_kv_heads}
+    arch = gguf_arch(spec)
+    keyed = {"K": _key_length(spec)} if arch in KEYED_GRAPHS else {}
+    return {**values, **keyed, "H": spec.num_heads} if arch in HEADED_GRAPHS else {**values, **keyed}
+
+
+#: GRAPHS' architectures whose formulas name K, the key head length, and H, the query heads.
+KEYED_GRAPHS = frozenset({"deepseek2", "gemma", "gemma2", "gemma3"})
+HEADED_GRAPHS = frozenset({"gemma", "gemma2", "gemma3"})
+#: The architecture a GGUF of a catalog family declares where GraphSize calls it by another name
+#: (llama.cpp convert_hf_to_gguf.py: Cohere's models write "command-r"; DeepseekV2Model/V3Model and
+#: Kimi-K2, with MLA, write "deepseek2", while the deepseek-coder models, llama-shaped, stay "llama"'s).
+GGUF_ARCH: dict[str, str] = {"cohere": "command-r"}
+MLA_ARCH: dict[str, str] = {"deepseek": "deepseek2"}
+
+
+def gguf_arch(spec: ModelSpec) -> str:
+    """The architecture GraphSize switches on: a GRAPHS key, else the family (which takes llama's)."""
+    if spec.kv_lora_rank is not None:
+        return MLA_ARCH.get(spec.family, spec.family)
+    return GGUF_ARCH.get(spec.family, spec.family)
+
+
+def _key_length(spec: ModelSpec) -> int:
+    if spec.kv_lora_rank is None:
+        return spec.head_dim
+    return spec.qk_nope_head_dim + spec.qk_rope_head_dim
+
+
+def ollama_kv_row(spec: ModelSpec, setup: Setup) -> float:
+    """Bytes of one KV cell of one layer as Ollama estimates it (fs/ggml/ggml.go GraphSize: context x
+    (key_length + value_length) x head_count_kv x the cache type's bytes). For MLA this is the
+    GGUF's metadata, not llama.cpp's latent cache: Ollama's converter (convert/convert_deepseek2.go)
+    writes head_count_kv = the query heads (128), key_length = qk_nope + qk_rope (192), value_length
+    = v_head_dim (128), so Ollama counts K and V of every head: 128 x (192 + 128) a cell."""
+    if spec.kv_lora_rank is None:
+        return _kv_row(spec, setup)
+    both = ggml_bytes(setup.type_k.lower()) + ggml_bytes(setup.type_v.lower())
+    return spec.num_kv_heads * (_key_length(spec) + spec.v_head_dim) * both / 2
 
 
 def _cpu_moe_note(setup: Setup, moved: list[int]) -> str:
@@ -321,6 +387,11 @@ def _weight_type(job: DetailedJob, said: Said) -> str:
     quant, row = job.quant, job.runtime.settings
     # an Ollama tag is its own GGUF: a checkpoint's GPU format (DeepSeek-R1's fp8 blocks) does not
     # carry over, only one the query names
+    tag_of_format = row.get("tag_of_format", {})
+    if job.request.quant is None and job.request.dtype is None and quant in tag_of_format:
+        said.say(f"{tag_of_format[quant]} weights (default: Ollama's tag of a {quant} checkpoint keeps its {quant} "
+                 "experts and the rest bf16, convert/convert_gptoss.go)")
+        return tag_of_format[quant]
     if job.request.quant is None and job.request.dtype is None and row.get("default_quant"):
         said.say(f"{row['default_quant']} weights (default: Ollama's default tags, e.g. llama3.1:8b and "
                  "deepseek-r1:671b, are Q4_K_M; name a tag's quant or q8_0/fp16 to change)")
@@ -370,28 +441,68 @@ def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     return low
 
 
-def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1) -> tuple[int, tuple[int, ...]]:
+def ollama_kv_layers(job: DetailedJob, setup: Setup) -> tuple[int, ...]:
+    """Each layer's cache as Ollama's estimate counts it (GraphSize): every layer's cells at
+    ollama_kv_row, but for the windowed layers of OLLAMA_WINDOW_CELLS' families."""
+    spec = job.spec
+    cells, _ = _cells(job, setup)
+    layer = round(cells * ollama_kv_row(spec, setup))
+    if spec.family not in OLLAMA_WINDOW_CELLS:
+        return (layer,) * spec.num_layers
+    window, period = OLLAMA_WINDOW_CELLS[spec.family]
+    short = round(window.value({"q": setup.seqs, "w": spec.sliding_window or 0, "u": setup.ubatch})
+                  * ollama_kv_row(spec, setup))
+    # gpt-oss: the even layers are banded (i % 2 == 0); gemma3: all but every sixth ((i + 1) % 6 != 0)
+    banded = (lambda i: i % 2 == 0) if period == 2 else (lambda i: (i + 1) % period != 0)
+    return tuple(short if banded(i) else layer for i in range(spec.num_layers))
+
+
+def ollama_kv_bytes(job: DetailedJob, setup: Setup) -> int:
+    """The whole cache as Ollama's estimate counts it."""
+    return sum(ollama_kv_layers(job, setup))
+
+
+def ollama_graphs(job: DetailedJob, setup: Setup, gpus: int) -> tuple[int, int]:
+    """Ollama's full and partial graphs (fs/ggml/ggml.go GraphSize, llm/memory.go): the family's case
+    with every head's scores kept, else GPT_OSS_GRAPH or, for NO_GRAPH_CASE, the KV's share; on
+    several GPUs the full graph is the partial one ("multigpu should always use the partial graph size")."""
+    spec = job.spec
+    cells, _ = _cells(job, setup)
+    values = _graph_values(spec, min(setup.ubatch, cells), cells, spec.num_heads)
+    default_kv = round(cells * ollama_kv_row(spec, setup)) * spec.num_layers  # before a case's own KV
+    if spec.family == "gpt-oss":
+        eager, flash = GPT_OSS_GRAPH
+        graph = flash if setup.flash else eager
+        full = partial = graph.bytes({**values, "H": spec.num_heads, "kv": default_kv, "q": setup.seqs})
+    elif spec.family in NO_GRAPH_CASE:
+        full = partial = spec.num_heads // spec.num_kv_heads * default_kv // 6
+    else:
+        full_graph, partial_graph = GRAPHS.get(gguf_arch(spec), GRAPHS["llama"])
+        full, partial = full_graph.bytes(values), partial_graph.bytes(values)
+    return (partial if gpus > 1 else full), partial
+
+
+def ollama_layers(job: DetailedJob, setup: Setup, available: int, reserve: int, gpus: int = 1,
+                  first_block_first: bool = False) -> tuple[int, tuple[int, ...]]:
     """Ollama's own placement over ``gpus`` alike GPUs of ``available`` bytes free (llm/memory.go
     estimateGPULayers, to f560bd07): each GPU keeps its reserve and one block as a buffer; blocks, each
     with its KV, go from the last down, block i to the (i mod n)-th GPU that still has room for the
     larger graph and the block (a GPU without room leaves the rotation); then the output layer. The
-    graph keeps every head's scores whether or not flash attention is on: fs/ggml/ggml.go GraphSize
-    lets flash attention change only gpt-oss's (whose own case is not modelled here; it takes llama's),
-    as Ollama's Llama-3 70B log with flash attention on shows (tests/test_llamacpp.py). The layers it
-    offloads, and how many each GPU holds."""
+    graph (ollama_graphs) keeps every head's scores whether or not flash attention is on:
+    fs/ggml/ggml.go GraphSize lets flash attention change only gpt-oss's, as Ollama's Llama-3 70B log
+    with flash attention on shows (tests/test_llamacpp.py). The layers it
+    offloads, and how many each GPU holds. ``first_block_first``: the order of releases before v0.7.0
+    (0478d440f, 2025-05-13, turned the walk to start from the last block), blocks from the first up,
+    which stops at the first block that does not fit (a DeepSeek's small dense blocks 0-2 go first)."""
     spec = job.spec
     blocks, _, output = layout(spec, setup.weight_type)
-    cells, _ = _cells(job, setup)
-    kv = round(cells * _kv_row(spec, setup))
-    values = _graph_values(spec, min(setup.ubatch, cells), cells, spec.num_heads)
-    full, partial = GRAPHS.get(spec.family, GRAPHS["llama"])
-    # "multigpu should always use the partial graph size"
-    graph = partial.bytes(values) if gpus > 1 else max(full.bytes(values), partial.bytes(values))
-    used = [reserve + blocks[0] + kv] * gpus  # "add one layer worth of memory as a buffer"
+    kv = ollama_kv_layers(job, setup)
+    graph = max(ollama_graphs(job, setup, gpus))
+    used = [reserve + blocks[0] + kv[0]] * gpus  # "add one layer worth of memory as a buffer"
     split = [0] * gpus
     rotation = list(range(gpus))
-    for i in reversed(range(spec.num_layers)):
-        size = blocks[i] + kv
+    for i in range(spec.num_layers) if first_block_first else reversed(range(spec.num_layers)):
+        size = blocks[i] + kv[i]
         for j in range(len(rotation), 0, -1):
             g = rotation[i % j]
             if available > used[g] + graph + size:
@@ -461,4 +572,5 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 MIN_FIT_CTX = 4096
 
 
-__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
+           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
