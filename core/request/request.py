@@ -67,6 +67,11 @@ FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction"})
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "engine_version")
+#: The engines that read an engine field, where more than the pre-allocating ones: transformers'
+#: release decides whether generate makes every prompt position's logits (runtimes.toml
+#: prompt_logits_until).
+SERVING_READERS = tuple(engine for engine in Engine if engine in PRE_ALLOCATING)  # in the enum's order
+ENGINES_READING = {"engine_version": (*SERVING_READERS, Engine.TRANSFORMERS)}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -276,9 +281,11 @@ class Request:
             raise ConflictError.said("error.framework_not_inference", framework=self.framework, task=self.task,
                                      field="framework")
         for name in ENGINE_FIELDS:
-            if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
+            readers = ENGINES_READING.get(name, SERVING_READERS)
+            if getattr(self, name) is not None and self.engine not in readers:
+                names = [str(engine) for engine in readers]
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
-                                    "(vllm, sglang or tgi)", field=name)
+                                    f"({', '.join(names[:-1])} or {names[-1]})", field=name)
         self._check_engine_settings()
         if self.engine_version is not None:
             self._check_engine_version()
