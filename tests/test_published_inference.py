@@ -7,6 +7,8 @@ import tomllib
 
 import pytest
 
+import vram
+from vram.request.enums import Item, PhaseName
 from vram.validation import published_inference
 
 CASES = published_inference.cases()
@@ -32,3 +34,26 @@ def test_the_page_shows_every_case():
     shown = page.split(published_inference.HEADING, 1)[1]
     shown = shown[:shown.find("\n## ")] if "\n## " in shown else shown
     assert shown.strip() == "\n".join(published_inference.section_lines(CASES)[1:]).strip()
+
+
+QWEN2_7B_VOCAB = 152_064  # Qwen/Qwen2-7B-Instruct config.json vocab_size
+
+
+@pytest.mark.parametrize("release, logits_bytes", [
+    ("4.38.2", (2 + 4) * 6144 * QWEN2_7B_VOCAB),  # every prompt position, bf16 and the fp32 copy
+    ("4.44.2", (2 + 4) * 6144 * QWEN2_7B_VOCAB),
+    ("4.45.0", (2 + 4) * QWEN2_7B_VOCAB),  # num_logits_to_keep=1 (transformers PR #31292)
+    (None, (2 + 4) * QWEN2_7B_VOCAB),
+])
+def test_the_transformers_release_decides_the_prompt_logits(release, logits_bytes):
+    asked = "infer qwen2-7b bf16 prompt 6144 generate 2048 on a100 transformers"
+    est = vram.ask(asked + (f" engine-version={release}" if release else ""))
+    assert {item.key: item.bytes for item in est.items}[Item.LOGITS] == logits_bytes
+    by_phase = {p.name: p for p in est.phases}
+    assert (PhaseName.PROMPT_LOGITS in by_phase) is (logits_bytes > 6 * QWEN2_7B_VOCAB)
+    assert Item.ACTIVATIONS not in by_phase.get(PhaseName.PROMPT_LOGITS, by_phase[PhaseName.DECODE]).live
+
+
+def test_a_release_needs_an_engine_that_reads_it():
+    with pytest.raises(vram.VramError, match="vllm, sglang, tgi or transformers"):
+        vram.ask("infer qwen2-7b bf16 llama.cpp engine-version=4.38.2")
