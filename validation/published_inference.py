@@ -4,7 +4,7 @@ docs/accuracy.md, "Published inference peaks, by model maker".
 ``python -m vram.validation.published_inference`` rewrites that section. The peaks are the rows of
 tests/data/published_inference.toml; the queries that ask them are
 validation/published_inference_queries.toml. The comparison is validation/published.py's (a Case
-each, within 10 %), by maker instead of framework.
+each, within 10 %), by maker and table (in Case.framework) instead of framework.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import vram
 from vram.memory import runtime
-from vram.validation.published import PAGE, UNITS, WITHIN, Case
+from vram.validation.published import PAGE, UNITS as TRAINING_UNITS, WITHIN, Case
 
 HERE = Path(__file__).resolve().parent
 PEAKS = HERE.parent / "tests" / "data" / "published_inference.toml"
@@ -28,6 +28,9 @@ HEADING = "## Published inference peaks, by model maker"
 #: lines 83-92 at 8205ba2), so the whole job less a CUDA context a GPU, which the allocator does
 #: not count; "unknown" (the source does not say) is compared with the estimate's peak as it is.
 SUMMED = frozenset({"allocated-summed"})
+UNITS = {**TRAINING_UNITS, "peak_mb": (1e6, "MB")}
+#: A case's `unit` where the source prints GB or MB that its script computes in binary units.
+BINARY = {"GiB": 2**30, "MiB": 2**20}
 
 
 def cases() -> list[Case]:
@@ -38,9 +41,9 @@ def cases() -> list[Case]:
         row = peaks[case["id"]]
         (key, figure), = ((k, v) for k, v in row["peak"].items() if k != "statistic")
         size, unit = UNITS[key]
-        if case.get("unit") == "GiB":  # printed as GB, computed in GiB (the row's notes)
-            size, unit = 2**30, "GiB"
-        found.append(Case(case["id"], row["maker"], case["query"], figure, unit, row["peak"]["statistic"],
+        if case.get("unit") in BINARY:  # printed as GB or MB, computed in GiB or MiB
+            size, unit = BINARY[case["unit"]], case["unit"]
+        found.append(Case(case["id"], f"{row['maker']}: {row['table']}", case["query"], figure, unit, row["peak"]["statistic"],
                           _compared_bytes(vram.ask(case["query"]), row["peak"]["statistic"]) / size,
                           case["expect"], case.get("assumed", ""), case.get("why", ""), row["source"]))
     return found
@@ -63,7 +66,7 @@ def section_lines(found: list[Case] | None = None) -> list[str]:
              "is compared with the whole job, less the CUDA contexts the allocator does not count. Reproduced:",
              f"within {WITHIN * 100:g} %. Written by `python -m vram.validation.published_inference`;",
              "`tests/test_published_inference.py` checks every row.", "",
-             "| maker | cases | within | median error | worst error |", "|---|---|---|---|---|"]
+             "| maker: table | cases | within | median error | worst error |", "|---|---|---|---|---|"]
     makers = list(dict.fromkeys(c.framework for c in found))
     for maker in makers:
         errors = [c.error for c in found if c.framework == maker]
