@@ -173,6 +173,8 @@ def _prompt_logits(job: DetailedJob, said: Said) -> bool:
     version = job.request.engine_version
     if until is None or version is None or release(version) >= release(until):
         return False
+    if job.spec.family in job.runtime.settings.get("last_logit_families", ()):
+        return False  # the model's own code keeps the last position (runtimes.toml)
     said.say(f"transformers {version}: generate's prefill makes the logits of all {job.seq_len} prompt positions "
              f"and upcasts them to fp32 (releases before {until}; "
              f"{job.runtime.settings['source_prompt_logits']})")
