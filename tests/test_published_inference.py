@@ -57,3 +57,9 @@ def test_the_transformers_release_decides_the_prompt_logits(release, logits_byte
 def test_a_release_needs_an_engine_that_reads_it():
     with pytest.raises(vram.VramError, match="vllm, sglang, tgi or transformers"):
         vram.ask("infer qwen2-7b bf16 llama.cpp engine-version=4.38.2")
+
+
+def test_a_model_with_its_own_code_keeps_the_last_logits_in_any_release():
+    # ChatGLM's modeling_chatglm.py: return_last_logit=True from prepare_inputs_for_generation
+    est = vram.ask("infer chatglm2-6b fp16 prompt 8192 generate 16 transformers engine-version=4.30.2")
+    assert {item.key: item.bytes for item in est.items}[Item.LOGITS] == (2 + 4) * 65_024
