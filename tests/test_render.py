@@ -37,6 +37,7 @@ COVERING_QUERIES = [
     "train llama-3-8b bf16 adamw tp 2 pp 2 on 8xh100",
     "train llama-3.1-8b bf16 adamw seq 4096 on 8x h100 torchtitan",
     "infer 6b int8", "infer 6b int8 method=article", "infer llama-3-70b int4 on 2x rtx-4090",
+    "infer qwen2-7b bf16 prompt 8192 generate 256 on a100 transformers engine-version=4.38.2",
     "qlora llama-2-70b seq 4096 on 1x a100-80gb", "lora llama-3-8b on 1x a100-40gb",
     "lora 7b method=article",
     "train llama-3-8b ppo on 8x h100 zero3", "train qwen2.5-7b grpo colocate on h100",

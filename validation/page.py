@@ -5,7 +5,7 @@ from __future__ import annotations
 from vram.request.enums import PhaseName
 from vram.units import format_count
 
-from . import published, serving
+from . import published, published_inference, serving
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
 
 
@@ -39,6 +39,8 @@ def render(cpu: dict, gpu: dict | None) -> str:
         *serving.section_lines(),
         "",
         *_gpu_section(gpu),
+        "",
+        *published_inference.section_lines(),
         "",
         *published.section_lines(),
     ]

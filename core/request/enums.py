@@ -185,6 +185,7 @@ class PhaseName(StrEnum):
     LOAD = "load"  #: inference: weights in place, nothing run yet
     PREFILL = "prefill"  #: inference: the whole context as one prompt
     DECODE = "decode"  #: inference: one new token a step against the full cache
+    PROMPT_LOGITS = "prompt logits"  #: inference, transformers before 4.45: the head over every prompt position
     START_OF_BACKWARD = "start of backward"  #: training: every saved activation and the loss's gradient
     BACKWARD_LAST_LAYER = "backward, last layer"  #: training with checkpoints: the first layer backward runs, all checkpoints live
     BACKWARD_FIRST_LAYER = "backward, first layer"  #: training: the last layer backward reaches

@@ -75,6 +75,11 @@ ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "e
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
 #: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
 ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
+#: The engines that read an engine field, where more than the pre-allocating ones: transformers'
+#: release decides whether generate makes every prompt position's logits (runtimes.toml
+#: prompt_logits_until).
+SERVING_READERS = tuple(engine for engine in Engine if engine in PRE_ALLOCATING)  # in the enum's order
+ENGINES_READING = {"engine_version": (*SERVING_READERS, Engine.TRANSFORMERS)}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
@@ -303,9 +308,11 @@ class Request:
             raise ConflictError.said("error.framework_not_inference", framework=self.framework, task=self.task,
                                      field="framework")
         for name in ENGINE_FIELDS:
-            if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
+            readers = ENGINES_READING.get(name, SERVING_READERS)
+            if getattr(self, name) is not None and self.engine not in readers:
+                names = [str(engine) for engine in readers]
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
-                                    "(vllm, sglang or tgi)", field=name)
+                                    f"({', '.join(names[:-1])} or {names[-1]})", field=name)
         self._check_engine_settings()
         for name in ("engine_version", "framework_version"):
             if getattr(self, name) is not None:

@@ -23,6 +23,7 @@ from vram.memory.runtime import cuda_context_item
 from vram.messages import Note
 from vram.request.enums import Item, PhaseName
 from vram.request.quant import KvDtype
+from vram.request.request import release
 
 KV_SOURCE = "2 x layers x kv_heads x head_dim x tokens x batch x bytes (vLLM paper section 3)"
 MLA_SOURCE = "DeepSeek-V2 paper section 2.1: MLA caches the kv_lora_rank latent and the rotary key"
@@ -53,6 +54,9 @@ TOKENS = {False: "s", True: "(s + g)"}
 #: The last token's logits in 16 bits and their fp32 upcast for sampling (transformers'
 #: generate computes only the last position: logits_to_keep=1, in prefill and at each decode step).
 PREFILL_LOGITS = Formula("(c + 4)*b*v")
+#: transformers before runtimes.toml's prompt_logits_until: the head over every prompt position, 16-bit
+#: logits and their fp32 copy live together at the upcast, after the last layer's working set is freed.
+PROMPT_LOGITS = Formula("(c + 4)*b*s*v")
 
 
 def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase]]:
@@ -70,14 +74,15 @@ def inference_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[
         said.say(Note("note.layers_split", count=split, layers=job.spec.num_layers, held=held))
     cache_dtype = kv_dtype(job, said)
     working_set = formula(prefill_formula(block_options(job, said)))
+    whole_prompt = _prompt_logits(job, said)
     items = [
         *weights_items(job, split),
         _split(kv_cache_item(job, values, cache_dtype, WHOLE), split, job.spec.num_layers),
         _working_set(working_set, values, ""),
-        _logits(values),
+        _logits(values, whole_prompt),
         cuda_context_item(),
     ]
-    return _with_phases(items, generated)
+    return _with_phases(items, generated, whole_prompt)
 
 
 def kv_dtype(job: DetailedJob, said: Said) -> KvDtype:
@@ -92,14 +97,15 @@ def _most_loaded(job: DetailedJob, said: Said, values: dict[str, float],
     working_set = formula(sharding.per_gpu_text(text, ("a", "k", "f")) if job.tp > 1 else text)
     symbols = {name: sharding.SHARDED_SYMBOLS[name] if job.tp > 1 or name not in ("k", "kG") else name
                for name in WHOLE}
+    whole_prompt = _prompt_logits(job, said)
     answers = []
     for stage in sharding.stages(job.spec, job.pp):
         shard = {**values, **sharding.per_gpu_values(job, stage, job.tp)}
         items = [*gpu_weights(job, stage), kv_cache_item(job, shard, kv_dtype, symbols),
                  _working_set(working_set, shard, ", one GPU's share" if job.tp > 1 else "")]
-        items += [_logits(values)] if stage.head else []
+        items += [_logits(values, whole_prompt)] if stage.head else []
         items.append(cuda_context_item())
-        answers.append((stage, *_with_phases(items, job.request.new_tokens is not None)))
+        answers.append((stage, *_with_phases(items, job.request.new_tokens is not None, whole_prompt)))
     stage, items, phases = max(answers, key=lambda answer: max(p.bytes for p in answer[2]))
     said.say(_layout(job, stage))
     return items, phases
@@ -128,17 +134,23 @@ def _layout(job: DetailedJob, stage: sharding.Stage) -> str:
     return "; ".join(parts)
 
 
-def _with_phases(items: list[LineItem], generated: bool) -> tuple[list[LineItem], list[Phase]]:
+def _with_phases(items: list[LineItem], generated: bool,
+                 whole_prompt: bool = False) -> tuple[list[LineItem], list[Phase]]:
     items = [item for item in items if item.bytes]
     keys = [item.key for item in items]
     weights = [k for k in keys if k in (Item.WEIGHTS, Item.QUANT_OVERHEAD)]
     prefill = (PREFILL_GENERATE if generated else PREFILL_WHOLE)
+    # the whole prompt's logits come after the last layer, whose working set is freed by then
+    later = [Item.ACTIVATIONS, Item.LOGITS] if whole_prompt else [Item.ACTIVATIONS]
     phases = [
         phase(PhaseName.LOAD, items, weights + [Item.CUDA_CONTEXT], "weights in place"),
-        phase(PhaseName.PREFILL, items, keys, prefill),
-        phase(PhaseName.DECODE, items, [k for k in keys if k != Item.ACTIVATIONS],
+        phase(PhaseName.PREFILL, items, [k for k in keys if k not in later[1:]], prefill),
+        phase(PhaseName.DECODE, items, [k for k in keys if k not in later],
               "one new token a step against the full cache"),
     ]
+    if whole_prompt:
+        phases.insert(2, phase(PhaseName.PROMPT_LOGITS, items, [k for k in keys if k != Item.ACTIVATIONS],
+                               "the head over every prompt token, 16-bit and fp32 copies"))
     return items, phases
 
 
@@ -155,9 +167,27 @@ def _working_set(working_set: Formula, values: dict[str, float], share: str) -> 
                                                                                   if share else ""))
 
 
-def _logits(values: dict[str, float]) -> LineItem:
+def _prompt_logits(job: DetailedJob, said: Said) -> bool:
+    """Whether the asked transformers release makes the logits of every prompt position (said)."""
+    until = job.runtime.settings.get("prompt_logits_until")
+    version = job.request.engine_version
+    if until is None or version is None or release(version) >= release(until):
+        return False
+    if job.spec.family in job.runtime.settings.get("last_logit_families", ()):
+        return False  # the model's own code keeps the last position (runtimes.toml)
+    said.say(f"transformers {version}: generate's prefill makes the logits of all {job.seq_len} prompt positions "
+             f"and upcasts them to fp32 (releases before {until}; "
+             f"{job.runtime.settings['source_prompt_logits']})")
+    return True
+
+
+def _logits(values: dict[str, float], whole_prompt: bool = False) -> LineItem:
     # a split head's logits are gathered whole before sampling (transformers' tp_plan lm_head
     # "colwise_rep"; vLLM LogitsProcessor._gather_logits): one GPU holds all of the vocabulary's
+    if whole_prompt:
+        return formula_item(Item.LOGITS, "Logits of every prompt token", PROMPT_LOGITS, values,
+                            "transformers generate before num_logits_to_keep: the head over the whole "
+                            "prompt, then .float()")
     return formula_item(Item.LOGITS, "Logits of the last token", PREFILL_LOGITS, values,
                         "transformers generate: logits_to_keep=1, fp32 for sampling")
 
