@@ -304,8 +304,11 @@ class Request:
                                      field="framework")
         for name in ENGINE_FIELDS:
             if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
-                raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
-                                    "(vllm, sglang or tgi)", field=name)
+                # an engine named that does not pre-allocate (llama.cpp, Ollama, transformers) is told apart
+                # from none named: "name the engine" would ask for what the query already says
+                ask = ("name the engine that reads it (vllm, sglang or tgi)" if self.engine is None
+                       else f"vllm, sglang and tgi read it, not {self.engine}")
+                raise ConflictError(f"{_label(name)} is a serving engine's setting: {ask}", field=name)
         self._check_engine_settings()
         for name in ("engine_version", "framework_version"):
             if getattr(self, name) is not None:
