@@ -76,6 +76,8 @@ def _lark() -> Lark:
 _ERROR_EXAMPLES: dict[str, list[str]] = {
     "'=' needs a setting name before it, as in seq=4096": ["=4096", "7b = 4", "train 7b =bf16"],
     "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "train seq="],
+    "'==' pins a release and needs one after it, as in torchtitan==0.1.0 (a setting takes one '=', as in seq=4096)":
+        ["torchtitan==", "train torchtitan==", "torchtitan== =", "torchtitan===0.1"],
 }
 
 

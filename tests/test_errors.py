@@ -40,6 +40,8 @@ MORE_BAD = {
     "infer 7b seq": (vram.MissingError, "'seq' needs a number", 9, None),
     "infer 7b seq=": (vram.QueryError, "needs a value", 12, None),
     "=4 infer 7b": (vram.QueryError, "needs a setting name", 0, None),
+    "train 7b torchtitan==": (vram.QueryError, "'==' pins a release and needs one", 19, None),
+    "train 7b seq==": (vram.QueryError, "'==' pins a release and needs one", 12, None),
     "infer 7b blah=3": (vram.UnknownWordError, "unknown setting 'blah'", 9, "batch="),
     "infer 7b seq=abc": (vram.QueryError, "should be a number", 13, None),
     "infer 7b adamw": (vram.ConflictError, "optimizer applies to training", 9, None),

@@ -63,6 +63,8 @@ BUILT_IDS = ([f"error.outside_{topic}" for topic in set(OUTSIDE_MEMORY.values())
              + [f"help.example.{what}" for what, _ in query_help.EXAMPLES + query_help.ZH_EXAMPLES]
              + [f"note.dropout_{state}" for state in ("on", "off")]
              + [f"note.default_{kind}" for kind in ("engine", "framework")]
+             + [f"note.compile_{kind}" for kind in ("loss", "eager")]  # memory/detailed/common.py
+             + [f"note.adapters_{kind}" for kind in ("fp32", "compute_dtype")]  # memory/detailed/adapters.py
              + [*UNTRAINABLE_MESSAGES.values(), "error.untrainable_quantised"])
 
 

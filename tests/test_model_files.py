@@ -276,6 +276,8 @@ def _with(config: dict, **changes) -> dict:
 
 @pytest.mark.parametrize("config, words", [
     (_with(QWEN3_NEXT_CONFIG, full_attention_interval=None), "full_attention_interval"),
+    # more than its 48 layers: no full-attention layer (the serving pool divided by zero groups)
+    (_with(QWEN3_NEXT_CONFIG, full_attention_interval=49), "leaves none of its 48 layers full attention"),
     (_with(QWEN35_CONFIG, layer_types=["full_attention"] + ["linear_attention"] * 63), "every N-th"),
     (_with(QWEN35_CONFIG, layer_types=["linear_attention"] * 3 + ["mamba"] + ["linear_attention"] * 60), "layer_types"),
     (_with(QWEN3_NEXT_CONFIG, mlp_only_layers=[0, 1]), "mlp_only_layers"),

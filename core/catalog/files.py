@@ -338,6 +338,10 @@ def _qwen3_next_facts(values: _Config, facts: dict[str, Any]) -> dict[str, Any]:
     if interval is None:
         raise InvalidRequestError(f"'{values.where}' gives neither full_attention_interval nor layer_types",
                                   field="model")
+    if interval > layers:  # no full-attention layer, as layer_types without one is refused above
+        raise InvalidRequestError(f"'{values.where}': full_attention_interval {interval} leaves none of its {layers} "
+                                  "layers full attention; a hybrid has one every full_attention_interval layers",
+                                  field="model")
     if values.get("mlp_only_layers") or values.get("decoder_sparse_step", 1) != 1:
         raise UnsupportedError(f"'{values.where}': dense layers among the MoE ones (mlp_only_layers, "
                                "decoder_sparse_step) are not modelled yet", field="model")

@@ -310,9 +310,13 @@ class Request:
         for name in ENGINE_FIELDS:
             readers = ENGINES_READING.get(name, SERVING_READERS)
             if getattr(self, name) is not None and self.engine not in readers:
+                # an engine named that does not read it (llama.cpp, Ollama, transformers) is told apart
+                # from none named: "name the engine" would ask for what the query already says
                 names = [str(engine) for engine in readers]
-                raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
-                                    f"({', '.join(names[:-1])} or {names[-1]})", field=name)
+                listed = f"{', '.join(names[:-1])} or {names[-1]}"
+                ask = (f"name the engine that reads it ({listed})" if self.engine is None
+                       else f"{', '.join(names[:-1])} and {names[-1]} read it, not {self.engine}")
+                raise ConflictError(f"{_label(name)} is a serving engine's setting: {ask}", field=name)
         self._check_engine_settings()
         for name in ("engine_version", "framework_version"):
             if getattr(self, name) is not None:
