@@ -253,6 +253,19 @@ def test_unsloth_kernels_need_adapters_on_the_whole_mlp():
     assert estimate.item("backward_layer").bytes == plain.item("backward_layer").bytes
 
 
+def test_unsloth_kernels_only_where_they_apply():
+    # Fast_RMS_Layernorm is an RMSNorm kernel: Cohere's LayerNorm keeps its mean and rstd; LoRA_MLP
+    # replaces a dense gated MLP, not a Qwen3 MoE layer's experts (their routing terms stay)
+    cohere = "qlora command-r-35b r 32 targets {} seq 4096 on h100 unsloth"
+    fused, plain = vram.ask(cohere.format("all-linear")), vram.ask(cohere.format("q_proj v_proj"))
+    assert fused.item("activations").bytes == plain.item("activations").bytes
+    assert "8*b*s" in fused.item("backward_layer").formula
+    moe = vram.ask("qlora qwen3-30b-a3b r 32 targets all-linear seq 4096 on h100 unsloth")
+    layer = moe.item("backward_layer").formula
+    assert "2*c*b*s*x*h" in layer and "n*b*s*h + 4*b*s" in layer
+    assert any("its RMSNorm" in a and "LoRA MLP" not in a for a in moe.assumptions)
+
+
 @pytest.mark.parametrize("gpu", ["rtx-3060-8gb", "a100", None])
 def test_unsloth_fused_loss_chunk_is_half_the_free_memory_at_most_4_gib(gpu):
     # unsloth_zoo _get_chunk_multiplier: target = min(free / 2, 4 GiB), free read once at the first loss

@@ -26,6 +26,7 @@ from vram.validation.accuracy import run_cases  # noqa: E402
 from vram.validation.emulation import UnsupportedRun, cuda_autocast  # noqa: E402
 from vram.validation.matrix import Case  # noqa: E402
 from vram.validation.page import render  # noqa: E402
+from vram.validation.plan import plan  # noqa: E402
 from vram.validation.run import measure  # noqa: E402
 from vram.validation.tracker import LiveMemory  # noqa: E402
 
@@ -174,6 +175,20 @@ def test_what_cannot_run_on_the_cpu_says_why():
     # Megatron at tp 1: the job is not transformers' (fused norms, a main-grad buffer, its own loss)
     with pytest.raises(UnsupportedRun, match="Transformer Engine"):
         measure(vram.parse(f"train {tiny('llama')} bf16 adamw pure seq 64 megatron"))
+
+
+@pytest.mark.parametrize("words, chunks", [
+    ("chunked loss", 8),  # transformers with the loss the query names: run as the estimate counts it
+    ("torchtune fp32 loss", 0),  # torchtune's own chunked loss replaced by the query's whole logits
+    ("torchtune", 8),
+])
+def test_the_harness_runs_the_loss_the_query_names(words, chunks):
+    assert plan(vram.parse(f"train {tiny('llama')} bf16 adamw pure no recompute seq 64 {words}")).loss_chunks == chunks
+
+
+def test_a_named_loss_the_harness_cannot_run_is_refused():
+    with pytest.raises(UnsupportedRun, match="Triton"):
+        plan(vram.parse(f"train {tiny('llama')} bf16 adamw pure no recompute seq 64 fused ce"))
 
 
 def test_trace_on_the_command_line(capsys):

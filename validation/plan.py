@@ -15,7 +15,7 @@ from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import resolve_model, resolve_request
 from vram.catalog.runtimes import Keeps, Loss
 from vram.memory.detailed.adapters import adapter_settings
-from vram.memory.detailed.common import detailed_job, kept
+from vram.memory.detailed.common import detailed_job, kept, loss_terms
 from vram.memory.detailed.training import training_settings
 from vram.memory.job import Said
 from vram.request.enums import ADAPTER_TASKS, Dtype, Optimizer, Recompute, Regime, Task
@@ -102,7 +102,7 @@ def _recompute_run(job, keeps: Keeps, recompute: Recompute) -> dict:
     return {"recompute": _runnable(recompute, job.fused_attention)}
 
 
-#: Framework terms (vram.catalog.runtimes.FrameworkTerms columns) the harness cannot run as the
+#: Framework terms (vram.catalog.runtimes.TrainingTerms columns) the harness cannot run as the
 #: framework does, and why: a run without them would measure another job than the one estimated.
 NOT_RUN = (
     (lambda terms: terms.loss is Loss.FUSED_LINEAR,
@@ -111,14 +111,14 @@ NOT_RUN = (
                                      "which save other tensors than transformers' eager RMSNorm"),
     (lambda terms: terms.gradient_buffer, "the gradients live in a buffer allocated at start-up (Megatron's "
                                           "main_grad), which torch.optim on transformers does not have"),
-    # the loss alone would run on the CPU, but no framework the harness can run uses it
+    # the loss alone would run on the CPU, but the harness does not write it (Megatron, or a query naming it)
     (lambda terms: terms.loss is Loss.VOCAB_PARALLEL, "Megatron's vocab-parallel cross-entropy (an fp32 softmax "
                                                       "made in place) is not written in the harness"),
 )
 
 
 def _loss_chunks(job) -> int:
-    terms = job.runtime.terms
+    terms = loss_terms(job)  # the loss the query names, as the estimate counts it, else the framework's
     for applies, reason in NOT_RUN:
         if applies(terms):
             raise UnsupportedRun(f"{job.runtime.name}: {reason}")

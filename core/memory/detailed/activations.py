@@ -186,17 +186,23 @@ def _normed_inputs(options: BlockOptions) -> Term:
 
 
 def _norm_terms(options: BlockOptions) -> tuple[Term, ...]:
-    if options.unsloth_kernels:
+    if options.unsloth_kernels and options.norm == "rmsnorm":  # an RMSNorm kernel: LayerNorm models keep theirs
         return (UNSLOTH_NORM,)
     return (FUSED_NORM_TERMS if options.fused_norm else NORM_TERMS)[options.norm]
 
 
+def _fused_lora_mlp(options: BlockOptions) -> bool:
+    """Unsloth's LoRA_MLP replaces a dense gated MLP (a layer's mlp.gate_proj, up_proj, down_proj),
+    not a block of routed experts."""
+    return options.unsloth_kernels and not options.moe
+
+
 def _mlp_backward(options: BlockOptions) -> Term:
-    return UNSLOTH_MLP_BACKWARD if options.unsloth_kernels else MLP_BACKWARD[options.mlp]
+    return UNSLOTH_MLP_BACKWARD if _fused_lora_mlp(options) else MLP_BACKWARD[options.mlp]
 
 
 def _mlp_terms(options: BlockOptions) -> list[Term]:
-    if options.unsloth_kernels:
+    if _fused_lora_mlp(options):
         return [UNSLOTH_MLP]
     if options.mlp == "gated":
         return [GATED_MLP, MOE_ROUTING] if options.moe else [GATED_MLP]

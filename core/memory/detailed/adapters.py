@@ -182,8 +182,13 @@ def _with_framework_kernels(job: DetailedJob, options: BlockOptions, targets: tu
         said.say(f"{job.runtime.name}'s fused LoRA MLP needs adapters on gate_proj, up_proj and down_proj and no "
                  "DoRA: the MLP is counted as transformers and PEFT keep it")
         return options
-    said.say(f"{job.runtime.name}'s own kernels: its RMSNorm keeps the input and an fp32 rstd a row, its LoRA MLP "
-             f"the gate and up outputs ({terms.sources['lora_kernel_families']}; {UNSLOTH_SOURCE})")
+    # each kernel where it applies (activations._norm_terms, _fused_lora_mlp): an RMSNorm, a dense MLP
+    kernels = [*(["its RMSNorm keeps the input and an fp32 rstd a row"] if options.norm == "rmsnorm" else []),
+               *(["its LoRA MLP the gate and up outputs"] if not options.moe else [])]
+    if not kernels:
+        return options
+    said.say(f"{job.runtime.name}'s own kernels: {', '.join(kernels)} ({terms.sources['lora_kernel_families']}; "
+             f"{UNSLOTH_SOURCE})")
     return dataclasses.replace(options, unsloth_kernels=True)
 
 

@@ -181,8 +181,6 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
     return items, phases, host_activation_bytes(keeps, values, options, bool(job.request.offload_activations))
 
 
-
-
 #: torchtune's optimizer_in_bwd: a post-accumulate-grad hook on every parameter steps its own
 #: optimizer and sets its gradient to None as soon as backward has made it, so one parameter's
 #: gradient is live at a time, not the model's (the largest: the embedding or the head).
