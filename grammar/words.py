@@ -471,8 +471,9 @@ def setting(atom: Atom) -> Meaning:
              or BIND_KEYS.get(key) or FLAG_KEYS.get(key))
     if field is None and key in FLAG_SWITCHES and atom.value.lower() in BOOLEANS:  # "OLLAMA_FLASH_ATTENTION=1"
         name, on = FLAG_SWITCHES[key]
-        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", name, on if BOOLEANS[atom.value.lower()]
-                       else not on)
+        if not BOOLEANS[atom.value.lower()]:
+            name, on = FLAG_OFF.get(name, (name, not on))
+        return Meaning("set", atom.pos, f"{atom.text}={atom.value}", name, on)
     if field is None and key in FLAG_WORD_KEYS:  # "--dtype=bfloat16"
         field, value = _flag_word(FLAG_WORD_KEYS[key], atom.value)
         return Meaning("set", atom.pos, f"{atom.text}={atom.value}", field, value)

@@ -150,11 +150,10 @@ class Tensor:
 def tensors(spec: ModelSpec, fused_qkv: bool) -> tuple[list[Tensor], int]:
     """The 2-D weights of ``spec`` as llama.cpp's converter writes them, and the count of 1-D values
     (norms, biases: kept f32). MoE routers (ffn_gate_inp) are never quantised: counted as 1-D."""
-    unmodelled = ("Gated DeltaNet layers (ssm_* tensors)" if spec.linear_attention_layers is not None
-                  else "global layers with their own heads" if spec.has_global_layers else None)
+    unmodelled = ("error.gguf_mix_linear_attention" if spec.linear_attention_layers is not None
+                  else "error.gguf_mix_global_layers" if spec.has_global_layers else None)
     if unmodelled:
-        raise UnsupportedError(f"the GGUF mix of {spec.id}'s {unmodelled} is not modelled yet; give a dtype (int4, "
-                               "int8) for an estimate by the bits alone", field="quant")
+        raise UnsupportedError.said(unmodelled, model=spec.id, field="quant")
     h, layers, v = spec.hidden_size, spec.num_layers, spec.vocab_size
     q, kv = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
     found = [Tensor("output" if spec.tie_embeddings else "token_embd", -1, h, v)]

@@ -71,6 +71,9 @@ class Loss(StrEnum):
     CHUNKED_LINEAR = "chunked_linear"  #: head and cross-entropy chunk by chunk of tokens
     FUSED_LINEAR = "fused_linear"  #: head and loss fused, chunks capped in size
     VOCAB_PARALLEL = "vocab_parallel"  #: Megatron's cross-entropy: an fp32 softmax made in place of the 16-bit logits' upcast
+    #: Liger-Kernel's fused linear cross-entropy: head and loss a chunk of tokens at a time, each chunk's
+    #: logits turned into their gradient in place, the hidden states' and head's gradients made in forward
+    LIGER = "liger"
 
 
 class Solve(StrEnum):

@@ -108,6 +108,12 @@ PHRASES: dict[str, tuple[str, Any]] = {
            "chunked_loss"),
     **_all("loss", Loss.FUSED_LINEAR, "fused loss", "fused ce", "fused cross entropy", "fused cross-entropy",
            "fused_linear"),
+    # Liger-Kernel's fused linear cross-entropy (src/liger_kernel/transformers/fused_linear_cross_entropy.py
+    # LigerFusedLinearCrossEntropyLoss), as HF Trainer, TRL, Axolotl and LLaMA-Factory switch it on
+    **_all("loss", Loss.LIGER, "liger", "liger kernel", "liger kernels", "liger-kernel", "liger_kernel",
+           "with liger", "liger loss", "liger ce", "liger fused linear cross entropy",
+           "liger fused linear cross-entropy", "ligerfusedlinearcrossentropyloss",
+           "liger_kernel.transformers.ligerfusedlinearcrossentropyloss"),
     # Megatron's vocab-parallel cross-entropy (megatron/core/tensor_parallel/cross_entropy.py)
     **_all("loss", Loss.VOCAB_PARALLEL, "vocab-parallel loss", "vocab parallel loss", "vocab-parallel cross entropy",
            "vocab-parallel cross-entropy", "vocab_parallel_cross_entropy", "vocab_parallel"),
@@ -430,6 +436,10 @@ FLAG_SWITCHES: dict[str, tuple[str, Any]] = {
     # CUDA-graph estimate from the pool (vllm/v1/worker/gpu_worker.py determine_available_memory:
     # profile_cudagraph_memory only when cudagraph_mode != NONE); SGLang --disable-cuda-graph likewise
     "enforce_eager": ("enforce_eager", True), "disable_cuda_graph": ("enforce_eager", True),
+    # Liger's fused linear cross-entropy: transformers TrainingArguments.use_liger_kernel (TRL's configs
+    # inherit it), LLaMA-Factory's enable_liger_kernel (hparams/model_args.py), Axolotl's liger plugin
+    # key liger_fused_linear_cross_entropy (integrations/liger/args.py); off: the framework's own loss
+    **{k: ("loss", Loss.LIGER) for k in ("use_liger_kernel", "enable_liger_kernel", "liger_fused_linear_cross_entropy")},
 }
 #: Engine launch flags that change memory in a way vram does not model yet: refused by name, never
 #: dropped. Each says what the flag does to memory, from the engine's own code.
@@ -463,6 +473,8 @@ NOT_MODELLED_FOR_ENGINE: dict[tuple[str, Engine], str] = {
 FLAG_OFF: dict[str, tuple[str, Any]] = {
     "recompute": ("recompute", Recompute.NONE), "flash_attention": ("flash_attention", False),
     "dropout": ("dropout", False), "offload": ("offload", Offload.NONE),
+    # use_liger_kernel=False: transformers' own loss, the whole fp32 logits (ForCausalLMLoss)
+    "loss": ("loss", Loss.FP32_LOGITS),
 }
 #: Flags that take no value and do not change memory (``--trust-remote-code``).
 IGNORED_SWITCHES: frozenset[str] = frozenset({
@@ -711,7 +723,7 @@ CANONICAL: dict[str, str] = {
     "offload_activations:True": "offload activations", "offload_activations:False": "no activation offloading",
     "optimizer_in_backward:True": "optimizer in backward", "optimizer_in_backward:False": "optimizer after backward",
     "loss:fp32_logits": "fp32 loss", "loss:chunked_linear": "chunked loss", "loss:fused_linear": "fused loss",
-    "loss:vocab_parallel": "vocab-parallel loss", "lora_targets": "targets",
+    "loss:vocab_parallel": "vocab-parallel loss", "loss:liger": "liger", "lora_targets": "targets",
     "offload:optimizer": "offload", "offload:params": "offload params", "offload:none": "no offload", "ep": "ep",
     "solve:max_batch_size": "max batch", "solve:max_seq_len": "max context",
     "solve:min_gpu_count": "min gpus", "solve:gpus": "which gpus", "solve:gpu_layers": "max layers",
@@ -793,6 +805,8 @@ PHRASES |= {
            "fused 交叉熵"),
     **_all("loss", Loss.VOCAB_PARALLEL, "词表并行 loss", "词表并行loss", "词表并行损失", "词表并行交叉熵",
            "词表并行 交叉熵"),
+    **_all("loss", Loss.LIGER, "liger 内核", "liger内核", "liger 算子", "liger算子", "liger 损失", "liger损失",
+           "用 liger", "开启 liger", "开 liger", "liger 加速"),
     **_all("loss", Loss.FP32_LOGITS, "fp32 损失", "fp32 交叉熵", "不分块 loss", "不分块loss", "不分块损失"),
     # torchtune's optimizer_in_bwd, as its README says it ("Fuse optimizer step into backward")
     **_all("optimizer_in_backward", True, "优化器融合进反向", "优化器融进反向", "优化器融合到反向",

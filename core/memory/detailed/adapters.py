@@ -286,7 +286,9 @@ def lora_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase
         backward_layer = _plus(backward_layer, "c*b*s*D", values)
         if settings.recompute is not Recompute.FULL:
             activations = _plus(activations, "L*c*b*s*D", values)
-    logits = logits_item(job, values, _free_at_first_loss(job, settings, activations))
+    # PEFT's trainable copy of lm_head (modules_to_save) is in the model's dtype; a frozen head has no gradient
+    head = job.compute_bytes if "lm_head" in (job.request.modules_to_save or ()) else 0
+    logits = logits_item(job, values, _free_at_first_loss(job, settings, activations), head_gradient_bytes=head)
     items, phases = adapter_items(job, settings, activations, logits, backward_layer)
     return items, phases, host_activation_bytes(keeps, values, options, bool(job.request.offload_activations))
 

@@ -159,6 +159,18 @@ def default_recompute(job: DetailedJob, said: Said, task_default: Recompute = Re
     return said.default("recompute", job.request.recompute, task_default, why)
 
 
+#: Liger-Kernel's fused linear cross-entropy as transformers runs it (TrainingArguments.use_liger_kernel
+#: patches the model's forward to skip the logits and call LigerForCausalLMLoss in training).
+LIGER_SOURCE = ("Liger-Kernel src/liger_kernel/ops/fused_linear_cross_entropy.py (ead96b6) "
+                "fused_linear_cross_entropy_forward: chunk_size = next_power_of_2(ceil(BT / ceil(V / H))) tokens; "
+                "each chunk's logits in the matmul's dtype, turned into their gradient in place by "
+                "liger_cross_entropy_kernel; grad_input (BT x H) and, for a trained head, grad_weight (V x H, the "
+                "weight's dtype) made in forward and kept for backward; loss_1d fp32 (BT)")
+#: Liger's other kernels (RMSNorm, SwiGLU, RoPE, transformers' apply_liger_kernel_to_*) change what
+#: each layer saves; not modelled, and said so.
+LIGER_KERNELS_NOTE = Note("note.liger_kernels")
+
+
 #: A loss the query names where its framework computes another: the columns it takes (chunks, the
 #: largest chunk) from the framework that computes it so, and that framework's source.
 NAMED_LOSSES: dict[Loss, tuple[dict[str, float], str]] = {
@@ -171,6 +183,7 @@ NAMED_LOSSES: dict[Loss, tuple[dict[str, float], str]] = {
                         "_get_chunk_multiplier: chunks of fp32 logits of at most 4 GiB"),
     Loss.VOCAB_PARALLEL: ({}, "megatron/core/tensor_parallel/cross_entropy.py _VocabParallelCrossEntropy: an fp32 "
                           "softmax of the GPU's vocabulary shard made in place of the logits' upcast"),
+    Loss.LIGER: ({}, LIGER_SOURCE),
 }
 
 
@@ -192,6 +205,8 @@ def say_loss(job: DetailedJob, said: Said) -> None:
         said.say(Note("note.loss_named", loss=str(terms.loss), source=terms.sources["loss"])
                  if job.request.loss is not None else
                  Note("note.loss_runtime", runtime=job.runtime.name, loss=str(terms.loss), source=terms.sources["loss"]))
+    if terms.loss is Loss.LIGER:
+        said.say(LIGER_KERNELS_NOTE)
     if job.request.torch_compile:
         compiled = terms.loss is Loss.CHUNKED_LINEAR or terms.compile_loss
         said.say(Note(f"note.compile_{'loss' if compiled else 'eager'}"))
@@ -284,6 +299,12 @@ def _backward_formula(options: BlockOptions, keeps: Keeps) -> Formula:
 #:   of backward, beside the chunk at hand's nll and logits gradients (8bsv/N).
 #: - fused linear (Unsloth's fused CE): no whole logits; the largest chunk's fp32 logits and their
 #:   gradient, computed together in forward, and the gradient of the hidden states it accumulates.
+#: - Liger (LIGER_SOURCE), at the last chunk of its forward: that chunk's logits (k x v, turned
+#:   into their gradient in place) and their product with the head (k x h) on its way into
+#:   grad_input, beside grad_input (b*s x h, in the hidden states' dtype n: fp32 under autocast,
+#:   where the final norm returns its fp32 input's dtype), the fp32 per-token loss and, where the head is
+#:   trained, its gradient (G bytes an element, the weight's dtype), made in forward; all but the
+#:   chunk is kept for backward, which only scales them.
 #: - vocab-parallel (Megatron's cross-entropy, fused or not): the 16-bit logits are upcast once and
 #:   the copy turned into the softmax in place, which is all it saves; backward turns the saved
 #:   softmax into the gradient in place and casts it to 16 bits beside it, so 4 + c bytes an element
@@ -294,6 +315,8 @@ LOSSES: dict[Loss, tuple[str, str]] = {
     Loss.FUSED_LINEAR: ("Fused head and loss (largest chunk, fp32)", "2*min(4*b*s*v, cap) + c*b*s*h"),
     Loss.VOCAB_PARALLEL: ("Vocab-parallel cross-entropy (fp32 softmax, 16-bit logits or their gradient)",
                           "(4 + c)*b*s*v"),
+    Loss.LIGER: ("Liger fused linear cross-entropy (a chunk of k tokens' logits, the hidden states' and head's "
+                 "gradients)", "c*k*(v + h) + n*b*s*h + 4*b*s + G*v*h"),
 }
 
 
@@ -313,10 +336,25 @@ COMPILED_SOURCE = ("torchtune/training/_compile.py compile_loss; torch/_functorc
                    "min_cut_rematerialization_partition with torch/_inductor/decomposition.py (measured)")
 
 
-def logits_item(job: DetailedJob, values: dict[str, float], free_bytes: int | None = None) -> LineItem:
+def liger_chunk_tokens(tokens: int, vocab: int, hidden: int) -> int:
+    """Tokens in Liger's logits chunk (LIGER_SOURCE: next_power_of_2(ceil(BT / ceil(V / H))), at most BT)."""
+    share = -(-tokens // -(-vocab // hidden))
+    return min(tokens, 1 << (share - 1).bit_length())
+
+
+def logits_item(job: DetailedJob, values: dict[str, float], free_bytes: int | None = None,
+                head_gradient_bytes: float = 0) -> LineItem:
     """The training loss as the job's framework computes it, or as the query names it; ``free_bytes``:
-    the GPU's memory free at the first loss, where the framework sizes its fused loss's chunks by it."""
+    the GPU's memory free at the first loss, where the framework sizes its fused loss's chunks by it;
+    ``head_gradient_bytes``: the bytes an element of the head's gradient, 0 where it is frozen (a
+    loss that makes that gradient in forward, Liger's, counts it)."""
     terms = loss_terms(job)
+    if terms.loss is Loss.LIGER:
+        label, text = LOSSES[Loss.LIGER]
+        tokens = job.batch_size * job.seq_len
+        chunk = liger_chunk_tokens(tokens, job.spec.vocab_size, job.spec.hidden_size)
+        return formula_item(Item.LOGITS, label, formula(text), {**values, "k": chunk, "G": head_gradient_bytes},
+                            terms.sources["loss"])
     if job.request.torch_compile and terms.loss is Loss.CHUNKED_LINEAR:
         label, text = COMPILED_CHUNKED
         return formula_item(Item.LOGITS, label, formula(text), {**values, "N": terms.loss_chunks},

@@ -143,7 +143,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
                  "torch.optim foreach AdamW (the CUDA default without fused=True): "
                  "_foreach_sqrt(exp_avg_sqs) makes a full-size list"),
         activations_item(options, keeps, values),
-        logits_item(job, values),
+        logits_item(job, values, head_gradient_bytes=states.weights),  # a fused loss makes it in the weight's dtype
         backward_layer_item(options, keeps, values),
         formula_item(Item.TIED_GRADIENTS, "Tied embedding: both gradient halves, being summed",
                       TIED_GRADIENTS if tied else formula("0"), values, TIED_SOURCE),
