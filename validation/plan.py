@@ -105,7 +105,7 @@ def _recompute_run(job, keeps: Keeps, recompute: Recompute) -> dict:
 #: Framework terms (vram.catalog.runtimes.TrainingTerms columns) the harness cannot run as the
 #: framework does, and why: a run without them would measure another job than the one estimated.
 NOT_RUN = (
-    (lambda terms: terms.loss is Loss.FUSED_LINEAR,
+    (lambda terms: terms.loss in (Loss.FUSED_LINEAR, Loss.LIGER),
      "a fused head-and-loss kernel (Triton) does not run on the CPU"),
     (lambda terms: terms.fused_norm, "the norms are Transformer Engine's fused LayerNorm-Linear CUDA kernels, "
                                      "which save other tensors than transformers' eager RMSNorm"),
