@@ -25,7 +25,7 @@ from vram.memory.runtime import without_context  # noqa: E402
 from vram.validation.accuracy import run_cases  # noqa: E402
 from vram.validation.emulation import UnsupportedRun, cuda_autocast  # noqa: E402
 from vram.validation.matrix import Case  # noqa: E402
-from vram.validation.page import render  # noqa: E402
+from vram.validation.page import LLAMACPP_SECTION, render  # noqa: E402
 from vram.validation.plan import plan  # noqa: E402
 from vram.validation.run import measure  # noqa: E402
 from vram.validation.tracker import LiveMemory  # noqa: E402
@@ -217,6 +217,12 @@ def test_the_accuracy_page_from_measured_rows():
                    "rows": [asdict(r) for r in rows]}, None)
     assert "| detailed method |" in page and f"`infer {tiny('qwen2')} bf16 seq 128`" in page
     assert "Not run on the CPU" in page and "No GPU run yet" in page
+    assert LLAMACPP_SECTION.read_text(encoding="utf-8").rstrip("\n") in page  # the hand-written section kept
+
+
+def test_the_page_holds_the_hand_written_llamacpp_section_as_written():
+    page = (Path(__file__).parents[1] / "docs" / "accuracy.md").read_text(encoding="utf-8")
+    assert LLAMACPP_SECTION.read_text(encoding="utf-8").rstrip("\n") in page
 
 
 def test_the_core_never_imports_torch():

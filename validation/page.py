@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vram.request.enums import PhaseName
 from vram.units import format_count
 
 from . import published, published_inference, serving
 from .rows import GB, TARGET_MEDIAN, TARGET_WORST, Row, summary
+
+
+#: The llama.cpp and Ollama section is written by hand, figure by figure from the published logs
+#: (tests/test_llamacpp.py pins each); the page carries it as it is.
+LLAMACPP_SECTION = Path(__file__).with_name("llamacpp_section.md")
 
 
 def render(cpu: dict, gpu: dict | None) -> str:
@@ -39,6 +46,8 @@ def render(cpu: dict, gpu: dict | None) -> str:
         *serving.section_lines(),
         "",
         *_gpu_section(gpu),
+        "",
+        *LLAMACPP_SECTION.read_text(encoding="utf-8").splitlines(),
         "",
         *published_inference.section_lines(),
         "",
