@@ -618,15 +618,57 @@ def test_enforce_eager_takes_no_cuda_graphs(flag):
      "--max-total-tokens"),
     ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000 on h100",
      "--max-batch-total-tokens"),
-    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-tokens 4000 on h100",
-     "--max-input-tokens"),
-    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-length 4000 on h100",
-     "--max-input-length"),
 ])
 def test_flags_that_change_memory_unmodelled_are_refused_by_name(query, flag):
     with pytest.raises(VramError) as caught:
         parse(query)
     assert f"'{flag}' is not modelled" in str(caught.value)
+
+
+def test_tgi_max_batch_total_tokens_refusal_says_tgi_ignores_it_for_flash_models():
+    """router/src/server.rs (2.x), backends/v3/src/lib.rs (3.x) check_max_batch_total_tokens: a Flash
+    Attention model's warm-up returns its pool and the flag is only warned about."""
+    with pytest.raises(VramError) as caught:
+        parse("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000")
+    assert "deprecated for Flash Attention models" in str(caught.value)
+
+
+@pytest.mark.parametrize("query, fields", [
+    # launcher/src/main.rs Args: --max-input-tokens, and --max-input-length its deprecated spelling
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-tokens 4000 on h100",
+     {"engine": "tgi", "max_input_tokens": 4000}),
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-length 4000 --max-total-tokens 8192",
+     {"engine": "tgi", "max_input_tokens": 4000, "seq_len": 8192}),
+    ("infer llama-3.1-8b max-input-tokens 2k", {"engine": "tgi", "max_input_tokens": 2048}),
+])
+def test_tgi_max_input_tokens_is_read(query, fields):
+    request = parse(query)
+    assert {k: getattr(request, k) for k in fields} == fields
+    assert parse(request.to_query()) == request
+
+
+@pytest.mark.parametrize("query", [
+    "vllm llama-3.1-8b max-input-tokens 2048",  # TGI's launcher's setting
+    "tgi llama-3.1-8b max-input-tokens 4096 max-model-len 4096",  # "`max_input_tokens` must be < `max_total_tokens`"
+])
+def test_tgi_max_input_tokens_refused_where_tgi_refuses_it(query):
+    with pytest.raises(VramError):
+        parse(query)
+
+
+@pytest.mark.parametrize("query, prefill, requests", [
+    # before 2.4.1 the launcher's max_batch_prefill_tokens is max_input_tokens + 50, and the warm-up's prompts
+    # are max_input_tokens long, each given blocks for max_total_tokens - 1 (the launcher's 4096 unless set)
+    ("tgi llama-3.1-8b max-input-tokens 1000 on a10g engine-version=2.2.0", 1050, [4095, 4095]),
+    ("tgi llama-3.1-8b max-input-tokens 2048 max-model-len 8192 on h100 engine-version=2.2.0", 2098, [8191, 8191]),
+    # from 2.4.1 the prefill does not follow it; no max_total_tokens set: each prompt generates 1 token
+    ("tgi llama-3.1-8b max-input-tokens 1000 on a10g", 4096, [1000, 1000, 1000, 1000, 96]),
+    ("tgi llama-3.1-8b max-input-tokens 2048 max-model-len 4096 on h100", 4096, [4095, 4095]),
+])
+def test_tgi_max_input_tokens_sets_prefill_and_warmup(query, prefill, requests):
+    serving = _serving(query)
+    assert serving.max_num_batched_tokens == prefill
+    assert serving.warmup_kv_bytes == sum(-(-t // 16) for t in requests) * 16 * serving.kv_bytes_per_token
 
 
 def test_tgi_max_total_tokens_stays_the_context():

@@ -110,22 +110,29 @@ class Launcher:
     batched_tokens: int  #: the default prefill tokens of the warm-up
     max_input_tokens: int | None  #: the longest prompt the launcher sets (None: left to the engine)
     reason: str
+    sets_total: bool = True  #: the launcher sets max_total_tokens (before launcher_defaults_until); else the engine
 
 
-def launcher_defaults(row: Mapping[str, Any], version: str | None, model_context: int) -> Launcher | None:
+def launcher_defaults(row: Mapping[str, Any], version: str | None, model_context: int,
+                      input_asked: int | None = None) -> Launcher | None:
     """The launcher's defaults for ``version`` (None: the newest), or None for a row without them.
 
     Before launcher_defaults_until the launcher caps the context at launcher_context_cap, sets the prompt
     one token less and the prefill tokens to the prompt plus launcher_prefill_margin; from it the prompt is
-    left to the engine and the prefill tokens are min(batched_tokens, the model's context)."""
+    left to the engine and the prefill tokens are min(batched_tokens, the model's context). ``input_asked``:
+    the launch's max_input_tokens, which the prefill follows before launcher_defaults_until."""
     until = row.get("launcher_defaults_until")
     if until is None:
         return None
     if version is not None and release(version) < release(until):
+        margin = row["launcher_prefill_margin"]
+        if input_asked is not None:
+            return Launcher(input_asked + margin, input_asked,
+                            f"before {until}: max_input_tokens {input_asked} as set, plus {margin}")
         prompt = min(model_context, row["launcher_context_cap"]) - 1
-        return Launcher(prompt + row["launcher_prefill_margin"], prompt,
-                        f"before {until}: max_input_tokens min(the model's {model_context}, "
-                        f"{row['launcher_context_cap']}) - 1 = {prompt}, plus {row['launcher_prefill_margin']}")
+        return Launcher(prompt + margin, prompt, f"before {until}: max_input_tokens min(the model's {model_context}, "
+                        f"{row['launcher_context_cap']}) - 1 = {prompt}, plus {margin}")
     tokens = min(row["batched_tokens"], model_context)
-    return Launcher(tokens, None, f"from {until}: min({row['batched_tokens']}, the model's {model_context})")
+    return Launcher(tokens, input_asked, f"from {until}: min({row['batched_tokens']}, the model's {model_context})",
+                    sets_total=False)
 

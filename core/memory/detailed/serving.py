@@ -62,6 +62,7 @@ class EngineSettings:
     max_input_tokens: int | None = None  #: the longest prompt the launcher sets (TGI before 2.4.1); None: unset
     wiggle: float = 1.0  #: the share the pool takes (the row's wiggle at the release)
     wiggle_of_total: bool = False  #: the share left out is of the fraction of CUDA's total, not of what is left
+    max_total_tokens: int | None = None  #: TGI's max_total_tokens as the launch or its launcher sets it; None: unset
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -88,7 +89,7 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
         fraction = fixed_fraction(row, request.tp)
         batched = request.max_num_batched_tokens or (legacy.batched_tokens if legacy else row.get(
             "batched_tokens_large" if large else "batched_tokens", row["batched_tokens"]))
-    launcher = launcher_defaults(row, request.engine_version, job.spec.max_seq_len)
+    launcher = launcher_defaults(row, request.engine_version, job.spec.max_seq_len, request.max_input_tokens)
     if launcher is not None and request.max_num_batched_tokens is None:
         batched = launcher.batched_tokens
         if request.memory_fraction is None:
@@ -123,7 +124,8 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                                          or release(request.engine_version) >= release(of_total))
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
                           legacy is not None, request.kv_cache_memory_bytes,
-                          launcher.max_input_tokens if launcher else None, wiggle, of_total)
+                          launcher.max_input_tokens if launcher else None, wiggle, of_total,
+                          job.seq_len if request.seq_len is not None or (launcher and launcher.sets_total) else None)
 
 
 def _chunkable(job: DetailedJob) -> bool:
@@ -261,7 +263,7 @@ def _warmup_requests(job: DetailedJob, engine: EngineSettings) -> list[int]:
     prompt = engine.max_input_tokens
     if prompt is None and job.request.seq_len is not None:
         prompt = job.seq_len - 1
-    total = job.seq_len if engine.max_input_tokens is not None or job.request.seq_len is not None else None
+    total = engine.max_total_tokens
     requests, n = [], 0
     while n < engine.batched_tokens:
         tokens = min(prompt, engine.batched_tokens - n) if prompt else engine.batched_tokens - n
