@@ -89,12 +89,12 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
         fraction = fixed_fraction(row, request.tp)
         batched = request.max_num_batched_tokens or (legacy.batched_tokens if legacy else row.get(
             "batched_tokens_large" if large else "batched_tokens", row["batched_tokens"]))
-    launcher = launcher_defaults(row, request.engine_version, job.spec.max_seq_len, request.max_input_tokens)
-    if launcher is not None and request.max_num_batched_tokens is None:
-        batched = launcher.batched_tokens
         if request.memory_fraction is None:
             said.say(f"{flag} {fraction:g} ({name}{' ' + request.engine_version if request.engine_version else ''}"
                      "'s default)")
+    launcher = launcher_defaults(row, request.engine_version, job.spec.max_seq_len, request.max_input_tokens)
+    if launcher is not None and request.max_num_batched_tokens is None:
+        batched = launcher.batched_tokens
     if request.max_num_batched_tokens is None and legacy is not None:
         said.say(f"max_num_batched_tokens {batched}, max_num_seqs {default_seqs} ({name} "
                  f"{request.engine_version}'s {row['legacy_name']}: {legacy.reason}): the profiled forward pass")
