@@ -285,5 +285,5 @@ def runtime_of(request: Request) -> Runtime:
     return at_release(found, request.framework_version) if kind == "framework" else found
 
 
-__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "at_release", "by_release", "launcher_context", "release_said", "release_tables",
-           "runtime_of", "runtimes", "training_terms"]
+__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "at_release", "by_release", "launcher_context", "release_said",
+           "release_tables", "runtime_of", "runtimes", "training_terms"]

@@ -506,7 +506,8 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
-                  wiggle=1.0 if engine.wiggle_of_total else engine.wiggle, rest_bytes=rest, request_kv_bytes=per_request,
+                  wiggle=1.0 if engine.wiggle_of_total else engine.wiggle, rest_bytes=rest,
+                  request_kv_bytes=per_request,
                   concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes,
                   warmup_kv_bytes=warm)
     if engine.cuda_total is None:
