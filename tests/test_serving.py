@@ -118,7 +118,10 @@ def _serving(query: str):
     ("sglang llama-3-8b on h100", 8192, 256),
     ("sglang llama-3-8b on a100-40gb", 4096, 256),  # from 0.5.3: 4096 below 60 x 1024 MiB
     ("sglang llama-3-8b on a100-40gb engine-version=0.5.2", 8192, 256),  # v0.4: 8192 from 25,000 MB
-    ("tgi llama-3-8b on h100", 4145, 128),  # TGI launcher: max_batch_prefill_tokens max_input_tokens + 50 (4095 + 50)
+    # TGI launcher (launcher/src/main.rs): before 2.4.1 max_batch_prefill_tokens max_input_tokens + 50 (4095 + 50);
+    # from 2.4.1 4096.min(max_position_embeddings) (3.0's compute_optimal not modelled: its 4096 fallback)
+    ("tgi llama-3-8b on h100 engine-version=2.2.0", 4145, 128),
+    ("tgi llama-3-8b on h100", 4096, 128),
     ("vllm llama-3-8b max-num-batched-tokens 16k on h100", 16384, 1024),
     # V0 engine before 0.8.0 (arg_utils.py _set_default_args_v0, config.py SchedulerConfig): no chunked
     # prefill up to a 32768-token context, one pass of max(max_model_len, 2048); above, chunked prefill
@@ -247,13 +250,69 @@ def test_tgi_keeps_its_wiggle_room_and_adds_its_warmup_batch_back():
     """FlashCausalLM.warmup: num_blocks = int(0.95 x free // block) + batch.num_blocks, the free memory read
     while the warm-up batch holds its blocks: two requests (4095 + 50 prompt tokens reach the 4145 prefill
     tokens), each ceil((max_total_tokens - 1) / 16) = 256 blocks (FlashCausalLMBatch.from_pb)."""
-    result = ask("tgi llama-3-8b max-model-len 4096 on h100")
+    result = ask("tgi llama-3-8b max-model-len 4096 on h100 engine-version=2.2.0")
     serving = result.serving
     rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
     warm = 2 * 256 * 16 * serving.kv_bytes_per_token
     assert serving.warmup_kv_bytes == warm
     assert serving.kv_cache_bytes == math.floor(0.95 * (serving.cuda_total_bytes - rest - warm)) + warm
     assert serving.kv_cache_tokens == (serving.kv_cache_bytes // (16 * serving.kv_bytes_per_token)) * 16
+
+
+@pytest.mark.parametrize("query, context, prefill", [
+    # launcher/src/main.rs before 2.4.1: max_default 4096; max_total_tokens min(max_position_embeddings, 4096),
+    # max_input_tokens one less, max_batch_prefill_tokens max_input_tokens + 50
+    ("tgi llama-3.1-8b on h100 engine-version=2.0.2", 4096, 4145),
+    ("tgi llama-3.1-8b on h100 engine-version=2.4.0", 4096, 4145),
+    ("tgi gpt2 on a10g engine-version=2.2.0", 1024, 1023 + 50),  # a context below the cap is the model's
+    ("tgi llama-3.1-8b max-model-len 8192 on h100 engine-version=2.2.0", 8192, 4145),  # the prompt stays 4095
+    # from 2.4.1 (PR #2673) the shard takes the model's context; prefill 4096.min(max_position_embeddings)
+    ("tgi llama-3.1-8b on h100 engine-version=2.4.1", 131072, 4096),
+    ("tgi llama-3.1-8b on h100 engine-version=3.3.7", 131072, 4096),
+    ("tgi gpt2 on a10g engine-version=3.0.0", 1024, 1024),
+    ("tgi llama-3.1-8b max-batch-prefill-tokens 8192 on h100 engine-version=2.2.0", 4096, 8192),
+])
+def test_tgi_launcher_defaults_by_release(query, context, prefill):
+    serving = _serving(query)
+    assert (serving.max_model_len, serving.max_num_batched_tokens) == (context, prefill)
+
+
+@pytest.mark.parametrize("query, requests", [
+    # router/client warmup: prompts of max_input_tokens (before 2.4.1 the launcher's, 4095) until the prefill
+    # tokens are reached, each given blocks for max_total_tokens - 1 tokens (FlashCausalLMBatch.from_pb)
+    ("tgi llama-3.1-8b on a10g engine-version=2.2.0", [4095, 4095]),
+    ("tgi llama-3.1-8b max-model-len 8192 on h100 engine-version=2.2.0", [8191, 8191]),
+    # from 2.4.1 no max_input_tokens: one prompt of every prefill token, 1 token to generate (max_total_tokens
+    # unset), or max_total_tokens - prompt where max-model-len is asked
+    ("tgi llama-3.1-8b on h100", [4096]),
+    ("tgi llama-3.1-8b max-model-len 4096 on h100", [4095, 4095]),
+    ("tgi llama-3.1-8b max-model-len 16384 on h100", [16383]),
+])
+def test_tgi_warmup_batch_by_release(query, requests):
+    serving = _serving(query)
+    blocks = sum(-(-tokens // 16) for tokens in requests)
+    assert serving.warmup_kv_bytes == blocks * 16 * serving.kv_bytes_per_token
+
+
+@pytest.mark.parametrize("version, wiggle, of_total", [
+    # globals.py TGI_WIGGLE_ROOM at each tag (a literal 0.95 in flash_causal_lm.py before 2.3.0); from 3.0.0
+    # get_free_memory(MEMORY_FRACTION x TGI_WIGGLE_ROOM) leaves (1 - wiggle) x fraction x total out
+    ("2.2.0", 0.95, False), ("2.3.1", 0.95, False), ("2.4.0", 0.90, False), ("2.4.1", 0.90, False),
+    ("3.0.0", 0.95, True), ("3.0.2", 0.95, True), ("3.1.0", 0.93, True), ("3.2.3", 0.93, True),
+    ("3.3.0", 0.90, True), (None, 0.90, True),
+])
+def test_tgi_wiggle_room_by_release(version, wiggle, of_total):
+    query = "tgi llama-3-8b max-model-len 4096 on h100" + (f" engine-version={version}" if version else "")
+    result = ask(query)
+    serving = result.serving
+    rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
+    left = serving.cuda_total_bytes - rest - serving.warmup_kv_bytes
+    if of_total:
+        expected = left - math.floor((1 - wiggle) * serving.cuda_total_bytes)
+    else:
+        expected = math.floor(wiggle * left)
+    assert serving.kv_cache_bytes == expected + serving.warmup_kv_bytes
+    assert serving.need_bytes() <= serving.cuda_total_bytes  # one sequence fits: the inverse agrees
 
 
 @pytest.mark.parametrize("query, starts", [
@@ -307,23 +366,23 @@ def test_engines_reading_free_memory_lose_the_weights_segments(query, extra_mib)
         assert Item.WEIGHT_SEGMENTS in result.peak_phase.live
 
 
-@pytest.mark.parametrize("query, copies", [
-    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", 2),
-    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.0.2", 2),
-    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.4.0", 1),
-    ("tgi llama-3.1-8b max-model-len 4096 on a10g", 1),
-    ("tgi llama-3-8b max-model-len 4096 tp 2 on 2x h100 engine-version=2.2.0", 2),
-    ("vllm llama-3.1-8b max-model-len 4096 on a10g", 0),
-    ("sglang llama-3.1-8b max-model-len 4096 on a10g", 0),
+@pytest.mark.parametrize("query, copies, prefill", [
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.2.0", 2, 4145),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.0.2", 2, 4145),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g engine-version=2.4.0", 1, 4145),
+    ("tgi llama-3.1-8b max-model-len 4096 on a10g", 1, 4096),  # from 2.4.1: 4096.min(the model's context)
+    ("tgi llama-3-8b max-model-len 4096 tp 2 on 2x h100 engine-version=2.2.0", 2, 4145),
+    ("vllm llama-3.1-8b max-model-len 4096 on a10g", 0, 0),
+    ("sglang llama-3.1-8b max-model-len 4096 on a10g", 0, 0),
 ])
-def test_tgi_warmup_holds_every_prefill_tokens_logits(query, copies):
+def test_tgi_warmup_holds_every_prefill_tokens_logits(query, copies, prefill):
     """TGI's warm-up asks every prompt token's logprobs (router client warmup: prefill_logprobs true), so
-    the lm_head runs over all max_batch_prefill_tokens (4145 by default) and every rank gathers the whole
+    the lm_head runs over all max_batch_prefill_tokens (the launcher's default) and every rank gathers the whole
     vocabulary; log_softmax takes a copy until 2.4.0 (PR #2661 made it in place). Both in the model's
     dtype, taken from the pool. vLLM and SGLang profile the last token's logits only."""
     result = ask(query)
     logits = [i.bytes for i in result.items if i.key is Item.LOGITS]
-    assert logits == ([copies * 4145 * 128256 * 2] if copies else [])
+    assert logits == ([copies * prefill * 128256 * 2] if copies else [])
     rest = sum(i.bytes for i in result.items if i.key is not Item.KV_CACHE)
     if copies:
         assert result.serving.rest_bytes == rest
@@ -365,7 +424,8 @@ def test_sliding_window_layers_keep_their_window_in_vllm():
      "stored in KV cache ("),
     ("sglang llama-3.1-8b mem-fraction-static 0.5 on rtx-3090", "RuntimeError: Not enough memory"),
     # TGI flash_causal_lm.py FlashCausalLM.warmup
-    ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4145 prefill tokens"),
+    ("tgi llama-3.1-8b on rtx-4060", "RuntimeError: Not enough memory to handle 4096 prefill tokens"),
+    ("tgi llama-3.1-8b on rtx-4060 engine-version=2.2.0", "RuntimeError: Not enough memory to handle 4145 prefill"),
 ])
 def test_refusals_say_what_the_engine_prints(query, refusal):
     result = ask(query)
@@ -558,15 +618,57 @@ def test_enforce_eager_takes_no_cuda_graphs(flag):
      "--max-total-tokens"),
     ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000 on h100",
      "--max-batch-total-tokens"),
-    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-tokens 4000 on h100",
-     "--max-input-tokens"),
-    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-length 4000 on h100",
-     "--max-input-length"),
 ])
 def test_flags_that_change_memory_unmodelled_are_refused_by_name(query, flag):
     with pytest.raises(VramError) as caught:
         parse(query)
     assert f"'{flag}' is not modelled" in str(caught.value)
+
+
+def test_tgi_max_batch_total_tokens_refusal_says_tgi_ignores_it_for_flash_models():
+    """router/src/server.rs (2.x), backends/v3/src/lib.rs (3.x) check_max_batch_total_tokens: a Flash
+    Attention model's warm-up returns its pool and the flag is only warned about."""
+    with pytest.raises(VramError) as caught:
+        parse("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000")
+    assert "deprecated for Flash Attention models" in str(caught.value)
+
+
+@pytest.mark.parametrize("query, fields", [
+    # launcher/src/main.rs Args: --max-input-tokens, and --max-input-length its deprecated spelling
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-tokens 4000 on h100",
+     {"engine": "tgi", "max_input_tokens": 4000}),
+    ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-input-length 4000 --max-total-tokens 8192",
+     {"engine": "tgi", "max_input_tokens": 4000, "seq_len": 8192}),
+    ("infer llama-3.1-8b max-input-tokens 2k", {"engine": "tgi", "max_input_tokens": 2048}),
+])
+def test_tgi_max_input_tokens_is_read(query, fields):
+    request = parse(query)
+    assert {k: getattr(request, k) for k in fields} == fields
+    assert parse(request.to_query()) == request
+
+
+@pytest.mark.parametrize("query", [
+    "vllm llama-3.1-8b max-input-tokens 2048",  # TGI's launcher's setting
+    "tgi llama-3.1-8b max-input-tokens 4096 max-model-len 4096",  # "`max_input_tokens` must be < `max_total_tokens`"
+])
+def test_tgi_max_input_tokens_refused_where_tgi_refuses_it(query):
+    with pytest.raises(VramError):
+        parse(query)
+
+
+@pytest.mark.parametrize("query, prefill, requests", [
+    # before 2.4.1 the launcher's max_batch_prefill_tokens is max_input_tokens + 50, and the warm-up's prompts
+    # are max_input_tokens long, each given blocks for max_total_tokens - 1 (the launcher's 4096 unless set)
+    ("tgi llama-3.1-8b max-input-tokens 1000 on a10g engine-version=2.2.0", 1050, [4095, 4095]),
+    ("tgi llama-3.1-8b max-input-tokens 2048 max-model-len 8192 on h100 engine-version=2.2.0", 2098, [8191, 8191]),
+    # from 2.4.1 the prefill does not follow it; no max_total_tokens set: each prompt generates 1 token
+    ("tgi llama-3.1-8b max-input-tokens 1000 on a10g", 4096, [1000, 1000, 1000, 1000, 96]),
+    ("tgi llama-3.1-8b max-input-tokens 2048 max-model-len 4096 on h100", 4096, [4095, 4095]),
+])
+def test_tgi_max_input_tokens_sets_prefill_and_warmup(query, prefill, requests):
+    serving = _serving(query)
+    assert serving.max_num_batched_tokens == prefill
+    assert serving.warmup_kv_bytes == sum(-(-t // 16) for t in requests) * 16 * serving.kv_bytes_per_token
 
 
 def test_tgi_max_total_tokens_stays_the_context():

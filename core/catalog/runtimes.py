@@ -186,6 +186,23 @@ def _check_table(runtime_id: str, column: str, table: list[list[Any]]) -> None:
         raise ValueError(f"runtimes.toml: {runtime_id}.{column} rows must be in release order")
 
 
+def by_release(table: list[list[Any]], version: str | None) -> Any:
+    """The value of a [[since, value], ...] column for ``version``: the latest row not after it
+    (None: the newest release, the last row)."""
+    if version is None:
+        return table[-1][1]
+    return max(((release(since), value) for since, value in table if release(version) >= release(since)),
+               key=lambda pair: pair[0])[1]
+
+
+def launcher_context(row: Mapping[str, Any], version: str | None) -> int | None:
+    """The context the launcher caps a launch that sets none at, for ``version``; None: no cap."""
+    until = row.get("launcher_defaults_until")
+    if until is None or version is None or release(version) >= release(until):
+        return None
+    return row["launcher_context_cap"]
+
+
 def _read_at(runtime: Runtime, version: str | None) -> dict[str, Any]:
     """The row's settings with each release table read at ``version`` (None: its last row), the
     source of the row that applies in place of the column's source."""
@@ -268,5 +285,5 @@ def runtime_of(request: Request) -> Runtime:
     return at_release(found, request.framework_version) if kind == "framework" else found
 
 
-__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "at_release", "release_said", "release_tables",
-           "runtime_of", "runtimes", "training_terms"]
+__all__ = ["Keeps", "Loss", "Runtime", "TrainingTerms", "at_release", "by_release", "launcher_context", "release_said",
+           "release_tables", "runtime_of", "runtimes", "training_terms"]

@@ -13,7 +13,7 @@ from typing import Any
 from vram.catalog.architecture import Architecture
 from vram.catalog.index import ModelSpec
 from vram.catalog.resolve import Resolved
-from vram.catalog.runtimes import Runtime
+from vram.catalog.runtimes import Runtime, launcher_context
 from vram.messages import Note
 from vram.request.enums import PRE_ALLOCATING, Dtype, Optimizer, Task
 from vram.request.quant import QUANT_DTYPES
@@ -79,7 +79,7 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     request, arch = resolved.request, resolved.arch
     said.say(arch.basis)
     dtype = said.default("dtype", request.dtype, *(dtype_default or default_dtype(request, arch.spec)))
-    seq_len = request.seq_len or _default_seq_len(arch.spec, said, resolved.runtime)
+    seq_len = request.seq_len or _default_seq_len(arch.spec, said, resolved.runtime, request.engine_version)
     if say_beyond and arch.spec is not None and seq_len > arch.spec.max_seq_len:
         said.say(beyond(seq_len, arch.spec))
     # a pre-allocating engine starts when one max_model_len sequence fits; its cap is max_num_seqs
@@ -119,7 +119,12 @@ def default_dtype(request: Request, spec: ModelSpec | None) -> tuple[Dtype, str]
     return DEFAULT_DTYPE[request.task], ""
 
 
-def _default_seq_len(spec: ModelSpec | None, said: Said, runtime: Runtime) -> int:
+def _default_seq_len(spec: ModelSpec | None, said: Said, runtime: Runtime, version: str | None) -> int:
+    cap = launcher_context(runtime.settings, version)
+    if runtime.pre_allocates and spec is not None and cap is not None and spec.max_seq_len > cap:
+        said.say(f"max_model_len {cap} (default: {runtime.name} {version}'s launcher caps the context at "
+                 f"min({spec.id}'s {spec.max_seq_len}, {cap}) when none is set; say 'max-model-len 8k' to change)")
+        return cap
     if runtime.pre_allocates and spec is not None:  # vLLM's ModelConfig takes max_model_len from config.json
         said.say(f"max_model_len {spec.max_seq_len} (default: {spec.id}'s context, as {runtime.name} reads it from "
                  "the model's config; say 'max-model-len 8k' to change)")

@@ -196,6 +196,9 @@ class Serving:
     weights_offloaded: int = 0  #: one GPU's weights kept in host memory (vLLM's cpu_offload_gb)
     #: KV the engine's warm-up batch holds when it reads the free memory, added back to the pool whole (TGI)
     warmup_kv_bytes: int = 0
+    #: what the engine leaves out of its share before the pool whatever is free (TGI 3: (1 - wiggle) x the
+    #: fraction of CUDA's total); 0 where its wiggle is a share of what is left
+    reserve_bytes: int = 0
     cuda_total_bytes: int | None = None  #: the GPU's memory as CUDA reports it; None without a GPU
     kv_cache_bytes: int | None = None  #: the pool on one GPU (0 when nothing is left for it)
     kv_cache_tokens: int | None = None  #: the pool of one replica in tokens, as the engine logs it
@@ -224,7 +227,7 @@ class Serving:
         kv = self.concurrency_asked * self.request_kv_bytes
         if self.pool_set is not None:
             return self.rest_bytes + max(self.pool_set, kv)
-        return (self.rest_bytes + self.warmup_kv_bytes
+        return (self.rest_bytes + self.warmup_kv_bytes + self.reserve_bytes
                 + math.ceil(max(kv - self.warmup_kv_bytes, 0) / self.wiggle))
 
     def to_dict(self) -> dict[str, Any]:

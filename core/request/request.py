@@ -52,6 +52,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "memory_fraction": (0.01, 1.0),
     "max_num_batched_tokens": (1, 2**24),
     "max_num_seqs": (1, 2**20),
+    "max_input_tokens": (1, 2**24),
     "kv_cache_memory_bytes": (1, 2**50),
     "cpu_offload_gib": (0.01, 2**20),
     "gpu_layers": (0, 2**16),
@@ -71,10 +72,12 @@ FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "c
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
-                 "kv_cache_memory_bytes", "cpu_offload_gib", "engine_version")
+                 "kv_cache_memory_bytes", "cpu_offload_gib", "max_input_tokens", "engine_version")
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
-#: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
-ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
+#: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens); TGI's launcher's
+#: --max-input-tokens (launcher/src/main.rs)
+ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM,
+                                        "max_input_tokens": Engine.TGI}
 #: The engines that read an engine field, where more than the pre-allocating ones: transformers'
 #: release decides whether generate makes every prompt position's logits (runtimes.toml
 #: prompt_logits_until).
@@ -184,6 +187,9 @@ class Request:
     #: max_running_requests, TGI's max_concurrent_requests): a setting of the launch, not a demand
     #: (the concurrency asked is batch_size); None: the engine's default
     max_num_seqs: int | None = None
+    #: TGI's --max-input-tokens (--max-input-length): the longest prompt, below max-total-tokens (seq_len);
+    #: None: the launcher's default (before 2.4.1 min(the model's context, 4096) - 1, from 2.4.1 unset)
+    max_input_tokens: int | None = None
     #: vLLM's enforce_eager (SGLang's disable_cuda_graph): no CUDA graphs are captured; None: graphs on
     enforce_eager: bool | None = None
     #: vLLM's kv_cache_memory_bytes: the KV pool of one GPU in bytes, set directly (the profile still
@@ -373,6 +379,11 @@ class Request:
         self._set(name, match[1])
 
     def _check_engine_settings(self) -> None:
+        if self.max_input_tokens is not None and self.seq_len is not None and self.max_input_tokens >= self.seq_len:
+            # launcher/src/main.rs: "`max_input_tokens` must be < `max_total_tokens`"
+            raise ConflictError(f"max_input_tokens {self.max_input_tokens} must be below the context {self.seq_len} "
+                                "(TGI's max_total_tokens: the prompt and at least one generated token)",
+                                field="max_input_tokens")
         for name, engine in ONE_ENGINE_FIELDS.items():
             if getattr(self, name) is not None and self.engine is not engine:
                 raise ConflictError(f"{_label(name)} is {engine.value}'s setting, not {self.engine}'s", field=name)
@@ -614,6 +625,7 @@ _LABELS = {
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
     "max_num_batched_tokens": "max_num_batched_tokens", "gpu_layers": "n_gpu_layers",
     "max_num_seqs": "max_num_seqs (the engine's cap on running sequences)", "enforce_eager": "enforce_eager",
+    "max_input_tokens": "max_input_tokens (TGI's longest prompt)",
     "kv_cache_memory_bytes": "kv_cache_memory_bytes (vLLM's KV pool in bytes)",
     "cpu_offload_gib": "cpu_offload_gb (vLLM's weights in host memory)",
     "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "framework_version": "a framework release",

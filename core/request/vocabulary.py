@@ -325,6 +325,9 @@ KEYS: dict[str, str] = {
                                              "chunked_prefill_size", "chunked-prefill-size", "chunked prefill",
                                              "max batch prefill tokens", "max_batch_prefill_tokens",
                                              "max-batch-prefill-tokens")},
+    # TGI's launcher (launcher/src/main.rs Args): --max-input-tokens, and its deprecated spelling --max-input-length
+    **{k: "max_input_tokens" for k in ("max input tokens", "max_input_tokens", "max-input-tokens",
+                                       "max input length", "max_input_length", "max-input-length")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
@@ -392,6 +395,7 @@ SERVE_WORDS: frozenset[str] = frozenset({"serve", "serving"})
 ENGINE_SPELLINGS: dict[str, Engine] = {
     "mem_fraction_static": Engine.SGLANG, "chunked_prefill_size": Engine.SGLANG,
     "cuda_memory_fraction": Engine.TGI, "max_batch_prefill_tokens": Engine.TGI,
+    "max_input_tokens": Engine.TGI, "max_input_length": Engine.TGI,
     "max_running_requests": Engine.SGLANG, "max_concurrent_requests": Engine.TGI, "disable_cuda_graph": Engine.SGLANG,
 }
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
@@ -450,15 +454,14 @@ NOT_MODELLED_FLAGS: dict[str, str] = {
     # python/sglang/srt/server_args.py: DP attention reserves more memory outside mem_fraction_static and
     # splits the KV pool over the data-parallel attention ranks
     "enable_dp_attention": "SGLang's DP attention reserves more memory and splits the KV pool over its ranks",
-    # text-generation-launcher --help: the tokens all running requests may hold; for flash-attention
-    # models TGI infers it from the free memory at warm-up
-    "max_batch_total_tokens": "TGI sizes its KV pool to that many tokens",
-    # text-generation-launcher --help: the longest prompt; when --max-batch-prefill-tokens is not given
-    # it is max_input_tokens + 50, the prefill TGI warms up with
-    "max_input_tokens": "TGI caps a prompt at that many tokens, and warms up with max_input_tokens + 50 prefill "
-                        "tokens unless --max-batch-prefill-tokens is given",
-    "max_input_length": "TGI caps a prompt at that many tokens, and warms up with max_input_length + 50 prefill "
-                        "tokens unless --max-batch-prefill-tokens is given",
+    # TGI's router (router/src/server.rs in 2.x, backends/v3/src/lib.rs in 3.x check_max_batch_total_tokens):
+    # a Flash Attention model returns the pool its warm-up inferred, and the flag is then ignored ("is
+    # deprecated for Flash Attention models"); only models without paged attention use it, which vram
+    # does not model for TGI
+    "max_batch_total_tokens": "TGI ignores it for Flash Attention models (it logs \"--max-batch-total-tokens is "
+                              "deprecated for Flash Attention models\" and sizes the pool at warm-up, as vram "
+                              "does) and reads it only for models without paged attention, which vram does not "
+                              "model",
 }
 
 #: Flags one engine spells like a setting another reads: (spelling, engine) to what it does there,
@@ -732,6 +735,7 @@ CANONICAL: dict[str, str] = {
     "lora_rank": "rank", "hidden_size": "hidden", "num_layers": "layers", "num_heads": "heads",
     "gpu_count": "gpus", "method": "method", "memory_fraction": "memory-fraction",
     "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
+    "max_input_tokens": "max-input-tokens",
     "kv_cache_memory_bytes": "kv-cache-memory-bytes", "cpu_offload_gib": "cpu-offload-gb",
     "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl",
     "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from vram.catalog.index import Gpu
+from vram.catalog.runtimes import by_release
 from vram.request.request import release
 from vram.units import GIB, MIB
 
@@ -65,15 +66,6 @@ class Legacy:
     reason: str
 
 
-def by_release(table: list[list[Any]], version: str | None) -> Any:
-    """The value of a [[since, value], ...] column for ``version``: the latest row not after it
-    (None: the newest release, the last row)."""
-    if version is None:
-        return table[-1][1]
-    return max(((release(since), value) for since, value in table if release(version) >= release(since)),
-               key=lambda pair: pair[0])[1]
-
-
 def legacy_defaults(row: Mapping[str, Any], version: str | None, max_model_len: int,
                     chunkable: bool) -> Legacy | None:
     """The row's legacy_* defaults when ``version`` is older than its legacy_until, else None.
@@ -109,3 +101,38 @@ def is_large(row: Mapping[str, Any], gpu: Gpu) -> bool:
         return False
     name = f"{gpu.id} {gpu.name}".lower()
     return gpu.memory_bytes >= row["large_gpu_gib"] * GIB and not any(x in name for x in row["large_gpu_excluded"])
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """What an engine's launcher sets before the engine starts, where the row has launcher columns (TGI)."""
+
+    batched_tokens: int  #: the default prefill tokens of the warm-up
+    max_input_tokens: int | None  #: the longest prompt the launcher sets (None: left to the engine)
+    reason: str
+    sets_total: bool = True  #: the launcher sets max_total_tokens (before launcher_defaults_until); else the engine
+
+
+def launcher_defaults(row: Mapping[str, Any], version: str | None, model_context: int,
+                      input_asked: int | None = None) -> Launcher | None:
+    """The launcher's defaults for ``version`` (None: the newest), or None for a row without them.
+
+    Before launcher_defaults_until the launcher caps the context at launcher_context_cap, sets the prompt
+    one token less and the prefill tokens to the prompt plus launcher_prefill_margin; from it the prompt is
+    left to the engine and the prefill tokens are min(batched_tokens, the model's context). ``input_asked``:
+    the launch's max_input_tokens, which the prefill follows before launcher_defaults_until."""
+    until = row.get("launcher_defaults_until")
+    if until is None:
+        return None
+    if version is not None and release(version) < release(until):
+        margin = row["launcher_prefill_margin"]
+        if input_asked is not None:
+            return Launcher(input_asked + margin, input_asked,
+                            f"before {until}: max_input_tokens {input_asked} as set, plus {margin}")
+        prompt = min(model_context, row["launcher_context_cap"]) - 1
+        return Launcher(prompt + margin, prompt, f"before {until}: max_input_tokens min(the model's {model_context}, "
+                        f"{row['launcher_context_cap']}) - 1 = {prompt}, plus {margin}")
+    tokens = min(row["batched_tokens"], model_context)
+    return Launcher(tokens, input_asked, f"from {until}: min({row['batched_tokens']}, the model's {model_context})",
+                    sets_total=False)
+

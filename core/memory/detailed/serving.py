@@ -16,12 +16,13 @@ import math
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu
+from vram.catalog.runtimes import by_release
 from vram.formula import formula
 from vram.memory.detailed import allocator, sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
-    by_gpu_memory, by_release, fixed_fraction, gpu_defaults, is_large, legacy_defaults
+    by_gpu_memory, fixed_fraction, gpu_defaults, is_large, launcher_defaults, legacy_defaults
 )
 from vram.memory.detailed.inference import (
     MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, kv_token_layer, weights_items
@@ -58,6 +59,10 @@ class EngineSettings:
     sampler_bytes_per_logit: int  #: what the profiled sampler holds for each logit of its batch
     legacy: bool  #: the engine's earlier scheduler (the row's legacy_* columns) runs
     pool_bytes: int | None = None  #: the pool set in bytes (vLLM's kv_cache_memory_bytes), not by the fraction
+    max_input_tokens: int | None = None  #: the longest prompt the launcher sets (TGI before 2.4.1); None: unset
+    wiggle: float = 1.0  #: the share the pool takes (the row's wiggle at the release)
+    wiggle_of_total: bool = False  #: the share left out is of the fraction of CUDA's total, not of what is left
+    max_total_tokens: int | None = None  #: TGI's max_total_tokens as the launch or its launcher sets it; None: unset
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -87,9 +92,16 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
         if request.memory_fraction is None:
             said.say(f"{flag} {fraction:g} ({name}{' ' + request.engine_version if request.engine_version else ''}"
                      "'s default)")
+    launcher = launcher_defaults(row, request.engine_version, job.spec.max_seq_len, request.max_input_tokens)
+    if launcher is not None and request.max_num_batched_tokens is None:
+        batched = launcher.batched_tokens
     if request.max_num_batched_tokens is None and legacy is not None:
         said.say(f"max_num_batched_tokens {batched}, max_num_seqs {default_seqs} ({name} "
                  f"{request.engine_version}'s {row['legacy_name']}: {legacy.reason}): the profiled forward pass")
+    elif request.max_num_batched_tokens is None and launcher is not None:
+        said.say(f"max_num_batched_tokens {batched} ({name}"
+                 f"{' ' + request.engine_version if request.engine_version else ''}'s launcher default, "
+                 f"{launcher.reason}; launcher/src/main.rs): the warm-up's prefill")
     elif request.max_num_batched_tokens is None:
         said.say(f"max_num_batched_tokens {batched} ({name}'s default"
                  f"{' on a GPU this size' if 'batched_tokens_large' in row or 'by_gpu_since' in row else ''}): "
@@ -105,8 +117,15 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     if request.kv_cache_memory_bytes is not None:
         said.say(f"kv_cache_memory_bytes {request.kv_cache_memory_bytes:,}: the KV pool a GPU, as set; {name} still "
                  f"profiles, but does not read {flag} (vllm/v1/worker/gpu_worker.py determine_available_memory)")
+    wiggle = row["wiggle"] if isinstance(row["wiggle"], (int, float)) else by_release(row["wiggle"],
+                                                                                       request.engine_version)
+    of_total = row.get("wiggle_of_total_since")
+    of_total = of_total is not None and (request.engine_version is None
+                                         or release(request.engine_version) >= release(of_total))
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
-                          legacy is not None, request.kv_cache_memory_bytes)
+                          legacy is not None, request.kv_cache_memory_bytes,
+                          launcher.max_input_tokens if launcher else None, wiggle, of_total,
+                          job.seq_len if request.seq_len is not None or (launcher and launcher.sets_total) else None)
 
 
 def _chunkable(job: DetailedJob) -> bool:
@@ -193,7 +212,7 @@ def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Ph
     warm = _warmup_kv(job, engine, pool_layer, layers)
     if warm:
         said.say(f"{job.runtime.name}'s warm-up holds its own batch's KV when it reads the free memory "
-                 f"({warm / GIB:.2f} GiB: {_warmup_requests(job, engine)} requests of max_model_len, enough for "
+                 f"({warm / GIB:.2f} GiB: {_warmup_said(_warmup_requests(job, engine))}, enough for "
                  f"{engine.batched_tokens} prefill tokens) and adds those blocks back to the pool; it fails to "
                  f"start when they do not fit ({WARMUP_KV_SOURCE})")
     serving = _serving(job, engine, pool_layer, layers, rest, per_request.bytes, startup, warm)
@@ -236,10 +255,26 @@ WARMUP_KV_SOURCE = ("TGI router/client/src/v3/client.rs warmup; server/text_gene
                     "flash_causal_lm.py FlashCausalLMBatch.from_pb, FlashCausalLM.warmup")
 
 
-def _warmup_requests(job: DetailedJob, engine: EngineSettings) -> int:
-    """The warm-up's requests: max_model_len - 1 prompt tokens each (TGI's default max_input_tokens)
-    until the prefill tokens are reached."""
-    return -(-engine.batched_tokens // max(job.seq_len - 1, 1))
+def _warmup_requests(job: DetailedJob, engine: EngineSettings) -> list[int]:
+    """The warm-up's requests, each as the KV tokens it is given blocks for: prompts of the launch's
+    max_input_tokens (TGI before 2.4.1 sets it, max_model_len - 1 when asked; else one prompt of all the
+    prefill tokens) until the prefill tokens are reached, each with max_total_tokens - prompt tokens to
+    generate where max_total_tokens is set (before 2.4.1 always, else when max-model-len is asked), else 1."""
+    prompt = engine.max_input_tokens
+    if prompt is None and job.request.seq_len is not None:
+        prompt = job.seq_len - 1
+    total = engine.max_total_tokens
+    requests, n = [], 0
+    while n < engine.batched_tokens:
+        tokens = min(prompt, engine.batched_tokens - n) if prompt else engine.batched_tokens - n
+        requests.append(tokens + (total - tokens if total is not None else 1) - 1)
+        n += tokens
+    return requests
+
+
+def _warmup_said(requests: list[int]) -> str:
+    counts = {tokens: requests.count(tokens) for tokens in requests}
+    return ", ".join(f"{n} request{'s' if n > 1 else ''} of {tokens + 1:,} tokens" for tokens, n in counts.items())
 
 
 def _warmup_kv(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, layers: int) -> int:
@@ -247,7 +282,7 @@ def _warmup_kv(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, 
     warmup_kv); 0 for an engine whose profile run keeps none."""
     if not job.runtime.settings.get("warmup_kv"):
         return 0
-    blocks = _warmup_requests(job, engine) * -(-(job.seq_len - 1) // engine.block_size)
+    blocks = sum(-(-tokens // engine.block_size) for tokens in _warmup_requests(job, engine))
     return blocks * engine.block_size * _token_bytes(job, token_layer, layers)
 
 
@@ -471,14 +506,19 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   memory_fraction=engine.fraction, memory_fraction_flag=row["memory_fraction_flag"],
                   block_size=engine.block_size, max_num_batched_tokens=engine.batched_tokens,
                   max_num_seqs=engine.max_num_seqs, kv_bytes_per_token=_token_bytes(job, token_layer, layers),
-                  wiggle=row["wiggle"], rest_bytes=rest, request_kv_bytes=per_request,
+                  wiggle=1.0 if engine.wiggle_of_total else engine.wiggle, rest_bytes=rest,
+                  request_kv_bytes=per_request,
                   concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes,
                   warmup_kv_bytes=warm)
     if engine.cuda_total is None:
         return Serving(**common)
-    left = Serving(**common).usable_bytes(engine.cuda_total) - rest - warm
+    # TGI 3: free - (1 - fraction x wiggle) x total, the wiggle's share of the fraction left out
+    # (runtimes.toml wiggle_of_total_since; utils/import_utils.py get_cuda_free_memory)
+    reserve = math.floor((1 - engine.wiggle) * engine.fraction * engine.cuda_total) if engine.wiggle_of_total else 0
+    common.update(reserve_bytes=reserve)
+    left = Serving(**common).usable_bytes(engine.cuda_total) - rest - warm - reserve
     pool = engine.pool_bytes if engine.pool_bytes is not None else \
-        math.floor(row["wiggle"] * left) + (warm if left >= 0 else 0)
+        math.floor(common["wiggle"] * left) + (warm if left >= 0 else 0)
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
