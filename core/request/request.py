@@ -71,7 +71,10 @@ FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "c
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
-                 "kv_cache_memory_bytes", "cpu_offload_gib", "engine_version")
+                 "kv_cache_memory_bytes", "cpu_offload_gib")
+#: Engines whose answer follows a named release (their runtimes.toml rows have *_since columns): the
+#: pre-allocating engines, and Ollama (its default context and its layer placement changed by release)
+RELEASED_ENGINES = PRE_ALLOCATING | {Engine.OLLAMA}
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
 #: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
 ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
@@ -306,6 +309,9 @@ class Request:
             if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
                                     "(vllm, sglang or tgi)", field=name)
+        if self.engine_version is not None and self.engine not in RELEASED_ENGINES:
+            raise ConflictError(f"{_label('engine_version')} is a serving engine's setting: name the engine that reads "
+                                "it (vllm, sglang, tgi or ollama)", field="engine_version")
         self._check_engine_settings()
         for name in ("engine_version", "framework_version"):
             if getattr(self, name) is not None:
