@@ -28,6 +28,7 @@ RELEASES = [
     ("0.15.4", 4096, "estimate", False),
     ("0.15.5", 32768, "estimate", False),
     ("0.29.9", 32768, "estimate", False),
+    ("0.30", 32768, "fit", False),  # a release named without its patch number is its .0
     ("0.30.0", 32768, "fit", False),
     (None, 32768, "fit", False),  # no release named: the newest
 ]
@@ -78,7 +79,7 @@ def test_newest_release_answers(query, n_ctx, layers, kv_bytes):
     estimate = vram.ask(query)
     serving = estimate.serving
     assert (serving.max_model_len, serving.gpu_layers, estimate.item("kv_cache").bytes) == (n_ctx, layers, kv_bytes)
-    assert any("Ollama 0.30.0 and later" in line and "llama.cpp's fit" in line for line in estimate.assumptions)
+    assert any("Ollama 0.30 and later" in line and "llama.cpp's fit" in line for line in estimate.assumptions)
 
 
 def test_the_newest_fit_does_not_shrink_the_context_ollama_passes():
