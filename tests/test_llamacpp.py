@@ -214,7 +214,8 @@ def test_ollama_qwen3_graph_from_the_kv_on_three_gpus():
     """GraphSize has no qwen3 case: the graph is GQA x kv / 6 (10.7 GiB) on each of three RTX 3090s, and the
     required total, all 65 layers placed, prints 67.3 GiB as the comment quotes its log."""
     said = Said()
-    job = detailed_job(resolve_request(vram.parse("infer qwen3-32b q6_k ollama num_ctx 32768 engine-version=0.6.8")), said)
+    query = "infer qwen3-32b q6_k ollama num_ctx 32768 engine-version=0.6.8"  # the release its issue names
+    job = detailed_job(resolve_request(vram.parse(query)), said)
     setup = llamacpp.setup_of(job, said, None)
     free = int(OLLAMA_QWEN3["logged"]["memory_available_gpu0_gib"] * GIB)
     layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 3)

@@ -4,7 +4,8 @@ llama.cpp allocates on each GPU a model buffer (the layers it was given), a KV b
 rows of those layers' cache cells) and a compute buffer (the ggml scheduler's reserve for the
 worst-case graph at ``n_ubatch`` tokens); what is not offloaded stays in host memory (CPU_Mapped),
 with the token embedding, which is always read on the CPU. Ollama runs the same buffers with its
-own defaults, and decides the layers it offloads by its own estimate (llm/memory.go).
+own defaults, each as its release had them; before v0.30 it decided the layers it offloads by its own
+estimate (llm/memory.go), since then llama.cpp's fit does (the Ollama row's placement_since).
 
 Offload (llama.cpp src/llama-model.cpp, load_tensors): of ``n_layer`` blocks, the last
 ``min(n_gpu_layers, n_layer)`` go to the GPUs, the output layer too when ``n_gpu_layers > n_layer``
@@ -337,12 +338,9 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
                      "a sequence")
     elif "n_ctx_since" in row:
         per = _ollama_ctx(job, gpu, said)
-    elif row["n_ctx"] == "model":
+    else:  # the llama.cpp row's n_ctx = "model"
         per = job.spec.max_seq_len
         said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
-    else:
-        per = row["n_ctx"]
-        said.say(f"n_ctx {per} (default; say -c to change)")
     n_ctx = per * seqs if row["ctx_times_parallel"] else per
     if row["ctx_times_parallel"] and seqs > 1:
         said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
@@ -606,4 +604,5 @@ MIN_FIT_CTX = 4096
 
 
 __all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
-           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "ollama_release", "placement", "reserve_bytes", "serving", "setup_of"]
+           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "ollama_release", "placement", "reserve_bytes",
+           "serving", "setup_of"]
