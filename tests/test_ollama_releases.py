@@ -100,3 +100,11 @@ def test_an_older_release_places_by_its_estimate():
 def test_a_release_needs_an_engine_that_has_releases():
     with pytest.raises(vram.VramError, match="vllm, sglang, tgi or ollama"):
         vram.ask("llama.cpp llama-3-8b engine-version=1.0")
+
+
+@pytest.mark.parametrize("query", ["ollama==0.6.5 run llama3.1:8b on rtx 3070",
+                                   "ollama run llama3.1:8b engine-version=v0.6.5 on rtx 3070"])
+def test_an_ollama_release_reads_and_writes_back(query):
+    request = vram.parse(query)
+    assert (request.engine, request.engine_version) == ("ollama", "0.6.5")
+    assert vram.parse(request.to_query()) == request
