@@ -71,10 +71,11 @@ FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "c
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
-                 "kv_cache_memory_bytes", "cpu_offload_gib")
-#: Engines whose answer follows a named release (their runtimes.toml rows have *_since columns): the
-#: pre-allocating engines, and Ollama (its default context and its layer placement changed by release)
-RELEASED_ENGINES = PRE_ALLOCATING | {Engine.OLLAMA}
+                 "kv_cache_memory_bytes", "cpu_offload_gib", "engine_version")
+#: Engine fields more engines read, and how the refusal names them: a release, by every engine whose
+#: runtimes.toml row has *_since columns (Ollama's default context and layer placement changed by release)
+WIDER_ENGINE_FIELDS: dict[str, tuple[frozenset[Engine], str]] = {
+    "engine_version": (PRE_ALLOCATING | {Engine.OLLAMA}, "vllm, sglang, tgi or ollama")}
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
 #: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens)
 ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM}
@@ -306,12 +307,10 @@ class Request:
             raise ConflictError.said("error.framework_not_inference", framework=self.framework, task=self.task,
                                      field="framework")
         for name in ENGINE_FIELDS:
-            if getattr(self, name) is not None and self.engine not in PRE_ALLOCATING:
+            engines, names = WIDER_ENGINE_FIELDS.get(name, (PRE_ALLOCATING, "vllm, sglang or tgi"))
+            if getattr(self, name) is not None and self.engine not in engines:
                 raise ConflictError(f"{_label(name)} is a serving engine's setting: name the engine that reads it "
-                                    "(vllm, sglang or tgi)", field=name)
-        if self.engine_version is not None and self.engine not in RELEASED_ENGINES:
-            raise ConflictError(f"{_label('engine_version')} is a serving engine's setting: name the engine that reads "
-                                "it (vllm, sglang, tgi or ollama)", field="engine_version")
+                                    f"({names})", field=name)
         self._check_engine_settings()
         for name in ("engine_version", "framework_version"):
             if getattr(self, name) is not None:
