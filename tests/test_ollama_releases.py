@@ -34,17 +34,17 @@ RELEASES = [
 ]
 
 
-def _job(query: str, said: Said):
-    return detailed_job(resolve_request(vram.parse(query)), said)
+def _setup(query: str):
+    """The launch's job and llama.cpp settings, defaults taken for the GPUs the query names."""
+    said, resolved = Said(), resolve_request(vram.parse(query))
+    job = detailed_job(resolved, said)
+    return job, llamacpp.setup_of(job, said, resolved.gpu)
 
 
 @pytest.mark.parametrize(("version", "n_ctx", "placement", "first_block_first"), RELEASES)
 def test_release_gives_its_default_context_and_placement(version, n_ctx, placement, first_block_first):
     pinned = f" engine-version={version}" if version else ""
-    said = Said()
-    job = _job(f"ollama run llama3.1:8b on rtx 4090{pinned}", said)
-    gpu = resolve_request(vram.parse(f"ollama run llama3.1:8b on rtx 4090{pinned}")).gpu
-    setup = llamacpp.setup_of(job, said, gpu)
+    job, setup = _setup(f"ollama run llama3.1:8b on rtx 4090{pinned}")
     walk = by_release(job.runtime.settings["estimate_walk_since"], version)
     assert (setup.n_ctx, llamacpp.placement(job), walk == "first_block_first") == (n_ctx, placement, first_block_first)
 
@@ -53,10 +53,7 @@ def test_release_gives_its_default_context_and_placement(version, n_ctx, placeme
 def test_vram_tiers_count_every_gpu(gpus, n_ctx):
     """server/routes.go sums TotalMemory over the GPUs: one 16 GiB card 4096, two 32768, three 262144
     (llama-3.1-8b's trained context is 131072, so the last is capped there)."""
-    said = Said()
-    query = f"ollama run llama3.1:8b on {gpus}x rtx 4060 ti 16gb"
-    job = _job(query, said)
-    setup = llamacpp.setup_of(job, said, resolve_request(vram.parse(query)).gpu)
+    job, setup = _setup(f"ollama run llama3.1:8b on {gpus}x rtx 4060 ti 16gb")
     assert setup.n_ctx == min(n_ctx, job.spec.max_seq_len)
 
 
