@@ -40,8 +40,8 @@ def test_mla_caches_the_latent_and_rope_key_without_v(query, cells):
 
 def test_ollama_tag_is_its_q4_k_m_gguf_not_the_fp8_checkpoint():
     """deepseek-r1:671b is deepseek-r1:671b-q4_K_M (ollama/ollama#8954): the HF checkpoint's fp8 blocks do
-    not carry over. num_ctx 2048, that release's default: at the 163840 the VRAM tiers give, Ollama's estimate
-    (GraphSize's deepseek2 graph and its 128-head KV, tests/test_llamacpp.py) places no layer on the GPUs."""
+    not carry over. num_ctx 2048, as releases before 0.6.7 defaulted to (tests/test_ollama_releases.py has the
+    defaults and placements by release)."""
     estimate = vram.ask("ollama run deepseek-r1:671b num_ctx 2048 on 8x h100")
     assert "Q4_K_M" in estimate.item("weights").label
     assert any("deepseek-r1:671b" in line and "Q4_K_M" in line for line in estimate.assumptions)

@@ -16,6 +16,7 @@ from vram.catalog.resolve import resolve_request
 from vram.errors import VramError
 from vram.memory.detailed import llamacpp
 from vram.memory.detailed.common import detailed_job
+from vram.memory.detailed.engine_defaults import by_release
 from vram.memory.job import Said
 
 LOGS = {row["id"]: row for row in tomllib.loads(
@@ -113,15 +114,35 @@ OLLAMA_MINIMUM = 457 * MIB  # ml/device.go MinimumMemory for CUDA and ROCm
 CPU_LOGS = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
 #: logs dated from 2025-03-12 (033cec232): weights without the KV shares
 BLOCKS_ALONE = {"ollama-ipex-13277-qwen25-coder-14b-q2k-cpu"}
-#: logs of releases before v0.7.0 (0478d440f) whose walk order shows: blocks from the first up
-FIRST_BLOCK_FIRST = {"ollama-8667-deepseek-r1-671b-q4km-7gib"}
+def _ollama_job(log_id: str, said: Said):
+    """The log's launch at the release of its date (published_serving.toml's replay_version)."""
+    query = f"{OLLAMA_LAUNCHES[log_id]} engine-version={LOGS[log_id]['replay_version']}"
+    return detailed_job(resolve_request(vram.parse(query)), said)
+
+
+def _walk(job) -> bool:
+    """Whether the job's release walks the blocks from the first up (before v0.7.0's 0478d440f)."""
+    return by_release(job.runtime.settings["estimate_walk_since"], job.request.engine_version) == "first_block_first"
+
+
+@pytest.mark.parametrize("log_id", OLLAMA_LAUNCHES)
+def test_each_ollama_log_is_replayed_at_a_release_that_places_by_its_estimate(log_id):
+    """Every published Ollama log predates v0.30.0's llama-server runner: its release places by
+    memory.go's estimate (the figures below replay it, walking the blocks as that release does)."""
+    assert llamacpp.placement(_ollama_job(log_id, Said())) == "estimate"
+
+
+def test_the_deepseek_log_walks_from_the_first_block():
+    """ollama#8667's three dense blocks 0-2 on the GPU show the walk from the first block; its date's
+    release (0.5.11) is one before v0.7.0."""
+    assert _walk(_ollama_job("ollama-8667-deepseek-r1-671b-q4km-7gib", Said()))
 
 
 def _ollama_line(log_id: str) -> dict[str, float]:
     """What Ollama's offload line would print for the log's launch, by vram's buffers, in the log's units."""
     logged, gpus = LOGS[log_id]["logged"], GPUS.get(log_id, 1)
     said = Said()
-    job = detailed_job(resolve_request(vram.parse(OLLAMA_LAUNCHES[log_id])), said)
+    job = _ollama_job(log_id, said)
     setup = llamacpp.setup_of(job, said, None)
     spec = job.spec
     blocks, _, output = llamacpp.layout(spec, setup.weight_type)
@@ -130,7 +151,7 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     cpu = log_id in CPU_LOGS
     minimum = 0 if cpu else OLLAMA_MINIMUM
     available = int(logged.get("memory_available_gib", 0) * GIB) or 2**50  # the CPU's: all fits
-    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus, log_id in FIRST_BLOCK_FIRST)
+    layers, split = llamacpp.ollama_layers(job, setup, available, minimum, gpus, _walk(job))
     share = kv // spec.num_layers
     weights = sum(blocks) + kv
     # memory.go walks the blocks from the first, block i to GPU i mod n while each has room
@@ -193,7 +214,8 @@ def test_ollama_qwen3_graph_from_the_kv_on_three_gpus():
     """GraphSize has no qwen3 case: the graph is GQA x kv / 6 (10.7 GiB) on each of three RTX 3090s, and the
     required total, all 65 layers placed, prints 67.3 GiB as the comment quotes its log."""
     said = Said()
-    job = detailed_job(resolve_request(vram.parse("infer qwen3-32b q6_k ollama num_ctx 32768")), said)
+    query = "infer qwen3-32b q6_k ollama num_ctx 32768 engine-version=0.6.8"  # the release its issue names
+    job = detailed_job(resolve_request(vram.parse(query)), said)
     setup = llamacpp.setup_of(job, said, None)
     free = int(OLLAMA_QWEN3["logged"]["memory_available_gpu0_gib"] * GIB)
     layers, split = llamacpp.ollama_layers(job, setup, free, 457 * MIB, 3)

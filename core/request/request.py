@@ -80,9 +80,9 @@ ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "c
                                         "max_input_tokens": Engine.TGI}
 #: The engines that read an engine field, where more than the pre-allocating ones: transformers'
 #: release decides whether generate makes every prompt position's logits (runtimes.toml
-#: prompt_logits_until).
+#: prompt_logits_until); Ollama's, its default context and layer placement (its *_since columns).
 SERVING_READERS = tuple(engine for engine in Engine if engine in PRE_ALLOCATING)  # in the enum's order
-ENGINES_READING = {"engine_version": (*SERVING_READERS, Engine.TRANSFORMERS)}
+ENGINES_READING = {"engine_version": (*SERVING_READERS, Engine.TRANSFORMERS, Engine.OLLAMA)}
 #: An engine release as its maintainers number it ("0.10.1", "v0.21.0"): up to four dotted numbers.
 RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 

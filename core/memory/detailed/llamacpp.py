@@ -4,7 +4,8 @@ llama.cpp allocates on each GPU a model buffer (the layers it was given), a KV b
 rows of those layers' cache cells) and a compute buffer (the ggml scheduler's reserve for the
 worst-case graph at ``n_ubatch`` tokens); what is not offloaded stays in host memory (CPU_Mapped),
 with the token embedding, which is always read on the CPU. Ollama runs the same buffers with its
-own defaults, and decides the layers it offloads by its own estimate (llm/memory.go).
+own defaults, each as its release had them; before v0.30 it decided the layers it offloads by its own
+estimate (llm/memory.go), since then llama.cpp's fit does (the Ollama row's placement_since).
 
 Offload (llama.cpp src/llama-model.cpp, load_tensors): of ``n_layer`` blocks, the last
 ``min(n_gpu_layers, n_layer)`` go to the GPUs, the output layer too when ``n_gpu_layers > n_layer``
@@ -26,6 +27,7 @@ from vram.errors import UnsupportedError
 from vram.formula import Formula
 from vram.memory.detailed.activations import FUSED_QKV
 from vram.memory.detailed.common import DetailedJob
+from vram.memory.detailed.engine_defaults import by_release
 from vram.memory.detailed.inference import kv_token_layer
 from vram.memory.job import Said
 from vram.memory.quant import FILE_TYPES, GGML_TYPES, GGUF_OF_FORMAT, ggml_bytes, tensor_type, tensors
@@ -334,11 +336,11 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
         if request.new_tokens:
             said.say(f"n_ctx {per}: the prompt's {request.seq_len} and the {request.new_tokens} generated tokens "
                      "a sequence")
-    elif row["n_ctx"] == "model":
+    elif "n_ctx_since" in row:
+        per = _ollama_ctx(job, gpu, said)
+    else:  # the llama.cpp row's n_ctx = "model"
         per = job.spec.max_seq_len
         said.say(f"n_ctx {per} (default: {job.spec.id}'s trained context, llama.cpp's -c 0; say -c to change)")
-    else:
-        per = _ollama_ctx(job, gpu, said)
     n_ctx = per * seqs if row["ctx_times_parallel"] else per
     if row["ctx_times_parallel"] and seqs > 1:
         said.say(f"the KV cache holds num_ctx x num_parallel = {n_ctx} tokens (Ollama docs/faq.md)")
@@ -359,16 +361,30 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     return Setup(n_ctx, seqs, unified, ubatch, type_k, type_v, weight_type, flash, cpu_moe)
 
 
+def ollama_release(job: DetailedJob) -> str:
+    """The release the answer follows, for its assumptions: the one named, else the newest."""
+    version = job.request.engine_version
+    newest = job.runtime.settings["placement_since"][-1][0]
+    return f"Ollama {version}" if version else f"Ollama {newest} and later (the newest; engine-version= to change)"
+
+
 def _ollama_ctx(job: DetailedJob, gpu: Gpu | None, said: Said) -> int:
-    """Ollama's default num_ctx: by the GPUs' memory in all (server/routes.go), else 4096 (docs/faq.md);
-    never beyond the model's trained context."""
+    """Ollama's default num_ctx for the release (the row's n_ctx_since): a fixed number, or from
+    v0.15.5 by the GPUs' memory in all (server/routes.go), never beyond the model's trained context."""
     row, trained = job.runtime.settings, job.spec.max_seq_len
+    rule = by_release(row["n_ctx_since"], job.request.engine_version)
+    release = ollama_release(job)
+    if rule != "by_vram":
+        said.say(f"num_ctx {rule} (default: {release}'s OLLAMA_CONTEXT_LENGTH default, envconfig/config.go; "
+                 "num_ctx to change)")
+        return rule
     total_gib = 0 if gpu is None else gpu.memory_bytes * max(job.gpu_count, 1) / GIB
-    tier = next((ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least), row["n_ctx"])
+    tier = next(ctx for least, ctx in row["n_ctx_by_vram_gib"] if total_gib >= least)
     per = min(tier, trained)
-    why = (f"Ollama's for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "Ollama's, with no GPU named")
+    why = f"for {total_gib:.0f} GiB of GPU memory in all" if gpu is not None else "with no GPU named"
     capped = f", capped at {job.spec.id}'s trained context" if tier > trained else ""
-    said.say(f"num_ctx {per} (default: {why}{capped}; OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
+    said.say(f"num_ctx {per} (default: {release}'s VRAM tier {why}{capped}, server/routes.go; "
+             "OLLAMA_CONTEXT_LENGTH or num_ctx to change)")
     return per
 
 
@@ -421,10 +437,18 @@ def serving(job: DetailedJob, setup: Setup, placed: Buffers) -> LayerServing:
                    host_bytes=placed.host_bytes)
 
 
+def placement(job: DetailedJob) -> str:
+    """Who places the layers at the request's release: "fit" (llama.cpp's fit) or "estimate"
+    (Ollama's own, llm/memory.go), the row's placement_since; llama.cpp's own row fits."""
+    table = job.runtime.settings.get("placement_since")
+    return "fit" if table is None else by_release(table, job.request.engine_version)
+
+
 def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
-    """What the engine keeps free on each GPU when it places layers itself."""
+    """What the engine keeps free on each GPU when it places layers itself: Ollama's estimate its
+    MinimumMemory, llama.cpp's fit its target margin."""
     row = job.runtime.settings
-    if job.request.engine is Engine.OLLAMA:
+    if placement(job) == "estimate":
         return (row["metal_reserve_mib"] if gpu.vendor == "apple" else row["gpu_reserve_mib"]) * MIB
     return row["fit_margin_mib"] * MIB
 
@@ -531,11 +555,16 @@ def estimate_llamacpp(job: DetailedJob, said: Said, gpu: Gpu | None, capacity: i
     elif gpu is None or capacity is None:
         layers = total
         said.say(f"n_gpu_layers {total} (all: no GPU named to fit them on)")
-    elif request.engine is Engine.OLLAMA:
-        layers, _ = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu), max(job.gpu_count, 1))
-        said.say(f"num_gpu {layers} of {total} layers: Ollama's fit (llm/memory.go), "
-                 f"{reserve_bytes(job, gpu) // MIB} MiB kept free on the GPU")
+    elif placement(job) == "estimate":
+        row = job.runtime.settings
+        first = by_release(row["estimate_walk_since"], request.engine_version) == "first_block_first"
+        layers, _ = ollama_layers(job, setup, capacity, reserve_bytes(job, gpu), max(job.gpu_count, 1), first)
+        said.say(f"num_gpu {layers} of {total} layers: {ollama_release(job)}'s own estimate places them "
+                 f"(llm/memory.go, GraphSize), {reserve_bytes(job, gpu) // MIB} MiB kept free on the GPU")
     else:
+        if "placement_since" in job.runtime.settings:
+            said.say(f"{ollama_release(job)} runs llama-server with -c and -np and no -ngl: llama.cpp's fit "
+                     "places the layers (llm/llama_server.go)")
         setup, layers = _llama_fit(job, setup, capacity - reserve_bytes(job, gpu), said)
     placed = buffers(job, setup, layers)
     if placed.offloaded + placed.output_on_gpu < total:
@@ -551,7 +580,9 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
     if buffers(job, setup, total).gpu_bytes <= room:
         said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
         return setup, total
-    if job.request.seq_len is None and setup.n_ctx > MIN_FIT_CTX:
+    # a runner that passes -c itself (the row's fit_keeps_ctx: Ollama) sets the context: the fit keeps it
+    keeps = job.runtime.settings.get("fit_keeps_ctx", False)
+    if job.request.seq_len is None and not keeps and setup.n_ctx > MIN_FIT_CTX:
         low, high = MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD
         while low < high:
             mid = (low + high + 1) // 2
@@ -573,4 +604,5 @@ MIN_FIT_CTX = 4096
 
 
 __all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
-           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "reserve_bytes", "serving", "setup_of"]
+           "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "ollama_release", "placement", "reserve_bytes",
+           "serving", "setup_of"]
