@@ -95,7 +95,7 @@ def test_an_older_release_places_by_its_estimate():
 
 
 def test_a_release_needs_an_engine_that_has_releases():
-    with pytest.raises(vram.VramError, match="vllm, sglang, tgi, transformers and ollama read it, not llama.cpp"):
+    with pytest.raises(vram.VramError, match="transformers and ollama read it, not llama.cpp"):
         vram.ask("llama.cpp llama-3-8b engine-version=1.0")
 
 

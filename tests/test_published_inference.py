@@ -55,7 +55,7 @@ def test_the_transformers_release_decides_the_prompt_logits(release, logits_byte
 
 
 def test_a_release_needs_an_engine_that_reads_it():
-    with pytest.raises(vram.VramError, match="vllm, sglang, tgi and transformers read it, not llama.cpp"):
+    with pytest.raises(vram.VramError, match="transformers and ollama read it, not llama.cpp"):
         vram.ask("infer qwen2-7b bf16 llama.cpp engine-version=4.38.2")
 
 
