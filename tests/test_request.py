@@ -9,6 +9,7 @@ import pytest
 import vram
 from vram import Request
 from vram.catalog.resolve import resolve_request
+from vram.request.request import release
 
 #: Requests built in Python -> the fields they end up with once answered (the resolver names the
 #: model and GPU as the catalog does; building a Request looks nothing up).
@@ -74,3 +75,14 @@ def test_wider_dtype_never_needs_less():
 def test_more_gpus_never_raise_the_per_gpu_bytes_of_a_sharded_job():
     totals = [vram.ask(f"train 7b bf16 adamw zero3 on {n} a100").total_bytes for n in (1, 2, 8, 64)]
     assert totals == sorted(totals, reverse=True)
+
+
+@pytest.mark.parametrize("earlier, later", [("0.9.2", "0.10"), ("0.2", "0.2.1"), ("2.4.0", "3.0"), ("0", "0.0.1")])
+def test_release_order(earlier, later):
+    assert release(earlier) < release(later)
+
+
+@pytest.mark.parametrize("short, long", [("0.2", "0.2.0"), ("3.0", "3.0.0"), ("3", "3.0.0.0"), ("0", "0.0")])
+def test_release_trailing_zeros_name_the_same_release(short, long):
+    # a wiggle_of_total_since = "3.0.0" or a by_release row of "3.0.0" applies to engine-version=3.0
+    assert release(short) == release(long)

@@ -88,8 +88,12 @@ RELEASE = re.compile(r"v?(\d{1,4}(?:\.\d{1,4}){0,3})")
 
 
 def release(version: str) -> tuple[int, ...]:
-    """A release as numbers that compare in release order ("0.9.2" before "0.10")."""
-    return tuple(int(part) for part in version.split("."))
+    """A release as numbers that compare in release order ("0.9.2" before "0.10"); trailing zeros
+    dropped, so that "3.0" is the release "3.0.0" names, not one before it."""
+    parts = [int(part) for part in version.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 #: Enum type of each enumerated field.
 ENUM_FIELDS: dict[str, type[StrEnum]] = {

@@ -32,9 +32,10 @@ class Defaults:
     reason: str  #: how the engine arrived at them, for the answer's assumptions
 
 
-def by_gpu_memory(row: Mapping[str, Any], version: str | None) -> bool:
-    """Whether this release sizes its defaults by the GPU's memory (the row's by_gpu_since on)."""
-    since = row.get("by_gpu_since")
+def since_release(row: Mapping[str, Any], column: str, version: str | None) -> bool:
+    """Whether ``version`` (None: the newest) runs what the row's ``column`` says began at a release
+    (by_gpu_since, cuda_graph_since, wiggle_of_total_since); False where the row has no such column."""
+    since = row.get(column)
     return since is not None and (version is None or release(version) >= release(since))
 
 

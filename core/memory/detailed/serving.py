@@ -22,7 +22,7 @@ from vram.memory.detailed import allocator, sharding
 from vram.memory.detailed.activations import prefill_formula
 from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
-    by_gpu_memory, fixed_fraction, gpu_defaults, is_large, launcher_defaults, legacy_defaults
+    fixed_fraction, gpu_defaults, is_large, launcher_defaults, legacy_defaults, since_release
 )
 from vram.memory.detailed.inference import (
     MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, kv_token_layer, weights_items
@@ -32,7 +32,6 @@ from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
 from vram.memory.runtime import cuda_context_item
 from vram.request.enums import Item, PhaseName
-from vram.request.request import release
 from vram.units import GIB
 
 GLOBAL_SOURCE = ("full-attention layers at their own KV heads and width, tG = 2 x global_kv_heads x global_head_dim x "
@@ -78,7 +77,7 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     seqs = request.max_num_seqs or default_seqs
     if request.max_num_seqs is None:
         said.say(f"max_num_seqs {seqs} ({name}'s default): the most sequences it runs at once")
-    if gpu is not None and by_gpu_memory(row, request.engine_version):
+    if gpu is not None and since_release(row, "by_gpu_since", request.engine_version):
         defaults = gpu_defaults(row, gpu, job.tp, job.pp, request.max_num_batched_tokens)
         fraction, batched = defaults.fraction, defaults.batched_tokens
         release_said = request.engine_version or f"{row['by_gpu_since']} and later"
@@ -119,9 +118,7 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                  f"profiles, but does not read {flag} (vllm/v1/worker/gpu_worker.py determine_available_memory)")
     wiggle = row["wiggle"] if isinstance(row["wiggle"], (int, float)) else by_release(row["wiggle"],
                                                                                        request.engine_version)
-    of_total = row.get("wiggle_of_total_since")
-    of_total = of_total is not None and (request.engine_version is None
-                                         or release(request.engine_version) >= release(of_total))
+    of_total = since_release(row, "wiggle_of_total_since", request.engine_version)
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
                           legacy is not None, request.kv_cache_memory_bytes,
                           launcher.max_input_tokens if launcher else None, wiggle, of_total,
@@ -296,7 +293,7 @@ def _cuda_graphs(job: DetailedJob, said: Said) -> LineItem | None:
                  "(vllm/v1/worker/gpu_worker.py determine_available_memory estimates them only when "
                  "cudagraph_mode != NONE)")
         return None
-    if since is None or (version is not None and release(version) < release(since)):
+    if not since_release(row, "cuda_graph_since", version):
         said.say(f"{name}{' ' + version if version else ''}'s CUDA graphs are not counted: captured after the pool "
                  f"is sized, they live in the memory {row['memory_fraction_flag']} leaves"
                  + (f" (vllm/v1/worker/gpu_worker.py: compile_or_warm_up_model after initialize_kv_cache); from "
