@@ -716,3 +716,11 @@ def test_cpu_offload_gb_keeps_decoder_weights_in_host_memory(gib, tp):
 def test_cpu_offload_gb_is_vllms_alone():
     with pytest.raises(ConflictError):
         parse("sglang qwen2.5-7b cpu-offload-gb 4 on h100")
+
+
+def test_max_context_is_not_stopped_by_small_contexts_that_do_not_fit():
+    # TGI's warm-up gives each of its ceil(prefill / (m - 1)) prompts a whole block, so contexts of
+    # 2 to 7 tokens need gigabytes while 8 and more do not; a search up from 1 stopped at 1 token
+    est = ask("serve llama-3.1-8b with tgi max context on a10g")
+    assert est.solution.value > 16384
+    assert not ask(f"serve llama-3.1-8b with tgi seq {est.solution.value + 1} on a10g").fit.fits

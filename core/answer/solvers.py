@@ -47,13 +47,17 @@ class _Counted:
 
 
 def _largest(fits: Callable[[int], bool], high: int) -> int | None:
-    """The largest n in [1, high] with fits(n), for fits true up to a point and false after."""
-    if not fits(1):
+    """The largest n in [1, high] with fits(n), for fits true up to a point and false after.
+
+    The search halves down from ``high`` to the first n that fits, then bisects up to twice it: a
+    fit that fails only at a few small values (TGI's warm-up gives each of its many one-token
+    prompts a whole block) cannot stop it there, as a search up from 1 would."""
+    good = high
+    while good >= 1 and not fits(good):
+        good //= 2
+    if good < 1:
         return None
-    good, step = 1, 2
-    while step <= high and fits(step):
-        good, step = step, step * 2
-    bad = min(step, high + 1)
+    bad = min(2 * good, high + 1)
     while bad - good > 1:
         middle = (good + bad) // 2
         good, bad = (middle, bad) if fits(middle) else (good, middle)
