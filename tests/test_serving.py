@@ -723,4 +723,4 @@ def test_max_context_is_not_stopped_by_small_contexts_that_do_not_fit():
     # 2 to 7 tokens need gigabytes while 8 and more do not; a search up from 1 stopped at 1 token
     est = ask("serve llama-3.1-8b with tgi max context on a10g")
     assert est.solution.value > 16384
-    assert not ask(f"serve llama-3.1-8b with tgi seq {est.solution.value + 1} on a10g").fit.fits
+    assert not ask(f"serve llama-3.1-8b with tgi seq {est.solution.value + 1} on a10g").fit[0].fits
