@@ -538,6 +538,10 @@ def _runtime(fields: _Fields) -> None:
         name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
         fields.values[name] = fields.values.pop("runtime")
         fields.positions[name] = fields.positions.pop("runtime")
+        if "runtime_version" in fields.values:  # transformers==4.45.0
+            for table in (fields.values, fields.positions, fields.texts):
+                if "runtime_version" in table:
+                    table[f"{name}_version"] = table.pop("runtime_version")
     if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
     said = [f for f in ENGINE_FIELDS if f in fields.values]

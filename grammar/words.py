@@ -89,7 +89,9 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
 
 
 #: The release field of each kind of runtime a package name can be ("vllm==0.10.1", "torchtune==0.4").
-RELEASE_FIELDS = {"engine": "engine_version", "framework": "framework_version"}
+RELEASE_FIELDS = {"engine": "engine_version", "framework": "framework_version",
+                  # 'transformers' serves and trains: classify._runtime names the field by the task
+                  "runtime": "runtime_version"}
 #: A release written after a framework's name: dotted numbers ("0.4", "2024.11.7"), so "unsloth 8"
 #: stays a number the query places elsewhere.
 DOTTED_RELEASE = re.compile(r"v?\d{1,4}(?:\.\d{1,4}){1,3}")
