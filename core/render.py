@@ -239,7 +239,14 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
         capped = serving.max_concurrency >= serving.concurrency_asked and not holds
         lines.append(text("serving.capped" if capped else "serving.holds" if holds else "serving.does_not_hold",
                           asked=serving.concurrency_asked, cap=serving.max_num_seqs))
-    return lines
+    return [part for line in lines for part in _indented(line)]
+
+
+def _indented(line: str) -> list[str]:
+    """``line`` within the text width, its continuation two spaces deeper than its own indent (an
+    engine's refusal quoted whole is longer than a line)."""
+    indent = line[:len(line) - len(line.lstrip())]
+    return wrap(line.lstrip(), indent, indent + "  ")
 
 
 def _layer_serving_lines(serving: LayerServing, unit: str) -> list[str]:
