@@ -164,7 +164,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lan
     solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB;
     the verdicts in ``lang``."""
     sections = (headline_lines(estimate, unit, lang), table_lines(estimate, unit, formulas),
-                phases_lines(estimate, unit), serving_lines(estimate, unit, lang), range_lines(estimate, unit),
+                phases_lines(estimate, unit), _fitted(serving_lines(estimate, unit, lang)), range_lines(estimate, unit),
                 assumptions_lines(estimate),
                 advice_lines(estimate, unit))
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
@@ -206,6 +206,14 @@ def wrap(text: str, first: str, rest: str, width: int = TEXT_WIDTH) -> list[str]
     formulas break at their spaces, never inside a name."""
     return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
                          break_on_hyphens=False) or [first.rstrip()]
+
+
+def _fitted(lines: list[str]) -> list[str]:
+    """``lines`` in TEXT_WIDTH, each continued four columns under its own indent (an engine's
+    refusal, quoted whole, runs to 380 columns)."""
+    return [part for line in lines
+            for part in wrap(line.lstrip(), line[:len(line) - len(line.lstrip())],
+                             " " * (len(line) - len(line.lstrip()) + 4))]
 
 
 def _said(lang: str, key: str, **values: object) -> str:
