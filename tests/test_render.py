@@ -10,7 +10,7 @@ import pytest
 import vram
 from vram.memory.result import Verdict
 from vram.render import (
-    ITEM_STYLES, VERDICT_STYLES, fit_line, fit_parts, item_keys, render_text, strategies_title,
+    ITEM_STYLES, TEXT_WIDTH, VERDICT_STYLES, fit_line, fit_parts, item_keys, render_text, strategies_title,
     suggestions_title
 )
 from vram.request.enums import Item, Method, PhaseName, Solve
@@ -161,3 +161,11 @@ def test_comparison_columns_follow_item_order():
     keys = item_keys(estimates)
     assert keys == sorted(keys, key=list(Item).index)
     assert set(keys) == {item.key for est in estimates for item in est.items}
+
+
+@pytest.mark.parametrize("query", [
+    "full fine-tune llama-3-8b with liger on 8x h100",  # the Liger loss's label made the table 115 wide
+    "train chatglm-6b adamw bf16 selective on 8xA100",
+])
+def test_no_line_of_the_text_answer_is_wider_than_the_terminal_width(query):
+    assert max(len(line) for line in render_text(vram.ask(query)).splitlines()) <= TEXT_WIDTH
