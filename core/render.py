@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -164,7 +165,7 @@ def render_text(estimate: Estimate, unit: str = "GB", formulas: bool = True, lan
     solver's answer), then the breakdown, phases, range, assumptions and advice; GB (1e9) or GiB;
     the verdicts in ``lang``."""
     sections = (headline_lines(estimate, unit, lang), table_lines(estimate, unit, formulas),
-                phases_lines(estimate, unit), serving_lines(estimate, unit, lang), range_lines(estimate, unit),
+                phases_lines(estimate, unit), _fitted(serving_lines(estimate, unit, lang)), range_lines(estimate, unit),
                 assumptions_lines(estimate),
                 advice_lines(estimate, unit))
     return "\n\n".join("\n".join(lines) for lines in sections if lines)
@@ -204,8 +205,62 @@ def _labelled(label: str, text: str) -> list[str]:
 def wrap(text: str, first: str, rest: str, width: int = TEXT_WIDTH) -> list[str]:
     """``text`` in lines of at most ``width``, the first after ``first``, the others after ``rest``;
     formulas break at their spaces, never inside a name."""
+    if any(_wide(char) for char in text):
+        return _wrap_wide(text, first, rest, width)
     return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest,
                          break_on_hyphens=False) or [first.rstrip()]
+
+
+def _wide(char: str) -> bool:
+    """A character a terminal draws two columns wide (Chinese), per Unicode's East Asian Width."""
+    return unicodedata.east_asian_width(char) in "WF"
+
+
+def _columns(text: str) -> int:
+    return sum(2 if _wide(char) else 1 for char in text)
+
+
+def _wrap_wide(text: str, first: str, rest: str, width: int) -> list[str]:
+    """wrap() counting terminal columns, not characters (textwrap counts one a character, so a
+    Chinese line ran to 170 columns): breaks at spaces and beside any wide character."""
+    lines, line = [], first
+    for chunk in _chunks(" ".join(text.split())):
+        if chunk == " ":
+            line += " " if line.strip() else ""
+            continue
+        if line.strip() and _columns(line + chunk) > width:
+            lines.append(line.rstrip())
+            line = rest
+        line += chunk
+    return [*lines, line.rstrip()]
+
+
+#: Full-width punctuation that closes: kept on the line of what it follows, never one's start.
+CLOSING = frozenset("，。；：、！？）】」")
+
+
+def _chunks(text: str) -> list[str]:
+    """The pieces a line may break between: runs of narrow characters, single spaces, and each wide
+    character alone (a closing mark with what it follows)."""
+    chunks, word = [], ""
+    for char in text:
+        if char in CLOSING and (word or chunks):
+            word, chunks = ("", [*chunks[:-1], chunks[-1] + char]) if not word else (word + char, chunks)
+            continue
+        if char == " " or _wide(char):
+            chunks += [word, char] if word else [char]
+            word = ""
+        else:
+            word += char
+    return [*chunks, word] if word else chunks
+
+
+def _fitted(lines: list[str]) -> list[str]:
+    """``lines`` in TEXT_WIDTH, each continued four columns under its own indent (an engine's
+    refusal, quoted whole, runs to 380 columns)."""
+    return [part for line in lines
+            for part in wrap(line.lstrip(), line[:len(line) - len(line.lstrip())],
+                             " " * (len(line) - len(line.lstrip()) + 4))]
 
 
 def _said(lang: str, key: str, **values: object) -> str:
@@ -239,14 +294,7 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
         capped = serving.max_concurrency >= serving.concurrency_asked and not holds
         lines.append(text("serving.capped" if capped else "serving.holds" if holds else "serving.does_not_hold",
                           asked=serving.concurrency_asked, cap=serving.max_num_seqs))
-    return [part for line in lines for part in _indented(line)]
-
-
-def _indented(line: str) -> list[str]:
-    """``line`` within the text width, its continuation two spaces deeper than its own indent (an
-    engine's refusal quoted whole is longer than a line)."""
-    indent = line[:len(line) - len(line.lstrip())]
-    return wrap(line.lstrip(), indent, indent + "  ")
+    return lines
 
 
 def _layer_serving_lines(serving: LayerServing, unit: str) -> list[str]:

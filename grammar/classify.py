@@ -35,6 +35,9 @@ from .words import Meaning, gpus_named, let_go, meanings as read_meanings
 
 #: Tasks by how specific they are: "fine-tune llama with lora" is a LoRA job, not a conflict.
 TASK_SPECIFICITY = {Task.TRAINING: 1, Task.LORA: 2, Task.QLORA: 3}
+#: Verbs that start any job ("run qlora ...", "which gpus can run lora ..."): a task named beside
+#: them is the task; alone they mean inference, as "run llama-3-8b on a 4090" does.
+ANY_TASK_WORDS = frozenset({"run", "running", "运行"})
 SKIPPABLE = ("filler", "letgo")
 #: Settings only a training job has: a query naming one and no task is a training job.
 TRAINING_ONLY_FIELDS = (*TRAINING_ONLY, "zero", "offload")  # the Request's own list, and ZeRO's settings
@@ -201,7 +204,11 @@ class _Fields:
 
     def put(self, field: str, value: Any, meaning: Meaning) -> None:
         old = self.values.get(field)
-        if field == "task" and old is not None and {old, value} <= TASK_SPECIFICITY.keys():
+        if field == "task" and old is not None and meaning.text.lower() in ANY_TASK_WORDS:
+            return
+        if field == "task" and old is not None and self.texts[field].lower() in ANY_TASK_WORDS:
+            self.values.pop(field), self.positions.pop(field), self.texts.pop(field)
+        elif field == "task" and old is not None and {old, value} <= TASK_SPECIFICITY.keys():
             value = max(old, value, key=TASK_SPECIFICITY.__getitem__)
         elif field in self.values and old != value:
             raise ConflictError.said("error.conflict", name=field.replace("_", " "), text=meaning.text,

@@ -4,14 +4,15 @@ its words, marks and colours from it, so a tight fit is said as tight everywhere
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 
 import vram
 from vram.memory.result import Verdict
 from vram.render import (
-    ITEM_STYLES, VERDICT_STYLES, fit_line, fit_parts, item_keys, render_text, strategies_title,
-    suggestions_title
+    ITEM_STYLES, TEXT_WIDTH, VERDICT_STYLES, fit_line, fit_parts, item_keys, render_text, strategies_title,
+    suggestions_title, wrap
 )
 from vram.request.enums import Item, Method, PhaseName, Solve
 
@@ -161,3 +162,35 @@ def test_comparison_columns_follow_item_order():
     keys = item_keys(estimates)
     assert keys == sorted(keys, key=list(Item).index)
     assert set(keys) == {item.key for est in estimates for item in est.items}
+
+
+@pytest.mark.parametrize("query", [
+    "full fine-tune llama-3-8b with liger on 8x h100",  # the Liger loss's label made the table 115 wide
+    "train chatglm-6b adamw bf16 selective on 8xA100",
+])
+def test_no_line_of_the_text_answer_is_wider_than_the_terminal_width(query):
+    assert max(len(line) for line in render_text(vram.ask(query)).splitlines()) <= TEXT_WIDTH
+
+
+def _columns(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in line)
+
+
+@pytest.mark.parametrize("query", [
+    "用 vllm 在 1 张 a100 上部署 llama-3-8b",  # Chinese lines ran to 170 columns: textwrap counts characters
+    "全参微调 qwen2.5-7b 需要几张 a100",
+    "llama.cpp 在 3090 上跑 qwen2.5-32b q4_k_m 能放几层",
+])
+def test_a_chinese_answer_is_no_wider_than_the_terminal_in_columns(query):
+    lines = render_text(vram.ask(query), lang="zh").splitlines()
+    assert max(_columns(line) for line in lines) <= TEXT_WIDTH
+    assert not any(line.lstrip().startswith(("，", "。", "）", "：")) for line in lines)
+
+
+@pytest.mark.parametrize("text, width, expected", [
+    ("显存 85.90 GB（A100 datasheet）", 16, ["- 显存 85.90 GB", "  （A100", "  datasheet）"]),
+    ("默认：与计算的数据类型相同", 12, ["- 默认：与计", "  算的数据类", "  型相同"]),
+    ("plain words stay as textwrap has them", 16, ["- plain words", "  stay as", "  textwrap has", "  them"]),
+])
+def test_wrap_counts_a_wide_character_as_two_columns(text, width, expected):
+    assert wrap(text, "- ", "  ", width) == expected

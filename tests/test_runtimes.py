@@ -114,6 +114,9 @@ def test_a_runtime_row_without_a_model_is_refused_by_name(monkeypatch, kind, nam
     ("vllm llama-3.1-8b on 3x a100", 1, False),  # 32 heads do not split over 3: left as asked
     ("vllm llama-3.1-70b tp 2 on 4x h100", 2, False),  # parallelism named: as asked
     ("infer llama-3.1-70b on 4x h100", 1, False),  # transformers' generate splits layers instead
+    # the largest concurrency or context on the GPUs named: the same launch (was tp 1, "none")
+    ("max concurrency qwen2.5-72b with vllm on 4x h100", 4, True),
+    ("max context qwen2.5-72b with sglang on 8x h100", 8, True),
 ])
 def test_a_pre_allocating_engine_on_several_gpus_runs_one_tensor_parallel_replica(query, tp, said):
     estimate = vram.ask(query)

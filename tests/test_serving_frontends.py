@@ -9,7 +9,7 @@ import pytest
 
 import vram
 from vram.ipymagic.render import render_html
-from vram.render import render_text
+from vram.render import TEXT_WIDTH, render_text
 from vram.slackbot.blocks import answer_message
 
 QUERIES = [
@@ -32,3 +32,15 @@ def test_every_frontend_shows_the_serving_figures(query):
     for frontend, output in shown.items():
         for figure in figures:
             assert figure in output, (frontend, figure)
+
+
+@pytest.mark.parametrize("query, words", [
+    # vLLM's refusal is quoted whole (376 columns), TGI's header names it in full (104)
+    ("serve gemma-2-9b with vllm on 1x l4", "estimated maximum model length"),
+    ("serve qwen2.5-7b with tgi on 1x l4", "Hugging Face text-generation-inference"),
+    ("serve llama-3-70b with sglang on 1x h100", "Please try to increase --mem-fraction-static"),
+])
+def test_the_serving_section_wraps_at_the_terminal_width(query, words):
+    text = render_text(vram.ask(query))
+    assert words in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= TEXT_WIDTH

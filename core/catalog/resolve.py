@@ -22,7 +22,7 @@ from vram.catalog.index import MIN_GENERIC_GPU_GB, Gpu, ModelSpec
 from vram.catalog.runtimes import Runtime, runtime_of
 from vram.errors import InvalidRequestError, RangeError, UnknownWordError, UnsupportedError, VramError
 from vram.messages import Note
-from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Task
+from vram.request.enums import PRE_ALLOCATING, TRAINING_TASKS, Solve, Task
 from vram.request.request import Request
 
 if TYPE_CHECKING:
@@ -137,15 +137,21 @@ def resolve_request(request: Request) -> Resolved:
     return _engine_over_gpus(resolved)
 
 
+#: solvers that choose the GPU count, and with it an engine's tp (answer/solvers.py _min_gpus)
+SOLVES_OWN_GPUS = frozenset({Solve.MIN_GPU_COUNT})
+
+
 def _engine_over_gpus(resolved: Resolved) -> Resolved:
     """A pre-allocating engine launched on several GPUs with no parallelism named ("vllm llama-70b on
     4x h100"): one replica over all of them, tensor-parallel, as such a launch is written
     (``--tensor-parallel-size 4``); vLLM's own default, tp 1, would use one GPU of the four. Taken
     only where tp = the GPU count splits the attention heads (and the KV heads, or replicates
-    them, as vllm/config/model.py verify_with_parallel_config requires); the answer says so."""
+    them, as vllm/config/model.py verify_with_parallel_config requires); the answer says so. A
+    solver that keeps the GPUs named (the largest batch or context) takes it too; the fewest-GPUs
+    solver picks its own tp for each count it tries."""
     request, arch = resolved.request, resolved.arch
     count = request.gpu_count or 1
-    if (request.engine not in PRE_ALLOCATING or count == 1 or request.solve is not None
+    if (request.engine not in PRE_ALLOCATING or count == 1 or request.solve in SOLVES_OWN_GPUS
             or request.tp * request.pp * request.ep != 1):
         return resolved
     heads = arch.num_heads

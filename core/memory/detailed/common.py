@@ -315,8 +315,9 @@ LOSSES: dict[Loss, tuple[str, str]] = {
     Loss.FUSED_LINEAR: ("Fused head and loss (largest chunk, fp32)", "2*min(4*b*s*v, cap) + c*b*s*h"),
     Loss.VOCAB_PARALLEL: ("Vocab-parallel cross-entropy (fp32 softmax, 16-bit logits or their gradient)",
                           "(4 + c)*b*s*v"),
-    Loss.LIGER: ("Liger fused linear cross-entropy (a chunk of k tokens' logits, the hidden states' and head's "
-                 "gradients)", "c*k*(v + h) + n*b*s*h + 4*b*s + G*v*h"),
+    # the label fits the text answer's 100 columns beside its figure
+    Loss.LIGER: ("Liger fused linear cross-entropy (k tokens' logits; hidden and head gradients)",
+                 "c*k*(v + h) + n*b*s*h + 4*b*s + G*v*h"),
 }
 
 
