@@ -12,7 +12,8 @@ from vram.request.request import FRACTION_FIELDS, RANGES, out_of_range
 #: as model cards write them); every other count is decimal ("7b" = 7e9).
 DECIMAL_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 BINARY_SUFFIXES = {**DECIMAL_SUFFIXES, "k": 2**10, "m": 2**20}
-BINARY_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens", "max_input_tokens", "ubatch"})
+BINARY_FIELDS = frozenset({"seq_len", "new_tokens", "max_num_batched_tokens", "max_input_tokens", "ubatch",
+                           "max_total_tokens"})
 #: Suffixes that make a bare number a model size ("7b", "350m", "1t").
 SIZE_SUFFIXES = frozenset({"m", "b", "t"})
 #: Fields counted in whole numbers: every numeric field a Request holds but the fractional ones.
