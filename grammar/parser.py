@@ -31,8 +31,8 @@ class Atom(NamedTuple):
     A NamedTuple, immutable as a frozen dataclass: a query makes one a word, in a third of the
     time a frozen dataclass takes to build."""
 
-    #: "word", "number", "count", "setting", "pin" (a package and its release: "torchtune==0.4") or
-    #: "flag" (a launch flag: "--max-model-len")
+    #: "word", "number", "count", "setting", "pin" (a package and its release: "torchtune==0.4"),
+    #: "flag" (a launch flag: "--max-model-len") or "override" (llama.cpp's -ot and its patterns)
     kind: str
     text: str  #: as typed (for a setting: the key)
     pos: int  #: 0-based offset of its first character
@@ -53,6 +53,10 @@ class _ToAtoms(Transformer):
     def pin(self, children: list[Token]) -> Atom:
         package, release = children
         return Atom("pin", str(package), package.start_pos, str(release), release.start_pos)
+
+    def override(self, children: list[Token]) -> Atom:
+        flag, patterns = children
+        return Atom("override", str(flag), flag.start_pos, str(patterns), patterns.start_pos)
 
     def flag(self, children: list[Token]) -> Atom:
         return Atom("flag", str(children[0]), children[0].start_pos)

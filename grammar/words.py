@@ -27,6 +27,7 @@ from vram.request.vocabulary import (
 )
 
 from .numbers import SIZE_FIELDS, SIZE_READS, flag_size, number_for, split_number
+from .overrides import cpu_moe_blocks
 from .parser import Atom
 
 _GLUED = re.compile(r"([a-z_]+?)[-_]?(\d+(?:\.\d+)?[kmbt]?)", re.IGNORECASE)
@@ -75,6 +76,12 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             flag, width = read_flag(atoms, i)
             found += flag
             i += width
+        elif atom.kind == "override":  # llama.cpp's -ot: the experts its patterns move (overrides.py)
+            text = f"{atom.text} {atom.value}"
+            blocks = cpu_moe_blocks(atom.text, atom.value, atom.value_pos)
+            found.append(Meaning("set", atom.pos, text, "cpu_moe_layers", blocks,
+                                 note=f"'{text}' read as --n-cpu-moe {blocks}: the MoE experts it moves to the CPU"))
+            i += 1
         elif atom.kind == "count":
             found.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
             i += 1

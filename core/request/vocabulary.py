@@ -400,7 +400,8 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
 GGML_SPELLINGS: dict[str, Engine] = {
-    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe", "np", "ub", "ubatch_size", "n_ubatch",
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe",
+                                     "ot", "override_tensor", "np", "ub", "ubatch_size", "n_ubatch",
                                      "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
     **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
