@@ -100,13 +100,20 @@ def atoms(text: str) -> list[Atom]:
     try:
         found = _lark().parse(text)
     except UnexpectedCharacters as error:
-        char = text[error.pos_in_stream]
-        hint = ("options such as --json go outside the quoted query" if text.startswith("--", error.pos_in_stream)
-                else "a query is plain words and numbers, as in 'infer llama-2-7b fp16 on a100'")
-        raise QueryError(f"unexpected character {char!r}; {hint}", position=error.pos_in_stream) from None
-    except (UnexpectedToken, UnexpectedEOF) as error:
+        raise _unexpected_character(text, error.pos_in_stream) from None
+    except UnexpectedToken as error:
+        if error.token.type == "OVERRIDE":  # only -ot's patterns take it: elsewhere the character is unexpected
+            raise _unexpected_character(text, error.token.start_pos) from None
+        raise QueryError(_explain(error, text), position=_position(error, text)) from None
+    except UnexpectedEOF as error:
         raise QueryError(_explain(error, text), position=_position(error, text)) from None
     return [piece for atom in found for piece in _segmented(atom)]
+
+
+def _unexpected_character(text: str, position: int) -> QueryError:
+    hint = ("options such as --json go outside the quoted query" if text.startswith("--", position)
+            else "a query is plain words and numbers, as in 'infer llama-2-7b fp16 on a100'")
+    return QueryError(f"unexpected character {text[position]!r}; {hint}", position=position)
 
 
 def _segmented(atom: Atom) -> list[Atom]:
