@@ -30,6 +30,12 @@ GLOBAL_TENSORS = ("token_embd.weight", "output_norm.weight", "output.weight")
 PROBED_BLOCKS = 256
 #: Buffer names that mean host memory (llama.cpp's ggml_backend_buft names: "CPU").
 HOST_BUFFERS = frozenset({"cpu"})
+#: Patterns are the user's regular expressions, run by a backtracking engine: a repeated group ("([\w.]+)*")
+#: or many repeats in a row take minutes on one name, so those are refused; the patterns that move
+#: experts need at most two (llama.cpp's own have none: llm_ffn_exps_block_regex).
+MAX_REPEATS = 3
+REPEAT = re.compile(r"(?<!\\)[*+{]")
+REPEATED_GROUP = re.compile(r"(?<!\\)\)[*+{]")
 #: llama.cpp's --cpu-moe, as the field counts it: every block (the estimate stops at the model's).
 ALL_BLOCKS = 2**16
 
@@ -51,6 +57,10 @@ def cpu_moe_blocks(flag: str, patterns: str, position: int | None = None) -> int
         if not pattern or buffer.lower() not in HOST_BUFFERS:
             raise UnsupportedError(f"'{flag} {part}' is not modelled: vram reads tensor overrides that move MoE experts "
                                    "to the CPU (as in -ot exps=CPU); drop it to get the answer without it",
+                                   position=position)
+        if REPEATED_GROUP.search(pattern) or len(REPEAT.findall(pattern)) > MAX_REPEATS:
+            raise UnsupportedError(f"'{flag} {part}': vram reads patterns with at most {MAX_REPEATS} repeats and no "
+                                   "repeated group, as the patterns that move experts are (-ot exps=CPU)",
                                    position=position)
         try:
             found = re.compile(pattern)

@@ -82,6 +82,8 @@ _ERROR_EXAMPLES: dict[str, list[str]] = {
     "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "train seq="],
     "'==' pins a release and needs one after it, as in torchtitan==0.1.0 (a setting takes one '=', as in seq=4096)":
         ["torchtitan==", "train torchtitan==", "torchtitan== =", "torchtitan===0.1"],
+    "'-ot' (--override-tensor) needs its patterns after it, as in -ot exps=CPU": ["-ot", "infer 7b -ot", "-ot=",
+                                                                                 "--override-tensor"],
 }
 
 

@@ -17,6 +17,7 @@ READ = [
     (r"blk\.(0|1|2)\.ffn_.*_exps\.=CPU", 3),
     (r"blk\.0\.ffn_(up|down|gate)_exps=CPU,blk\.1\.ffn_(up|down|gate)_exps=CPU", 2),  # --n-cpu-moe 2's own
     (r"blk\.([0-9]|1[0-9])\.ffn_.*_exps\.=CPU", 20),
+    (r"blk\.[0-9]+\.ffn_\w+_exps\.\w+=CPU", ALL_BLOCKS),
 ]
 #: (the flag's value, what the refusal says)
 REFUSED = [
@@ -26,6 +27,8 @@ REFUSED = [
     ("exps=CUDA0", "to the CPU"),  # another GPU's buffer
     ("exps=CPU,token_embd=CPU", "and nothing else"),
     ("blk.(0=CPU", "not a regular expression"),
+    (r"([\w.]+)*X=CPU", "no repeated group"),  # minutes of backtracking on each name
+    (r"[\w.]+[\w.]+[\w.]+[\w.]+X=CPU", "at most 3 repeats"),
 ]
 
 
