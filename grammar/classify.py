@@ -22,9 +22,9 @@ from vram.request.enums import (
 from vram.request.lora import TARGET_ALIASES
 from vram.request.request import ENGINE_FIELDS, ENGINE_SETTINGS, TRAINING_ONLY, Request
 from vram.request.vocabulary import (
-    ADAPTER_ONLY_FIELDS, BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FINE_TUNE_WORDS, GGML_SPELLINGS,
-    LAPTOP_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, NOT_MODELLED_FOR_ENGINE, PHRASES,
-    SERVE_WORDS, SETTING_NUMBERS, STUDENT_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
+    ADAPTER_ONLY_FIELDS, BIND_DEFAULTS, BIND_SOURCES, ENGINE_SPELLINGS, FIELD_BY_ENGINE, FINE_TUNE_WORDS,
+    GGML_SPELLINGS, LAPTOP_WORDS, MACHINE_MEASURE_WORDS, MEASURE_WORDS, NEGATED, PHRASES, SERVE_WORDS,
+    SETTING_NUMBERS, STUDENT_WORDS, TEACHER_WORDS, UNSAID_FINE_TUNE_WORDS
 )
 
 from . import suggest
@@ -74,7 +74,7 @@ def to_request(atoms: list[Atom]) -> Request:
     _unsaid_fine_tune(fields)
     _offload_when_serving(fields)
     _runtime(fields)
-    _not_modelled_for_engine(fields)
+    _field_by_engine(fields)
     try:
         return Request(**fields.values, notes=tuple(fields.notes), positions=tuple(fields.positions.items()))
     except VramError as error:
@@ -551,7 +551,8 @@ def _runtime(fields: _Fields) -> None:
                     table[f"{name}_version"] = table.pop("runtime_version")
     if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
-    said = [f for f in ENGINE_FIELDS if f in fields.values]
+    # a field FIELD_BY_ENGINE places says no engine: SGLang's and TGI's flags share its spelling
+    said = [f for f in ENGINE_FIELDS if f in fields.values and f not in FIELD_BY_ENGINE]
     if said:
         engine = ENGINE_SPELLINGS.get(_spelling(fields.texts[said[0]]), Engine.VLLM)
         _engine_from(fields, said[0], engine, "note.engine_by_setting", engine=engine)
@@ -565,15 +566,15 @@ def _runtime(fields: _Fields) -> None:
         _engine_from(fields, "task", Engine.VLLM, "note.engine_by_verb")
 
 
-def _not_modelled_for_engine(fields: _Fields) -> None:
-    """A flag that one engine reads as a setting vram models and another as one it does not
-    ('--max-total-tokens': TGI's context, SGLang's pool cap): refused for the other, by name."""
+def _field_by_engine(fields: _Fields) -> None:
+    """A flag one engine reads as one setting and others as another ('--max-total-tokens': SGLang's
+    pool cap, TGI's context): placed in the field its engine reads (FIELD_BY_ENGINE)."""
     engine = fields.values.get("engine")
-    for field, text in fields.texts.items():
-        reason = NOT_MODELLED_FOR_ENGINE.get((_spelling(text), engine))
-        if reason is not None:
-            raise UnsupportedError(f"'{text.split()[0]}' is not modelled: {reason}; drop it to get the answer "
-                                   "without it", position=fields.positions.get(field))
+    for field, (engines, otherwise) in FIELD_BY_ENGINE.items():
+        if field not in fields.values or engine in engines:
+            continue
+        value, position, text = fields.values.pop(field), fields.positions.pop(field), fields.texts.pop(field)
+        fields.put(otherwise, value, Meaning("set", position, text, otherwise, value))
 
 
 def _engine_from(fields: _Fields, source: str, engine: Engine, note: str, /, **said: Any) -> None:

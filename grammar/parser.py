@@ -31,8 +31,8 @@ class Atom(NamedTuple):
     A NamedTuple, immutable as a frozen dataclass: a query makes one a word, in a third of the
     time a frozen dataclass takes to build."""
 
-    #: "word", "number", "count", "setting", "pin" (a package and its release: "torchtune==0.4") or
-    #: "flag" (a launch flag: "--max-model-len")
+    #: "word", "number", "count", "setting", "pin" (a package and its release: "torchtune==0.4"),
+    #: "flag" (a launch flag: "--max-model-len") or "override" (llama.cpp's -ot and its patterns)
     kind: str
     text: str  #: as typed (for a setting: the key)
     pos: int  #: 0-based offset of its first character
@@ -53,6 +53,10 @@ class _ToAtoms(Transformer):
     def pin(self, children: list[Token]) -> Atom:
         package, release = children
         return Atom("pin", str(package), package.start_pos, str(release), release.start_pos)
+
+    def override(self, children: list[Token]) -> Atom:
+        flag, patterns = children
+        return Atom("override", str(flag), flag.start_pos, str(patterns), patterns.start_pos)
 
     def flag(self, children: list[Token]) -> Atom:
         return Atom("flag", str(children[0]), children[0].start_pos)
@@ -78,6 +82,8 @@ _ERROR_EXAMPLES: dict[str, list[str]] = {
     "'=' needs a value after it, as in seq=4096": ["seq=", "seq= =", "train seq="],
     "'==' pins a release and needs one after it, as in torchtitan==0.1.0 (a setting takes one '=', as in seq=4096)":
         ["torchtitan==", "train torchtitan==", "torchtitan== =", "torchtitan===0.1"],
+    "'-ot' (--override-tensor) needs its patterns after it, as in -ot exps=CPU": ["-ot", "infer 7b -ot", "-ot=",
+                                                                                 "--override-tensor"],
 }
 
 
@@ -96,13 +102,20 @@ def atoms(text: str) -> list[Atom]:
     try:
         found = _lark().parse(text)
     except UnexpectedCharacters as error:
-        char = text[error.pos_in_stream]
-        hint = ("options such as --json go outside the quoted query" if text.startswith("--", error.pos_in_stream)
-                else "a query is plain words and numbers, as in 'infer llama-2-7b fp16 on a100'")
-        raise QueryError(f"unexpected character {char!r}; {hint}", position=error.pos_in_stream) from None
-    except (UnexpectedToken, UnexpectedEOF) as error:
+        raise _unexpected_character(text, error.pos_in_stream) from None
+    except UnexpectedToken as error:
+        if error.token.type == "OVERRIDE":  # only -ot's patterns take it: elsewhere the character is unexpected
+            raise _unexpected_character(text, error.token.start_pos) from None
+        raise QueryError(_explain(error, text), position=_position(error, text)) from None
+    except UnexpectedEOF as error:
         raise QueryError(_explain(error, text), position=_position(error, text)) from None
     return [piece for atom in found for piece in _segmented(atom)]
+
+
+def _unexpected_character(text: str, position: int) -> QueryError:
+    hint = ("options such as --json go outside the quoted query" if text.startswith("--", position)
+            else "a query is plain words and numbers, as in 'infer llama-2-7b fp16 on a100'")
+    return QueryError(f"unexpected character {text[position]!r}; {hint}", position=position)
 
 
 def _segmented(atom: Atom) -> list[Atom]:

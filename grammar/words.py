@@ -26,7 +26,8 @@ from vram.request.vocabulary import (
     SHORT_KEYS, TARGET_KEYS, TARGETS_ALONE, TORCHTUNE_CONFIG_TASKS, WORD_KEYS
 )
 
-from .numbers import number_for, split_number
+from .numbers import SIZE_FIELDS, SIZE_READS, flag_size, number_for, split_number
+from .overrides import cpu_moe_blocks
 from .parser import Atom
 
 _GLUED = re.compile(r"([a-z_]+?)[-_]?(\d+(?:\.\d+)?[kmbt]?)", re.IGNORECASE)
@@ -75,6 +76,12 @@ def meanings(atoms: list[Atom]) -> list[Meaning]:
             flag, width = read_flag(atoms, i)
             found += flag
             i += width
+        elif atom.kind == "override":  # llama.cpp's -ot: the experts its patterns move (overrides.py)
+            text = f"{atom.text} {atom.value}"
+            blocks = cpu_moe_blocks(atom.text, atom.value, atom.value_pos)
+            found.append(Meaning("set", atom.pos, text, "cpu_moe_layers", blocks,
+                                 note=f"'{text}' read as --n-cpu-moe {blocks}: the MoE experts it moves to the CPU"))
+            i += 1
         elif atom.kind == "count":
             found.append(Meaning("count", atom.pos, atom.text, value=int(re.match(r"\d+", atom.text)[0])))
             i += 1
@@ -355,6 +362,9 @@ def read_flag(atoms: list[Atom], i: int) -> tuple[list[Meaning], int]:
         raise UnknownWordError(f"'{atom.text}' is not modelled: {NOT_MODELLED_FLAGS[key]}; drop it to get the "
                                "answer without it", position=atom.pos)
     field = FLAG_KEYS.get(key) or KEYS.get(key) or KEYS.get(spaced)
+    if field in SIZE_FIELDS and value is not None and (size := flag_size(field, value.text, value.pos)) is not None:
+        text = f"{atom.text} {value.text}"
+        return [Meaning("set", atom.pos, text, field, size, note=f"'{text}' read as {size:,} {SIZE_READS[field]}")], 2
     if field is not None:
         return [Meaning("key", atom.pos, atom.text, field)], 1
     if key == "m" and value is not None and PHRASES.get(value.text.lower(), ("",))[0] in ("engine", "framework"):

@@ -614,8 +614,6 @@ def test_enforce_eager_takes_no_cuda_graphs(flag):
     ("vllm serve Qwen/Qwen2.5-7B-Instruct --swap-space 8 on l40s", "--swap-space"),
     ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --enable-dp-attention on h100",
      "--enable-dp-attention"),
-    ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --max-total-tokens 100000 on h100",
-     "--max-total-tokens"),
     ("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-batch-total-tokens 100000 on h100",
      "--max-batch-total-tokens"),
 ])
@@ -674,6 +672,43 @@ def test_tgi_max_input_tokens_sets_prefill_and_warmup(query, prefill, requests):
 def test_tgi_max_total_tokens_stays_the_context():
     request = parse("text-generation-launcher --model-id Qwen/Qwen2.5-7B-Instruct --max-total-tokens 8192 on h100")
     assert (request.engine, request.seq_len) == ("tgi", 8192)
+
+
+#: (query, cap: whether --max-total-tokens is below what the memory holds, fits at the concurrency asked)
+SGLANG_CAPS = [
+    ("sglang qwen2.5-7b --max-total-tokens 100000 max-model-len 8192 batch 8 on h100", True, True),
+    ("sglang qwen2.5-7b --max-total-tokens 60000 max-model-len 8192 batch 8 on h100", True, False),
+    ("python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --max-total-tokens 10000000 "
+     "--context-length 8192 on h100", False, True),
+]
+
+
+@pytest.mark.parametrize("query, binds, fits", SGLANG_CAPS)
+def test_sglang_max_total_tokens_caps_the_pool(query, binds, fits):
+    """python/sglang/srt/model_executor/model_runner.py init_memory_pool: max_total_num_tokens =
+    min(profiled, max_total_tokens), in whole pages (page_size 1); the pool is allocated at that size,
+    and a cap below the concurrency asked holds it whatever memory is left."""
+    capped = ask(query)
+    free = ask(query.replace(f"--max-total-tokens {capped.request.max_total_tokens} ", ""))
+    serving, profiled = capped.serving, free.serving
+    assert capped.request.engine == "sglang" and profiled.pool_cap_tokens is None
+    cap = capped.request.max_total_tokens
+    assert serving.kv_cache_tokens == min(cap, profiled.kv_cache_tokens)
+    assert (serving.kv_cache_tokens < profiled.kv_cache_tokens) is binds
+    assert serving.kv_cache_bytes == (cap * serving.kv_bytes_per_token if binds else profiled.kv_cache_bytes)
+    assert serving.max_concurrency == round(serving.kv_cache_tokens / serving.max_model_len, 2)
+    assert capped.fit[0].fits is fits and free.fit[0].fits
+    assert serving.need_bytes() == profiled.need_bytes()  # the cap frees memory; it never asks for more
+
+
+def test_max_total_tokens_is_sglangs_pool_or_tgis_context():
+    """One spelling, two settings: SGLang's pool cap, TGI's context (and the context without an engine)."""
+    sglang = parse("sglang qwen2.5-7b --context-length 8192 --max-total-tokens 100000 on h100")
+    plain = parse("infer qwen2.5-7b --max-total-tokens 8k on h100")
+    assert (sglang.max_total_tokens, sglang.seq_len) == (100000, 8192)
+    assert (plain.engine, plain.max_total_tokens, plain.seq_len) == (None, None, 8192)
+    with pytest.raises(ConflictError):
+        parse("vllm qwen2.5-7b max-total-tokens 100000 seq 8192 on h100")  # vLLM's context, said twice
 
 
 @pytest.mark.parametrize("pool, fits, starts", [(10**10, True, True), (4 * 10**10, False, True), (10**8, False, False)])

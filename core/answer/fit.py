@@ -46,9 +46,8 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
         context = runtime.cuda_context_item()
         need, usable = serving.need_bytes(), cuda_total - context.bytes
         # a pool set too small for the concurrency asked does not fit it, whatever the card has left
-        short = serving.pool_set < serving.concurrency_asked * serving.request_kv_bytes
         return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, (unreported, context),
-                   need, usable, Verdict.DOES_NOT_FIT if short else _verdict(need, usable))
+                   need, usable, Verdict.DOES_NOT_FIT if serving.short_of_cap() else _verdict(need, usable))
     deductions = (
         unreported,
         LineItem(Item.FRAMEWORK_RESERVE, f"left by {serving.memory_fraction_flag} {serving.memory_fraction:g}",
@@ -57,8 +56,9 @@ def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
                  f"{serving.engine_name}: the memory outside its share (CUDA graphs, the CUDA context)"),
     )
     need = serving.need_bytes()
+    # a pool capped in tokens (SGLang's max_total_tokens) below the concurrency asked does not hold it either
     return Fit(gpu.id, gpu.name, estimate.gpu_count, estimate.total_bytes, gpu.memory_bytes, deductions,
-               need, usable, _verdict(need, usable))
+               need, usable, Verdict.DOES_NOT_FIT if serving.short_of_cap() else _verdict(need, usable))
 
 
 def gpu_assumption(gpu_id: str, dtype: str | None = None) -> str:

@@ -194,6 +194,7 @@ class Serving:
     startup_bytes: int = 0
     pool_set: int | None = None  #: the pool's bytes as the launch set them (vLLM's kv_cache_memory_bytes)
     weights_offloaded: int = 0  #: one GPU's weights kept in host memory (vLLM's cpu_offload_gb)
+    pool_cap_tokens: int | None = None  #: the pool's most tokens as the launch capped it (SGLang's max_total_tokens)
     #: KV the engine's warm-up batch holds when it reads the free memory, added back to the pool whole (TGI)
     warmup_kv_bytes: int = 0
     #: what the engine leaves out of its share before the pool whatever is free (TGI 3: (1 - wiggle) x the
@@ -218,6 +219,14 @@ class Serving:
         max_num_seqs lets them run."""
         return self.max_concurrency is not None and self.max_concurrency >= sequences \
             and self.max_num_seqs >= sequences
+
+    def short_of_cap(self) -> bool:
+        """Whether the pool as set or capped holds fewer than the concurrency asked, whatever the memory."""
+        kv = self.concurrency_asked * self.request_kv_bytes
+        if self.pool_set is not None:
+            return self.pool_set < kv
+        cap = self.pool_cap_tokens
+        return cap is not None and cap // self.block_size * self.block_size * self.kv_bytes_per_token < kv
 
     def need_bytes(self) -> int:
         """What one GPU needs for the concurrency asked to fit the engine's share; with the pool set

@@ -54,6 +54,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_num_seqs": (1, 2**20),
     "max_input_tokens": (1, 2**24),
     "kv_cache_memory_bytes": (1, 2**50),
+    "max_total_tokens": (1, 2**40),
     "cpu_offload_gib": (0.01, 2**20),
     "gpu_layers": (0, 2**16),
     "cpu_moe_layers": (0, 2**16),
@@ -72,12 +73,12 @@ FRACTION_FIELDS = frozenset({"params", "rollout_fraction", "memory_fraction", "c
 
 #: Fields only a serving engine that pre-allocates its KV pool reads.
 ENGINE_FIELDS = ("memory_fraction", "max_num_batched_tokens", "max_num_seqs", "enforce_eager",
-                 "kv_cache_memory_bytes", "cpu_offload_gib", "max_input_tokens", "engine_version")
+                 "kv_cache_memory_bytes", "cpu_offload_gib", "max_input_tokens", "max_total_tokens", "engine_version")
 #: Engine fields only one engine reads: vLLM's EngineArgs.kv_cache_memory_bytes (vllm/engine/arg_utils.py);
 #: SGLang and TGI size their pools in tokens (--max-total-tokens, --max-batch-total-tokens); TGI's launcher's
 #: --max-input-tokens (launcher/src/main.rs)
 ONE_ENGINE_FIELDS: dict[str, Engine] = {"kv_cache_memory_bytes": Engine.VLLM, "cpu_offload_gib": Engine.VLLM,
-                                        "max_input_tokens": Engine.TGI}
+                                        "max_input_tokens": Engine.TGI, "max_total_tokens": Engine.SGLANG}
 #: The engines that read an engine field, where more than the pre-allocating ones: transformers'
 #: release decides whether generate makes every prompt position's logits (runtimes.toml
 #: prompt_logits_until); Ollama's, its default context and layer placement (its *_since columns).
@@ -199,6 +200,9 @@ class Request:
     #: vLLM's kv_cache_memory_bytes: the KV pool of one GPU in bytes, set directly (the profile still
     #: runs; gpu_memory_utilization is not read); None: the pool the memory fraction leaves
     kv_cache_memory_bytes: int | None = None
+    #: SGLang's --max-total-tokens: a cap on its KV pool in tokens, min(profiled, this) (TGI's flag of that
+    #: name is the context, seq_len); None: the pool the memory fraction leaves
+    max_total_tokens: int | None = None
     #: vLLM's cpu_offload_gb: GiB of each GPU's decoder-layer weights kept in host memory; None: none
     cpu_offload_gib: float | None = None
     #: the engine's release the answer follows ("0.10.1"): vram tells releases apart where a
@@ -632,6 +636,7 @@ _LABELS = {
     "max_input_tokens": "max_input_tokens (TGI's longest prompt)",
     "kv_cache_memory_bytes": "kv_cache_memory_bytes (vLLM's KV pool in bytes)",
     "cpu_offload_gib": "cpu_offload_gb (vLLM's weights in host memory)",
+    "max_total_tokens": "max_total_tokens (SGLang's KV pool cap in tokens)",
     "cpu_moe_layers": "n_cpu_moe", "engine_version": "an engine release", "framework_version": "a framework release",
     "parallel": "parallel sequences", "ubatch": "n_ubatch",
     "objective": "a post-training objective", "reference": "a reference model", "generations": "generations a prompt",

@@ -328,6 +328,8 @@ KEYS: dict[str, str] = {
     # TGI's launcher (launcher/src/main.rs Args): --max-input-tokens, and its deprecated spelling --max-input-length
     **{k: "max_input_tokens" for k in ("max input tokens", "max_input_tokens", "max-input-tokens",
                                        "max input length", "max_input_length", "max-input-length")},
+    # SGLang's --max-total-tokens (its pool cap) or TGI's (the context): FIELD_BY_ENGINE places it
+    **{k: "max_total_tokens" for k in ("max total tokens", "max_total_tokens", "max-total-tokens")},
     **{k: "hidden_size" for k in ("hidden", "hidden size", "hidden_size", "d_model", "d model")},
     **{k: "num_layers" for k in ("layers", "num layers", "num_layers", "n_layers", "n layers")},
     **{k: "num_heads" for k in ("heads", "num heads", "num_heads", "n_heads", "n heads",
@@ -375,9 +377,6 @@ FLAG_KEYS: dict[str, str] = {
     "data_parallel_size": "dp", "context_parallel_size": "cp", "context_parallel_degree": "cp",
     "data_parallel_shard_degree": "dp",
     "seq_length": "seq_len", "max_seq_len": "seq_len", "model_max_length": "seq_len",
-    # TGI's launcher (text-generation-launcher --help): max-total-tokens is a request's prompt and
-    # output together, the context each sequence may fill
-    "max_total_tokens": "seq_len",
     # TGI's --num-shard: the GPUs one model is sharded over, tensor-parallel
     # (huggingface.co/docs/text-generation-inference/reference/launcher, NUM_SHARD)
     "num_shard": "tp",
@@ -401,7 +400,8 @@ ENGINE_SPELLINGS: dict[str, Engine] = {
 #: llama.cpp's and Ollama's settings in their own spelling: a query with one and no engine named is
 #: that engine's (common/arg.cpp for llama.cpp's flags; Ollama's docs/faq.md and docs/modelfile.md).
 GGML_SPELLINGS: dict[str, Engine] = {
-    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe", "np", "ub", "ubatch_size", "n_ubatch",
+    **{k: Engine.LLAMA_CPP for k in ("ngl", "n_gpu_layers", "gpu_layers", "ncmoe", "n_cpu_moe", "cpu_moe", "cmoe",
+                                     "ot", "override_tensor", "np", "ub", "ubatch_size", "n_ubatch",
                                      "ubatch", "ctx_size", "ctk", "ctv", "cache_type_k", "cache_type_v")},
     **{k: Engine.OLLAMA for k in ("num_gpu", "num_ctx", "ollama_num_parallel", "ollama_context_length")},
 }
@@ -464,12 +464,13 @@ NOT_MODELLED_FLAGS: dict[str, str] = {
                               "model",
 }
 
-#: Flags one engine spells like a setting another reads: (spelling, engine) to what it does there,
-#: refused for that engine (the grammar checks them once the engine is known).
-NOT_MODELLED_FOR_ENGINE: dict[tuple[str, Engine], str] = {
-    # python/sglang/srt/model_executor/model_runner.py: max_total_num_tokens = min(profiled, max_total_tokens);
-    # TGI's --max-total-tokens is a request's prompt and output, read as max-model-len
-    ("max_total_tokens", Engine.SGLANG): "SGLang caps its KV pool at that many tokens",
+#: Fields whose flag means another thing to another engine: field to (the engines that read it as
+#: that field, the field it is for every other engine); the grammar places them once the engine is known.
+FIELD_BY_ENGINE: dict[str, tuple[frozenset[Engine], str]] = {
+    # python/sglang/srt/model_executor/model_runner.py init_memory_pool: max_total_num_tokens =
+    # min(profiled, max_total_tokens); TGI's launcher (text-generation-launcher --help): max-total-tokens
+    # is a request's prompt and output together, the context each sequence may fill
+    "max_total_tokens": (frozenset({Engine.SGLANG}), "seq_len"),
 }
 
 #: Flags that switch a setting off when their value is false (``--gradient_checkpointing False``).
@@ -737,6 +738,7 @@ CANONICAL: dict[str, str] = {
     "max_num_batched_tokens": "max-num-batched-tokens", "max_num_seqs": "max-num-seqs",
     "max_input_tokens": "max-input-tokens",
     "kv_cache_memory_bytes": "kv-cache-memory-bytes", "cpu_offload_gib": "cpu-offload-gb",
+    "max_total_tokens": "max-total-tokens",
     "enforce_eager:True": "enforce-eager", "enforce_eager:False": "enforce-eager=false", "gpu_layers": "ngl",
     "cpu_moe_layers": "ncmoe", "parallel": "parallel", "ubatch": "ubatch",
     "reference:True": "reference model",

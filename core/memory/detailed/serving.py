@@ -62,6 +62,7 @@ class EngineSettings:
     wiggle: float = 1.0  #: the share the pool takes (the row's wiggle at the release)
     wiggle_of_total: bool = False  #: the share left out is of the fraction of CUDA's total, not of what is left
     max_total_tokens: int | None = None  #: TGI's max_total_tokens as the launch or its launcher sets it; None: unset
+    pool_cap_tokens: int | None = None  #: SGLang's --max-total-tokens: the pool's most tokens; None: no cap
 
 
 def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
@@ -116,13 +117,22 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
     if request.kv_cache_memory_bytes is not None:
         said.say(f"kv_cache_memory_bytes {request.kv_cache_memory_bytes:,}: the KV pool a GPU, as set; {name} still "
                  f"profiles, but does not read {flag} (vllm/v1/worker/gpu_worker.py determine_available_memory)")
+    if request.max_total_tokens is not None:
+        said.say(f"max_total_tokens {request.max_total_tokens:,}: {name}'s KV pool holds at most that many tokens, "
+                 f"fewer when the memory leaves fewer ({CAP_SOURCE})")
     wiggle = row["wiggle"] if isinstance(row["wiggle"], (int, float)) else by_release(row["wiggle"],
                                                                                        request.engine_version)
     of_total = since_release(row, "wiggle_of_total_since", request.engine_version)
     return EngineSettings(request.memory_fraction or fraction, batched, seqs, row["block_size"], cuda_total, sampler,
                           legacy is not None, request.kv_cache_memory_bytes,
                           launcher.max_input_tokens if launcher else None, wiggle, of_total,
-                          job.seq_len if request.seq_len is not None or (launcher and launcher.sets_total) else None)
+                          job.seq_len if request.seq_len is not None or (launcher and launcher.sets_total) else None,
+                          request.max_total_tokens)
+
+
+#: SGLang caps the pool it profiled at the launch's --max-total-tokens, then rounds it down to whole pages.
+CAP_SOURCE = ("python/sglang/srt/model_executor/model_runner.py init_memory_pool: max_total_num_tokens = "
+              "min(profiled, max_total_tokens) // page_size x page_size")
 
 
 def _chunkable(job: DetailedJob) -> bool:
@@ -506,7 +516,7 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
                   wiggle=1.0 if engine.wiggle_of_total else engine.wiggle, rest_bytes=rest,
                   request_kv_bytes=per_request,
                   concurrency_asked=job.batch_size, startup_bytes=startup, pool_set=engine.pool_bytes,
-                  warmup_kv_bytes=warm)
+                  warmup_kv_bytes=warm, pool_cap_tokens=engine.pool_cap_tokens)
     if engine.cuda_total is None:
         return Serving(**common)
     # TGI 3: free - (1 - fraction x wiggle) x total, the wiggle's share of the fraction left out
@@ -517,6 +527,8 @@ def _serving(job: DetailedJob, engine: EngineSettings, token_layer: LineItem, la
     pool = engine.pool_bytes if engine.pool_bytes is not None else \
         math.floor(common["wiggle"] * left) + (warm if left >= 0 else 0)
     block_bytes = engine.block_size * _token_bytes(job, token_layer, layers)
+    if engine.pool_cap_tokens is not None:  # CAP_SOURCE: whole pages of the cap, when fewer than the memory holds
+        pool = min(pool, engine.pool_cap_tokens // engine.block_size * block_bytes)
     paged = _state_pages(job, engine, token_layer, layers)
     if paged is not None:
         blocks = max(pool, 0) // paged.page // paged.group_size
