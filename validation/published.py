@@ -11,6 +11,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import vram
 from vram.memory import runtime
@@ -55,19 +56,28 @@ class Case:
 
 
 def cases() -> list[Case]:
-    """Every case of the query table, answered."""
-    peaks = {row["id"]: row for row in tomllib.loads(PEAKS.read_text(encoding="utf-8"))["peak"]}
+    """Every case of the query table, answered (a case printed as GB and computed in GiB says so:
+    the row's notes)."""
+    return read_cases(PEAKS, QUERIES, UNITS, {"GiB": 2**30}, lambda row: row["framework"], _compared_bytes)
+
+
+def read_cases(peaks: Path, queries: Path, units: dict[str, tuple[float, str]], binary: dict[str, int],
+               group: Callable[[dict], str], compared: Callable[[vram.Estimate, str], int]) -> list[Case]:
+    """The cases of a query table, each asked and compared with its published row: ``units`` by the
+    row's figure key, ``binary`` where a case's unit says the source printed GB or MB that it
+    computed in GiB or MiB, ``group`` the table a row is shown in, ``compared`` the estimate's
+    bytes as the row's statistic counts them."""
+    rows = {row["id"]: row for row in tomllib.loads(peaks.read_text(encoding="utf-8"))["peak"]}
     found = []
-    for case in tomllib.loads(QUERIES.read_text(encoding="utf-8"))["case"]:
-        row = peaks[case["id"]]
+    for case in tomllib.loads(queries.read_text(encoding="utf-8"))["case"]:
+        row = rows[case["id"]]
         (key, figure), = ((k, v) for k, v in row["peak"].items() if k != "statistic")
-        size, unit = UNITS[key]
-        if case.get("unit") == "GiB":  # printed as GB, computed in GiB (the row's notes)
-            size, unit = 2**30, "GiB"
-        found.append(Case(case["id"], row["framework"], case["query"], figure, unit, row["peak"]["statistic"],
-                          _compared_bytes(vram.ask(case["query"]), row["peak"]["statistic"]) / size,
-                          case["expect"], case.get("assumed", ""),
-                          case.get("why", ""), row["source"]))
+        size, unit = units[key]
+        if case.get("unit") in binary:
+            size, unit = binary[case["unit"]], case["unit"]
+        found.append(Case(case["id"], group(row), case["query"], figure, unit, row["peak"]["statistic"],
+                          compared(vram.ask(case["query"]), row["peak"]["statistic"]) / size,
+                          case["expect"], case.get("assumed", ""), case.get("why", ""), row["source"]))
     return found
 
 
@@ -91,17 +101,22 @@ def section_lines(found: list[Case] | None = None) -> list[str]:
              f"count. Reproduced: within {WITHIN * 100:g} %. Written by",
              "`python -m vram.validation.published`; `tests/test_published_peaks.py` checks every row.", ""]
     for framework in dict.fromkeys(c.framework for c in found):
-        mine = [c for c in found if c.framework == framework]
-        lines += [f"### {framework}: {sum(c.within for c in mine)} of {len(mine)} reproduced", "",
-                  "| published row | query | published | statistic | vram | error |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| [{c.id}]({c.source}) | `{c.query}` | {c.published:g} {c.unit} | {c.statistic} | "
-                  f"{c.ours:.1f} {c.unit} | {c.error:+.1%} |" for c in mine]
-        notes = [f"- {c.id}: {'assumed ' + c.assumed + '. ' if c.assumed else ''}"
-                 f"{'Missed by ' + format(c.error, '+.1%') + ': ' + c.why if not c.within else ''}".rstrip()
-                 for c in mine if c.assumed or not c.within]
-        lines += ["", *notes, ""] if notes else [""]
+        lines += group_lines(framework, [c for c in found if c.framework == framework], places=1)
     return lines
+
+
+def group_lines(group: str, mine: list[Case], places: int) -> list[str]:
+    """One group's table (a framework's, a model maker's), vram's figure to ``places`` decimals, then
+    what each case assumed and what each miss misses by, and why."""
+    lines = [f"### {group}: {sum(c.within for c in mine)} of {len(mine)} reproduced", "",
+             "| published row | query | published | statistic | vram | error |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| [{c.id}]({c.source}) | `{c.query}` | {c.published:g} {c.unit} | {c.statistic} | "
+              f"{c.ours:.{places}f} {c.unit} | {c.error:+.1%} |" for c in mine]
+    notes = [f"- {c.id}: {'assumed ' + c.assumed + '. ' if c.assumed else ''}"
+             f"{'Missed by ' + format(c.error, '+.1%') + ': ' + c.why if not c.within else ''}".rstrip()
+             for c in mine if c.assumed or not c.within]
+    return lines + (["", *notes, ""] if notes else [""])
 
 
 def write(page: Path = PAGE) -> None:

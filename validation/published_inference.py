@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tomllib
 from pathlib import Path
 
 import vram
 from vram.memory import runtime
+from vram.validation import published
 from vram.validation.published import PAGE, UNITS as TRAINING_UNITS, WITHIN, Case
 
 HERE = Path(__file__).resolve().parent
@@ -35,18 +35,8 @@ BINARY = {"GiB": 2**30, "MiB": 2**20}
 
 def cases() -> list[Case]:
     """Every case of the query table, answered."""
-    peaks = {row["id"]: row for row in tomllib.loads(PEAKS.read_text(encoding="utf-8"))["peak"]}
-    found = []
-    for case in tomllib.loads(QUERIES.read_text(encoding="utf-8"))["case"]:
-        row = peaks[case["id"]]
-        (key, figure), = ((k, v) for k, v in row["peak"].items() if k != "statistic")
-        size, unit = UNITS[key]
-        if case.get("unit") in BINARY:  # printed as GB or MB, computed in GiB or MiB
-            size, unit = BINARY[case["unit"]], case["unit"]
-        found.append(Case(case["id"], f"{row['maker']}: {row['table']}", case["query"], figure, unit, row["peak"]["statistic"],
-                          _compared_bytes(vram.ask(case["query"]), row["peak"]["statistic"]) / size,
-                          case["expect"], case.get("assumed", ""), case.get("why", ""), row["source"]))
-    return found
+    return published.read_cases(PEAKS, QUERIES, UNITS, BINARY, lambda row: f"{row['maker']}: {row['table']}",
+                                _compared_bytes)
 
 
 def _compared_bytes(estimate: vram.Estimate, statistic: str) -> int:
@@ -74,16 +64,7 @@ def section_lines(found: list[Case] | None = None) -> list[str]:
                      f"{statistics.median(map(abs, errors)):.1%} | {max(errors, key=abs):+.1%} |")
     lines.append("")
     for maker in makers:
-        mine = [c for c in found if c.framework == maker]
-        lines += [f"### {maker}: {sum(c.within for c in mine)} of {len(mine)} reproduced", "",
-                  "| published row | query | published | statistic | vram | error |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| [{c.id}]({c.source}) | `{c.query}` | {c.published:g} {c.unit} | {c.statistic} | "
-                  f"{c.ours:.2f} {c.unit} | {c.error:+.1%} |" for c in mine]
-        notes = [f"- {c.id}: {'assumed ' + c.assumed + '. ' if c.assumed else ''}"
-                 f"{'Missed by ' + format(c.error, '+.1%') + ': ' + c.why if not c.within else ''}".rstrip()
-                 for c in mine if c.assumed or not c.within]
-        lines += ["", *notes, ""] if notes else [""]
+        lines += published.group_lines(maker, [c for c in found if c.framework == maker], places=2)
     return lines
 
 
