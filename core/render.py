@@ -408,12 +408,13 @@ def verdict_words(verdict: Verdict, lang: str = messages.DEFAULT) -> str:
 
 def fit_parts(fit: Fit, unit: str = "GB", lang: str = messages.DEFAULT) -> FitParts:
     """The pieces of ``fit_line``: where, the verdict's words, the numbers, the margin."""
+    text = functools.partial(_said, lang)
     room = format_bytes(abs(fit.headroom_bytes), unit)
-    margin = f"{room} {unit} to spare" if fit.headroom_bytes >= 0 else f"{room} {unit} over"
+    margin = text("verdict.spare" if fit.headroom_bytes >= 0 else "verdict.over", room=room, unit=unit)
     if not fit.fits and fit.headroom_bytes >= 0:  # memory left, but a setting (a pool set too small) stops it
-        margin = f"{room} {unit} left, but the engine's settings do not hold it (see Serving)"
-    detail = (f"needs {format_bytes(fit.need_bytes, unit)} of {format_bytes(fit.usable_bytes, unit)} {unit} "
-              f"usable, {fit.utilisation:.0%} used, {margin}")
+        margin = text("verdict.settings_stop", room=room, unit=unit)
+    detail = text("verdict.detail", need=format_bytes(fit.need_bytes, unit), usable=format_bytes(fit.usable_bytes, unit),
+                  unit=unit, used=f"{fit.utilisation:.0%}", margin=margin)
     style = VERDICT_STYLES[fit.verdict]
     return FitParts(f"{fit.gpu_count}x {fit.gpu}", verdict_words(fit.verdict, lang), detail, margin, style)
 

@@ -223,14 +223,14 @@ def test_notes_of_an_english_query_stay_english():
 def test_the_verdict_of_a_chinese_query_is_in_chinese(capsys, query, words):
     assert cli.main([query]) == 0
     out = capsys.readouterr().out
-    assert re.search(rf"^Verdict:  1x \S+: {words}: needs", out, re.MULTILINE), out
+    assert re.search(rf"^Verdict:  1x \S+: {words}: 需要 [0-9.]+ GB，可用", out, re.MULTILINE), out
     assert words in render_text(vram.ask(query), lang="zh")
 
 
 def test_slack_says_the_verdict_of_a_chinese_query_in_chinese():
     query = "推理 llama-3-8b fp16 单卡a100"
     shown = json.dumps(answer_message(vram.ask(query), query), ensure_ascii=False)
-    assert ": 放得下: needs" in shown
+    assert ": 放得下: 需要 " in shown
     assert ": fits: needs" in json.dumps(answer_message(vram.ask("infer llama-3-8b fp16 on a100"), "infer"))
 
 
