@@ -479,6 +479,8 @@ def _state_pages(job: DetailedJob, engine: EngineSettings, token_layer: LineItem
     state_page = round(state["r"] + state["z"] * job.compute_bytes)
     block = 16 * -(-state_page // (16 * token_layer.bytes))
     linear = sharding.linear_on_stage(spec, job.pp)
+    # groups of the fewer kind's count, or of the more's where it is under 1.5 times the fewer (fewer padding
+    # layers: vllm/v1/core/kv_cache_utils.py _get_kv_cache_groups_uniform_page_size, its "1.5 is a heuristic")
     group = min(layers, linear) if max(layers, linear) >= 1.5 * min(layers, linear) else max(layers, linear)
     state_groups = -(-linear // group)
     return StatePages(block, block * token_layer.bytes, group, -(-layers // group) + state_groups, state_groups)
