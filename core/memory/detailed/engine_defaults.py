@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from vram.catalog.index import Gpu
-from vram.catalog.runtimes import by_release
+from vram.catalog.runtimes import by_release, launcher_context
 from vram.request.request import release
 from vram.units import GIB, MIB
 
@@ -125,14 +125,15 @@ def launcher_defaults(row: Mapping[str, Any], version: str | None, model_context
     until = row.get("launcher_defaults_until")
     if until is None:
         return None
-    if version is not None and release(version) < release(until):
+    cap = launcher_context(row, version)  # the launcher's context cap: set before launcher_defaults_until only
+    if cap is not None:
         margin = row["launcher_prefill_margin"]
         if input_asked is not None:
             return Launcher(input_asked + margin, input_asked,
                             f"before {until}: max_input_tokens {input_asked} as set, plus {margin}")
-        prompt = min(model_context, row["launcher_context_cap"]) - 1
+        prompt = min(model_context, cap) - 1
         return Launcher(prompt + margin, prompt, f"before {until}: max_input_tokens min(the model's {model_context}, "
-                        f"{row['launcher_context_cap']}) - 1 = {prompt}, plus {margin}")
+                        f"{cap}) - 1 = {prompt}, plus {margin}")
     tokens = min(row["batched_tokens"], model_context)
     return Launcher(tokens, input_asked, f"from {until}: min({row['batched_tokens']}, the model's {model_context})",
                     sets_total=False)
