@@ -249,7 +249,9 @@ def _gpu_layers(request: Request, kind: Solve, counted: _Counted) -> tuple[Solut
         return Solution(kind, total, f"all {total} layers fit (-ngl {total})", 0), at(total)
     good = _largest(lambda n: counted.fits(at(n)), total - 1)
     if good is None:
-        return Solution(kind, 0 if counted.fits(at(0)) else None, "not one layer fits: the CPU runs it all", 0), at(0)
+        if counted.fits(at(0)):
+            return Solution(kind, 0, "not one layer fits: the CPU runs it all", 0), at(0)
+        return Solution(kind, None, "does not fit even at -ngl 0: what stays on the GPU without a layer does not", 0), at(0)
     host = counted.seen[at(good)].host_bytes
     return Solution(kind, good, f"-ngl {good} of {total} fits, {good + 1} does not; the other {total - good} layers "
                     f"take {format_bytes(host)} GB of host memory with the buffers (partial offload: slower)", 0), at(good)
