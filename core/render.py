@@ -291,7 +291,7 @@ def serving_lines(estimate: Estimate, unit: str = "GB", lang: str = messages.DEF
         lines.append(text("serving.refused", engine=serving.engine_name, refusal=serving.refusal))
     elif serving.concurrency_asked > 1:
         holds = serving.holds(serving.concurrency_asked)
-        capped = serving.max_concurrency >= serving.concurrency_asked and not holds
+        capped = not holds and serving.max_num_seqs < serving.concurrency_asked <= serving.max_concurrency
         lines.append(text("serving.capped" if capped else "serving.holds" if holds else "serving.does_not_hold",
                           asked=serving.concurrency_asked, cap=serving.max_num_seqs))
     return lines

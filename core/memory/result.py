@@ -217,8 +217,9 @@ class Serving:
     def holds(self, sequences: int) -> bool:
         """Whether the engine runs ``sequences`` of max_model_len at once: the pool holds them and
         max_num_seqs lets them run."""
-        return self.max_concurrency is not None and self.max_concurrency >= sequences \
-            and self.max_num_seqs >= sequences
+        # max_running: min(max_num_seqs, whole sequences the pool holds), not the rounded concurrency
+        # (2.996 prints as 3.0 but runs 2)
+        return self.max_running is not None and self.max_running >= sequences
 
     def short_of_cap(self) -> bool:
         """Whether the pool as set or capped holds fewer than the concurrency asked, whatever the memory."""
