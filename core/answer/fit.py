@@ -34,9 +34,7 @@ def _verdict(need: int, usable: int) -> Verdict:
 def _engine_verdict(gpu: Gpu, estimate: Estimate, serving: Serving) -> Fit:
     """A pre-allocating engine takes its fraction of the memory CUDA reports and fills it: the job
     fits when that share holds the weights, the profiled peak and the KV of the concurrency asked."""
-    from vram.memory.detailed.serving import gpu_cuda_total  # a serving answer's: loaded with its engine
-
-    cuda_total = gpu_cuda_total(gpu)
+    cuda_total = gpu.engine_total_bytes
     usable = serving.usable_bytes(cuda_total)
     unreported = LineItem(Item.FRAMEWORK_RESERVE, "not reported to CUDA (driver total less CUDA's)",
                           gpu.memory_bytes - cuda_total, "driver_total - cuda_total",

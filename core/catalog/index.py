@@ -224,6 +224,11 @@ class Gpu:
             raise ValueError(f"{self.id}: working_set_fraction must be in (0, 1], not {self.working_set_fraction}")
 
     @property
+    def engine_total_bytes(self) -> int:
+        """The memory a serving engine sizes its fraction by: CUDA's total where the catalog has it."""
+        return self.cuda_total_bytes or self.memory_bytes
+
+    @property
     def working_memory_bytes(self) -> int:
         """The memory the GPU may use: all of a card's, the wired working set of Apple's unified memory."""
         if self.working_set_fraction is None:

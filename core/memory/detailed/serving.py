@@ -15,7 +15,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from vram.catalog.index import Gpu
 from vram.catalog.runtimes import by_release
 from vram.formula import formula
 from vram.memory.detailed import allocator, sharding
@@ -24,9 +23,7 @@ from vram.memory.detailed.common import DetailedJob, block_options, phase
 from vram.memory.detailed.engine_defaults import (
     fixed_fraction, gpu_defaults, is_large, launcher_defaults, legacy_defaults, since_release
 )
-from vram.memory.detailed.inference import (
-    MLA_SOURCE, RECURRENT_SOURCE, gpu_weights, kv_dtype, kv_token_layer, weights_items
-)
+from vram.memory.detailed.inference import RECURRENT_SOURCE, gpu_weights, kv_dtype, kv_token_layer, weights_items
 from vram.memory.job import Said
 from vram.memory.quant import KV_BYTES
 from vram.memory.result import LineItem, Phase, Serving, formula_item
@@ -108,7 +105,7 @@ def settings_for(job: DetailedJob, said: Said) -> EngineSettings:
                  "the profiled forward pass")
     cuda_total = None
     if gpu is not None:
-        cuda_total = gpu_cuda_total(gpu)
+        cuda_total = gpu.engine_total_bytes
         if gpu.cuda_total_bytes is None:
             said.say(f"{gpu.id}: CUDA's total memory is not in the catalog; the driver's "
                      f"{cuda_total / GIB:.2f} GiB taken (CUDA reports a little less)")
@@ -139,11 +136,6 @@ def _chunkable(job: DetailedJob) -> bool:
     """Whether the engine's earlier scheduler turns chunked prefill on for a long context: not for
     sliding-window or MLA models (vllm/engine/arg_utils.py _set_default_args_v0)."""
     return not job.spec.sliding_window and job.spec.kv_lora_rank is None
-
-
-def gpu_cuda_total(gpu: Gpu) -> int:
-    """The memory an engine sizes its fraction by: CUDA's total where the catalog has it."""
-    return gpu.cuda_total_bytes or gpu.memory_bytes
 
 
 def serving_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[Phase], Serving]:
