@@ -9,6 +9,7 @@ import pytest
 
 import vram
 from vram.ipymagic.render import render_html
+from vram.memory.result import LayerServing
 from vram.render import TEXT_WIDTH, render_text
 from vram.slackbot.blocks import answer_message
 
@@ -25,7 +26,7 @@ def test_every_frontend_shows_the_serving_figures(query):
     serving = estimate.serving
     assert serving is not None
     figures = [f"{serving.kv_cache_tokens:,}"]
-    if getattr(serving, "max_concurrency", None) is not None and hasattr(serving, "block_size"):
+    if not isinstance(serving, LayerServing):  # llama.cpp's placement says "N sequence(s)", not "Nx"
         figures.append(f"{serving.max_concurrency:g}x")
     shown = {"text": render_text(estimate), "html": render_html(estimate),
              "slack": json.dumps(answer_message(estimate, query), default=str)}

@@ -24,6 +24,8 @@ HEADING = "## Published training peaks, by framework"
 #: Within this share of the published peak a case is reproduced (issue 17).
 WITHIN = 0.10
 UNITS = {"peak_gib": (2**30, "GiB"), "peak_gb": (1e9, "GB")}
+#: A case's `unit` where the source prints GB or MB that its script computes in binary units.
+BINARY = {"GiB": 2**30, "MiB": 2**20}
 #: Statistics PyTorch's caching allocator keeps (torch.cuda.max_memory_allocated, memory_stats()
 #: "active_bytes.all.peak" and "reserved_bytes.all.peak") count only the blocks it hands out; the CUDA
 #: context lives outside it (https://pytorch.org/docs/stable/notes/cuda.html#memory-management: "the
@@ -58,7 +60,7 @@ class Case:
 def cases() -> list[Case]:
     """Every case of the query table, answered (a case printed as GB and computed in GiB says so:
     the row's notes)."""
-    return read_cases(PEAKS, QUERIES, UNITS, {"GiB": 2**30}, lambda row: row["framework"], _compared_bytes)
+    return read_cases(PEAKS, QUERIES, UNITS, BINARY, lambda row: row["framework"], _compared_bytes)
 
 
 def read_cases(peaks: Path, queries: Path, units: dict[str, tuple[float, str]], binary: dict[str, int],

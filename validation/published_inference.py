@@ -16,7 +16,7 @@ from pathlib import Path
 import vram
 from vram.memory import runtime
 from vram.validation import published
-from vram.validation.published import PAGE, UNITS as TRAINING_UNITS, WITHIN, Case
+from vram.validation.published import BINARY, PAGE, UNITS as TRAINING_UNITS, WITHIN, Case
 
 HERE = Path(__file__).resolve().parent
 PEAKS = HERE.parent / "tests" / "data" / "published_inference.toml"
@@ -29,8 +29,6 @@ HEADING = "## Published inference peaks, by model maker"
 #: not count; "unknown" (the source does not say) is compared with the estimate's peak as it is.
 SUMMED = frozenset({"allocated-summed"})
 UNITS = {**TRAINING_UNITS, "peak_mb": (1e6, "MB")}
-#: A case's `unit` where the source prints GB or MB that its script computes in binary units.
-BINARY = {"GiB": 2**30, "MiB": 2**20}
 
 
 def cases() -> list[Case]:
@@ -77,7 +75,7 @@ def write(page: Path = PAGE) -> None:
         head, rest = text.split(HEADING, 1)
         tail = rest[rest.find("\n## "):].lstrip("\n") if "\n## " in rest else ""
     else:
-        marker = "## Published training peaks, by framework"
+        marker = published.HEADING
         head, tail = (text.split(marker, 1)[0], marker + text.split(marker, 1)[1]) if marker in text else (text, "")
     page.write_text(head.rstrip("\n") + "\n\n" + section + tail, encoding="utf-8")
 
