@@ -35,17 +35,14 @@ CACHING_ALLOCATOR = ("c10/cuda/CUDACachingAllocator.cpp: blocks freed on one str
 FSDP2_POOLS = ("torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py foreach_all_gather (copy-in stream), "
                "foreach_reduce (reduce_scatter_input and reduce_output on the reduce-scatter stream; the sharded "
                "gradients are views of reduce_output); _fsdp_param_group.py wait_for_unshard, post_backward")
-#: An expandable segment of the large pool grows by this many bytes (CUDACachingAllocator.cpp
-#: kLargeBuffer, ExpandableSegment's segment size); torchtitan's run_llama_train.sh sets
-#: PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True".
-SEGMENT_STEP = 20 * 2**20
-
-
 #: The allocator's segment sizes (c10/cuda/CUDACachingAllocator.cpp get_allocation_size): a request of at most
 #: kSmallSize takes a block of a kSmallBuffer segment, one below kMinLargeAlloc a block of a kLargeBuffer
 #: segment, a larger one a segment of its own rounded up to kRoundLarge.
 SMALL_SIZE, SMALL_BUFFER = 2**20, 2 * 2**20
 MIN_LARGE_ALLOC, LARGE_BUFFER, ROUND_LARGE = 10 * 2**20, 20 * 2**20, 2 * 2**20
+#: An expandable segment of the large pool grows by kLargeBuffer too (ExpandableSegment's segment
+#: size); torchtitan's run_llama_train.sh sets PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True".
+SEGMENT_STEP = LARGE_BUFFER
 SEGMENTS = ("c10/cuda/CUDACachingAllocator.cpp get_allocation_size: up to 1 MiB in 2 MiB segments, below 10 MiB "
             "in 20 MiB segments, larger each in a segment of its own rounded up to 2 MiB")
 

@@ -15,7 +15,7 @@ from vram import catalog
 from vram.catalog.index import ModelSpec
 from vram.catalog.params import ParameterCount, count_parameters
 from vram.catalog.resolve import Resolved
-from vram.catalog.runtimes import Keeps, Loss, TrainingTerms, release_said
+from vram.catalog.runtimes import Keeps, TrainingTerms, release_said
 from vram.errors import UnsupportedError
 from vram.formula import Formula, formula
 from vram.memory.detailed.activations import (
@@ -27,7 +27,7 @@ from vram.memory.result import Comparison, Estimate, LineItem, Phase, formula_it
 from vram.memory.rules import WEIGHT_FORMATS, compute_bytes, dtype_bytes
 from vram.memory.runtime import CUDA_CONTEXT_HIGH, CUDA_CONTEXT_LOW, without_context
 from vram.messages import Note
-from vram.request.enums import Dtype, Item, Method, PhaseName, Recompute, Task
+from vram.request.enums import Dtype, Item, Loss, Method, PhaseName, Recompute, Task
 from vram.request.request import Request
 from vram.units import format_bytes, format_count
 

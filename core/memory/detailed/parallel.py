@@ -53,7 +53,7 @@ DEEPSPEED_GATHER = "DeepSpeed memory estimator (docs memory.rst): ZeRO-3 keeps 4
 
 def is_parallel(job) -> bool:
     """Spread over GPUs, or ZeRO offloading to host memory (which DeepSpeed does on one GPU too)."""
-    return job.gpu_count > 1 or job.tp > 1 or job.pp > 1 or _offloads_params(job) or (
+    return job.gpu_count > 1 or job.tp > 1 or job.pp > 1 or bool(
         job.request.zero and job.request.offload not in (None, Offload.NONE))
 
 

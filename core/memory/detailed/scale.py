@@ -24,6 +24,7 @@ import dataclasses
 import math
 
 from vram.errors import ConflictError, InvalidRequestError
+from vram.memory.detailed.training import NO_GRADIENT_YET
 from vram.memory.job import Said
 from vram.memory.result import LineItem, Phase
 from vram.request.enums import Item, PhaseName
@@ -34,8 +35,6 @@ CONTEXT_PARALLEL = "Megatron-LM docs (context_parallel): each GPU holds 1/cp of 
 PIPELINE = ("Megatron-LM theoretical_memory_usage.py: p micro-batches in flight on the first stage, x min(1, m / p), "
             "interleaved x (1 + (p - 1) / (p v)) (Narayanan et al. 2021)")
 
-#: What the training model's start of backward says of the gradients, true of a step's first micro-batch only.
-NO_GRADIENT_YET = "; no parameter gradient yet (zero_grad sets them to None)"
 #: Items that grow with the tokens a GPU holds, split by context parallelism.
 TOKEN_ITEMS = frozenset({Item.ACTIVATIONS, Item.BACKWARD_LAYER, Item.LOGITS, Item.VALUE_ACTIVATIONS,
                          Item.TEACHER_LOGITS})

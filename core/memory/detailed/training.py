@@ -62,6 +62,11 @@ def _regime(job: DetailedJob, said: Said) -> Regime:
     return Regime.AMP
 
 
+#: What the start of backward says of the gradients: true of a step's first micro-batch only
+#: (scale.py removes it where the gradients of the micro-batches before are live).
+NO_GRADIENT_YET = "; no parameter gradient yet (zero_grad sets them to None)"
+
+
 #: Regimes that compute under torch.autocast: AMP (fp32 weights), and DeepSpeed's bf16 master weights,
 #: which its example runs with torch_autocast on (DeepSpeedExamples training/bf16_master_weight/configs/
 #: bf16_full.json: "torch_autocast": {"enabled": true, "dtype": "torch.bfloat16"}).
@@ -164,7 +169,7 @@ def training_items(job: DetailedJob, said: Said) -> tuple[list[LineItem], list[P
               "optimizer states from the step before; every saved activation; "
               + (f"the loss's gradient; the gradient buffer, zeroed, not freed "
                  f"({job.runtime.terms.sources['gradient_buffer']})" if buffer else
-                 "the loss's gradient through log_softmax; no parameter gradient yet (zero_grad sets them to None)")),
+                 f"the loss's gradient through log_softmax{NO_GRADIENT_YET}")),
         phase(PhaseName.BACKWARD_FIRST_LAYER, items,
               live(Item.WEIGHTS, Item.OPTIMIZER, Item.GRADIENTS, Item.BACKWARD_LAYER),
               "the last layer backward reaches: the other gradients made, its own saved tensors (recomputed "
