@@ -218,6 +218,11 @@ class _Fields:
         self.positions.setdefault(field, meaning.pos)
         self.texts.setdefault(field, meaning.text)
 
+    def move(self, field: str, to: str) -> None:
+        """``field``'s value, position and words, read as ``to`` (one reading of a word, decided later)."""
+        for table in (self.values, self.positions, self.texts):
+            table[to] = table.pop(field)
+
 
 def _neighbour(meanings: list[Meaning], index: int, step: int, accept) -> Meaning | None:
     """The first meaning from ``index`` in direction ``step`` past fillers, if ``accept`` takes it."""
@@ -539,16 +544,12 @@ def _runtime(fields: _Fields) -> None:
     and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine. In a
     training job 'gpu_memory_utilization' is a colocated rollout vLLM's share (TRL's GRPOConfig)."""
     if "memory_fraction" in fields.values and fields.values.get("objective") in ROLLOUT_OBJECTIVES:
-        for table in (fields.values, fields.positions, fields.texts):
-            table["rollout_fraction"] = table.pop("memory_fraction")
+        fields.move("memory_fraction", "rollout_fraction")
     if "runtime" in fields.values:
         name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
-        fields.values[name] = fields.values.pop("runtime")
-        fields.positions[name] = fields.positions.pop("runtime")
+        fields.move("runtime", name)
         if "runtime_version" in fields.values:  # transformers==4.45.0
-            for table in (fields.values, fields.positions, fields.texts):
-                if "runtime_version" in table:
-                    table[f"{name}_version"] = table.pop("runtime_version")
+            fields.move("runtime_version", f"{name}_version")
     if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
     # a field FIELD_BY_ENGINE places says no engine: SGLang's and TGI's flags share its spelling
