@@ -128,7 +128,9 @@ def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
 def _setting_numbers(meanings: list[Meaning], fields: _Fields) -> None:
     """'fsdp 8', 'colocate 0.5': a setting word and the number right after it, for the field
     vocabulary.SETTING_NUMBERS names; a number before a GPU stays its count ('fsdp 8 h100')."""
-    for index, word in enumerate(list(meanings)):
+    # the live list, not a copy: indices stay those of ``meanings`` after an insertion (the inserted
+    # Meaning is visited next and passed over, its words 'fsdp 8' being no setting word)
+    for index, word in enumerate(meanings):
         field = SETTING_NUMBERS.get(word.text.lower()) if word.kind == "set" else None
         number = meanings[index + 1] if field and index + 1 < len(meanings) else None
         # a plain number: "fsdp 8b" is a model's size after the setting, not a degree
