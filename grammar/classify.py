@@ -128,7 +128,9 @@ def _teacher(meanings: list[Meaning], fields: _Fields) -> None:
 def _setting_numbers(meanings: list[Meaning], fields: _Fields) -> None:
     """'fsdp 8', 'colocate 0.5': a setting word and the number right after it, for the field
     vocabulary.SETTING_NUMBERS names; a number before a GPU stays its count ('fsdp 8 h100')."""
-    for index, word in enumerate(list(meanings)):
+    # the live list, not a copy: indices stay those of ``meanings`` after an insertion (the inserted
+    # Meaning is visited next and passed over, its words 'fsdp 8' being no setting word)
+    for index, word in enumerate(meanings):
         field = SETTING_NUMBERS.get(word.text.lower()) if word.kind == "set" else None
         number = meanings[index + 1] if field and index + 1 < len(meanings) else None
         # a plain number: "fsdp 8b" is a model's size after the setting, not a degree
@@ -217,6 +219,11 @@ class _Fields:
         self.values[field] = value
         self.positions.setdefault(field, meaning.pos)
         self.texts.setdefault(field, meaning.text)
+
+    def move(self, field: str, to: str) -> None:
+        """``field``'s value, position and words, read as ``to`` (one reading of a word, decided later)."""
+        for table in (self.values, self.positions, self.texts):
+            table[to] = table.pop(field)
 
 
 def _neighbour(meanings: list[Meaning], index: int, step: int, accept) -> Meaning | None:
@@ -539,16 +546,12 @@ def _runtime(fields: _Fields) -> None:
     and an engine's own setting ('gpu-memory-utilization 0.9') with no engine named: that engine. In a
     training job 'gpu_memory_utilization' is a colocated rollout vLLM's share (TRL's GRPOConfig)."""
     if "memory_fraction" in fields.values and fields.values.get("objective") in ROLLOUT_OBJECTIVES:
-        for table in (fields.values, fields.positions, fields.texts):
-            table["rollout_fraction"] = table.pop("memory_fraction")
+        fields.move("memory_fraction", "rollout_fraction")
     if "runtime" in fields.values:
         name = "framework" if fields.values["task"] in TRAINING_TASKS else "engine"
-        fields.values[name] = fields.values.pop("runtime")
-        fields.positions[name] = fields.positions.pop("runtime")
+        fields.move("runtime", name)
         if "runtime_version" in fields.values:  # transformers==4.45.0
-            for table in (fields.values, fields.positions, fields.texts):
-                if "runtime_version" in table:
-                    table[f"{name}_version"] = table.pop("runtime_version")
+            fields.move("runtime_version", f"{name}_version")
     if "engine" in fields.values or fields.values["task"] in TRAINING_TASKS:
         return
     # a field FIELD_BY_ENGINE places says no engine: SGLang's and TGI's flags share its spelling

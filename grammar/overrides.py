@@ -51,6 +51,7 @@ def _experts(block: int) -> frozenset[str]:
 def cpu_moe_blocks(flag: str, patterns: str, position: int | None = None) -> int:
     """The blocks whose experts ``patterns`` (the flag's value) keep in host memory, counted from block 0
     as --n-cpu-moe counts them (ALL_BLOCKS for every block), or an UnsupportedError naming the pattern."""
+    names = (*GLOBAL_TENSORS, *(name for block in range(PROBED_BLOCKS) for name in _names(block)))
     moved: set[str] = set()
     for part in patterns.split(","):
         pattern, _, buffer = part.rpartition("=")
@@ -67,7 +68,6 @@ def cpu_moe_blocks(flag: str, patterns: str, position: int | None = None) -> int
         except re.error:
             raise UnsupportedError(f"'{flag} {part}': '{pattern}' is not a regular expression", position=position) \
                 from None
-        names = (*GLOBAL_TENSORS, *(name for block in range(PROBED_BLOCKS) for name in _names(block)))
         moved.update(name for name in names if found.search(name))
     # the first block whose experts stay: the blocks before it are the count
     blocks = next((block for block in range(PROBED_BLOCKS) if not _experts(block) <= moved), PROBED_BLOCKS)

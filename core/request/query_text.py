@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 #: Fields written as "key value", in this order.
 _NUMBER_FIELDS = ("hidden_size", "num_layers", "num_heads", "seq_len", "new_tokens", "batch_size", "tp", "pp", "cp",
                   "dp", "vpp", "global_batch", "grad_accum", "lora_rank", "memory_fraction", "max_num_batched_tokens",
-                  "max_num_seqs", "max_input_tokens", "kv_cache_memory_bytes", "max_total_tokens", "cpu_offload_gib", "gpu_layers", "cpu_moe_layers",
-                  "parallel", "ubatch")
+                  "max_num_seqs", "max_input_tokens", "kv_cache_memory_bytes", "max_total_tokens", "cpu_offload_gib",
+                  "gpu_layers", "cpu_moe_layers", "parallel", "ubatch")
 
 
 def request_to_query(request: Request) -> str:

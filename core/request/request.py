@@ -496,6 +496,7 @@ class Request:
                 and replicas and self.global_batch != self.batch_size * self.grad_accum * replicas:
             raise ConflictError(f"global batch {self.global_batch} is not micro-batch {self.batch_size} x accumulation "
                                 f"{self.grad_accum} x {replicas} data-parallel replicas", field="global_batch")
+
     def _check_solve(self) -> None:
         if self.solve is Solve.GPUS and self.gpu is not None:
             raise ConflictError(f"'which gpus' looks through the catalog, but {self.gpu} was named", field="solve")
@@ -627,7 +628,9 @@ _LABELS = {
     "flash_attention": "flash attention", "hidden_size": "hidden size", "num_layers": "layer count",
     "num_heads": "head count", "zero": "ZeRO stage", "tp": "tp", "pp": "pp",
     "precision_regime": "precision regime", "kv_dtype": "KV cache dtype",
-    "optimizer_foreach": "foreach/fused optimizer", "torch_compile": "torch.compile", "offload_activations": "activation offloading", "loss": "a loss", "optimizer_in_backward": "the optimizer step in backward", "solve": "solver", "lora_targets": "adapter targets",
+    "optimizer_foreach": "foreach/fused optimizer", "torch_compile": "torch.compile",
+    "offload_activations": "activation offloading", "loss": "a loss",
+    "optimizer_in_backward": "the optimizer step in backward", "solve": "solver", "lora_targets": "adapter targets",
     "offload": "CPU offload", "ep": "ep", "engine": "a serving engine", "framework": "a training framework",
     "quant": "weight format",
     "memory_fraction": "the engine's memory fraction (gpu_memory_utilization)",
