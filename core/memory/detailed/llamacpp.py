@@ -577,8 +577,9 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
     """llama.cpp's --fit (common/common.h fit_params, on by default): everything when it fits; else a
     context the user did not set shrinks towards fit_params_min_ctx 4096; then fewer layers."""
     total = offloadable_layers(job.spec.num_layers)
+    kept = f"{job.runtime.settings['fit_margin_mib'] / 1024:g} GiB kept free"  # the row's fit_params_target
     if buffers(job, setup, total).gpu_bytes <= room:
-        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
+        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, {kept})")
         return setup, total
     # a runner that passes -c itself (the row's fit_keeps_ctx: Ollama) sets the context: the fit keeps it
     keeps = job.runtime.settings.get("fit_keeps_ctx", False)
@@ -595,7 +596,7 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
         if buffers(job, setup, total).gpu_bytes <= room:
             return setup, total
     layers = fitted_layers(job, setup, room)
-    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, 1 GiB kept free")
+    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, {kept}")
     return setup, layers
 
 
