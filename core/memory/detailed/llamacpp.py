@@ -32,7 +32,7 @@ from vram.memory.detailed.inference import kv_token_layer
 from vram.memory.job import Said
 from vram.memory.quant import FILE_TYPES, GGML_TYPES, GGUF_OF_FORMAT, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
-from vram.request.enums import Dtype, Engine, Item
+from vram.request.enums import Dtype, Item
 from vram.request.quant import GGUF_TYPES
 from vram.units import GIB, MIB
 
@@ -327,9 +327,7 @@ def _pad(value: int, to: int) -> int:
 def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     """The launch's settings, each default said, from the request and the engine's row."""
     request, row = job.request, job.runtime.settings
-    ollama = request.engine is Engine.OLLAMA
-    seqs = said.default("parallel", request.parallel, row["n_parallel"],
-                        "OLLAMA_NUM_PARALLEL" if ollama else "llama-server's auto: 4 slots sharing one cache")
+    seqs = said.default("parallel", request.parallel, row["n_parallel"], row["n_parallel_said"])
     unified = row["unified_by_default"] and request.parallel is None
     if request.seq_len is not None:
         per = request.seq_len + (request.new_tokens or 0)
@@ -353,8 +351,8 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
     cpu_moe = min(request.cpu_moe_layers or 0, job.spec.num_layers)
-    if cpu_moe and ollama:
-        raise UnsupportedError("--n-cpu-moe is llama.cpp's flag; Ollama places whole layers (num_gpu)",
+    if cpu_moe and not row["takes_cpu_moe"]:
+        raise UnsupportedError(f"--n-cpu-moe is llama.cpp's flag; {job.runtime.name} places whole layers (num_gpu)",
                                field="cpu_moe_layers")
     if cpu_moe and job.spec.num_experts is None:
         said.say(f"--n-cpu-moe {request.cpu_moe_layers} moves nothing: {job.spec.id} has no MoE experts")
