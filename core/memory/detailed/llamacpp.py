@@ -479,11 +479,6 @@ def ollama_kv_layers(job: DetailedJob, setup: Setup) -> tuple[int, ...]:
     return tuple(short if banded(i) else layer for i in range(spec.num_layers))
 
 
-def ollama_kv_bytes(job: DetailedJob, setup: Setup) -> int:
-    """The whole cache as Ollama's estimate counts it."""
-    return sum(ollama_kv_layers(job, setup))
-
-
 def ollama_graphs(job: DetailedJob, setup: Setup, gpus: int) -> tuple[int, int]:
     """Ollama's full and partial graphs (fs/ggml/ggml.go GraphSize, llm/memory.go): the family's case
     with every head's scores kept, else GPT_OSS_GRAPH or, for NO_GRAPH_CASE, the KV's share; on
@@ -602,6 +597,6 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 MIN_FIT_CTX = 4096
 
 
-__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs",
            "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "ollama_release", "placement", "reserve_bytes",
            "serving", "setup_of"]
