@@ -298,13 +298,12 @@ def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int
 
 def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
     """KV cells of a full-attention layer and of a sliding-window one, all sequences together."""
-    pad = CELL_PAD
     if setup.unified:
-        cells = _pad(setup.n_ctx, pad)
+        cells = _pad(setup.n_ctx, CELL_PAD)
         per_seq = cells
         swa_seqs = setup.seqs
     else:  # n_ctx padded, then n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (llama-context.cpp)
-        per_seq = _pad(_pad(setup.n_ctx, pad) // setup.seqs, pad)
+        per_seq = _pad(_pad(setup.n_ctx, CELL_PAD) // setup.seqs, CELL_PAD)
         if per_seq == 0:
             raise UnsupportedError(f"llama.cpp refuses {setup.seqs} sequences in a {setup.n_ctx}-token context "
                                    "(n_ctx_seq == 0): give each sequence room, -c at least 256 x -np", field="parallel")
@@ -313,7 +312,7 @@ def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
     window = job.spec.sliding_window
     if window is None:
         return cells, cells
-    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), pad)
+    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), CELL_PAD)
     return cells, swa * (1 if setup.unified else setup.seqs)
 
 
@@ -585,7 +584,8 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
             else:
                 high = mid - 1
         setup = dataclasses.replace(setup, n_ctx=low * CELL_PAD)
-        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, to 4096 at least)")
+        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, "
+                 f"to {MIN_FIT_CTX} at least)")
         if buffers(job, setup, total).gpu_bytes <= room:
             return setup, total
     layers = fitted_layers(job, setup, room)
