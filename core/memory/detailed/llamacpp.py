@@ -306,7 +306,8 @@ def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
         per_seq = _pad(_pad(setup.n_ctx, CELL_PAD) // setup.seqs, CELL_PAD)
         if per_seq == 0:
             raise UnsupportedError(f"llama.cpp refuses {setup.seqs} sequences in a {setup.n_ctx}-token context "
-                                   "(n_ctx_seq == 0): give each sequence room, -c at least 256 x -np", field="parallel")
+                                   f"(n_ctx_seq == 0): give each sequence room, -c at least {CELL_PAD} x -np",
+                                   field="parallel")
         cells = per_seq * setup.seqs
         swa_seqs = 1
     window = job.spec.sliding_window
