@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu, ModelSpec
@@ -453,13 +454,16 @@ def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
 
 def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     """The most layers (blocks, then the output: n_gpu_layers) whose GPU buffers fit ``capacity``."""
-    low, high = 0, offloadable_layers(job.spec.num_layers)
+    total = offloadable_layers(job.spec.num_layers)
+    return _most(0, total, lambda n: buffers(job, setup, n).gpu_bytes <= capacity)
+
+
+def _most(low: int, high: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [low, high] that ``fits`` (monotone: fewer layers or cells never need
+    more), else low."""
     while low < high:
         mid = (low + high + 1) // 2
-        if buffers(job, setup, mid).gpu_bytes <= capacity:
-            low = mid
-        else:
-            high = mid - 1
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
     return low
 
 
@@ -577,14 +581,10 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
     # a runner that passes -c itself (the row's fit_keeps_ctx: Ollama) sets the context: the fit keeps it
     keeps = job.runtime.settings.get("fit_keeps_ctx", False)
     if job.request.seq_len is None and not keeps and setup.n_ctx > MIN_FIT_CTX:
-        low, high = MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD
-        while low < high:
-            mid = (low + high + 1) // 2
-            if buffers(job, dataclasses.replace(setup, n_ctx=mid * CELL_PAD), total).gpu_bytes <= room:
-                low = mid
-            else:
-                high = mid - 1
-        setup = dataclasses.replace(setup, n_ctx=low * CELL_PAD)
+        def fits(steps: int) -> bool:
+            return buffers(job, dataclasses.replace(setup, n_ctx=steps * CELL_PAD), total).gpu_bytes <= room
+        steps = _most(MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD, fits)
+        setup = dataclasses.replace(setup, n_ctx=steps * CELL_PAD)
         said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, "
                  f"to {MIN_FIT_CTX} at least)")
         if buffers(job, setup, total).gpu_bytes <= room:
