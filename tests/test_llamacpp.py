@@ -146,7 +146,7 @@ def _ollama_line(log_id: str) -> dict[str, float]:
     setup = llamacpp.setup_of(job, said, None)
     spec = job.spec
     blocks, _, output = llamacpp.layout(spec, setup.weight_type)
-    kv = llamacpp.ollama_kv_bytes(job, setup)  # GraphSize's: an MLA GGUF's heads x (key + value length)
+    kv = sum(llamacpp.ollama_kv_layers(job, setup))  # GraphSize's: an MLA GGUF's heads x (key + value length)
     full, partial = llamacpp.ollama_graphs(job, setup, gpus)  # every head's scores, flash attention or not
     cpu = log_id in CPU_LOGS
     minimum = 0 if cpu else OLLAMA_MINIMUM

@@ -213,7 +213,7 @@ def tensor_type(tensor: Tensor, file_type: str, spec: ModelSpec) -> str:
     """The ggml type llama.cpp's quantizer gives ``tensor`` in ``file_type``."""
     default = FILE_TYPES[file_type]
     if file_type in EXPERT_SPLIT:
-        return EXPERT_SPLIT[file_type]["experts" if tensor.experts > 1 and tensor.category != "output" else "other"]
+        return EXPERT_SPLIT[file_type]["experts" if tensor.experts > 1 else "other"]
     if tensor.category == "output":  # also a tied token embedding
         plain = file_type != "q8_0" and spec.family not in OUTPUT_Q8_0 and not tensor.row % GGML_TYPES[default][0]
         chosen = "q6_k" if plain else "q8_0"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vram.catalog.index import Gpu, ModelSpec
@@ -32,7 +33,7 @@ from vram.memory.detailed.inference import kv_token_layer
 from vram.memory.job import Said
 from vram.memory.quant import FILE_TYPES, GGML_TYPES, GGUF_OF_FORMAT, ggml_bytes, tensor_type, tensors
 from vram.memory.result import LayerServing, LineItem, formula_item
-from vram.request.enums import Dtype, Engine, Item
+from vram.request.enums import Dtype, Item
 from vram.request.quant import GGUF_TYPES
 from vram.units import GIB, MIB
 
@@ -298,22 +299,22 @@ def layout(spec: ModelSpec, weight_type: str) -> tuple[tuple[int, ...], int, int
 
 def _cells(job: DetailedJob, setup: Setup) -> tuple[int, int]:
     """KV cells of a full-attention layer and of a sliding-window one, all sequences together."""
-    pad = CELL_PAD
     if setup.unified:
-        cells = _pad(setup.n_ctx, pad)
+        cells = _pad(setup.n_ctx, CELL_PAD)
         per_seq = cells
         swa_seqs = setup.seqs
     else:  # n_ctx padded, then n_ctx_seq = pad(n_ctx / seqs, 256) a sequence, its own stream (llama-context.cpp)
-        per_seq = _pad(_pad(setup.n_ctx, pad) // setup.seqs, pad)
+        per_seq = _pad(_pad(setup.n_ctx, CELL_PAD) // setup.seqs, CELL_PAD)
         if per_seq == 0:
             raise UnsupportedError(f"llama.cpp refuses {setup.seqs} sequences in a {setup.n_ctx}-token context "
-                                   "(n_ctx_seq == 0): give each sequence room, -c at least 256 x -np", field="parallel")
+                                   f"(n_ctx_seq == 0): give each sequence room, -c at least {CELL_PAD} x -np",
+                                   field="parallel")
         cells = per_seq * setup.seqs
         swa_seqs = 1
     window = job.spec.sliding_window
     if window is None:
         return cells, cells
-    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), pad)
+    swa = _pad(min(per_seq, window * swa_seqs + setup.ubatch), CELL_PAD)
     return cells, swa * (1 if setup.unified else setup.seqs)
 
 
@@ -327,9 +328,7 @@ def _pad(value: int, to: int) -> int:
 def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
     """The launch's settings, each default said, from the request and the engine's row."""
     request, row = job.request, job.runtime.settings
-    ollama = request.engine is Engine.OLLAMA
-    seqs = said.default("parallel", request.parallel, row["n_parallel"],
-                        "OLLAMA_NUM_PARALLEL" if ollama else "llama-server's auto: 4 slots sharing one cache")
+    seqs = said.default("parallel", request.parallel, row["n_parallel"], row["n_parallel_said"])
     unified = row["unified_by_default"] and request.parallel is None
     if request.seq_len is not None:
         per = request.seq_len + (request.new_tokens or 0)
@@ -353,8 +352,8 @@ def setup_of(job: DetailedJob, said: Said, gpu: Gpu | None) -> Setup:
                                "cache", field="kv_dtype")
     weight_type = _weight_type(job, said)
     cpu_moe = min(request.cpu_moe_layers or 0, job.spec.num_layers)
-    if cpu_moe and ollama:
-        raise UnsupportedError("--n-cpu-moe is llama.cpp's flag; Ollama places whole layers (num_gpu)",
+    if cpu_moe and not row["takes_cpu_moe"]:
+        raise UnsupportedError(f"--n-cpu-moe is llama.cpp's flag; {job.runtime.name} places whole layers (num_gpu)",
                                field="cpu_moe_layers")
     if cpu_moe and job.spec.num_experts is None:
         said.say(f"--n-cpu-moe {request.cpu_moe_layers} moves nothing: {job.spec.id} has no MoE experts")
@@ -455,13 +454,16 @@ def reserve_bytes(job: DetailedJob, gpu: Gpu) -> int:
 
 def fitted_layers(job: DetailedJob, setup: Setup, capacity: int) -> int:
     """The most layers (blocks, then the output: n_gpu_layers) whose GPU buffers fit ``capacity``."""
-    low, high = 0, offloadable_layers(job.spec.num_layers)
+    total = offloadable_layers(job.spec.num_layers)
+    return _most(0, total, lambda n: buffers(job, setup, n).gpu_bytes <= capacity)
+
+
+def _most(low: int, high: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [low, high] that ``fits`` (monotone: fewer layers or cells never need
+    more), else low."""
     while low < high:
         mid = (low + high + 1) // 2
-        if buffers(job, setup, mid).gpu_bytes <= capacity:
-            low = mid
-        else:
-            high = mid - 1
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
     return low
 
 
@@ -479,11 +481,6 @@ def ollama_kv_layers(job: DetailedJob, setup: Setup) -> tuple[int, ...]:
     # gpt-oss: the even layers are banded (i % 2 == 0); gemma3: all but every sixth ((i + 1) % 6 != 0)
     banded = (lambda i: i % 2 == 0) if period == 2 else (lambda i: (i + 1) % period != 0)
     return tuple(short if banded(i) else layer for i in range(spec.num_layers))
-
-
-def ollama_kv_bytes(job: DetailedJob, setup: Setup) -> int:
-    """The whole cache as Ollama's estimate counts it."""
-    return sum(ollama_kv_layers(job, setup))
 
 
 def ollama_graphs(job: DetailedJob, setup: Setup, gpus: int) -> tuple[int, int]:
@@ -577,25 +574,23 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
     """llama.cpp's --fit (common/common.h fit_params, on by default): everything when it fits; else a
     context the user did not set shrinks towards fit_params_min_ctx 4096; then fewer layers."""
     total = offloadable_layers(job.spec.num_layers)
+    kept = f"{job.runtime.settings['fit_margin_mib'] / 1024:g} GiB kept free"  # the row's fit_params_target
     if buffers(job, setup, total).gpu_bytes <= room:
-        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, 1 GiB kept free)")
+        said.say(f"n_gpu_layers {total} (all: llama.cpp's fit, {kept})")
         return setup, total
     # a runner that passes -c itself (the row's fit_keeps_ctx: Ollama) sets the context: the fit keeps it
     keeps = job.runtime.settings.get("fit_keeps_ctx", False)
     if job.request.seq_len is None and not keeps and setup.n_ctx > MIN_FIT_CTX:
-        low, high = MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD
-        while low < high:
-            mid = (low + high + 1) // 2
-            if buffers(job, dataclasses.replace(setup, n_ctx=mid * CELL_PAD), total).gpu_bytes <= room:
-                low = mid
-            else:
-                high = mid - 1
-        setup = dataclasses.replace(setup, n_ctx=low * CELL_PAD)
-        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, to 4096 at least)")
+        def fits(steps: int) -> bool:
+            return buffers(job, dataclasses.replace(setup, n_ctx=steps * CELL_PAD), total).gpu_bytes <= room
+        steps = _most(MIN_FIT_CTX // CELL_PAD, setup.n_ctx // CELL_PAD, fits)
+        setup = dataclasses.replace(setup, n_ctx=steps * CELL_PAD)
+        said.say(f"n_ctx reduced to {setup.n_ctx} by llama.cpp's fit (it shrinks a context not given, "
+                 f"to {MIN_FIT_CTX} at least)")
         if buffers(job, setup, total).gpu_bytes <= room:
             return setup, total
     layers = fitted_layers(job, setup, room)
-    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, 1 GiB kept free")
+    said.say(f"n_gpu_layers {layers} of {total}: llama.cpp's fit, {kept}")
     return setup, layers
 
 
@@ -603,6 +598,6 @@ def _llama_fit(job: DetailedJob, setup: Setup, room: int, said: Said) -> tuple[S
 MIN_FIT_CTX = 4096
 
 
-__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs", "ollama_kv_bytes",
+__all__ = ["Buffers", "Setup", "buffers", "estimate_llamacpp", "fitted_layers", "ollama_graphs",
            "ollama_kv_layers", "ollama_kv_row", "ollama_layers", "ollama_release", "placement", "reserve_bytes",
            "serving", "setup_of"]
