@@ -108,7 +108,7 @@ def _linear_attention(spec: ModelSpec) -> int:
     keys = spec.linear_num_key_heads * spec.linear_key_head_dim
     values = spec.linear_num_value_heads * spec.linear_value_head_dim
     projections = h * (2 * keys + 2 * values) + h * 2 * spec.linear_num_value_heads + values * h
-    conv = (2 * keys + values) * spec.linear_conv_kernel
+    conv = conv_channels(spec) * spec.linear_conv_kernel
     return projections + conv + 2 * spec.linear_num_value_heads + spec.linear_value_head_dim
 
 

@@ -85,7 +85,8 @@ def job_fields(resolved: Resolved, said: Said, dtype_default: tuple[Dtype, str] 
     # a pre-allocating engine starts when one max_model_len sequence fits; its cap is max_num_seqs
     one = "why.engine_starts" if request.engine in PRE_ALLOCATING else "why.one_sequence"
     batch_size = said.default("batch_size", request.batch_size, 1, Note(one))
-    gpu_count = request.gpu_count or request.tp * request.pp * request.cp * (request.dp or 1)
+    # the smallest group that holds the parallelism named, as Request._check_gpus fills it when a GPU is named
+    gpu_count = request.gpu_count or request.tp * request.pp * request.cp * (request.dp or request.ep)
     optimizer = (None if request.task is Task.INFERENCE
                  else said.default("optimizer", request.optimizer, Optimizer.ADAMW))
     return dict(resolved=resolved, request=request, arch=arch, dtype=dtype, seq_len=seq_len, batch_size=batch_size,

@@ -136,10 +136,7 @@ def _kv_projections(spec: ModelSpec) -> list[tuple[int, int]]:
 def windowed_on_stage(spec: ModelSpec, pp: int) -> int:
     """Sliding-window layers on the stage with the fewest of them (the most full-attention layers,
     so the largest cache), counted by the model's layer pattern over each stage's run of layers."""
-    if spec.sliding_window is None:
-        return 0
-    bounds = list(itertools.accumulate(stage_layers(spec.num_layers, pp), initial=0))
-    return min(_windowed_before(spec, end) - _windowed_before(spec, start) for start, end in zip(bounds, bounds[1:]))
+    return 0 if spec.sliding_window is None else _fewest_on_stage(spec, pp, "windowed_layers")
 
 
 #: Bytes of one element of a Gated DeltaNet state: fp32 (transformers' torch_chunk_gated_delta_rule
@@ -160,16 +157,15 @@ def recurrent_values(spec: ModelSpec, tp: int = 1) -> dict[str, float]:
 def linear_on_stage(spec: ModelSpec, pp: int) -> int:
     """Linear-attention layers on the stage with the fewest of them (the most full-attention
     layers, so the largest KV cache), by the model's layer pattern."""
-    if spec.linear_attention_layers is None:
-        return 0
-    bounds = list(itertools.accumulate(stage_layers(spec.num_layers, pp), initial=0))
-    before = [dataclasses.replace(spec, num_layers=end).linear_layers if end else 0 for end in bounds]
+    return 0 if spec.linear_attention_layers is None else _fewest_on_stage(spec, pp, "linear_layers")
+
+
+def _fewest_on_stage(spec: ModelSpec, pp: int, kind: str) -> int:
+    """The fewest layers of ``kind`` (a ModelSpec count by its layer pattern: windowed_layers,
+    linear_layers) on any stage: the count among the first layers up to each stage's end, differenced."""
+    ends = itertools.accumulate(stage_layers(spec.num_layers, pp), initial=0)
+    before = [getattr(dataclasses.replace(spec, num_layers=end), kind) if end else 0 for end in ends]
     return min(end - start for start, end in zip(before, before[1:]))
-
-
-def _windowed_before(spec: ModelSpec, layers: int) -> int:
-    """Sliding-window layers among the first ``layers`` (ModelSpec.windowed_layers' pattern)."""
-    return dataclasses.replace(spec, num_layers=layers).windowed_layers if layers else 0
 
 
 #: Symbols of the per-GPU formulas: a GPU's layers, KV heads, query heads and MLP width.
